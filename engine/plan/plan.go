@@ -1,0 +1,102 @@
+// Package plan turns a checked query.Query and the policy into the
+// contribution-bounded SQL that actually runs (DESIGN §3), and reports the
+// sensitivity of every aggregate. The SQL is generated from the model only;
+// the user's text never reaches it.
+package plan
+
+import "github.com/statgate/statgate/engine/query"
+
+// Plan is the bounded SQL of one query and what each of its output columns
+// means. It is immutable once built and safe for concurrent reads.
+type Plan struct {
+	// SQL returns one row per (grouping set, group) with the columns in Columns, in order.
+	SQL string
+	// Datasets the plan reads.
+	Datasets []string
+	// Keys describe the group keys, in query.Query.Keys order.
+	Keys []Key
+	// Columns describe the SQL's output columns, in order.
+	Columns []Column
+	// Aggs describe each aggregate of query.Query.Aggs, same order.
+	Aggs []Agg
+	// GroupingSets copies query.Query.GroupingSets (nil: one plain GROUP BY).
+	GroupingSets [][]int
+	// Bounds are the contribution bounds in force (the tightest of the datasets' policies).
+	Bounds Bounds
+	// PersonsL0 and PersonsLInf are the sensitivities of the per-group
+	// distinct-person count (the column with RolePersons) that suppression
+	// and partition selection use.
+	PersonsL0   int64
+	PersonsLInf float64
+}
+
+// Bounds are the contribution bounds of a plan.
+type Bounds struct {
+	// MaxGroupsPerPerson is L0 per grouping set; MaxRowsPerPersonPerGroup caps rows.
+	MaxGroupsPerPerson       int
+	MaxRowsPerPersonPerGroup int
+	// L0Step is "applied", "one_group_per_person" or "domain_within_limit"
+	// (a query without GROUP BY has one group: "one_group_per_person").
+	L0Step string
+}
+
+// Key is one group key of the plan.
+type Key struct {
+	Name string
+	Type query.Type
+	// Domain is the key's public domain (every value it can take), or nil
+	// when the key has none and its groups must pass DP partition
+	// selection. Values are int64, float64, string or bool.
+	Domain []any
+}
+
+// Role says what one SQL output column holds.
+type Role string
+
+// The output column roles.
+const (
+	// RoleKey: the value of group key Column.Index (NULL in a margin row that rolls it up).
+	RoleKey Role = "key"
+	// RoleGroupingID: DuckDB's grouping_id() over all keys (only with GroupingSets).
+	RoleGroupingID Role = "grouping_id"
+	// RolePersons: distinct persons in the group after bounding (BIGINT).
+	RolePersons Role = "persons"
+	// RoleCount: capped row count for aggregate Column.Index (DOUBLE).
+	RoleCount Role = "count"
+	// RoleSum: sum of clamped per-person partial sums for aggregate Column.Index (DOUBLE).
+	RoleSum Role = "sum"
+	// RoleNormSum: for avg, the sum of per-person partials of (clamped x − midpoint),
+	// scaled so each person contributes at most MaxRowsPerPersonPerGroup rows' worth (DOUBLE).
+	RoleNormSum Role = "norm_sum"
+	// RoleValues: for quantiles, stddev and variance, the list of clamped
+	// row values, at most MaxRowsPerPersonPerGroup per person (LIST(DOUBLE)).
+	RoleValues Role = "values"
+)
+
+// Column is one SQL output column.
+type Column struct {
+	Name string
+	Role Role
+	// Index is the key index (RoleKey) or the aggregate index (measure roles).
+	Index int
+}
+
+// Agg is the plan of one aggregate.
+type Agg struct {
+	Kind query.AggKind
+	Name string
+	// P is the quantile for AggQuantile.
+	P float64
+	// Bounds are [lo, hi] for numeric aggregates.
+	Bounds [2]float64
+	// L0 is the number of groups one person can affect (per grouping set
+	// times the number of grouping sets); LInf the most one person can
+	// change this aggregate's main statistic in one group. For avg, LInf
+	// is that of the count; NormLInf is that of the normalised sum.
+	L0       int64
+	LInf     float64
+	NormLInf float64
+	// MaxContributionsPerPartition is what dpagg aggregations fed from a
+	// RoleValues list need: values per person per group.
+	MaxContributionsPerPartition int64
+}

@@ -1,0 +1,240 @@
+// Package query parses analysts' SQL with DuckDB's own parser
+// (json_serialize_sql) and checks the resulting JSON AST into statgate's
+// typed, allow-listed model. Only what the model can express can run: the
+// user's text is never executed; package plan renders SQL from the model.
+package query
+
+// Query is a checked aggregate query. It is immutable after Check and safe
+// for concurrent reads.
+type Query struct {
+	// From lists the datasets read: From[0] is the base table, the others
+	// are inner-joined to it on the person key.
+	From []TableRef
+	// Where filters rows before bounding; nil when absent.
+	Where Expr
+	// Keys are the GROUP BY keys, in GROUP BY order.
+	Keys []GroupKey
+	// Aggs are the aggregates, in order of first appearance.
+	Aggs []Aggregate
+	// Output is the SELECT list in order; each item points at a key or an aggregate.
+	Output []OutputColumn
+	// GroupingSets lists, for ROLLUP / GROUPING SETS / CUBE, the key index
+	// sets to aggregate over (margins). Nil for a plain GROUP BY.
+	GroupingSets [][]int
+	// Having filters released rows; it refers to output columns only
+	// (OutputRef) and is applied after protection. Nil when absent.
+	Having Expr
+	// OrderBy sorts released rows; applied after protection.
+	OrderBy []OrderItem
+	// Limit caps released rows; nil when absent. Applied after protection.
+	Limit *int64
+}
+
+// TableRef is one dataset in FROM.
+type TableRef struct {
+	// Dataset is the policy dataset name.
+	Dataset string
+	// Alias is the name columns are qualified with in generated SQL; the
+	// checker sets it (the user's alias, or the dataset name).
+	Alias string
+}
+
+// GroupKey is one GROUP BY key.
+type GroupKey struct {
+	// Expr computes the key from row columns.
+	Expr Expr
+	// Name is the output column name (the alias, or a derived name).
+	Name string
+}
+
+// AggKind is the kind of an aggregate.
+type AggKind string
+
+// The aggregates statgate supports.
+const (
+	AggCountStar     AggKind = "count_star"    // count(*)
+	AggCount         AggKind = "count"         // count(col): non-null rows
+	AggCountDistinct AggKind = "count_persons" // count(DISTINCT <person key>)
+	AggSum           AggKind = "sum"           // sum(col)
+	AggAvg           AggKind = "avg"           // avg(col)
+	AggQuantile      AggKind = "quantile"      // quantile_cont(col, p) and median(col) (p = 0.5)
+	AggStddev        AggKind = "stddev"        // stddev / stddev_samp
+	AggVariance      AggKind = "variance"      // variance / var_samp
+)
+
+// Aggregate is one aggregate in the SELECT list.
+type Aggregate struct {
+	Kind AggKind
+	// Arg is the aggregated expression (a ColumnRef for numeric aggregates,
+	// any expression for count(col)); nil for count(*) and person counts.
+	Arg Expr
+	// P is the quantile for AggQuantile, in (0, 1).
+	P float64
+	// Bounds are the clamping bounds [lo, hi] of Arg, from the policy, for
+	// sum, avg, quantile, stddev and variance.
+	Bounds [2]float64
+	// Name is the output column name (the alias, or a derived name).
+	Name string
+}
+
+// OutputColumn is one item of the SELECT list.
+type OutputColumn struct {
+	Name string
+	// Exactly one of Key and Agg is >= 0: the index into Query.Keys or Query.Aggs.
+	Key int
+	Agg int
+}
+
+// OrderItem is one ORDER BY item over output columns.
+type OrderItem struct {
+	// Column indexes Query.Output.
+	Column int
+	Desc   bool
+}
+
+// Type is the static type of an expression as far as the checker knows it.
+type Type string
+
+// The expression types.
+const (
+	TypeUnknown  Type = ""
+	TypeBool     Type = "boolean"
+	TypeInteger  Type = "integer"
+	TypeNumber   Type = "number"
+	TypeString   Type = "string"
+	TypeDate     Type = "date"
+	TypeInterval Type = "interval"
+	TypeNull     Type = "null"
+)
+
+// Expr is a checked scalar expression. The concrete types below are the
+// whole language; anything else was refused by the checker.
+type Expr interface {
+	// ExprType is the expression's static type.
+	ExprType() Type
+	isExpr()
+}
+
+// ColumnRef refers to a dataset column.
+type ColumnRef struct {
+	// Table is the TableRef alias the column belongs to.
+	Table string
+	// Dataset and Column name the policy column.
+	Dataset string
+	Column  string
+	Type    Type
+}
+
+// Literal is a constant. Value is nil (NULL), bool, int64, float64 or
+// string; Type says how to render it (a TypeDate literal holds 'YYYY-MM-DD'
+// in Value, a TypeInterval literal holds DuckDB interval text such as '1 year').
+type Literal struct {
+	Value any
+	Type  Type
+}
+
+// Func is a call of an allow-listed scalar function (lower-case name).
+type Func struct {
+	Name string
+	Args []Expr
+	Type Type
+}
+
+// Compare is a binary comparison: = <> < <= > >=.
+type Compare struct {
+	Op   string
+	L, R Expr
+}
+
+// Logical is AND / OR (two or more Args) or NOT (one Arg).
+type Logical struct {
+	Op   string
+	Args []Expr
+}
+
+// In is X [NOT] IN (List...).
+type In struct {
+	X    Expr
+	List []Expr
+	Not  bool
+}
+
+// Between is X [NOT] BETWEEN Lo AND Hi.
+type Between struct {
+	X, Lo, Hi Expr
+	Not       bool
+}
+
+// Like is X [NOT] LIKE/ILIKE Pattern.
+type Like struct {
+	X, Pattern      Expr
+	Not             bool
+	CaseInsensitive bool
+}
+
+// IsNull is X IS [NOT] NULL.
+type IsNull struct {
+	X   Expr
+	Not bool
+}
+
+// Arith is a binary arithmetic operation: + - * / % (and unary minus as 0 - X).
+type Arith struct {
+	Op   string
+	L, R Expr
+	Type Type
+}
+
+// Case is CASE WHEN ... THEN ... [ELSE ...] END (a simple CASE x WHEN v is
+// rewritten to searched form by the checker).
+type Case struct {
+	Whens []When
+	Else  Expr // nil: NULL
+	Type  Type
+}
+
+// When is one WHEN cond THEN value arm.
+type When struct {
+	Cond, Then Expr
+}
+
+// Cast is CAST(X AS Type) to one of the model types.
+type Cast struct {
+	X  Expr
+	To Type
+}
+
+// OutputRef refers to an output column in HAVING (released values only).
+type OutputRef struct {
+	// Column indexes Query.Output.
+	Column int
+	Type   Type
+}
+
+func (e *ColumnRef) ExprType() Type { return e.Type }
+func (e *Literal) ExprType() Type   { return e.Type }
+func (e *Func) ExprType() Type      { return e.Type }
+func (e *Compare) ExprType() Type   { return TypeBool }
+func (e *Logical) ExprType() Type   { return TypeBool }
+func (e *In) ExprType() Type        { return TypeBool }
+func (e *Between) ExprType() Type   { return TypeBool }
+func (e *Like) ExprType() Type      { return TypeBool }
+func (e *IsNull) ExprType() Type    { return TypeBool }
+func (e *Arith) ExprType() Type     { return e.Type }
+func (e *Case) ExprType() Type      { return e.Type }
+func (e *Cast) ExprType() Type      { return e.To }
+func (e *OutputRef) ExprType() Type { return e.Type }
+
+func (*ColumnRef) isExpr() {}
+func (*Literal) isExpr()   {}
+func (*Func) isExpr()      {}
+func (*Compare) isExpr()   {}
+func (*Logical) isExpr()   {}
+func (*In) isExpr()        {}
+func (*Between) isExpr()   {}
+func (*Like) isExpr()      {}
+func (*IsNull) isExpr()    {}
+func (*Arith) isExpr()     {}
+func (*Case) isExpr()      {}
+func (*Cast) isExpr()      {}
+func (*OutputRef) isExpr() {}

@@ -1,0 +1,51 @@
+package engine
+
+// Principal is the authenticated caller: a name the policy's project
+// members refer to. The API resolves it from a bearer token.
+type Principal struct {
+	Name string
+}
+
+// Request is one question to the engine. Exactly one of SQL, Template and
+// Cohort is set.
+type Request struct {
+	// Project is the project the question is asked (and paid for) in.
+	Project string
+	// SQL is an ad-hoc aggregate query (researchers).
+	SQL string
+	// Template names an approved template; Params are its parameter values
+	// (JSON-decoded: string, float64, bool).
+	Template string
+	Params   map[string]any
+	// Cohort is a cohort-size estimate across linked registries.
+	Cohort *CohortSpec
+	// Epsilon lowers the query's ε below the policy default; 0: the default.
+	// Ignored for templates, whose ε is fixed.
+	Epsilon float64
+	// Totals asks for margins (a total row per key and a grand total) with
+	// secondary suppression, as GROUP BY ROLLUP would.
+	Totals bool
+}
+
+// CohortSpec selects persons across registries linked by the person key:
+// those meeting every Include criterion and no Exclude criterion, counted
+// once each, optionally broken down by population columns.
+type CohortSpec struct {
+	Include []Criterion `json:"include"`
+	Exclude []Criterion `json:"exclude"`
+	// Breakdown lists population keys: column names ("sex", "municipality",
+	// "birth_year") or "age_band" (ten-year bands at the reference year).
+	Breakdown []string `json:"breakdown"`
+}
+
+// Criterion is one registry condition: a person meets it when the dataset
+// has a row for them whose Where holds (checked by the same checker as
+// ad-hoc SQL) dated within [From, To] when given.
+type Criterion struct {
+	Dataset string `json:"dataset"`
+	Where   string `json:"where"`
+	// From and To are optional ISO dates (YYYY-MM-DD) bounding the
+	// dataset's date column.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}

@@ -1,0 +1,118 @@
+// Package result holds the released result of a query: the only shape in
+// which numbers leave the engine. Every measure cell carries its noise
+// standard deviation and a 95% confidence interval, or is suppressed. The
+// API renders a Result as JSON, CSV or Arrow IPC without knowing any
+// privacy rule.
+package result
+
+import "time"
+
+// Result is a protected, releasable table. It is immutable once returned by
+// the engine and safe for concurrent reads.
+type Result struct {
+	Columns []Column `json:"columns"`
+	Rows    []Row    `json:"rows"`
+	Meta    Meta     `json:"meta"`
+}
+
+// ColumnRole says whether a column is a group key or a protected measure.
+type ColumnRole string
+
+// The column roles.
+const (
+	RoleKey     ColumnRole = "key"
+	RoleMeasure ColumnRole = "measure"
+)
+
+// ValueType is the type of a column's values.
+type ValueType string
+
+// The value types. Key values are strings, int64s, float64s, bools or
+// dates (rendered 'YYYY-MM-DD' as strings); measures are float64 (counts
+// are whole numbers held in float64) or nil when suppressed.
+const (
+	TypeString  ValueType = "string"
+	TypeInteger ValueType = "integer"
+	TypeNumber  ValueType = "number"
+	TypeDate    ValueType = "date"
+	TypeBool    ValueType = "boolean"
+)
+
+// Column describes one released column.
+type Column struct {
+	Name string     `json:"name"`
+	Role ColumnRole `json:"role"`
+	Type ValueType  `json:"type"`
+	// Aggregate is the measure's aggregate kind (e.g. "count_persons", "avg"); empty for keys.
+	Aggregate string `json:"aggregate,omitempty"`
+}
+
+// Row is one released group.
+type Row struct {
+	Cells []Cell `json:"cells"`
+	// Margin is true for a total row from ROLLUP / GROUPING SETS; its
+	// rolled-up key cells are nil.
+	Margin bool `json:"margin,omitempty"`
+}
+
+// Cell is one released value.
+type Cell struct {
+	// Value is the key value, or the noisy (possibly rounded) measure; nil when suppressed or NULL.
+	Value any `json:"value"`
+	// Suppressed is true when the measure is withheld (below the minimum cell
+	// count, or secondary suppression).
+	Suppressed bool `json:"suppressed,omitempty"`
+	// Reason says why a cell is suppressed: "min_cell_count" or "secondary".
+	Reason string `json:"reason,omitempty"`
+	// StdDev is the standard deviation of the noise added to a measure (0 for keys).
+	StdDev float64 `json:"stddev,omitempty"`
+	// CI is the 95% confidence interval [lo, hi] of a measure; nil for keys and suppressed cells.
+	CI *[2]float64 `json:"ci95,omitempty"`
+}
+
+// Meta describes how the result was protected.
+type Meta struct {
+	QueryID  string    `json:"query_id"`
+	Time     time.Time `json:"time"`
+	Project  string    `json:"project"`
+	Datasets []string  `json:"datasets"`
+	// Epsilon and Delta are what the query debited from each dataset's budget.
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	// Split says how Epsilon and Delta were divided across the aggregates and partition selection.
+	Split []Spend `json:"split"`
+	// Mechanism is "laplace" or "gaussian".
+	Mechanism string `json:"mechanism"`
+	// Groups says how output groups were chosen: "public_domain",
+	// "partition_selection" or "single_group".
+	Groups string `json:"groups"`
+	// Bounding reports the contribution bounds used.
+	Bounding Bounding `json:"bounding"`
+	// MinCellCount and RoundTo are the suppression and rounding rules applied.
+	MinCellCount int `json:"min_cell_count"`
+	RoundTo      int `json:"round_to,omitempty"`
+	// SuppressedCells counts suppressed measure cells (primary and secondary).
+	SuppressedCells int `json:"suppressed_cells"`
+	// Notes are short remarks for the analyst (e.g. how a CI was derived).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Spend is one part of the budget split.
+type Spend struct {
+	// Purpose names the column or step, e.g. "persons", "avg(length_of_stay_days)", "partition_selection".
+	Purpose string  `json:"purpose"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+}
+
+// Bounding reports the contribution bounds a result was computed under.
+type Bounding struct {
+	// MaxGroupsPerPerson is L0; MaxRowsPerPersonPerGroup is L∞ for counts.
+	MaxGroupsPerPerson       int `json:"max_groups_per_person"`
+	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group"`
+	// Bounds are the clamping bounds per aggregated column.
+	Bounds map[string][2]float64 `json:"bounds,omitempty"`
+	// L0Step says whether the per-person group limit had to be applied, or
+	// why it was not needed ("applied", "one_group_per_person", "domain_within_limit").
+	L0Step string `json:"l0_step"`
+}

@@ -1,0 +1,185 @@
+// Package policies holds the policy format: what a registry owner declares
+// about its datasets (columns, bounds, public domains, suppression rules),
+// its projects (budgets and members) and its approved query templates. It
+// loads and validates policy files; it knows nothing about DuckDB or HTTP.
+package policies
+
+// Policy is one loaded, validated policy file. It is read-only after Load
+// and safe for concurrent use.
+type Policy struct {
+	// Path is the absolute path of the file the policy was loaded from.
+	Path string
+	// Datasets by name (the name is the table name analysts query).
+	Datasets map[string]*Dataset
+	// Projects by id.
+	Projects map[string]*Project
+	// Templates by name.
+	Templates map[string]*Template
+	// Roles by name: which actions each role may take.
+	Roles map[string]*Role
+	// CodeLists are named public code lists columns may refer to as their domain.
+	CodeLists map[string][]string
+}
+
+// ColumnType is the declared type of a dataset column.
+type ColumnType string
+
+// The column types a policy may declare. The loader checks the extract's
+// physical column against them (id: integer or string; date: DATE;
+// integer: any integer; number: any integer or floating point; code,
+// category and string: VARCHAR).
+const (
+	TypeID       ColumnType = "id"
+	TypeDate     ColumnType = "date"
+	TypeCode     ColumnType = "code"
+	TypeCategory ColumnType = "category"
+	TypeString   ColumnType = "string"
+	TypeInteger  ColumnType = "integer"
+	TypeNumber   ColumnType = "number"
+)
+
+// Dataset is one registry extract as the owner declares it.
+type Dataset struct {
+	Name        string
+	Title       string
+	Description string
+	// Source is the extract file (Parquet, CSV or gzipped CSV), resolved to
+	// an absolute path relative to the policy file.
+	Source string
+	// PersonKey names the column that identifies the person (the privacy unit).
+	PersonKey string
+	// OneRowPerPerson declares that every person has at most one row (e.g.
+	// the population register); the loader verifies it. Group keys that are
+	// functions of such a dataset's columns put each person in one group.
+	OneRowPerPerson bool
+	// MaxGroupsPerPerson is L0: the number of output groups one person may
+	// contribute to.
+	MaxGroupsPerPerson int
+	// MaxRowsPerPersonPerGroup is L∞ for counts: rows one person may add to one group.
+	MaxRowsPerPersonPerGroup int
+	// MinCellCount: a released cell whose noisy person count is below it is suppressed.
+	MinCellCount int
+	// RoundTo rounds released counts to a multiple of it (0 or 1: no rounding).
+	RoundTo int
+	// Epsilon is the per-query ε: the default and the maximum a request may ask for.
+	Epsilon EpsilonRange
+	// Columns in declared order.
+	Columns []*Column
+}
+
+// EpsilonRange is the default and maximum ε of one query.
+type EpsilonRange struct {
+	Default float64
+	Max     float64
+}
+
+// Column is one declared column of a dataset.
+type Column struct {
+	Name        string
+	Type        ColumnType
+	Description string
+	// CodeSystem names the classification of a code column (ICD-10, ATC, kommunenummer).
+	CodeSystem string
+	// Bounds are the declared [lo, hi] for a numeric column; nil when none.
+	// Numeric aggregates are refused over columns without bounds.
+	Bounds *[2]float64
+	// Domain is the column's public domain (every value it may take), if any.
+	Domain *Domain
+	// Years is the public domain [from, to] of year(col) for a date column; nil when none.
+	Years *[2]int
+	// PrefixDomains are public domains of the column's first n characters
+	// (left(col, n) or substr(col, 1, n)), by n; nil when none.
+	PrefixDomains map[int]*Domain
+}
+
+// Domain is a public domain: the full list of values a key may take, known
+// without looking at the data. Exactly one of Values and Range is set.
+type Domain struct {
+	// Values lists the values (for a code list, its expanded values).
+	Values []string
+	// CodeList names the code list Values came from, if any.
+	CodeList string
+	// Range is an inclusive integer range [lo, hi], e.g. birth years.
+	Range *[2]int
+}
+
+// Project is a research or industry project with its own budget.
+type Project struct {
+	ID       string
+	Title    string
+	Datasets []string
+	// Budget is the total (ε, δ) the project may spend on each of its datasets.
+	Budget  Budget
+	Members []Member
+}
+
+// Budget is a total privacy budget under basic composition.
+type Budget struct {
+	Epsilon float64
+	Delta   float64
+}
+
+// Member grants a principal a role in a project.
+type Member struct {
+	Principal string
+	Role      string
+}
+
+// Action is something a role may be allowed to do.
+type Action string
+
+// The actions roles can grant.
+const (
+	ActionTemplates Action = "templates"
+	ActionSQL       Action = "sql"
+	ActionCohorts   Action = "cohorts"
+	ActionAudit     Action = "audit"
+	ActionTokens    Action = "tokens"
+)
+
+// Role names a set of allowed actions.
+type Role struct {
+	Name    string
+	Actions []Action
+}
+
+// Template is a parametrised aggregate query the owner approved.
+type Template struct {
+	Name        string
+	Title       string
+	Description string
+	// SQL holds :name placeholders for its parameters.
+	SQL string
+	// Datasets the template reads (derived from the SQL's FROM at load time
+	// by the engine; declared here for validation).
+	Datasets []string
+	Params   map[string]*Param
+	// Epsilon is the fixed ε one run costs.
+	Epsilon float64
+}
+
+// ParamType is the type of a template parameter.
+type ParamType string
+
+// The parameter types templates may declare.
+const (
+	ParamString  ParamType = "string"
+	ParamInteger ParamType = "integer"
+	ParamNumber  ParamType = "number"
+	ParamDate    ParamType = "date"
+)
+
+// Param declares one template parameter.
+type Param struct {
+	Name        string
+	Type        ParamType
+	Description string
+	// Pattern is a regular expression a string parameter must match in full.
+	Pattern string
+	// Min and Max bound integer and number parameters (inclusive); nil when unbounded.
+	Min, Max *float64
+	// Enum lists the allowed values, if restricted.
+	Enum []string
+	// Default is used when the request omits the parameter; nil: required.
+	Default any
+}
