@@ -49,3 +49,49 @@ type Criterion struct {
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
 }
+
+// TemplateInfo describes an approved template to the principals who may run it.
+type TemplateInfo struct {
+	Name        string      `json:"name"`
+	Title       string      `json:"title"`
+	Description string      `json:"description,omitempty"`
+	Datasets    []string    `json:"datasets"`
+	Params      []ParamInfo `json:"params"`
+	// Epsilon is what one run costs on each of Datasets.
+	Epsilon float64 `json:"epsilon"`
+	// SQL is the approved query text with its :placeholders.
+	SQL string `json:"sql"`
+}
+
+// ParamInfo describes one template parameter.
+type ParamInfo struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Description string   `json:"description,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
+	Min         *float64 `json:"min,omitempty"`
+	Max         *float64 `json:"max,omitempty"`
+	Enum        []string `json:"enum,omitempty"`
+	Default     any      `json:"default,omitempty"`
+	Required    bool     `json:"required"`
+}
+
+// BudgetReport is a project's budget per dataset.
+type BudgetReport struct {
+	Project  string          `json:"project"`
+	Datasets []DatasetBudget `json:"datasets"`
+}
+
+// DatasetBudget is the budget of one project × dataset.
+type DatasetBudget struct {
+	Dataset string `json:"dataset"`
+	Epsilon Amount `json:"epsilon"`
+	Delta   Amount `json:"delta"`
+}
+
+// Amount is a budget total, what was spent, and what remains (never negative).
+type Amount struct {
+	Total     float64 `json:"total"`
+	Spent     float64 `json:"spent"`
+	Remaining float64 `json:"remaining"`
+}

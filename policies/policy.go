@@ -63,6 +63,12 @@ type Dataset struct {
 	RoundTo int
 	// Epsilon is the per-query ε: the default and the maximum a request may ask for.
 	Epsilon EpsilonRange
+	// DeltaPerQuery is the δ one query spends (Gaussian noise, DP partition
+	// selection of groups without a public domain). 0 means pure ε: such a
+	// query may only group by keys with a public domain.
+	DeltaPerQuery float64
+	// Noise is "laplace" (default) or "gaussian" (requires DeltaPerQuery > 0).
+	Noise string
 	// Columns in declared order.
 	Columns []*Column
 }
