@@ -1,0 +1,71 @@
+package budget
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/statgate/statgate/engine/refusal"
+)
+
+// ErrInvalidSpend reports a Spend the engine should never have built: a
+// missing project or dataset, or an ε or δ that is NaN, infinite, negative
+// (or, for ε, zero) or absurdly large. It is a programming error, not a
+// refusal.
+var ErrInvalidSpend = errors.New("invalid spend")
+
+// CodeExhausted is the refusal code of a debit the budget cannot cover.
+const CodeExhausted = "budget_exhausted"
+
+// CodeNoBudget is the refusal code of a debit on a dataset the project has
+// no budget for.
+const CodeNoBudget = "dataset_not_in_project"
+
+// CodeNotFound is the refusal code of a balance asked for a project ×
+// dataset that has no budget.
+const CodeNotFound = "budget_not_found"
+
+// shortfall is one dataset whose budget cannot cover a spend.
+type shortfall struct {
+	dataset                    string
+	remainingEps, remainingDel float64
+}
+
+// exhausted is the refusal of a debit that would overspend the datasets in
+// short. Budget numbers are policy, not data, so the message shows them.
+func exhausted(project string, eps, del float64, short []shortfall) *refusal.Error {
+	parts := make([]string, len(short))
+	for i, s := range short {
+		parts[i] = fmt.Sprintf("%s has ε %g and δ %g left", s.dataset, s.remainingEps, s.remainingDel)
+	}
+	cost := fmt.Sprintf("ε %g", eps)
+	if del > 0 {
+		cost += fmt.Sprintf(" and δ %g", del)
+	}
+	return &refusal.Error{
+		Kind: refusal.KindBudget,
+		Code: CodeExhausted,
+		Message: fmt.Sprintf("project %q cannot spend %s per dataset: %s",
+			project, cost, strings.Join(parts, "; ")),
+		Hint: "ask for a smaller epsilon, or ask the registry owner to raise the project's budget",
+	}
+}
+
+// noBudget is the refusal of a debit on a dataset outside the project.
+func noBudget(project, dataset string) *refusal.Error {
+	return &refusal.Error{
+		Kind:    refusal.KindForbidden,
+		Code:    CodeNoBudget,
+		Message: fmt.Sprintf("project %q has no budget for dataset %q", project, dataset),
+		Hint:    "query only the project's datasets, or ask the registry owner to add this one to the project",
+	}
+}
+
+// notFound is the refusal of a balance for a project × dataset without a budget.
+func notFound(project, dataset string) *refusal.Error {
+	return &refusal.Error{
+		Kind:    refusal.KindNotFound,
+		Code:    CodeNotFound,
+		Message: fmt.Sprintf("project %q has no budget for dataset %q", project, dataset),
+	}
+}

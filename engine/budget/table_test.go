@@ -1,0 +1,89 @@
+package budget
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/policies"
+)
+
+func TestBalancesAndWriteTable(t *testing.T) {
+	ctx := context.Background()
+	pol := &policies.Policy{Projects: map[string]*policies.Project{
+		"diabetes": {ID: "diabetes", Datasets: []string{"npr", "lmr"}, Budget: policies.Budget{Epsilon: 10, Delta: 1e-6}},
+		"cancer":   {ID: "cancer", Datasets: []string{"cancer"}, Budget: policies.Budget{Epsilon: 5}},
+	}}
+	limits := func(project, dataset string) (policies.Budget, bool) {
+		p, ok := pol.Projects[project]
+		if !ok {
+			return policies.Budget{}, false
+		}
+		for _, d := range p.Datasets {
+			if d == dataset {
+				return p.Budget, true
+			}
+		}
+		return policies.Budget{}, false
+	}
+	l, err := NewSQLLedger(openState(t, ""), limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Debit(ctx, Spend{Project: "diabetes", Datasets: []string{"npr"}, Epsilon: 0.5, Delta: 1e-8}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		desc    string
+		project string
+		want    string
+	}{
+		{"all projects, sorted", "", `
+PROJECT   DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL
+cancer    cancer   0        5            5        0        0            0
+diabetes  npr      0.5      9.5          10       1e-08    9.9e-07      1e-06
+diabetes  lmr      0        10           10       0        1e-06        1e-06
+`},
+		{"one project", "cancer", `
+PROJECT  DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL
+cancer   cancer   0        5            5        0        0            0
+`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			bs, err := Balances(ctx, l, pol, tc.project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, bs); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := buf.String(), strings.TrimPrefix(tc.want, "\n"); got != want {
+				t.Errorf("WriteTable:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+	if _, err := Balances(ctx, l, pol, "nope"); refusal.CodeOf(err) != "project_not_found" {
+		t.Errorf("Balances(unknown project) = %v, want project_not_found", err)
+	}
+}
+
+func TestWriteHistory(t *testing.T) {
+	var buf bytes.Buffer
+	err := WriteHistory(&buf, []Entry{{
+		ID: 7, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), QueryID: "q_1",
+		Project: "p", Principal: "ingrid", Dataset: "npr", Epsilon: 0.5, Delta: 1e-8,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ID  TIME                  PROJECT  DATASET  PRINCIPAL  QUERY  ε    δ\n" +
+		"7   2026-01-02 03:04:05Z  p        npr      ingrid     q_1    0.5  1e-08\n"
+	if buf.String() != want {
+		t.Errorf("WriteHistory:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}

@@ -1,0 +1,148 @@
+package statedb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the schema version this binary writes and understands:
+// the number of migration steps (a test checks they agree).
+const SchemaVersion = 1
+
+// TimeFormat is how the state store writes times: UTC, fixed width, so that
+// text order is time order and a time reads back exactly as written.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime renders t in TimeFormat (in UTC).
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// ParseTime reads a time written by FormatTime.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("statedb.ParseTime: %w", err)
+	}
+	return t.UTC(), nil
+}
+
+// migrations[i] brings the schema from version i to version i+1. Append
+// new steps; never edit a released one.
+var migrations = [][]string{
+	{ // 1: budget ledger, audit log, tokens.
+
+		// engine/budget: what each project has spent on each dataset, in
+		// integer units (ε in 1e-9, δ in 1e-15), and one row per debit.
+		`CREATE TABLE budget_spent (
+			project       TEXT    NOT NULL,
+			dataset       TEXT    NOT NULL,
+			epsilon_units INTEGER NOT NULL CHECK (epsilon_units >= 0),
+			delta_units   INTEGER NOT NULL CHECK (delta_units >= 0),
+			PRIMARY KEY (project, dataset)
+		) STRICT`,
+		`CREATE TABLE budget_entries (
+			id            INTEGER PRIMARY KEY AUTOINCREMENT,
+			time          TEXT    NOT NULL,
+			query_id      TEXT    NOT NULL,
+			project       TEXT    NOT NULL,
+			principal     TEXT    NOT NULL,
+			dataset       TEXT    NOT NULL,
+			epsilon_units INTEGER NOT NULL,
+			delta_units   INTEGER NOT NULL
+		) STRICT`,
+		`CREATE INDEX budget_entries_project ON budget_entries (project, id)`,
+
+		// engine/audit: the hash chain and its head (last seq and hash),
+		// updated in the same transaction as each append.
+		`CREATE TABLE audit_log (
+			seq           INTEGER PRIMARY KEY,
+			time          TEXT    NOT NULL,
+			query_id      TEXT    NOT NULL,
+			principal     TEXT    NOT NULL,
+			project       TEXT    NOT NULL,
+			datasets      TEXT    NOT NULL,
+			kind          TEXT    NOT NULL,
+			query         TEXT    NOT NULL,
+			template      TEXT    NOT NULL,
+			params        TEXT    NOT NULL,
+			plan_hash     TEXT    NOT NULL,
+			epsilon       REAL    NOT NULL,
+			delta         REAL    NOT NULL,
+			outcome       TEXT    NOT NULL,
+			reason        TEXT    NOT NULL,
+			result_digest TEXT    NOT NULL,
+			prev_hash     TEXT    NOT NULL,
+			hash          TEXT    NOT NULL
+		) STRICT`,
+		`CREATE INDEX audit_log_project ON audit_log (project, seq)`,
+		`CREATE INDEX audit_log_principal ON audit_log (principal, seq)`,
+		`CREATE TABLE audit_head (
+			id   INTEGER PRIMARY KEY CHECK (id = 1),
+			seq  INTEGER NOT NULL,
+			hash TEXT    NOT NULL
+		) STRICT`,
+		// Guards against accidental edits; a deliberate attacker drops them,
+		// which the hash chain then catches.
+		`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+			BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END`,
+		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+			BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END`,
+
+		// engine/tokens: only the SHA-256 of a token is stored.
+		`CREATE TABLE tokens (
+			id         TEXT PRIMARY KEY,
+			hash       BLOB NOT NULL UNIQUE,
+			principal  TEXT NOT NULL,
+			created_at TEXT NOT NULL,
+			revoked_at TEXT,
+			last_used  TEXT
+		) STRICT`,
+	},
+}
+
+// migrate brings the schema to SchemaVersion in one write transaction, so
+// two processes opening a new store at once do not both apply a step.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see dsn)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err = tx.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	if err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if version > SchemaVersion {
+		err = fmt.Errorf("migrate: the state store has schema version %d, newer than this statgate understands (%d); upgrade statgate", version, SchemaVersion)
+		return err
+	}
+	if version == SchemaVersion {
+		return tx.Commit()
+	}
+	for v := version; v < SchemaVersion; v++ {
+		for _, stmt := range migrations[v] {
+			if _, err = tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", v+1, err)
+			}
+		}
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err = tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, SchemaVersion); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

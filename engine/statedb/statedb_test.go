@@ -1,0 +1,185 @@
+package statedb
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	if ok, err := Exists(dir); err != nil || ok {
+		t.Fatalf("Exists before Open = %v, %v; want false, nil", ok, err)
+	}
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	if ok, err := Exists(dir); err != nil || !ok {
+		t.Fatalf("Exists after Open = %v, %v; want true, nil", ok, err)
+	}
+	st, err := os.Stat(Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := st.Mode().Perm(); perm != 0o600 {
+		t.Errorf("state file mode = %o, want 600", perm)
+	}
+	var version int
+	if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version != SchemaVersion {
+		t.Errorf("schema version = %d, want %d", version, SchemaVersion)
+	}
+	for _, table := range []string{"budget_spent", "budget_entries", "audit_log", "audit_head", "tokens"} {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("table %s missing", table)
+		}
+	}
+}
+
+func TestSchemaVersionMatchesMigrations(t *testing.T) {
+	if len(migrations) != SchemaVersion {
+		t.Errorf("SchemaVersion = %d but there are %d migration steps", SchemaVersion, len(migrations))
+	}
+}
+
+func TestConnectionSettings(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Hold one connection so the checks run on a second pooled one: the
+	// settings must hold on every connection, not just the first.
+	hold, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	tests := []struct {
+		desc   string
+		pragma string
+		want   string
+	}{
+		{"WAL journal", "journal_mode", "wal"},
+		{"durable commits", "synchronous", "2"},
+		{"foreign keys", "foreign_keys", "1"},
+		{"busy timeout", "busy_timeout", "30000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			var got string
+			if err := db.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenIsIdempotentAndConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := Open(ctx, dir)
+			if err == nil {
+				err = db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+		}
+	}
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Errorf("schema_version has %d rows, want 1", rows)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE schema_version SET version = ?`, SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if db, err := Open(ctx, dir); err == nil {
+		db.Close()
+		t.Fatal("Open of a newer schema succeeded, want an error")
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		desc string
+		dir  string
+	}{
+		{"empty data dir", ""},
+		{"data dir is a file", file},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			if db, err := Open(ctx, tc.dir); err == nil {
+				db.Close()
+				t.Errorf("Open(%q) succeeded, want an error", tc.dir)
+			}
+		})
+	}
+}
+
+func TestTimeRoundTrip(t *testing.T) {
+	loc := time.FixedZone("CET", 3600)
+	in := time.Date(2026, 3, 1, 12, 30, 0, 120, loc)
+	s := FormatTime(in)
+	if s != "2026-03-01T11:30:00.000000120Z" {
+		t.Errorf("FormatTime = %q", s)
+	}
+	out, err := ParseTime(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Equal(in) {
+		t.Errorf("ParseTime(FormatTime(t)) = %v, want %v", out, in)
+	}
+	if _, err := ParseTime("yesterday"); err == nil {
+		t.Error("ParseTime(garbage) succeeded")
+	}
+}
