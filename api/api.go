@@ -1,0 +1,210 @@
+// Package api is statgate's HTTP interface: a chi router, bearer-token
+// authentication, request decoding, content negotiation, problem+json
+// errors and the OpenAPI document. It holds no privacy logic: it calls the
+// engine and renders the engine's result.Result as JSON, CSV or an Arrow
+// IPC stream.
+//
+// Routes (see openapi.json for bodies and responses):
+//
+//	GET  /healthz                     200 while the process runs
+//	GET  /readyz                      Engine.Ready; 503 while shutting down
+//	GET  /metrics                     Prometheus metrics
+//	GET  /v1/openapi.json             this API's OpenAPI 3.1 document
+//	GET  /v1/datasets[?q=]            data map (bearer token)
+//	GET  /v1/datasets/{name}          one dataset (bearer token)
+//	POST /v1/query                    ad-hoc SQL (bearer token)
+//	GET  /v1/templates                templates the caller may run
+//	POST /v1/templates/{name}/run     run a template
+//	POST /v1/cohorts/estimate         cohort-size estimate
+//	GET  /v1/projects/{id}/budget     a project's budget
+//	GET  /v1/audit[?limit=]           audit log (admins)
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// Engine is what the API needs from the engine (*engine.Engine implements it).
+type Engine interface {
+	// Query answers an SQL, template or cohort request with a protected result.
+	Query(ctx context.Context, p engine.Principal, r engine.Request) (*result.Result, error)
+	// Datasets returns the data map; q == "" lists all datasets.
+	Datasets(q string) []catalog.Dataset
+	// Dataset returns one dataset of the data map.
+	Dataset(name string) (catalog.Dataset, bool)
+	// Templates returns the templates the principal may run.
+	Templates(p engine.Principal) []engine.TemplateInfo
+	// Budget reports a project's budget to its members.
+	Budget(ctx context.Context, p engine.Principal, project string) (*engine.BudgetReport, error)
+	// Audit returns the newest audit entries to admins.
+	Audit(ctx context.Context, p engine.Principal, limit int) ([]audit.Entry, error)
+	// Ready reports whether the engine can answer queries.
+	Ready(ctx context.Context) error
+}
+
+// Authenticator resolves a bearer token to a principal (*tokens.Store
+// implements it). ok is false for an unknown or revoked token; err is for
+// failures of the store itself.
+type Authenticator interface {
+	Lookup(ctx context.Context, token string) (principal string, ok bool, err error)
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes   int64 = 1 << 20
+	DefaultRequestTimeout       = 60 * time.Second
+)
+
+// Options configure the handler built by New. Engine and Auth are required.
+type Options struct {
+	// Engine answers the requests.
+	Engine Engine
+	// Auth resolves bearer tokens.
+	Auth Authenticator
+	// Logger receives the access log and the errors behind 500 responses
+	// (nil: discard).
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies (0: DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// RequestTimeout bounds each request through its context (0: DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// Registry receives the API's metrics and is what /metrics exposes, so
+	// it must also implement prometheus.Gatherer (as *prometheus.Registry
+	// does). nil: a new registry with the Go and process collectors.
+	Registry prometheus.Registerer
+}
+
+// Handler is statgate's HTTP handler. It is safe for concurrent use.
+type Handler struct {
+	eng      Engine
+	auth     Authenticator
+	log      *slog.Logger
+	maxBody  int64
+	timeout  time.Duration
+	metrics  *metrics
+	router   *chi.Mux
+	draining atomic.Bool
+}
+
+// New builds the handler. It validates opts and fills the documented defaults.
+func New(opts *Options) (*Handler, error) {
+	if opts == nil || opts.Engine == nil {
+		return nil, errors.New("api.New: an engine is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("api.New: an authenticator is required")
+	}
+	if opts.MaxBodyBytes < 0 || opts.RequestTimeout < 0 {
+		return nil, errors.New("api.New: MaxBodyBytes and RequestTimeout must not be negative")
+	}
+	h := &Handler{
+		eng:     opts.Engine,
+		auth:    opts.Auth,
+		log:     opts.Logger,
+		maxBody: opts.MaxBodyBytes,
+		timeout: opts.RequestTimeout,
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.timeout == 0 {
+		h.timeout = DefaultRequestTimeout
+	}
+	reg := opts.Registry
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = r
+	}
+	gatherer, ok := reg.(prometheus.Gatherer)
+	if !ok {
+		return nil, errors.New("api.New: Registry must also implement prometheus.Gatherer (e.g. *prometheus.Registry)")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("api.New: %w", err)
+	}
+	h.metrics = m
+	h.router = h.routes(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.router.ServeHTTP(w, r)
+}
+
+// Drain marks the handler as shutting down: /readyz answers 503 and new
+// requests (other than /healthz and /metrics) get a 503 problem, while
+// requests already running finish. Serve calls it when its context ends.
+func (h *Handler) Drain() { h.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (h *Handler) Draining() bool { return h.draining.Load() }
+
+// routes builds the router. The order of middleware matters: the request
+// id comes first so every log line and problem carries it; the access log
+// and metrics wrap the recoverer so a panic is logged and counted as 500.
+// HEAD is answered by the GET routes.
+func (h *Handler) routes(metricsHandler http.Handler) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(requestID, h.observe, h.recoverer, h.drainGate, h.withTimeout, middleware.GetHead)
+	r.NotFound(h.notFound)
+	r.MethodNotAllowed(h.methodNotAllowed(r))
+
+	r.Get("/healthz", h.healthz)
+	r.Get("/readyz", h.readyz)
+	r.Method(http.MethodGet, "/metrics", metricsHandler)
+	r.Get("/v1/openapi.json", serveOpenAPI)
+
+	r.Group(func(r chi.Router) {
+		r.Use(h.authenticate)
+		r.Get("/v1/datasets", h.listDatasets)
+		r.Get("/v1/datasets/{name}", h.getDataset)
+		r.Post("/v1/query", h.query)
+		r.Get("/v1/templates", h.listTemplates)
+		r.Post("/v1/templates/{name}/run", h.runTemplate)
+		r.Post("/v1/cohorts/estimate", h.estimateCohort)
+		r.Get("/v1/projects/{id}/budget", h.budget)
+		r.Get("/v1/audit", h.audit)
+	})
+	return r
+}
+
+// endpoints lists the routes for the 404 problem, so a client sees how to
+// fix its request.
+var endpoints = []string{
+	"GET /v1/datasets[?q=words]",
+	"GET /v1/datasets/{name}",
+	"POST /v1/query",
+	"GET /v1/templates",
+	"POST /v1/templates/{name}/run",
+	"POST /v1/cohorts/estimate",
+	"GET /v1/projects/{id}/budget",
+	"GET /v1/audit[?limit=n]",
+	"GET /v1/openapi.json",
+	"GET /healthz",
+	"GET /readyz",
+	"GET /metrics",
+}

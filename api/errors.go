@@ -1,0 +1,148 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/statgate/statgate/engine/refusal"
+)
+
+// ProblemTypeBase prefixes a problem's code to form its RFC 9457 type URI.
+const ProblemTypeBase = "https://statgate.dev/problems/"
+
+// StatusClientClosedRequest is logged and counted when the client went
+// away before the answer was ready (nginx's convention; nobody reads the body).
+const StatusClientClosedRequest = 499
+
+// Problem is the body of every error response (RFC 9457,
+// application/problem+json). Detail never contains data values, SQL values
+// or internal error text.
+type Problem struct {
+	// Type is ProblemTypeBase + Code.
+	Type string `json:"type"`
+	// Title summarises the kind of problem; it does not vary between occurrences.
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	// Detail explains this occurrence.
+	Detail string `json:"detail"`
+	// Code is stable and snake_case: a refusal code from the engine or one of the API's own.
+	Code string `json:"code"`
+	// Hint says what to do instead, when there is something to suggest.
+	Hint string `json:"hint,omitempty"`
+	// RequestID matches the X-Request-Id response header and the server log.
+	RequestID string `json:"request_id"`
+	// Endpoints lists the API's routes when the path was not found.
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+// httpError is a problem the API itself finds with the HTTP request:
+// authentication, media types, the body's size or JSON.
+type httpError struct {
+	status    int
+	code      string
+	detail    string
+	hint      string
+	endpoints []string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.detail }
+
+// errorf returns an httpError with a formatted detail.
+func errorf(status int, code, hint, format string, args ...any) *httpError {
+	return &httpError{status: status, code: code, hint: hint, detail: fmt.Sprintf(format, args...)}
+}
+
+// kindStatus maps a refusal kind to its status and title.
+func kindStatus(k refusal.Kind) (int, string) {
+	switch k {
+	case refusal.KindBadRequest:
+		return http.StatusBadRequest, "Bad request"
+	case refusal.KindBudget:
+		// 409 Conflict: the request conflicts with the state of the
+		// privacy budget, which will not change by waiting. 429 would tell
+		// clients to retry later, which is rate limiting.
+		return http.StatusConflict, "Privacy budget exhausted"
+	case refusal.KindForbidden:
+		return http.StatusForbidden, "Forbidden"
+	case refusal.KindNotFound:
+		return http.StatusNotFound, "Not found"
+	default:
+		return http.StatusUnprocessableEntity, "Request not allowed"
+	}
+}
+
+// toProblem maps an error to its response: the one place where errors
+// become HTTP statuses. Any error that is not a refusal, an httpError, a
+// timeout or a cancellation is a 500 whose body says nothing about the error.
+func toProblem(ctx context.Context, err error) Problem {
+	p := Problem{RequestID: middleware.GetReqID(ctx)}
+	var he *httpError
+	r, isRefusal := refusal.As(err)
+	switch {
+	case errors.As(err, &he):
+		p.Status, p.Code, p.Detail, p.Hint, p.Endpoints = he.status, he.code, he.detail, he.hint, he.endpoints
+		p.Title = http.StatusText(he.status)
+	case isRefusal:
+		p.Status, p.Title = kindStatus(r.Kind)
+		p.Code, p.Detail, p.Hint = r.Code, r.Message, r.Hint
+	case errors.Is(err, context.DeadlineExceeded):
+		p.Status, p.Title, p.Code = http.StatusGatewayTimeout, "Timeout", "timeout"
+		p.Detail = "the request took longer than the server's time limit and was stopped; nothing was released, and budget already debited for it is not refunded"
+		p.Hint = "ask a narrower question (fewer groups, fewer datasets) or try again when the server is less busy"
+	case errors.Is(err, context.Canceled):
+		p.Status, p.Title, p.Code = StatusClientClosedRequest, "Client closed request", "client_closed_request"
+		p.Detail = "the client closed the connection before the answer was ready"
+	default:
+		p.Status, p.Title, p.Code = http.StatusInternalServerError, "Internal server error", "internal"
+		p.Detail = "internal error; request id " + p.RequestID
+		p.Hint = "report the request id to the registry's operators"
+	}
+	p.Type = ProblemTypeBase + p.Code
+	return p
+}
+
+// writeError renders err as problem+json, logs the error behind a 500 or
+// 504 (the body never carries it) and counts engine refusals.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := toProblem(r.Context(), err)
+	if rf, ok := refusal.As(err); ok {
+		h.metrics.refusals.WithLabelValues(rf.Code).Inc()
+		info(r.Context()).code = rf.Code
+	}
+	switch {
+	case p.Status == http.StatusInternalServerError || p.Status == http.StatusGatewayTimeout:
+		h.log.ErrorContext(r.Context(), "request failed",
+			"request_id", p.RequestID, "status", p.Status, "error", err.Error())
+	case p.Status == StatusClientClosedRequest:
+		h.log.InfoContext(r.Context(), "client closed request", "request_id", p.RequestID)
+	}
+	writeProblem(w, p)
+}
+
+// writeProblem writes p with the headers its status calls for.
+func writeProblem(w http.ResponseWriter, p Problem) {
+	body, err := json.Marshal(p)
+	if err != nil { // a Problem holds only strings and ints
+		body = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal server error","status":500,"code":"internal"}`)
+	}
+	hd := w.Header()
+	if p.Status == http.StatusUnauthorized {
+		challenge := `Bearer realm="statgate"`
+		if p.Code == "invalid_token" {
+			challenge += `, error="invalid_token"`
+		}
+		hd.Set("WWW-Authenticate", challenge)
+	}
+	hd.Set("Content-Type", "application/problem+json")
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// blockingEngine returns a fakeEngine whose Query signals started, then
+// waits for release (or its context) before answering.
+func blockingEngine(started chan<- struct{}, release <-chan struct{}) *fakeEngine {
+	return &fakeEngine{queryFn: func(ctx context.Context, _ engine.Principal, _ engine.Request) (*result.Result, error) {
+		close(started)
+		select {
+		case <-release:
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return sampleResult(), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+}
+
+// startServer serves ts on a loopback port until the returned cancel is called.
+func startServer(t *testing.T, ts *testServer, shutdown time.Duration) (url string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- ServeListener(ctx, ln, ts.h, &ServeOptions{ShutdownTimeout: shutdown}) }()
+	t.Cleanup(cancel)
+	return "http://" + ln.Addr().String(), cancel, errc
+}
+
+// postQuery posts the sample query in the background and reports the status.
+func postQuery(url string) <-chan int {
+	out := make(chan int, 1)
+	go func() {
+		r, err := http.NewRequest(http.MethodPost, url+"/v1/query", strings.NewReader(sampleQuery))
+		if err != nil {
+			out <- -1
+			return
+		}
+		r.Header.Set("Authorization", "Bearer tok-ingrid")
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			out <- -1
+			return
+		}
+		resp.Body.Close()
+		out <- resp.StatusCode
+	}()
+	return out
+}
+
+func TestServeFinishesInFlightRequests(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	ts := newTestServer(t, blockingEngine(started, release), nil)
+	url, cancel, done := startServer(t, ts, 10*time.Second)
+
+	status := postQuery(url)
+	<-started
+	cancel()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for !ts.h.Draining() || dialable(url) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still accepting connections (draining %v)", ts.h.Draining())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v before the in-flight request finished", err)
+	default:
+	}
+	close(release)
+	if got := <-status; got != http.StatusOK {
+		t.Errorf("in-flight request: status %d, want 200", got)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+func TestServeBoundsTheWait(t *testing.T) {
+	started := make(chan struct{})
+	ts := newTestServer(t, blockingEngine(started, make(chan struct{})), nil)
+	url, cancel, done := startServer(t, ts, 100*time.Millisecond)
+
+	status := postQuery(url)
+	<-started
+	begin := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "cut off") {
+			t.Errorf("Serve: %v; want an error saying requests were cut off", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve waited past its shutdown timeout")
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("shutdown took %s", d)
+	}
+	<-status
+}
+
+func TestServeBadAddress(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	if err := Serve(context.Background(), "127.0.0.1:99999", ts.h, nil); err == nil {
+		t.Fatal("Serve on an invalid port returned nil")
+	}
+}
+
+// dialable reports whether a TCP connection to url's host succeeds.
+func dialable(url string) bool {
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 100*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/exec"
+)
+
+// demoDatasets are the extract files `statgate gen` writes.
+var demoDatasets = []string{"population", "npr", "lmr", "cancer", "death_causes"}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var (
+		o       serveOptions
+		dir     string
+		persons int
+	)
+	fs := newFlags("demo", "demo [--dir DIR] [--persons N] [--addr HOST:PORT]", stderr)
+	o.register(fs)
+	fs.StringVar(&dir, "dir", ".statgate/demo", "cache directory for the generated extract and the data directory")
+	fs.IntVar(&persons, "persons", 20_000, "synthetic persons to generate when no extract is cached")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || persons <= 0 {
+		fmt.Fprintln(stderr, "statgate demo: takes no arguments; --persons must be positive")
+		return errUsage
+	}
+	extracts := filepath.Join(dir, "extracts")
+	o.data = filepath.Join(dir, "data")
+	if !haveExtracts(extracts) {
+		fmt.Fprintf(stdout, "generating %d synthetic persons into %s …\n", persons, extracts)
+		if err := generate(ctx, genOptions{persons: persons, seed: 1, out: extracts}, stdout); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(exec.ExtractsPath(o.data)); err != nil {
+		fmt.Fprintf(stdout, "loading %s into %s …\n", extracts, o.data)
+		if err := load(ctx, loadOptions{policy: o.policy, data: o.data, extracts: extracts}, stdout); err != nil {
+			return err
+		}
+	}
+	return serve(ctx, o, func(eng *engine.Engine) error { return printDemo(ctx, eng, o.addr, stdout) }, stdout, stderr)
+}
+
+func haveExtracts(dir string) bool {
+	for _, d := range demoDatasets {
+		if _, err := os.Stat(filepath.Join(dir, d+".parquet")); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// printDemo creates a token for the demo analyst and the demo researcher
+// and prints commands to paste.
+func printDemo(ctx context.Context, eng *engine.Engine, addr string, w io.Writer) error {
+	analyst, _, err := eng.Tokens().Create(ctx, "pharma-analyst")
+	if err != nil {
+		return err
+	}
+	researcher, _, err := eng.Tokens().Create(ctx, "ingrid")
+	if err != nil {
+		return err
+	}
+	admin, _, err := eng.Tokens().Create(ctx, "registry-admin")
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr
+	fmt.Fprintf(w, `
+statgate demo is serving %[1]s (Ctrl-C stops it). Tokens for this run:
+  ANALYST=%[2]s      # pharma-analyst: templates in diabetes-2026
+  RESEARCHER=%[3]s   # ingrid: SQL, templates and cohorts
+  ADMIN=%[4]s        # registry-admin: audit log
+
+Try:
+  curl -s %[1]s/v1/datasets -H "Authorization: Bearer $RESEARCHER"
+  curl -s '%[1]s/v1/datasets?q=diabetes' -H "Authorization: Bearer $RESEARCHER"
+  curl -s %[1]s/v1/templates -H "Authorization: Bearer $ANALYST"
+  curl -s %[1]s/v1/templates/prescriptions_by_atc_year/run -H "Authorization: Bearer $ANALYST" -H 'Content-Type: application/json' \
+       -d '{"project":"diabetes-2026","params":{"atc_prefix":"A10B%%"}}'
+  curl -s %[1]s/v1/query -H "Authorization: Bearer $RESEARCHER" -H 'Content-Type: application/json' \
+       -d '{"project":"diabetes-2026","sql":"SELECT p.sex, count(DISTINCT pid) AS persons FROM npr n JOIN population p USING (pid) WHERE n.icd10 LIKE '\''E11%%'\'' GROUP BY 1"}'
+  curl -s %[1]s/v1/cohorts/estimate -H "Authorization: Bearer $RESEARCHER" -H 'Content-Type: application/json' \
+       -d '{"project":"diabetes-2026","include":[{"dataset":"npr","where":"icd10 LIKE '\''E11%%'\''"},{"dataset":"lmr","where":"atc LIKE '\''A10B%%'\''"}],"breakdown":["sex","age_band"]}'
+  curl -s %[1]s/v1/projects/diabetes-2026/budget -H "Authorization: Bearer $RESEARCHER"
+  curl -s %[1]s/v1/audit -H "Authorization: Bearer $ADMIN"
+  curl -s %[1]s/v1/openapi.json
+
+`, base, analyst, researcher, admin)
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/statgate/statgate/api"
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/policies"
+)
+
+// serveOptions are the flags of `statgate serve`.
+type serveOptions struct {
+	addr         string
+	policy       string
+	data         string
+	memoryLimit  string
+	threads      int
+	queryTimeout time.Duration
+	maxBody      int64
+}
+
+func (o *serveOptions) register(fs interface {
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	Int64Var(*int64, string, int64, string)
+}) {
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
+	fs.StringVar(&o.data, "data", defaultData, "data directory with extracts.duckdb and state.db (env STATGATE_DATA)")
+	fs.StringVar(&o.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's)")
+	fs.IntVar(&o.threads, "threads", 0, "DuckDB threads (default: all cores)")
+	fs.DurationVar(&o.queryTimeout, "query-timeout", 60*time.Second, "per-query execution timeout")
+	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o serveOptions
+	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR]", stderr)
+	o.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "statgate serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	return serve(ctx, o, nil, stdout, stderr)
+}
+
+// serve opens the engine and serves until ctx is cancelled. ready, if not
+// nil, is called once the engine is open, before listening.
+func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error, stdout, stderr io.Writer) error {
+	pol, err := policies.Load(o.policy)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.Open(ctx, &engine.Options{
+		Policy: pol, DataDir: o.data, MemoryLimit: o.memoryLimit, Threads: o.threads, QueryTimeout: o.queryTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	log := logger(stderr)
+	h, err := api.New(&api.Options{
+		Engine: eng, Auth: eng.Tokens(), Logger: log, MaxBodyBytes: o.maxBody, RequestTimeout: o.queryTimeout + 5*time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		if err := ready(eng); err != nil {
+			return err
+		}
+	}
+	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data)
+	return api.Serve(ctx, o.addr, h, log)
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/tokens"
+	"github.com/statgate/statgate/policies"
+)
+
+// These subcommands open only state.db, so an operator can run them next to
+// a live server.
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
+		fmt.Fprintln(stderr, "Usage: statgate token create --principal NAME | token list | token revoke --id ID   [--data DIR]")
+		return errUsage
+	}
+	sub := args[0]
+	var data, principal, id string
+	fs := newFlags("token "+sub, "token "+sub+" [--data DIR] [--principal NAME] [--id ID]", stderr)
+	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	if sub == "create" {
+		fs.StringVar(&principal, "principal", "", "principal the token authenticates, as named in the policy (required)")
+	}
+	if sub == "revoke" {
+		fs.StringVar(&id, "id", "", "token id from `token list` (required)")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if (sub == "create" && principal == "") || (sub == "revoke" && id == "") || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	db, err := statedb.Open(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := tokens.NewStore(db)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		tok, info, err := store.Create(ctx, principal)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "token %s for %s (shown once; only its hash is stored):\n", info.ID, principal)
+		fmt.Fprintln(stdout, tok)
+	case "list":
+		infos, err := store.List(ctx)
+		if err != nil {
+			return err
+		}
+		return tokens.WriteList(stdout, infos)
+	case "revoke":
+		if err := store.Revoke(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", id)
+	}
+	return nil
+}
+
+func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "show" {
+		fmt.Fprintln(stderr, "Usage: statgate budget show [--policy FILE] [--data DIR] [--project P]")
+		return errUsage
+	}
+	var policy, data, project string
+	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR] [--project P]", stderr)
+	fs.StringVar(&policy, "policy", defaultPolicy, "policy file with the budgets (env STATGATE_POLICY)")
+	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	fs.StringVar(&project, "project", "", "only this project")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	pol, err := policies.Load(policy)
+	if err != nil {
+		return err
+	}
+	if project != "" {
+		if _, ok := pol.Projects[project]; !ok {
+			return fmt.Errorf("no project %q in %s", project, pol.Path)
+		}
+	}
+	db, err := statedb.Open(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ledger, err := budget.NewSQLLedger(db, engine.PolicyLimits(pol))
+	if err != nil {
+		return err
+	}
+	balances, err := budget.Balances(ctx, ledger, pol, project)
+	if err != nil {
+		return err
+	}
+	return budget.WriteTable(stdout, balances)
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "tail" && args[0] != "verify") {
+		fmt.Fprintln(stderr, "Usage: statgate audit tail [-n N] [--data DIR] | audit verify [--data DIR]")
+		return errUsage
+	}
+	sub := args[0]
+	var data string
+	var n int
+	fs := newFlags("audit "+sub, "audit "+sub+" [--data DIR]", stderr)
+	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	if sub == "tail" {
+		fs.IntVar(&n, "n", 20, "number of entries")
+	}
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	db, err := statedb.Open(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, err := audit.NewLog(db)
+	if err != nil {
+		return err
+	}
+	if sub == "tail" {
+		entries, err := log.Tail(ctx, n)
+		if err != nil {
+			return err
+		}
+		return audit.WriteEntries(stdout, entries)
+	}
+	rep, err := log.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if err := audit.WriteReport(stdout, rep); err != nil {
+		return err
+	}
+	if !rep.OK {
+		return fmt.Errorf("audit log NOT intact: entry %d %s", rep.FirstBad, rep.Problem)
+	}
+	return nil
+}

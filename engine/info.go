@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/policies"
+)
+
+// Datasets returns the data map: every dataset, or those matching q.
+func (e *Engine) Datasets(q string) []catalog.Dataset {
+	if q == "" {
+		return e.catalog.Datasets()
+	}
+	return e.catalog.Search(q)
+}
+
+// Dataset returns one dataset of the data map.
+func (e *Engine) Dataset(name string) (catalog.Dataset, bool) {
+	return e.catalog.Dataset(name)
+}
+
+// Budget reports a project's budget per dataset to its members.
+func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*BudgetReport, error) {
+	proj, err := e.project(p, project)
+	if err != nil {
+		return nil, err
+	}
+	rep := &BudgetReport{Project: proj.ID}
+	for _, d := range proj.Datasets {
+		b, err := e.ledger.Remaining(ctx, proj.ID, d)
+		if err != nil {
+			return nil, fmt.Errorf("engine.Budget: %w", err)
+		}
+		rep.Datasets = append(rep.Datasets, DatasetBudget{
+			Dataset: d,
+			Epsilon: Amount{Total: b.TotalEpsilon, Spent: b.SpentEpsilon, Remaining: b.RemainingEpsilon},
+			Delta:   Amount{Total: b.TotalDelta, Spent: b.SpentDelta, Remaining: b.RemainingDelta},
+		})
+	}
+	return rep, nil
+}
+
+// Audit returns the newest audit entries to a principal whose role allows
+// reading the audit log in some project.
+func (e *Engine) Audit(ctx context.Context, p Principal, limit int) ([]audit.Entry, error) {
+	allowed := false
+	for _, id := range e.pol.ProjectsOf(p.Name) {
+		allowed = allowed || e.pol.Allows(id, p.Name, policies.ActionAudit)
+	}
+	if !allowed {
+		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
+			Message: p.Name + " has no role that allows reading the audit log"}
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	entries, err := e.audit.Tail(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("engine.Audit: %w", err)
+	}
+	return entries, nil
+}

@@ -1,0 +1,331 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/protect"
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/policies"
+)
+
+// ErrInternal is returned, wrapped, when something failed after the budget
+// was debited: nothing is released and the budget is not refunded.
+var ErrInternal = errors.New("engine: internal error; nothing was released")
+
+// compiled is a request after checking and planning, before the debit.
+type compiled struct {
+	kind     string // "sql", "template" or "cohort"
+	text     string // what the audit log records as the query
+	template string
+	params   map[string]any
+	q        *query.Query // nil for cohorts
+	plan     *plan.Plan
+	epsilon  float64 // requested total ε (before the split)
+	pinnedEp bool    // the template's fixed ε
+
+	debitedEpsilon, debitedDelta float64 // set once the ledger took them
+}
+
+// Query runs one request through the whole pipeline: check, plan, debit,
+// execute, protect, audit. It returns a refusal (*refusal.Error) for
+// anything the request may not do, before any debit; after the debit any
+// failure releases nothing and keeps the debit.
+func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Result, error) {
+	queryID := newQueryID()
+	c, err := e.compile(ctx, p, r)
+	var res *result.Result
+	if err == nil {
+		res, err = e.run(ctx, p, r.Project, c, queryID)
+	}
+	// The audit entry is written whatever happened; a result whose entry
+	// cannot be written is not released.
+	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, c, queryID, res, err); aerr != nil && err == nil {
+		return nil, fmt.Errorf("%w: audit: %w", ErrInternal, aerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// compile authorises the request and turns it into a plan. Nothing here
+// reads the extracts, so its refusals never depend on the data.
+func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled, error) {
+	n := 0
+	for _, set := range []bool{r.SQL != "", r.Template != "", r.Cohort != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_request",
+			Message: "a request needs exactly one of sql, template or cohort"}
+	}
+	if r.Project == "" {
+		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "missing_project",
+			Message: "the request names no project", Hint: "add \"project\": the id of a project you are a member of"}
+	}
+	if math.IsNaN(r.Epsilon) || math.IsInf(r.Epsilon, 0) || r.Epsilon < 0 {
+		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_epsilon",
+			Message: "epsilon must be a positive number", Hint: "omit epsilon to use the policy's default"}
+	}
+	proj, err := e.project(p, r.Project)
+	if err != nil {
+		return nil, err
+	}
+	var c *compiled
+	switch {
+	case r.SQL != "":
+		if err := e.allow(p, proj, policies.ActionSQL); err != nil {
+			return nil, err
+		}
+		c = &compiled{kind: "sql", text: r.SQL, epsilon: r.Epsilon}
+		c.q, err = e.parser.Compile(ctx, r.SQL, query.NewCatalog(e.pol, proj.Datasets))
+	case r.Template != "":
+		if err := e.allow(p, proj, policies.ActionTemplates); err != nil {
+			return nil, err
+		}
+		c, err = e.compileTemplate(ctx, proj, r)
+	default:
+		if err := e.allow(p, proj, policies.ActionCohorts); err != nil {
+			return nil, err
+		}
+		c, err = e.compileCohort(ctx, proj, r)
+	}
+	if err != nil {
+		return c, err
+	}
+	if c.plan == nil {
+		if r.Totals && c.q.GroupingSets == nil && len(c.q.Keys) > 0 {
+			c.q.GroupingSets = cube(len(c.q.Keys))
+		}
+		c.plan, err = plan.Bound(c.q, e.pol, nil)
+		if err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// cube returns every subset of n keys, finest first: the margins of a table.
+func cube(n int) [][]int {
+	var sets [][]int
+	for mask := (1 << n) - 1; mask >= 0; mask-- {
+		var set []int
+		for i := 0; i < n; i++ {
+			if mask&(1<<i) != 0 {
+				set = append(set, i)
+			}
+		}
+		sets = append(sets, set)
+	}
+	return sets
+}
+
+// project returns the project when p is a member of it.
+func (e *Engine) project(p Principal, id string) (*policies.Project, error) {
+	proj, ok := e.pol.Projects[id]
+	if !ok {
+		return nil, &refusal.Error{Kind: refusal.KindNotFound, Code: "unknown_project",
+			Message: fmt.Sprintf("there is no project %q", id)}
+	}
+	if _, ok := e.pol.Member(id, p.Name); !ok {
+		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "not_a_member",
+			Message: fmt.Sprintf("%s is not a member of project %q", p.Name, id)}
+	}
+	return proj, nil
+}
+
+// allow refuses an action the principal's role in proj does not grant.
+func (e *Engine) allow(p Principal, proj *policies.Project, a policies.Action) error {
+	if e.pol.Allows(proj.ID, p.Name, a) {
+		return nil
+	}
+	role, _ := e.pol.Member(proj.ID, p.Name)
+	return &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
+		Message: fmt.Sprintf("role %q in project %q does not allow %s", role, proj.ID, a),
+		Hint:    "ask the registry owner for a role that allows it, or use an approved template"}
+}
+
+// run debits the budget, executes the plan and protects the result.
+func (e *Engine) run(ctx context.Context, p Principal, project string, c *compiled, queryID string) (*result.Result, error) {
+	po, err := e.protectOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	split, err := protect.Split(c.plan, po)
+	if err != nil {
+		return nil, err
+	}
+	var spendDelta float64
+	for _, s := range split {
+		spendDelta += s.Delta
+	}
+	po.Delta = spendDelta
+	if err := e.ledger.Debit(ctx, budget.Spend{
+		QueryID: queryID, Project: project, Principal: p.Name,
+		Datasets: c.plan.Datasets, Epsilon: po.Epsilon, Delta: po.Delta,
+	}); err != nil {
+		if _, ok := refusal.As(err); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("engine.Query: debit: %w", err)
+	}
+	c.debitedEpsilon, c.debitedDelta = po.Epsilon, po.Delta
+	// From here on the budget is spent: any failure releases nothing.
+	ctx, cancel := context.WithTimeout(ctx, e.opts.QueryTimeout)
+	defer cancel()
+	rr, err := e.db.QueryArrow(ctx, c.plan.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: execute: %w", ErrInternal, err)
+	}
+	defer rr.Release()
+	res, err := protect.Apply(ctx, c.plan, rr, po)
+	if err != nil {
+		if r, ok := refusal.As(err); ok {
+			return nil, r
+		}
+		return nil, fmt.Errorf("%w: protect: %w", ErrInternal, err)
+	}
+	if c.q != nil {
+		if res, err = finish(res, c.q); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+		}
+	}
+	res.Meta.QueryID = queryID
+	res.Meta.Time = time.Now().UTC()
+	res.Meta.Project = project
+	res.Meta.Datasets = slices.Clone(c.plan.Datasets)
+	res.Meta.Epsilon = po.Epsilon
+	res.Meta.Delta = po.Delta
+	return res, nil
+}
+
+// protectOptions derives ε, δ, the mechanism and the suppression rules of a
+// plan from the policy of the datasets it reads.
+func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
+	var (
+		def, max = math.Inf(1), math.Inf(1)
+		delta    = math.Inf(1)
+		minCell  = 0
+		roundTo  = 0
+		gaussian = false
+		facts    = 0
+	)
+	for _, name := range c.plan.Datasets {
+		d := e.pol.Datasets[name]
+		def = math.Min(def, d.Epsilon.Default)
+		max = math.Min(max, d.Epsilon.Max)
+		minCell = maxInt(minCell, d.MinCellCount)
+		roundTo = maxInt(roundTo, d.RoundTo)
+		if d.Noise == "gaussian" {
+			gaussian = true
+		}
+		if !d.OneRowPerPerson {
+			facts++
+			delta = math.Min(delta, d.DeltaPerQuery)
+		}
+	}
+	if facts == 0 {
+		for _, name := range c.plan.Datasets {
+			delta = math.Min(delta, e.pol.Datasets[name].DeltaPerQuery)
+		}
+	}
+	eps := c.epsilon
+	switch {
+	case c.pinnedEp:
+		// A template's ε was approved with it; the policy validated it.
+	case eps == 0:
+		eps = def
+	case eps > max:
+		return nil, refusal.New("epsilon_too_large",
+			fmt.Sprintf("epsilon %g is above the maximum %g one query may spend on %v", eps, max, c.plan.Datasets),
+			fmt.Sprintf("ask for epsilon ≤ %g, or omit it to use the default %g", max, def))
+	}
+	mech := "laplace"
+	if gaussian && delta > 0 {
+		mech = "gaussian"
+	}
+	return &protect.Options{
+		Epsilon: eps, Delta: delta, Mechanism: mech,
+		MinCellCount: minCell, RoundTo: roundTo, Noise: e.opts.Noise,
+	}, nil
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// appendAudit builds and appends the audit entry of one request.
+func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, c *compiled, queryID string, res *result.Result, qerr error) error {
+	en := audit.Entry{QueryID: queryID, Principal: p.Name, Project: r.Project}
+	switch {
+	case r.SQL != "":
+		en.Kind, en.Query = "sql", r.SQL
+	case r.Template != "":
+		en.Kind, en.Template = "template", r.Template
+		if b, err := json.Marshal(r.Params); err == nil {
+			en.Params = b
+		}
+	case r.Cohort != nil:
+		en.Kind = "cohort"
+		if b, err := json.Marshal(r.Cohort); err == nil {
+			en.Query = string(b)
+		}
+	default:
+		en.Kind = "invalid"
+	}
+	if c != nil && c.plan != nil {
+		sum := sha256.Sum256([]byte(c.plan.SQL))
+		en.PlanHash = hex.EncodeToString(sum[:])
+		en.Datasets = c.plan.Datasets
+	}
+	switch {
+	case qerr == nil && res != nil:
+		en.Outcome = "released"
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		en.ResultDigest = hex.EncodeToString(sum[:])
+	default:
+		if rf, ok := refusal.As(qerr); ok {
+			en.Outcome, en.Reason = "refused", rf.Code
+		} else {
+			en.Outcome, en.Reason = "failed", "internal_error"
+		}
+	}
+	if c != nil {
+		// What was debited, also when execution failed afterwards.
+		en.Epsilon, en.Delta = c.debitedEpsilon, c.debitedDelta
+	}
+	_, err := e.audit.Append(ctx, en)
+	return err
+}
+
+// newQueryID returns a random id for one request.
+func newQueryID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("engine: crypto/rand failed: %v", err))
+	}
+	return "q_" + hex.EncodeToString(b[:])
+}
