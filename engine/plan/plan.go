@@ -33,6 +33,8 @@ type Plan struct {
 // Bounds are the contribution bounds of a plan.
 type Bounds struct {
 	// MaxGroupsPerPerson is L0 per grouping set; MaxRowsPerPersonPerGroup caps rows.
+	// MaxGroupsPerPerson is the L0 in force: 1 when each person can fall in
+	// one group only, the keys' domain size when that is below the policy's.
 	MaxGroupsPerPerson       int
 	MaxRowsPerPersonPerGroup int
 	// L0Step is "applied", "one_group_per_person" or "domain_within_limit"
@@ -46,7 +48,8 @@ type Key struct {
 	Type query.Type
 	// Domain is the key's public domain (every value it can take), or nil
 	// when the key has none and its groups must pass DP partition
-	// selection. Values are int64, float64, string or bool.
+	// selection. Values are int64, float64, string or bool; a nil value is
+	// the NULL group of a CASE key without ELSE.
 	Domain []any
 }
 
@@ -78,6 +81,9 @@ type Column struct {
 	Name string
 	Role Role
 	// Index is the key index (RoleKey) or the aggregate index (measure roles).
+	// For RolePersons it is the index of the first count(DISTINCT person)
+	// aggregate (every such aggregate reads this column), or -1 when there
+	// is none; for RoleGroupingID it is -1.
 	Index int
 }
 

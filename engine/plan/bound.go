@@ -1,0 +1,501 @@
+package plan
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/policies"
+)
+
+// Options configure Bound. A nil *Options means the zero value.
+type Options struct {
+	// Seed is the per-query secret that makes the L0 step's choice of a
+	// person's groups unpredictable; 0 draws a fresh one from crypto/rand.
+	// It appears only inside Plan.SQL, which is therefore never released.
+	Seed uint64
+}
+
+// The values of Bounds.L0Step.
+const (
+	// L0Applied: persons in more than MaxGroupsPerPerson groups keep a
+	// random subset of that many groups.
+	L0Applied = "applied"
+	// L0OneGroupPerPerson: every key is a function of one-row-per-person
+	// data (or there are no keys), so each person is in one group.
+	L0OneGroupPerPerson = "one_group_per_person"
+	// L0DomainWithinLimit: the keys' public domains span no more groups
+	// than the policy's max_groups_per_person.
+	L0DomainWithinLimit = "domain_within_limit"
+)
+
+// Bound plans a checked query under the policy's contribution bounds
+// (DESIGN §3). The SQL it returns reads the datasets of q.From (the table
+// name is the dataset name, columns are qualified by TableRef.Alias, joins
+// are inner joins on each dataset's person key) and has this shape:
+//
+//  1. src: the rows passing WHERE (and with a person key), with the person
+//     (From[0]'s person key), the keys k0… and the aggregates' arguments x0….
+//  2. partials: one row per (person, keys); rows whose key lies outside its
+//     public domain are dropped first, so they neither form groups nor use
+//     up a person's groups. Per aggregate: count(*) and count(x) capped at
+//     M = max_rows_per_person_per_group; sum(x) the person's sum of values
+//     clamped to [lo, hi], the sum then clamped to [M·min(lo,0), M·max(hi,0)];
+//     avg(x) the capped count and the normalised sum Σ(clamp(x) − mid)·c/n
+//     (mid = (lo+hi)/2, n the person's non-null values, c = min(n, M)), so a
+//     person with many rows counts as M average rows; quantiles, stddev and
+//     variance the list of at most M clamped values.
+//  3. The L0 step (Bounds.L0Step = "applied"): a person with more than L0
+//     groups keeps the L0 groups with the smallest hash(person, keys, seed),
+//     selected through a per-person cut-off (the L0-th smallest hash) joined
+//     back, which DuckDB runs several times faster than a row_number()
+//     window (notes/bounding-plan-costs.md). Groups of one person tie only
+//     on a 64-bit hash collision (probability below n²/2⁶⁵ for a person with
+//     n groups), the one way a person could keep more than L0 groups.
+//  4. The totals per group: the keys, [the grouping id,] the persons and
+//     the aggregates' columns (see Column and Role).
+//
+// Bounds in force: L0 and M are the smallest max_groups_per_person and
+// max_rows_per_person_per_group among the datasets read that are not
+// one_row_per_person (1 and 1 when all are). The L0 step is skipped when
+// each person can be in one group only (L0 is then 1) or when the keys'
+// public domains span at most L0 groups (L0 is then that number);
+// Bounds.MaxGroupsPerPerson reports the L0 in force.
+//
+// Sensitivities (Plan.Aggs, Plan.PersonsL0/LInf), without grouping sets:
+// every aggregate and the person count have L0 = the L0 in force;
+// count(*) and count(x) LInf = M; count(DISTINCT person) LInf = 1; sum
+// LInf = M·max(|min(lo,0)|, |max(hi,0)|); avg LInf = M (its count) and
+// NormLInf = M·(hi−lo)/2; quantile, stddev and variance take
+// MaxContributionsPerPartition = M values per person and group. With k
+// grouping sets, a person is in up to L0 groups of each set, so L0 is
+// multiplied by k, and a margin cell may merge a person's L0 fine groups,
+// so LInf, NormLInf and MaxContributionsPerPartition are multiplied by L0
+// (the person count stays at LInf = 1: it counts distinct persons).
+//
+// Key domains (Plan.Keys[i].Domain): a column with a policy domain; year()
+// of a date column with policy years; month 1–12, quarter 1–4, day 1–31,
+// and through date_part week 1–53, dow 0–6, isodow 1–7, doy 1–366; left(col, n) and substr(col, 1, n) of a
+// column with a policy prefix domain for n; icd10_chapter() the 22
+// chapters; a CASE whose arms are all constants those constants (and nil,
+// the NULL group, without ELSE); a boolean key false and true. Other keys
+// have none and need DP partition selection. Bound refuses with
+// CodeDomainTooLarge when the domains span more than MaxDomainCells groups.
+//
+// Bound returns an error wrapping ErrInvalidQuery for a model the checker
+// would not produce, and a refusal for a query it must refuse.
+func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
+	if q == nil || pol == nil {
+		return nil, fmt.Errorf("plan.Bound: %w", invalidf("nil query or policy"))
+	}
+	b, err := newBuilder(q, pol)
+	if err != nil {
+		return nil, fmt.Errorf("plan.Bound: %w", err)
+	}
+	var seed uint64
+	if opts != nil {
+		seed = opts.Seed
+	}
+	for seed == 0 {
+		var buf [8]byte
+		if _, err := rand.Read(buf[:]); err != nil {
+			return nil, fmt.Errorf("plan.Bound: drawing the seed: %w", err)
+		}
+		seed = binary.LittleEndian.Uint64(buf[:])
+	}
+	p := b.plan()
+	p.SQL = b.sql(seed)
+	return p, nil
+}
+
+// builder holds one query's resolved tables, bounds and key domains.
+type builder struct {
+	q      *query.Query
+	pol    *policies.Policy
+	tables map[string]*policies.Dataset // by alias
+	// l0 and m are the bounds in force; groups is the L0 after the step
+	// decision (1, the domain size or l0).
+	l0, m, groups int
+	step          string
+	domains       []keyDomain
+}
+
+func newBuilder(q *query.Query, pol *policies.Policy) (*builder, error) {
+	b := &builder{q: q, pol: pol, tables: map[string]*policies.Dataset{}}
+	if err := b.resolveTables(); err != nil {
+		return nil, err
+	}
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	b.bounds()
+	if err := b.keyDomains(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *builder) resolveTables() error {
+	if len(b.q.From) == 0 {
+		return invalidf("no dataset in FROM")
+	}
+	for _, t := range b.q.From {
+		ds := b.pol.Datasets[t.Dataset]
+		if ds == nil {
+			return invalidf("dataset %q is not in the policy", t.Dataset)
+		}
+		if ds.PersonKey == "" {
+			return invalidf("dataset %q has no person key", t.Dataset)
+		}
+		alias := aliasOf(t)
+		if b.tables[alias] != nil {
+			return invalidf("table alias %q is used twice", alias)
+		}
+		b.tables[alias] = ds
+	}
+	return nil
+}
+
+// aliasOf is the name a table's columns are qualified with.
+func aliasOf(t query.TableRef) string {
+	if t.Alias != "" {
+		return t.Alias
+	}
+	return t.Dataset
+}
+
+// validate checks that every expression and aggregate is inside the model.
+func (b *builder) validate() error {
+	q := b.q
+	if q.Where != nil {
+		if err := b.validateExpr(q.Where); err != nil {
+			return fmt.Errorf("WHERE: %w", err)
+		}
+	}
+	for i, k := range q.Keys {
+		if err := b.validateExpr(k.Expr); err != nil {
+			return fmt.Errorf("group key %d (%s): %w", i, k.Name, err)
+		}
+	}
+	for i, a := range q.Aggs {
+		if err := b.validateAgg(a); err != nil {
+			return fmt.Errorf("aggregate %d (%s): %w", i, a.Name, err)
+		}
+	}
+	if q.GroupingSets != nil {
+		if len(q.GroupingSets) == 0 || len(q.Keys) == 0 {
+			return invalidf("grouping sets need keys and at least one set")
+		}
+		for _, set := range q.GroupingSets {
+			for j, k := range set {
+				if k < 0 || k >= len(q.Keys) || slices.Contains(set[:j], k) {
+					return invalidf("grouping set %v does not list distinct key indexes", set)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) validateAgg(a query.Aggregate) error {
+	switch a.Kind {
+	case query.AggCountStar, query.AggCountDistinct:
+		return nil
+	case query.AggCount:
+		if a.Arg == nil {
+			return invalidf("count has no argument")
+		}
+		return b.validateExpr(a.Arg)
+	case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
+		if a.Arg == nil {
+			return invalidf("%s has no argument", a.Kind)
+		}
+		lo, hi := a.Bounds[0], a.Bounds[1]
+		if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo > hi {
+			return invalidf("%s has bounds [%g, %g]", a.Kind, lo, hi)
+		}
+		if a.Kind == query.AggQuantile && !(a.P > 0 && a.P < 1) {
+			return invalidf("quantile %g is not in (0, 1)", a.P)
+		}
+		return b.validateExpr(a.Arg)
+	}
+	return invalidf("aggregate kind %q", a.Kind)
+}
+
+// validateExpr checks an expression against the model: known node types
+// and operators, and columns of tables in FROM that the policy declares.
+func (b *builder) validateExpr(e query.Expr) error {
+	return walkExpr(e, func(e query.Expr) error {
+		switch e := e.(type) {
+		case *query.ColumnRef:
+			ds := b.tables[e.Table]
+			if ds == nil || ds.Name != e.Dataset {
+				return invalidf("column %q refers to table %q, which is not in FROM as dataset %q", e.Column, e.Table, e.Dataset)
+			}
+			if policyColumn(b.pol, e) == nil {
+				return invalidf("column %q is not declared for dataset %q", e.Column, e.Dataset)
+			}
+		case *query.Literal:
+			switch v := e.Value.(type) {
+			case nil, bool, int64, float64:
+			case string:
+				if e.Type == query.TypeDate && !isISODate(v) {
+					return invalidf("date literal is not YYYY-MM-DD")
+				}
+			default:
+				return invalidf("literal of Go type %T", e.Value)
+			}
+		case *query.Func:
+			if e.Name == "" {
+				return invalidf("function without a name")
+			}
+		case *query.Compare:
+			if !compareOps[e.Op] {
+				return invalidf("comparison operator %q", e.Op)
+			}
+		case *query.Logical:
+			ok := (e.Op == "NOT" && len(e.Args) == 1) || ((e.Op == "AND" || e.Op == "OR") && len(e.Args) >= 2)
+			if !ok {
+				return invalidf("logical operator %q with %d arguments", e.Op, len(e.Args))
+			}
+		case *query.Arith:
+			if !arithOps[e.Op] {
+				return invalidf("arithmetic operator %q", e.Op)
+			}
+		case *query.Case:
+			if len(e.Whens) == 0 {
+				return invalidf("CASE without WHEN")
+			}
+		case *query.Cast:
+			if _, ok := sqlTypes[e.To]; !ok {
+				return invalidf("cast to type %q", e.To)
+			}
+		case *query.In, *query.Between, *query.Like, *query.IsNull:
+		default:
+			return invalidf("expression of type %T", e)
+		}
+		return nil
+	})
+}
+
+// isISODate reports whether s looks like YYYY-MM-DD.
+func isISODate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	for i, c := range []byte(s) {
+		if i != 4 && i != 7 && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// walkExpr calls fn on e and every expression below it, depth first; a
+// nil expression (or a typed nil) is an error.
+func walkExpr(e query.Expr, fn func(query.Expr) error) error {
+	if isNilExpr(e) {
+		return invalidf("missing expression")
+	}
+	if err := fn(e); err != nil {
+		return err
+	}
+	var kids []query.Expr
+	switch e := e.(type) {
+	case *query.Func:
+		kids = e.Args
+	case *query.Compare:
+		kids = []query.Expr{e.L, e.R}
+	case *query.Logical:
+		kids = e.Args
+	case *query.In:
+		kids = append([]query.Expr{e.X}, e.List...)
+	case *query.Between:
+		kids = []query.Expr{e.X, e.Lo, e.Hi}
+	case *query.Like:
+		kids = []query.Expr{e.X, e.Pattern}
+	case *query.IsNull:
+		kids = []query.Expr{e.X}
+	case *query.Arith:
+		kids = []query.Expr{e.L, e.R}
+	case *query.Case:
+		for _, w := range e.Whens {
+			kids = append(kids, w.Cond, w.Then)
+		}
+		if e.Else != nil {
+			kids = append(kids, e.Else)
+		}
+	case *query.Cast:
+		kids = []query.Expr{e.X}
+	}
+	for _, k := range kids {
+		if err := walkExpr(k, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isNilExpr reports whether e is nil or a typed nil pointer.
+func isNilExpr(e query.Expr) bool {
+	switch e := e.(type) {
+	case nil:
+		return true
+	case *query.ColumnRef:
+		return e == nil
+	case *query.Literal:
+		return e == nil
+	case *query.Func:
+		return e == nil
+	case *query.Compare:
+		return e == nil
+	case *query.Logical:
+		return e == nil
+	case *query.In:
+		return e == nil
+	case *query.Between:
+		return e == nil
+	case *query.Like:
+		return e == nil
+	case *query.IsNull:
+		return e == nil
+	case *query.Arith:
+		return e == nil
+	case *query.Case:
+		return e == nil
+	case *query.Cast:
+		return e == nil
+	case *query.OutputRef:
+		return e == nil
+	}
+	return false
+}
+
+// bounds sets l0 and m: the tightest bounds of the datasets that are not
+// one row per person (1 and 1 when all are).
+func (b *builder) bounds() {
+	b.l0, b.m = 0, 0
+	for _, ds := range b.tables {
+		if ds.OneRowPerPerson {
+			continue
+		}
+		if b.l0 == 0 || ds.MaxGroupsPerPerson < b.l0 {
+			b.l0 = ds.MaxGroupsPerPerson
+		}
+		if b.m == 0 || ds.MaxRowsPerPersonPerGroup < b.m {
+			b.m = ds.MaxRowsPerPersonPerGroup
+		}
+	}
+	// A policy value below 1 (not validated here) fails closed to 1.
+	b.l0, b.m = max(b.l0, 1), max(b.m, 1)
+}
+
+// keyDomains derives each key's domain, refuses an oversized product and
+// decides the L0 step.
+func (b *builder) keyDomains() error {
+	product, allDomains, oneRow := 1, true, true
+	for i, k := range b.q.Keys {
+		d, err := domainOf(k.Expr, b.pol)
+		if err != nil {
+			return fmt.Errorf("group key %d (%s): %w", i, k.Name, err)
+		}
+		b.domains = append(b.domains, d)
+		if d.values == nil {
+			allDomains = false
+		} else {
+			product = min(product*len(d.values), MaxDomainCells+1)
+		}
+		if !b.oneRowPerPerson(k.Expr) {
+			oneRow = false
+		}
+	}
+	if product > MaxDomainCells {
+		return domainTooLarge()
+	}
+	switch {
+	case oneRow:
+		b.step, b.groups = L0OneGroupPerPerson, 1
+	case allDomains && product <= b.l0:
+		b.step, b.groups = L0DomainWithinLimit, max(product, 1)
+	default:
+		b.step, b.groups = L0Applied, b.l0
+	}
+	return nil
+}
+
+// oneRowPerPerson reports whether e reads only columns of one-row-per-person
+// datasets, so that it takes one value per person.
+func (b *builder) oneRowPerPerson(e query.Expr) bool {
+	err := walkExpr(e, func(e query.Expr) error {
+		if c, ok := e.(*query.ColumnRef); ok && !b.tables[c.Table].OneRowPerPerson {
+			return ErrInvalidQuery // any error stops the walk
+		}
+		return nil
+	})
+	return err == nil
+}
+
+// plan fills everything of the Plan but its SQL.
+func (b *builder) plan() *Plan {
+	q := b.q
+	p := &Plan{
+		Bounds: Bounds{MaxGroupsPerPerson: b.groups, MaxRowsPerPersonPerGroup: b.m, L0Step: b.step},
+	}
+	for _, t := range q.From {
+		if !slices.Contains(p.Datasets, t.Dataset) {
+			p.Datasets = append(p.Datasets, t.Dataset)
+		}
+	}
+	for i, k := range q.Keys {
+		p.Keys = append(p.Keys, Key{Name: k.Name, Type: k.Expr.ExprType(), Domain: b.domains[i].values})
+		p.Columns = append(p.Columns, Column{Name: keyCol(i), Role: RoleKey, Index: i})
+	}
+	sets := int64(1)
+	merge := 1.0 // how many of a person's fine groups one output cell may merge
+	if q.GroupingSets != nil {
+		p.GroupingSets = make([][]int, len(q.GroupingSets))
+		for i, s := range q.GroupingSets {
+			p.GroupingSets[i] = slices.Clone(s)
+		}
+		p.Columns = append(p.Columns, Column{Name: "gid", Role: RoleGroupingID, Index: -1})
+		sets, merge = int64(len(q.GroupingSets)), float64(b.groups)
+	}
+	l0 := int64(b.groups) * sets
+	p.PersonsL0, p.PersonsLInf = l0, 1
+	p.Columns = append(p.Columns, Column{Name: "persons", Role: RolePersons, Index: slices.IndexFunc(q.Aggs, func(a query.Aggregate) bool {
+		return a.Kind == query.AggCountDistinct
+	})})
+	m := float64(b.m)
+	for i, a := range q.Aggs {
+		ag := Agg{Kind: a.Kind, Name: a.Name, P: a.P, Bounds: a.Bounds, L0: l0}
+		lo, hi := a.Bounds[0], a.Bounds[1]
+		switch a.Kind {
+		case query.AggCountStar, query.AggCount:
+			ag.LInf = m * merge
+			p.Columns = append(p.Columns, Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i})
+		case query.AggCountDistinct:
+			ag.LInf = 1
+		case query.AggSum:
+			ag.LInf = m * math.Max(math.Abs(math.Min(lo, 0)), math.Max(hi, 0)) * merge
+			p.Columns = append(p.Columns, Column{Name: aggCol(i, "sum"), Role: RoleSum, Index: i})
+		case query.AggAvg:
+			ag.LInf = m * merge
+			ag.NormLInf = m * (hi - lo) / 2 * merge
+			p.Columns = append(p.Columns,
+				Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i},
+				Column{Name: aggCol(i, "norm_sum"), Role: RoleNormSum, Index: i})
+		case query.AggQuantile, query.AggStddev, query.AggVariance:
+			ag.MaxContributionsPerPartition = int64(b.m) * int64(merge)
+			p.Columns = append(p.Columns, Column{Name: aggCol(i, "values"), Role: RoleValues, Index: i})
+		}
+		p.Aggs = append(p.Aggs, ag)
+	}
+	return p
+}
+
+func keyCol(i int) string { return fmt.Sprintf("k%d", i) }
+
+func aggCol(i int, what string) string { return fmt.Sprintf("a%d_%s", i, what) }

@@ -1,0 +1,308 @@
+package plan
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/policies"
+)
+
+// MaxDomainCells is the largest number of groups the public domains of a
+// query's keys may span together (the product of their sizes); Bound
+// refuses more with CodeDomainTooLarge.
+const MaxDomainCells = 100_000
+
+// keyDomain is what the planner knows about one key's public domain.
+type keyDomain struct {
+	// values is the domain (nil: none). A nil element is the NULL group.
+	values []any
+	// lo and hi are set (ranged) when values is the integer range lo..hi,
+	// which the domain filter renders as BETWEEN.
+	ranged bool
+	lo, hi int64
+	// closed: the expression cannot yield a value outside values, so no
+	// filter is needed (a CASE of constants).
+	closed bool
+}
+
+// hasNull reports whether the domain includes the NULL group.
+func (d keyDomain) hasNull() bool {
+	for _, v := range d.values {
+		if v == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// domainOf derives the public domain of a key expression from the policy,
+// or returns a zero keyDomain when the key has none.
+func domainOf(e query.Expr, pol *policies.Policy) (keyDomain, error) {
+	t := e.ExprType()
+	if t == query.TypeBool {
+		return keyDomain{values: []any{false, true}}, nil
+	}
+	switch e := e.(type) {
+	case *query.ColumnRef:
+		col := policyColumn(pol, e)
+		if col == nil || col.Domain == nil {
+			return keyDomain{}, nil
+		}
+		return fromPolicyDomain(col.Domain, t)
+	case *query.Func:
+		return funcDomain(e, pol)
+	case *query.Case:
+		return caseDomain(e)
+	}
+	return keyDomain{}, nil
+}
+
+// funcDomain handles the functions whose results have a public domain.
+func funcDomain(f *query.Func, pol *policies.Policy) (keyDomain, error) {
+	name, args := f.Name, f.Args
+	if (name == "date_part" || name == "datepart") && len(args) == 2 {
+		// date_part('year', x) is year(x).
+		if part, ok := args[0].(*query.Literal); ok {
+			if s, ok := part.Value.(string); ok {
+				name, args = strings.ToLower(s), args[1:]
+			}
+		}
+	}
+	switch {
+	case name == "icd10_chapter" && len(args) == 1:
+		var vals []any
+		for _, c := range ICD10Chapters() {
+			vals = append(vals, c)
+		}
+		return keyDomain{values: vals}, nil
+	case name == "year" && len(args) == 1:
+		col, ok := args[0].(*query.ColumnRef)
+		if !ok {
+			return keyDomain{}, nil
+		}
+		if pc := policyColumn(pol, col); pc != nil && pc.Years != nil {
+			return intRange(int64(pc.Years[0]), int64(pc.Years[1]), f.Type), nil
+		}
+	case len(args) == 1 && isCalendarPart(name):
+		r := calendarParts[name]
+		return intRange(r[0], r[1], f.Type), nil
+	case name == "left" && len(args) == 2:
+		return prefixDomain(args[0], args[1], pol)
+	case (name == "substr" || name == "substring") && len(args) == 3:
+		if start, ok := intLiteral(args[1]); ok && start == 1 {
+			return prefixDomain(args[0], args[2], pol)
+		}
+	}
+	return keyDomain{}, nil
+}
+
+// calendarParts are the date parts whose values are the same every year.
+// (date_part's part names are normalised to lower case first.)
+var calendarParts = map[string][2]int64{
+	"month":     {1, 12},
+	"quarter":   {1, 4},
+	"day":       {1, 31},
+	"week":      {1, 53},
+	"dow":       {0, 6},
+	"dayofweek": {0, 6},
+	"isodow":    {1, 7},
+	"doy":       {1, 366},
+	"dayofyear": {1, 366},
+}
+
+func isCalendarPart(name string) bool {
+	_, ok := calendarParts[name]
+	return ok
+}
+
+// prefixDomain is the domain of the first n characters of a column with
+// policy prefix_domains[n].
+func prefixDomain(x, n query.Expr, pol *policies.Policy) (keyDomain, error) {
+	col, ok := x.(*query.ColumnRef)
+	if !ok {
+		return keyDomain{}, nil
+	}
+	length, ok := intLiteral(n)
+	if !ok {
+		return keyDomain{}, nil
+	}
+	pc := policyColumn(pol, col)
+	if pc == nil || pc.PrefixDomains == nil {
+		return keyDomain{}, nil
+	}
+	d := pc.PrefixDomains[int(length)]
+	if d == nil {
+		return keyDomain{}, nil
+	}
+	return fromPolicyDomain(d, query.TypeString)
+}
+
+// caseDomain: a CASE whose arms are all constants takes only those values
+// (and NULL when it has no ELSE).
+func caseDomain(c *query.Case) (keyDomain, error) {
+	arms := make([]query.Expr, 0, len(c.Whens)+1)
+	for _, w := range c.Whens {
+		arms = append(arms, w.Then)
+	}
+	arms = append(arms, c.Else) // nil Else: NULL
+	var vals []any
+	for _, a := range arms {
+		var v any
+		if a != nil {
+			lit, ok := a.(*query.Literal)
+			if !ok {
+				return keyDomain{}, nil
+			}
+			v = lit.Value
+		}
+		v, err := convertValue(v, c.Type)
+		if err != nil {
+			return keyDomain{}, err
+		}
+		if !containsValue(vals, v) {
+			vals = append(vals, v)
+		}
+	}
+	return keyDomain{values: vals, closed: true}, nil
+}
+
+// fromPolicyDomain expands a policy domain into values of type t.
+func fromPolicyDomain(d *policies.Domain, t query.Type) (keyDomain, error) {
+	if d.Range != nil {
+		return intRange(int64(d.Range[0]), int64(d.Range[1]), t), nil
+	}
+	vals := make([]any, 0, len(d.Values))
+	for _, s := range d.Values {
+		v, err := convertValue(s, t)
+		if err != nil {
+			return keyDomain{}, err
+		}
+		vals = append(vals, v)
+	}
+	return keyDomain{values: vals}, nil
+}
+
+// intRange is the domain lo..hi as values of type t (int64, or float64 for
+// a number key).
+func intRange(lo, hi int64, t query.Type) keyDomain {
+	if hi < lo {
+		return keyDomain{values: []any{}}
+	}
+	vals := make([]any, 0, hi-lo+1)
+	for v := lo; v <= hi; v++ {
+		if t == query.TypeNumber {
+			vals = append(vals, float64(v))
+		} else {
+			vals = append(vals, v)
+		}
+	}
+	return keyDomain{values: vals, ranged: t == query.TypeInteger, lo: lo, hi: hi}
+}
+
+// convertValue converts a literal or policy value to the Go type a key of
+// type t takes (int64, float64, string or bool; nil stays nil).
+func convertValue(v any, t query.Type) (any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		switch t {
+		case query.TypeInteger:
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("domain value %q is not an integer", x)
+			}
+			return n, nil
+		case query.TypeNumber:
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil {
+				return nil, fmt.Errorf("domain value %q is not a number", x)
+			}
+			return f, nil
+		}
+		return x, nil
+	case int64:
+		if t == query.TypeNumber {
+			return float64(x), nil
+		}
+		return x, nil
+	case int:
+		return convertValue(int64(x), t)
+	case float64, bool:
+		return x, nil
+	}
+	return nil, fmt.Errorf("domain value of type %T is not supported", v)
+}
+
+func containsValue(vals []any, v any) bool {
+	for _, w := range vals {
+		if w == v {
+			return true
+		}
+	}
+	return false
+}
+
+// intLiteral returns the value of an integer literal.
+func intLiteral(e query.Expr) (int64, bool) {
+	lit, ok := e.(*query.Literal)
+	if !ok {
+		return 0, false
+	}
+	switch v := lit.Value.(type) {
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// policyColumn returns the policy column a column reference names, or nil.
+func policyColumn(pol *policies.Policy, c *query.ColumnRef) *policies.Column {
+	ds := pol.Datasets[c.Dataset]
+	if ds == nil {
+		return nil
+	}
+	for _, col := range ds.Columns {
+		if col.Name == c.Column {
+			return col
+		}
+	}
+	return nil
+}
+
+// domainFilter renders the condition that keeps rows whose key (the
+// column name col) lies in its domain; "" when every value does.
+func domainFilter(col string, d keyDomain, t query.Type) string {
+	switch {
+	case d.values == nil || d.closed:
+		return ""
+	case d.ranged:
+		return fmt.Sprintf("%s BETWEEN %d AND %d", col, d.lo, d.hi)
+	}
+	var b strings.Builder
+	b.WriteString(col + " IN (")
+	n := 0
+	for _, v := range d.values {
+		if v == nil {
+			continue
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(renderLiteral(v, t))
+		n++
+	}
+	b.WriteString(")")
+	in := b.String()
+	if n == 0 {
+		in = "FALSE"
+	}
+	if d.hasNull() {
+		return "(" + in + " OR " + col + " IS NULL)"
+	}
+	return in
+}
