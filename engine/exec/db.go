@@ -1,0 +1,270 @@
+// Package exec fences off DuckDB: it opens the extracts database with a
+// locked-down configuration, runs the SQL that engine/plan generated and
+// returns the results as Arrow record batches, and loads registry extracts
+// (Parquet, CSV, gzipped CSV) into a new database file through a separate,
+// unrestricted admin connection. No other package imports DuckDB's Go
+// driver, except engine/query for its parser call.
+//
+// # Result types
+//
+// QueryArrow returns the same Arrow schema whether the binary is built with
+// the duckdb_arrow tag (DuckDB's native Arrow export) or without it (Arrow
+// batches built from database/sql rows):
+//
+//	BOOLEAN                                   → Boolean
+//	TINYINT … BIGINT, UTINYINT … UBIGINT       → Int64 (a UBIGINT above 2⁶³−1 is an error)
+//	HUGEINT, UHUGEINT, FLOAT, DOUBLE, DECIMAL  → Float64
+//	VARCHAR, ENUM                             → String
+//	DATE                                      → Date32
+//	TIMESTAMP (any precision)                 → Timestamp(µs)
+//	TIMESTAMPTZ                               → Timestamp(µs, "UTC")
+//	T[] (LIST)                                → List<mapping of T>
+//	NULL (an untyped NULL literal)            → Int64, all null
+//
+// Other types (STRUCT, MAP, BLOB, INTERVAL, …) are refused with
+// ErrUnsupportedType. NULLs are preserved; batch boundaries differ between
+// the two builds, so callers must not depend on them.
+//
+// # Lock-down
+//
+// Every connection of a DB runs with external access disabled (no file,
+// no network, no ATTACH, COPY, INSTALL or LOAD of extensions), extension
+// autoloading and autoinstalling off, community and unsigned extensions
+// refused, and the configuration locked so that no SET or RESET can undo
+// it (DESIGN §6). Loading extracts uses a separate database handle without
+// these restrictions and never serves queries.
+package exec
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// DefaultQueryTimeout bounds one query when Options.QueryTimeout is zero.
+const DefaultQueryTimeout = 60 * time.Second
+
+// Options configure Open. The zero value (or nil) opens an empty in-memory
+// database with DuckDB's default memory limit and all cores.
+type Options struct {
+	// Path is the extracts database file; "" opens an in-memory database
+	// (for tests).
+	Path string
+	// ReadOnly opens the file read-only, so that `statgate load` in another
+	// process can write a new file meanwhile. It requires a Path.
+	ReadOnly bool
+	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "": DuckDB's default.
+	MemoryLimit string
+	// Threads is DuckDB's thread count; 0: all cores.
+	Threads int
+	// QueryTimeout bounds each QueryArrow and Prepare call (on top of the
+	// caller's context); 0: DefaultQueryTimeout.
+	QueryTimeout time.Duration
+}
+
+// DB is an open extracts database whose every connection is locked down.
+// It is safe for concurrent use.
+//
+// A DB that has the extracts file open keeps reading that file even after
+// `statgate load` renamed a new one over it; a server picks up new extracts
+// when it is restarted (or reopens its DB).
+type DB struct {
+	sql     *sql.DB
+	timeout time.Duration
+}
+
+// Open opens the database described by opts and locks down its
+// connections. It checks the lock-down on a first connection before
+// returning.
+func Open(ctx context.Context, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.QueryTimeout < 0 {
+		return nil, fmt.Errorf("exec.Open: negative query timeout %v", o.QueryTimeout)
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+	if o.Threads < 0 {
+		return nil, fmt.Errorf("exec.Open: negative thread count %d", o.Threads)
+	}
+	if o.ReadOnly && o.Path == "" {
+		return nil, errors.New("exec.Open: a read-only database needs a path")
+	}
+	if strings.ContainsAny(o.Path, "?#") {
+		return nil, fmt.Errorf("exec.Open: path %q contains '?' or '#'", o.Path)
+	}
+	connector, err := duckdb.NewConnector(dsn(o.Path, startupConfig(o.ReadOnly)), lockdown(&o))
+	if err != nil {
+		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
+	}
+	db := &DB{sql: sql.OpenDB(connector), timeout: o.QueryTimeout}
+	if err := db.sql.PingContext(ctx); err != nil {
+		db.sql.Close()
+		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
+	}
+	return db, nil
+}
+
+// Close closes the database; readers still open fail afterwards.
+func (db *DB) Close() error {
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("exec.Close: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the database answers a query (for readiness checks).
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	var one int
+	if err := db.sql.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("exec.Ping: %w", err)
+	}
+	return nil
+}
+
+// Prepare prepares (parses, binds and plans) query without running it. It
+// reports whether generated SQL is valid against the loaded tables.
+func (db *DB) Prepare(ctx context.Context, query string) error {
+	ctx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	stmt, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("exec.Prepare: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return fmt.Errorf("exec.Prepare: %w", err)
+	}
+	return nil
+}
+
+// ColumnInfo is one column of a table as DuckDB declares it.
+type ColumnInfo struct {
+	Name string
+	// DuckType is DuckDB's type name, e.g. "BIGINT", "VARCHAR", "DATE".
+	DuckType string
+}
+
+// TableRows returns the row count of every table in the database, by
+// table name. statgate's own bookkeeping tables (named _statgate_…) are
+// left out.
+func (db *DB) TableRows(ctx context.Context) (map[string]int64, error) {
+	names, err := tableNames(ctx, db.sql)
+	if err != nil {
+		return nil, fmt.Errorf("exec.TableRows: %w", err)
+	}
+	rows := make(map[string]int64, len(names))
+	for _, name := range names {
+		if isInternal(name) {
+			continue
+		}
+		var n int64
+		if err := db.sql.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(name)).Scan(&n); err != nil {
+			return nil, fmt.Errorf("exec.TableRows: %s: %w", name, err)
+		}
+		rows[name] = n
+	}
+	return rows, nil
+}
+
+// Columns returns table's columns in declared order, or an error wrapping
+// ErrNoTable.
+func (db *DB) Columns(ctx context.Context, table string) ([]ColumnInfo, error) {
+	cols, err := tableColumns(ctx, db.sql, table)
+	if err != nil {
+		return nil, fmt.Errorf("exec.Columns: %w", err)
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("exec.Columns: %q: %w", table, ErrNoTable)
+	}
+	return cols, nil
+}
+
+// queryer is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// tableNames lists the base tables of the main schema, sorted.
+func tableNames(ctx context.Context, q queryer) ([]string, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}
+
+// tableColumns lists a main-schema table's columns in order; none when the
+// table does not exist.
+func tableColumns(ctx context.Context, q queryer, table string) ([]ColumnInfo, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT column_name, data_type FROM duckdb_columns()
+		 WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1
+		 ORDER BY column_index`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []ColumnInfo
+	for rows.Next() {
+		var c ColumnInfo
+		if err := rows.Scan(&c.Name, &c.DuckType); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// internalPrefix starts the names of statgate's own tables.
+const internalPrefix = "_statgate_"
+
+func isInternal(table string) bool { return strings.HasPrefix(table, internalPrefix) }
+
+// quoteIdent quotes a SQL identifier for DuckDB.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// quoteString quotes a SQL string literal for DuckDB.
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// dsn builds a duckdb-go DSN: the path followed by startup options.
+func dsn(path string, config map[string]string) string {
+	v := url.Values{}
+	for k, val := range config {
+		v.Set(k, val)
+	}
+	return path + "?" + v.Encode()
+}
+
+func describePath(path string) string {
+	if path == "" {
+		return "in-memory database"
+	}
+	return path
+}

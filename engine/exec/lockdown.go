@@ -1,0 +1,119 @@
+package exec
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+)
+
+// startupConfig holds the options DuckDB accepts only when a database
+// instance starts (or that should hold from its first statement on). They
+// go in the DSN; lockdown repeats the runtime ones and locks them.
+func startupConfig(readOnly bool) map[string]string {
+	c := map[string]string{
+		"enable_external_access":       "false",
+		"autoload_known_extensions":    "false",
+		"autoinstall_known_extensions": "false",
+		"allow_community_extensions":   "false",
+		"allow_unsigned_extensions":    "false",
+	}
+	if readOnly {
+		c["access_mode"] = "READ_ONLY"
+	}
+	return c
+}
+
+// lockdownSettings are the statements every query connection runs before
+// lock_configuration=true (DESIGN §6). They are SET GLOBAL: the settings
+// belong to the database instance, so that connections opened after the
+// lock (which can no longer SET anything) share them. The Arrow settings
+// pin the types the native Arrow export produces (see the package doc);
+// TimeZone pins what TIMESTAMPTZ arithmetic means, whatever the server's
+// zone.
+func lockdownSettings(o *Options) []string {
+	s := []string{
+		"SET GLOBAL enable_external_access = false",
+		"SET GLOBAL autoload_known_extensions = false",
+		"SET GLOBAL autoinstall_known_extensions = false",
+		"SET GLOBAL produce_arrow_string_view = false",
+		"SET GLOBAL arrow_large_buffer_size = false",
+		"SET GLOBAL arrow_lossless_conversion = false",
+		"SET GLOBAL TimeZone = 'UTC'",
+	}
+	if o.MemoryLimit != "" {
+		s = append(s, "SET GLOBAL memory_limit = "+quoteString(o.MemoryLimit))
+	}
+	if o.Threads > 0 {
+		s = append(s, "SET GLOBAL threads = "+strconv.Itoa(o.Threads))
+	}
+	return append(s, "SET GLOBAL lock_configuration = true")
+}
+
+// lockdown returns the connector init callback that locks down every new
+// connection. The settings are global to the database instance, so the
+// first connection applies and locks them; later connections (which could
+// no longer SET them) verify that the lock is in place. A mutex keeps two
+// first connections from racing.
+func lockdown(o *Options) func(driver.ExecerContext) error {
+	settings := lockdownSettings(o)
+	var mu sync.Mutex
+	return func(ex driver.ExecerContext) error {
+		mu.Lock()
+		defer mu.Unlock()
+		q, ok := ex.(driver.QueryerContext)
+		if !ok {
+			return errors.New("exec: lockdown: the DuckDB connection cannot run queries")
+		}
+		ctx := context.Background()
+		locked, err := setting(ctx, q, "lock_configuration")
+		if err != nil {
+			return fmt.Errorf("exec: lockdown: %w", err)
+		}
+		if locked != "true" {
+			for _, s := range settings {
+				if _, err := ex.ExecContext(ctx, s, nil); err != nil {
+					return fmt.Errorf("exec: lockdown: %s: %w", s, err)
+				}
+			}
+		}
+		for name, want := range map[string]string{
+			"lock_configuration":        "true",
+			"enable_external_access":    "false",
+			"autoload_known_extensions": "false",
+		} {
+			got, err := setting(ctx, q, name)
+			if err != nil {
+				return fmt.Errorf("exec: lockdown: %w", err)
+			}
+			if got != want {
+				return fmt.Errorf("exec: lockdown: %s is %s, want %s", name, got, want)
+			}
+		}
+		return nil
+	}
+}
+
+// setting reads one DuckDB setting as text through a raw driver connection.
+func setting(ctx context.Context, q driver.QueryerContext, name string) (string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT current_setting("+quoteString(name)+")::VARCHAR", nil)
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read setting %s: no row", name)
+		}
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	v, ok := dest[0].(string)
+	if !ok {
+		return "", fmt.Errorf("read setting %s: got %T", name, dest[0])
+	}
+	return v, nil
+}
