@@ -1,0 +1,203 @@
+package protect
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// Apply reads the Arrow batches of p's bounded SQL from rr and returns the
+// protected result: groups chosen (public domains, or partition selection),
+// every measure noised with its share of o's budget (see Split) and given
+// its standard deviation and confidence interval, rows below the minimum
+// cell count suppressed (and, with grouping sets, secondary suppression),
+// counts rounded. It fills Columns (the keys in plan order, then the
+// aggregates in plan order), Rows and Meta except QueryID, Time, Project
+// and Datasets, which the caller sets.
+//
+// Apply draws fresh noise on every call. Any error means nothing may be
+// released; refusals are returned as *refusal.Error, other errors never
+// hold data values. The caller owns (and releases) rr.
+func Apply(ctx context.Context, p *plan.Plan, rr array.RecordReader, o *Options) (*result.Result, error) {
+	res, err := apply(ctx, p, rr, o)
+	if err != nil {
+		if r, ok := refusal.As(err); ok {
+			return nil, r
+		}
+		return nil, fmt.Errorf("protect.Apply: %w", err)
+	}
+	return res, nil
+}
+
+func apply(ctx context.Context, p *plan.Plan, rr array.RecordReader, o *Options) (*result.Result, error) {
+	s, err := validate(o)
+	if err != nil {
+		return nil, err
+	}
+	l, err := split(p, s)
+	if err != nil {
+		return nil, err
+	}
+	if rr == nil {
+		return nil, fmt.Errorf("record reader is nil")
+	}
+	raw, err := readRows(ctx, p, l.sets, rr)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.choose(ctx, p, l, raw)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]*outRow, len(groups))
+	for i := range groups {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if rows[i], err = s.protectRow(p, l, &groups[i]); err != nil {
+			return nil, err
+		}
+	}
+	suppressPrimary(rows, s.MinCellCount)
+	if len(l.sets) > 1 && s.MinCellCount > 0 {
+		suppressSecondary(rows, relations(rows, l.sets))
+	}
+	return assemble(p, l, s, rows), nil
+}
+
+// protectRow noises every measure of one group and the person count that
+// decides its suppression.
+func (s *settings) protectRow(p *plan.Plan, l *layout, g *rawRow) (*outRow, error) {
+	r := &outRow{set: g.set, keys: g.keys, meas: make([]estimate, len(p.Aggs))}
+	for i, a := range p.Aggs {
+		e, err := s.measure(a, l.aggs[i], &g.aggs[i])
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %q: %w", a.Name, err)
+		}
+		r.meas[i] = e
+	}
+	switch {
+	case !l.suppress:
+	case l.personsAgg >= 0:
+		r.persons = r.meas[l.personsAgg].value
+	default:
+		e, err := s.count(float64(g.persons), p.PersonsL0, p.PersonsLInf, l.persons)
+		if err != nil {
+			return nil, fmt.Errorf("persons count: %w", err)
+		}
+		r.persons = e.value
+	}
+	return r, nil
+}
+
+// assemble builds the result from protected rows.
+func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Result {
+	res := &result.Result{}
+	for _, k := range p.Keys {
+		res.Columns = append(res.Columns, result.Column{Name: k.Name, Role: result.RoleKey, Type: valueType(k.Type, k.Domain)})
+	}
+	for _, a := range p.Aggs {
+		res.Columns = append(res.Columns, result.Column{Name: a.Name, Role: result.RoleMeasure, Type: result.TypeNumber, Aggregate: string(a.Kind)})
+	}
+	suppressed := 0
+	for _, r := range rows {
+		row := result.Row{Margin: len(l.sets[r.set].keys) < len(p.Keys), Cells: make([]result.Cell, 0, len(res.Columns))}
+		for _, v := range r.keys {
+			row.Cells = append(row.Cells, result.Cell{Value: v})
+		}
+		for _, e := range r.meas {
+			if r.suppressed {
+				row.Cells = append(row.Cells, result.Cell{Suppressed: true, Reason: r.reason})
+				suppressed++
+				continue
+			}
+			roundCount(&e, s.RoundTo)
+			ci := e.ci
+			row.Cells = append(row.Cells, result.Cell{Value: e.value, StdDev: e.sd, CI: &ci})
+		}
+		res.Rows = append(res.Rows, row)
+	}
+	var delta float64
+	for _, sp := range l.spends {
+		delta += sp.Delta
+	}
+	bounds := map[string][2]float64{}
+	for _, a := range p.Aggs {
+		switch a.Kind {
+		case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
+			bounds[a.Name] = a.Bounds
+		}
+	}
+	if len(bounds) == 0 {
+		bounds = nil
+	}
+	roundTo := s.RoundTo
+	if roundTo <= 1 {
+		roundTo = 0
+	}
+	res.Meta = result.Meta{
+		Epsilon:   s.Epsilon,
+		Delta:     delta,
+		Split:     slices.Clone(l.spends),
+		Mechanism: s.Mechanism,
+		Groups:    groupsMode(p, l),
+		Bounding: result.Bounding{
+			MaxGroupsPerPerson:       p.Bounds.MaxGroupsPerPerson,
+			MaxRowsPerPersonPerGroup: p.Bounds.MaxRowsPerPersonPerGroup,
+			Bounds:                   bounds,
+			L0Step:                   p.Bounds.L0Step,
+		},
+		MinCellCount:    s.MinCellCount,
+		RoundTo:         roundTo,
+		SuppressedCells: suppressed,
+		Notes:           notes(p, l, s),
+	}
+	return res
+}
+
+// notes explain to the analyst how the result was protected. They depend
+// on the query and the policy only, never on the data.
+func notes(p *plan.Plan, l *layout, s *settings) []string {
+	var out []string
+	has := func(kinds ...query.AggKind) bool {
+		return slices.ContainsFunc(p.Aggs, func(a plan.Agg) bool { return slices.Contains(kinds, a.Kind) })
+	}
+	out = append(out, fmt.Sprintf("%s noise; epsilon is divided equally between the parts listed in split; intervals are %g%% confidence intervals for the exact value of the bounded data", s.Mechanism, 100*(1-s.Alpha)))
+	switch groupsMode(p, l) {
+	case GroupsPublicDomain:
+		out = append(out, "every combination of the keys' public domains is listed, empty ones included; values outside a key's domain (NULL too, unless the domain lists it) are not released")
+	case GroupsPartitionSelection:
+		out = append(out, "groups of keys without a public domain are released only if they pass differentially private partition selection; groups with few persons are left out without a trace")
+	}
+	if l.suppress {
+		if l.personsAgg >= 0 {
+			out = append(out, fmt.Sprintf("a row is suppressed when its noisy %s is below %d", p.Aggs[l.personsAgg].Name, s.MinCellCount))
+		} else {
+			out = append(out, fmt.Sprintf("a row is suppressed when a separate noisy count of its persons (not released) is below %d", s.MinCellCount))
+		}
+		if len(l.sets) > 1 {
+			out = append(out, "secondary suppression withholds further rows so that no suppressed row can be recomputed from totals and released rows")
+		}
+	}
+	if s.RoundTo > 1 && has(query.AggCount, query.AggCountStar, query.AggCountDistinct) {
+		out = append(out, fmt.Sprintf("counts are rounded to multiples of %d and their intervals outward; stddev is that of the noise alone", s.RoundTo))
+	}
+	if has(query.AggAvg) {
+		out = append(out, "avg is a noisy sum over a noisy count, each with half of its epsilon; its interval combines both intervals at their worst corner, clamped to the bounds; its stddev is the interval's half-width over the normal quantile of its level")
+	}
+	if has(query.AggQuantile) {
+		out = append(out, fmt.Sprintf("quantiles use a noisy quantile tree (%g of their epsilon) and a noisy count of values (the rest) that sizes the interval; the interval is a bracket read off the tree and verified on a noisy histogram, or the bounds where it cannot be verified; stddev is the interval's half-width over the normal quantile of its level", quantileTreeShare))
+	}
+	if has(query.AggStddev, query.AggVariance) {
+		out = append(out, "stddev and variance come from a noisy count, sum and sum of squares; the interval is their extremes over the three components' intervals; stddev is the interval's half-width over the normal quantile of its level")
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package protect
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// The purposes of the budget shares that are not a released measure.
+const (
+	// PurposePersons is the distinct-person count that decides minimum
+	// cell count suppression when the query releases no count_persons of
+	// its own. It is never released.
+	PurposePersons = "persons (min_cell_count)"
+	// PurposeSelection is DP partition selection of groups whose keys have
+	// no public domain.
+	PurposeSelection = "partition_selection"
+)
+
+// share is one component's part of the query's (ε, δ).
+type share struct {
+	eps, delta float64
+}
+
+// groupSet is one grouping set of the plan: the keys it groups by.
+type groupSet struct {
+	keys []int
+	// public is true when every key has a public domain: the set's groups
+	// are the cross product of the domains, without selection.
+	public bool
+	// gid is DuckDB's grouping_id() of the set over all keys: bit
+	// (n-1-i) is set when key i is rolled up.
+	gid int64
+}
+
+// layout is how one query's budget is divided and which steps it pays for.
+type layout struct {
+	spends []result.Spend
+	// aggs holds each aggregate's share, in plan.Aggs order.
+	aggs []share
+	// suppress is true when MinCellCount > 0. personsAgg is then the index
+	// of the count_persons aggregate whose noisy value decides
+	// suppression, or -1 when the separate persons share pays for it.
+	suppress   bool
+	personsAgg int
+	persons    share
+	// selects is true when some grouping set needs partition selection.
+	selects   bool
+	selection share
+	sets      []groupSet
+}
+
+// Split says how the query's ε and δ are divided, in the order the shares
+// are reported: one share per aggregate (Purpose = the aggregate's name),
+// then the distinct-person count used for suppression (PurposePersons)
+// unless the query has a count_persons aggregate whose noisy value is
+// reused, then partition selection (PurposeSelection) when some grouping
+// set groups by a key without a public domain.
+//
+// ε is divided equally between the shares; the last share absorbs the
+// rounding so that the shares add up to Epsilon exactly. δ goes to
+// partition selection and, with Gaussian noise, to every measure and to the
+// persons count, in equal parts adding up to Delta exactly. When nothing
+// needs δ (Laplace noise and public domains only), every δ share is 0 and
+// the query spends no δ: the engine debits the sum of the shares.
+//
+// Split refuses with "needs_public_domain" when selection is needed and
+// Delta is 0, and with "too_many_groups" when the public domains ask for
+// more than MaxGroups rows. It calls nothing random and is safe to call
+// before the budget is debited.
+func Split(p *plan.Plan, o *Options) ([]result.Spend, error) {
+	s, err := validate(o)
+	if err != nil {
+		return nil, fmt.Errorf("protect.Split: %w", err)
+	}
+	l, err := split(p, s)
+	if err != nil {
+		if r, ok := refusal.As(err); ok {
+			return nil, r
+		}
+		return nil, fmt.Errorf("protect.Split: %w", err)
+	}
+	return slices.Clone(l.spends), nil
+}
+
+// split computes the layout of p under validated settings.
+func split(p *plan.Plan, s *settings) (*layout, error) {
+	if p == nil {
+		return nil, fmt.Errorf("plan is nil")
+	}
+	sets, err := groupSets(p)
+	if err != nil {
+		return nil, err
+	}
+	l := &layout{sets: sets, personsAgg: -1, suppress: s.MinCellCount > 0}
+	var groups int64
+	for _, g := range sets {
+		if g.public {
+			groups = satAdd(groups, domainProduct(p, g.keys))
+			continue
+		}
+		l.selects = true
+		if s.Delta == 0 {
+			return nil, needsPublicDomain(p, g.keys)
+		}
+	}
+	if groups > MaxGroups {
+		return nil, refusal.New("too_many_groups",
+			fmt.Sprintf("the public domains of the group keys give more than %d groups, the most one result may hold", MaxGroups),
+			"group by fewer or coarser keys (e.g. an ICD-10 chapter instead of a code, or ten-year bands instead of years)")
+	}
+	if l.suppress {
+		l.personsAgg = slices.IndexFunc(p.Aggs, func(a plan.Agg) bool { return a.Kind == query.AggCountDistinct })
+	}
+	extra := l.suppress && l.personsAgg < 0
+
+	for _, a := range p.Aggs {
+		l.spends = append(l.spends, result.Spend{Purpose: a.Name})
+	}
+	if extra {
+		l.spends = append(l.spends, result.Spend{Purpose: PurposePersons})
+	}
+	if l.selects {
+		l.spends = append(l.spends, result.Spend{Purpose: PurposeSelection})
+	}
+	if len(l.spends) == 0 {
+		return nil, fmt.Errorf("the plan releases nothing that needs protection")
+	}
+
+	// ε: equal shares.
+	n := float64(len(l.spends))
+	for i := range l.spends {
+		l.spends[i].Epsilon = s.Epsilon / n
+	}
+	exactSum(l.spends, len(l.spends)-1, s.Epsilon, func(sp *result.Spend) *float64 { return &sp.Epsilon })
+
+	// δ: equal shares among the components that need it.
+	var consumers []int
+	for i := range l.spends {
+		isSelection := l.selects && i == len(l.spends)-1
+		if isSelection || s.Mechanism == Gaussian {
+			consumers = append(consumers, i)
+		}
+	}
+	if len(consumers) > 0 {
+		for _, i := range consumers {
+			l.spends[i].Delta = s.Delta / float64(len(consumers))
+		}
+		exactSum(l.spends, consumers[len(consumers)-1], s.Delta, func(sp *result.Spend) *float64 { return &sp.Delta })
+	}
+
+	for i := range p.Aggs {
+		l.aggs = append(l.aggs, share{l.spends[i].Epsilon, l.spends[i].Delta})
+	}
+	next := len(p.Aggs)
+	if extra {
+		l.persons = share{l.spends[next].Epsilon, l.spends[next].Delta}
+		next++
+	}
+	if l.selects {
+		l.selection = share{l.spends[next].Epsilon, l.spends[next].Delta}
+	}
+	return l, nil
+}
+
+// exactSum adjusts the field of spends[last] so that adding the field over
+// spends in slice order gives total exactly, as a ledger adding the shares
+// would. The adjustment is a few units in the last place.
+func exactSum(spends []result.Spend, last int, total float64, field func(*result.Spend) *float64) {
+	sum := func() float64 {
+		var t float64
+		for i := range spends {
+			t += *field(&spends[i])
+		}
+		return t
+	}
+	x := field(&spends[last])
+	for i := 0; i < 256; i++ {
+		got := sum()
+		if got == total {
+			return
+		}
+		if i == 0 {
+			*x += total - got
+			continue
+		}
+		*x = math.Nextafter(*x, math.Copysign(math.Inf(1), total-got))
+	}
+}
+
+// groupSets returns the plan's grouping sets (one set of all keys for a
+// plain GROUP BY, none for a query without keys: one set of no keys).
+func groupSets(p *plan.Plan) ([]groupSet, error) {
+	n := len(p.Keys)
+	raw := p.GroupingSets
+	if raw == nil {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		raw = [][]int{all}
+	}
+	var sets []groupSet
+	seen := map[int64]bool{}
+	for _, keys := range raw {
+		g := groupSet{keys: slices.Clone(keys), public: true}
+		slices.Sort(g.keys)
+		in := make([]bool, n)
+		for _, k := range g.keys {
+			if k < 0 || k >= n || in[k] {
+				return nil, fmt.Errorf("grouping set %v: key index %d is out of range or repeated", keys, k)
+			}
+			in[k] = true
+			if p.Keys[k].Domain == nil {
+				g.public = false
+			}
+		}
+		for i := range n {
+			if !in[i] {
+				g.gid |= 1 << (n - 1 - i)
+			}
+		}
+		if seen[g.gid] {
+			return nil, fmt.Errorf("grouping set %v is repeated", keys)
+		}
+		seen[g.gid] = true
+		sets = append(sets, g)
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("plan has an empty list of grouping sets")
+	}
+	return sets, nil
+}
+
+// domainProduct is the number of groups of a public grouping set,
+// saturating at MaxGroups+1.
+func domainProduct(p *plan.Plan, keys []int) int64 {
+	n := int64(1)
+	for _, k := range keys {
+		n *= int64(len(p.Keys[k].Domain))
+		if n > MaxGroups {
+			return MaxGroups + 1
+		}
+	}
+	return n
+}
+
+func satAdd(a, b int64) int64 {
+	if a+b > MaxGroups {
+		return MaxGroups + 1
+	}
+	return a + b
+}
+
+// needsPublicDomain is the refusal of a grouping by keys without a public
+// domain when the query may spend no δ.
+func needsPublicDomain(p *plan.Plan, keys []int) error {
+	name := ""
+	for _, k := range keys {
+		if p.Keys[k].Domain == nil {
+			name = p.Keys[k].Name
+			break
+		}
+	}
+	return refusal.New("needs_public_domain",
+		fmt.Sprintf("key %q has no public domain, so grouping by it needs DP partition selection, which needs the policy's delta_per_query > 0 (it is 0 for this query)", name),
+		"group by keys with a public domain (years, sex, ICD-10 chapters, code lists in the policy), or ask the registry owner to set delta_per_query > 0")
+}
