@@ -328,13 +328,15 @@ func keyAt(a arrow.Array, i int, t query.Type) (any, error) {
 		return nil, nil
 	}
 	var v any
+	// Strings are cloned: under the duckdb_arrow build they point into
+	// DuckDB's memory, which is freed when the next batch is read.
 	switch x := a.(type) {
 	case *array.String:
-		v = x.Value(i)
+		v = strings.Clone(x.Value(i))
 	case *array.LargeString:
-		v = x.Value(i)
+		v = strings.Clone(x.Value(i))
 	case *array.StringView:
-		v = x.Value(i)
+		v = strings.Clone(x.Value(i))
 	case *array.Boolean:
 		v = x.Value(i)
 	case *array.Date32:
