@@ -1,0 +1,226 @@
+package query
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// isAggregateCall reports whether n calls an aggregate function.
+func isAggregateCall(n node) bool {
+	return n.class() == "FUNCTION" && aggregateNames[strings.ToLower(n.str("function_name"))]
+}
+
+// aggregate checks one aggregate call of the SELECT list (or of HAVING /
+// ORDER BY, which must then match one of the SELECT list). Name is left empty.
+func (ck *checker) aggregate(n node) (Aggregate, error) {
+	name := strings.ToLower(n.str("function_name"))
+	shown := name
+	if name == "count_star" {
+		shown = "count"
+	}
+	if n.set("schema") || n.set("catalog") || n.flag("export_state") {
+		return Aggregate{}, refuse(CodeAggregate, "call aggregates by their plain name", "the aggregate %s is qualified or exported", shown)
+	}
+	kids, ok := n.nodes("children")
+	if !ok {
+		return Aggregate{}, refuse(CodeExpressionNotAllowed, "", "the arguments of %s are not understood", shown)
+	}
+	if n.set("filter") {
+		return Aggregate{}, refuse(CodeAggregateFilter, "move the condition into WHERE (or use a CASE in a GROUP BY key)",
+			"FILTER (WHERE ...) on aggregates is not supported")
+	}
+	orders, ok := n.obj("order_bys").nodes("orders")
+	if !ok {
+		return Aggregate{}, refuse(CodeAggregateOrderBy, "", "the ORDER BY of %s is not understood", shown)
+	}
+	isQuantile := name == "quantile_cont" || name == "quantile"
+	if len(orders) > 0 && !(isQuantile && len(orders) == 1 && len(kids) == 1) {
+		return Aggregate{}, refuse(CodeAggregateOrderBy, "remove the ORDER BY inside the aggregate",
+			"ORDER BY inside an aggregate is not supported")
+	}
+	distinct := n.flag("distinct")
+	switch name {
+	case "min", "max":
+		return Aggregate{}, refuse(CodeMinMax, "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value",
+			"%s is not allowed: it would release a single person's value", name)
+	case "count_star":
+		if len(kids) != 0 || distinct {
+			break
+		}
+		return Aggregate{Kind: AggCountStar}, nil
+	case "count":
+		if len(kids) != 1 {
+			break
+		}
+		if distinct {
+			return ck.countDistinct(kids[0])
+		}
+		if kids[0].class() == "STAR" {
+			return Aggregate{Kind: AggCountStar}, nil
+		}
+		arg, err := ck.expr(kids[0], inAggregate, 1)
+		if err != nil {
+			return Aggregate{}, err
+		}
+		return Aggregate{Kind: AggCount, Arg: arg}, nil
+	case "sum", "avg", "mean", "median", "stddev", "stddev_samp", "variance", "var_samp", "quantile_cont", "quantile":
+		if distinct {
+			return Aggregate{}, refuse(CodeDistinctAggregate, "aggregate all rows; only count(DISTINCT <person key>) is supported",
+				"%s(DISTINCT ...) is not supported", shown)
+		}
+		kinds := map[string]AggKind{"sum": AggSum, "avg": AggAvg, "mean": AggAvg, "median": AggQuantile,
+			"stddev": AggStddev, "stddev_samp": AggStddev, "variance": AggVariance, "var_samp": AggVariance,
+			"quantile_cont": AggQuantile, "quantile": AggQuantile}
+		a := Aggregate{Kind: kinds[name]}
+		argNode := node(nil)
+		switch {
+		case isQuantile && len(orders) == 1:
+			// percentile_cont(p) WITHIN GROUP (ORDER BY col)
+			if t := orders[0].kind(); t != "ORDER_DEFAULT" && t != "ASCENDING" {
+				return Aggregate{}, refuse(CodeAggregateOrderBy, "use quantile_cont(col, p)",
+					"percentile_cont ... WITHIN GROUP (ORDER BY ... DESC) is not supported")
+			}
+			argNode = orders[0].obj("expression")
+			p, err := quantileP(kids[0])
+			if err != nil {
+				return Aggregate{}, err
+			}
+			a.P = p
+		case isQuantile:
+			if len(kids) != 2 {
+				return Aggregate{}, refuse(CodeBadQuantile, "write quantile_cont(col, 0.9)", "%s takes a column and one quantile", name)
+			}
+			argNode = kids[0]
+			p, err := quantileP(kids[1])
+			if err != nil {
+				return Aggregate{}, err
+			}
+			a.P = p
+		default:
+			if len(kids) != 1 {
+				return Aggregate{}, refuse(CodeBadArgument, "", "%s takes one column", name)
+			}
+			argNode = kids[0]
+			if name == "median" {
+				a.P = 0.5
+			}
+		}
+		arg, bounds, err := ck.numericArg(argNode, shown)
+		if err != nil {
+			return Aggregate{}, err
+		}
+		a.Arg, a.Bounds = arg, bounds
+		return a, nil
+	default:
+		return Aggregate{}, refuse(CodeAggregate, otherAggregateHint(name),
+			"the aggregate %s is not supported", shown)
+	}
+	return Aggregate{}, refuse(CodeBadArgument, "write count(*), count(col) or count(DISTINCT <person key>)",
+		"this form of count is not supported")
+}
+
+// otherAggregateHint suggests a supported aggregate in place of name.
+func otherAggregateHint(name string) string {
+	switch name {
+	case "stddev_pop", "var_pop":
+		return "use stddev(col) or variance(col)"
+	case "quantile_disc", "percentile_disc", "approx_quantile", "reservoir_quantile", "mode":
+		return "use quantile_cont(col, p) or median(col)"
+	case "count_if", "countif":
+		return "put the condition in WHERE and use count(*)"
+	case "approx_count_distinct":
+		return "count persons with count(DISTINCT <person key>)"
+	case "grouping", "grouping_id":
+		return "margin rows of ROLLUP/CUBE are marked in the result"
+	}
+	return "supported aggregates: count(*), count(col), count(DISTINCT <person key>), sum, avg, median, quantile_cont, stddev, variance"
+}
+
+// countDistinct checks count(DISTINCT x): x must be a person key.
+func (ck *checker) countDistinct(k node) (Aggregate, error) {
+	bad := refuse(CodeCountDistinct, "count(DISTINCT) counts persons only: count(DISTINCT pid); group by the column to count its values",
+		"count(DISTINCT ...) is supported for the person key only")
+	if k.class() != "COLUMN_REF" {
+		if _, err := ck.expr(k, inAggregate, 1); err != nil && k.class() != "STAR" {
+			return Aggregate{}, err
+		}
+		return Aggregate{}, bad
+	}
+	names, ok := k.strings("column_names")
+	if !ok || len(names) == 0 {
+		return Aggregate{}, bad
+	}
+	_, isKey, err := ck.resolve(names)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	if !isKey {
+		return Aggregate{}, bad
+	}
+	return Aggregate{Kind: AggCountDistinct}, nil
+}
+
+// numericArg checks the argument of sum, avg, quantiles, stddev and
+// variance: a numeric column with bounds in the policy.
+func (ck *checker) numericArg(n node, agg string) (Expr, [2]float64, error) {
+	var none [2]float64
+	if n.class() != "COLUMN_REF" {
+		if _, err := ck.expr(n, inAggregate, 1); err != nil {
+			return nil, none, err
+		}
+		return nil, none, refuse(CodeAggregateOverExpr, "aggregate the column itself, e.g. "+agg+"(ddd); filter in WHERE",
+			"%s may only aggregate a column, not an expression: the clamping bounds are declared per column", agg)
+	}
+	names, ok := n.strings("column_names")
+	if !ok || len(names) == 0 {
+		return nil, none, refuse(CodeExpressionNotAllowed, "", "the argument of %s is not understood", agg)
+	}
+	ref, isKey, err := ck.resolve(names)
+	if err != nil {
+		return nil, none, err
+	}
+	if isKey {
+		return nil, none, personKeyUse(ref.Column, inAggregate)
+	}
+	if !isNumeric(ref.Type) {
+		return nil, none, refuse(CodeAggregateNonNumeric, "group by the column instead, or count rows with count(*)",
+			"%s needs a numeric column; %s is %s", agg, ref.Column, ref.Type)
+	}
+	c := ck.policyColumn(ref)
+	if c == nil || c.Bounds == nil {
+		return nil, none, refuse(CodeAggregateUnbounded, "aggregate a column whose bounds the policy declares (see GET /v1/datasets/{name}), or count rows",
+			"%s.%s has no declared bounds, so %s cannot be protected", ref.Dataset, ref.Column, agg)
+	}
+	return ref, *c.Bounds, nil
+}
+
+// quantileP reads a quantile constant in (0, 1).
+func quantileP(n node) (float64, error) {
+	bad := refuse(CodeBadQuantile, "write one quantile strictly between 0 and 1, e.g. quantile_cont(ddd, 0.9)",
+		"the quantile must be one constant strictly between 0 and 1")
+	if n.class() != "CONSTANT" {
+		return 0, bad
+	}
+	lit, err := literal(n.obj("value"))
+	if err != nil || !isNumeric(lit.Type) {
+		return 0, bad
+	}
+	p := toFloat(lit.Value)
+	if !(p > 0 && p < 1) {
+		return 0, bad
+	}
+	return p, nil
+}
+
+// jsonInt reads a JSON integer (a group set index).
+func jsonInt(v any) (int, bool) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	i, err := num.Int64()
+	if err != nil || i < 0 || i > 1<<20 {
+		return 0, false
+	}
+	return int(i), true
+}

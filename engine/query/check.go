@@ -1,0 +1,430 @@
+package query
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/statgate/statgate/policies"
+)
+
+// checker holds the state of checking one statement.
+type checker struct {
+	cat    *Catalog
+	tables []*table
+	// nodes counts expression nodes walked (see maxNodes).
+	nodes int
+}
+
+func newChecker(c *Catalog) *checker { return &checker{cat: c} }
+
+// policyColumn returns the policy column ref refers to, or nil.
+func (ck *checker) policyColumn(ref *ColumnRef) *policies.Column {
+	for _, t := range ck.tables {
+		if t.alias == ref.Table {
+			return column(t.ds, ref.Column)
+		}
+	}
+	return nil
+}
+
+// selectItem is one entry of the SELECT list while checking.
+type selectItem struct {
+	alias string
+	// agg indexes Query.Aggs for an aggregate; -1 for a scalar.
+	agg  int
+	expr Expr // the scalar; nil for an aggregate
+	key  int  // the key the scalar is, once grouped
+}
+
+// Check checks a parsed statement against the catalog and returns the
+// typed query. Anything the model cannot express, or the privacy rules
+// forbid, is refused with a *refusal.Error (codes in errors.go).
+//
+// Output names: an item's alias if it has one; otherwise a bare column's
+// name; a function of columns its (normalised) function name (year,
+// left, icd10_chapter, ...; date_part of other parts the part, e.g. week);
+// any other key expression "key"; count(*) "count"; count(DISTINCT
+// <person key>) "persons"; count(col) "count_<col>"; sum/avg/stddev/
+// variance "<kind>_<col>"; median and the 0.5 quantile "median_<col>";
+// other quantiles "p<100·p>_<col>" (p90_ddd, p99_5_ddd). A derived name
+// already taken gets a suffix _2, _3, ...; two equal aliases are refused.
+// GROUP BY keys that are not selected are allowed: they group the rows
+// but are not output, and get derived names too.
+//
+// Check is an allow-list: every part of DuckDB's tree that carries meaning
+// is matched against the forms listed in errors.go and model.go. Fields a
+// newer DuckDB adds that Check does not know are ignored; since the SQL
+// that runs is generated from the model, an ignored field can only make
+// the answer differ from the question, never release more.
+func Check(ast *AST, c *Catalog) (*Query, error) {
+	if ast == nil || ast.stmt == nil {
+		return nil, errors.New("query.Check: no statement")
+	}
+	ck := newChecker(c)
+	return ck.statement(ast.stmt)
+}
+
+// where checks a WHERE condition (nil: none).
+func (ck *checker) where(n node) (Expr, error) {
+	if n == nil {
+		return nil, nil
+	}
+	return ck.boolExpr(n, inWhere, 0)
+}
+
+// statement checks one SELECT node into a Query.
+func (ck *checker) statement(n node) (*Query, error) {
+	switch n.kind() {
+	case "SELECT_NODE":
+	case "SET_OPERATION_NODE":
+		return nil, refuse(CodeSetOperation, "ask one query at a time, or group by the column that tells the parts apart",
+			"UNION, EXCEPT and INTERSECT are not allowed")
+	case "RECURSIVE_CTE_NODE", "CTE_NODE":
+		return nil, refuse(CodeCTE, "write one SELECT over the datasets", "WITH queries are not allowed")
+	default:
+		return nil, refuse(CodeClauseNotAllowed, "ask one aggregate SELECT query", "this kind of query is not supported")
+	}
+	if ctes := n.obj("cte_map").list("map"); len(ctes) > 0 {
+		for _, e := range ctes {
+			if strings.Contains(string(mustJSON(e)), `"RECURSIVE_CTE_NODE"`) {
+				return nil, refuse(CodeRecursive, "write one SELECT over the datasets", "recursive queries are not allowed")
+			}
+		}
+		return nil, refuse(CodeCTE, "write one SELECT over the datasets; join datasets on the person key", "WITH queries are not allowed")
+	}
+	mods, err := parseModifiers(n)
+	if err != nil {
+		return nil, err
+	}
+	if n.set("qualify") {
+		return nil, refuse(CodeQualify, "filter groups with HAVING", "QUALIFY is not allowed")
+	}
+	if n.set("sample") {
+		return nil, refuse(CodeSample, "query the whole dataset; the answer is protected either way", "USING SAMPLE is not allowed")
+	}
+	groupAll := false
+	switch h := n.str("aggregate_handling"); h {
+	case "", "STANDARD_HANDLING":
+	case "FORCE_AGGREGATES":
+		groupAll = true
+	default:
+		return nil, refuse(CodeClauseNotAllowed, "", "this form of aggregation is not supported")
+	}
+	if err := ck.from(n.obj("from_table")); err != nil {
+		return nil, err
+	}
+	sel, ok := n.nodes("select_list")
+	if !ok || len(sel) == 0 {
+		return nil, refuse(CodeExpressionNotAllowed, "", "the SELECT list is not understood")
+	}
+	for _, s := range sel {
+		if s.class() == "STAR" {
+			return nil, refuse(CodeSelectStar, "select group keys and aggregates, e.g. SELECT sex, count(*) ... GROUP BY sex",
+				"SELECT * would release rows; name the group keys and aggregates")
+		}
+	}
+	q := &Query{}
+	for _, t := range ck.tables {
+		q.From = append(q.From, TableRef{Dataset: t.ds.Name, Alias: t.alias})
+	}
+	where, ok := n.strictObj("where_clause")
+	having, ok2 := n.strictObj("having")
+	if !ok || !ok2 {
+		return nil, refuse(CodeExpressionNotAllowed, "", "WHERE or HAVING is not understood")
+	}
+	if q.Where, err = ck.where(where); err != nil {
+		return nil, err
+	}
+	items, err := ck.selectItems(q, sel)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Aggs) == 0 {
+		return nil, refuse(CodeNoAggregate, "add an aggregate, e.g. count(*) or count(DISTINCT pid)",
+			"the query has no aggregate; only aggregates are released")
+	}
+	if len(q.Aggs) > MaxAggregates {
+		return nil, refuse(CodeTooManyAggregates, "split the query", "the query has %d aggregates; at most %d are allowed", len(q.Aggs), MaxAggregates)
+	}
+	if err := ck.groupBy(q, n, items, groupAll); err != nil {
+		return nil, err
+	}
+	if err := nameOutputs(q, items); err != nil {
+		return nil, err
+	}
+	if having != nil {
+		if q.Having, err = ck.havingExpr(q, having, 0); err != nil {
+			return nil, err
+		}
+		if t := q.Having.ExprType(); t != TypeBool && !loose(t) {
+			return nil, refuse(CodeTypeMismatch, "write a condition, e.g. HAVING persons >= 100", "HAVING must be a condition")
+		}
+	}
+	if q.OrderBy, err = ck.orderBy(q, mods.order); err != nil {
+		return nil, err
+	}
+	q.Limit = mods.limit
+	return q, nil
+}
+
+// selectItems checks the SELECT list: aggregates go to q.Aggs (equal
+// aggregates once), scalars are checked for grouping later.
+func (ck *checker) selectItems(q *Query, sel []node) ([]*selectItem, error) {
+	var items []*selectItem
+	for _, s := range sel {
+		it := &selectItem{alias: s.str("alias"), agg: -1, key: -1}
+		if isAggregateCall(s) {
+			a, err := ck.aggregate(s)
+			if err != nil {
+				return nil, err
+			}
+			it.agg = addAgg(q, a)
+		} else {
+			e, err := ck.expr(s, inSelect, 0)
+			if err != nil {
+				return nil, err
+			}
+			it.expr = e
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// addAgg adds a to q.Aggs unless an equal aggregate is there; it returns the index.
+func addAgg(q *Query, a Aggregate) int {
+	for i, b := range q.Aggs {
+		if sameAgg(a, b) {
+			return i
+		}
+	}
+	q.Aggs = append(q.Aggs, a)
+	return len(q.Aggs) - 1
+}
+
+func sameAgg(a, b Aggregate) bool {
+	a.Name, b.Name = "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+// groupBy builds q.Keys and q.GroupingSets and makes sure every selected
+// scalar is a key.
+func (ck *checker) groupBy(q *Query, n node, items []*selectItem, groupAll bool) error {
+	exprs, ok := n.nodes("group_expressions")
+	if !ok {
+		return refuse(CodeExpressionNotAllowed, "", "GROUP BY is not understood")
+	}
+	// exprKey maps a group_expressions index to its (deduplicated) key.
+	exprKey := make([]int, len(exprs))
+	addKey := func(e Expr) int {
+		for i, k := range q.Keys {
+			if reflect.DeepEqual(k.Expr, e) {
+				return i
+			}
+		}
+		q.Keys = append(q.Keys, GroupKey{Expr: e})
+		return len(q.Keys) - 1
+	}
+	if groupAll {
+		for _, it := range items {
+			if it.expr != nil {
+				if hasColumn(it.expr) {
+					it.key = addKey(it.expr)
+				}
+			}
+		}
+	}
+	for i, g := range exprs {
+		e, err := ck.groupExpr(g, items)
+		if err != nil {
+			return err
+		}
+		if !hasColumn(e) {
+			return refuse(CodeConstantInSelect, "group by columns or expressions of columns",
+				"GROUP BY a constant groups nothing")
+		}
+		exprKey[i] = addKey(e)
+	}
+	if len(q.Keys) > MaxGroupKeys {
+		return refuse(CodeTooManyKeys, "group by fewer columns, or combine them in one CASE expression",
+			"the query groups by %d keys; at most %d are allowed", len(q.Keys), MaxGroupKeys)
+	}
+	for _, it := range items {
+		if it.expr == nil || it.key >= 0 {
+			continue
+		}
+		for i, k := range q.Keys {
+			if reflect.DeepEqual(k.Expr, it.expr) {
+				it.key = i
+				break
+			}
+		}
+		if it.key >= 0 {
+			continue
+		}
+		if !hasColumn(it.expr) {
+			return refuse(CodeConstantInSelect, "remove the constant from the SELECT list",
+				"constants may not be selected; only group keys and aggregates are released")
+		}
+		return refuse(CodeNotGrouped, "add the expression to GROUP BY (or GROUP BY its position), or aggregate it",
+			"a selected expression is neither grouped nor aggregated")
+	}
+	return ck.groupingSets(q, n, exprKey)
+}
+
+// groupingSets reads DuckDB's group_sets (index sets into
+// group_expressions) into q.GroupingSets; a single set of all keys is a
+// plain GROUP BY (nil).
+func (ck *checker) groupingSets(q *Query, n node, exprKey []int) error {
+	raw := n.list("group_sets")
+	var sets [][]int
+	for _, s := range raw {
+		l, ok := s.([]any)
+		if !ok {
+			return refuse(CodeExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
+		}
+		set := []int{}
+		for _, v := range l {
+			i, ok := jsonInt(v)
+			if !ok || i >= len(exprKey) {
+				return refuse(CodeExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
+			}
+			if k := exprKey[i]; !slices.Contains(set, k) {
+				set = append(set, k)
+			}
+		}
+		slices.Sort(set)
+		if !slices.ContainsFunc(sets, func(x []int) bool { return slices.Equal(x, set) }) {
+			sets = append(sets, set)
+		}
+	}
+	if len(sets) > 1<<MaxGroupKeys {
+		return refuse(CodeTooManyKeys, "use fewer grouping sets", "the query has %d grouping sets", len(sets))
+	}
+	all := make([]int, len(q.Keys))
+	for i := range all {
+		all[i] = i
+	}
+	if len(sets) == 0 || (len(sets) == 1 && slices.Equal(sets[0], all)) {
+		return nil
+	}
+	if len(q.Keys) == 0 {
+		return nil
+	}
+	q.GroupingSets = sets
+	return nil
+}
+
+// groupExpr checks one GROUP BY expression: a position, a SELECT alias, a
+// column or an expression of columns.
+func (ck *checker) groupExpr(g node, items []*selectItem) (Expr, error) {
+	if g.class() == "CONSTANT" {
+		lit, err := literal(g.obj("value"))
+		if err != nil {
+			return nil, err
+		}
+		pos, ok := lit.Value.(int64)
+		if !ok {
+			return nil, refuse(CodeConstantInSelect, "group by columns, expressions or SELECT positions (GROUP BY 1, 2)",
+				"GROUP BY a constant groups nothing")
+		}
+		if pos < 1 || pos > int64(len(items)) {
+			return nil, refuse(CodeBadPosition, "positions count SELECT items from 1",
+				"GROUP BY %d: the SELECT list has %d items", pos, len(items))
+		}
+		it := items[pos-1]
+		if it.expr == nil {
+			return nil, refuse(CodeBadPosition, "group by the key columns' positions only",
+				"GROUP BY %d refers to an aggregate", pos)
+		}
+		return it.expr, nil
+	}
+	if g.class() == "COLUMN_REF" {
+		names, _ := g.strings("column_names")
+		if len(names) == 1 {
+			var alias *selectItem
+			for _, it := range items {
+				if it.alias != "" && strings.EqualFold(it.alias, names[0]) {
+					alias = it
+					break
+				}
+			}
+			if alias != nil {
+				col, colErr := ck.expr(g, inGroupBy, 0)
+				switch {
+				case alias.expr == nil && colErr != nil:
+					return nil, refuse(CodeAggregateInGroupBy, "group by the key columns only",
+						"GROUP BY %s refers to an aggregate", names[0])
+				case colErr != nil && refusalIs(colErr, CodeUnknownColumn):
+					return alias.expr, nil
+				case colErr != nil:
+					return nil, colErr
+				case alias.expr != nil && reflect.DeepEqual(col, alias.expr):
+					return col, nil
+				}
+				return nil, refuse(CodeAmbiguousColumn, "give the SELECT item an alias that is not a column name, or GROUP BY its position",
+					"GROUP BY %s could mean the column or the SELECT item with that alias", names[0])
+			}
+		}
+	}
+	return ck.expr(g, inGroupBy, 0)
+}
+
+// hasColumn reports whether e refers to a column.
+func hasColumn(e Expr) bool {
+	found := false
+	walk(e, func(x Expr) {
+		if _, ok := x.(*ColumnRef); ok {
+			found = true
+		}
+	})
+	return found
+}
+
+// walk calls f on e and every expression below it.
+func walk(e Expr, f func(Expr)) {
+	if e == nil || reflect.ValueOf(e).IsNil() {
+		return
+	}
+	f(e)
+	switch x := e.(type) {
+	case *Func:
+		for _, a := range x.Args {
+			walk(a, f)
+		}
+	case *Compare:
+		walk(x.L, f)
+		walk(x.R, f)
+	case *Logical:
+		for _, a := range x.Args {
+			walk(a, f)
+		}
+	case *In:
+		walk(x.X, f)
+		for _, a := range x.List {
+			walk(a, f)
+		}
+	case *Between:
+		walk(x.X, f)
+		walk(x.Lo, f)
+		walk(x.Hi, f)
+	case *Like:
+		walk(x.X, f)
+		walk(x.Pattern, f)
+	case *IsNull:
+		walk(x.X, f)
+	case *Arith:
+		walk(x.L, f)
+		walk(x.R, f)
+	case *Case:
+		for _, w := range x.Whens {
+			walk(w.Cond, f)
+			walk(w.Then, f)
+		}
+		walk(x.Else, f)
+	case *Cast:
+		walk(x.X, f)
+	}
+}

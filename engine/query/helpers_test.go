@@ -1,0 +1,315 @@
+package query
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/statgate/statgate/policies"
+)
+
+const (
+	policyFile   = "../../policies/norway-synthetic.yaml"
+	rejectedFile = "../../testdata/queries/rejected.txt"
+	acceptedFile = "../../testdata/queries/accepted.txt"
+)
+
+// testParser is shared by the package's tests; it is safe for concurrent use.
+var (
+	testParser *Parser
+	testPolicy *policies.Policy
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if testPolicy, err = policies.Load(policyFile); err != nil {
+		fmt.Fprintln(os.Stderr, "loading the policy:", err)
+		os.Exit(1)
+	}
+	if testParser, err = NewParser(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "opening the parser:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := testParser.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the parser:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// allDatasets is a catalog of every dataset of the policy.
+func allDatasets() *Catalog {
+	var names []string
+	for n := range testPolicy.Datasets {
+		names = append(names, n)
+	}
+	return NewCatalog(testPolicy, names)
+}
+
+// projectCatalog is the catalog of one project of the policy.
+func projectCatalog(t testing.TB, project string) *Catalog {
+	t.Helper()
+	p := testPolicy.Projects[project]
+	if p == nil {
+		t.Fatalf("the policy has no project %s", project)
+	}
+	return NewCatalog(testPolicy, p.Datasets)
+}
+
+// corpusCase is one block of a query corpus file:
+//
+//	# comments
+//	accept NAME [in PROJECT]
+//	reject CODE [in PROJECT]
+//	accept-where DATASET [in PROJECT]
+//	reject-where CODE DATASET [in PROJECT]
+//
+// followed by the SQL (or, for -where, the condition) up to a blank line.
+type corpusCase struct {
+	line    int
+	verb    string // accept, reject, accept-where, reject-where
+	name    string // accept: the case's name
+	code    string // reject: the expected refusal code
+	dataset string // -where: the dataset
+	project string // "" = all datasets
+	sql     string
+}
+
+func (c corpusCase) String() string {
+	switch c.verb {
+	case "accept":
+		return c.name
+	case "accept-where":
+		return fmt.Sprintf("line%d/where_%s", c.line, c.dataset)
+	}
+	return fmt.Sprintf("line%d/%s", c.line, c.code)
+}
+
+// catalog returns the catalog the case is checked against.
+func (c corpusCase) catalog(t testing.TB) *Catalog {
+	if c.project == "" {
+		return allDatasets()
+	}
+	return projectCatalog(t, c.project)
+}
+
+// readCorpus reads a corpus file.
+func readCorpus(t testing.TB, path string) []corpusCase {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []corpusCase
+	var cur *corpusCase
+	var body []string
+	flush := func() {
+		if cur != nil {
+			cur.sql = strings.Join(body, "\n")
+			if strings.TrimSpace(cur.sql) == "" && cur.verb != "reject" {
+				t.Fatalf("%s:%d: block without SQL", path, cur.line)
+			}
+			out = append(out, *cur)
+		}
+		cur, body = nil, nil
+	}
+	sc := bufio.NewScanner(f)
+	for ln := 1; sc.Scan(); ln++ {
+		line := sc.Text()
+		switch {
+		case strings.TrimSpace(line) == "":
+			flush()
+		case cur == nil && strings.HasPrefix(line, "#"):
+		case cur == nil:
+			fields := strings.Fields(line)
+			c := corpusCase{line: ln, verb: fields[0]}
+			if n := len(fields); n >= 3 && fields[n-2] == "in" {
+				c.project = fields[n-1]
+				fields = fields[:n-2]
+			}
+			args := fields[1:]
+			switch {
+			case c.verb == "accept" && len(args) == 1:
+				c.name = args[0]
+			case c.verb == "reject" && len(args) == 1:
+				c.code = args[0]
+			case c.verb == "accept-where" && len(args) == 1:
+				c.dataset = args[0]
+			case c.verb == "reject-where" && len(args) == 2:
+				c.code, c.dataset = args[0], args[1]
+			default:
+				t.Fatalf("%s:%d: bad directive %q", path, ln, line)
+			}
+			cur = &c
+		default:
+			body = append(body, line)
+		}
+	}
+	flush()
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// validate checks that q is a consistent model: what FuzzCheck and the
+// corpus tests require of every accepted query.
+func validate(q *Query, c *Catalog) error {
+	if len(q.From) == 0 {
+		return fmt.Errorf("no FROM")
+	}
+	tables := map[string]*policies.Dataset{}
+	seen := map[string]bool{}
+	for _, t := range q.From {
+		ds := c.policy.Datasets[t.Dataset]
+		if ds == nil || !c.allowed[t.Dataset] {
+			return fmt.Errorf("FROM %s: not a dataset of the project", t.Dataset)
+		}
+		if seen[t.Dataset] || tables[t.Alias] != nil || t.Alias == "" {
+			return fmt.Errorf("FROM %s AS %s: repeated or empty", t.Dataset, t.Alias)
+		}
+		seen[t.Dataset], tables[t.Alias] = true, ds
+	}
+	var exprErr error
+	checkExpr := func(where string, e Expr, allowOutput bool) {
+		if e == nil {
+			return
+		}
+		walk(e, func(x Expr) {
+			if exprErr != nil {
+				return
+			}
+			switch v := x.(type) {
+			case *ColumnRef:
+				ds := tables[v.Table]
+				if ds == nil || ds.Name != v.Dataset {
+					exprErr = fmt.Errorf("%s: column %s.%s of no table in FROM", where, v.Table, v.Column)
+					return
+				}
+				col := column(ds, v.Column)
+				if col == nil || col.Name == ds.PersonKey || modelType(col) != v.Type {
+					exprErr = fmt.Errorf("%s: column %s.%s is unknown, the person key or mistyped", where, v.Table, v.Column)
+				}
+			case *OutputRef:
+				if !allowOutput || v.Column < 0 || v.Column >= len(q.Output) {
+					exprErr = fmt.Errorf("%s: bad output reference %d", where, v.Column)
+				}
+			case *Func:
+				if !slices.Contains(FuncNames, v.Name) {
+					exprErr = fmt.Errorf("%s: function %s not on the allow-list", where, v.Name)
+				}
+			case *Literal:
+				switch v.Value.(type) {
+				case nil, bool, int64, float64, string:
+				default:
+					exprErr = fmt.Errorf("%s: literal of Go type %T", where, v.Value)
+				}
+			}
+			if reflect.ValueOf(x).IsNil() {
+				exprErr = fmt.Errorf("%s: nil expression", where)
+			}
+			if allowOutput {
+				switch x.(type) {
+				case *OutputRef, *Literal, *Compare, *Logical, *IsNull, *Between, *In, *Arith:
+				default:
+					exprErr = fmt.Errorf("%s: %T cannot be evaluated after protection", where, x)
+				}
+			}
+		})
+	}
+	checkExpr("WHERE", q.Where, false)
+	if q.Where != nil && q.Where.ExprType() != TypeBool && !loose(q.Where.ExprType()) {
+		return fmt.Errorf("WHERE is of type %s", q.Where.ExprType())
+	}
+	if len(q.Keys) > MaxGroupKeys || len(q.Aggs) == 0 || len(q.Aggs) > MaxAggregates {
+		return fmt.Errorf("%d keys, %d aggregates", len(q.Keys), len(q.Aggs))
+	}
+	names := map[string]bool{}
+	for i, k := range q.Keys {
+		checkExpr(fmt.Sprintf("key %d", i), k.Expr, false)
+		if k.Expr == nil || k.Name == "" || names[strings.ToLower(k.Name)] {
+			return fmt.Errorf("key %d: nil, unnamed or name %q repeated", i, k.Name)
+		}
+		names[strings.ToLower(k.Name)] = true
+	}
+	for i, a := range q.Aggs {
+		if a.Name == "" || names[strings.ToLower(a.Name)] {
+			return fmt.Errorf("aggregate %d: unnamed or name %q repeated", i, a.Name)
+		}
+		names[strings.ToLower(a.Name)] = true
+		checkExpr(fmt.Sprintf("aggregate %d", i), a.Arg, false)
+		switch a.Kind {
+		case AggCountStar, AggCountDistinct:
+			if a.Arg != nil {
+				return fmt.Errorf("aggregate %d (%s) has an argument", i, a.Kind)
+			}
+		case AggCount:
+			if a.Arg == nil {
+				return fmt.Errorf("aggregate %d: count without argument", i)
+			}
+		case AggSum, AggAvg, AggQuantile, AggStddev, AggVariance:
+			ref, ok := a.Arg.(*ColumnRef)
+			if !ok || !isNumeric(ref.Type) {
+				return fmt.Errorf("aggregate %d (%s) is not over a numeric column", i, a.Kind)
+			}
+			col := column(tables[ref.Table], ref.Column)
+			if col.Bounds == nil || *col.Bounds != a.Bounds || a.Bounds[0] > a.Bounds[1] {
+				return fmt.Errorf("aggregate %d (%s): bounds %v differ from the policy's", i, a.Kind, a.Bounds)
+			}
+			if a.Kind == AggQuantile && !(a.P > 0 && a.P < 1) {
+				return fmt.Errorf("aggregate %d: quantile %v", i, a.P)
+			}
+		default:
+			return fmt.Errorf("aggregate %d: kind %q", i, a.Kind)
+		}
+	}
+	if exprErr != nil {
+		return exprErr
+	}
+	outNames := map[string]bool{}
+	usedAgg := make([]bool, len(q.Aggs))
+	for i, o := range q.Output {
+		if (o.Key >= 0) == (o.Agg >= 0) || o.Key >= len(q.Keys) || o.Agg >= len(q.Aggs) {
+			return fmt.Errorf("output %d: key %d, agg %d", i, o.Key, o.Agg)
+		}
+		if o.Name == "" || outNames[strings.ToLower(o.Name)] {
+			return fmt.Errorf("output %d: empty or repeated name %q", i, o.Name)
+		}
+		outNames[strings.ToLower(o.Name)] = true
+		if o.Agg >= 0 {
+			usedAgg[o.Agg] = true
+		}
+	}
+	for i, u := range usedAgg {
+		if !u {
+			return fmt.Errorf("aggregate %d is not output", i)
+		}
+	}
+	for _, s := range q.GroupingSets {
+		for _, k := range s {
+			if k < 0 || k >= len(q.Keys) {
+				return fmt.Errorf("grouping set %v: key out of range", s)
+			}
+		}
+	}
+	checkExpr("HAVING", q.Having, true)
+	if exprErr != nil {
+		return exprErr
+	}
+	for _, o := range q.OrderBy {
+		if o.Column < 0 || o.Column >= len(q.Output) {
+			return fmt.Errorf("ORDER BY column %d", o.Column)
+		}
+	}
+	if q.Limit != nil && *q.Limit < 0 {
+		return fmt.Errorf("LIMIT %d", *q.Limit)
+	}
+	return nil
+}

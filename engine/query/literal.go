@@ -1,0 +1,261 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// literal checks a CONSTANT's value object.
+func literal(v node) (*Literal, error) {
+	if v == nil {
+		return nil, refuse(CodeBadLiteral, "", "a constant is not understood")
+	}
+	if v.flag("is_null") {
+		return &Literal{Type: TypeNull}, nil
+	}
+	typ := v.obj("type")
+	switch id := typ.str("id"); id {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "HUGEINT", "UHUGEINT":
+		i, ok := bigValue(v["value"])
+		if !ok || !i.IsInt64() {
+			return nil, refuse(CodeBadLiteral, "use integers between -9223372036854775808 and 9223372036854775807",
+				"an integer constant is out of range")
+		}
+		return &Literal{Value: i.Int64(), Type: TypeInteger}, nil
+	case "DECIMAL":
+		i, ok := bigValue(v["value"])
+		scale, sok := typ.obj("type_info").int("scale")
+		if !ok || !sok || scale < 0 || scale > 38 {
+			return nil, refuse(CodeBadLiteral, "", "a decimal constant is not understood")
+		}
+		f, _ := new(big.Float).Quo(new(big.Float).SetInt(i), new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(scale), nil))).Float64()
+		return numberLiteral(f)
+	case "FLOAT", "DOUBLE":
+		num, ok := v["value"].(json.Number)
+		if !ok {
+			return nil, refuse(CodeBadLiteral, "", "a floating-point constant is not understood")
+		}
+		f, err := num.Float64()
+		if err != nil {
+			return nil, refuse(CodeBadLiteral, "", "a floating-point constant is out of range")
+		}
+		return numberLiteral(f)
+	case "VARCHAR":
+		s, ok := v["value"].(string)
+		if !ok {
+			return nil, refuse(CodeBadLiteral, "", "a string constant is not understood")
+		}
+		return &Literal{Value: s, Type: TypeString}, nil
+	case "BOOLEAN":
+		b, ok := v["value"].(bool)
+		if !ok {
+			return nil, refuse(CodeBadLiteral, "", "a boolean constant is not understood")
+		}
+		return &Literal{Value: b, Type: TypeBool}, nil
+	case "NULL":
+		return &Literal{Type: TypeNull}, nil
+	default:
+		return nil, refuse(CodeBadLiteral, "use integer, decimal, string, boolean, date and interval constants",
+			"constants of type %s are not supported", strings.ToLower(id))
+	}
+}
+
+// numberLiteral returns a TypeNumber literal, refusing NaN and infinities.
+func numberLiteral(f float64) (*Literal, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, refuse(CodeBadLiteral, "", "a numeric constant is not a finite number")
+	}
+	return &Literal{Value: f, Type: TypeNumber}, nil
+}
+
+// bigValue reads an integer that DuckDB serialises as a JSON number or, for
+// 128-bit values, as {"upper": int64, "lower": uint64}.
+func bigValue(v any) (*big.Int, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		i, ok := new(big.Int).SetString(x.String(), 10)
+		return i, ok
+	case map[string]any:
+		up, ok1 := x["upper"].(json.Number)
+		lo, ok2 := x["lower"].(json.Number)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		u, ok1 := new(big.Int).SetString(up.String(), 10)
+		l, ok2 := new(big.Int).SetString(lo.String(), 10)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return u.Lsh(u, 64).Add(u, l), true
+	}
+	return nil, false
+}
+
+// dateLiteral checks a date constant: 'YYYY-MM-DD' only.
+func dateLiteral(s string) (*Literal, error) {
+	d, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+	if err != nil {
+		return nil, refuse(CodeBadLiteral, "write dates as DATE '2020-01-31'",
+			"%q is not a date of the form YYYY-MM-DD", s)
+	}
+	return &Literal{Value: d.Format("2006-01-02"), Type: TypeDate}, nil
+}
+
+// intervalRe matches the interval texts the checker accepts: one count of
+// one unit.
+var intervalRe = regexp.MustCompile(`^\s*([+-]?\d{1,5})\s*(years?|quarters?|months?|weeks?|days?)\s*$`)
+
+// intervalLiteral checks an interval constant such as '3 months' and
+// returns it in canonical form.
+func intervalLiteral(s string) (*Literal, error) {
+	m := intervalRe.FindStringSubmatch(strings.ToLower(s))
+	if m == nil {
+		return nil, refuse(CodeBadLiteral, "write intervals as INTERVAL 1 YEAR or INTERVAL '3 months' (years, quarters, months, weeks or days)",
+			"%q is not an interval the query language supports", s)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return nil, refuse(CodeBadLiteral, "", "%q is not an interval the query language supports", s)
+	}
+	return intervalOf(int64(n), strings.TrimSuffix(m[2], "s"))
+}
+
+// intervalOf returns the canonical interval literal of n units.
+func intervalOf(n int64, unit string) (*Literal, error) {
+	if n < -99999 || n > 99999 {
+		return nil, refuse(CodeBadLiteral, "", "an interval of %d %ss is out of range", n, unit)
+	}
+	text := fmt.Sprintf("%d %s", n, unit)
+	if n != 1 && n != -1 {
+		text += "s"
+	}
+	return &Literal{Value: text, Type: TypeInterval}, nil
+}
+
+// castTypes maps DuckDB's cast target type ids to model types.
+var castTypes = map[string]Type{
+	"TINYINT":  TypeInteger,
+	"SMALLINT": TypeInteger,
+	"INTEGER":  TypeInteger,
+	"BIGINT":   TypeInteger,
+	"FLOAT":    TypeNumber,
+	"DOUBLE":   TypeNumber,
+	"VARCHAR":  TypeString,
+	"DATE":     TypeDate,
+	"BOOLEAN":  TypeBool,
+	"INTERVAL": TypeInterval,
+}
+
+// cast checks CAST(x AS t) and x::t. A cast of a string constant is
+// folded into a constant of the target type; a cast of a column is allowed
+// only where it cannot fail on the data (so that no error message can
+// depend on a value).
+func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
+	target := n.obj("cast_type").str("id")
+	to, ok := castTypes[target]
+	if !ok || n.flag("try_cast") || n.obj("cast_type").set("type_info") {
+		hint := "cast to INTEGER, BIGINT, DOUBLE, VARCHAR, DATE or BOOLEAN"
+		if target == "DECIMAL" {
+			hint = "cast to DOUBLE and round(x, n) instead"
+		}
+		what := strings.ToLower(target)
+		if n.flag("try_cast") {
+			what = "TRY_CAST"
+		}
+		return nil, refuse(CodeCast, hint, "casts to %s are not supported", what)
+	}
+	child := n.obj("child")
+	if child.class() == "CONSTANT" {
+		lit, err := literal(child.obj("value"))
+		if err != nil {
+			return nil, err
+		}
+		if lit.Type == TypeString {
+			return castString(lit.Value.(string), to)
+		}
+		if lit.Type == TypeNull {
+			return &Literal{Type: to}, nil
+		}
+		if to == TypeNumber && isNumeric(lit.Type) {
+			return numberLiteral(toFloat(lit.Value))
+		}
+		if to == lit.Type {
+			return lit, nil
+		}
+	}
+	x, err := ck.expr(child, cl, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	if lit, ok := x.(*Literal); ok && lit.Value != nil {
+		if lit.Type == to {
+			return lit, nil
+		}
+		if to == TypeNumber && isNumeric(lit.Type) {
+			return numberLiteral(toFloat(lit.Value))
+		}
+	}
+	from := x.ExprType()
+	okCast := from == to || loose(from)
+	switch to {
+	case TypeString:
+		okCast = okCast || from != TypeInterval
+	case TypeInteger:
+		// number → integer is refused: it can overflow on the data.
+		okCast = okCast || from == TypeBool
+	case TypeNumber:
+		okCast = okCast || isNumeric(from) || from == TypeBool
+	case TypeBool:
+		okCast = okCast || from == TypeInteger
+	}
+	if !okCast || to == TypeInterval {
+		return nil, refuse(CodeCast, "compare with a constant of the column's type instead; round numbers with round(x), floor(x) or ceil(x)",
+			"a cast from %s to %s is not allowed: it could fail on the data", from, to)
+	}
+	return &Cast{X: x, To: to}, nil
+}
+
+// castString folds a cast of a string constant into a constant of type to.
+func castString(s string, to Type) (*Literal, error) {
+	switch to {
+	case TypeString:
+		return &Literal{Value: s, Type: TypeString}, nil
+	case TypeDate:
+		return dateLiteral(s)
+	case TypeInterval:
+		return intervalLiteral(s)
+	case TypeBool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "t", "true":
+			return &Literal{Value: true, Type: TypeBool}, nil
+		case "f", "false":
+			return &Literal{Value: false, Type: TypeBool}, nil
+		}
+	case TypeInteger:
+		if i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+			return &Literal{Value: i, Type: TypeInteger}, nil
+		}
+	case TypeNumber:
+		if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return numberLiteral(f)
+		}
+	}
+	return nil, refuse(CodeBadLiteral, "", "the constant %q is not a valid %s", s, to)
+}
+
+// toFloat converts a numeric literal value to float64.
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case int64:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
+}
