@@ -53,7 +53,15 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 	if len(q.OrderBy) > 0 {
 		slices.SortStableFunc(out.Rows, func(a, b result.Row) int {
 			for _, o := range q.OrderBy {
-				c := compareValues(a.Cells[o.Column].Value, b.Cells[o.Column].Value)
+				av, bv := a.Cells[o.Column].Value, b.Cells[o.Column].Value
+				if (av == nil) != (bv == nil) {
+					// Suppressed and NULL values sort last in either direction.
+					if av == nil {
+						return 1
+					}
+					return -1
+				}
+				c := compareValues(av, bv)
 				if o.Desc {
 					c = -c
 				}

@@ -1,0 +1,340 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/differential-privacy/go/v3/noise"
+
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/policies"
+)
+
+// policyPath is the shipped policy; its sources are the checked-in extract
+// in testdata/registries.
+const policyPath = "../policies/norway-synthetic.yaml"
+
+// loadedDir is a data directory with the testdata extract loaded once for
+// the package; each test copies it so budgets and audit logs start empty.
+var loadedDir string
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "engine tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "statgate-engine-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	pol, err := policies.Load(policyPath)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := exec.Load(context.Background(), &exec.LoadOptions{Policy: pol, DataDir: dir}); err != nil {
+		return 0, err
+	}
+	loadedDir = dir
+	return m.Run(), nil
+}
+
+// fakeNoise adds no noise: it embeds the real mechanism so intervals and
+// standard deviations are still those of Laplace.
+type fakeNoise struct{ noise.Noise }
+
+func (fakeNoise) AddNoiseFloat64(x float64, _ int64, _ float64, _, _ float64) (float64, error) {
+	return x, nil
+}
+
+func (fakeNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error) { return x, nil }
+
+// openEngine opens an engine on a fresh copy of the loaded data directory.
+func openEngine(t *testing.T, mutate func(*Options)) *Engine {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.ReadFile(exec.ExtractsPath(loadedDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exec.ExtractsPath(dir), src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policies.Load(policyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Policy: pol, DataDir: dir, Threads: 2}
+	if mutate != nil {
+		mutate(o)
+	}
+	e, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+var (
+	ingrid  = Principal{Name: "ingrid"}
+	analyst = Principal{Name: "pharma-analyst"}
+	admin   = Principal{Name: "registry-admin"}
+)
+
+func spent(t *testing.T, e *Engine, project, dataset string) float64 {
+	t.Helper()
+	b, err := e.ledger.Remaining(context.Background(), project, dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.SpentEpsilon
+}
+
+func lastAudit(t *testing.T, e *Engine) audit.Entry {
+	t.Helper()
+	es, err := e.audit.Tail(context.Background(), 1)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit tail: %v %v", es, err)
+	}
+	return es[0]
+}
+
+func TestQueryReleasesProtectedResult(t *testing.T) {
+	e := openEngine(t, nil)
+	ctx := context.Background()
+	res, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026",
+		SQL: "SELECT p.sex AS sex, count(DISTINCT pid) AS persons, avg(n.length_of_stay_days) AS mean_los FROM npr n JOIN population p USING (pid) WHERE n.icd10 LIKE 'E11%' GROUP BY 1 ORDER BY 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := colNames(res); got != "sex,persons,mean_los" {
+		t.Fatalf("columns = %s", got)
+	}
+	if len(res.Rows) != 2 || res.Rows[0].Cells[0].Value != "F" || res.Rows[1].Cells[0].Value != "M" {
+		t.Fatalf("want the two public sex groups in order, got %+v", res.Rows)
+	}
+	for _, row := range res.Rows {
+		for i, c := range row.Cells[1:] {
+			if c.Suppressed {
+				continue
+			}
+			if c.CI == nil || c.StdDev <= 0 {
+				t.Errorf("measure %d of %v has no interval: %+v", i+1, row.Cells[0].Value, c)
+			}
+		}
+	}
+	m := res.Meta
+	if m.Epsilon != 0.5 || m.QueryID == "" || m.Groups != "public_domain" || m.Mechanism != "laplace" {
+		t.Errorf("meta = %+v", m)
+	}
+	if got := spent(t, e, "diabetes-2026", "npr"); got != 0.5 {
+		t.Errorf("npr spent %g, want 0.5", got)
+	}
+	if got := spent(t, e, "diabetes-2026", "population"); got != 0.5 {
+		t.Errorf("population spent %g, want 0.5", got)
+	}
+	if got := spent(t, e, "diabetes-2026", "lmr"); got != 0 {
+		t.Errorf("lmr spent %g, want 0", got)
+	}
+	a := lastAudit(t, e)
+	if a.Outcome != "released" || a.QueryID != m.QueryID || a.ResultDigest == "" || a.PlanHash == "" || a.Epsilon != 0.5 {
+		t.Errorf("audit = %+v", a)
+	}
+}
+
+func colNames(r *result.Result) string {
+	var names []string
+	for _, c := range r.Columns {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func TestRefusalsDebitNothing(t *testing.T) {
+	e := openEngine(t, nil)
+	ctx := context.Background()
+	tests := []struct {
+		desc string
+		p    Principal
+		req  Request
+		kind refusal.Kind
+		code string
+	}{
+		{"select star", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT * FROM npr"}, refusal.KindQuery, ""},
+		{"min is refused", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT min(ddd) FROM lmr"}, refusal.KindQuery, ""},
+		{"dataset outside project", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM cancer"}, refusal.KindQuery, ""},
+		{"epsilon above max", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr", Epsilon: 5}, refusal.KindQuery, "epsilon_too_large"},
+		{"analyst may not write SQL", analyst, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr"}, refusal.KindForbidden, "role_not_allowed"},
+		{"not a member", Principal{Name: "mallory"}, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr"}, refusal.KindForbidden, "not_a_member"},
+		{"unknown project", ingrid, Request{Project: "nope", SQL: "SELECT count(*) FROM npr"}, refusal.KindNotFound, "unknown_project"},
+		{"two request kinds", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr", Template: "x"}, refusal.KindBadRequest, "bad_request"},
+		{"template bad parameter", analyst, Request{Project: "diabetes-2026", Template: "prescriptions_by_atc_year", Params: map[string]any{"atc_prefix": "A10B'; DROP"}}, refusal.KindBadRequest, "bad_parameter"},
+		{"template missing parameter", analyst, Request{Project: "diabetes-2026", Template: "prescriptions_by_atc_year"}, refusal.KindBadRequest, "missing_parameter"},
+		{"template unknown parameter", analyst, Request{Project: "diabetes-2026", Template: "prescriptions_by_atc_year", Params: map[string]any{"atc_prefix": "A10B%", "x": 1.0}}, refusal.KindBadRequest, "unknown_parameter"},
+		{"template outside project", analyst, Request{Project: "diabetes-2026", Template: "cancer_incidence_by_site_year", Params: map[string]any{"sex": "F"}}, refusal.KindForbidden, "template_not_in_project"},
+		{"cohort without include", ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{}}, refusal.KindBadRequest, "cohort_needs_include"},
+		{"cohort where injection", ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{Include: []Criterion{{Dataset: "npr", Where: "1=1) UNION SELECT pid FROM npr --"}}}}, refusal.KindQuery, ""},
+		{"cohort bad breakdown", ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{Include: []Criterion{{Dataset: "npr"}}, Breakdown: []string{"pid"}}}, refusal.KindBadRequest, "cohort_bad_breakdown"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := e.Query(ctx, tc.p, tc.req)
+			r, ok := refusal.As(err)
+			if !ok {
+				t.Fatalf("want a refusal, got %v", err)
+			}
+			if r.Kind != tc.kind || (tc.code != "" && r.Code != tc.code) {
+				t.Fatalf("refusal = %+v, want kind %d code %q", r, tc.kind, tc.code)
+			}
+			if a := lastAudit(t, e); a.Outcome != "refused" || a.Reason != r.Code || a.Epsilon != 0 {
+				t.Errorf("audit = %+v", a)
+			}
+		})
+	}
+	for _, d := range []string{"npr", "lmr", "population", "death_causes"} {
+		if got := spent(t, e, "diabetes-2026", d); got != 0 {
+			t.Errorf("%s: refused requests spent %g", d, got)
+		}
+	}
+}
+
+func TestFailedExecutionKeepsDebit(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.QueryTimeout = time.Nanosecond })
+	_, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", SQL: "SELECT icd10_chapter(icd10) AS chapter, count(*) FROM npr GROUP BY 1"})
+	if !errors.Is(err, ErrInternal) {
+		t.Fatalf("want ErrInternal, got %v", err)
+	}
+	if got := spent(t, e, "diabetes-2026", "npr"); got != 0.5 {
+		t.Errorf("spent %g after a failed execution, want the debit of 0.5 kept", got)
+	}
+	if a := lastAudit(t, e); a.Outcome != "failed" || a.Epsilon != 0.5 || a.ResultDigest != "" {
+		t.Errorf("audit = %+v", a)
+	}
+}
+
+func TestTemplateRun(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	res, err := e.Query(context.Background(), analyst, Request{Project: "diabetes-2026", Template: "prescriptions_by_atc_year",
+		Params: map[string]any{"atc_prefix": "A10B%"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := colNames(res); got != "year,persons" {
+		t.Fatalf("columns = %s", got)
+	}
+	if len(res.Rows) != 15 {
+		t.Errorf("want the 15 public years 2010–2024, got %d rows", len(res.Rows))
+	}
+	if res.Meta.Epsilon != 0.5 {
+		t.Errorf("template ε %g, want its fixed 0.5", res.Meta.Epsilon)
+	}
+	released := 0
+	for _, r := range res.Rows {
+		if !r.Cells[1].Suppressed {
+			released++
+			if v := r.Cells[1].Value.(float64); v < 5 || int(v)%5 != 0 {
+				t.Errorf("released count %v is below the minimum cell count or not rounded to 5", v)
+			}
+		}
+	}
+	if released == 0 {
+		t.Error("no year released: the synthetic extract should have metformin users every year")
+	}
+}
+
+func TestCohortEstimate(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	res, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{
+		Include:   []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, {Dataset: "lmr", Where: "atc LIKE 'A10B%'", From: "2015-01-01"}},
+		Exclude:   []Criterion{{Dataset: "death_causes", Where: "year(death_date) < 2020"}},
+		Breakdown: []string{"sex"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 2 {
+		t.Fatalf("want one row per sex, got %+v", res.Rows)
+	}
+	got := map[string]bool{"npr": false, "lmr": false, "death_causes": false, "population": false}
+	for _, d := range res.Meta.Datasets {
+		got[d] = true
+	}
+	for d, ok := range got {
+		if !ok {
+			t.Errorf("cohort did not debit %s: %v", d, res.Meta.Datasets)
+		}
+	}
+}
+
+// plainCount runs SQL returning (key string, n BIGINT) rows on the
+// engine's extracts, bypassing protection: tests only.
+func plainCount(t *testing.T, e *Engine, sql string) map[string]int64 {
+	t.Helper()
+	rr, err := e.db.QueryArrow(context.Background(), sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	out := map[string]int64{}
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out[rec.Column(0).ValueStr(i)] += int64(mustFloat(t, rec.Column(1).ValueStr(i)))
+		}
+	}
+	return out
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	var f float64
+	if _, err := fmt.Sscan(s, &f); err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return f
+}
+
+func TestCohortMatchesPlainCount(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	res, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{
+		Include:   []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, {Dataset: "lmr", Where: "atc LIKE 'A10B%'"}},
+		Exclude:   []Criterion{{Dataset: "death_causes"}},
+		Breakdown: []string{"sex"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := plainCount(t, e, `SELECT p.sex, count(*) FROM population p
+		WHERE pid IN (SELECT pid FROM npr WHERE icd10 LIKE 'E11%')
+		  AND pid IN (SELECT pid FROM lmr WHERE atc LIKE 'A10B%')
+		  AND pid NOT IN (SELECT pid FROM death_causes) GROUP BY 1`)
+	for _, row := range res.Rows {
+		sex := row.Cells[0].Value.(string)
+		c := row.Cells[1]
+		w := want[sex]
+		if c.Suppressed {
+			if w >= 5 {
+				t.Errorf("%s: %d persons suppressed without noise", sex, w)
+			}
+			continue
+		}
+		// Without noise the released value is the true count rounded to 5.
+		if got := c.Value.(float64); got != float64(5*((w+2)/5)) {
+			t.Errorf("%s: released %g, true count %d", sex, got, w)
+		}
+	}
+}
