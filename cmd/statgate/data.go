@@ -44,7 +44,11 @@ func generate(ctx context.Context, o genOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s in %.1fs: %v\n", o.out, time.Since(start).Seconds(), sum)
+	fmt.Fprintf(stdout, "wrote %s in %.1fs:", o.out, time.Since(start).Seconds())
+	for _, t := range sum.Tables {
+		fmt.Fprintf(stdout, " %s %d rows;", t.Name, t.Rows)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 
@@ -83,6 +87,6 @@ func load(ctx context.Context, o loadOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "loaded %s in %.1fs: %v\n", exec.ExtractsPath(o.data), time.Since(start).Seconds(), rep)
+	fmt.Fprintf(stdout, "loaded %s in %.1fs: %s\n", exec.ExtractsPath(o.data), time.Since(start).Seconds(), rep)
 	return nil
 }
