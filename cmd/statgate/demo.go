@@ -75,9 +75,9 @@ func printDemo(ctx context.Context, eng *engine.Engine, addr string, w io.Writer
 	base := "http://" + addr
 	fmt.Fprintf(w, `
 statgate demo is serving %[1]s (Ctrl-C stops it). Tokens for this run:
-  ANALYST=%[2]s      # pharma-analyst: templates in diabetes-2026
-  RESEARCHER=%[3]s   # ingrid: SQL, templates and cohorts
-  ADMIN=%[4]s        # registry-admin: audit log
+  export ANALYST=%[2]s      # pharma-analyst: templates in diabetes-2026
+  export RESEARCHER=%[3]s   # ingrid: SQL, templates and cohorts
+  export ADMIN=%[4]s        # registry-admin: audit log
 
 Try:
   curl -s %[1]s/v1/datasets -H "Authorization: Bearer $RESEARCHER"
