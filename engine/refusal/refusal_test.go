@@ -1,0 +1,40 @@
+package refusal
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestRefusal(t *testing.T) {
+	base := New("select_star", "SELECT * is not allowed", "name the columns")
+	wrapped := fmt.Errorf("engine.Query: %w", base)
+	tests := []struct {
+		desc     string
+		err      error
+		wantCode string
+		isStar   bool
+	}{
+		{"direct", base, "select_star", true},
+		{"wrapped", wrapped, "select_star", true},
+		{"other code", Newf("min_max", "min is not allowed"), "min_max", false},
+		{"not a refusal", errors.New("boom"), "", false},
+		{"nil", nil, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			if got := CodeOf(tc.err); got != tc.wantCode {
+				t.Errorf("CodeOf = %q, want %q", got, tc.wantCode)
+			}
+			if got := errors.Is(tc.err, &Error{Code: "select_star"}); got != tc.isStar {
+				t.Errorf("errors.Is(select_star) = %v, want %v", got, tc.isStar)
+			}
+		})
+	}
+	if got := base.Error(); got != "select_star: SELECT * is not allowed (hint: name the columns)" {
+		t.Errorf("Error() = %q", got)
+	}
+	if r, ok := As(wrapped); !ok || r.Kind != KindQuery {
+		t.Errorf("As(wrapped) = %+v, %v", r, ok)
+	}
+}
