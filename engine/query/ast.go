@@ -3,6 +3,7 @@ package query
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -17,6 +18,23 @@ type AST struct {
 	stmt node
 }
 
+// nonFiniteAt reports whether err is a JSON syntax error at a token DuckDB
+// writes for a non-finite DOUBLE constant: a literal that overflows, such as
+// 1e400, is serialised as a bare Infinity (or -Infinity), which is not JSON.
+func nonFiniteAt(data []byte, err error) bool {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return false
+	}
+	// Offset is just past the offending byte (the I of -Infinity).
+	at := int(se.Offset) - 1
+	if at < 0 || at >= len(data) {
+		return false
+	}
+	rest := data[at:]
+	return bytes.HasPrefix(rest, []byte("Infinity")) || bytes.HasPrefix(rest, []byte("NaN"))
+}
+
 // node is one JSON object of DuckDB's serialisation. Its accessors never
 // panic: a missing field or a field of another JSON type reads as empty.
 type node map[string]any
@@ -28,6 +46,10 @@ func decodeAST(data []byte) (*AST, error) {
 	dec.UseNumber()
 	var root map[string]any
 	if err := dec.Decode(&root); err != nil {
+		if nonFiniteAt(data, err) {
+			return nil, refuse(CodeBadLiteral, "write numbers between about -1.7e308 and 1.7e308",
+				"a numeric constant is not a finite number")
+		}
 		return nil, fmt.Errorf("query.Parse: decoding DuckDB's parse tree: %w", err)
 	}
 	r := node(root)

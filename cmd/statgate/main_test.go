@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/tokens"
+)
+
+// testPolicy is the shipped policy; the tests point its sources elsewhere
+// with --extracts.
+const testPolicy = "../../policies/norway-synthetic.yaml"
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runCmd runs the command line args and returns the exit code, stdout and stderr.
+func runCmd(ctx context.Context, args ...string) (int, string, string) {
+	var stdout, stderr syncBuffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRunUsage(t *testing.T) {
+	tests := []struct {
+		desc       string
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no command", nil, 0, "Commands:", ""},
+		{"help", []string{"help"}, 0, "Commands:", ""},
+		{"--help", []string{"--help"}, 0, "audit", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"demo --help", []string{"demo", "--help"}, 0, "", "Usage: statgate demo"},
+		{"serve --help", []string{"serve", "--help"}, 0, "", "-max-body"},
+		{"gen --help", []string{"gen", "--help"}, 0, "", "-persons"},
+		{"load --help", []string{"load", "--help"}, 0, "", "-extracts"},
+		{"query --help", []string{"query", "--help"}, 0, "", "-epsilon"},
+		{"token create --help", []string{"token", "create", "--help"}, 0, "", "-principal"},
+		{"token list --help", []string{"token", "list", "--help"}, 0, "", "-data"},
+		{"token revoke --help", []string{"token", "revoke", "--help"}, 0, "", "-id"},
+		{"budget show --help", []string{"budget", "show", "--help"}, 0, "", "-project"},
+		{"audit verify --help", []string{"audit", "verify", "--help"}, 0, "", "-data"},
+		{"audit tail --help", []string{"audit", "tail", "--help"}, 0, "", "-n"},
+		{"bad flag", []string{"gen", "--nope"}, 2, "", "flag provided but not defined: -nope"},
+		{"bad flag value", []string{"gen", "--persons", "many", "--out", "x"}, 2, "", `invalid value "many" for flag -persons`},
+		{"gen without --out", []string{"gen"}, 2, "", "--out is required"},
+		{"query without SQL", []string{"query", "--project", "p", "--as", "a"}, 2, "", "exactly one SQL argument"},
+		{"load with an argument", []string{"load", "extra"}, 2, "", `unexpected argument "extra"`},
+		{"serve with an argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
+		{"demo with zero persons", []string{"demo", "--persons", "0"}, 2, "", "--persons must be positive"},
+		{"token without subcommand", []string{"token"}, 2, "", "Usage: statgate token create"},
+		{"token create without principal", []string{"token", "create", "--data", "x"}, 2, "", "Usage: statgate token create"},
+		{"budget without show", []string{"budget", "spend"}, 2, "", "Usage: statgate budget show"},
+		{"audit without subcommand", []string{"audit"}, 2, "", "Usage: statgate audit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			code, stdout, stderr := runCmd(context.Background(), tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tc.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.wantStdout, stdout)
+			}
+			if !strings.Contains(stderr, tc.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.wantStderr, stderr)
+			}
+		})
+	}
+}
+
+// TestRunPipeline drives the operator's workflow through run on a small
+// generated extract: gen, load, query, budget show, audit verify, token
+// create/list/revoke, and finally demo serving that same directory.
+func TestRunPipeline(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	extracts, data := filepath.Join(dir, "extracts"), filepath.Join(dir, "data")
+
+	mustRun := func(t *testing.T, args ...string) (string, string) {
+		t.Helper()
+		code, stdout, stderr := runCmd(ctx, args...)
+		if code != 0 {
+			t.Fatalf("statgate %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+		}
+		return stdout, stderr
+	}
+
+	t.Run("gen", func(t *testing.T) {
+		out, _ := mustRun(t, "gen", "--persons", "2000", "--seed", "7", "--out", extracts)
+		for _, want := range []string{"wrote " + extracts, "population 2000 rows", "npr ", "lmr ", "cancer ", "death_causes "} {
+			if !strings.Contains(out, want) {
+				t.Errorf("gen output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("load", func(t *testing.T) {
+		out, _ := mustRun(t, "load", "--policy", testPolicy, "--data", data, "--extracts", extracts)
+		if !strings.Contains(out, "loaded "+filepath.Join(data, "extracts.duckdb")) || !strings.Contains(out, "5 datasets") {
+			t.Errorf("load output:\n%s", out)
+		}
+	})
+
+	const sql = "SELECT contact_type, count(*) AS contacts FROM npr GROUP BY 1"
+	t.Run("query as JSON", func(t *testing.T) {
+		out, _ := mustRun(t, "query", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--as", "ingrid", "--format", "json", sql)
+		var res result.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("query output is not a JSON result: %v\n%s", err, out)
+		}
+		if len(res.Rows) != 3 || res.Meta.Epsilon != 0.5 || res.Meta.Project != "diabetes-2026" {
+			t.Errorf("%d rows, meta %+v", len(res.Rows), res.Meta)
+		}
+	})
+	t.Run("query as table", func(t *testing.T) {
+		out, _ := mustRun(t, "query", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--as", "ingrid", "--epsilon", "0.25", sql)
+		for _, want := range []string{"contact_type", "contacts", "inpatient", "3 rows; ε 0.25"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("table lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("query refused", func(t *testing.T) {
+		code, out, errOut := runCmd(ctx, "query", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--as", "ingrid",
+			"SELECT * FROM npr WHERE icd10 = 'Z99SECRET'")
+		if code != 1 || out != "" || !strings.Contains(errOut, "select_star") || strings.Contains(errOut, "Z99SECRET") {
+			t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		}
+	})
+
+	t.Run("budget show", func(t *testing.T) {
+		out, _ := mustRun(t, "budget", "show", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026")
+		// Two answered queries on npr: 0.5 + 0.25.
+		if !regexp.MustCompile(`(?m)^diabetes-2026\s+npr\s+0\.75\s+9\.25\s+10\s`).MatchString(out) {
+			t.Errorf("budget table lacks npr spent 0.75 of 10:\n%s", out)
+		}
+		if !regexp.MustCompile(`(?m)^diabetes-2026\s+lmr\s+0\s+10\s+10\s`).MatchString(out) {
+			t.Errorf("budget table lacks lmr untouched:\n%s", out)
+		}
+		if strings.Contains(out, "cancer-survival") {
+			t.Errorf("--project diabetes-2026 shows another project:\n%s", out)
+		}
+		if code, _, errOut := runCmd(ctx, "budget", "show", "--policy", testPolicy, "--data", data, "--project", "nope"); code != 1 || !strings.Contains(errOut, `no project "nope"`) {
+			t.Errorf("unknown project: exit %d, stderr %s", code, errOut)
+		}
+	})
+
+	t.Run("audit verify", func(t *testing.T) {
+		out, _ := mustRun(t, "audit", "verify", "--data", data)
+		// Two released queries and one refused.
+		if !strings.Contains(out, "audit log OK: 3 entries") || !strings.Contains(out, "head: seq 3 hash ") {
+			t.Errorf("audit verify:\n%s", out)
+		}
+		tail, _ := mustRun(t, "audit", "tail", "-n", "5", "--data", data)
+		if !strings.Contains(tail, "select_star") || !strings.Contains(tail, "ingrid") {
+			t.Errorf("audit tail:\n%s", tail)
+		}
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		out, errOut := mustRun(t, "token", "create", "--principal", "ingrid", "--data", data)
+		tok := strings.TrimSpace(out)
+		m := regexp.MustCompile(`^token (\S+) for ingrid`).FindStringSubmatch(errOut)
+		if tok == "" || strings.Contains(tok, "\n") || m == nil {
+			t.Fatalf("token create: stdout %q, stderr %q", out, errOut)
+		}
+		id := m[1]
+		if p, ok := lookup(t, data, tok); !ok || p != "ingrid" {
+			t.Fatalf("the printed token resolves to %q, %v", p, ok)
+		}
+		list, _ := mustRun(t, "token", "list", "--data", data)
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + `\s+ingrid\s.*active$`).MatchString(list) {
+			t.Errorf("token list lacks %s as active:\n%s", id, list)
+		}
+		if strings.Contains(list, tok) {
+			t.Error("token list shows the token itself")
+		}
+		out, _ = mustRun(t, "token", "revoke", "--id", id, "--data", data)
+		if strings.TrimSpace(out) != "revoked "+id {
+			t.Errorf("token revoke: %q", out)
+		}
+		if _, ok := lookup(t, data, tok); ok {
+			t.Error("a revoked token still authenticates")
+		}
+		list, _ = mustRun(t, "token", "list", "--data", data)
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(id) + `\s+ingrid\s.*revoked `).MatchString(list) {
+			t.Errorf("token list lacks %s as revoked:\n%s", id, list)
+		}
+		if code, _, errOut := runCmd(ctx, "token", "revoke", "--id", "000000000000", "--data", data); code != 1 || errOut == "" {
+			t.Errorf("revoking an unknown id: exit %d, stderr %q", code, errOut)
+		}
+	})
+
+	t.Run("demo serves the cached extract", func(t *testing.T) {
+		dctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var stdout, stderr syncBuffer
+		exit := make(chan int, 1)
+		go func() {
+			exit <- run(dctx, []string{"demo", "--dir", dir, "--policy", testPolicy, "--addr", "127.0.0.1:0", "--threads", "2"}, &stdout, &stderr)
+		}()
+		// ServeListener logs the bound address once it listens.
+		listening := regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:[1-9][0-9]*)`)
+		var addr string
+		for deadline := time.Now().Add(60 * time.Second); addr == ""; {
+			if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+				addr = m[1]
+				break
+			}
+			select {
+			case code := <-exit:
+				t.Fatalf("demo exited %d before serving\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("demo is not serving after 60s\nstderr: %s", stderr.String())
+			}
+		}
+		out := stdout.String()
+		if strings.Contains(out, "generating") || strings.Contains(out, "loading") {
+			t.Errorf("demo regenerated or reloaded a cached extract:\n%s", out)
+		}
+		m := regexp.MustCompile(`export RESEARCHER=(\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("demo printed no researcher token:\n%s", out)
+		}
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/projects/diabetes-2026/budget", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+m[1])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("budget with the demo's researcher token: status %d", resp.StatusCode)
+		}
+		cancel()
+		select {
+		case code := <-exit:
+			if code != 0 {
+				t.Errorf("demo exited %d after its context ended\nstderr: %s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("demo did not stop after its context ended")
+		}
+	})
+}
+
+// lookup resolves a token through the state store, as the server does.
+func lookup(t *testing.T, data, token string) (string, bool) {
+	t.Helper()
+	db, err := statedb.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := tokens.NewStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok, err := store.Lookup(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, ok
+}
