@@ -58,7 +58,7 @@ func (e *Engine) compileCohort(ctx context.Context, proj *policies.Project, r Re
 			if err != nil {
 				return "", err
 			}
-			cond = append(cond, "("+plan.RenderExpr(w)+")")
+			cond = append(cond, "("+plan.RenderFilter(w)+")")
 		}
 		dc, err := dateBounds(d, cr)
 		if err != nil {

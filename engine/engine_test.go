@@ -338,3 +338,22 @@ func TestCohortMatchesPlainCount(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeErrorsAreNoSideChannel: an expression that overflows only on
+// some rows must not make the query fail, or success would reveal whether
+// such a row exists.
+func TestRuntimeErrorsAreNoSideChannel(t *testing.T) {
+	e := openEngine(t, nil)
+	for _, sql := range []string{
+		"SELECT count(*) AS n FROM population WHERE (CASE WHEN birth_year = 1950 AND sex = 'F' THEN 9223372036854775807 ELSE 0 END) + birth_year > 0",
+		"SELECT count(*) AS n FROM population WHERE (CASE WHEN birth_year = 1800 THEN 9223372036854775807 ELSE 0 END) + birth_year > 0",
+		"SELECT (CASE WHEN birth_year = 1950 THEN 9223372036854775807 ELSE 0 END) + birth_year > 0 AS k, count(*) AS n FROM population GROUP BY 1",
+		"SELECT count(*) AS n FROM npr WHERE contact_date + (CASE WHEN icd10 = 'E11.9' THEN 2147483000 ELSE 0 END) > DATE '2000-01-01'",
+	} {
+		if _, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", SQL: sql}); err != nil {
+			if _, ok := refusal.As(err); !ok {
+				t.Errorf("%s\nfailed at run time: %v", sql, err)
+			}
+		}
+	}
+}

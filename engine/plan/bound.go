@@ -17,7 +17,21 @@ type Options struct {
 	// person's groups unpredictable; 0 draws a fresh one from crypto/rand.
 	// It appears only inside Plan.SQL, which is therefore never released.
 	Seed uint64
+	// TableRows are the datasets' row counts, as the extracts database
+	// reports them (exec.DB.TableRows); nil or a missing dataset means
+	// unknown. They only decide the person buckets of the L0 step (see
+	// Bound): the SQL's result does not depend on them.
+	TableRows map[string]int64
 }
+
+// RowsPerPersonBucket is how many rows of the largest dataset a plan reads
+// one person bucket of the L0 step is for: a plan over more rows splits its
+// persons into ⌈rows / RowsPerPersonBucket⌉ buckets (at most
+// MaxPersonBuckets).
+const RowsPerPersonBucket = 12_500_000
+
+// MaxPersonBuckets caps the number of person buckets of the L0 step.
+const MaxPersonBuckets = 64
 
 // The values of Bounds.L0Step.
 const (
@@ -55,6 +69,13 @@ const (
 //     window (notes/bounding-plan-costs.md). Groups of one person tie only
 //     on a 64-bit hash collision (probability below n²/2⁶⁵ for a person with
 //     n groups), the one way a person could keep more than L0 groups.
+//     DuckDB cannot spill the per-person lists of hashes to disk, so on
+//     large tables (Options.TableRows above RowsPerPersonBucket rows) steps
+//     1–3 run once per person bucket (hash(person) % buckets), as branches
+//     src0, partials0, hashed0, cutoffs0, kept0, src1, … whose kept rows
+//     are combined with UNION ALL: DuckDB then holds one bucket's lists at
+//     a time. A person's groups all fall in one bucket, so the result is
+//     the same as without buckets, for the same seed.
 //  4. The totals per group: the keys, [the grouping id,] the persons and
 //     the aggregates' columns (see Column and Role).
 //
@@ -107,8 +128,26 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 		seed = binary.LittleEndian.Uint64(buf[:])
 	}
 	p := b.plan()
-	p.SQL = b.sql(seed)
+	var rows map[string]int64
+	if opts != nil {
+		rows = opts.TableRows
+	}
+	p.SQL = b.sql(seed, b.personBuckets(rows))
 	return p, nil
+}
+
+// personBuckets is the number of person buckets of the L0 step (1: none)
+// for datasets of the given sizes.
+func (b *builder) personBuckets(rows map[string]int64) int {
+	if b.step != L0Applied {
+		return 1
+	}
+	var most int64
+	for _, t := range b.q.From {
+		most = max(most, rows[t.Dataset])
+	}
+	n := (most + RowsPerPersonBucket - 1) / RowsPerPersonBucket
+	return int(min(max(n, 1), MaxPersonBuckets))
 }
 
 // builder holds one query's resolved tables, bounds and key domains.

@@ -2,33 +2,59 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/statgate/statgate/engine/query"
 )
 
-// sql renders the bounded query (see Bound for its shape).
-func (b *builder) sql(seed uint64) string {
+// sql renders the bounded query (see Bound for its shape), with the L0
+// step in the given number of person buckets.
+func (b *builder) sql(seed uint64, buckets int) string {
 	q := b.q
 	keys := make([]string, len(q.Keys))
 	for i := range q.Keys {
 		keys[i] = keyCol(i)
 	}
 	var s strings.Builder
-	s.WriteString("WITH src AS (\n")
-	b.writeSrc(&s)
-	s.WriteString("),\npartials AS (\n")
-	b.writePartials(&s, keys)
-	s.WriteString(")")
+	s.WriteString("WITH ")
 	from := "partials"
-	if b.step == L0Applied {
+	switch {
+	case b.step != L0Applied:
+		b.writeBounded(&s, keys, "", "")
+	case buckets <= 1:
+		b.writeBounded(&s, keys, "", "")
 		s.WriteString(",\n")
-		writeL0Step(&s, keys, b.groups, seed)
+		writeL0Step(&s, keys, b.groups, seed, "")
+		from = "kept"
+	default:
+		base := q.From[0]
+		person := quoteIdent(aliasOf(base)) + "." + quoteIdent(b.tables[aliasOf(base)].PersonKey)
+		branches := make([]string, buckets)
+		for i := range buckets {
+			sfx := strconv.Itoa(i)
+			b.writeBounded(&s, keys, sfx, fmt.Sprintf("hash(%s) %% %d = %d", person, buckets, i))
+			s.WriteString(",\n")
+			writeL0Step(&s, keys, b.groups, seed, sfx)
+			s.WriteString(",\n")
+			branches[i] = "  SELECT * FROM kept" + sfx
+		}
+		s.WriteString("kept AS (\n" + strings.Join(branches, "\n  UNION ALL\n") + "\n)")
 		from = "kept"
 	}
 	s.WriteString("\n")
 	b.writeTotals(&s, keys, from)
 	return s.String()
+}
+
+// writeBounded writes the src and partials CTEs (named with the suffix
+// sfx), src keeping only the rows that also pass cond when it is not "".
+func (b *builder) writeBounded(s *strings.Builder, keys []string, sfx, cond string) {
+	s.WriteString("src" + sfx + " AS (\n")
+	b.writeSrc(s, cond)
+	s.WriteString("),\npartials" + sfx + " AS (\n")
+	b.writePartials(s, keys, "src"+sfx)
+	s.WriteString(")")
 }
 
 // selectList writes "SELECT a,\n    b" with the given indent.
@@ -37,21 +63,21 @@ func selectList(s *strings.Builder, indent string, items []string) {
 }
 
 // writeSrc writes the body of the src CTE: person, keys and arguments of
-// the rows passing WHERE.
-func (b *builder) writeSrc(s *strings.Builder) {
+// the rows passing WHERE (and cond, when not "").
+func (b *builder) writeSrc(s *strings.Builder, cond string) {
 	q := b.q
 	base := q.From[0]
 	baseKey := quoteIdent(aliasOf(base)) + "." + quoteIdent(b.tables[aliasOf(base)].PersonKey)
 	items := []string{baseKey + " AS person"}
 	for i, k := range q.Keys {
-		items = append(items, RenderExpr(k.Expr)+" AS "+keyCol(i))
+		items = append(items, RenderValue(k.Expr)+" AS "+keyCol(i))
 	}
 	for i, a := range q.Aggs {
 		switch a.Kind {
 		case query.AggCount:
-			items = append(items, RenderExpr(a.Arg)+fmt.Sprintf(" AS x%d", i))
+			items = append(items, RenderValue(a.Arg)+fmt.Sprintf(" AS x%d", i))
 		case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
-			items = append(items, "CAST("+RenderExpr(a.Arg)+fmt.Sprintf(" AS DOUBLE) AS x%d", i))
+			items = append(items, "CAST("+RenderValue(a.Arg)+fmt.Sprintf(" AS DOUBLE) AS x%d", i))
 		}
 	}
 	selectList(s, "  ", items)
@@ -63,14 +89,14 @@ func (b *builder) writeSrc(s *strings.Builder) {
 	}
 	s.WriteString("  WHERE " + baseKey + " IS NOT NULL")
 	if q.Where != nil {
-		s.WriteString(" AND " + RenderExpr(q.Where))
+		s.WriteString(" AND " + RenderFilter(q.Where))
 	}
 	s.WriteString("\n")
 }
 
 // writePartials writes the body of the partials CTE: one row per (person,
-// keys) with each aggregate's capped or clamped partial.
-func (b *builder) writePartials(s *strings.Builder, keys []string) {
+// keys) of the CTE src with each aggregate's capped or clamped partial.
+func (b *builder) writePartials(s *strings.Builder, keys []string, src string) {
 	m := b.m
 	items := append([]string{"person"}, keys...)
 	for i, a := range b.q.Aggs {
@@ -96,7 +122,7 @@ func (b *builder) writePartials(s *strings.Builder, keys []string) {
 		}
 	}
 	selectList(s, "  ", items)
-	s.WriteString("  FROM src\n")
+	s.WriteString("  FROM " + src + "\n")
 	var filters []string
 	for i, k := range b.q.Keys {
 		if f := domainFilter(keys[i], b.domains[i], k.Expr.ExprType()); f != "" {
@@ -109,15 +135,21 @@ func (b *builder) writePartials(s *strings.Builder, keys []string) {
 	s.WriteString("  GROUP BY " + strings.Join(items[:1+len(keys)], ", ") + "\n")
 }
 
-// writeL0Step writes the hashed, cutoffs and kept CTEs: a person with more
-// than l0 (person, keys) rows keeps those whose hash is at most the l0-th
-// smallest of the person's hashes.
-func writeL0Step(s *strings.Builder, keys []string, l0 int, seed uint64) {
+// writeL0Step writes the hashed, cutoffs and kept CTEs (named with the
+// suffix sfx, reading partials+sfx): a person with more than l0 (person,
+// keys) rows keeps those whose hash is at most the l0-th smallest of the
+// person's hashes.
+func writeL0Step(s *strings.Builder, keys []string, l0 int, seed uint64, sfx string) {
 	hashArgs := strings.Join(append(append([]string{"person"}, keys...), fmt.Sprintf("%d::UBIGINT", seed)), ", ")
-	fmt.Fprintf(s, "hashed AS (\n  SELECT *, hash(%s) AS h\n  FROM partials\n),\n", hashArgs)
-	fmt.Fprintf(s, "cutoffs AS (\n  SELECT person, list_sort(list(h))[%d] AS cut\n  FROM hashed\n  GROUP BY person\n  HAVING count(*) > %d\n),\n", l0, l0)
-	s.WriteString("kept AS (\n  SELECT hashed.*\n  FROM hashed LEFT JOIN cutoffs ON hashed.person = cutoffs.person\n" +
-		"  WHERE cutoffs.cut IS NULL OR hashed.h <= cutoffs.cut\n)")
+	fmt.Fprintf(s, "hashed%[1]s AS (\n  SELECT *, hash(%[2]s) AS h\n  FROM partials%[1]s\n),\n", sfx, hashArgs)
+	fmt.Fprintf(s, "cutoffs%[1]s AS (\n  SELECT person, list_sort(list(h))[%[2]d] AS cut\n  FROM hashed%[1]s\n  GROUP BY person\n  HAVING count(*) > %[2]d\n),\n", sfx, l0)
+	if sfx == "" {
+		s.WriteString("kept AS (\n  SELECT hashed.*\n  FROM hashed LEFT JOIN cutoffs ON hashed.person = cutoffs.person\n" +
+			"  WHERE cutoffs.cut IS NULL OR hashed.h <= cutoffs.cut\n)")
+		return
+	}
+	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed.*\n  FROM hashed%[1]s AS hashed LEFT JOIN cutoffs%[1]s AS cutoffs ON hashed.person = cutoffs.person\n"+
+		"  WHERE cutoffs.cut IS NULL OR hashed.h <= cutoffs.cut\n)", sfx)
 }
 
 // writeTotals writes the final SELECT: per group (and grouping set) the

@@ -1,0 +1,68 @@
+package plan
+
+import "github.com/statgate/statgate/engine/query"
+
+// Runtime errors are a side channel: if an expression can fail on some
+// rows (integer overflow in arithmetic, date overflow), whether a query
+// succeeds would reveal whether such a row exists, whatever noise the
+// result gets. Expressions that may fail are therefore wrapped in DuckDB's
+// try(), which yields NULL instead of an error; a filter that yields NULL
+// excludes the row. Plain column comparisons, which cannot fail, are left
+// unwrapped so DuckDB can still push them into the scan.
+
+// RenderFilter renders a WHERE condition that never raises a runtime error.
+func RenderFilter(e query.Expr) string {
+	if !mayFail(e) {
+		return RenderExpr(e)
+	}
+	return "coalesce(try(" + RenderExpr(e) + "), false)"
+}
+
+// RenderValue renders a key or aggregate argument that never raises a
+// runtime error (NULL where it would have).
+func RenderValue(e query.Expr) string {
+	if !mayFail(e) {
+		return RenderExpr(e)
+	}
+	return "try(" + RenderExpr(e) + ")"
+}
+
+// mayFail reports whether evaluating e could raise a runtime error: it
+// holds arithmetic, a cast or a function call.
+func mayFail(e query.Expr) bool {
+	switch x := e.(type) {
+	case nil, *query.ColumnRef, *query.Literal, *query.OutputRef:
+		return false
+	case *query.Arith, *query.Cast, *query.Func:
+		return true
+	case *query.Compare:
+		return mayFail(x.L) || mayFail(x.R)
+	case *query.Logical:
+		return anyFail(x.Args)
+	case *query.In:
+		return mayFail(x.X) || anyFail(x.List)
+	case *query.Between:
+		return mayFail(x.X) || mayFail(x.Lo) || mayFail(x.Hi)
+	case *query.Like:
+		return mayFail(x.X) || mayFail(x.Pattern)
+	case *query.IsNull:
+		return mayFail(x.X)
+	case *query.Case:
+		for _, w := range x.Whens {
+			if mayFail(w.Cond) || mayFail(w.Then) {
+				return true
+			}
+		}
+		return mayFail(x.Else)
+	}
+	return true
+}
+
+func anyFail(es []query.Expr) bool {
+	for _, e := range es {
+		if mayFail(e) {
+			return true
+		}
+	}
+	return false
+}
