@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&persons, "persons", 20_000, "synthetic persons to generate when no extract is cached")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
+	if dataSet {
+		fmt.Fprintln(stderr, "statgate demo: --data is not used; the demo keeps its data under --dir")
+		return errUsage
 	}
 	if fs.NArg() > 0 || persons <= 0 {
 		fmt.Fprintln(stderr, "statgate demo: takes no arguments; --persons must be positive")

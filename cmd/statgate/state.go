@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -19,7 +20,7 @@ import (
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
 		fmt.Fprintln(stderr, "Usage: statgate token create --principal NAME | token list | token revoke --id ID   [--data DIR]")
-		return errUsage
+		return helpOrUsage(args)
 	}
 	sub := args[0]
 	var data, principal, id string
@@ -73,7 +74,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "show" {
 		fmt.Fprintln(stderr, "Usage: statgate budget show [--policy FILE] [--data DIR] [--project P]")
-		return errUsage
+		return helpOrUsage(args)
 	}
 	var policy, data, project string
 	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR] [--project P]", stderr)
@@ -111,7 +112,7 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "tail" && args[0] != "verify") {
 		fmt.Fprintln(stderr, "Usage: statgate audit tail [-n N] [--data DIR] | audit verify [--data DIR]")
-		return errUsage
+		return helpOrUsage(args)
 	}
 	sub := args[0]
 	var data string
@@ -151,4 +152,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("audit log NOT intact: entry %d %s", rep.FirstBad, rep.Problem)
 	}
 	return nil
+}
+
+// helpOrUsage returns flag.ErrHelp (exit 0) when args ask for help, and
+// errUsage (exit 2) otherwise.
+func helpOrUsage(args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help") {
+		return flag.ErrHelp
+	}
+	return errUsage
 }
