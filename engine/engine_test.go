@@ -293,7 +293,7 @@ func plainCount(t *testing.T, e *Engine, sql string) map[string]int64 {
 	for rr.Next() {
 		rec := rr.RecordBatch()
 		for i := 0; i < int(rec.NumRows()); i++ {
-			out[rec.Column(0).ValueStr(i)] += int64(mustFloat(t, rec.Column(1).ValueStr(i)))
+			out[strings.Clone(rec.Column(0).ValueStr(i))] += int64(mustFloat(t, rec.Column(1).ValueStr(i)))
 		}
 	}
 	return out
