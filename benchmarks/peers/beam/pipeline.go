@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
+)
+
+// metricsNamespace is the namespace of the pipeline's Beam counters.
+const metricsNamespace = "statgate_beam_peer"
+
+// Counters of the released table, read back from the pipeline result.
+var (
+	groupsOut     = beam.NewCounter(metricsNamespace, "groups_out")
+	groupsPersons = beam.NewCounter(metricsNamespace, "groups_persons")
+	groupsRows    = beam.NewCounter(metricsNamespace, "groups_rows")
+	groupsMean    = beam.NewCounter(metricsNamespace, "groups_mean")
+)
+
+func init() {
+	register.DoFn4x1[context.Context, string, func(int64, string), func(int64, stay), error](&parseFn{})
+	register.Emitter2[int64, string]()
+	register.Emitter2[int64, stay]()
+	register.Function1x2[stay, string, float64](stayPair)
+	register.DoFn6x0[context.Context, string, func(*int64) bool, func(*int64) bool, func(*float64) bool, func(string)](&joinFn{})
+	register.Iter1[int64]()
+	register.Iter1[float64]()
+	register.Emitter1[string]()
+}
+
+// buildPipeline builds the privacy-on-beam pipeline for options o on the
+// CSV layout l: per group (3-character ICD-10 code), DistinctPrivacyID
+// (persons), Count (rows) and MeanPerKey (mean length of stay), each with
+// the bounds of o and its share of the budget (see splitBudget), then a
+// join of the three into one table.
+func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
+	b := splitBudget(o.epsilon, o.delta, o.noise, o.partitions)
+	spec, err := pbeam.NewPrivacySpec(b.specParams(o.preThreshold))
+	if err != nil {
+		return nil, fmt.Errorf("buildPipeline: %w", err)
+	}
+	var noiseKind pbeam.NoiseKind = pbeam.LaplaceNoise{}
+	if o.noise == noiseGaussian {
+		noiseKind = pbeam.GaussianNoise{}
+	}
+
+	p, s := beam.NewPipelineWithRoot()
+	lines := textio.Read(s, o.input)
+	keys, stays := beam.ParDo2(s, &parseFn{Layout: l}, lines)
+	// Both private collections are keyed by pid and share spec, so the
+	// three aggregations draw on one budget.
+	pKeys := pbeam.MakePrivate(s, keys, spec)
+	pStays := pbeam.ParDo(s, stayPair, pbeam.MakePrivate(s, stays, spec))
+
+	var public any // nil: each aggregation selects its own partitions
+	if o.partitions == partitionsShared {
+		public = pbeam.SelectPartitions(s, pKeys, pbeam.SelectPartitionsParams{
+			Epsilon:                  b.Selection.SelEpsilon,
+			Delta:                    b.Selection.SelDelta,
+			MaxPartitionsContributed: o.maxPartitions,
+		})
+	}
+	persons := pbeam.DistinctPrivacyID(s, pKeys, pbeam.DistinctPrivacyIDParams{
+		NoiseKind:                noiseKind,
+		AggregationEpsilon:       b.Persons.AggEpsilon,
+		AggregationDelta:         b.Persons.AggDelta,
+		PartitionSelectionDelta:  b.Persons.SelDelta,
+		PublicPartitions:         public,
+		MaxPartitionsContributed: o.maxPartitions,
+	})
+	rows := pbeam.Count(s, pKeys, pbeam.CountParams{
+		NoiseKind:          noiseKind,
+		AggregationEpsilon: b.Rows.AggEpsilon,
+		AggregationDelta:   b.Rows.AggDelta,
+		PartitionSelectionParams: pbeam.PartitionSelectionParams{
+			Epsilon: b.Rows.SelEpsilon,
+			Delta:   b.Rows.SelDelta,
+		},
+		PublicPartitions:         public,
+		MaxPartitionsContributed: o.maxPartitions,
+		MaxValue:                 o.maxPerPartition,
+	})
+	means := pbeam.MeanPerKey(s, pStays, pbeam.MeanParams{
+		NoiseKind:          noiseKind,
+		AggregationEpsilon: b.Mean.AggEpsilon,
+		AggregationDelta:   b.Mean.AggDelta,
+		PartitionSelectionParams: pbeam.PartitionSelectionParams{
+			Epsilon: b.Mean.SelEpsilon,
+			Delta:   b.Mean.SelDelta,
+		},
+		PublicPartitions:             public,
+		MaxPartitionsContributed:     o.maxPartitions,
+		MaxContributionsPerPartition: o.maxPerPartition,
+		MinValue:                     o.lo,
+		MaxValue:                     o.hi,
+	})
+
+	table := beam.ParDo(s, &joinFn{}, beam.CoGroupByKey(s, persons, rows, means))
+	if o.out != "" {
+		textio.Write(s, o.out, table)
+	}
+	return p, nil
+}
+
+// stayPair keys a length of stay by its group, the input of MeanPerKey.
+func stayPair(st stay) (string, float64) {
+	return st.Key, st.LOS
+}
+
+// joinFn assembles one line key,persons,rows,mean_los of the released
+// table from the three aggregations' outputs; a measure whose own
+// partition selection dropped the group is left empty. It counts the
+// groups released in total and per measure.
+type joinFn struct{}
+
+// ProcessElement joins the outputs for one group.
+func (fn *joinFn) ProcessElement(ctx context.Context, key string, persons func(*int64) bool, rows func(*int64) bool, means func(*float64) bool, emit func(string)) {
+	groupsOut.Inc(ctx, 1)
+	var sb strings.Builder
+	sb.WriteString(csvField(key))
+	var n int64
+	sb.WriteByte(',')
+	if persons(&n) {
+		groupsPersons.Inc(ctx, 1)
+		sb.WriteString(strconv.FormatInt(n, 10))
+	}
+	sb.WriteByte(',')
+	if rows(&n) {
+		groupsRows.Inc(ctx, 1)
+		sb.WriteString(strconv.FormatInt(n, 10))
+	}
+	var m float64
+	sb.WriteByte(',')
+	if means(&m) {
+		groupsMean.Inc(ctx, 1)
+		sb.WriteString(strconv.FormatFloat(m, 'g', -1, 64))
+	}
+	emit(sb.String())
+}
+
+// csvField quotes s for a CSV line when it needs quoting.
+func csvField(s string) string {
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
