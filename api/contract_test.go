@@ -1,6 +1,10 @@
 package api
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/tokens"
 )
@@ -10,3 +14,23 @@ var (
 	_ Engine        = (*engine.Engine)(nil)
 	_ Authenticator = (*tokens.Store)(nil)
 )
+
+// TestNewRefusesMissingDependencies: New must not build a handler that
+// would serve without an engine or an authenticator.
+func TestNewRefusesMissingDependencies(t *testing.T) {
+	if _, err := New(nil); err == nil {
+		t.Error("New(nil) built a handler")
+	}
+	if _, err := New(&Options{Auth: (*tokens.Store)(nil)}); err == nil {
+		t.Error("New without an engine built a handler")
+	}
+	h, err := New(&Options{Engine: (*engine.Engine)(nil), Auth: (*tokens.Store)(nil)})
+	if err != nil {
+		t.Skipf("New refuses typed-nil dependencies: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	if rec.Code != http.StatusOK {
+		t.Errorf("/healthz = %d", rec.Code)
+	}
+}
