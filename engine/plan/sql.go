@@ -91,6 +91,9 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 	if q.Where != nil {
 		s.WriteString(" AND " + RenderFilter(q.Where))
 	}
+	if cond != "" {
+		s.WriteString(" AND " + cond)
+	}
 	s.WriteString("\n")
 }
 

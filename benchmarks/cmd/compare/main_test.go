@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/statgate/statgate/benchmarks"
+)
+
+func TestParseCount(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{in: "1000000", want: 1_000_000},
+		{in: "1e7", want: 10_000_000},
+		{in: "10M", want: 10_000_000},
+		{in: "100k", want: 100_000},
+		{in: " 2.5M ", want: 2_500_000},
+		{in: "0", wantErr: true},
+		{in: "-5", wantErr: true},
+		{in: "many", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseCount(tc.in)
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Errorf("parseCount(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		desc      string
+		args      []string
+		check     func(*options) bool
+		wantErr   bool
+		wantUsage bool
+	}{
+		{desc: "defaults: 1 M and 10 M rows, group scaling at 1 M", args: nil, check: func(o *options) bool {
+			return slices.Equal(o.rows, []int64{1_000_000, 10_000_000}) && o.scaleRows == 1_000_000 &&
+				slices.Equal(o.scaleGroups, []int64{20, 2000}) && o.reps == 5 && o.beamReps == 1 && o.beamMaxRows == 10_000_000 &&
+				slices.Equal(o.variants, benchmarks.DefaultVariants) && strings.HasSuffix(o.out, "benchmarks/RESULTS.md") &&
+				strings.HasSuffix(o.cache, "benchmarks/.cache")
+		}},
+		{desc: "100 M without the peer", args: []string{"--rows", "100000000", "--skip-beam", "--memory-limit", "3GB", "--scale-groups", ""}, check: func(o *options) bool {
+			return slices.Equal(o.rows, []int64{100_000_000}) && o.skipBeam && o.memoryLimit == "3GB" && len(o.scaleGroups) == 0
+		}},
+		{desc: "variant subset", args: []string{"--variants", "C,A"}, check: func(o *options) bool {
+			return slices.Equal(o.variants, []benchmarks.Variant{"C", "A"})
+		}},
+		{desc: "the peer is not a child variant", args: []string{"--variants", "A,E"}, wantErr: true},
+		{desc: "bad rows", args: []string{"--rows", "lots"}, wantErr: true},
+		{desc: "no reps", args: []string{"--reps", "0"}, wantErr: true},
+		{desc: "stray argument", args: []string{"extra"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			o, err := parseFlags(tc.args, io.Discard)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("parseFlags(%q) error = %v, want error %v", tc.args, err, tc.wantErr)
+			}
+			if err == nil && !tc.check(o) {
+				t.Errorf("parseFlags(%q) = %+v", tc.args, o)
+			}
+		})
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	got := commandLine([]string{"--rows", "1M", "--scale-groups", "", "--memory-limit", "3 GB"}, true)
+	want := "go run -tags duckdb_arrow ./benchmarks/cmd/compare --rows 1M --scale-groups '' --memory-limit '3 GB'"
+	if got != want {
+		t.Errorf("commandLine = %s\nwant          %s", got, want)
+	}
+	if got := commandLine(nil, false); got != "go run ./benchmarks/cmd/compare" {
+		t.Errorf("commandLine without the tag = %s", got)
+	}
+}
