@@ -18,7 +18,7 @@ import (
 // the variant's runner and then answers one line per request on stdin:
 //
 //	run   → one JSON Outcome line (or {"error": "..."}) on stdout
-//	quit  → exits (as does end of input)
+//	quit  → one line {"peak_rss": bytes}, then exits (end of input exits too)
 
 // ChildEnv is the environment variable that makes the harness binary (or
 // the test binary of this package) a child; see IsChild and ChildMain.
@@ -36,6 +36,8 @@ type childReply struct {
 	Error string `json:"error,omitempty"`
 	// Ready is set on the first line, once the runner is open.
 	Ready bool `json:"ready,omitempty"`
+	// PeakRSS is the child's peak memory (VmHWM), on the line answering quit.
+	PeakRSS int64 `json:"peak_rss,omitempty"`
 }
 
 // IsChild reports whether this process was started as a child.
@@ -67,7 +69,12 @@ func ServeChild(ctx context.Context, spec ChildSpec, in io.Reader, out io.Writer
 		_ = enc.Encode(childReply{Error: err.Error()})
 		return err
 	}
-	defer r.Close()
+	closed := false
+	defer func() {
+		if !closed {
+			r.Close()
+		}
+	}()
 	if err := enc.Encode(childReply{Ready: true}); err != nil {
 		return err
 	}
@@ -84,7 +91,13 @@ func ServeChild(ctx context.Context, spec ChildSpec, in io.Reader, out io.Writer
 				return err
 			}
 		case "quit":
-			return nil
+			// Close first: the peak includes everything the runner held.
+			closed = true
+			err := r.Close()
+			if eerr := enc.Encode(childReply{PeakRSS: procPeakRSS("self")}); err == nil {
+				err = eerr
+			}
+			return err
 		default:
 			if err := enc.Encode(childReply{Error: fmt.Sprintf("unknown request %q", sc.Text())}); err != nil {
 				return err
@@ -169,14 +182,19 @@ func (c *Child) Run() (Outcome, error) {
 	return rep.Outcome, nil
 }
 
-// Close ends the child and returns its peak resident memory in bytes (0
-// where the platform does not report it).
+// Close ends the child and returns its peak resident memory in bytes (the
+// child's own VmHWM; the rusage max RSS where that is missing, 0 where
+// the platform reports neither).
 func (c *Child) Close() (int64, error) {
 	_, werr := io.WriteString(c.stdin, "quit\n")
 	c.stdin.Close()
+	rep, rerr := c.read()
 	err := c.cmd.Wait()
 	if err != nil {
 		return 0, fmt.Errorf("benchmarks: child: %w (stderr: %s)", errors.Join(err, werr), strings.TrimSpace(c.stderr.String()))
+	}
+	if rerr == nil && rep.PeakRSS > 0 {
+		return rep.PeakRSS, nil
 	}
 	return peakRSS(c.cmd.ProcessState), nil
 }

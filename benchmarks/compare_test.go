@@ -196,12 +196,51 @@ func TestChildProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("child wrote %d lines, want ready, run, error, run (nothing after quit):\n%s", len(lines), out.String())
+	if len(lines) != 5 {
+		t.Fatalf("child wrote %d lines, want ready, run, error, run, peak (nothing after quit):\n%s", len(lines), out.String())
 	}
-	for i, want := range []string{`"ready":true`, `"groups":20`, `unknown request`, `"groups":20`} {
+	for i, want := range []string{`"ready":true`, `"groups":20`, `unknown request`, `"groups":20`, `"peak_rss":`} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("line %d = %s, want it to contain %s", i, lines[i], want)
 		}
+	}
+}
+
+// TestChildPeakIsItsOwn: a child's peak memory does not include its
+// parent's, however large the parent grew (rusage max RSS would: see rss.go).
+func TestChildPeakIsItsOwn(t *testing.T) {
+	if procPeakRSS("self") == 0 {
+		t.Skip("no /proc/self/status VmHWM on this platform")
+	}
+	d := tiny(t)
+	dir, err := d.StateDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Grow this process by 400 MiB of touched memory.
+	ballast := make([]byte, 400<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := StartChild(context.Background(), exe, []string{"-test.run=^$"}, ChildSpec{Variant: VariantRaw, Options: RunnerOptions{DataDir: dir, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	peak, err := c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak <= 0 || peak >= 300<<20 {
+		t.Errorf("child peak %s with a 400 MiB parent; want the child's own, well below", fmtBytes(peak))
+	}
+	if procPeakRSS("self") < 400<<20 || ballast[len(ballast)-1] != 1 {
+		t.Errorf("the parent did not grow: peak %s", fmtBytes(procPeakRSS("self")))
 	}
 }

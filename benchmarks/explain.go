@@ -25,6 +25,10 @@ type Operator struct {
 	Detail string `json:"detail"`
 	// Depth is the operator's depth in the plan (0: the root).
 	Depth int `json:"depth"`
+	// Count is how many operators of the plan this one stands for: Top
+	// merges operators with the same name and detail (the branches of a
+	// bucketed plan), summing their times and rows; 1 otherwise.
+	Count int `json:"count"`
 }
 
 // Profile is DuckDB's EXPLAIN ANALYZE of one query.
@@ -39,9 +43,24 @@ type Profile struct {
 	Operators []Operator `json:"operators"`
 }
 
-// Top returns the n operators with the most time, most first.
+// Top returns the n operators with the most time, most first, operators
+// with the same name and detail merged into one (see Operator.Count).
 func (p *Profile) Top(n int) []Operator {
-	ops := append([]Operator(nil), p.Operators...)
+	var ops []Operator
+	at := map[string]int{}
+	for _, o := range p.Operators {
+		k := o.Name + "\x00" + o.Detail
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(ops)
+			o.Count = 1
+			ops = append(ops, o)
+			continue
+		}
+		ops[i].Seconds += o.Seconds
+		ops[i].Rows += o.Rows
+		ops[i].Count++
+	}
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Seconds > ops[j].Seconds })
 	return ops[:min(n, len(ops))]
 }
@@ -125,7 +144,7 @@ func parseProfile(b []byte) (*Profile, error) {
 			d := depth
 			if n.Name != "EXPLAIN_ANALYZE" {
 				p.Operators = append(p.Operators, Operator{Name: n.Name, Seconds: n.Timing, Rows: n.Cardinality,
-					Detail: detail(n.ExtraInfo), Depth: depth})
+					Detail: detail(n.ExtraInfo), Depth: depth, Count: 1})
 				d++
 			}
 			if err := walk(n.Children, d); err != nil {

@@ -47,6 +47,12 @@ func TestParseProfile(t *testing.T) {
 	if top := p.Top(2); len(top) != 2 || top[0].Name != "HASH_JOIN" || top[1].Name != "HASH_GROUP_BY" {
 		t.Errorf("Top(2) = %+v", top)
 	}
+	// Operators with the same name and detail merge, as the branches of a bucketed plan.
+	p.Operators = append(p.Operators, Operator{Name: "TABLE_SCAN", Seconds: 1.5, Rows: 10, Detail: p.Operators[2].Detail, Count: 1})
+	if top := p.Top(1); len(top) != 1 || top[0].Name != "TABLE_SCAN" || top[0].Seconds != 1.75 || top[0].Rows != 1010 || top[0].Count != 2 {
+		t.Errorf("Top(1) after a second scan = %+v, want the two scans merged", top)
+	}
+	p.Operators = p.Operators[:3]
 	if got := p.OperatorSeconds(); got != 2 {
 		t.Errorf("OperatorSeconds() = %g, want 2", got)
 	}

@@ -325,14 +325,18 @@ func writeProfile(w writer, s *SizeResult) {
 	if a := s.RawProfile; a != nil {
 		w("; the raw query A: latency %s s, CPU %s s, peak buffer memory %s", fmtSeconds(a.Latency), fmtSeconds(a.CPU), fmtBytes(a.PeakBuffer))
 	}
-	w(".\n\n| operator | s (all threads) | share | rows out | detail |\n|---|---:|---:|---:|---|\n")
+	w(". Identical operators of the L0 step's person buckets are summed (×n).\n\n| operator | s (all threads) | share | rows out | detail |\n|---|---:|---:|---:|---|\n")
 	total := p.OperatorSeconds()
 	for _, o := range p.Top(8) {
 		share := 0.0
 		if total > 0 {
 			share = o.Seconds / total
 		}
-		w("| %s | %s | %.0f%% | %s | %s |\n", o.Name, fmtSeconds(o.Seconds), share*100, fmtCount(o.Rows), strings.ReplaceAll(o.Detail, "|", "\\|"))
+		name := o.Name
+		if o.Count > 1 {
+			name += fmt.Sprintf(" ×%d", o.Count)
+		}
+		w("| %s | %s | %.0f%% | %s | %s |\n", name, fmtSeconds(o.Seconds), share*100, fmtCount(o.Rows), strings.ReplaceAll(o.Detail, "|", "\\|"))
 	}
 	w("\n")
 }
