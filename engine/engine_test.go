@@ -357,3 +357,16 @@ func TestRuntimeErrorsAreNoSideChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestInternalErrorsHideTheCause: a failure after the debit prints only the
+// stage, never the execution error's text (DuckDB's can quote data values).
+func TestInternalErrorsHideTheCause(t *testing.T) {
+	cause := errors.New("Overflow in addition of INT64 (9223372036854775807 + 1950)")
+	err := internal("execute", cause)
+	if !errors.Is(err, ErrInternal) || !errors.Is(err, cause) {
+		t.Fatalf("errors.Is lost ErrInternal or the cause: %v", err)
+	}
+	if strings.Contains(err.Error(), "1950") || !strings.Contains(err.Error(), "execute") {
+		t.Errorf("message %q leaks the cause or omits the stage", err.Error())
+	}
+}

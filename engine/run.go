@@ -26,6 +26,23 @@ import (
 // was debited: nothing is released and the budget is not refunded.
 var ErrInternal = errors.New("engine: internal error; nothing was released")
 
+// internalError is a failure after checking. Its message names only the
+// stage: the cause (DuckDB's text can quote data values) stays reachable
+// through errors.Unwrap for operators' logs and never becomes the message
+// a caller prints.
+type internalError struct {
+	stage string
+	cause error
+}
+
+func (e *internalError) Error() string { return ErrInternal.Error() + " (" + e.stage + ")" }
+
+// Unwrap returns ErrInternal and the cause, so errors.Is matches both
+// ErrInternal and, for example, context.DeadlineExceeded.
+func (e *internalError) Unwrap() []error { return []error{ErrInternal, e.cause} }
+
+func internal(stage string, cause error) error { return &internalError{stage: stage, cause: cause} }
+
 // compiled is a request after checking and planning, before the debit.
 type compiled struct {
 	kind     string // "sql", "template" or "cohort"
@@ -54,7 +71,7 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
 	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, c, queryID, res, err); aerr != nil && err == nil {
-		return nil, fmt.Errorf("%w: audit: %w", ErrInternal, aerr)
+		return nil, internal("audit", aerr)
 	}
 	if err != nil {
 		return nil, err
@@ -191,7 +208,7 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	defer cancel()
 	rr, err := e.db.QueryArrow(ctx, c.plan.SQL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: execute: %w", ErrInternal, err)
+		return nil, internal("execute", err)
 	}
 	defer rr.Release()
 	res, err := protect.Apply(ctx, c.plan, rr, po)
@@ -199,11 +216,11 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 		if r, ok := refusal.As(err); ok {
 			return nil, r
 		}
-		return nil, fmt.Errorf("%w: protect: %w", ErrInternal, err)
+		return nil, internal("protect", err)
 	}
 	if c.q != nil {
 		if res, err = finish(res, c.q); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+			return nil, internal("post-processing", err)
 		}
 	}
 	res.Meta.QueryID = queryID
