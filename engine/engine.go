@@ -53,6 +53,10 @@ type Engine struct {
 	audit   *audit.Log
 	tokens  *tokens.Store
 	catalog *catalog.Catalog
+	// sizes are the datasets' row counts when the engine opened (the
+	// extracts are read-only while it runs); plans use them to split the
+	// L0 step of large tables into person buckets.
+	sizes map[string]int64
 
 	closeOnce sync.Once
 }
@@ -96,6 +100,7 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 	if err = e.checkLoaded(sizes); err != nil {
 		return nil, err
 	}
+	e.sizes = sizes
 	e.catalog = catalog.New(o.Policy, sizes)
 	if e.state, err = statedb.Open(ctx, o.DataDir); err != nil {
 		return nil, fmt.Errorf("engine.Open: state: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/policies"
@@ -368,5 +369,40 @@ func TestInternalErrorsHideTheCause(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "1950") || !strings.Contains(err.Error(), "execute") {
 		t.Errorf("message %q leaks the cause or omits the stage", err.Error())
+	}
+}
+
+// TestLargeTablesArePlannedInPersonBuckets checks that the engine plans with
+// the extracts' row counts: a dataset above plan.RowsPerPersonBucket rows
+// gets an L0 step in person buckets (without them DuckDB runs out of memory
+// on 100 M rows), a small one none. That buckets leave the answer unchanged
+// for a given seed is plan.TestBucketsDoNotChangeTheResult.
+func TestLargeTablesArePlannedInPersonBuckets(t *testing.T) {
+	e := openEngine(t, nil)
+	ctx := context.Background()
+	req := Request{Project: "diabetes-2026", SQL: "SELECT substr(icd10, 1, 3) AS icd3, count(*) AS contacts FROM npr GROUP BY 1"}
+	run := func() (string, int) {
+		t.Helper()
+		c, err := e.compile(ctx, ingrid, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Query(ctx, ingrid, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.plan.SQL, len(res.Rows)
+	}
+	small, smallRows := run()
+	if c := strings.Count(small, "cutoffs"); c == 0 || strings.Contains(small, "cutoffs1") {
+		t.Fatalf("small npr: want one L0 step without buckets, plan:\n%s", small)
+	}
+	e.sizes["npr"] = 3*plan.RowsPerPersonBucket + 1
+	large, largeRows := run()
+	if !strings.Contains(large, "cutoffs3") || strings.Contains(large, "cutoffs4") {
+		t.Fatalf("npr of %d rows: want 4 person buckets, plan:\n%s", e.sizes["npr"], large)
+	}
+	if smallRows == 0 || largeRows == 0 {
+		t.Errorf("released groups: %d without buckets, %d with", smallRows, largeRows)
 	}
 }

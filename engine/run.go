@@ -130,7 +130,7 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 		if r.Totals && c.q.GroupingSets == nil && len(c.q.Keys) > 0 {
 			c.q.GroupingSets = cube(len(c.q.Keys))
 		}
-		c.plan, err = plan.Bound(c.q, e.pol, nil)
+		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes})
 		if err != nil {
 			return c, err
 		}
