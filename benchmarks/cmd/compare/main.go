@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&scaleGroups, "scale-groups", "20,2000", "further group counts, measured at --scale-rows, to show the cost per group (\"\": none)")
 	var scaleRows string
 	fs.StringVar(&scaleRows, "scale-rows", "", "npr rows of the --scale-groups runs (default: the smallest of --rows)")
-	fs.IntVar(&o.reps, "reps", 5, "timed rounds of A, B, C, D, K (after one warm-up each)")
+	fs.IntVar(&o.reps, "reps", 0, "timed rounds of A, B, C, D, K (after one warm-up each); 0: by size (see repsFor)")
 	fs.StringVar(&variants, "variants", "A,B,C,D,K", "child variants, in round order")
 	fs.BoolVar(&o.skipBeam, "skip-beam", false, "do not run the privacy-on-beam peer (E)")
 	fs.IntVar(&o.beamReps, "beam-reps", 1, "runs of the peer per size (each takes about rows / 60,000 s)")
@@ -133,8 +133,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("--variants: unknown variant %q (want A, B, C, D, K; E is the peer)", v)
 		}
 	}
-	if o.reps < 1 || o.beamReps < 0 {
-		return nil, errors.New("--reps must be at least 1 and --beam-reps at least 0")
+	if o.reps < 0 || o.beamReps < 0 {
+		return nil, errors.New("--reps and --beam-reps must not be negative")
 	}
 	if o.repoRoot, err = repoRoot(); err != nil {
 		return nil, err
@@ -256,7 +256,7 @@ func run(ctx context.Context, o *options, log io.Writer) error {
 			return err
 		}
 		co := &benchmarks.CompareOptions{
-			Data: data, Variants: o.variants, Reps: o.reps, Exe: exe, Scratch: scratch,
+			Data: data, Variants: o.variants, Reps: repsFor(spec.Rows, o.reps), Exe: exe, Scratch: scratch,
 			MemoryLimit: o.memoryLimit, Threads: o.threads,
 			Loads: withLoads, Explain: !o.skipExplain, Progress: log,
 		}
@@ -275,6 +275,22 @@ func run(ctx context.Context, o *options, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "done in %s; wrote %s\n", time.Since(start).Round(time.Second), o.out)
 	return nil
+}
+
+// repsFor is the number of timed rounds at a size: the --reps flag when
+// set, otherwise more rounds where a question takes well under a second
+// (there the machine's noise is large beside the time measured) and fewer
+// where each round takes minutes.
+func repsFor(rows int64, flag int) int {
+	switch {
+	case flag > 0:
+		return flag
+	case rows <= 2_000_000:
+		return 15
+	case rows <= 20_000_000:
+		return 5
+	}
+	return 3
 }
 
 func containsRows(rows []int64, n int64) bool {

@@ -35,6 +35,25 @@ func TestParseCount(t *testing.T) {
 	}
 }
 
+func TestRepsFor(t *testing.T) {
+	tests := []struct {
+		rows int64
+		flag int
+		want int
+	}{
+		{1_000_000, 0, 15},
+		{10_000_000, 0, 5},
+		{100_000_000, 0, 3},
+		{100_000_000, 7, 7},
+		{1_000_000, 2, 2},
+	}
+	for _, tc := range tests {
+		if got := repsFor(tc.rows, tc.flag); got != tc.want {
+			t.Errorf("repsFor(%d, %d) = %d, want %d", tc.rows, tc.flag, got, tc.want)
+		}
+	}
+}
+
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		desc      string
@@ -45,7 +64,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{desc: "defaults: 1 M and 10 M rows, group scaling at 1 M", args: nil, check: func(o *options) bool {
 			return slices.Equal(o.rows, []int64{1_000_000, 10_000_000}) && o.scaleRows == 1_000_000 &&
-				slices.Equal(o.scaleGroups, []int64{20, 2000}) && o.reps == 5 && o.beamReps == 1 && o.beamMaxRows == 10_000_000 &&
+				slices.Equal(o.scaleGroups, []int64{20, 2000}) && o.reps == 0 && o.beamReps == 1 && o.beamMaxRows == 10_000_000 &&
 				slices.Equal(o.variants, benchmarks.DefaultVariants) && strings.HasSuffix(o.out, "benchmarks/RESULTS.md") &&
 				strings.HasSuffix(o.cache, "benchmarks/.cache")
 		}},
@@ -57,7 +76,7 @@ func TestParseFlags(t *testing.T) {
 		}},
 		{desc: "the peer is not a child variant", args: []string{"--variants", "A,E"}, wantErr: true},
 		{desc: "bad rows", args: []string{"--rows", "lots"}, wantErr: true},
-		{desc: "no reps", args: []string{"--reps", "0"}, wantErr: true},
+		{desc: "negative reps", args: []string{"--reps", "-1"}, wantErr: true},
 		{desc: "stray argument", args: []string{"extra"}, wantErr: true},
 	}
 	for _, tc := range tests {
