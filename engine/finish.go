@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -61,7 +60,7 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 					}
 					return -1
 				}
-				c := compareValues(av, bv)
+				c := result.Compare(av, bv)
 				if o.Desc {
 					c = -c
 				}
@@ -76,36 +75,6 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 		out.Rows = out.Rows[:*q.Limit]
 	}
 	return out, nil
-}
-
-// compareValues orders released values; NULL (suppressed) sorts last.
-func compareValues(a, b any) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return 1
-	case b == nil:
-		return -1
-	}
-	if fa, ok := toFloat(a); ok {
-		if fb, ok := toFloat(b); ok {
-			return cmp.Compare(fa, fb)
-		}
-	}
-	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
-}
-
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int64:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	}
-	return 0, false
 }
 
 // eval evaluates a HAVING expression over one released row. NULL
@@ -126,7 +95,7 @@ func eval(e query.Expr, row result.Row) (any, error) {
 		if err != nil || l == nil || r == nil {
 			return nil, err
 		}
-		c := compareValues(l, r)
+		c := result.Compare(l, r)
 		switch x.Op {
 		case "=":
 			return c == 0, nil
@@ -160,7 +129,7 @@ func eval(e query.Expr, row result.Row) (any, error) {
 		if err != nil || v == nil || lo == nil || hi == nil {
 			return nil, err
 		}
-		in := compareValues(v, lo) >= 0 && compareValues(v, hi) <= 0
+		in := result.Compare(v, lo) >= 0 && result.Compare(v, hi) <= 0
 		return in != x.Not, nil
 	case *query.In:
 		v, err := eval(x.X, row)
@@ -172,7 +141,7 @@ func eval(e query.Expr, row result.Row) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if lv != nil && compareValues(v, lv) == 0 {
+			if lv != nil && result.Compare(v, lv) == 0 {
 				return !x.Not, nil
 			}
 		}
@@ -186,8 +155,8 @@ func eval(e query.Expr, row result.Row) (any, error) {
 		if err != nil || l == nil || r == nil {
 			return nil, err
 		}
-		a, ok1 := toFloat(l)
-		b, ok2 := toFloat(r)
+		a, ok1 := result.Number(l)
+		b, ok2 := result.Number(r)
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("engine.eval: arithmetic on non-numbers")
 		}

@@ -3,12 +3,11 @@ package protect
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
-	"strings"
 
 	"github.com/google/differential-privacy/go/v3/dpagg"
 	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/result"
 )
 
 // The ways output groups are chosen (result.Meta.Groups).
@@ -158,56 +157,9 @@ func (s *settings) domainGroups(p *plan.Plan, si int, set groupSet, observed map
 // lexically, false before true, NULL last.
 func compareKeys(a, b []any, idx []int) int {
 	for _, k := range idx {
-		if c := compareValue(a[k], b[k]); c != 0 {
+		if c := result.Compare(a[k], b[k]); c != 0 {
 			return c
 		}
 	}
 	return 0
-}
-
-func compareValue(a, b any) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return 1
-	case b == nil:
-		return -1
-	}
-	if fa, ok := number(a); ok {
-		if fb, ok := number(b); ok {
-			switch {
-			case fa < fb:
-				return -1
-			case fa > fb:
-				return 1
-			}
-			return 0
-		}
-	}
-	if ba, ok := a.(bool); ok {
-		if bb, ok := b.(bool); ok {
-			switch {
-			case ba == bb:
-				return 0
-			case bb:
-				return -1
-			}
-			return 1
-		}
-	}
-	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return float64(x), true
-	case float64:
-		if math.IsNaN(x) {
-			return 0, false
-		}
-		return x, true
-	}
-	return 0, false
 }

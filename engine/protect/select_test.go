@@ -158,24 +158,3 @@ func TestChooseRejectsDuplicates(t *testing.T) {
 		t.Error("a group returned twice: no error")
 	}
 }
-
-func TestCompareValue(t *testing.T) {
-	tests := []struct {
-		desc string
-		a, b any
-		want int
-	}{
-		{"numbers by value", int64(10), 9.5, 1},
-		{"strings", "E11", "J45", -1},
-		{"false before true", false, true, -1},
-		{"NULL last", nil, "A", 1},
-		{"equal", int64(3), 3.0, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.desc, func(t *testing.T) {
-			if got := compareValue(tc.a, tc.b); got != tc.want {
-				t.Errorf("compareValue(%v, %v) = %d, want %d", tc.a, tc.b, got, tc.want)
-			}
-		})
-	}
-}
