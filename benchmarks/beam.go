@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,19 @@ import (
 
 // BeamDir is the privacy-on-beam peer's module, relative to the repository root.
 const BeamDir = "benchmarks/peers/beam"
+
+// BeamPlan is the peer's --plan: "staged" runs one Beam pipeline per
+// privacy-on-beam operation in turn, so that the direct runner, which
+// buffers every grouping step's whole input in memory, holds one
+// operation's data at a time (peers/beam/README.md).
+const BeamPlan = "staged"
+
+// BeamMemoryLimit is the Go soft memory limit (GOMEMLIMIT) RunBeam gives
+// the peer unless the environment already sets one. Under the default
+// GOGC=100 a Go heap grows to twice its live data before it is collected;
+// the limit makes the collector work harder instead once the heap nears
+// it, and costs nothing below it. 16 GiB leaves room on a 24 GiB machine.
+const BeamMemoryLimit = "16GiB"
 
 // BuildBeam builds the peer in peerDir (its own Go module) into out.
 func BuildBeam(ctx context.Context, peerDir, out string) error {
@@ -72,6 +87,7 @@ func (p BeamParams) Args(input string) []string {
 		"--max-partitions", strconv.Itoa(p.MaxPartitions), "--max-per-partition", strconv.Itoa(p.MaxPerPartition),
 		"--lo", f(p.Lo), "--hi", f(p.Hi),
 		"--noise", p.Noise, "--partitions", "shared", "--pre-threshold", strconv.Itoa(p.PreThreshold),
+		"--plan", BeamPlan,
 	}
 }
 
@@ -88,10 +104,13 @@ type BeamOutcome struct {
 	PeakRSS int64   `json:"-"`
 }
 
-// RunBeam runs the peer binary once on the CSV file input. When the peer
-// fails, the outcome still holds its wall time and peak memory.
+// RunBeam runs the peer binary once on the CSV file input, in the
+// harness's environment plus GOMEMLIMIT=BeamMemoryLimit unless that sets
+// GOMEMLIMIT itself. When the peer fails, the outcome still holds its wall
+// time and peak memory.
 func RunBeam(ctx context.Context, binary, input string, p BeamParams) (BeamOutcome, error) {
 	cmd := exec.CommandContext(ctx, binary, p.Args(input)...)
+	cmd.Env = beamEnv(os.Environ())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -119,6 +138,17 @@ func RunBeam(ctx context.Context, binary, input string, p BeamParams) (BeamOutco
 	o.Wall = wall
 	o.PeakRSS = peak
 	return o, nil
+}
+
+// beamEnv returns env with GOMEMLIMIT=BeamMemoryLimit appended, unless env
+// sets GOMEMLIMIT already (an explicit setting wins).
+func beamEnv(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			return env
+		}
+	}
+	return append(slices.Clip(env), "GOMEMLIMIT="+BeamMemoryLimit)
 }
 
 // lastLines returns the last n lines of s.

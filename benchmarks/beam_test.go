@@ -23,7 +23,7 @@ func TestBeamParamsOf(t *testing.T) {
 		t.Errorf("BeamParamsOf = %+v, want %+v", p, want)
 	}
 	args := strings.Join(p.Args("in.csv"), " ")
-	wantArgs := "--input in.csv --epsilon 0.5 --delta 1e-07 --max-partitions 4 --max-per-partition 10 --lo 0 --hi 90 --noise laplace --partitions shared --pre-threshold 5"
+	wantArgs := "--input in.csv --epsilon 0.5 --delta 1e-07 --max-partitions 4 --max-per-partition 10 --lo 0 --hi 90 --noise laplace --partitions shared --pre-threshold 5 --plan staged"
 	if args != wantArgs {
 		t.Errorf("Args = %s\nwant   %s", args, wantArgs)
 	}
@@ -50,6 +50,8 @@ func TestRunBeam(t *testing.T) {
 	}{
 		{desc: "report on the last line", body: "echo 'log line'\necho '{\"rows_in\":10,\"groups_out\":3,\"seconds\":1.5}'\n",
 			want: BeamOutcome{RowsIn: 10, GroupsOut: 3, Seconds: 1.5}},
+		{desc: "the peer gets a memory limit", body: "[ -n \"$GOMEMLIMIT\" ] || { echo 'GOMEMLIMIT unset' >&2; exit 1; }\necho '{\"rows_in\":1,\"groups_out\":1,\"seconds\":0.5}'\n",
+			want: BeamOutcome{RowsIn: 1, GroupsOut: 1, Seconds: 0.5}},
 		{desc: "failure shows stderr", body: "echo 'beam peer: --input is required' >&2\nexit 1\n", wantErr: "--input is required"},
 		{desc: "a killed peer reports its memory", body: "kill -9 $$\n", wantErr: "signal: killed after 0 s, peak RSS"},
 		{desc: "no report", body: "echo 'hello'\n", wantErr: "report line"},
@@ -69,6 +71,31 @@ func TestRunBeam(t *testing.T) {
 			}
 			if got.RowsIn != tc.want.RowsIn || got.GroupsOut != tc.want.GroupsOut || got.Seconds != tc.want.Seconds || got.Wall <= 0 || got.PeakRSS <= 0 {
 				t.Errorf("RunBeam = %+v, want %+v with wall time and peak RSS", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBeamEnv(t *testing.T) {
+	tests := []struct {
+		desc string
+		env  []string
+		want []string
+	}{
+		{desc: "limit added", env: []string{"HOME=/root", "GOGC=100"}, want: []string{"HOME=/root", "GOGC=100", "GOMEMLIMIT=" + BeamMemoryLimit}},
+		{desc: "empty environment", env: nil, want: []string{"GOMEMLIMIT=" + BeamMemoryLimit}},
+		{desc: "explicit limit wins", env: []string{"GOMEMLIMIT=4GiB", "HOME=/root"}, want: []string{"GOMEMLIMIT=4GiB", "HOME=/root"}},
+		{desc: "a similar name is not the limit", env: []string{"XGOMEMLIMIT=1"}, want: []string{"XGOMEMLIMIT=1", "GOMEMLIMIT=" + BeamMemoryLimit}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			env := slices.Clone(tc.env)
+			got := beamEnv(env)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("beamEnv(%q) = %q, want %q", tc.env, got, tc.want)
+			}
+			if !slices.Equal(env, tc.env) {
+				t.Errorf("beamEnv changed its argument to %q", env)
 			}
 		})
 	}

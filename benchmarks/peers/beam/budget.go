@@ -96,3 +96,22 @@ func (b budget) specParams(preThreshold int64) pbeam.PrivacySpecParams {
 		PreThreshold:              preThreshold,
 	}
 }
+
+// specParams returns the PrivacySpec parameters holding exactly this share,
+// for a pipeline that runs only the operation spending it (the staged
+// plan). The pre-threshold belongs to partition selection: it is set only
+// when the share selects partitions (SelDelta > 0), since pbeam rejects a
+// pre-threshold without a selection budget and ignores it with public
+// partitions.
+func (s share) specParams(preThreshold int64) pbeam.PrivacySpecParams {
+	p := pbeam.PrivacySpecParams{
+		AggregationEpsilon:        s.AggEpsilon,
+		AggregationDelta:          s.AggDelta,
+		PartitionSelectionEpsilon: s.SelEpsilon,
+		PartitionSelectionDelta:   s.SelDelta,
+	}
+	if s.SelDelta > 0 {
+		p.PreThreshold = preThreshold
+	}
+	return p
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
@@ -63,6 +64,50 @@ func TestSplitBudget(t *testing.T) {
 			}
 			if _, err := pbeam.NewPrivacySpec(got.specParams(5)); err != nil {
 				t.Errorf("pbeam.NewPrivacySpec rejects the split: %v", err)
+			}
+		})
+	}
+}
+
+func TestShareSpecParams(t *testing.T) {
+	const eps, delta, pre = 1.2, 3e-6, 5
+	for _, tc := range []struct {
+		desc              string
+		noise, partitions string
+		// wantStages are the stages the staged plan runs; wantPre those
+		// whose spec carries the pre-threshold (they select partitions).
+		wantStages, wantPre []string
+	}{
+		{desc: "per-aggregate laplace", noise: noiseLaplace, partitions: partitionsPerAggregate,
+			wantStages: []string{stagePersons, stageRows, stageMean}, wantPre: []string{stagePersons, stageRows, stageMean}},
+		{desc: "per-aggregate gaussian", noise: noiseGaussian, partitions: partitionsPerAggregate,
+			wantStages: []string{stagePersons, stageRows, stageMean}, wantPre: []string{stagePersons, stageRows, stageMean}},
+		{desc: "shared laplace", noise: noiseLaplace, partitions: partitionsShared,
+			wantStages: []string{stageSelect, stagePersons, stageRows, stageMean}, wantPre: []string{stageSelect}},
+		{desc: "shared gaussian", noise: noiseGaussian, partitions: partitionsShared,
+			wantStages: []string{stageSelect, stagePersons, stageRows, stageMean}, wantPre: []string{stageSelect}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			b := splitBudget(eps, delta, tc.noise, tc.partitions)
+			shares := map[string]share{stageSelect: b.Selection, stagePersons: b.Persons, stageRows: b.Rows, stageMean: b.Mean}
+			var sumEps, sumDelta float64
+			var withPre []string
+			for _, name := range tc.wantStages {
+				p := shares[name].specParams(pre)
+				if _, err := pbeam.NewPrivacySpec(p); err != nil {
+					t.Errorf("stage %s: pbeam.NewPrivacySpec rejects %+v: %v", name, p, err)
+				}
+				if p.PreThreshold == pre {
+					withPre = append(withPre, name)
+				}
+				sumEps += p.AggregationEpsilon + p.PartitionSelectionEpsilon
+				sumDelta += p.AggregationDelta + p.PartitionSelectionDelta
+			}
+			if !slices.Equal(withPre, tc.wantPre) {
+				t.Errorf("stages with the pre-threshold %v, want %v", withPre, tc.wantPre)
+			}
+			if math.Abs(sumEps-eps) > 1e-12 || math.Abs(sumDelta-delta) > 1e-18 {
+				t.Errorf("stage specs add up to (ε, δ) = (%v, %v), want (%v, %v)", sumEps, sumDelta, eps, delta)
 			}
 		})
 	}

@@ -26,7 +26,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sync"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -48,17 +47,22 @@ type report struct {
 	// GroupsOut is the number of groups in the released table: groups
 	// released by at least one of the three aggregations.
 	GroupsOut int64 `json:"groups_out"`
-	// Seconds is the wall time of the pipeline run (beam.Run) alone.
+	// Seconds is the wall time of the pipeline run alone: beam.Run in the
+	// single plan; every stage's beam.Run and the join in the staged plan.
 	Seconds float64 `json:"seconds"`
 	// GroupsPersons, GroupsRows and GroupsMean are the groups released by
 	// DistinctPrivacyID, Count and MeanPerKey.
 	GroupsPersons int64 `json:"groups_persons"`
 	GroupsRows    int64 `json:"groups_rows"`
 	GroupsMean    int64 `json:"groups_mean"`
-	// Runner, Noise and Partitions echo the settings used.
+	// Runner, Plan, Noise and Partitions echo the settings used.
 	Runner     string `json:"runner"`
+	Plan       string `json:"plan"`
 	Noise      string `json:"noise"`
 	Partitions string `json:"partitions"`
+	// Stages are the pipelines of a staged run, in order; empty for the
+	// single plan.
+	Stages []stageReport `json:"stages,omitempty"`
 }
 
 func main() {
@@ -88,44 +92,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := buildPipeline(o, l)
-	if err != nil {
-		return err
-	}
 	stopProfile, err := startCPUProfile(o.cpuProfile)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	res, err := beam.Run(ctx, o.runner, p)
-	seconds := time.Since(start).Seconds()
+	var rep report
+	if o.plan == planSingle {
+		rep, err = runSingle(ctx, o, l)
+	} else {
+		rep, err = runStaged(ctx, o, l)
+	}
 	if perr := stopProfile(); perr != nil && err == nil {
 		return perr
 	}
 	if err != nil {
-		return fmt.Errorf("run: pipeline: %w", err)
+		return err
 	}
-	rep := report{Seconds: seconds, Runner: o.runner, Noise: o.noise, Partitions: o.partitions}
-	if res == nil {
-		return fmt.Errorf("run: runner %q returned no metrics", o.runner)
-	}
-	for _, c := range res.Metrics().AllMetrics().Counters() {
-		if c.Namespace() != metricsNamespace {
-			continue
-		}
-		switch c.Name() {
-		case "rows_in":
-			rep.RowsIn += c.Result()
-		case "groups_out":
-			rep.GroupsOut += c.Result()
-		case "groups_persons":
-			rep.GroupsPersons += c.Result()
-		case "groups_rows":
-			rep.GroupsRows += c.Result()
-		case "groups_mean":
-			rep.GroupsMean += c.Result()
-		}
-	}
+	rep.Runner, rep.Plan, rep.Noise, rep.Partitions = o.runner, o.plan, o.noise, o.partitions
 	line, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)

@@ -15,6 +15,25 @@ const (
 	runnerPrism  = "prism"
 )
 
+// Plans accepted by --plan: how the operations are laid out in Beam
+// pipelines. Both compute the same released table with the same pbeam
+// calls, parameters and budget.
+const (
+	// planStaged runs one pipeline per privacy-on-beam operation, one
+	// after another, each reading the input anew: SelectPartitions (shared
+	// mode only), then DistinctPrivacyID, Count and MeanPerKey, the
+	// selected groups passed to them as an in-memory PublicPartitions
+	// slice; the peer joins the three small outputs itself. The direct
+	// runner buffers every grouping step's whole input in memory, so one
+	// operation at a time needs a fraction of the memory of planSingle.
+	planStaged = "staged"
+	// planSingle builds every operation into one pipeline, the selected
+	// groups passed as a PCollection and the outputs joined with
+	// CoGroupByKey. On the direct runner all its grouping steps fill at
+	// once: about 1.3 GB of live heap per million rows.
+	planSingle = "single"
+)
+
 // options are the command-line settings of one run.
 type options struct {
 	input           string
@@ -23,6 +42,7 @@ type options struct {
 	maxPerPartition int64
 	lo, hi          float64
 	runner          string
+	plan            string
 	noise           string
 	partitions      string
 	preThreshold    int64
@@ -51,6 +71,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.lo, "lo", 0, "lower clamp of length_of_stay_days for the mean")
 	fs.Float64Var(&o.hi, "hi", 0, "upper clamp of length_of_stay_days for the mean (> lo)")
 	fs.StringVar(&o.runner, "runner", runnerDirect, "Beam runner: direct (in-process, single-threaded) or prism (in-process, parallel)")
+	fs.StringVar(&o.plan, "plan", planStaged, "pipeline layout: staged (one pipeline per pbeam operation, run in turn) or single (one pipeline for all)")
 	fs.StringVar(&o.noise, "noise", noiseLaplace, "noise kind: laplace or gaussian")
 	fs.StringVar(&o.partitions, "partitions", partitionsPerAggregate, "DP partition selection: per-aggregate (each aggregation selects its groups) or shared (pbeam.SelectPartitions once, as statgate)")
 	fs.Int64Var(&o.preThreshold, "pre-threshold", 0, "pre-threshold of partition selection (statgate's min_cell_count); 0 for none")
@@ -94,6 +115,9 @@ func (o *options) validate() error {
 	}
 	if o.runner != runnerDirect && o.runner != runnerPrism {
 		bad("--runner must be %q or %q", runnerDirect, runnerPrism)
+	}
+	if o.plan != planStaged && o.plan != planSingle {
+		bad("--plan must be %q or %q", planStaged, planSingle)
 	}
 	if o.noise != noiseLaplace && o.noise != noiseGaussian {
 		bad("--noise must be %q or %q", noiseLaplace, noiseGaussian)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
@@ -45,10 +46,7 @@ func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buildPipeline: %w", err)
 	}
-	var noiseKind pbeam.NoiseKind = pbeam.LaplaceNoise{}
-	if o.noise == noiseGaussian {
-		noiseKind = pbeam.GaussianNoise{}
-	}
+	noiseKind := noiseKindOf(o.noise)
 
 	p, s := beam.NewPipelineWithRoot()
 	lines := textio.Read(s, o.input)
@@ -106,6 +104,49 @@ func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
 		textio.Write(s, o.out, table)
 	}
 	return p, nil
+}
+
+// runSingle builds the single plan's pipeline, runs it and reads the
+// report from its counters; Seconds is the wall time of beam.Run.
+func runSingle(ctx context.Context, o *options, l layout) (report, error) {
+	p, err := buildPipeline(o, l)
+	if err != nil {
+		return report{}, err
+	}
+	start := time.Now()
+	res, err := beam.Run(ctx, o.runner, p)
+	seconds := time.Since(start).Seconds()
+	if err != nil {
+		return report{}, fmt.Errorf("run: pipeline: %w", err)
+	}
+	if res == nil {
+		return report{}, fmt.Errorf("run: runner %q returned no metrics", o.runner)
+	}
+	c := counters(res)
+	return report{
+		RowsIn: c["rows_in"], GroupsOut: c["groups_out"], Seconds: seconds,
+		GroupsPersons: c["groups_persons"], GroupsRows: c["groups_rows"], GroupsMean: c["groups_mean"],
+	}, nil
+}
+
+// counters returns the pipeline's counters in metricsNamespace by name,
+// summed over steps.
+func counters(res beam.PipelineResult) map[string]int64 {
+	m := map[string]int64{}
+	for _, c := range res.Metrics().AllMetrics().Counters() {
+		if c.Namespace() == metricsNamespace {
+			m[c.Name()] += c.Result()
+		}
+	}
+	return m
+}
+
+// noiseKindOf returns pbeam's noise for --noise.
+func noiseKindOf(kind string) pbeam.NoiseKind {
+	if kind == noiseGaussian {
+		return pbeam.GaussianNoise{}
+	}
+	return pbeam.LaplaceNoise{}
 }
 
 // stayPair keys a length of stay by its group, the input of MeanPerKey.

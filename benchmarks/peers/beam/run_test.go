@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,8 +52,11 @@ func TestRun(t *testing.T) {
 		desc  string
 		extra []string
 	}{
-		{desc: "per-aggregate laplace"},
-		{desc: "shared gaussian", extra: []string{"--partitions", "shared", "--noise", "gaussian"}},
+		{desc: "staged per-aggregate laplace"},
+		{desc: "staged shared gaussian", extra: []string{"--partitions", "shared", "--noise", "gaussian"}},
+		{desc: "staged shared laplace pre-threshold", extra: []string{"--partitions", "shared", "--pre-threshold", "5"}},
+		{desc: "single per-aggregate laplace", extra: []string{"--plan", "single"}},
+		{desc: "single shared gaussian", extra: []string{"--plan", "single", "--partitions", "shared", "--noise", "gaussian"}},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "table.csv")
@@ -77,8 +81,38 @@ func TestRun(t *testing.T) {
 			if !(rep.Seconds > 0) {
 				t.Errorf("seconds = %v, want > 0", rep.Seconds)
 			}
+			checkStages(t, rep)
 			checkTable(t, out, truth)
 		})
+	}
+}
+
+// checkStages checks the stages of the report against its plan: none for
+// the single plan; for the staged plan persons, rows and mean after a
+// select stage in shared mode, each timed, adding up to at most Seconds.
+func checkStages(t *testing.T, rep report) {
+	t.Helper()
+	var want []string
+	if rep.Plan == planStaged {
+		if rep.Partitions == partitionsShared {
+			want = append(want, stageSelect)
+		}
+		want = append(want, stagePersons, stageRows, stageMean)
+	}
+	var names []string
+	var sum float64
+	for _, st := range rep.Stages {
+		names = append(names, st.Name)
+		if !(st.Seconds > 0) {
+			t.Errorf("stage %s took %v s, want > 0", st.Name, st.Seconds)
+		}
+		sum += st.Seconds
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("stages %v, want %v", names, want)
+	}
+	if sum > rep.Seconds {
+		t.Errorf("stages add up to %v s, more than the run's %v s", sum, rep.Seconds)
 	}
 }
 
