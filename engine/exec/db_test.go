@@ -49,8 +49,7 @@ func TestOpenAppliesSettings(t *testing.T) {
 		var got []string
 		for _, name := range []string{"threads", "lock_configuration", "enable_external_access",
 			"autoload_known_extensions", "autoinstall_known_extensions",
-			"allow_community_extensions", "allow_unsigned_extensions", "TimeZone",
-			"allocator_background_threads", "allocator_flush_threshold"} {
+			"allow_community_extensions", "allow_unsigned_extensions", "TimeZone"} {
 			var v string
 			if err := conn.QueryRowContext(ctx, "SELECT current_setting($1)::VARCHAR", name).Scan(&v); err != nil {
 				t.Fatalf("setting %s: %v", name, err)
@@ -59,8 +58,7 @@ func TestOpenAppliesSettings(t *testing.T) {
 		}
 		want := []string{"threads=1", "lock_configuration=true", "enable_external_access=false",
 			"autoload_known_extensions=false", "autoinstall_known_extensions=false",
-			"allow_community_extensions=false", "allow_unsigned_extensions=false", "TimeZone=UTC",
-			"allocator_background_threads=true", "allocator_flush_threshold=16.0 MiB"}
+			"allow_community_extensions=false", "allow_unsigned_extensions=false", "TimeZone=UTC"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("settings = %v, want %v", got, want)
 		}

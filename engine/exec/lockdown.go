@@ -33,11 +33,7 @@ func startupConfig(readOnly bool) map[string]string {
 // lock (which can no longer SET anything) share them. The Arrow settings
 // pin the types the native Arrow export produces (see the package doc);
 // TimeZone pins what TIMESTAMPTZ arithmetic means, whatever the server's
-// zone. The allocator settings keep a long-running process near its
-// memory_limit: without them DuckDB's allocator kept the peaks of earlier
-// queries, and the resident memory of a process answering the same
-// bounded query grew from 0.97 to 1.38 GB over three runs under a 1 GB
-// limit (10 M rows); with them it stayed at 0.99 GB.
+// zone.
 func lockdownSettings(o *Options) []string {
 	s := []string{
 		"SET GLOBAL enable_external_access = false",
@@ -47,8 +43,6 @@ func lockdownSettings(o *Options) []string {
 		"SET GLOBAL arrow_large_buffer_size = false",
 		"SET GLOBAL arrow_lossless_conversion = false",
 		"SET GLOBAL TimeZone = 'UTC'",
-		"SET GLOBAL allocator_background_threads = true",
-		"SET GLOBAL allocator_flush_threshold = '16MiB'",
 	}
 	if o.MemoryLimit != "" {
 		s = append(s, "SET GLOBAL memory_limit = "+quoteString(o.MemoryLimit))
