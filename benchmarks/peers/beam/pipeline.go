@@ -46,7 +46,6 @@ func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("buildPipeline: %w", err)
 	}
-	noiseKind := noiseKindOf(o.noise)
 
 	p, s := beam.NewPipelineWithRoot()
 	lines := textio.Read(s, o.input)
@@ -64,40 +63,9 @@ func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
 			MaxPartitionsContributed: o.maxPartitions,
 		})
 	}
-	persons := pbeam.DistinctPrivacyID(s, pKeys, pbeam.DistinctPrivacyIDParams{
-		NoiseKind:                noiseKind,
-		AggregationEpsilon:       b.Persons.AggEpsilon,
-		AggregationDelta:         b.Persons.AggDelta,
-		PartitionSelectionDelta:  b.Persons.SelDelta,
-		PublicPartitions:         public,
-		MaxPartitionsContributed: o.maxPartitions,
-	})
-	rows := pbeam.Count(s, pKeys, pbeam.CountParams{
-		NoiseKind:          noiseKind,
-		AggregationEpsilon: b.Rows.AggEpsilon,
-		AggregationDelta:   b.Rows.AggDelta,
-		PartitionSelectionParams: pbeam.PartitionSelectionParams{
-			Epsilon: b.Rows.SelEpsilon,
-			Delta:   b.Rows.SelDelta,
-		},
-		PublicPartitions:         public,
-		MaxPartitionsContributed: o.maxPartitions,
-		MaxValue:                 o.maxPerPartition,
-	})
-	means := pbeam.MeanPerKey(s, pStays, pbeam.MeanParams{
-		NoiseKind:          noiseKind,
-		AggregationEpsilon: b.Mean.AggEpsilon,
-		AggregationDelta:   b.Mean.AggDelta,
-		PartitionSelectionParams: pbeam.PartitionSelectionParams{
-			Epsilon: b.Mean.SelEpsilon,
-			Delta:   b.Mean.SelDelta,
-		},
-		PublicPartitions:             public,
-		MaxPartitionsContributed:     o.maxPartitions,
-		MaxContributionsPerPartition: o.maxPerPartition,
-		MinValue:                     o.lo,
-		MaxValue:                     o.hi,
-	})
+	persons := pbeam.DistinctPrivacyID(s, pKeys, personsParams(o, b, public))
+	rows := pbeam.Count(s, pKeys, rowsParams(o, b, public))
+	means := pbeam.MeanPerKey(s, pStays, meanParams(o, b, public))
 
 	table := beam.ParDo(s, &joinFn{}, beam.CoGroupByKey(s, persons, rows, means))
 	if o.out != "" {
@@ -147,6 +115,54 @@ func noiseKindOf(kind string) pbeam.NoiseKind {
 		return pbeam.GaussianNoise{}
 	}
 	return pbeam.LaplaceNoise{}
+}
+
+// personsParams are DistinctPrivacyID's parameters under the bounds of o and
+// the budget b; public is nil or the selected groups (a PCollection or a
+// slice), as pbeam's PublicPartitions takes them. Both plans use them.
+func personsParams(o *options, b budget, public any) pbeam.DistinctPrivacyIDParams {
+	return pbeam.DistinctPrivacyIDParams{
+		NoiseKind:                noiseKindOf(o.noise),
+		AggregationEpsilon:       b.Persons.AggEpsilon,
+		AggregationDelta:         b.Persons.AggDelta,
+		PartitionSelectionDelta:  b.Persons.SelDelta,
+		PublicPartitions:         public,
+		MaxPartitionsContributed: o.maxPartitions,
+	}
+}
+
+// rowsParams are Count's parameters (see personsParams).
+func rowsParams(o *options, b budget, public any) pbeam.CountParams {
+	return pbeam.CountParams{
+		NoiseKind:          noiseKindOf(o.noise),
+		AggregationEpsilon: b.Rows.AggEpsilon,
+		AggregationDelta:   b.Rows.AggDelta,
+		PartitionSelectionParams: pbeam.PartitionSelectionParams{
+			Epsilon: b.Rows.SelEpsilon,
+			Delta:   b.Rows.SelDelta,
+		},
+		PublicPartitions:         public,
+		MaxPartitionsContributed: o.maxPartitions,
+		MaxValue:                 o.maxPerPartition,
+	}
+}
+
+// meanParams are MeanPerKey's parameters (see personsParams).
+func meanParams(o *options, b budget, public any) pbeam.MeanParams {
+	return pbeam.MeanParams{
+		NoiseKind:          noiseKindOf(o.noise),
+		AggregationEpsilon: b.Mean.AggEpsilon,
+		AggregationDelta:   b.Mean.AggDelta,
+		PartitionSelectionParams: pbeam.PartitionSelectionParams{
+			Epsilon: b.Mean.SelEpsilon,
+			Delta:   b.Mean.SelDelta,
+		},
+		PublicPartitions:             public,
+		MaxPartitionsContributed:     o.maxPartitions,
+		MaxContributionsPerPartition: o.maxPerPartition,
+		MinValue:                     o.lo,
+		MaxValue:                     o.hi,
+	}
 }
 
 // stayPair keys a length of stay by its group, the input of MeanPerKey.

@@ -70,7 +70,6 @@ func runStaged(ctx context.Context, o *options, l layout) (report, error) {
 	defer os.RemoveAll(dir)
 	st := &stager{o: o, layout: l, dir: dir, rowsIn: -1}
 	b := splitBudget(o.epsilon, o.delta, o.noise, o.partitions)
-	noiseKind := noiseKindOf(o.noise)
 
 	start := time.Now()
 	var public any // nil: each aggregation selects its own partitions
@@ -94,32 +93,14 @@ func runStaged(ctx context.Context, o *options, l layout) (report, error) {
 	}
 	var table [numMeasures]map[string]string
 	table[measurePersons], err = st.runMeasure(ctx, stagePersons, b.Persons, func(s beam.Scope, spec *pbeam.PrivacySpec, keys, _ beam.PCollection) beam.PCollection {
-		persons := pbeam.DistinctPrivacyID(s, pbeam.MakePrivate(s, keys, spec), pbeam.DistinctPrivacyIDParams{
-			NoiseKind:                noiseKind,
-			AggregationEpsilon:       b.Persons.AggEpsilon,
-			AggregationDelta:         b.Persons.AggDelta,
-			PartitionSelectionDelta:  b.Persons.SelDelta,
-			PublicPartitions:         public,
-			MaxPartitionsContributed: o.maxPartitions,
-		})
+		persons := pbeam.DistinctPrivacyID(s, pbeam.MakePrivate(s, keys, spec), personsParams(o, b, public))
 		return beam.ParDo(s, formatInt64, persons)
 	})
 	if err != nil {
 		return report{}, err
 	}
 	table[measureRows], err = st.runMeasure(ctx, stageRows, b.Rows, func(s beam.Scope, spec *pbeam.PrivacySpec, keys, _ beam.PCollection) beam.PCollection {
-		rows := pbeam.Count(s, pbeam.MakePrivate(s, keys, spec), pbeam.CountParams{
-			NoiseKind:          noiseKind,
-			AggregationEpsilon: b.Rows.AggEpsilon,
-			AggregationDelta:   b.Rows.AggDelta,
-			PartitionSelectionParams: pbeam.PartitionSelectionParams{
-				Epsilon: b.Rows.SelEpsilon,
-				Delta:   b.Rows.SelDelta,
-			},
-			PublicPartitions:         public,
-			MaxPartitionsContributed: o.maxPartitions,
-			MaxValue:                 o.maxPerPartition,
-		})
+		rows := pbeam.Count(s, pbeam.MakePrivate(s, keys, spec), rowsParams(o, b, public))
 		return beam.ParDo(s, formatInt64, rows)
 	})
 	if err != nil {
@@ -127,20 +108,7 @@ func runStaged(ctx context.Context, o *options, l layout) (report, error) {
 	}
 	table[measureMean], err = st.runMeasure(ctx, stageMean, b.Mean, func(s beam.Scope, spec *pbeam.PrivacySpec, _, stays beam.PCollection) beam.PCollection {
 		pStays := pbeam.ParDo(s, stayPair, pbeam.MakePrivate(s, stays, spec))
-		means := pbeam.MeanPerKey(s, pStays, pbeam.MeanParams{
-			NoiseKind:          noiseKind,
-			AggregationEpsilon: b.Mean.AggEpsilon,
-			AggregationDelta:   b.Mean.AggDelta,
-			PartitionSelectionParams: pbeam.PartitionSelectionParams{
-				Epsilon: b.Mean.SelEpsilon,
-				Delta:   b.Mean.SelDelta,
-			},
-			PublicPartitions:             public,
-			MaxPartitionsContributed:     o.maxPartitions,
-			MaxContributionsPerPartition: o.maxPerPartition,
-			MinValue:                     o.lo,
-			MaxValue:                     o.hi,
-		})
+		means := pbeam.MeanPerKey(s, pStays, meanParams(o, b, public))
 		return beam.ParDo(s, formatFloat64, means)
 	})
 	if err != nil {
