@@ -44,11 +44,11 @@ func procPeakRSS(pid string) int64 {
 	return 0
 }
 
-// peakWatcher samples a running process's VmHWM until stopped.
+// peakWatcher samples a running process's VmHWM until stopped. Only the
+// sampling goroutine writes peak; stop reads it after that goroutine ended.
 type peakWatcher struct {
 	done chan struct{}
 	wg   sync.WaitGroup
-	mu   sync.Mutex
 	peak int64
 }
 
@@ -73,18 +73,14 @@ func watchPeak(pid int, interval time.Duration) *peakWatcher {
 }
 
 func (w *peakWatcher) sample(pid int) {
-	if n := procPeakRSS(strconv.Itoa(pid)); n > 0 {
-		w.mu.Lock()
-		w.peak = max(w.peak, n)
-		w.mu.Unlock()
-	}
+	// VmHWM only grows, but a sample read as the process exits may fail
+	// (0), so keep the largest.
+	w.peak = max(w.peak, procPeakRSS(strconv.Itoa(pid)))
 }
 
 // stop ends the sampling and returns the largest VmHWM seen (0: none).
 func (w *peakWatcher) stop() int64 {
 	close(w.done)
 	w.wg.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	return w.peak
 }

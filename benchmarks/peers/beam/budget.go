@@ -85,16 +85,11 @@ func (b budget) total() share {
 }
 
 // specParams returns the PrivacySpec parameters holding exactly the total
-// of the shares, so every aggregation can ask for its share by amount.
+// of the shares, so every aggregation can ask for its share by amount. The
+// total always has a selection δ (options.validate requires δ > 0), so the
+// pre-threshold is set.
 func (b budget) specParams(preThreshold int64) pbeam.PrivacySpecParams {
-	t := b.total()
-	return pbeam.PrivacySpecParams{
-		AggregationEpsilon:        t.AggEpsilon,
-		AggregationDelta:          t.AggDelta,
-		PartitionSelectionEpsilon: t.SelEpsilon,
-		PartitionSelectionDelta:   t.SelDelta,
-		PreThreshold:              preThreshold,
-	}
+	return b.total().specParams(preThreshold)
 }
 
 // specParams returns the PrivacySpec parameters holding exactly this share,

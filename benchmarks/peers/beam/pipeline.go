@@ -57,11 +57,7 @@ func buildPipeline(o *options, l layout) (*beam.Pipeline, error) {
 
 	var public any // nil: each aggregation selects its own partitions
 	if o.partitions == partitionsShared {
-		public = pbeam.SelectPartitions(s, pKeys, pbeam.SelectPartitionsParams{
-			Epsilon:                  b.Selection.SelEpsilon,
-			Delta:                    b.Selection.SelDelta,
-			MaxPartitionsContributed: o.maxPartitions,
-		})
+		public = pbeam.SelectPartitions(s, pKeys, selectParams(o, b))
 	}
 	persons := pbeam.DistinctPrivacyID(s, pKeys, personsParams(o, b, public))
 	rows := pbeam.Count(s, pKeys, rowsParams(o, b, public))
@@ -117,9 +113,19 @@ func noiseKindOf(kind string) pbeam.NoiseKind {
 	return pbeam.LaplaceNoise{}
 }
 
+// selectParams are SelectPartitions' parameters in shared mode under the
+// bounds of o and the budget b. Both plans use them, as the three below.
+func selectParams(o *options, b budget) pbeam.SelectPartitionsParams {
+	return pbeam.SelectPartitionsParams{
+		Epsilon:                  b.Selection.SelEpsilon,
+		Delta:                    b.Selection.SelDelta,
+		MaxPartitionsContributed: o.maxPartitions,
+	}
+}
+
 // personsParams are DistinctPrivacyID's parameters under the bounds of o and
 // the budget b; public is nil or the selected groups (a PCollection or a
-// slice), as pbeam's PublicPartitions takes them. Both plans use them.
+// slice), as pbeam's PublicPartitions takes them.
 func personsParams(o *options, b budget, public any) pbeam.DistinctPrivacyIDParams {
 	return pbeam.DistinctPrivacyIDParams{
 		NoiseKind:                noiseKindOf(o.noise),

@@ -75,11 +75,7 @@ func runStaged(ctx context.Context, o *options, l layout) (report, error) {
 	var public any // nil: each aggregation selects its own partitions
 	if o.partitions == partitionsShared {
 		recs, err := st.run(ctx, stageSelect, b.Selection, func(s beam.Scope, spec *pbeam.PrivacySpec, keys, _ beam.PCollection) beam.PCollection {
-			selected := pbeam.SelectPartitions(s, pbeam.MakePrivate(s, keys, spec), pbeam.SelectPartitionsParams{
-				Epsilon:                  b.Selection.SelEpsilon,
-				Delta:                    b.Selection.SelDelta,
-				MaxPartitionsContributed: o.maxPartitions,
-			})
+			selected := pbeam.SelectPartitions(s, pbeam.MakePrivate(s, keys, spec), selectParams(o, b))
 			return beam.ParDo(s, formatKey, selected)
 		})
 		if err != nil {
