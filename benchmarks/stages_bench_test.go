@@ -32,7 +32,7 @@ var benchRows = flag.String("bench.rows", "1e6,1e7", "npr rows of BenchmarkStage
 //	check    parse (DuckDB's parser) and check QuerySQL into the model
 //	plan     plan.Bound: the contribution-bounded SQL
 //	execute  run the bounded SQL and read its Arrow batches
-//	protect  protect.Apply on the execute stage's batches
+//	protect  Release.Apply on the execute stage's batches (Prepare outside the loop)
 //	debit    one budget debit (durable SQLite commit)
 //	audit    one audit append (durable SQLite commit)
 //	query    Engine.Query: all of the above
@@ -117,14 +117,17 @@ func BenchmarkStages(b *testing.B) {
 				b.Fatal(err)
 			}
 			batches := captureIPC(b, db, p.SQL)
-			opts := protectOptions(pol)
+			rel, err := protect.Prepare(p, protectOptions(pol))
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				rr, err := ipc.NewReader(bytes.NewReader(batches))
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := protect.Apply(ctx, p, rr, opts); err != nil {
+				if _, err := rel.Apply(ctx, rr); err != nil {
 					b.Fatal(err)
 				}
 				rr.Release()

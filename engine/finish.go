@@ -39,11 +39,7 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 			nr.Cells[i] = row.Cells[j]
 		}
 		if q.Having != nil {
-			v, err := eval(q.Having, nr)
-			if err != nil {
-				return nil, err
-			}
-			if b, ok := v.(bool); !ok || !b {
+			if b, ok := eval(q.Having, nr).(bool); !ok || !b {
 				continue
 			}
 		}
@@ -79,140 +75,111 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 
 // eval evaluates a HAVING expression over one released row. NULL
 // propagates as in SQL; a suppressed cell is NULL, so it never passes a
-// comparison.
-func eval(e query.Expr, row result.Row) (any, error) {
+// comparison. eval is total: an operation the checker would not have let
+// through (arithmetic on a string, an unknown operator) is NULL, so that
+// whether a result is released can never depend on which rows exist.
+func eval(e query.Expr, row result.Row) any {
 	switch x := e.(type) {
 	case *query.OutputRef:
-		return row.Cells[x.Column].Value, nil
+		return row.Cells[x.Column].Value
 	case *query.Literal:
-		return x.Value, nil
+		return x.Value
 	case *query.Compare:
-		l, err := eval(x.L, row)
-		if err != nil {
-			return nil, err
-		}
-		r, err := eval(x.R, row)
-		if err != nil || l == nil || r == nil {
-			return nil, err
+		l, r := eval(x.L, row), eval(x.R, row)
+		if l == nil || r == nil {
+			return nil
 		}
 		c := result.Compare(l, r)
 		switch x.Op {
 		case "=":
-			return c == 0, nil
+			return c == 0
 		case "<>", "!=":
-			return c != 0, nil
+			return c != 0
 		case "<":
-			return c < 0, nil
+			return c < 0
 		case "<=":
-			return c <= 0, nil
+			return c <= 0
 		case ">":
-			return c > 0, nil
+			return c > 0
 		case ">=":
-			return c >= 0, nil
+			return c >= 0
 		}
-		return nil, fmt.Errorf("engine.eval: comparison %q", x.Op)
+		return nil
 	case *query.Logical:
 		return evalLogical(x, row)
 	case *query.IsNull:
-		v, err := eval(x.X, row)
-		return (v == nil) != x.Not, err
+		return (eval(x.X, row) == nil) != x.Not
 	case *query.Between:
-		v, err := eval(x.X, row)
-		if err != nil {
-			return nil, err
-		}
-		lo, err := eval(x.Lo, row)
-		if err != nil {
-			return nil, err
-		}
-		hi, err := eval(x.Hi, row)
-		if err != nil || v == nil || lo == nil || hi == nil {
-			return nil, err
+		v, lo, hi := eval(x.X, row), eval(x.Lo, row), eval(x.Hi, row)
+		if v == nil || lo == nil || hi == nil {
+			return nil
 		}
 		in := result.Compare(v, lo) >= 0 && result.Compare(v, hi) <= 0
-		return in != x.Not, nil
+		return in != x.Not
 	case *query.In:
-		v, err := eval(x.X, row)
-		if err != nil || v == nil {
-			return nil, err
+		v := eval(x.X, row)
+		if v == nil {
+			return nil
 		}
 		for _, le := range x.List {
-			lv, err := eval(le, row)
-			if err != nil {
-				return nil, err
-			}
-			if lv != nil && result.Compare(v, lv) == 0 {
-				return !x.Not, nil
+			if lv := eval(le, row); lv != nil && result.Compare(v, lv) == 0 {
+				return !x.Not
 			}
 		}
-		return x.Not, nil
+		return x.Not
 	case *query.Arith:
-		l, err := eval(x.L, row)
-		if err != nil {
-			return nil, err
-		}
-		r, err := eval(x.R, row)
-		if err != nil || l == nil || r == nil {
-			return nil, err
-		}
-		a, ok1 := result.Number(l)
-		b, ok2 := result.Number(r)
+		a, ok1 := result.Number(eval(x.L, row))
+		b, ok2 := result.Number(eval(x.R, row))
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("engine.eval: arithmetic on non-numbers")
+			return nil
 		}
 		switch x.Op {
 		case "+":
-			return a + b, nil
+			return a + b
 		case "-":
-			return a - b, nil
+			return a - b
 		case "*":
-			return a * b, nil
+			return a * b
 		case "/":
 			if b == 0 {
-				return nil, nil
+				return nil
 			}
-			return a / b, nil
+			return a / b
 		case "%":
 			if b == 0 {
-				return nil, nil
+				return nil
 			}
-			return math.Mod(a, b), nil
+			return math.Mod(a, b)
 		}
-		return nil, fmt.Errorf("engine.eval: operator %q", x.Op)
 	}
-	return nil, fmt.Errorf("engine.eval: %T is not supported in HAVING", e)
+	return nil
 }
 
 // evalLogical evaluates AND, OR and NOT with SQL's three-valued logic.
-func evalLogical(x *query.Logical, row result.Row) (any, error) {
+func evalLogical(x *query.Logical, row result.Row) any {
 	op := strings.ToUpper(x.Op)
 	if op == "NOT" {
-		v, err := eval(x.Args[0], row)
-		if b, ok := v.(bool); ok {
-			return !b, err
+		if b, ok := eval(x.Args[0], row).(bool); ok {
+			return !b
 		}
-		return nil, err
+		return nil
 	}
 	sawNull := false
 	for _, a := range x.Args {
-		v, err := eval(a, row)
-		if err != nil {
-			return nil, err
-		}
-		b, ok := v.(bool)
+		b, ok := eval(a, row).(bool)
 		if !ok {
 			sawNull = true
 			continue
 		}
 		if op == "AND" && !b {
-			return false, nil
+			return false
 		}
 		if op == "OR" && b {
-			return true, nil
+			return true
 		}
 	}
 	if sawNull {
-		return nil, nil
+		return nil
 	}
-	return op == "AND", nil
+	return op == "AND"
 }

@@ -53,6 +53,9 @@ type compiled struct {
 	plan     *plan.Plan
 	epsilon  float64 // requested total ε (before the split)
 	pinnedEp bool    // the template's fixed ε
+	// release is the protection prepared before the debit: its shares,
+	// what to debit, and every mechanism already checked.
+	release *protect.Release
 
 	debitedEpsilon, debitedDelta float64 // set once the ledger took them
 }
@@ -135,6 +138,13 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 			return c, err
 		}
 	}
+	po, err := e.protectOptions(c)
+	if err != nil {
+		return c, err
+	}
+	if c.release, err = protect.Prepare(c.plan, po); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -179,30 +189,20 @@ func (e *Engine) allow(p Principal, proj *policies.Project, a policies.Action) e
 }
 
 // run debits the budget, executes the plan and protects the result.
+// Everything that can refuse ran in compile; from the debit on, the
+// release cannot fail on a privacy parameter, whatever the data.
 func (e *Engine) run(ctx context.Context, p Principal, project string, c *compiled, queryID string) (*result.Result, error) {
-	po, err := e.protectOptions(c)
-	if err != nil {
-		return nil, err
-	}
-	split, err := protect.Split(c.plan, po)
-	if err != nil {
-		return nil, err
-	}
-	var spendDelta float64
-	for _, s := range split {
-		spendDelta += s.Delta
-	}
-	po.Delta = spendDelta
+	rel := c.release
 	if err := e.ledger.Debit(ctx, budget.Spend{
 		QueryID: queryID, Project: project, Principal: p.Name,
-		Datasets: c.plan.Datasets, Epsilon: po.Epsilon, Delta: po.Delta,
+		Datasets: c.plan.Datasets, Epsilon: rel.Epsilon(), Delta: rel.Delta(),
 	}); err != nil {
 		if _, ok := refusal.As(err); ok {
 			return nil, err
 		}
 		return nil, fmt.Errorf("engine.Query: debit: %w", err)
 	}
-	c.debitedEpsilon, c.debitedDelta = po.Epsilon, po.Delta
+	c.debitedEpsilon, c.debitedDelta = rel.Epsilon(), rel.Delta()
 	// From here on the budget is spent: any failure releases nothing.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.QueryTimeout)
 	defer cancel()
@@ -211,11 +211,8 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 		return nil, internal("execute", err)
 	}
 	defer rr.Release()
-	res, err := protect.Apply(ctx, c.plan, rr, po)
+	res, err := rel.Apply(ctx, rr)
 	if err != nil {
-		if r, ok := refusal.As(err); ok {
-			return nil, r
-		}
 		return nil, internal("protect", err)
 	}
 	if c.q != nil {
@@ -227,8 +224,8 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	res.Meta.Time = time.Now().UTC()
 	res.Meta.Project = project
 	res.Meta.Datasets = slices.Clone(c.plan.Datasets)
-	res.Meta.Epsilon = po.Epsilon
-	res.Meta.Delta = po.Delta
+	res.Meta.Epsilon = rel.Epsilon()
+	res.Meta.Delta = rel.Delta()
 	return res, nil
 }
 
@@ -236,6 +233,7 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 // plan from the policy of the datasets it reads.
 func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
 	var (
+		least    = 0.0
 		def, max = math.Inf(1), math.Inf(1)
 		delta    = math.Inf(1)
 		minCell  = 0
@@ -245,6 +243,7 @@ func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
 	)
 	for _, name := range c.plan.Datasets {
 		d := e.pol.Datasets[name]
+		least = math.Max(least, d.Epsilon.Min)
 		def = math.Min(def, d.Epsilon.Default)
 		max = math.Min(max, d.Epsilon.Max)
 		minCell = maxInt(minCell, d.MinCellCount)
@@ -262,16 +261,26 @@ func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
 			delta = math.Min(delta, e.pol.Datasets[name].DeltaPerQuery)
 		}
 	}
+	if least > max {
+		return nil, refusal.New("epsilon_range_empty",
+			fmt.Sprintf("no epsilon is allowed on %v together: the largest minimum is %g, the smallest maximum %g", c.plan.Datasets, least, max),
+			"ask about fewer datasets at once, or ask the registry owner to align their epsilon_per_query")
+	}
 	eps := c.epsilon
+	if eps == 0 && !c.pinnedEp {
+		eps = math.Min(math.Max(def, least), max)
+	}
 	switch {
 	case c.pinnedEp:
 		// A template's ε was approved with it; the policy validated it.
-	case eps == 0:
-		eps = def
 	case eps > max:
 		return nil, refusal.New("epsilon_too_large",
 			fmt.Sprintf("epsilon %g is above the maximum %g one query may spend on %v", eps, max, c.plan.Datasets),
 			fmt.Sprintf("ask for epsilon ≤ %g, or omit it to use the default %g", max, def))
+	case eps < least:
+		return nil, refusal.New("epsilon_too_small",
+			fmt.Sprintf("epsilon %g is below the minimum %g one query may spend on %v: at smaller epsilon the answer is noise", eps, least, c.plan.Datasets),
+			fmt.Sprintf("ask for epsilon ≥ %g, or omit it to use the default %g", least, def))
 	}
 	mech := "laplace"
 	if gaussian && delta > 0 {

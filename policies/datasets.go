@@ -151,7 +151,7 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 		MaxRowsPerPersonPerGroup: DefaultMaxRowsPerPersonPerGroup,
 		MinCellCount:             DefaultMinCellCount,
 		RoundTo:                  DefaultRoundTo,
-		Epsilon:                  EpsilonRange{Default: DefaultEpsilon, Max: DefaultMaxEpsilon},
+		Epsilon:                  EpsilonRange{Min: DefaultMinEpsilon, Default: DefaultEpsilon, Max: DefaultMaxEpsilon},
 		Noise:                    DefaultNoise,
 	}
 	if f["title"] != nil {
@@ -225,20 +225,20 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 	return ds, d.personKey(e, ds, f["person_key"], path+".person_key")
 }
 
-// epsilonRange decodes epsilon_per_query: {default, max}.
+// epsilonRange decodes epsilon_per_query: {min, default, max}.
 func (d *decoder) epsilonRange(n *yaml.Node, path string) (EpsilonRange, error) {
-	f, err := d.fields(n, path, "default", "max")
+	f, err := d.fields(n, path, "min", "default", "max")
 	if err != nil {
 		return EpsilonRange{}, err
 	}
-	if f["default"] == nil && f["max"] == nil {
-		return EpsilonRange{}, d.errf(n, path, "give default, max or both")
+	if f["min"] == nil && f["default"] == nil && f["max"] == nil {
+		return EpsilonRange{}, d.errf(n, path, "give min, default, max or some of them")
 	}
-	var r EpsilonRange
+	r := EpsilonRange{Default: DefaultEpsilon, Max: DefaultMaxEpsilon}
 	for _, x := range []struct {
 		field string
 		dst   *float64
-	}{{"default", &r.Default}, {"max", &r.Max}} {
+	}{{"min", &r.Min}, {"default", &r.Default}, {"max", &r.Max}} {
 		if f[x.field] == nil {
 			continue
 		}
@@ -250,10 +250,19 @@ func (d *decoder) epsilonRange(n *yaml.Node, path string) (EpsilonRange, error) 
 		}
 	}
 	switch {
-	case f["max"] == nil:
+	case f["max"] == nil && f["default"] != nil:
 		r.Max = r.Default
-	case f["default"] == nil:
+	case f["default"] == nil && f["max"] != nil:
 		r.Default = min(DefaultEpsilon, r.Max)
+	}
+	if f["min"] == nil {
+		r.Min = min(DefaultMinEpsilon, r.Default)
+	} else if f["default"] == nil && f["max"] == nil {
+		r.Default = max(r.Default, r.Min)
+		r.Max = max(r.Max, r.Default)
+	}
+	if r.Min > r.Default {
+		return r, d.errf(n, path, "min %s > default %s", fmtNum(r.Min), fmtNum(r.Default))
 	}
 	if r.Default > r.Max {
 		return r, d.errf(n, path, "default %s > max %s", fmtNum(r.Default), fmtNum(r.Max))

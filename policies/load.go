@@ -18,6 +18,12 @@ const (
 	DefaultMinCellCount = 10
 	// DefaultRoundTo is round_to when omitted (no rounding).
 	DefaultRoundTo = 0
+	// DefaultMinEpsilon is epsilon_per_query.min when omitted (capped by
+	// epsilon_per_query.default when that is smaller). At ε 0.01 a count
+	// of persons has a Laplace noise standard deviation of about 141: still
+	// an answer for large groups, and a floor that makes a flood of tiny
+	// queries cost real budget.
+	DefaultMinEpsilon = 0.01
 	// DefaultEpsilon is epsilon_per_query.default when omitted (capped by
 	// epsilon_per_query.max when that is smaller).
 	DefaultEpsilon = 0.1

@@ -154,6 +154,8 @@ func TestParseErrors(t *testing.T) {
 		{desc: "round_to negative", old: "round_to: 5", new: "round_to: -5", field: "datasets.people.round_to", problem: "must be at least 0, not -5"},
 		{desc: "epsilon default 0", old: "epsilon_per_query: {default: 0.5, max: 2}", new: "epsilon_per_query: {default: 0, max: 2}", field: "datasets.people.epsilon_per_query.default", problem: "must be > 0, not 0"},
 		{desc: "epsilon default above max", old: "epsilon_per_query: {default: 0.5, max: 2}", new: "epsilon_per_query: {default: 3, max: 2}", field: "datasets.people.epsilon_per_query", problem: "default 3 > max 2"},
+		{desc: "epsilon min above default", old: "epsilon_per_query: {default: 0.5, max: 2}", new: "epsilon_per_query: {min: 0.6, default: 0.5, max: 2}", field: "datasets.people.epsilon_per_query", problem: "min 0.6 > default 0.5"},
+		{desc: "epsilon min 0", old: "epsilon_per_query: {default: 0.5, max: 2}", new: "epsilon_per_query: {min: 0, default: 0.5, max: 2}", field: "datasets.people.epsilon_per_query.min", problem: "must be > 0, not 0"},
 		{desc: "epsilon infinite", old: "epsilon_per_query: {default: 0.5, max: 2}", new: "epsilon_per_query: {default: 0.5, max: .inf}", field: "datasets.people.epsilon_per_query.max", problem: "must be a finite number"},
 		{desc: "delta_per_query 1", old: "delta_per_query: 1.0e-7", new: "delta_per_query: 1", field: "datasets.visits.delta_per_query", problem: "below 1"},
 		{desc: "unknown noise", old: "delta_per_query: 1.0e-7\n", new: "delta_per_query: 1.0e-7\n    noise: cauchy\n", field: "datasets.visits.noise", problem: `unknown noise "cauchy"`},
@@ -184,6 +186,7 @@ func TestParseErrors(t *testing.T) {
 		{desc: "template sql missing", old: "    sql: SELECT year(visit_date) AS y, count(*) AS n FROM visits WHERE diagnosis LIKE :prefix AND cost > :min_cost GROUP BY 1\n", new: "", field: "templates.by_year.sql", problem: "missing"},
 		{desc: "template epsilon 0", old: "    epsilon: 0.5\n", new: "    epsilon: 0\n", field: "templates.by_year.epsilon", problem: "must be > 0, not 0"},
 		{desc: "template epsilon above dataset max", old: "    epsilon: 0.5\n", new: "    epsilon: 1.5\n", field: "templates.by_year.epsilon", problem: `1.5 is above the maximum ε per query 1 of dataset "visits"`},
+		{desc: "template epsilon below dataset min", old: "    epsilon: 0.5\n", new: "    epsilon: 0.001\n", field: "templates.by_year.epsilon", problem: `0.001 is below the minimum ε per query 0.01 of dataset "visits"`},
 		{desc: "template without epsilon", old: "    epsilon: 0.5\n", new: "", field: "templates.by_year.epsilon", problem: "missing"},
 		{desc: "param with bad type", old: "prefix: {type: string, pattern: '[A-Z]%'}", new: "prefix: {type: text}", field: "templates.by_year.params.prefix.type", problem: `unknown type "text"`},
 		{desc: "param with invalid regexp", old: "pattern: '[A-Z]%'", new: "pattern: '[A-Z%'", field: "templates.by_year.params.prefix.pattern", problem: "invalid regular expression"},
@@ -299,7 +302,7 @@ func TestLoadSmall(t *testing.T) {
 		t.Errorf("birth_year = %+v, want bounds and a range domain of 125 years", by)
 	}
 	visits := p.Datasets["visits"]
-	if visits.Noise != "gaussian" || visits.DeltaPerQuery != 1e-7 || visits.Epsilon != (EpsilonRange{Default: 0.5, Max: 1}) || visits.RoundTo != 0 {
+	if visits.Noise != "gaussian" || visits.DeltaPerQuery != 1e-7 || visits.Epsilon != (EpsilonRange{Min: 0.01, Default: 0.5, Max: 1}) || visits.RoundTo != 0 {
 		t.Errorf("visits bounding = noise %q δ %g ε %+v round_to %d", visits.Noise, visits.DeltaPerQuery, visits.Epsilon, visits.RoundTo)
 	}
 	diag, _ := visits.Column("diagnosis")

@@ -61,7 +61,8 @@ type Dataset struct {
 	MinCellCount int
 	// RoundTo rounds released counts to a multiple of it (0 or 1: no rounding).
 	RoundTo int
-	// Epsilon is the per-query ε: the default and the maximum a request may ask for.
+	// Epsilon is the per-query ε: the least and the most a request may ask
+	// for, and the default.
 	Epsilon EpsilonRange
 	// DeltaPerQuery is the δ one query spends (Gaussian noise, DP partition
 	// selection of groups without a public domain). 0 means pure ε: such a
@@ -73,8 +74,12 @@ type Dataset struct {
 	Columns []*Column
 }
 
-// EpsilonRange is the default and maximum ε of one query.
+// EpsilonRange is the least, default and greatest ε of one query. A
+// request below Min is refused before any debit ("epsilon_too_small"):
+// tiny ε gives answers that are pure noise while the ledger charges
+// almost nothing, so without a floor the budget throttles nothing.
 type EpsilonRange struct {
+	Min     float64
 	Default float64
 	Max     float64
 }

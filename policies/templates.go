@@ -72,6 +72,9 @@ func (d *decoder) template(e entry) (*Template, error) {
 		if limit := d.p.Datasets[name].Epsilon.Max; t.Epsilon > limit {
 			return nil, d.errf(f["epsilon"], path+".epsilon", "%s is above the maximum ε per query %s of dataset %q", fmtNum(t.Epsilon), fmtNum(limit), name)
 		}
+		if least := d.p.Datasets[name].Epsilon.Min; t.Epsilon < least {
+			return nil, d.errf(f["epsilon"], path+".epsilon", "%s is below the minimum ε per query %s of dataset %q", fmtNum(t.Epsilon), fmtNum(least), name)
+		}
 	}
 	params, err := d.entries(f["params"], path+".params", "parameter", identRe, false)
 	if err != nil {

@@ -157,3 +157,37 @@ func TestICD10Chapter(t *testing.T) {
 		t.Errorf("%d chapters, want 22", got)
 	}
 }
+
+// TestRenderKeyMakesNonFiniteNull: a number key that evaluates to NaN or
+// ±Infinity is NULL in DuckDB; finite values and other types pass as they are.
+func TestRenderKeyMakesNonFiniteNull(t *testing.T) {
+	db := openDB(t, testPolicy())
+	div := func(l, r query.Expr) query.Expr {
+		return &query.Arith{Op: "/", L: l, R: r, Type: query.TypeNumber}
+	}
+	tests := []struct {
+		desc string
+		e    query.Expr
+		want any // nil: NULL
+	}{
+		{"x / 0", div(lit(5.0), lit(0.0)), nil},
+		{"-x / 0", div(lit(-5.0), lit(0.0)), nil},
+		{"0 / 0", div(lit(0.0), lit(0.0)), nil},
+		{"finite", div(lit(5.0), lit(2.0)), 2.5},
+		{"other types untouched", lit("x"), "x"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			var got any
+			if err := db.QueryRowContext(context.Background(), "SELECT "+RenderKey(tc.e)).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if tc.e.ExprType() != query.TypeNumber && RenderKey(tc.e) != RenderValue(tc.e) {
+				t.Errorf("RenderKey = %s, want RenderValue's %s", RenderKey(tc.e), RenderValue(tc.e))
+			}
+			if got != tc.want {
+				t.Errorf("%s = %v (%T), want %v", RenderKey(tc.e), got, got, tc.want)
+			}
+		})
+	}
+}

@@ -27,6 +27,18 @@ func RenderValue(e query.Expr) string {
 	return "try(" + RenderExpr(e) + ")"
 }
 
+// RenderKey renders a group key like RenderValue, except that a number
+// key that evaluates to NaN or ±Infinity (x / 0, exp(1000)) is NULL: a
+// non-finite key could not be released (nor written to the audit log), and
+// failing on it after the debit would tell whether such a row exists.
+func RenderKey(e query.Expr) string {
+	v := RenderValue(e)
+	if e.ExprType() != query.TypeNumber {
+		return v
+	}
+	return "CASE WHEN isfinite(" + v + ") THEN " + v + " END"
+}
+
 // mayFail reports whether evaluating e could raise a runtime error: it
 // holds arithmetic, a cast or a function call.
 func mayFail(e query.Expr) bool {

@@ -70,7 +70,7 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 	baseKey := quoteIdent(aliasOf(base)) + "." + quoteIdent(b.tables[aliasOf(base)].PersonKey)
 	items := []string{baseKey + " AS person"}
 	for i, k := range q.Keys {
-		items = append(items, RenderValue(k.Expr)+" AS "+keyCol(i))
+		items = append(items, RenderKey(k.Expr)+" AS "+keyCol(i))
 	}
 	for i, a := range q.Aggs {
 		switch a.Kind {

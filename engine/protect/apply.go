@@ -1,77 +1,13 @@
 package protect
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
-	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 )
-
-// Apply reads the Arrow batches of p's bounded SQL from rr and returns the
-// protected result: groups chosen (public domains, or partition selection),
-// every measure noised with its share of o's budget (see Split) and given
-// its standard deviation and confidence interval, rows below the minimum
-// cell count suppressed (and, with grouping sets, secondary suppression),
-// counts rounded. It fills Columns (the keys in plan order, then the
-// aggregates in plan order), Rows and Meta except QueryID, Time, Project
-// and Datasets, which the caller sets.
-//
-// Apply draws fresh noise on every call. Any error means nothing may be
-// released; refusals are returned as *refusal.Error, other errors never
-// hold data values. The caller owns (and releases) rr.
-func Apply(ctx context.Context, p *plan.Plan, rr array.RecordReader, o *Options) (*result.Result, error) {
-	res, err := apply(ctx, p, rr, o)
-	if err != nil {
-		if r, ok := refusal.As(err); ok {
-			return nil, r
-		}
-		return nil, fmt.Errorf("protect.Apply: %w", err)
-	}
-	return res, nil
-}
-
-func apply(ctx context.Context, p *plan.Plan, rr array.RecordReader, o *Options) (*result.Result, error) {
-	s, err := validate(o)
-	if err != nil {
-		return nil, err
-	}
-	l, err := split(p, s)
-	if err != nil {
-		return nil, err
-	}
-	if rr == nil {
-		return nil, fmt.Errorf("record reader is nil")
-	}
-	raw, err := readRows(ctx, p, l.sets, rr)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.choose(ctx, p, l, raw)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]*outRow, len(groups))
-	for i := range groups {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		if rows[i], err = s.protectRow(p, l, &groups[i]); err != nil {
-			return nil, err
-		}
-	}
-	suppressPrimary(rows, s.MinCellCount)
-	if len(l.sets) > 1 && s.MinCellCount > 0 {
-		suppressSecondary(rows, relations(rows, l.sets))
-	}
-	return assemble(p, l, s, rows), nil
-}
 
 // protectRow noises every measure of one group and the person count that
 // decides its suppression.

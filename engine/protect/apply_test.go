@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/plan"
@@ -32,11 +33,20 @@ func applyRows(t *testing.T, p *plan.Plan, rows []map[string]any, o *Options) *r
 	defer mem.AssertSize(t, 0)
 	rr := reader(t, mem, batchFor(p, rows))
 	defer rr.Release()
-	res, err := Apply(context.Background(), p, rr, o)
+	res, err := prepareAndApply(context.Background(), p, rr, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// prepareAndApply is Prepare then Apply, as the engine calls them around the debit.
+func prepareAndApply(ctx context.Context, p *plan.Plan, rr array.RecordReader, o *Options) (*result.Result, error) {
+	r, err := Prepare(p, o)
+	if err != nil {
+		return nil, err
+	}
+	return r.Apply(ctx, rr)
 }
 
 // values returns the cells of column name, by row.
@@ -323,10 +333,11 @@ func TestApplyMeta(t *testing.T) {
 	p.Bounds = plan.Bounds{MaxGroupsPerPerson: 4, MaxRowsPerPersonPerGroup: 10, L0Step: "domain_within_limit"}
 	o := &Options{Epsilon: 0.9, Delta: 1e-6, Mechanism: Gaussian, MinCellCount: 5, RoundTo: 5}
 	res := applyRows(t, p, nil, o)
-	split, err := Split(p, o)
+	r, err := Prepare(p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	split := r.Spends()
 	m := res.Meta
 	if m.Epsilon != 0.9 || m.Delta != 1e-6 || m.Mechanism != Gaussian || !reflect.DeepEqual(m.Split, split) {
 		t.Errorf("epsilon %g delta %g mechanism %q split %+v", m.Epsilon, m.Delta, m.Mechanism, m.Split)
@@ -355,7 +366,7 @@ func TestApplyErrors(t *testing.T) {
 	t.Run("refusal passes through", func(t *testing.T) {
 		rr := reader(t, mem, good)
 		defer rr.Release()
-		_, err := Apply(context.Background(), p, rr, &Options{Epsilon: 1})
+		_, err := prepareAndApply(context.Background(), p, rr, &Options{Epsilon: 1})
 		if !errors.Is(err, &refusal.Error{Code: "needs_public_domain"}) {
 			t.Errorf("error %v, want needs_public_domain", err)
 		}
@@ -365,7 +376,7 @@ func TestApplyErrors(t *testing.T) {
 		defer rr.Release()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := Apply(ctx, p, rr, &Options{Epsilon: 1, Delta: 1e-6})
+		_, err := prepareAndApply(ctx, p, rr, &Options{Epsilon: 1, Delta: 1e-6})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("error %v, want context.Canceled", err)
 		}
@@ -373,7 +384,7 @@ func TestApplyErrors(t *testing.T) {
 	t.Run("batch unlike the plan", func(t *testing.T) {
 		rr := reader(t, mem, good[:2])
 		defer rr.Release()
-		_, err := Apply(context.Background(), p, rr, &Options{Epsilon: 1, Delta: 1e-6})
+		_, err := prepareAndApply(context.Background(), p, rr, &Options{Epsilon: 1, Delta: 1e-6})
 		if err == nil || !strings.HasPrefix(err.Error(), "protect.Apply: ") {
 			t.Errorf("error %v, want a wrapped internal error", err)
 		}

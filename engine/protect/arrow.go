@@ -2,6 +2,7 @@ package protect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -148,11 +149,13 @@ func readRows(ctx context.Context, p *plan.Plan, sets []groupSet, rr array.Recor
 			return nil, fmt.Errorf("batch has %d columns, plan describes %d", rec.NumCols(), len(p.Columns))
 		}
 		for r := 0; r < int(rec.NumRows()); r++ {
-			row, err := readRow(p, b, sets, setOf, rec, r)
+			row, ok, err := readRow(p, b, sets, setOf, rec, r)
 			if err != nil {
 				return nil, err
 			}
-			rows = append(rows, row)
+			if ok {
+				rows = append(rows, row)
+			}
 		}
 	}
 	if err := rr.Err(); err != nil {
@@ -161,8 +164,23 @@ func readRows(ctx context.Context, p *plan.Plan, sets []groupSet, rr array.Recor
 	return rows, ctx.Err()
 }
 
-// readRow reads row r of rec.
-func readRow(p *plan.Plan, b *binding, sets []groupSet, setOf map[int64]int, rec arrow.RecordBatch, r int) (rawRow, error) {
+// readRow reads row r of rec. ok is false for a row whose key value the
+// key's type cannot represent (a non-finite number, a fraction in an
+// integer key): it is dropped as a value outside a public domain is, a
+// choice made by the key alone, so no row's value can make the read fail.
+// Errors are for a result that does not have the plan's shape.
+func readRow(p *plan.Plan, b *binding, sets []groupSet, setOf map[int64]int, rec arrow.RecordBatch, r int) (row rawRow, ok bool, err error) {
+	row, err = readRowValues(p, b, sets, setOf, rec, r)
+	if errors.Is(err, errUnrepresentable) {
+		return row, false, nil
+	}
+	return row, err == nil, err
+}
+
+// errUnrepresentable marks a key value its declared type cannot hold.
+var errUnrepresentable = errors.New("key value not representable in its type")
+
+func readRowValues(p *plan.Plan, b *binding, sets []groupSet, setOf map[int64]int, rec arrow.RecordBatch, r int) (rawRow, error) {
 	row := rawRow{keys: make([]any, len(p.Keys)), aggs: make([]rawAgg, len(p.Aggs))}
 	if b.gid >= 0 {
 		gid, ok, err := intAt(rec.Column(b.gid), r)
@@ -186,6 +204,9 @@ func readRow(p *plan.Plan, b *binding, sets []groupSet, setOf map[int64]int, rec
 		v, err := keyAt(rec.Column(col), r, p.Keys[k].Type)
 		if err != nil {
 			return row, fmt.Errorf("key %q: %w", p.Keys[k].Name, err)
+		}
+		if f, isFloat := v.(float64); isFloat && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			return row, errUnrepresentable
 		}
 		row.keys[k] = v
 	}
@@ -244,7 +265,7 @@ func intAt(a arrow.Array, i int) (int64, bool, error) {
 	case *array.Uint64:
 		v := x.Value(i)
 		if v > math.MaxInt64 {
-			return 0, false, fmt.Errorf("value out of int64 range")
+			return 0, false, fmt.Errorf("%w: out of int64 range", errUnrepresentable)
 		}
 		return int64(v), true, nil
 	case *array.Uint32:
@@ -259,7 +280,7 @@ func intAt(a arrow.Array, i int) (int64, bool, error) {
 			return 0, false, err
 		}
 		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-			return 0, false, fmt.Errorf("expected a whole number")
+			return 0, false, fmt.Errorf("%w: expected a whole number", errUnrepresentable)
 		}
 		return int64(f), true, nil
 	}
@@ -356,7 +377,11 @@ func keyAt(a arrow.Array, i int, t query.Type) (any, error) {
 		}
 		v = n
 	}
-	return convertKey(v, t)
+	cv, err := convertKey(v, t)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUnrepresentable, err)
+	}
+	return cv, nil
 }
 
 // convertKey converts a key value (from Arrow or from a public domain) to

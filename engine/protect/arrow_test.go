@@ -110,16 +110,6 @@ func TestReadRowsErrors(t *testing.T) {
 			},
 			want: "unsupported",
 		},
-		{
-			desc: "integer key holds a fraction",
-			p:    testPlan([]plan.Key{{Name: "k", Type: query.TypeInteger}}, aggs, nil),
-			cols: []col{
-				{"k", arrow.PrimitiveTypes.Float64, []any{1.5}},
-				{"persons", arrow.PrimitiveTypes.Int64, []any{1}},
-				{"n", arrow.PrimitiveTypes.Float64, []any{1.0}},
-			},
-			want: "not an integer",
-		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

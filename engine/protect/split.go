@@ -55,7 +55,8 @@ type layout struct {
 	sets      []groupSet
 }
 
-// Split says how the query's ε and δ are divided, in the order the shares
+// split computes the layout of p under validated settings: how the
+// query's ε and δ are divided, in the order the shares
 // are reported: one share per aggregate (Purpose = the aggregate's name),
 // then the distinct-person count used for suppression (PurposePersons)
 // unless the query has a count_persons aggregate whose noisy value is
@@ -69,26 +70,10 @@ type layout struct {
 // needs δ (Laplace noise and public domains only), every δ share is 0 and
 // the query spends no δ: the engine debits the sum of the shares.
 //
-// Split refuses with "needs_public_domain" when selection is needed and
+// split refuses with "needs_public_domain" when selection is needed and
 // Delta is 0, and with "too_many_groups" when the public domains ask for
 // more than MaxGroups rows. It calls nothing random and is safe to call
 // before the budget is debited.
-func Split(p *plan.Plan, o *Options) ([]result.Spend, error) {
-	s, err := validate(o)
-	if err != nil {
-		return nil, fmt.Errorf("protect.Split: %w", err)
-	}
-	l, err := split(p, s)
-	if err != nil {
-		if r, ok := refusal.As(err); ok {
-			return nil, r
-		}
-		return nil, fmt.Errorf("protect.Split: %w", err)
-	}
-	return slices.Clone(l.spends), nil
-}
-
-// split computes the layout of p under validated settings.
 func split(p *plan.Plan, s *settings) (*layout, error) {
 	if p == nil {
 		return nil, fmt.Errorf("plan is nil")

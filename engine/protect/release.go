@@ -1,0 +1,260 @@
+package protect
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// MinMechanismEpsilon is the smallest ε any single noise or selection
+// mechanism of a query may get, after the query's ε is divided between
+// its measures and each measure's share between its components (avg
+// halves its share, quantiles give an eighth to their histogram). It sits
+// far above the 2⁻⁵⁰ below which Google's library refuses to build a
+// mechanism, so no share is near a library limit; a count noised at this
+// ε has a standard deviation of about 1.4 million, so no useful answer is
+// lost. Prepare refuses a query whose smallest component would fall below
+// it with "epsilon_too_small", naming the smallest total ε that works.
+const MinMechanismEpsilon = 1e-6
+
+// Release is the protection of one query, prepared before the budget is
+// debited: the division of (ε, δ) (split), the groups it may release and every
+// mechanism it will use, each already built once with its actual
+// parameters as a check. Apply then cannot fail on a privacy parameter,
+// whatever the data: whether a mechanism is built after the debit depends
+// on the data (a group observed, a partition above the pre-threshold), so
+// none may fail there. A Release is immutable and safe for concurrent use;
+// every Apply draws fresh noise.
+type Release struct {
+	plan   *plan.Plan
+	s      *settings
+	l      *layout
+	spends []result.Spend
+	delta  float64
+}
+
+// Prepare validates o against p, divides the budget (see Split) and builds
+// every mechanism the query will use with its share, drawing nothing that
+// is released. Its refusals (*refusal.Error) depend on the plan and the
+// options only, never on the data; other errors are configuration errors
+// of the engine. Nothing is read from the extracts.
+func Prepare(p *plan.Plan, o *Options) (*Release, error) {
+	r, err := prepare(p, o)
+	if err != nil {
+		if rf, ok := refusal.As(err); ok {
+			return nil, rf
+		}
+		return nil, fmt.Errorf("protect.Prepare: %w", err)
+	}
+	return r, nil
+}
+
+func prepare(p *plan.Plan, o *Options) (*Release, error) {
+	s, err := validate(o)
+	if err != nil {
+		return nil, err
+	}
+	l, err := split(p, s)
+	if err != nil {
+		return nil, err
+	}
+	r := &Release{plan: p, s: s, l: l, spends: slices.Clone(l.spends)}
+	for _, sp := range l.spends {
+		r.delta += sp.Delta
+	}
+	if err := r.rehearse(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Spends is the division of the query's budget: one share per aggregate
+// (Purpose = the aggregate's name), then the distinct-person count that
+// decides suppression (PurposePersons) unless a count_persons aggregate's
+// noisy value is reused, then partition selection (PurposeSelection).
+func (r *Release) Spends() []result.Spend { return slices.Clone(r.spends) }
+
+// Epsilon is the query's total ε: what the ledger must debit.
+func (r *Release) Epsilon() float64 { return r.s.Epsilon }
+
+// Delta is the sum of the δ shares (0 when nothing needs δ): what the
+// ledger must debit.
+func (r *Release) Delta() float64 { return r.delta }
+
+// Apply reads the Arrow batches of the plan's bounded SQL from rr and
+// returns the protected result: groups chosen (public domains, or
+// partition selection), every measure noised with its share and given its
+// standard deviation and confidence interval, rows below the minimum cell
+// count suppressed (and, with grouping sets, secondary suppression),
+// counts rounded. It fills Columns (the keys in plan order, then the
+// aggregates in plan order), Rows and Meta except QueryID, Time, Project
+// and Datasets, which the caller sets.
+//
+// Apply is total in the data: a row whose key cannot be represented (a
+// non-finite number, a fraction in an integer key) is dropped as a value
+// outside the key's domain would be, and no mechanism can refuse its
+// parameters (Prepare built them all). It fails only when ctx ends, when
+// reading rr fails, or when rr does not have the plan's shape; none of
+// these can be chosen by one person's rows. Errors never hold data values.
+// The caller owns (and releases) rr.
+func (r *Release) Apply(ctx context.Context, rr array.RecordReader) (*result.Result, error) {
+	res, err := r.apply(ctx, rr)
+	if err != nil {
+		return nil, fmt.Errorf("protect.Apply: %w", err)
+	}
+	return res, nil
+}
+
+func (r *Release) apply(ctx context.Context, rr array.RecordReader) (*result.Result, error) {
+	p, s, l := r.plan, r.s, r.l
+	if rr == nil {
+		return nil, fmt.Errorf("record reader is nil")
+	}
+	raw, err := readRows(ctx, p, l.sets, rr)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.choose(ctx, p, l, raw)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]*outRow, len(groups))
+	for i := range groups {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if rows[i], err = s.protectRow(p, l, &groups[i]); err != nil {
+			return nil, err
+		}
+	}
+	suppressPrimary(rows, s.MinCellCount)
+	if len(l.sets) > 1 && s.MinCellCount > 0 {
+		suppressSecondary(rows, relations(rows, l.sets))
+	}
+	return assemble(p, l, s, rows), nil
+}
+
+// rehearse builds and runs every mechanism of the query once on an empty
+// group, with the real mechanism's argument checks in place of the
+// sampler, and checks the smallest ε any of them gets against
+// MinMechanismEpsilon. The outputs are discarded: they depend on no data.
+func (r *Release) rehearse() error {
+	rec := &rehearsal{Noise: r.s.mech, minEps: math.Inf(1)}
+	var failed error
+	// First through the recorder, then through the mechanism itself: dpagg
+	// constructors check more when they recognise the library's own noise.
+	for _, n := range []noise.Noise{rec, r.s.mech} {
+		dry := *r.s
+		dry.sampler, dry.mech = n, n
+		if failed = dry.dryRun(r.plan, r.l, rec); failed != nil {
+			break
+		}
+	}
+	if rec.minEps < MinMechanismEpsilon*(1-1e-9) { // slack for the shares' rounding
+		least := leastEpsilon(r.plan, r.s)
+		return &refusal.Error{Kind: refusal.KindQuery, Code: "epsilon_too_small",
+			Message: fmt.Sprintf("epsilon %g is too small for this query: divided between its %d parts it leaves some noise mechanism below %g, the least statgate uses", r.s.Epsilon, len(r.spends), MinMechanismEpsilon),
+			Hint:    fmt.Sprintf("ask for epsilon ≥ %g (or omit it to use the policy's default), or ask for fewer aggregates", least)}
+	}
+	if failed != nil {
+		return &refusal.Error{Kind: refusal.KindQuery, Code: "privacy_parameters_rejected",
+			Message: "the noise library refuses the privacy parameters this query would use: " + failed.Error(),
+			Hint:    "use the policy's default epsilon, or ask for fewer aggregates"}
+	}
+	return nil
+}
+
+// dryRun runs every mechanism of the plan once on an empty group.
+func (s *settings) dryRun(p *plan.Plan, l *layout, rec *rehearsal) error {
+	for i, a := range p.Aggs {
+		if _, err := s.measure(a, l.aggs[i], &rawAgg{}); err != nil {
+			return fmt.Errorf("aggregate %q: %w", a.Name, err)
+		}
+	}
+	if l.suppress && l.personsAgg < 0 {
+		if _, err := s.count(0, p.PersonsL0, p.PersonsLInf, l.persons); err != nil {
+			return fmt.Errorf("persons count: %w", err)
+		}
+	}
+	if l.selects {
+		rec.note(l.selection.eps)
+		// A partition far above the pre-threshold takes the library's
+		// whole path, thresholded noise included.
+		if _, err := s.keep(1<<40, l.selection, p.PersonsL0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leastEpsilon is the smallest total ε that gives every mechanism of p at
+// least MinMechanismEpsilon. Shares are proportional to the total, so one
+// rehearsal at ε = 1 gives the smallest component's fraction.
+func leastEpsilon(p *plan.Plan, s *settings) float64 {
+	unit := *s
+	unit.Epsilon = 1
+	l, err := split(p, &unit)
+	if err != nil {
+		return math.NaN()
+	}
+	rec := &rehearsal{Noise: s.mech, minEps: math.Inf(1)}
+	unit.sampler, unit.mech = rec, rec
+	_ = unit.dryRun(p, l, rec) // only the noted ε matters
+	return ceilSignificant(MinMechanismEpsilon/rec.minEps, 2)
+}
+
+// ceilSignificant rounds x up to n significant digits.
+func ceilSignificant(x float64, n int) float64 {
+	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return x
+	}
+	scale := math.Pow(10, float64(n)-1-math.Floor(math.Log10(x)))
+	return math.Ceil(x*scale*(1-1e-12)) / scale
+}
+
+// rehearsal is the noise of Prepare's dry run: the real mechanism, so
+// every argument is checked as it will be after the debit, noting the
+// smallest ε it is asked to use.
+type rehearsal struct {
+	noise.Noise
+	minEps float64
+}
+
+func (r *rehearsal) note(eps float64) {
+	if !(eps >= r.minEps) { // NaN too
+		r.minEps = eps
+	}
+}
+
+// AddNoiseFloat64 notes ε and calls the mechanism.
+func (r *rehearsal) AddNoiseFloat64(x float64, l0 int64, lInf, eps, delta float64) (float64, error) {
+	r.note(eps)
+	return r.Noise.AddNoiseFloat64(x, l0, lInf, eps, delta)
+}
+
+// AddNoiseInt64 notes ε and calls the mechanism.
+func (r *rehearsal) AddNoiseInt64(x, l0, lInf int64, eps, delta float64) (int64, error) {
+	r.note(eps)
+	return r.Noise.AddNoiseInt64(x, l0, lInf, eps, delta)
+}
+
+// ComputeConfidenceIntervalFloat64 notes ε and calls the mechanism.
+func (r *rehearsal) ComputeConfidenceIntervalFloat64(x float64, l0 int64, lInf, eps, delta, alpha float64) (noise.ConfidenceInterval, error) {
+	r.note(eps)
+	return r.Noise.ComputeConfidenceIntervalFloat64(x, l0, lInf, eps, delta, alpha)
+}
+
+// ComputeConfidenceIntervalInt64 notes ε and calls the mechanism.
+func (r *rehearsal) ComputeConfidenceIntervalInt64(x, l0, lInf int64, eps, delta, alpha float64) (noise.ConfidenceInterval, error) {
+	r.note(eps)
+	return r.Noise.ComputeConfidenceIntervalInt64(x, l0, lInf, eps, delta, alpha)
+}
