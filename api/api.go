@@ -8,7 +8,6 @@
 //
 //	GET  /healthz                     200 while the process runs
 //	GET  /readyz                      Engine.Ready; 503 while shutting down
-//	GET  /metrics                     Prometheus metrics
 //	GET  /v1/openapi.json             this API's OpenAPI 3.1 document
 //	GET  /v1/datasets[?q=]            data map (bearer token)
 //	GET  /v1/datasets/{name}          one dataset (bearer token)
@@ -18,6 +17,9 @@
 //	POST /v1/cohorts/estimate         cohort-size estimate
 //	GET  /v1/projects/{id}/budget     a project's budget
 //	GET  /v1/audit[?limit=]           audit log (admins)
+//
+// Prometheus metrics are not on this handler: Handler.Metrics serves
+// GET /metrics to operators on a listener of its own (see metrics.go).
 package api
 
 import (
@@ -61,8 +63,9 @@ type Engine interface {
 }
 
 // Authenticator resolves a bearer token to a principal (*tokens.Store
-// implements it). ok is false for an unknown or revoked token; err is for
-// failures of the store itself.
+// implements it). ok is false for an unknown, revoked or expired token; err
+// is tokens.ErrExpired for an expired one (answered 401 token_expired), and
+// otherwise for failures of the store itself.
 type Authenticator interface {
 	Lookup(ctx context.Context, token string) (principal string, ok bool, err error)
 }
@@ -86,9 +89,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request through its context (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
-	// Registry receives the API's metrics and is what /metrics exposes, so
-	// it must also implement prometheus.Gatherer (as *prometheus.Registry
-	// does). nil: a new registry with the Go and process collectors.
+	// Registry receives the API's metrics and is what Handler.Metrics
+	// exposes, so it must also implement prometheus.Gatherer (as
+	// *prometheus.Registry does). nil: a new registry with the Go and
+	// process collectors.
 	Registry prometheus.Registerer
 }
 
@@ -100,6 +104,7 @@ type Handler struct {
 	maxBody  int64
 	timeout  time.Duration
 	metrics  *metrics
+	scrape   http.Handler // the operators' handler (Metrics)
 	router   *chi.Mux
 	draining atomic.Bool
 }
@@ -146,7 +151,8 @@ func New(opts *Options) (*Handler, error) {
 		return nil, fmt.Errorf("api.New: %w", err)
 	}
 	h.metrics = m
-	h.router = h.routes(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	h.router = h.routes()
+	h.scrape = h.metricsRoutes(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	return h, nil
 }
 
@@ -156,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Drain marks the handler as shutting down: /readyz answers 503 and new
-// requests (other than /healthz and /metrics) get a 503 problem, while
+// requests (other than /healthz) get a 503 problem, while
 // requests already running finish. Serve calls it when its context ends.
 func (h *Handler) Drain() { h.draining.Store(true) }
 
@@ -167,7 +173,7 @@ func (h *Handler) Draining() bool { return h.draining.Load() }
 // id comes first so every log line and problem carries it; the access log
 // and metrics wrap the recoverer so a panic is logged and counted as 500.
 // HEAD is answered by the GET routes.
-func (h *Handler) routes(metricsHandler http.Handler) *chi.Mux {
+func (h *Handler) routes() *chi.Mux {
 	r := chi.NewRouter()
 	r.Use(requestID, h.observe, h.recoverer, h.drainGate, h.withTimeout, middleware.GetHead)
 	r.NotFound(h.notFound)
@@ -175,7 +181,6 @@ func (h *Handler) routes(metricsHandler http.Handler) *chi.Mux {
 
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
-	r.Method(http.MethodGet, "/metrics", metricsHandler)
 	r.Get("/v1/openapi.json", serveOpenAPI)
 
 	r.Group(func(r chi.Router) {
@@ -206,5 +211,4 @@ var endpoints = []string{
 	"GET /v1/openapi.json",
 	"GET /healthz",
 	"GET /readyz",
-	"GET /metrics",
 }

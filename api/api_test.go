@@ -22,6 +22,7 @@ import (
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/tokens"
 )
 
 // fakeEngine is an Engine whose answers the tests choose.
@@ -119,6 +120,8 @@ func (fakeAuth) Lookup(_ context.Context, token string) (string, bool, error) {
 		return "ingrid", true, nil
 	case "tok-admin":
 		return "admin", true, nil
+	case "tok-expired":
+		return "", false, tokens.ErrExpired
 	case "broken":
 		return "", false, errors.New("state.db: disk I/O error at /var/lib/statgate")
 	}
@@ -280,6 +283,13 @@ func TestErrorStatuses(t *testing.T) {
 			wantStatus: 401, wantCode: "missing_token"},
 		{desc: "unknown token", req: req{method: "GET", path: "/v1/templates", token: "nope"},
 			wantStatus: 401, wantCode: "invalid_token", wantHeader: [2]string{"WWW-Authenticate", `Bearer realm="statgate", error="invalid_token"`}},
+		{desc: "expired token", req: req{method: "POST", path: "/v1/query", token: "tok-expired", body: q},
+			wantStatus: 401, wantCode: "token_expired", wantInDetail: "expired", wantNoQuery: true,
+			wantHeader: [2]string{"WWW-Authenticate", `Bearer realm="statgate", error="invalid_token"`}},
+		{desc: "public metrics", req: req{method: "GET", path: "/metrics"},
+			wantStatus: 404, wantCode: "unknown_endpoint", wantNotInBody: "GET /metrics"},
+		{desc: "public metrics with a token", req: req{method: "GET", path: "/metrics", token: "tok-admin"},
+			wantStatus: 404, wantCode: "unknown_endpoint", wantNotInBody: "statgate_"},
 		{desc: "token store fails", req: req{method: "POST", path: "/v1/query", token: "broken", body: q},
 			wantStatus: 500, wantCode: "internal", wantNotInBody: "disk", wantNoQuery: true},
 		{desc: "forbidden budget", eng: &fakeEngine{budgetErr: &refusal.Error{Kind: refusal.KindForbidden, Code: "not_a_member", Message: "ingrid is not a member of this project"}},
@@ -553,7 +563,6 @@ func TestDrain(t *testing.T) {
 		status int
 	}{
 		{desc: "healthz still up", req: req{method: "GET", path: "/healthz"}, status: 200},
-		{desc: "metrics still up", req: req{method: "GET", path: "/metrics"}, status: 200},
 		{desc: "readyz down", req: req{method: "GET", path: "/readyz"}, status: 503},
 		{desc: "new queries refused", req: req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: `{"project":"p","sql":"s"}`}, status: 503},
 		{desc: "data map refused", req: req{method: "GET", path: "/v1/datasets", token: "tok-ingrid"}, status: 503},
@@ -576,6 +585,13 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// scrape GETs path from the operators' metrics handler.
+func (ts *testServer) scrape(method, path string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	ts.h.Metrics().ServeHTTP(w, httptest.NewRequest(method, path, nil))
+	return w
+}
+
 func TestMetrics(t *testing.T) {
 	eng := &fakeEngine{}
 	ts := newTestServer(t, eng, nil)
@@ -589,25 +605,71 @@ func TestMetrics(t *testing.T) {
 		return nil, &refusal.Error{Kind: refusal.KindBudget, Code: "budget_exhausted", Message: "m"}
 	}
 	ts.do(req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q})
+	res := sampleResult()
+	res.Meta.Project, res.Meta.Epsilon = "cancer-survival", 0.25
+	eng.queryFn = func(context.Context, engine.Principal, engine.Request) (*result.Result, error) { return res, nil }
+	ts.do(req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q})
 
-	w := ts.do(req{method: "GET", path: "/metrics"})
+	if w := ts.do(req{method: "GET", path: "/metrics"}); w.Code != http.StatusNotFound {
+		t.Errorf("public GET /metrics: status %d, want 404", w.Code)
+	}
+	w := ts.scrape("GET", "/metrics")
 	if w.Code != 200 {
 		t.Fatalf("status %d", w.Code)
 	}
 	body := w.Body.String()
 	for _, want := range []string{
-		`statgate_http_requests_total{method="POST",route="/v1/query",status="200"} 2`,
+		`statgate_http_requests_total{method="POST",route="/v1/query",status="200"} 3`,
 		`statgate_http_requests_total{method="POST",route="/v1/query",status="409"} 1`,
 		`statgate_http_requests_total{method="GET",route="/v1/datasets/{name}",status="200"} 1`,
-		`statgate_http_requests_total{method="GET",route="unmatched",status="404"} 2`,
-		`statgate_http_request_duration_seconds_count{method="POST",route="/v1/query"} 3`,
+		`statgate_http_requests_total{method="GET",route="unmatched",status="404"} 3`,
+		`statgate_http_request_duration_seconds_count{method="POST",route="/v1/query"} 4`,
 		`statgate_refusals_total{code="budget_exhausted"} 1`,
-		`statgate_epsilon_spent_total{project="diabetes-2026"} 1`,
-		`statgate_http_requests_in_flight 1`,
+		// Two answers at 0.5 and one at 0.25, in two projects: one total.
+		"\nstatgate_epsilon_charged_total 1.25\n",
+		`statgate_http_requests_in_flight 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	for _, leak := range []string{"project=", "principal=", "dataset=", "diabetes-2026", "cancer-survival", "ingrid", "statgate_epsilon_spent_total"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("metrics contain %q", leak)
+		}
+	}
+}
+
+func TestMetricsHandler(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	ts.h.Drain() // the operators' metrics keep answering while the API drains
+	tests := []struct {
+		desc     string
+		method   string
+		path     string
+		status   int
+		wantCode string
+	}{
+		{desc: "metrics", method: "GET", path: "/metrics", status: 200},
+		{desc: "HEAD metrics", method: "HEAD", path: "/metrics", status: 200},
+		{desc: "other path", method: "GET", path: "/v1/datasets", status: 404, wantCode: "unknown_endpoint"},
+		{desc: "healthz is not here", method: "GET", path: "/healthz", status: 404, wantCode: "unknown_endpoint"},
+		{desc: "wrong method", method: "POST", path: "/metrics", status: 405, wantCode: "method_not_allowed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			w := ts.scrape(tc.method, tc.path)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+			}
+			if tc.wantCode != "" {
+				if p := decodeProblem(t, w); p.Code != tc.wantCode {
+					t.Errorf("code %q, want %q", p.Code, tc.wantCode)
+				}
+			} else if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
 	}
 }
 

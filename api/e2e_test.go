@@ -36,7 +36,7 @@ const (
 // ledger is what the test expects the server to have spent and audited.
 type ledger struct {
 	spent    map[string]float64 // dataset → ε of released results
-	metricEp float64            // Σ meta.epsilon of released diabetes-2026 results
+	metricEp float64            // Σ meta.epsilon of released results
 	released int                // engine requests answered
 	refused  int                // engine requests refused
 }
@@ -131,7 +131,7 @@ func TestE2ESession(t *testing.T) {
 		if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 			t.Errorf("openapi %q, want 3.1.x", doc.OpenAPI)
 		}
-		for _, p := range []string{"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/datasets", "/v1/datasets/{name}",
+		for _, p := range []string{"/healthz", "/readyz", "/v1/openapi.json", "/v1/datasets", "/v1/datasets/{name}",
 			"/v1/query", "/v1/templates", "/v1/templates/{name}/run", "/v1/cohorts/estimate", "/v1/projects/{id}/budget", "/v1/audit"} {
 			if _, ok := doc.Paths[p]; !ok {
 				t.Errorf("the document lacks %s", p)
@@ -480,8 +480,14 @@ func TestE2ESession(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		r := s.must(t, call{method: http.MethodGet, path: "/metrics"}, http.StatusOK)
-		text := string(r.body)
+		// Not on the public listener, with or without a token.
+		for _, as := range []string{"", admin} {
+			r := s.must(t, call{method: http.MethodGet, path: "/metrics", as: as}, http.StatusNotFound)
+			if p := problem(t, r); p.Code != "unknown_endpoint" || strings.Contains(string(r.body), "statgate_") {
+				t.Errorf("public /metrics (token of %q): %s", as, r.body)
+			}
+		}
+		text := s.scrape(t)
 		for _, want := range []string{
 			"statgate_http_requests_total{",
 			`route="/v1/query",status="200"`,
@@ -492,7 +498,12 @@ func TestE2ESession(t *testing.T) {
 				t.Errorf("/metrics lacks %s", want)
 			}
 		}
-		const eps = `statgate_epsilon_spent_total{project="diabetes-2026"} `
+		for _, leak := range []string{"project=", "principal=", "dataset=", "diabetes-2026", researcher} {
+			if strings.Contains(text, leak) {
+				t.Errorf("/metrics contains %q", leak)
+			}
+		}
+		const eps = "\nstatgate_epsilon_charged_total "
 		i := strings.Index(text, eps)
 		if i < 0 {
 			t.Fatalf("/metrics lacks %s", eps)

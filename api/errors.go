@@ -134,7 +134,7 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	hd := w.Header()
 	if p.Status == http.StatusUnauthorized {
 		challenge := `Bearer realm="statgate"`
-		if p.Code == "invalid_token" {
+		if p.Code == "invalid_token" || p.Code == "token_expired" {
 			challenge += `, error="invalid_token"`
 		}
 		hd.Set("WWW-Authenticate", challenge)

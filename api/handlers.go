@@ -252,9 +252,7 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 		h.engineError(w, r, err)
 		return
 	}
-	if res.Meta.Project != "" && res.Meta.Epsilon > 0 {
-		h.metrics.epsilon.WithLabelValues(res.Meta.Project).Add(res.Meta.Epsilon)
-	}
+	h.metrics.charged(res)
 	body, err := render(res, mt)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -3,9 +3,20 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net/http"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/statgate/statgate/engine/result"
 )
+
+// Metrics are for the registry's operators only, so the public handler
+// does not serve them: Handler.Metrics is a separate handler for a separate
+// listener (`statgate serve --metrics-addr`, loopback by default), which
+// Prometheus scrapes. No metric has a project, dataset or principal label:
+// refusal codes, route patterns, methods and statuses are the only labels.
 
 // metrics are the API's Prometheus collectors.
 type metrics struct {
@@ -13,7 +24,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	refusals *prometheus.CounterVec
-	epsilon  *prometheus.CounterVec
+	epsilon  prometheus.Counter
 }
 
 // newMetrics registers the collectors with reg. When another handler
@@ -37,10 +48,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "statgate_refusals_total",
 			Help: "Requests the engine refused, by refusal code.",
 		}, []string{"code"}),
-		epsilon: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "statgate_epsilon_spent_total",
-			Help: "Privacy budget epsilon debited by the requests this process answered, by project, as their results report it (the budget ledger is authoritative).",
-		}, []string{"project"}),
+		epsilon: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "statgate_epsilon_charged_total",
+			Help: "Privacy budget epsilon the ledger charged for the queries this process answered, all projects together " +
+				"(a query's epsilon once, however many datasets it read). Queries that failed after their debit are charged " +
+				"in the ledger but not counted here; `statgate budget show` is authoritative.",
+		}),
 	}
 	var err error
 	m.requests = register(reg, m.requests, &err)
@@ -71,4 +84,42 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *erro
 		*errp = err
 	}
 	return c
+}
+
+// charged counts the ε the ledger charged for a released result: its
+// Meta.Epsilon, which is the amount the engine debited.
+func (m *metrics) charged(res *result.Result) {
+	if res != nil && res.Meta.Epsilon > 0 {
+		m.epsilon.Add(res.Meta.Epsilon)
+	}
+}
+
+// metricsEndpoints are what the operators' handler serves.
+var metricsEndpoints = []string{"GET /metrics"}
+
+// Metrics returns the operators' handler: GET /metrics in the Prometheus
+// text format (the collectors of Options.Registry), and a problem+json 404
+// for any other path. Serve it on a listener the public cannot reach
+// (ServeWithMetrics; `statgate serve --metrics-addr`); the handler itself
+// asks for no token. It keeps answering while the API drains.
+func (h *Handler) Metrics() http.Handler { return h.scrape }
+
+// metricsRoutes builds the operators' router around the Prometheus handler.
+// Scrapes are not counted in the request metrics.
+func (h *Handler) metricsRoutes(prom http.Handler) http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, h.recoverer, middleware.GetHead)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		e := errorf(http.StatusNotFound, "unknown_endpoint",
+			"this listener serves only GET /metrics", "there is no endpoint at this path")
+		e.endpoints = metricsEndpoints
+		h.writeError(w, r, e)
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodGet)
+		h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+			"use GET", "this endpoint does not accept %s", safeMethod(r.Method)))
+	})
+	r.Method(http.MethodGet, "/metrics", prom)
+	return r
 }

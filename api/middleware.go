@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/tokens"
 )
 
 // ctxKey is the type of the API's context keys.
@@ -151,12 +152,13 @@ func (h *Handler) recoverer(next http.Handler) http.Handler {
 }
 
 // drainGate answers 503 to new requests once the handler drains, except
-// the probes and metrics that must keep working during shutdown.
+// the probes that must keep working during shutdown (the operators'
+// metrics handler has no gate).
 func (h *Handler) drainGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.Draining() {
 			switch r.URL.Path {
-			case "/healthz", "/readyz", "/metrics":
+			case "/healthz", "/readyz":
 			default:
 				w.Header().Set("Connection", "close")
 				w.Header().Set("Retry-After", "5")
@@ -190,6 +192,14 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		name, ok, err := h.auth.Lookup(r.Context(), token)
+		if errors.Is(err, tokens.ErrExpired) {
+			// Only the holder of a token that was issued can get here, so
+			// saying so tells a guesser nothing.
+			h.writeError(w, r, errorf(http.StatusUnauthorized, "token_expired",
+				`ask the registry's operators for a new token ("statgate token create")`,
+				"the bearer token has expired"))
+			return
+		}
 		if err != nil {
 			h.writeError(w, r, fmt.Errorf("api: token lookup: %w", err))
 			return

@@ -21,6 +21,9 @@ type ServeOptions struct {
 	Logger *slog.Logger
 	// ShutdownTimeout bounds the wait for in-flight requests (0: DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
+	// Name, when set, is the "listener" attribute of the log lines
+	// (ServeWithMetrics names its second listener "metrics").
+	Name string
 }
 
 // Serve listens on addr and serves h until ctx ends (the caller wires
@@ -33,6 +36,60 @@ func Serve(ctx context.Context, addr string, h http.Handler, logger *slog.Logger
 		return fmt.Errorf("api.Serve: %w", err)
 	}
 	return ServeListener(ctx, ln, h, &ServeOptions{Logger: logger})
+}
+
+// DefaultMetricsAddr is where `statgate serve` serves the operators'
+// metrics unless told otherwise: loopback only.
+const DefaultMetricsAddr = "127.0.0.1:9090"
+
+// ServeWithMetrics serves h on addr, as Serve does, and h.Metrics() on
+// metricsAddr for the operators ("" serves no metrics). Both addresses
+// are bound before either serves, so a taken port fails at once. When ctx
+// ends the API drains and shuts down first; the metrics keep answering
+// until it has. If either server fails, the other is shut down too and
+// the error returned.
+func ServeWithMetrics(ctx context.Context, addr, metricsAddr string, h *Handler, logger *slog.Logger) error {
+	if metricsAddr == "" {
+		return Serve(ctx, addr, h, logger)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api.Serve: %w", err)
+	}
+	mln, err := lc.Listen(ctx, "tcp", metricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("api.Serve: metrics: %w", err)
+	}
+	return serveBoth(ctx, ln, mln, h, &ServeOptions{Logger: logger})
+}
+
+// serveBoth serves h on ln and its metrics on mln; see ServeWithMetrics.
+func serveBoth(ctx context.Context, ln, mln net.Listener, h *Handler, opts *ServeOptions) error {
+	var o ServeOptions
+	if opts != nil {
+		o = *opts
+	}
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	mo := o
+	mo.Name = "metrics"
+	merrc := make(chan error, 1)
+	go func() {
+		err := ServeListener(metricsCtx, mln, h.Metrics(), &mo)
+		stopAPI() // a failed metrics server takes the API down with it
+		merrc <- err
+	}()
+	aerr := ServeListener(apiCtx, ln, h, &o)
+	stopMetrics()
+	merr := <-merrc
+	if merr != nil {
+		merr = fmt.Errorf("metrics: %w", merr)
+	}
+	return errors.Join(aerr, merr)
 }
 
 // ServeListener serves h on ln until ctx ends, then shuts down gracefully:
@@ -51,6 +108,9 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, opts *S
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if o.Name != "" {
+		o.Logger = o.Logger.With("listener", o.Name)
 	}
 	srv := &http.Server{
 		Handler:           h,

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -138,4 +139,116 @@ func dialable(url string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// get GETs url and returns the status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestServeWithMetrics(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	ts := newTestServer(t, blockingEngine(started, release), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serveBoth(ctx, ln, mln, ts.h, &ServeOptions{ShutdownTimeout: 10 * time.Second}) }()
+	apiURL, metricsURL := "http://"+ln.Addr().String(), "http://"+mln.Addr().String()
+
+	if code, body := get(t, apiURL+"/metrics"); code != http.StatusNotFound || strings.Contains(body, "statgate_") {
+		t.Errorf("public /metrics: %d %s", code, body)
+	}
+	if code, body := get(t, metricsURL+"/metrics"); code != http.StatusOK || !strings.Contains(body, "statgate_epsilon_charged_total 0") {
+		t.Errorf("operators' /metrics: %d %s", code, body)
+	}
+	if code, _ := get(t, metricsURL+"/v1/datasets"); code != http.StatusNotFound {
+		t.Errorf("the metrics listener serves the API: %d", code)
+	}
+
+	// While the API drains a request in flight, the metrics still answer.
+	status := postQuery(apiURL)
+	<-started
+	cancel()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ts.h.Draining() || dialable(apiURL) {
+		if time.Now().After(deadline) {
+			t.Fatal("the API still accepts connections after its context ended")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code, _ := get(t, metricsURL+"/metrics"); code != http.StatusOK {
+		t.Errorf("metrics while draining: %d", code)
+	}
+	close(release)
+	if got := <-status; got != http.StatusOK {
+		t.Errorf("in-flight request: status %d", got)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serveBoth: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serveBoth did not return")
+	}
+	if dialable(metricsURL) {
+		t.Error("the metrics listener is still open")
+	}
+}
+
+func TestServeWithMetricsFailures(t *testing.T) {
+	ts := newTestServer(t, nil, nil)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if err := ServeWithMetrics(context.Background(), "127.0.0.1:0", taken.Addr().String(), ts.h, nil); err == nil || !strings.Contains(err.Error(), "metrics") {
+		t.Errorf("ServeWithMetrics on a taken metrics port = %v, want a metrics error", err)
+	}
+
+	// A metrics server that fails takes the API down with it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveBoth(context.Background(), ln, mln, ts.h, nil) }()
+	apiURL := "http://" + ln.Addr().String()
+	for deadline := time.Now().Add(5 * time.Second); !dialable(apiURL); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the API never listened")
+		}
+	}
+	mln.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "metrics") {
+			t.Errorf("serveBoth after the metrics listener failed = %v, want a metrics error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serveBoth kept serving after its metrics listener failed")
+	}
 }

@@ -60,10 +60,11 @@ func TestRunUsage(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{"demo --help", []string{"demo", "--help"}, 0, "", "Usage: statgate demo"},
 		{"serve --help", []string{"serve", "--help"}, 0, "", "-max-body"},
+		{"serve --help shows the metrics listener", []string{"serve", "--help"}, 0, "", "-metrics-addr"},
 		{"gen --help", []string{"gen", "--help"}, 0, "", "-persons"},
 		{"load --help", []string{"load", "--help"}, 0, "", "-extracts"},
 		{"query --help", []string{"query", "--help"}, 0, "", "-epsilon"},
-		{"token create --help", []string{"token", "create", "--help"}, 0, "", "-principal"},
+		{"token create --help", []string{"token", "create", "--help"}, 0, "", "-ttl"},
 		{"token list --help", []string{"token", "list", "--help"}, 0, "", "-data"},
 		{"token revoke --help", []string{"token", "revoke", "--help"}, 0, "", "-id"},
 		{"budget show --help", []string{"budget", "show", "--help"}, 0, "", "-project"},
@@ -92,6 +93,50 @@ func TestRunUsage(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tc.wantStderr) {
 				t.Errorf("stderr lacks %q:\n%s", tc.wantStderr, stderr)
+			}
+		})
+	}
+}
+
+func TestParseTTL(t *testing.T) {
+	const day = 24 * time.Hour
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{in: "90d", want: 90 * day},
+		{in: "1d", want: day},
+		{in: "1d12h", want: day + 12*time.Hour},
+		{in: "36h", want: 36 * time.Hour},
+		{in: "90m", want: 90 * time.Minute},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: " 7d ", want: 7 * day},
+		{in: "36500d", want: 36500 * day},
+		{in: "", wantErr: true},
+		{in: "d", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "0d", wantErr: true},
+		{in: "0s", wantErr: true},
+		{in: "-1d", wantErr: true},
+		{in: "+1d", wantErr: true},
+		{in: "-5h", wantErr: true},
+		{in: "1d-2h", wantErr: true},
+		{in: "1.5d", wantErr: true},
+		{in: "90", wantErr: true},
+		{in: "90days", wantErr: true},
+		{in: "1w", wantErr: true},
+		{in: "36501d", wantErr: true},
+		{in: "36500d2562047h", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseTTL(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("parseTTL(%q) = %s, %v; wantErr %v", tc.in, got, err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("parseTTL(%q) = %s, want %s", tc.in, got, tc.want)
 			}
 		})
 	}
@@ -217,6 +262,34 @@ func TestRunPipeline(t *testing.T) {
 		if code, _, errOut := runCmd(ctx, "token", "revoke", "--id", "000000000000", "--data", data); code != 1 || errOut == "" {
 			t.Errorf("revoking an unknown id: exit %d, stderr %q", code, errOut)
 		}
+
+		// A token with a lifetime shows its expiry when created and listed.
+		out, errOut = mustRun(t, "token", "create", "--principal", "ola", "--ttl", "90d", "--data", data)
+		m = regexp.MustCompile(`^token (\S+) for ola, expires (\S+) `).FindStringSubmatch(errOut)
+		if m == nil {
+			t.Fatalf("token create --ttl 90d: stderr %q", errOut)
+		}
+		expires, err := time.Parse(time.RFC3339, m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Until(expires); d < 89*24*time.Hour || d > 91*24*time.Hour {
+			t.Errorf("--ttl 90d expires in %s", d)
+		}
+		if p, ok := lookup(t, data, strings.TrimSpace(out)); !ok || p != "ola" {
+			t.Fatalf("the token with a TTL resolves to %q, %v", p, ok)
+		}
+		list, _ = mustRun(t, "token", "list", "--data", data)
+		want := `(?m)^` + regexp.QuoteMeta(m[1]) + `\s+ola\s+\S+ \S+\s+` + regexp.QuoteMeta(expires.UTC().Format("2006-01-02 15:04Z")) + `\s+\S+ \S+\s+active$`
+		if !regexp.MustCompile(want).MatchString(list) {
+			t.Errorf("token list lacks %s with its expiry and last use:\n%s", m[1], list)
+		}
+		if !strings.Contains(list, "EXPIRES") || !strings.Contains(list, "LAST USED") {
+			t.Errorf("token list header:\n%s", list)
+		}
+		if code, _, errOut := runCmd(ctx, "token", "create", "--principal", "ola", "--ttl", "soon", "--data", data); code != 2 || !strings.Contains(errOut, "-ttl") {
+			t.Errorf("token create --ttl soon: exit %d, stderr %q", code, errOut)
+		}
 	})
 
 	t.Run("demo serves the cached extract", func(t *testing.T) {
@@ -225,7 +298,8 @@ func TestRunPipeline(t *testing.T) {
 		var stdout, stderr syncBuffer
 		exit := make(chan int, 1)
 		go func() {
-			exit <- run(dctx, []string{"demo", "--dir", dir, "--policy", testPolicy, "--addr", "127.0.0.1:0", "--threads", "2"}, &stdout, &stderr)
+			exit <- run(dctx, []string{"demo", "--dir", dir, "--policy", testPolicy, "--addr", "127.0.0.1:0",
+				"--metrics-addr", "127.0.0.1:0", "--threads", "2"}, &stdout, &stderr)
 		}()
 		// ServeListener logs the bound address once it listens.
 		listening := regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:[1-9][0-9]*)`)
@@ -264,6 +338,24 @@ func TestRunPipeline(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("budget with the demo's researcher token: status %d", resp.StatusCode)
+		}
+		// The metrics are on their own listener, not on the API's.
+		mm := regexp.MustCompile(`msg=serving listener=metrics addr=(127\.0\.0\.1:[1-9][0-9]*)`).FindStringSubmatch(stderr.String())
+		if mm == nil {
+			t.Fatalf("demo serves no metrics listener:\n%s", stderr.String())
+		}
+		for _, c := range []struct {
+			url    string
+			status int
+		}{{"http://" + addr + "/metrics", http.StatusNotFound}, {"http://" + mm[1] + "/metrics", http.StatusOK}} {
+			resp, err := http.Get(c.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Errorf("GET %s: status %d, want %d", c.url, resp.StatusCode, c.status)
+			}
 		}
 		cancel()
 		select {

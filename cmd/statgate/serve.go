@@ -14,6 +14,7 @@ import (
 // serveOptions are the flags of `statgate serve`.
 type serveOptions struct {
 	addr         string
+	metricsAddr  string // operators' /metrics listener; "" serves none
 	policy       string
 	data         string
 	memoryLimit  string
@@ -29,6 +30,8 @@ func (o *serveOptions) register(fs interface {
 	Int64Var(*int64, string, int64, string)
 }) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", api.DefaultMetricsAddr,
+		`address of the operators' Prometheus /metrics listener, kept off the public one ("" serves no metrics)`)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
 	fs.StringVar(&o.data, "data", defaultData, "data directory with extracts.duckdb and state.db (env STATGATE_DATA)")
 	fs.StringVar(&o.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's)")
@@ -78,5 +81,5 @@ func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error
 		}
 	}
 	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data)
-	return api.Serve(ctx, o.addr, h, log)
+	return api.ServeWithMetrics(ctx, o.addr, o.metricsAddr, h, log)
 }

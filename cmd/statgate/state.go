@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/audit"
@@ -19,15 +23,19 @@ import (
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
-		fmt.Fprintln(stderr, "Usage: statgate token create --principal NAME | token list | token revoke --id ID   [--data DIR]")
+		fmt.Fprintln(stderr, "Usage: statgate token create --principal NAME [--ttl 90d] | token list | token revoke --id ID   [--data DIR]")
 		return helpOrUsage(args)
 	}
 	sub := args[0]
-	var data, principal, id string
-	fs := newFlags("token "+sub, "token "+sub+" [--data DIR] [--principal NAME] [--id ID]", stderr)
+	var (
+		data, principal, id string
+		ttl                 ttlFlag
+	)
+	fs := newFlags("token "+sub, "token "+sub+" [--data DIR] [--principal NAME] [--ttl DURATION] [--id ID]", stderr)
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
 	if sub == "create" {
 		fs.StringVar(&principal, "principal", "", "principal the token authenticates, as named in the policy (required)")
+		fs.Var(&ttl, "ttl", "lifetime of the token, e.g. 90d, 36h or 1d12h (default: no expiry)")
 	}
 	if sub == "revoke" {
 		fs.StringVar(&id, "id", "", "token id from `token list` (required)")
@@ -50,11 +58,15 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	switch sub {
 	case "create":
-		tok, info, err := store.Create(ctx, principal)
+		tok, info, err := store.CreateWith(ctx, principal, &tokens.CreateOptions{TTL: time.Duration(ttl)})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "token %s for %s (shown once; only its hash is stored):\n", info.ID, principal)
+		expiry := "does not expire"
+		if !info.ExpiresAt.IsZero() {
+			expiry = "expires " + info.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(stderr, "token %s for %s, %s (shown once; only its hash is stored):\n", info.ID, principal, expiry)
 		fmt.Fprintln(stdout, tok)
 	case "list":
 		infos, err := store.List(ctx)
@@ -161,4 +173,64 @@ func helpOrUsage(args []string) error {
 		return flag.ErrHelp
 	}
 	return errUsage
+}
+
+// ttlFlag is the --ttl of `token create`: a Go duration ("36h", "90m"),
+// optionally led by whole days ("90d", "1d12h"). It must be positive.
+type ttlFlag time.Duration
+
+func (f *ttlFlag) String() string {
+	if f == nil || *f == 0 {
+		return ""
+	}
+	return time.Duration(*f).String()
+}
+
+func (f *ttlFlag) Set(s string) error {
+	d, err := parseTTL(s)
+	if err != nil {
+		return err
+	}
+	*f = ttlFlag(d)
+	return nil
+}
+
+// maxTTLDays keeps a TTL in days within time.Duration (about 292 years).
+const maxTTLDays = 100 * 365
+
+// parseTTL parses a token lifetime: "<N>d" whole days, a Go duration, or
+// both ("1d12h").
+func parseTTL(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var total time.Duration
+	if days, rest, ok := strings.Cut(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || days == "" || days[0] == '+' {
+			return 0, fmt.Errorf("want whole days before \"d\", as in 90d or 1d12h")
+		}
+		if n > maxTTLDays {
+			return 0, fmt.Errorf("at most %dd", maxTTLDays)
+		}
+		total = time.Duration(n) * 24 * time.Hour
+		s = rest
+	} else if s == "" {
+		return 0, fmt.Errorf("want a duration such as 90d, 36h or 1d12h")
+	}
+	if s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("want a duration such as 90d, 36h or 1d12h")
+		}
+		if d < 0 {
+			return 0, fmt.Errorf("must be positive")
+		}
+		if d > time.Duration(math.MaxInt64)-total {
+			return 0, fmt.Errorf("too long")
+		}
+		total += d
+	}
+	if total <= 0 {
+		return 0, fmt.Errorf("must be positive")
+	}
+	return total, nil
 }

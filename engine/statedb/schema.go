@@ -9,7 +9,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // TimeFormat is how the state store writes times: UTC, fixed width, so that
 // text order is time order and a time reads back exactly as written.
@@ -98,6 +98,10 @@ var migrations = [][]string{
 			revoked_at TEXT,
 			last_used  TEXT
 		) STRICT`,
+	},
+	{ // 2: optional token expiry (`statgate token create --ttl`). A token
+		// created before has no expiry (NULL) and keeps working.
+		`ALTER TABLE tokens ADD COLUMN expires_at TEXT`,
 	},
 }
 

@@ -2,6 +2,7 @@ package statedb
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -182,4 +183,55 @@ func TestTimeRoundTrip(t *testing.T) {
 	if _, err := ParseTime("yesterday"); err == nil {
 		t.Error("ParseTime(garbage) succeeded")
 	}
+}
+
+// TestOpenMigratesVersion1 opens a state file as the previous release
+// wrote it (schema version 1, a token without expiry) and checks that Open
+// brings it to SchemaVersion without losing the row.
+func TestOpenMigratesVersion1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", dsn(Path(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := append([]string{`CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT`}, migrations[0]...)
+	stmts = append(stmts,
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		`INSERT INTO tokens (id, hash, principal, created_at, last_used) VALUES ('0123456789ab', x'00', 'ingrid', '2025-01-01T00:00:00.000000000Z', NULL)`)
+	for _, s := range stmts {
+		if _, err := old.ExecContext(ctx, s); err != nil {
+			t.Fatalf("writing a version 1 store: %v", err)
+		}
+	}
+	old.Close()
+
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("Open of a version 1 store: %v", err)
+	}
+	defer db.Close()
+	var version int
+	if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version != SchemaVersion {
+		t.Errorf("schema version after Open = %d, want %d", version, SchemaVersion)
+	}
+	var (
+		principal string
+		expires   sql.NullString
+	)
+	if err := db.QueryRowContext(ctx, `SELECT principal, expires_at FROM tokens WHERE id = '0123456789ab'`).Scan(&principal, &expires); err != nil {
+		t.Fatalf("the old token after migration: %v", err)
+	}
+	if principal != "ingrid" || expires.Valid {
+		t.Errorf("old token = %q, expires %v; want ingrid without expiry", principal, expires)
+	}
+	// A second Open finds the current version and changes nothing.
+	db2, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	db2.Close()
 }
