@@ -1,0 +1,284 @@
+package engine
+
+// The neighbouring-datasets property test (DESIGN §8): every generated
+// query runs on two extracts that differ in one person, and must give the
+// same status, the same refusal code, the same columns and the same
+// data-independent metadata on both. Only what DP chooses (noisy values,
+// which groups pass partition selection) may differ. A status that
+// differs is an oracle outside the DP outputs: one query would tell
+// whether the person is in the data.
+//
+// The extracts: "base" is the checked-in 5,000-person extract plus four
+// filler persons who share a rare combination (born 1915, men, living in
+// 5524 Målselv, hypertension contacts); "neighbour" is base plus one more
+// such person with extreme values: stays far above the column's bounds, a
+// diagnosis no one else has, dispensings, a cancer and a death. Filters on
+// the combination give groups of 4 against 5, the case the issue 11
+// attack built by bisection.
+//
+// go test runs a deterministic sample (about 200 queries); the whole
+// corpus (over 2,500) runs with -neighbours.full.
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/policies"
+)
+
+var neighboursFull = flag.Bool("neighbours.full", false, "run the whole neighbouring-datasets corpus, not a sample")
+
+// neighbourQuery is one generated request.
+type neighbourQuery struct {
+	project string
+	sql     string
+	epsilon float64
+	totals  bool
+}
+
+func (q neighbourQuery) String() string {
+	return fmt.Sprintf("[%s ε=%g totals=%v] %s", q.project, q.epsilon, q.totals, q.sql)
+}
+
+// The filler persons' shared combination and the neighbour's own rare code.
+const (
+	rareWhere = "p.birth_year = 1915 AND p.sex = 'M' AND p.municipality = '5524'"
+	rareCode  = "Q99.8"
+)
+
+// neighbourQueries generates the corpus: keys with and without public
+// domains, x/0 keys, every aggregate kind, filters that select nothing,
+// the 4-vs-5 group and the neighbour alone, overflowing expressions,
+// margins, HAVING and LIMIT, at the default, ordinary, tiny and denormal
+// ε; then the accepted corpus at the default ε.
+func neighbourQueries(t *testing.T) []neighbourQuery {
+	keys := []string{
+		"p.sex",                        // public domain
+		"year(n.contact_date)",         // public years
+		"icd10_chapter(n.icd10)",       // public chapters
+		"n.icd10",                      // no domain: partition selection
+		"substr(n.icd10, 99)",          // the attack's key: one group '' or none
+		"n.length_of_stay_days / 0",    // non-finite
+		"floor(n.length_of_stay_days)", // number key, no domain
+		"",                             // no key: one group
+	}
+	aggs := []string{
+		"count(DISTINCT pid) AS persons",
+		"count(*) AS contacts",
+		"sum(n.length_of_stay_days) AS days",
+		"avg(n.length_of_stay_days) AS mean_days",
+		"median(n.length_of_stay_days) AS median_days",
+		"stddev(n.length_of_stay_days) AS sd_days, variance(n.length_of_stay_days) AS var_days",
+		"sum(CASE WHEN n.length_of_stay_days > 1000 THEN 9223372036854775807 ELSE 0 END + 1) AS overflow",
+	}
+	filters := []string{
+		"",
+		rareWhere,
+		rareWhere + " AND n.icd10 LIKE 'I10%'",
+		"n.icd10 = '" + rareCode + "'",
+		"n.length_of_stay_days > 1000",
+		"p.birth_year = 1800",
+		rareWhere + " OR n.icd10 LIKE 'K80%'",
+	}
+	epsilons := []float64{0, 2, 0.01, 1e-3, 1e-15, 1e-300, 5e-324}
+	var out []neighbourQuery
+	for ki, k := range keys {
+		for ai, a := range aggs {
+			for fi, f := range filters {
+				sel, group := a, ""
+				if k != "" {
+					sel, group = k+" AS g, "+a, " GROUP BY 1"
+				}
+				where := ""
+				if f != "" {
+					where = " WHERE " + f
+				}
+				q := neighbourQuery{project: "diabetes-2026",
+					sql:     "SELECT " + sel + " FROM npr n JOIN population p USING (pid)" + where + group,
+					epsilon: epsilons[(ki+ai+fi)%len(epsilons)]}
+				out = append(out, q)
+				// Every other ε too (the sample takes mostly the first).
+				for j := 1; j < len(epsilons); j++ {
+					out = append(out, neighbourQuery{project: q.project, sql: q.sql, epsilon: epsilons[(ki+ai+fi+j)%len(epsilons)]})
+				}
+			}
+		}
+	}
+	for _, f := range filters {
+		where := ""
+		if f != "" {
+			where = " WHERE " + f
+		}
+		for _, tail := range []string{
+			" GROUP BY ROLLUP (p.sex, n.contact_type)",
+			" GROUP BY p.sex, n.contact_type HAVING count(DISTINCT pid) > 3 ORDER BY 3 DESC LIMIT 2",
+		} {
+			out = append(out, neighbourQuery{project: "diabetes-2026",
+				sql: "SELECT p.sex AS sex, n.contact_type AS type, count(DISTINCT pid) AS persons FROM npr n JOIN population p USING (pid)" + where + tail})
+		}
+		out = append(out, neighbourQuery{project: "diabetes-2026", totals: true,
+			sql: "SELECT p.sex AS sex, n.hospital AS hospital, count(DISTINCT pid) AS persons FROM npr n JOIN population p USING (pid)" + where + " GROUP BY 1, 2"})
+		out = append(out, neighbourQuery{project: "diabetes-2026",
+			sql: "SELECT l.atc AS atc, sum(l.ddd) AS ddd FROM lmr l JOIN population p USING (pid)" + strings.ReplaceAll(strings.ReplaceAll(where, "n.icd10", "l.atc"), "n.length_of_stay_days", "l.ddd") + " GROUP BY 1"})
+		out = append(out, neighbourQuery{project: "cancer-survival",
+			sql: "SELECT c.stage AS stage, count(DISTINCT pid) AS persons FROM cancer c JOIN population p USING (pid)" + strings.ReplaceAll(strings.ReplaceAll(where, "n.icd10", "c.icd10"), "n.length_of_stay_days > 1000", "c.stage = 'IV'") + " GROUP BY 1"})
+	}
+	for _, c := range readCorpus(t, acceptedCorpus) {
+		project := "diabetes-2026"
+		if strings.Contains(c.sql(), "cancer") {
+			project = "cancer-survival"
+		}
+		out = append(out, neighbourQuery{project: project, sql: c.sql()})
+	}
+	return out
+}
+
+// outcome is everything about one answer that must not depend on whether
+// the neighbour is in the data.
+type outcome struct {
+	status  string // "released", "refused <code> (kind)" or "failed"
+	columns []result.Column
+	meta    result.Meta // data-independent fields only
+	rows    int         // -1 where DP partition selection chooses the groups
+}
+
+func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
+	if err != nil {
+		if r, ok := refusal.As(err); ok {
+			return outcome{status: fmt.Sprintf("refused %s (kind %d)", r.Code, r.Kind)}
+		}
+		return outcome{status: "failed"}
+	}
+	m := res.Meta
+	o := outcome{status: "released", columns: res.Columns, rows: len(res.Rows),
+		meta: result.Meta{Epsilon: m.Epsilon, Delta: m.Delta, Split: m.Split, Mechanism: m.Mechanism,
+			Groups: m.Groups, Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo, Notes: m.Notes}}
+	if m.Groups == "partition_selection" || strings.Contains(q.sql, "HAVING") {
+		// Which groups pass selection or a HAVING on noisy values is DP-chosen.
+		o.rows = -1
+	}
+	return o
+}
+
+func TestNeighbouringDatasets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads two extracts")
+	}
+	base, neighbour := neighbourExtracts(t)
+	open := func(dir string) *Engine {
+		pol, err := policies.Load(policyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Budgets no generated corpus can exhaust: an exhausted budget
+		// would make both sides refuse alike and test nothing.
+		for _, pr := range pol.Projects {
+			pr.Budget = policies.Budget{Epsilon: 1e12, Delta: 0.5}
+		}
+		e, err := Open(context.Background(), &Options{Policy: pol, DataDir: dir, Threads: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	a, b := open(base), open(neighbour)
+	qs := neighbourQueries(t)
+	if len(qs) < 2500 {
+		t.Fatalf("the corpus has %d queries, want at least 2,500", len(qs))
+	}
+	step := 1
+	if !*neighboursFull {
+		step = len(qs) / 200
+	}
+	ctx := context.Background()
+	statuses := map[string]int{}
+	ran := 0
+	for i := 0; i < len(qs); i += step {
+		q := qs[i]
+		req := Request{Project: q.project, SQL: q.sql, Epsilon: q.epsilon, Totals: q.totals}
+		ra, ea := a.Query(ctx, ingrid, req)
+		rb, eb := b.Query(ctx, ingrid, req)
+		oa, ob := outcomeOf(q, ra, ea), outcomeOf(q, rb, eb)
+		ran++
+		statuses[oa.status]++
+		if !reflect.DeepEqual(oa, ob) {
+			t.Errorf("%v\nbase:      %+v\nneighbour: %+v", q, oa, ob)
+		}
+		if oa.status == "failed" {
+			t.Errorf("%v\nfailed after the debit on both extracts", q)
+		}
+	}
+	t.Logf("%d of %d queries on both extracts; statuses %v", ran, len(qs), statuses)
+	if statuses["released"] < ran/4 {
+		t.Errorf("only %d of %d queries were released: the corpus tests little", statuses["released"], ran)
+	}
+}
+
+// neighbourExtracts writes the base and neighbour extracts as Parquet and
+// loads each into its own data directory.
+func neighbourExtracts(t *testing.T) (base, neighbour string) {
+	t.Helper()
+	conn, err := duckdb.NewConnector("?threads=2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	src, err := filepath.Abs("../testdata/registries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	datasets := []string{"population", "npr", "lmr", "cancer", "death_causes"}
+	for _, ds := range datasets {
+		mustExec(t, db, fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_parquet('%s')", ds, filepath.Join(src, ds+".parquet")))
+	}
+	// Four fillers (pids 900001–900004) and their contacts.
+	mustExec(t, db, `INSERT INTO population SELECT 900000 + i, 1915, 'M', '5524', NULL FROM range(1, 5) t(i)`)
+	mustExec(t, db, `INSERT INTO npr SELECT 900000 + i, DATE '2015-03-01' + INTERVAL (i) DAY, 'I10', 'outpatient', 'Helse Bergen', 0 FROM range(1, 5) t(i)`)
+	write := func(name string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, ds := range datasets {
+			mustExec(t, db, fmt.Sprintf("COPY %s TO '%s' (FORMAT parquet)", ds, filepath.Join(dir, ds+".parquet")))
+		}
+		return dir
+	}
+	baseFiles := write("base")
+	// The neighbour: one more such person, with extremes everywhere.
+	mustExec(t, db, `INSERT INTO population VALUES (900005, 1915, 'M', '5524', DATE '2023-06-30')`)
+	mustExec(t, db, `INSERT INTO npr SELECT 900005, DATE '2011-01-01' + INTERVAL (i * 37) DAY,
+		CASE WHEN i % 3 = 0 THEN '`+rareCode+`' WHEN i % 3 = 1 THEN 'I10' ELSE 'K80.2' END,
+		'inpatient', 'Vestre Viken', 100000 * i FROM range(1, 60) t(i)`)
+	mustExec(t, db, `INSERT INTO lmr SELECT 900005, DATE '2012-01-01' + INTERVAL (i * 11) DAY, 'A10BA02', 1e6, 'gp' FROM range(1, 80) t(i)`)
+	mustExec(t, db, `INSERT INTO cancer VALUES (900005, DATE '2020-02-02', 'C50.9', 'IV')`)
+	mustExec(t, db, `INSERT INTO death_causes VALUES (900005, DATE '2023-06-30', 'C50.9')`)
+	neighbourFiles := write("neighbour")
+
+	pol, err := policies.Load(policyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(files string) string {
+		dir := t.TempDir()
+		if _, err := exec.Load(context.Background(), &exec.LoadOptions{Policy: pol, DataDir: dir, ExtractsDir: files}); err != nil {
+			t.Fatalf("loading %s: %v", files, err)
+		}
+		return dir
+	}
+	return load(baseFiles), load(neighbourFiles)
+}
