@@ -57,6 +57,9 @@ type Engine struct {
 	// extracts are read-only while it runs); plans use them to split the
 	// L0 step of large tables into person buckets.
 	sizes map[string]int64
+	// persons is the public (rounded) size of the largest one-row-per-person
+	// dataset: an upper estimate of the persons in the data, for costs.
+	persons int64
 
 	closeOnce sync.Once
 }
@@ -101,6 +104,12 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 		return nil, err
 	}
 	e.sizes = sizes
+	for name, n := range sizes {
+		if d, ok := o.Policy.Datasets[name]; ok && d.OneRowPerPerson {
+			approx, _ := catalog.Approx(n)
+			e.persons = max(e.persons, approx)
+		}
+	}
 	e.catalog = catalog.New(o.Policy, sizes)
 	if e.state, err = statedb.Open(ctx, o.DataDir); err != nil {
 		return nil, fmt.Errorf("engine.Open: state: %w", err)

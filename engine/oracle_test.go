@@ -78,3 +78,26 @@ func TestNonFiniteKeysDoNotFailAfterTheDebit(t *testing.T) {
 		}
 	}
 }
+
+// TestExpensiveQueriesAreRefusedBeforeTheDebit: issue 11's flood query
+// (tens of thousands of public groups × 10 quantiles) is refused with
+// query_too_expensive and costs nothing; a light one on the same keys runs.
+func TestExpensiveQueriesAreRefusedBeforeTheDebit(t *testing.T) {
+	e := openEngine(t, nil)
+	ctx := context.Background()
+	heavy := "SELECT municipality, birth_year, sex"
+	for i := 1; i <= 10; i++ {
+		heavy += fmt.Sprintf(", quantile_cont(birth_year, %g) AS q%d", float64(i)/11, i)
+	}
+	heavy += " FROM population GROUP BY 1, 2, 3"
+	_, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: heavy})
+	if r, ok := refusal.As(err); !ok || r.Code != "query_too_expensive" || r.Kind != refusal.KindQuery {
+		t.Fatalf("heavy query: %v, want query_too_expensive", err)
+	}
+	if got := spent(t, e, "diabetes-2026", "population"); got != 0 {
+		t.Errorf("a refused query spent %g", got)
+	}
+	if _, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: "SELECT municipality, sex, count(*) AS n FROM population GROUP BY 1, 2"}); err != nil {
+		t.Errorf("light query on public keys: %v", err)
+	}
+}

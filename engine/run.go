@@ -14,6 +14,7 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/query"
@@ -145,7 +146,33 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 	if c.release, err = protect.Prepare(c.plan, po); err != nil {
 		return c, err
 	}
+	if err := e.checkCost(c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkCost refuses a query whose estimated work is over the policy's
+// limits. The estimate uses the plan, the policy and the data map's
+// rounded sizes only.
+func (e *Engine) checkCost(c *compiled) error {
+	lim := e.pol.Limits
+	if cost := c.release.Cost(); lim.MaxQueryCost > 0 && cost > lim.MaxQueryCost {
+		return refusal.New("query_too_expensive",
+			fmt.Sprintf("protecting this query would take about %d noise draws (its groups times the draws each aggregate needs per group); one query may take at most %d", cost, lim.MaxQueryCost),
+			"group by fewer or coarser keys, ask for fewer quantiles, or split the question into several queries")
+	}
+	var rows int64
+	for _, d := range c.plan.Datasets {
+		approx, _ := catalog.Approx(e.sizes[d])
+		rows += approx
+	}
+	if lim.MaxRowsScanned > 0 && rows > lim.MaxRowsScanned {
+		return refusal.New("query_too_expensive",
+			fmt.Sprintf("this query reads about %d rows of %v; one query may read at most %d", rows, c.plan.Datasets, lim.MaxRowsScanned),
+			"ask about fewer datasets at once")
+	}
+	return nil
 }
 
 // cube returns every subset of n keys, finest first: the margins of a table.
@@ -289,6 +316,7 @@ func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
 	return &protect.Options{
 		Epsilon: eps, Delta: delta, Mechanism: mech,
 		MinCellCount: minCell, RoundTo: roundTo, Noise: e.opts.Noise,
+		Persons: e.persons,
 	}, nil
 }
 

@@ -49,7 +49,7 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, &Error{File: d.file, Problem: "the policy file is empty"}
 	}
 	root := deref(doc.Content[0])
-	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates")
+	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits")
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +59,10 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		Templates: map[string]*Template{},
 		Roles:     map[string]*Role{},
 		CodeLists: map[string][]string{},
+		Limits:    Limits{MaxQueryCost: DefaultMaxQueryCost},
+	}
+	if err := d.limits(f["limits"]); err != nil {
+		return nil, err
 	}
 	if err := d.codeLists(f["code_lists"]); err != nil {
 		return nil, err
@@ -79,6 +83,34 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, err
 	}
 	return d.p, nil
+}
+
+// limits decodes limits: {max_query_cost, max_rows_scanned}.
+func (d *decoder) limits(n *yaml.Node) error {
+	if isNull(n) {
+		return nil
+	}
+	f, err := d.fields(n, "limits", "max_query_cost", "max_rows_scanned")
+	if err != nil {
+		return err
+	}
+	for _, x := range []struct {
+		field string
+		dst   *int64
+	}{{"max_query_cost", &d.p.Limits.MaxQueryCost}, {"max_rows_scanned", &d.p.Limits.MaxRowsScanned}} {
+		if f[x.field] == nil {
+			continue
+		}
+		v, err := d.integer(f[x.field], "limits."+x.field)
+		if err != nil {
+			return err
+		}
+		if v < 0 {
+			return d.errf(f[x.field], "limits."+x.field, "must be at least 0 (0: no limit), not %d", v)
+		}
+		*x.dst = int64(v)
+	}
+	return nil
 }
 
 // deref follows YAML aliases.

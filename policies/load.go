@@ -31,6 +31,10 @@ const (
 	// epsilon_per_query block is omitted; when only max is omitted it
 	// equals the default.
 	DefaultMaxEpsilon = 1.0
+	// DefaultMaxQueryCost is limits.max_query_cost when omitted: ten
+	// million noise draws, about ten seconds of one core. The 64,000 public
+	// groups × 10 quantiles of issue 11's flood cost 125 million.
+	DefaultMaxQueryCost = 10_000_000
 	// DefaultNoise is noise when omitted.
 	DefaultNoise = "laplace"
 )

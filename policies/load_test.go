@@ -89,6 +89,16 @@ func TestParseBase(t *testing.T) {
 	if got := p.Templates["by_year"].Params["min_cost"].Default; got != float64(0) {
 		t.Errorf("min_cost default = %#v, want float64(0)", got)
 	}
+	if p.Limits != (Limits{MaxQueryCost: DefaultMaxQueryCost}) {
+		t.Errorf("limits %+v, want the default query cost and no row cap", p.Limits)
+	}
+	p, err = Parse([]byte(base+"limits: {max_query_cost: 5000, max_rows_scanned: 1000000}\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Limits != (Limits{MaxQueryCost: 5000, MaxRowsScanned: 1_000_000}) {
+		t.Errorf("limits %+v", p.Limits)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -146,6 +156,10 @@ func TestParseErrors(t *testing.T) {
 		{desc: "prefix value of wrong length", old: "prefix_domains: {1: [A, B]}", new: "prefix_domains: {1: [A, BC]}", field: "datasets.visits.columns.diagnosis.prefix_domains.1", problem: `value "BC" has 2 characters, not 1`},
 		{desc: "prefix length zero", old: "prefix_domains: {1: [A, B]}", new: "prefix_domains: {0: [A, B]}", field: "datasets.visits.columns.diagnosis.prefix_domains.0", problem: "at least 1"},
 		{desc: "prefix domains on number", old: "cost: {type: number, bounds: [0, 100]}", new: "cost: {type: number, prefix_domains: {1: [A]}}", field: "datasets.visits.columns.cost.prefix_domains", problem: "code, category and string columns only"},
+
+		// Limits.
+		{desc: "negative query cost", yaml: base + "limits: {max_query_cost: -1}\n", field: "limits.max_query_cost", problem: "must be at least 0"},
+		{desc: "unknown limit", yaml: base + "limits: {max_queries: 3}\n", field: "limits.max_queries", problem: "unknown"},
 
 		// Bounding, ε, δ, noise.
 		{desc: "max_groups_per_person 0", old: "max_groups_per_person: 3", new: "max_groups_per_person: 0", field: "datasets.visits.max_groups_per_person", problem: "must be at least 1, not 0"},

@@ -19,6 +19,21 @@ type Policy struct {
 	Roles map[string]*Role
 	// CodeLists are named public code lists columns may refer to as their domain.
 	CodeLists map[string][]string
+	// Limits cap the work one query may ask for.
+	Limits Limits
+}
+
+// Limits cap the work of one query, whoever asks; a query over a cap is
+// refused before any debit ("query_too_expensive"). 0 means no cap.
+type Limits struct {
+	// MaxQueryCost caps the estimated noise draws of a query's protection:
+	// output groups times each aggregate's draws per group (a count one, a
+	// quantile about two hundred: three walks of its noisy tree). Default
+	// DefaultMaxQueryCost.
+	MaxQueryCost int64
+	// MaxRowsScanned caps the rows of the datasets a query reads (the sum
+	// of their sizes when the engine opened). Default 0: no cap.
+	MaxRowsScanned int64
 }
 
 // ColumnType is the declared type of a dataset column.

@@ -68,6 +68,12 @@ type Options struct {
 	// Alpha is 1 − the confidence level of released intervals; 0 means
 	// DefaultAlpha.
 	Alpha float64
+	// Persons is a public upper estimate of the persons in the data (the
+	// data map's rounded size), used only for Release.Cost: partition
+	// selection keeps only groups of at least MinCellCount persons, each
+	// person in at most PersonsL0 of them. 0: the selected groups are
+	// estimated at MaxGroups.
+	Persons int64
 }
 
 // settings are validated Options with defaults filled in.

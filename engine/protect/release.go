@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 )
@@ -38,6 +39,7 @@ type Release struct {
 	l      *layout
 	spends []result.Spend
 	delta  float64
+	cost   int64
 }
 
 // Prepare validates o against p, divides the budget (see Split) and builds
@@ -72,6 +74,7 @@ func prepare(p *plan.Plan, o *Options) (*Release, error) {
 	if err := r.rehearse(); err != nil {
 		return nil, err
 	}
+	r.cost = cost(p, s, l)
 	return r, nil
 }
 
@@ -87,6 +90,11 @@ func (r *Release) Epsilon() float64 { return r.s.Epsilon }
 // Delta is the sum of the δ shares (0 when nothing needs δ): what the
 // ledger must debit.
 func (r *Release) Delta() float64 { return r.delta }
+
+// Cost estimates the work of Apply in noise draws, from the plan and the
+// options alone: the groups it may release times the draws each needs.
+// The engine caps it with the policy's limits.max_query_cost.
+func (r *Release) Cost() int64 { return r.cost }
 
 // Apply reads the Arrow batches of the plan's bounded SQL from rr and
 // returns the protected result: groups chosen (public domains, or
@@ -210,6 +218,46 @@ func leastEpsilon(p *plan.Plan, s *settings) float64 {
 	unit.sampler, unit.mech = rec, rec
 	_ = unit.dryRun(p, l, rec) // only the noted ε matters
 	return ceilSignificant(MinMechanismEpsilon/rec.minEps, 2)
+}
+
+// drawsPerGroup is roughly how many noise draws protecting one group of a
+// aggregate takes: a quantile walks its noisy tree (treeHeight levels of
+// branchingFactor nodes) for the answer and for both ends of its bracket,
+// then noises a count and three bins.
+func drawsPerGroup(a plan.Agg) int64 {
+	switch a.Kind {
+	case query.AggAvg:
+		return 2
+	case query.AggVariance, query.AggStddev:
+		return 3
+	case query.AggQuantile:
+		return 3*treeHeight*branchingFactor + 4
+	}
+	return 1
+}
+
+// cost is Release.Cost.
+func cost(p *plan.Plan, s *settings, l *layout) int64 {
+	var per int64
+	for _, a := range p.Aggs {
+		per += drawsPerGroup(a)
+	}
+	if l.suppress && l.personsAgg < 0 {
+		per++
+	}
+	var groups int64
+	for _, g := range l.sets {
+		if g.public {
+			groups += domainProduct(p, g.keys)
+			continue
+		}
+		sel := int64(MaxGroups)
+		if s.Persons > 0 {
+			sel = min(sel, s.Persons*max(p.PersonsL0, 1)/int64(max(s.MinCellCount, 1)))
+		}
+		groups += sel
+	}
+	return groups * per
 }
 
 // ceilSignificant rounds x up to n significant digits.

@@ -136,3 +136,37 @@ func TestPrepareRefusalsAreRefusals(t *testing.T) {
 		t.Fatalf("%v, want a KindQuery refusal", err)
 	}
 }
+
+// TestReleaseCost: the estimate is groups × draws per group, with
+// partition-selected groups bounded by persons × L0 / min cell count.
+func TestReleaseCost(t *testing.T) {
+	quantileDraws := int64(3*treeHeight*branchingFactor + 4)
+	tests := []struct {
+		desc string
+		p    *plan.Plan
+		o    Options
+		want int64
+	}{
+		{"public: 6 groups × (count + persons)", testPlan([]plan.Key{sexKey, yearKey}, []plan.Agg{contactsAgg}, nil),
+			Options{Epsilon: 1, MinCellCount: 5}, 6 * 2},
+		{"public: persons reused, median", testPlan([]plan.Key{sexKey, yearKey}, []plan.Agg{personsAgg, stayMedian}, nil),
+			Options{Epsilon: 1, MinCellCount: 5}, 6 * (1 + quantileDraws)},
+		{"margins add their groups", testPlan([]plan.Key{sexKey, yearKey}, []plan.Agg{personsAgg}, [][]int{{0, 1}, {0}, {}}),
+			Options{Epsilon: 1, MinCellCount: 5}, 6 + 2 + 1},
+		{"selection bounded by persons", testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg, stayVar}, nil),
+			Options{Epsilon: 1, Delta: 1e-6, MinCellCount: 5, Persons: 1000}, 1000 / 5 * (1 + 3)},
+		{"selection without persons: MaxGroups", testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil),
+			Options{Epsilon: 1, Delta: 1e-6, MinCellCount: 5}, MaxGroups},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			r, err := Prepare(tc.p, &tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Cost(); got != tc.want {
+				t.Errorf("cost %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
