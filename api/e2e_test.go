@@ -379,6 +379,14 @@ func TestE2ESession(t *testing.T) {
 				422, "select_star", true},
 			{"min is refused", call{method: "POST", path: "/v1/query", as: researcher, body: queryBody(t, "diabetes-2026", "SELECT min(ddd) FROM lmr WHERE atc = '"+secret+"'", 0)},
 				422, "min_max_not_allowed", true},
+			{"tiny epsilon (the issue 11 oracle)", call{method: "POST", path: "/v1/query", as: researcher,
+				body: queryBody(t, "diabetes-2026", "SELECT substr(n.icd10, 99) AS g, count(DISTINCT pid) AS n FROM npr n JOIN population p USING (pid) WHERE p.municipality = '"+secret+"' GROUP BY 1", 1e-300)},
+				422, "epsilon_too_small", true},
+			{"denormal epsilon", call{method: "POST", path: "/v1/query", as: researcher, body: queryBody(t, "diabetes-2026", contactsSQL, 5e-324)},
+				422, "epsilon_too_small", true},
+			{"too expensive", call{method: "POST", path: "/v1/query", as: researcher,
+				body: queryBody(t, "diabetes-2026", "SELECT municipality, birth_year, sex, median(birth_year) AS a, quantile_cont(birth_year, 0.1) AS b, quantile_cont(birth_year, 0.9) AS c FROM population GROUP BY 1, 2, 3", 0)},
+				422, "query_too_expensive", true},
 		}
 		before := s.budget(t, "diabetes-2026")
 		for _, tc := range tests {
