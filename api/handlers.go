@@ -249,6 +249,7 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 		err = errors.New("api: engine returned neither a result nor an error")
 	}
 	if err != nil {
+		h.metrics.chargedFailed(engine.ChargedEpsilon(err))
 		h.engineError(w, r, err)
 		return
 	}

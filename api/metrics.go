@@ -51,8 +51,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		epsilon: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "statgate_epsilon_charged_total",
 			Help: "Privacy budget epsilon the ledger charged for the queries this process answered, all projects together " +
-				"(a query's epsilon once, however many datasets it read). Queries that failed after their debit are charged " +
-				"in the ledger but not counted here; `statgate budget show` is authoritative.",
+				"(a query's epsilon once, however many datasets it read), released or failed after its debit; " +
+				"`statgate budget show` is authoritative.",
 		}),
 	}
 	var err error
@@ -91,6 +91,14 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *erro
 func (m *metrics) charged(res *result.Result) {
 	if res != nil && res.Meta.Epsilon > 0 {
 		m.epsilon.Add(res.Meta.Epsilon)
+	}
+}
+
+// chargedFailed counts the ε the ledger kept for a request that failed
+// after its debit.
+func (m *metrics) chargedFailed(eps float64) {
+	if eps > 0 {
+		m.epsilon.Add(eps)
 	}
 }
 

@@ -222,6 +222,12 @@ func TestFailedExecutionKeepsDebit(t *testing.T) {
 	if got := spent(t, e, "diabetes-2026", "npr"); got != 0.5 {
 		t.Errorf("spent %g after a failed execution, want the debit of 0.5 kept", got)
 	}
+	if got := ChargedEpsilon(err); got != 0.5 {
+		t.Errorf("ChargedEpsilon = %g, want the 0.5 kept", got)
+	}
+	if got := ChargedEpsilon(&refusal.Error{Code: "x"}); got != 0 {
+		t.Errorf("ChargedEpsilon of a refusal = %g", got)
+	}
 	if a := lastAudit(t, e); a.Outcome != "failed" || a.Epsilon != 0.5 || a.ResultDigest != "" {
 		t.Errorf("audit = %+v", a)
 	}

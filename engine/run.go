@@ -34,6 +34,8 @@ var ErrInternal = errors.New("engine: internal error; nothing was released")
 type internalError struct {
 	stage string
 	cause error
+	// epsilon is what the ledger charged before the failure (0 if none).
+	epsilon float64
 }
 
 func (e *internalError) Error() string { return ErrInternal.Error() + " (" + e.stage + ")" }
@@ -43,6 +45,17 @@ func (e *internalError) Error() string { return ErrInternal.Error() + " (" + e.s
 func (e *internalError) Unwrap() []error { return []error{ErrInternal, e.cause} }
 
 func internal(stage string, cause error) error { return &internalError{stage: stage, cause: cause} }
+
+// ChargedEpsilon is the ε the ledger charged for a request that failed
+// after its debit (nothing was released and the debit is kept), or 0.
+// Operators' metrics count it with the ε of released results.
+func ChargedEpsilon(err error) float64 {
+	var ie *internalError
+	if errors.As(err, &ie) {
+		return ie.epsilon
+	}
+	return 0
+}
 
 // compiled is a request after checking and planning, before the debit.
 type compiled struct {
@@ -75,9 +88,13 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
 	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, c, queryID, res, err); aerr != nil && err == nil {
-		return nil, internal("audit", aerr)
+		err = internal("audit", aerr)
 	}
 	if err != nil {
+		var ie *internalError
+		if errors.As(err, &ie) && c != nil {
+			ie.epsilon = c.debitedEpsilon
+		}
 		return nil, err
 	}
 	return res, nil
