@@ -273,75 +273,19 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	return res, nil
 }
 
-// protectOptions derives ε, δ, the mechanism and the suppression rules of a
-// plan from the policy of the datasets it reads.
+// protectOptions derives the protection's options from the effective
+// policy of the plan's datasets.
 func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
-	var (
-		least    = 0.0
-		def, max = math.Inf(1), math.Inf(1)
-		delta    = math.Inf(1)
-		minCell  = 0
-		roundTo  = 0
-		gaussian = false
-		facts    = 0
-	)
-	for _, name := range c.plan.Datasets {
-		d := e.pol.Datasets[name]
-		least = math.Max(least, d.Epsilon.Min)
-		def = math.Min(def, d.Epsilon.Default)
-		max = math.Min(max, d.Epsilon.Max)
-		minCell = maxInt(minCell, d.MinCellCount)
-		roundTo = maxInt(roundTo, d.RoundTo)
-		if d.Noise == "gaussian" {
-			gaussian = true
-		}
-		if !d.OneRowPerPerson {
-			facts++
-			delta = math.Min(delta, d.DeltaPerQuery)
-		}
+	eff, err := e.pol.Resolve(c.plan.Datasets)
+	if err != nil {
+		return nil, fmt.Errorf("engine.Query: %w", err)
 	}
-	if facts == 0 {
-		for _, name := range c.plan.Datasets {
-			delta = math.Min(delta, e.pol.Datasets[name].DeltaPerQuery)
-		}
+	o, err := protect.OptionsFor(eff, c.epsilon, c.pinnedEp)
+	if err != nil {
+		return nil, err
 	}
-	if least > max {
-		return nil, refusal.New("epsilon_range_empty",
-			fmt.Sprintf("no epsilon is allowed on %v together: the largest minimum is %g, the smallest maximum %g", c.plan.Datasets, least, max),
-			"ask about fewer datasets at once, or ask the registry owner to align their epsilon_per_query")
-	}
-	eps := c.epsilon
-	if eps == 0 && !c.pinnedEp {
-		eps = math.Min(math.Max(def, least), max)
-	}
-	switch {
-	case c.pinnedEp:
-		// A template's ε was approved with it; the policy validated it.
-	case eps > max:
-		return nil, refusal.New("epsilon_too_large",
-			fmt.Sprintf("epsilon %g is above the maximum %g one query may spend on %v", eps, max, c.plan.Datasets),
-			fmt.Sprintf("ask for epsilon ≤ %g, or omit it to use the default %g", max, def))
-	case eps < least:
-		return nil, refusal.New("epsilon_too_small",
-			fmt.Sprintf("epsilon %g is below the minimum %g one query may spend on %v: at smaller epsilon the answer is noise", eps, least, c.plan.Datasets),
-			fmt.Sprintf("ask for epsilon ≥ %g, or omit it to use the default %g", least, def))
-	}
-	mech := "laplace"
-	if gaussian && delta > 0 {
-		mech = "gaussian"
-	}
-	return &protect.Options{
-		Epsilon: eps, Delta: delta, Mechanism: mech,
-		MinCellCount: minCell, RoundTo: roundTo, Noise: e.opts.Noise,
-		Persons: e.persons,
-	}, nil
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
+	o.Noise, o.Persons = e.opts.Noise, e.persons
+	return o, nil
 }
 
 // appendAudit builds and appends the audit entry of one request.

@@ -170,7 +170,9 @@ func newBuilder(q *query.Query, pol *policies.Policy) (*builder, error) {
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
-	b.bounds()
+	if err := b.bounds(); err != nil {
+		return nil, err
+	}
 	if err := b.keyDomains(); err != nil {
 		return nil, err
 	}
@@ -413,23 +415,21 @@ func isNilExpr(e query.Expr) bool {
 	return false
 }
 
-// bounds sets l0 and m: the tightest bounds of the datasets that are not
-// one row per person (1 and 1 when all are).
-func (b *builder) bounds() {
-	b.l0, b.m = 0, 0
+// bounds sets l0 and m from the effective policy of the tables read.
+func (b *builder) bounds() error {
+	names := make([]string, 0, len(b.tables))
 	for _, ds := range b.tables {
-		if ds.OneRowPerPerson {
-			continue
-		}
-		if b.l0 == 0 || ds.MaxGroupsPerPerson < b.l0 {
-			b.l0 = ds.MaxGroupsPerPerson
-		}
-		if b.m == 0 || ds.MaxRowsPerPersonPerGroup < b.m {
-			b.m = ds.MaxRowsPerPersonPerGroup
+		if !slices.Contains(names, ds.Name) {
+			names = append(names, ds.Name)
 		}
 	}
-	// A policy value below 1 (not validated here) fails closed to 1.
-	b.l0, b.m = max(b.l0, 1), max(b.m, 1)
+	slices.Sort(names)
+	eff, err := b.pol.Resolve(names)
+	if err != nil {
+		return err
+	}
+	b.l0, b.m = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup
+	return nil
 }
 
 // keyDomains derives each key's domain, refuses an oversized product and
