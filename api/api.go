@@ -20,6 +20,11 @@
 //
 // Prometheus metrics are not on this handler: Handler.Metrics serves
 // GET /metrics to operators on a listener of its own (see metrics.go).
+//
+// The three routes that run queries (POST /v1/query, .../run and
+// /v1/cohorts/estimate) pass execution limits, global and per principal:
+// a request over either gets 429 with Retry-After at once (see
+// Options.MaxConcurrentQueries).
 package api
 
 import (
@@ -89,6 +94,20 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request through its context (0: DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// MaxConcurrentQueries bounds the query executions (POST /v1/query,
+	// /v1/templates/{name}/run and /v1/cohorts/estimate) running at once
+	// across all principals (0: DefaultMaxConcurrentQueries(0), one per
+	// core and at least 2; statgate serve passes
+	// DefaultMaxConcurrentQueries of its --threads). A principal that already
+	// runs a query cannot take the last free slot, so one principal never
+	// holds them all. Requests over a limit get 429 with Retry-After at
+	// once, before the body is read or the engine asked: nothing queues and
+	// nothing is debited.
+	MaxConcurrentQueries int
+	// MaxQueriesPerPrincipal bounds the query executions one principal runs
+	// at once (0: DefaultMaxQueriesPerPrincipal). It is checked before the
+	// global limit.
+	MaxQueriesPerPrincipal int
 	// Registry receives the API's metrics and is what Handler.Metrics
 	// exposes, so it must also implement prometheus.Gatherer (as
 	// *prometheus.Registry does). nil: a new registry with the Go and
@@ -105,6 +124,7 @@ type Handler struct {
 	timeout  time.Duration
 	metrics  *metrics
 	scrape   http.Handler // the operators' handler (Metrics)
+	limit    *limiter
 	router   *chi.Mux
 	draining atomic.Bool
 }
@@ -119,6 +139,9 @@ func New(opts *Options) (*Handler, error) {
 	}
 	if opts.MaxBodyBytes < 0 || opts.RequestTimeout < 0 {
 		return nil, errors.New("api.New: MaxBodyBytes and RequestTimeout must not be negative")
+	}
+	if opts.MaxConcurrentQueries < 0 || opts.MaxQueriesPerPrincipal < 0 {
+		return nil, errors.New("api.New: MaxConcurrentQueries and MaxQueriesPerPrincipal must not be negative")
 	}
 	h := &Handler{
 		eng:     opts.Engine,
@@ -136,6 +159,14 @@ func New(opts *Options) (*Handler, error) {
 	if h.timeout == 0 {
 		h.timeout = DefaultRequestTimeout
 	}
+	global, perPrincipal := opts.MaxConcurrentQueries, opts.MaxQueriesPerPrincipal
+	if global == 0 {
+		global = DefaultMaxConcurrentQueries(0)
+	}
+	if perPrincipal == 0 {
+		perPrincipal = DefaultMaxQueriesPerPrincipal
+	}
+	h.limit = newLimiter(global, perPrincipal)
 	reg := opts.Registry
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -172,6 +203,8 @@ func (h *Handler) Draining() bool { return h.draining.Load() }
 // routes builds the router. The order of middleware matters: the request
 // id comes first so every log line and problem carries it; the access log
 // and metrics wrap the recoverer so a panic is logged and counted as 500.
+// The routes that run queries pass the execution limits (limitQueries)
+// after authentication.
 // HEAD is answered by the GET routes.
 func (h *Handler) routes() *chi.Mux {
 	r := chi.NewRouter()
@@ -187,10 +220,10 @@ func (h *Handler) routes() *chi.Mux {
 		r.Use(h.authenticate)
 		r.Get("/v1/datasets", h.listDatasets)
 		r.Get("/v1/datasets/{name}", h.getDataset)
-		r.Post("/v1/query", h.query)
+		r.With(h.limitQueries).Post("/v1/query", h.query)
 		r.Get("/v1/templates", h.listTemplates)
-		r.Post("/v1/templates/{name}/run", h.runTemplate)
-		r.Post("/v1/cohorts/estimate", h.estimateCohort)
+		r.With(h.limitQueries).Post("/v1/templates/{name}/run", h.runTemplate)
+		r.With(h.limitQueries).Post("/v1/cohorts/estimate", h.estimateCohort)
 		r.Get("/v1/projects/{id}/budget", h.budget)
 		r.Get("/v1/audit", h.audit)
 	})

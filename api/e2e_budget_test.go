@@ -69,6 +69,8 @@ func TestE2EBudgetRunsOutMidSession(t *testing.T) {
 // TestE2EConcurrentClients has 50 clients post 3 queries each at ε 0.1
 // against an npr budget of ε 5: exactly 50 of the 150 are answered, the
 // rest refused with 409, none fails, and the ledger holds exactly the budget.
+// The execution limits are raised so that all 50 run at once (the limits
+// themselves are tested in limit_test.go).
 func TestE2EConcurrentClients(t *testing.T) {
 	const (
 		clients   = 50
@@ -77,7 +79,7 @@ func TestE2EConcurrentClients(t *testing.T) {
 		eps       = 0.1
 		answered  = 50 // budget / eps
 	)
-	s := startE2E(t, e2eConfig{diabetesEpsilon: budget})
+	s := startE2E(t, e2eConfig{diabetesEpsilon: budget, maxQueries: 2 * clients})
 	body := queryBody(t, "diabetes-2026", contactsSQL, eps)
 
 	type outcome struct {

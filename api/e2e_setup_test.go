@@ -116,6 +116,9 @@ type e2eConfig struct {
 	maxBody int64
 	// queryTimeout is engine.Options.QueryTimeout (0: the default).
 	queryTimeout time.Duration
+	// maxQueries is api.Options.MaxConcurrentQueries and
+	// MaxQueriesPerPrincipal (0: the defaults).
+	maxQueries int
 	// wrap, when set, wraps the engine the API calls (to hold a request in flight).
 	wrap func(api.Engine) api.Engine
 }
@@ -170,7 +173,8 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 	if cfg.wrap != nil {
 		ae = cfg.wrap(eng)
 	}
-	s.h, err = api.New(&api.Options{Engine: ae, Auth: eng.Tokens(), MaxBodyBytes: cfg.maxBody})
+	s.h, err = api.New(&api.Options{Engine: ae, Auth: eng.Tokens(), MaxBodyBytes: cfg.maxBody,
+		MaxConcurrentQueries: cfg.maxQueries, MaxQueriesPerPrincipal: cfg.maxQueries})
 	if err != nil {
 		t.Fatal(err)
 	}

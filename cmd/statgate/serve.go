@@ -21,6 +21,10 @@ type serveOptions struct {
 	threads      int
 	queryTimeout time.Duration
 	maxBody      int64
+	// maxConcurrent and maxPerPrincipal are the API's execution limits
+	// (api.Options.MaxConcurrentQueries and MaxQueriesPerPrincipal).
+	maxConcurrent   int
+	maxPerPrincipal int
 }
 
 func (o *serveOptions) register(fs interface {
@@ -38,6 +42,19 @@ func (o *serveOptions) register(fs interface {
 	fs.IntVar(&o.threads, "threads", 0, "DuckDB threads (default: all cores)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", 60*time.Second, "per-query execution timeout")
 	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
+	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0,
+		"queries executing at once, all principals together; more get 429 (default: --threads or all cores, at least 2)")
+	fs.IntVar(&o.maxPerPrincipal, "max-per-principal", api.DefaultMaxQueriesPerPrincipal,
+		"queries one principal may execute at once; more get 429")
+}
+
+// maxConcurrentQueries is the global execution limit: --max-concurrent,
+// else one per DuckDB thread (--threads, or all cores) and at least 2.
+func (o serveOptions) maxConcurrentQueries() int {
+	if o.maxConcurrent > 0 {
+		return o.maxConcurrent
+	}
+	return api.DefaultMaxConcurrentQueries(o.threads)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -71,6 +88,7 @@ func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error
 	log := logger(stderr)
 	h, err := api.New(&api.Options{
 		Engine: eng, Auth: eng.Tokens(), Logger: log, MaxBodyBytes: o.maxBody, RequestTimeout: o.queryTimeout + 5*time.Second,
+		MaxConcurrentQueries: o.maxConcurrentQueries(), MaxQueriesPerPrincipal: o.maxPerPrincipal,
 	})
 	if err != nil {
 		return err
@@ -80,6 +98,8 @@ func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error
 			return err
 		}
 	}
-	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data)
+	global, perPrincipal := h.Limits()
+	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data,
+		"max_concurrent", global, "max_per_principal", perPrincipal)
 	return api.ServeWithMetrics(ctx, o.addr, o.metricsAddr, h, log)
 }
