@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/differential-privacy/go/v3/noise"
 
+	"github.com/statgate/statgate/engine/access"
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
@@ -45,6 +46,7 @@ type Options struct {
 // concurrent use.
 type Engine struct {
 	pol     *policies.Policy
+	access  *access.Control
 	opts    Options
 	parser  *query.Parser
 	db      *exec.DB
@@ -77,7 +79,7 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = 60 * time.Second
 	}
-	e := &Engine{pol: o.Policy, opts: o}
+	e := &Engine{pol: o.Policy, access: access.New(o.Policy), opts: o}
 	var err error
 	defer func() {
 		if err != nil {

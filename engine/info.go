@@ -25,7 +25,7 @@ func (e *Engine) Dataset(name string) (catalog.Dataset, bool) {
 
 // Budget reports a project's budget per dataset to its members.
 func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*BudgetReport, error) {
-	proj, err := e.project(p, project)
+	proj, err := e.access.Project(p.Name, project)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ type Request struct {
 	Params   map[string]any
 	// Cohort is a cohort-size estimate across linked registries.
 	Cohort *CohortSpec
-	// Epsilon lowers the query's ε below the policy default; 0: the default.
+	// Epsilon is the ε to spend, within the range the policy gives the
+	// datasets read (epsilon_per_query min..max); 0: the policy's default.
 	// Ignored for templates, whose ε is fixed.
 	Epsilon float64
 	// Totals asks for margins (a total row per key and a grand total) with

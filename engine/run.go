@@ -16,6 +16,7 @@ import (
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/post"
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
@@ -121,25 +122,25 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_epsilon",
 			Message: "epsilon must be a positive number", Hint: "omit epsilon to use the policy's default"}
 	}
-	proj, err := e.project(p, r.Project)
+	proj, err := e.access.Project(p.Name, r.Project)
 	if err != nil {
 		return nil, err
 	}
 	var c *compiled
 	switch {
 	case r.SQL != "":
-		if err := e.allow(p, proj, policies.ActionSQL); err != nil {
+		if err := e.access.Allow(p.Name, proj, policies.ActionSQL); err != nil {
 			return nil, err
 		}
 		c = &compiled{kind: "sql", text: r.SQL, epsilon: r.Epsilon}
 		c.q, err = e.parser.Compile(ctx, r.SQL, query.NewCatalog(e.pol, proj.Datasets))
 	case r.Template != "":
-		if err := e.allow(p, proj, policies.ActionTemplates); err != nil {
+		if err := e.access.Allow(p.Name, proj, policies.ActionTemplates); err != nil {
 			return nil, err
 		}
 		c, err = e.compileTemplate(ctx, proj, r)
 	default:
-		if err := e.allow(p, proj, policies.ActionCohorts); err != nil {
+		if err := e.access.Allow(p.Name, proj, policies.ActionCohorts); err != nil {
 			return nil, err
 		}
 		c, err = e.compileCohort(ctx, proj, r)
@@ -148,10 +149,7 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 		return c, err
 	}
 	if c.plan == nil {
-		if r.Totals && c.q.GroupingSets == nil && len(c.q.Keys) > 0 {
-			c.q.GroupingSets = cube(len(c.q.Keys))
-		}
-		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes})
+		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals})
 		if err != nil {
 			return c, err
 		}
@@ -192,46 +190,6 @@ func (e *Engine) checkCost(c *compiled) error {
 	return nil
 }
 
-// cube returns every subset of n keys, finest first: the margins of a table.
-func cube(n int) [][]int {
-	var sets [][]int
-	for mask := (1 << n) - 1; mask >= 0; mask-- {
-		var set []int
-		for i := 0; i < n; i++ {
-			if mask&(1<<i) != 0 {
-				set = append(set, i)
-			}
-		}
-		sets = append(sets, set)
-	}
-	return sets
-}
-
-// project returns the project when p is a member of it.
-func (e *Engine) project(p Principal, id string) (*policies.Project, error) {
-	proj, ok := e.pol.Projects[id]
-	if !ok {
-		return nil, &refusal.Error{Kind: refusal.KindNotFound, Code: "unknown_project",
-			Message: fmt.Sprintf("there is no project %q", id)}
-	}
-	if _, ok := e.pol.Member(id, p.Name); !ok {
-		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "not_a_member",
-			Message: fmt.Sprintf("%s is not a member of project %q", p.Name, id)}
-	}
-	return proj, nil
-}
-
-// allow refuses an action the principal's role in proj does not grant.
-func (e *Engine) allow(p Principal, proj *policies.Project, a policies.Action) error {
-	if e.pol.Allows(proj.ID, p.Name, a) {
-		return nil
-	}
-	role, _ := e.pol.Member(proj.ID, p.Name)
-	return &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
-		Message: fmt.Sprintf("role %q in project %q does not allow %s", role, proj.ID, a),
-		Hint:    "ask the registry owner for a role that allows it, or use an approved template"}
-}
-
 // run debits the budget, executes the plan and protects the result.
 // Everything that can refuse ran in compile; from the debit on, the
 // release cannot fail on a privacy parameter, whatever the data.
@@ -260,7 +218,7 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 		return nil, internal("protect", err)
 	}
 	if c.q != nil {
-		if res, err = finish(res, c.q); err != nil {
+		if res, err = post.Apply(res, c.q); err != nil {
 			return nil, internal("post-processing", err)
 		}
 	}

@@ -22,6 +22,25 @@ type Options struct {
 	// unknown. They only decide the person buckets of the L0 step (see
 	// Bound): the SQL's result does not depend on them.
 	TableRows map[string]int64
+	// Totals asks for the margins of the query's keys (every subset of
+	// them, as GROUP BY CUBE), with the secondary suppression margins
+	// need, when the query has keys and no grouping sets of its own.
+	Totals bool
+}
+
+// cube returns every subset of n keys, finest first: the margins of a table.
+func cube(n int) [][]int {
+	var sets [][]int
+	for mask := (1 << n) - 1; mask >= 0; mask-- {
+		var set []int
+		for i := 0; i < n; i++ {
+			if mask&(1<<i) != 0 {
+				set = append(set, i)
+			}
+		}
+		sets = append(sets, set)
+	}
+	return sets
 }
 
 // RowsPerPersonBucket is how many rows of the largest dataset a plan reads
@@ -111,6 +130,12 @@ const (
 func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 	if q == nil || pol == nil {
 		return nil, fmt.Errorf("plan.Bound: %w", invalidf("nil query or policy"))
+	}
+	if opts != nil && opts.Totals && q.GroupingSets == nil && len(q.Keys) > 0 {
+		// A copy: the checked query is never edited.
+		withTotals := *q
+		withTotals.GroupingSets = cube(len(q.Keys))
+		q = &withTotals
 	}
 	b, err := newBuilder(q, pol)
 	if err != nil {

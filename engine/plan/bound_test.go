@@ -357,3 +357,29 @@ func TestBoundSeed(t *testing.T) {
 		t.Errorf("Options.Seed 7 is not in the SQL:\n%s", c.SQL)
 	}
 }
+
+// TestTotalsDoNotEditTheQuery: Options.Totals plans every margin of the
+// keys (GROUP BY CUBE) on a copy; the checked query keeps no grouping sets.
+func TestTotalsDoNotEditTheQuery(t *testing.T) {
+	popSex := ref("population", "population", "sex", query.TypeString)
+	popYear := ref("population", "population", "birth_year", query.TypeInteger)
+	q := &query.Query{From: from("population", "population"),
+		Keys: []query.GroupKey{key("sex", popSex), key("birth_year", popYear)}, Aggs: []query.Aggregate{countStar("n")}}
+	p, err := Bound(q, testPolicy(), &Options{Seed: 1, Totals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[[0 1] [1] [0] []]"; fmt.Sprint(p.GroupingSets) != want {
+		t.Errorf("grouping sets %v, want %v", p.GroupingSets, want)
+	}
+	if q.GroupingSets != nil {
+		t.Errorf("Bound edited the query: grouping sets %v", q.GroupingSets)
+	}
+	plain, err := Bound(q, testPolicy(), &Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.GroupingSets != nil {
+		t.Errorf("without totals: grouping sets %v", plain.GroupingSets)
+	}
+}

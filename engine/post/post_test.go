@@ -1,13 +1,22 @@
-package engine
+package post
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
 )
 
-func TestFinish(t *testing.T) {
+func colNames(r *result.Result) string {
+	var names []string
+	for _, c := range r.Columns {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func TestApply(t *testing.T) {
 	// Protected columns: key "k", measures "n" and "m"; the query selects m, k, n.
 	res := &result.Result{
 		Columns: []result.Column{{Name: "k", Role: result.RoleKey}, {Name: "n", Role: result.RoleMeasure}, {Name: "m", Role: result.RoleMeasure}},
@@ -40,13 +49,17 @@ func TestFinish(t *testing.T) {
 		{desc: "having with OR and NOT", having: &query.Logical{Op: "OR", Args: []query.Expr{
 			&query.Logical{Op: "NOT", Args: []query.Expr{&query.Compare{Op: "<", L: &query.OutputRef{Column: 0}, R: &query.Literal{Value: 3.0}}}},
 			&query.Compare{Op: "=", L: &query.OutputRef{Column: 1}, R: &query.Literal{Value: "a"}}}}, want: []string{"a", "c"}},
+		{desc: "arithmetic on a string is NULL, not an error", having: &query.Compare{Op: ">",
+			L: &query.Arith{Op: "+", L: &query.OutputRef{Column: 1}, R: &query.Literal{Value: 1.0}}, R: &query.Literal{Value: 0.0}}, want: nil},
+		{desc: "division by zero is NULL", having: &query.IsNull{X: &query.Arith{Op: "/", L: &query.OutputRef{Column: 0}, R: &query.Literal{Value: 0.0}}}, want: []string{"a", "b", "c", "d"}},
+		{desc: "an unknown operator is NULL", having: &query.Compare{Op: "~", L: &query.OutputRef{Column: 0}, R: &query.Literal{Value: 0.0}}, want: nil},
 		{desc: "limit after order", order: []query.OrderItem{{Column: 2, Desc: true}}, limit: &limit, want: []string{"c", "d"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			qq := *q
 			qq.Having, qq.OrderBy, qq.Limit = tc.having, tc.order, tc.limit
-			out, err := finish(res, &qq)
+			out, err := Apply(res, &qq)
 			if err != nil {
 				t.Fatal(err)
 			}

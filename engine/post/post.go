@@ -1,4 +1,10 @@
-package engine
+// Package post shapes a protected result the way the query asked: the
+// SELECT list's order and names, HAVING, ORDER BY and LIMIT. It reads
+// released values only (post-processing), so it costs no privacy and can
+// reveal nothing the released values do not; its evaluator is total, so
+// whether a result is released never depends on which rows exist.
+// Consistency of tables (package consist, to come) is another step.
+package post
 
 import (
 	"fmt"
@@ -10,10 +16,11 @@ import (
 	"github.com/statgate/statgate/engine/result"
 )
 
-// finish applies the query's SELECT order, HAVING, ORDER BY and LIMIT to a
-// protected result. It only reads released values (post-processing), so it
-// costs no privacy.
-func finish(res *result.Result, q *query.Query) (*result.Result, error) {
+// Apply applies the query's SELECT order, HAVING, ORDER BY and LIMIT to a
+// protected result and returns a new result. Its only error is a result
+// that lacks a column the query selects (an engine defect, not a data
+// condition).
+func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 	idx := make([]int, len(q.Output))
 	for i, o := range q.Output {
 		name, role := "", result.RoleMeasure
@@ -24,7 +31,7 @@ func finish(res *result.Result, q *query.Query) (*result.Result, error) {
 		}
 		idx[i] = slices.IndexFunc(res.Columns, func(c result.Column) bool { return c.Name == name && c.Role == role })
 		if idx[i] < 0 {
-			return nil, fmt.Errorf("engine.finish: protected result has no %s column %q", role, name)
+			return nil, fmt.Errorf("post.Apply: protected result has no %s column %q", role, name)
 		}
 	}
 	out := &result.Result{Meta: res.Meta}
