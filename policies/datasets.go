@@ -19,7 +19,7 @@ import (
 var (
 	datasetFields = []string{"title", "description", "source", "person_key", "one_row_per_person",
 		"max_groups_per_person", "max_rows_per_person_per_group", "min_cell_count", "round_to",
-		"epsilon_per_query", "delta_per_query", "noise", "columns"}
+		"epsilon_per_query", "delta_per_query", "noise", "columns", "role", "birth_year_column", "date_column"}
 	columnFields = []string{"type", "description", "code_system", "bounds", "domain", "years", "prefix_domains"}
 	columnTypes  = []ColumnType{TypeID, TypeDate, TypeCode, TypeCategory, TypeString, TypeInteger, TypeNumber}
 	noises       = []string{"laplace", "gaussian"}
@@ -222,7 +222,10 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 	if ds.Columns, err = d.columns(e, f["columns"], path+".columns"); err != nil {
 		return nil, err
 	}
-	return ds, d.personKey(e, ds, f["person_key"], path+".person_key")
+	if err := d.personKey(e, ds, f["person_key"], path+".person_key"); err != nil {
+		return nil, err
+	}
+	return ds, d.cohortFields(ds, f, path)
 }
 
 // epsilonRange decodes epsilon_per_query: {min, default, max}.

@@ -64,6 +64,13 @@ func Load(path string) (*Policy, error) {
 //   - epsilon_per_query: {default: 0.1, max: 1}; with only max given, the
 //     default is min(0.1, max); with only default given, max = default;
 //   - delta_per_query: 0; noise: laplace;
+//   - role, birth_year_column, date_column: none. role: persons marks the
+//     persons register (at most one per policy, and one_row_per_person)
+//     that cohort estimates count persons in and take breakdowns from;
+//     birth_year_column (persons register only) names its integer year of
+//     birth, for the age_band breakdown, and needs a date_column with
+//     years (age_band is the age at the end of those years); date_column
+//     names the date column a cohort criterion's from/to bound;
 //   - project budget.delta: 0 (budget.epsilon is required);
 //   - template param: no pattern, bounds or enum; without default it is required.
 //

@@ -87,6 +87,17 @@ type Dataset struct {
 	Noise string
 	// Columns in declared order.
 	Columns []*Column
+	// Role is RolePersons for the persons register that cohort estimates
+	// count persons in and break down by (at most one per policy, and
+	// one_row_per_person); "" for other datasets.
+	Role DatasetRole
+	// BirthYearColumn names the persons register's integer year-of-birth
+	// column, which the cohort breakdown age_band reads; "" when none.
+	BirthYearColumn string
+	// DateColumn names the date column that a cohort criterion's from/to
+	// bound (the date of what one row records, e.g. the contact date);
+	// "" when none, and then a criterion on the dataset may not give from/to.
+	DateColumn string
 }
 
 // EpsilonRange is the least, default and greatest ε of one query. A
