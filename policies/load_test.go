@@ -216,6 +216,10 @@ func TestParseErrors(t *testing.T) {
 		{desc: "param not used", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > 0 GROUP BY 1", field: "templates.by_year.params.min_cost", problem: "declared but not used in sql"},
 		{desc: "placeholder only inside a string literal", old: "AND cost > :min_cost GROUP BY 1", new: "AND clinic <> ':min_cost' GROUP BY 1", field: "templates.by_year.params.min_cost", problem: "declared but not used"},
 		{desc: "unterminated quote in sql", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > :min_cost AND clinic = 'x GROUP BY 1", field: "templates.by_year.sql", problem: "unterminated ' quote"},
+		{desc: "placeholder only inside a comment", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > 0 /* was :min_cost */ GROUP BY 1", field: "templates.by_year.params.min_cost", problem: "declared but not used"},
+		{desc: "unterminated comment in sql", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > :min_cost GROUP BY 1 /* note", field: "templates.by_year.sql", problem: "unterminated /* comment"},
+		{desc: "DuckDB parameter in sql", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > $min_cost GROUP BY 1", field: "templates.by_year.sql", problem: "write template parameters as :min_cost, not $min_cost"},
+		{desc: "positional parameter in sql", old: "AND cost > :min_cost GROUP BY 1", new: "AND cost > :min_cost AND cost < $1 GROUP BY 1", field: "templates.by_year.sql", problem: "positional parameters ($1) are not supported"},
 		{desc: "param name not an identifier", old: "      min_cost: {type: number", new: "      min-cost: {type: number", field: "templates.by_year.params.min-cost", problem: "not a valid parameter name"},
 	}
 	for _, tc := range cases {
@@ -415,6 +419,38 @@ func TestLookups(t *testing.T) {
 	})
 }
 
+func TestParamSQL(t *testing.T) {
+	cases := []struct {
+		desc, sql, want string
+		wantErr         string
+	}{
+		{desc: "placeholders become DuckDB parameters", sql: "SELECT count(*) FROM t WHERE a LIKE :p AND b = :q",
+			want: "SELECT count(*) FROM t WHERE a LIKE $p AND b = $q"},
+		{desc: "minus before a placeholder stays an operator", sql: "WHERE birth_year-:off > 1950 AND sex = 'F'",
+			want: "WHERE birth_year-$off > 1950 AND sex = 'F'"},
+		{desc: "strings, identifiers, comments and casts are kept", sql: "SELECT ':a', \":b\", x::DATE, :c -- don't :d\n/* :e */",
+			want: "SELECT ':a', \":b\", x::DATE, $c -- don't :d\n/* :e */"},
+		{desc: "a placeholder after a word is kept apart from it", sql: "SELECT x:y", want: "SELECT x $y"},
+		{desc: "unterminated quote", sql: "SELECT :a, 'b", wantErr: "unterminated ' quote"},
+		{desc: "DuckDB parameter", sql: "SELECT $a", wantErr: "write template parameters as :a, not $a"},
+		{desc: "unterminated dollar quote", sql: "SELECT $q$ :a", wantErr: "unterminated $q$ string"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := (&Template{SQL: tc.sql}).ParamSQL()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("ParamSQL(%q) = %q, %v; want %q", tc.sql, got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestPlaceholders(t *testing.T) {
 	cases := []struct {
 		desc, sql string
@@ -426,6 +462,17 @@ func TestPlaceholders(t *testing.T) {
 		{"not inside string literals", "SELECT ':a', 'it''s :b', :c", []string{"c"}},
 		{"not inside quoted identifiers", `SELECT ":a" FROM t WHERE x = :b`, []string{"b"}},
 		{"colon before a digit", "SELECT '12:30', x:1", nil},
+		{"not inside line comments", "SELECT :a -- don't use :b here\n, :c", []string{"a", "c"}},
+		{"line comment ends at a carriage return", "SELECT 1 -- :a\r:b", []string{"b"}},
+		{"not inside block comments, which nest", "SELECT /* :a /* :b */ :c */ :d", []string{"d"}},
+		{"not inside escape strings", `SELECT E'it\'s :a', e'\\', :b`, []string{"b"}},
+		{"E after a word starts no escape string", `SELECT xE'\', :a`, []string{"a"}},
+		{"not inside dollar-quoted strings", "SELECT $$it's :a$$, $q$ :b $q$, :c", []string{"c"}},
+		{"$ inside a word is no dollar quote", "SELECT abc$d, :a", []string{"a"}},
+		{"right after an operator", "SELECT birth_year-:off, x+:y, -:z", []string{"off", "y", "z"}},
+		{"cast after a placeholder", "SELECT :d::DATE, :n::BIGINT", []string{"d", "n"}},
+		{"after a triple colon", "SELECT x:::y", []string{"y"}},
+		{"stops at an unterminated quote", "SELECT :a, 'b :c", []string{"a"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -69,6 +69,9 @@ func (p *Param) normalise(v any) (any, error) {
 		if !utf8.ValidString(s) {
 			return nil, p.fail("is not valid UTF-8 text")
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return nil, p.fail("must not contain a NUL character")
+		}
 		return s, nil
 	case ParamInteger:
 		return p.integer(v)

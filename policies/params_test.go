@@ -44,6 +44,7 @@ func TestParamValidate(t *testing.T) {
 		{"pattern must match in full", atc, "A10B% OR 1=1", nil, "does not match the pattern"},
 		{"pattern on huge input", atc, huge, nil, "is longer than 1000 bytes"},
 		{"string from number", atc, float64(3), nil, "must be text, not a number"},
+		{"string with a NUL character", sex, "F\x00", nil, "must not contain a NUL character"},
 		{"enum member", sex, "F", "F", ""},
 		{"enum non-member", sex, "X", nil, "must be one of M, F"},
 		{"number", share, 0.25, 0.25, ""},

@@ -85,10 +85,10 @@ func (d *decoder) template(e entry) (*Template, error) {
 			return nil, err
 		}
 	}
-	used, err := scanPlaceholders(t.SQL)
-	if err != nil {
+	if _, err := lexPlaceholders(t.SQL); err != nil {
 		return nil, d.errf(f["sql"], path+".sql", "%v", err)
 	}
+	used := t.Placeholders()
 	for _, name := range used {
 		if t.Params[name] == nil {
 			return nil, d.errf(f["sql"], path+".sql", "placeholder :%s has no declared parameter (declare it under params)", name)
@@ -221,56 +221,4 @@ func paramTypeList() string {
 // whole value.
 func compilePattern(p string) (*regexp.Regexp, error) {
 	return regexp.Compile(`^(?:` + p + `)$`)
-}
-
-// Placeholders returns the names of the template's :name placeholders in
-// order of first appearance, each once. The lexical rule is the one the
-// engine substitutes by: a colon followed by a letter or _ and then
-// letters, digits or _, outside '…' string literals and "…" quoted
-// identifiers; `::` casts are not placeholders.
-func (t *Template) Placeholders() []string {
-	names, _ := scanPlaceholders(t.SQL)
-	return names
-}
-
-// scanPlaceholders lists the placeholders of sql (see Placeholders); it
-// fails on an unterminated quote.
-func scanPlaceholders(sql string) ([]string, error) {
-	var names []string
-	for i := 0; i < len(sql); i++ {
-		ch := sql[i]
-		switch {
-		case ch == '\'' || ch == '"':
-			j := i + 1
-			for ; j < len(sql); j++ {
-				if sql[j] == ch {
-					if j+1 < len(sql) && sql[j+1] == ch {
-						j++
-						continue
-					}
-					break
-				}
-			}
-			if j >= len(sql) {
-				return names, fmt.Errorf("unterminated %c quote", ch)
-			}
-			i = j
-		case ch == ':' && i+1 < len(sql) && sql[i+1] == ':':
-			i++
-		case ch == ':' && i+1 < len(sql) && isIdentStart(sql[i+1]):
-			j := i + 1
-			for j < len(sql) && (isIdentStart(sql[j]) || (sql[j] >= '0' && sql[j] <= '9')) {
-				j++
-			}
-			if name := sql[i+1 : j]; !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-			i = j - 1
-		}
-	}
-	return names, nil
-}
-
-func isIdentStart(c byte) bool {
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }

@@ -16,6 +16,10 @@ type AST struct {
 	JSON []byte
 	// stmt is the statement's "node" object.
 	stmt node
+	// params are the names of the statement's prepared-statement
+	// parameters ($name; "1" for $1 and ?), from DuckDB's named_param_map.
+	// Only a template may have them (CheckTemplate).
+	params []string
 }
 
 // nonFiniteAt reports whether err is a JSON syntax error at a token DuckDB
@@ -74,14 +78,45 @@ func decodeAST(data []byte) (*AST, error) {
 			"the text holds %d statements; only one SELECT is accepted", len(stmts))
 	}
 	st := asNode(stmts[0])
-	if len(st.list("named_param_map")) > 0 || len(st.obj("named_param_map")) > 0 {
-		return nil, refuse(CodeParameter, "write constants into the query", "query parameters are not supported")
+	params, ok := paramNames(st)
+	if !ok {
+		return nil, refuse(CodeParameter, "write constants into the query", "the query's parameters are not understood")
 	}
 	n := st.obj("node")
 	if n == nil {
 		return nil, fmt.Errorf("query.Parse: DuckDB's parse tree has no statement node")
 	}
-	return &AST{JSON: data, stmt: n}, nil
+	return &AST{JSON: data, stmt: n, params: params}, nil
+}
+
+// paramNames reads the names of a statement's named_param_map, a list of
+// {"key": name, "value": index}; ok is false when it has another shape.
+func paramNames(st node) (names []string, ok bool) {
+	switch m := st["named_param_map"].(type) {
+	case nil:
+		return nil, true
+	case map[string]any:
+		return nil, len(m) == 0
+	case []any:
+		for _, e := range m {
+			name, isStr := asNode(e)["key"].(string)
+			if !isStr {
+				return nil, false
+			}
+			names = append(names, name)
+		}
+		return names, true
+	}
+	return nil, false
+}
+
+// refuseParams refuses a statement with parameters where no template
+// declares them (ad-hoc SQL and cohort criteria).
+func (a *AST) refuseParams() error {
+	if len(a.params) > 0 {
+		return refuse(CodeParameter, "write constants into the query", "query parameters are not supported")
+	}
+	return nil
 }
 
 // asNode returns v as a node, or nil when v is not a JSON object.

@@ -11,7 +11,9 @@ import (
 
 // checker holds the state of checking one statement.
 type checker struct {
-	cat    *Catalog
+	cat *Catalog
+	// params declares a template's parameters (nil: none may appear).
+	params map[string]Type
 	tables []*table
 	// nodes counts expression nodes walked (see maxNodes).
 	nodes int
@@ -62,9 +64,60 @@ func Check(ast *AST, c *Catalog) (*Query, error) {
 	if ast == nil || ast.stmt == nil {
 		return nil, errors.New("query.Check: no statement")
 	}
+	if err := ast.refuseParams(); err != nil {
+		return nil, err
+	}
 	ck := newChecker(c)
 	return ck.statement(ast.stmt)
 }
+
+// CheckTemplate checks a template's statement like Check, with the
+// parameters params declares ($name → its type) allowed wherever a
+// constant of that type may stand in an expression: each becomes a Param
+// of the declared type, which comparisons, functions and arithmetic type
+// like a literal. A parameter that is not declared, a positional one ($1,
+// ?), or one where only a literal may stand (a GROUP BY or ORDER BY
+// position, a quantile, LIMIT, an INTERVAL count, a date part name) is
+// refused. Every declared parameter must be used. Refusals name a
+// parameter :name, as template SQL in policy files writes it. The result
+// is immutable: Bind makes the query of one run.
+func CheckTemplate(ast *AST, c *Catalog, params map[string]Type) (*Query, error) {
+	if ast == nil || ast.stmt == nil {
+		return nil, errors.New("query.CheckTemplate: no statement")
+	}
+	for _, name := range ast.params {
+		if _, ok := params[name]; !ok {
+			return nil, undeclaredParam(name)
+		}
+	}
+	ck := newChecker(c)
+	ck.params = params
+	if ck.params == nil {
+		ck.params = map[string]Type{}
+	}
+	q, err := ck.statement(ast.stmt)
+	if err != nil {
+		return nil, err
+	}
+	used := q.ParamNames()
+	for name := range params {
+		if !slices.Contains(used, name) {
+			return nil, refuse(CodeParameter, "use the parameter in an expression, or remove its declaration",
+				"the parameter :%s is declared but the checked query does not use it", name)
+		}
+	}
+	return q, nil
+}
+
+// undeclaredParam refuses a parameter no declaration types.
+func undeclaredParam(name string) error {
+	if name == "" || isDigit(name[0]) {
+		return refuse(CodeParameter, "name parameters, and declare them", "positional parameters ($1, ?) are not supported")
+	}
+	return refuse(CodeParameter, "declare the parameter under the template's params", "the parameter :%s is not declared", name)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // where checks a WHERE condition (nil: none).
 func (ck *checker) where(n node) (Expr, error) {

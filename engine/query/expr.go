@@ -82,12 +82,29 @@ func (ck *checker) expr(n node, cl clause, depth int) (Expr, error) {
 		return nil, refuse(CodeSelectStar, "name the columns you group by and aggregate them",
 			"* and COLUMNS(...) are not allowed")
 	case "PARAMETER":
-		return nil, refuse(CodeParameter, "write constants into the query", "query parameters ($1, ?) are not supported")
+		return ck.param(n)
 	case "COLLATE":
 		return nil, refuse(CodeOperator, "compare with lower(...) or ILIKE instead", "COLLATE is not supported")
 	}
 	return nil, refuse(CodeExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, CASE, CAST, arithmetic and the allowed functions",
 		"this kind of expression (%s) is not supported", strings.ToLower(n.class()))
+}
+
+// param checks a parameter: only a template's declared parameters are
+// allowed, each typed from its declaration.
+func (ck *checker) param(n node) (Expr, error) {
+	if ck.params == nil {
+		return nil, refuse(CodeParameter, "write constants into the query", "query parameters ($1, ?) are not supported")
+	}
+	if n.kind() != "VALUE_PARAMETER" {
+		return nil, refuse(CodeParameter, "", "this kind of parameter is not supported")
+	}
+	name := n.str("identifier")
+	t, ok := ck.params[name]
+	if !ok {
+		return nil, undeclaredParam(name)
+	}
+	return &Param{Name: name, Type: t}, nil
 }
 
 // columnExpr checks a column reference in a scalar expression.

@@ -193,6 +193,9 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := x.(*Param); ok {
+		return castParam(p, to)
+	}
 	if lit, ok := x.(*Literal); ok && lit.Value != nil {
 		if lit.Type == to {
 			return lit, nil
@@ -219,6 +222,22 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 			"a cast from %s to %s is not allowed: it could fail on the data", from, to)
 	}
 	return &Cast{X: x, To: to}, nil
+}
+
+// castParam folds a cast of a parameter to its own type, or of an integer
+// parameter to number, into the parameter (Bind gives it a literal of
+// that type), as a cast of a constant folds. Casts that change what the
+// value means (text to a date, a number to text) are refused: declare the
+// parameter with the type the template needs.
+func castParam(p *Param, to Type) (Expr, error) {
+	switch {
+	case p.Type == to:
+		return p, nil
+	case to == TypeNumber && isNumeric(p.Type):
+		return &Param{Name: p.Name, Type: TypeNumber}, nil
+	}
+	return nil, refuse(CodeCast, fmt.Sprintf("declare the parameter :%s with the type the template needs instead of casting it", p.Name),
+		"a cast of the %s parameter :%s to %s is not supported", p.Type, p.Name, to)
 }
 
 // castString folds a cast of a string constant into a constant of type to.

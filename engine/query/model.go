@@ -133,6 +133,15 @@ type Literal struct {
 	Type  Type
 }
 
+// Param is a template parameter ($name in the SQL the checker reads),
+// typed from its declaration in the policy. Only a template's checked
+// query holds Params; Bind replaces each with a Literal of Param.Type
+// before the query is planned (the planner refuses a Param).
+type Param struct {
+	Name string
+	Type Type
+}
+
 // Func is a call of an allow-listed scalar function (lower-case name).
 type Func struct {
 	Name string
@@ -213,6 +222,7 @@ type OutputRef struct {
 
 func (e *ColumnRef) ExprType() Type { return e.Type }
 func (e *Literal) ExprType() Type   { return e.Type }
+func (e *Param) ExprType() Type     { return e.Type }
 func (e *Func) ExprType() Type      { return e.Type }
 func (e *Compare) ExprType() Type   { return TypeBool }
 func (e *Logical) ExprType() Type   { return TypeBool }
@@ -227,6 +237,7 @@ func (e *OutputRef) ExprType() Type { return e.Type }
 
 func (*ColumnRef) isExpr() {}
 func (*Literal) isExpr()   {}
+func (*Param) isExpr()     {}
 func (*Func) isExpr()      {}
 func (*Compare) isExpr()   {}
 func (*Logical) isExpr()   {}

@@ -265,8 +265,8 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 	}
 	sub := func(k node) (Expr, error) { return ck.havingExpr(q, k, depth+1) }
 	switch n.class() {
-	case "CONSTANT", "CAST":
-		if n.class() == "CONSTANT" || n.obj("child").class() == "CONSTANT" {
+	case "CONSTANT", "CAST", "PARAMETER":
+		if k := n.obj("child").class(); n.class() != "CAST" || k == "CONSTANT" || k == "PARAMETER" {
 			return ck.expr(n, inHaving, depth)
 		}
 	case "COMPARISON":

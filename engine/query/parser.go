@@ -81,6 +81,18 @@ func (p *Parser) Compile(ctx context.Context, text string, c *Catalog) (*Query, 
 	return Check(ast, c)
 }
 
+// CompileTemplate parses a template's SQL, written with DuckDB's $name
+// parameters, and checks it with the parameters params declares:
+// Parse + CheckTemplate. It runs once per template, when the engine
+// starts; each run binds its values with Bind.
+func (p *Parser) CompileTemplate(ctx context.Context, text string, c *Catalog, params map[string]Type) (*Query, error) {
+	ast, err := p.Parse(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	return CheckTemplate(ast, c, params)
+}
+
 // CompileWhere checks a row condition over one dataset, as cohort criteria
 // give it: the text that may follow WHERE in
 //
@@ -104,6 +116,9 @@ func (p *Parser) CompileWhere(ctx context.Context, dataset, where string, c *Cat
 		if code := refusal.CodeOf(err); code == CodeMultipleStatements || code == CodeNotASelect {
 			return nil, whereNotCondition(ds.Name)
 		}
+		return nil, err
+	}
+	if err := ast.refuseParams(); err != nil {
 		return nil, err
 	}
 	if !isCountWhereShape(ast.stmt, ds.Name) {
