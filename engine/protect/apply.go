@@ -115,9 +115,9 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 	}
 	if l.suppress {
 		if l.personsAgg >= 0 {
-			out = append(out, fmt.Sprintf("a row is suppressed when its noisy %s is below %d", p.Aggs[l.personsAgg].Name, s.MinCellCount))
+			out = append(out, fmt.Sprintf("a row is suppressed when its noisy %s is below the release threshold meta.suppress_below (min_cell_count %d plus a margin for the noise)", p.Aggs[l.personsAgg].Name, s.MinCellCount))
 		} else {
-			out = append(out, fmt.Sprintf("a row is suppressed when a separate noisy count of its persons (not released) is below %d", s.MinCellCount))
+			out = append(out, fmt.Sprintf("a row is suppressed when a separate noisy count of its persons (not released) is below the release threshold meta.suppress_below (min_cell_count %d plus a margin for the noise)", s.MinCellCount))
 		}
 		if len(l.sets) > 1 {
 			out = append(out, "secondary suppression withholds further rows so that no suppressed row can be recomputed from totals and released rows")

@@ -40,6 +40,9 @@ type Release struct {
 	spends []result.Spend
 	delta  float64
 	cost   int64
+	// threshold is the release threshold of the noisy person count
+	// (result.Meta.SuppressBelow); 0 without suppression.
+	threshold float64
 }
 
 // Prepare validates o against p, divides the budget (see Split) and builds
@@ -75,7 +78,37 @@ func prepare(p *plan.Plan, o *Options) (*Release, error) {
 		return nil, err
 	}
 	r.cost = cost(p, s, l)
+	if r.threshold, err = releaseThreshold(p, s, l); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// MissRate is the largest probability with which a row whose true person
+// count is under the minimum cell count is released.
+const MissRate = 0.01
+
+// releaseThreshold is the noisy person count a row must reach to be
+// released: (MinCellCount − 1) plus the one-sided 1 − MissRate quantile of
+// the count's noise, so that a row of at most MinCellCount − 1 persons
+// passes with probability at most MissRate. It depends on the plan and
+// the options only.
+func releaseThreshold(p *plan.Plan, s *settings, l *layout) (float64, error) {
+	if !l.suppress {
+		return 0, nil
+	}
+	l0, lInf, sh := p.PersonsL0, p.PersonsLInf, l.persons
+	if l.personsAgg >= 0 {
+		a := p.Aggs[l.personsAgg]
+		l0, lInf, sh = a.L0, a.LInf, l.aggs[l.personsAgg]
+	}
+	// A two-sided interval at level 1 − 2·MissRate has the one-sided
+	// quantile as its upper end.
+	ci, err := s.mech.ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.delta, 2*MissRate)
+	if err != nil {
+		return 0, fmt.Errorf("release threshold: %w", err)
+	}
+	return float64(s.MinCellCount-1) + ci.UpperBound, nil
 }
 
 // Spends is the division of the query's budget: one share per aggregate
@@ -144,11 +177,16 @@ func (r *Release) apply(ctx context.Context, rr array.RecordReader) (*result.Res
 			return nil, err
 		}
 	}
-	suppressPrimary(rows, s.MinCellCount)
+	suppressPrimary(rows, r.threshold)
 	if len(l.sets) > 1 && s.MinCellCount > 0 {
 		suppressSecondary(rows, relations(rows, l.sets))
 	}
-	return assemble(p, l, s, rows), nil
+	res := assemble(p, l, s, rows)
+	res.Meta.SuppressBelow = r.threshold
+	if r.threshold > 0 {
+		res.Meta.Notes = append(res.Meta.Notes, fmt.Sprintf("rows whose noisy person count is below %.1f are suppressed: at this epsilon a row with fewer than %d persons is released with probability at most %g%%, and rows of fewer than about %.0f persons are mostly suppressed", r.threshold, s.MinCellCount, 100*MissRate, math.Ceil(r.threshold)))
+	}
+	return res, nil
 }
 
 // rehearse builds and runs every mechanism of the query once on an empty

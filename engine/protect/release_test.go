@@ -9,9 +9,11 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/result"
 )
 
 var (
@@ -169,4 +171,70 @@ func TestReleaseCost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReleaseThreshold: the threshold is (min cell count − 1) plus the
+// one-sided 99 % quantile of the person count's noise, and a row whose
+// true count is min_cell_count − 1 is released about 1 % of the time:
+// not more (the promise), and not far less (a threshold with the wrong
+// noise scale would be far too strict or too lax).
+func TestReleaseThreshold(t *testing.T) {
+	const minCell = 5
+	tests := []struct {
+		desc string
+		o    Options
+		l0   int64
+		want float64 // the threshold
+	}{
+		{"laplace ε 0.5, L0 1", Options{Epsilon: 0.5, MinCellCount: minCell}, 1, minCell - 1 + 2*math.Log(50)},
+		{"laplace ε 1, L0 4", Options{Epsilon: 1, MinCellCount: minCell}, 4, minCell - 1 + 4*math.Log(50)},
+		{"gaussian ε 1, δ 1e-6, L0 2", Options{Epsilon: 1, Delta: 1e-6, Mechanism: Gaussian, MinCellCount: minCell}, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			agg := personsAgg
+			agg.L0 = tc.l0
+			p := testPlan([]plan.Key{sexKey}, []plan.Agg{agg}, nil)
+			p.PersonsL0 = tc.l0
+			r, err := Prepare(p, &tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if tc.o.Mechanism == Gaussian {
+				sigma := noise.SigmaForGaussian(tc.l0, 1, tc.o.Epsilon, tc.o.Delta)
+				want = minCell - 1 + sigma*normalQuantile(1-MissRate)
+			}
+			if math.Abs(r.threshold-want) > 1e-6*want {
+				t.Fatalf("threshold %g, want %g", r.threshold, want)
+			}
+			const n = 10_000
+			released := 0
+			for range n {
+				res := applyWith(t, r, p, []map[string]any{{"sex": "F", "persons": minCell - 1}})
+				if res.Meta.SuppressBelow != r.threshold {
+					t.Fatalf("meta suppress_below %g, want %g", res.Meta.SuppressBelow, r.threshold)
+				}
+				if !res.Rows[0].Cells[1].Suppressed {
+					released++
+				}
+			}
+			rate := float64(released) / n
+			if rate > MissRate+0.005 || rate < MissRate-0.005 {
+				t.Errorf("a row of %d persons was released in %.2f%% of %d runs, want about %g%%", minCell-1, 100*rate, n, 100*MissRate)
+			}
+		})
+	}
+}
+
+// applyWith applies a prepared release to rows laid out for p.
+func applyWith(t *testing.T, r *Release, p *plan.Plan, rows []map[string]any) *result.Result {
+	t.Helper()
+	rr := reader(t, memory.NewGoAllocator(), batchFor(p, rows))
+	defer rr.Release()
+	res, err := r.Apply(context.Background(), rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

@@ -27,12 +27,12 @@ type outRow struct {
 
 // suppressPrimary withholds every row whose noisy person count is below
 // min.
-func suppressPrimary(rows []*outRow, min int) {
-	if min <= 0 {
+func suppressPrimary(rows []*outRow, threshold float64) {
+	if threshold <= 0 {
 		return
 	}
 	for _, r := range rows {
-		if r.persons < float64(min) {
+		if r.persons < threshold {
 			r.suppressed, r.reason = true, ReasonMinCellCount
 		}
 	}

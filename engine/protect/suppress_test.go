@@ -13,10 +13,10 @@ func TestSuppressPrimary(t *testing.T) {
 	tests := []struct {
 		desc    string
 		persons []float64
-		min     int
+		min     float64
 		want    []bool
 	}{
-		{"below the minimum", []float64{2, 5, 4.99, 100, 0}, 5, []bool{true, false, true, false, true}},
+		{"below the threshold", []float64{2, 5, 4.99, 100, 0}, 5, []bool{true, false, true, false, true}},
 		{"no minimum", []float64{2, 5, 0}, 0, []bool{false, false, false}},
 	}
 	for _, tc := range tests {

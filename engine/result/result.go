@@ -91,6 +91,13 @@ type Meta struct {
 	// MinCellCount and RoundTo are the suppression and rounding rules applied.
 	MinCellCount int `json:"min_cell_count"`
 	RoundTo      int `json:"round_to,omitempty"`
+	// SuppressBelow is the release threshold of the noisy person count:
+	// a row whose noisy count is below it is suppressed. It sits far enough
+	// above MinCellCount that a row whose true count is under
+	// MinCellCount is released with probability at most 1 %; a row whose
+	// true count equals it is released about half the time. 0: no
+	// suppression.
+	SuppressBelow float64 `json:"suppress_below,omitempty"`
 	// SuppressedCells counts suppressed measure cells (primary and secondary).
 	SuppressedCells int `json:"suppressed_cells"`
 	// Notes are short remarks for the analyst (e.g. how a CI was derived).
