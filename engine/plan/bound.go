@@ -105,6 +105,14 @@ const (
 // public domains span at most L0 groups (L0 is then that number);
 // Bounds.MaxGroupsPerPerson reports the L0 in force.
 //
+// Person-level conditions: WHERE may hold query.Exists conditions (the
+// person has, or has no, row in another dataset satisfying a condition),
+// each rendered in src as a correlated [NOT] EXISTS subquery on the person
+// key. Plan.Datasets lists their datasets after those of FROM, so their ε
+// range, δ, suppression rules and budgets apply; their bounds do not
+// enter L0 and M, since a person's rows there only decide whether that
+// person's rows pass, adding nothing to what the person contributes.
+//
 // Sensitivities (Plan.Aggs, Plan.PersonsL0/LInf), without grouping sets:
 // every aggregate and the person count have L0 = the L0 in force;
 // count(*) and count(x) LInf = M; count(DISTINCT person) LInf = 1; sum
@@ -237,7 +245,7 @@ func aliasOf(t query.TableRef) string {
 func (b *builder) validate() error {
 	q := b.q
 	if q.Where != nil {
-		if err := b.validateExpr(q.Where); err != nil {
+		if err := b.validateWhere(q.Where); err != nil {
 			return fmt.Errorf("WHERE: %w", err)
 		}
 	}
@@ -293,11 +301,14 @@ func (b *builder) validateAgg(a query.Aggregate) error {
 
 // validateExpr checks an expression against the model: known node types
 // and operators, and columns of tables in FROM that the policy declares.
-func (b *builder) validateExpr(e query.Expr) error {
+func (b *builder) validateExpr(e query.Expr) error { return b.validateIn(e, b.tables) }
+
+// validateIn is validateExpr with the tables (by alias) that are in scope.
+func (b *builder) validateIn(e query.Expr, tables map[string]*policies.Dataset) error {
 	return walkExpr(e, func(e query.Expr) error {
 		switch e := e.(type) {
 		case *query.ColumnRef:
-			ds := b.tables[e.Table]
+			ds := tables[e.Table]
 			if ds == nil || ds.Name != e.Dataset {
 				return invalidf("column %q refers to table %q, which is not in FROM as dataset %q", e.Column, e.Table, e.Dataset)
 			}
@@ -340,6 +351,8 @@ func (b *builder) validateExpr(e query.Expr) error {
 				return invalidf("cast to type %q", e.To)
 			}
 		case *query.In, *query.Between, *query.Like, *query.IsNull:
+		case *query.Exists:
+			return invalidf("EXISTS may only be the WHERE condition or an argument of its top-level AND")
 		default:
 			return invalidf("expression of type %T", e)
 		}
@@ -436,6 +449,8 @@ func isNilExpr(e query.Expr) bool {
 		return e == nil
 	case *query.OutputRef:
 		return e == nil
+	case *query.Exists:
+		return e == nil
 	}
 	return false
 }
@@ -466,6 +481,7 @@ func (b *builder) keyDomains() error {
 		if err != nil {
 			return fmt.Errorf("group key %d (%s): %w", i, k.Name, err)
 		}
+		d = narrow(d, k.Expr, b.q.Where)
 		b.domains = append(b.domains, d)
 		if d.values == nil {
 			allDomains = false
@@ -511,6 +527,11 @@ func (b *builder) plan() *Plan {
 	for _, t := range q.From {
 		if !slices.Contains(p.Datasets, t.Dataset) {
 			p.Datasets = append(p.Datasets, t.Dataset)
+		}
+	}
+	for _, x := range existsIn(q.Where) {
+		if !slices.Contains(p.Datasets, x.Table.Dataset) {
+			p.Datasets = append(p.Datasets, x.Table.Dataset)
 		}
 	}
 	for i, k := range q.Keys {

@@ -127,6 +127,8 @@ func renderExpr(b *strings.Builder, e query.Expr) {
 		b.WriteString(" AS ")
 		b.WriteString(t)
 		b.WriteByte(')')
+	case *query.Exists:
+		renderExists(b, e)
 	default:
 		// nil, *query.OutputRef (HAVING only) and anything new.
 		b.WriteString(unsupportedSQL)

@@ -1,6 +1,10 @@
 package plan
 
-import "github.com/statgate/statgate/engine/query"
+import (
+	"strings"
+
+	"github.com/statgate/statgate/engine/query"
+)
 
 // Runtime errors are a side channel: if an expression can fail on some
 // rows (integer overflow in arithmetic, date overflow), whether a query
@@ -11,7 +15,17 @@ import "github.com/statgate/statgate/engine/query"
 // unwrapped so DuckDB can still push them into the scan.
 
 // RenderFilter renders a WHERE condition that never raises a runtime error.
+// An AND holding query.Exists conditions is rendered argument by argument
+// (DuckDB refuses try() around a subquery, and an EXISTS renders its own
+// condition safely), which keeps exactly the rows the wrapped AND would.
 func RenderFilter(e query.Expr) string {
+	if l, ok := e.(*query.Logical); ok && l != nil && l.Op == "AND" && containsExists(l) {
+		parts := make([]string, len(l.Args))
+		for i, a := range l.Args {
+			parts[i] = RenderFilter(a)
+		}
+		return "(" + strings.Join(parts, " AND ") + ")"
+	}
 	if !mayFail(e) {
 		return RenderExpr(e)
 	}
@@ -44,6 +58,9 @@ func RenderKey(e query.Expr) string {
 func mayFail(e query.Expr) bool {
 	switch x := e.(type) {
 	case nil, *query.ColumnRef, *query.Literal, *query.OutputRef:
+		return false
+	case *query.Exists:
+		// Its condition is rendered by RenderFilter inside the subquery.
 		return false
 	case *query.Arith, *query.Cast, *query.Func:
 		return true

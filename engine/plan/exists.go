@@ -1,0 +1,118 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/policies"
+)
+
+// validateWhere checks a WHERE condition: Exists conditions may stand as
+// the whole condition or as arguments of its top-level ANDs (see
+// query.Exists); everything else is validated as any expression.
+func (b *builder) validateWhere(e query.Expr) error {
+	switch x := e.(type) {
+	case *query.Logical:
+		if x == nil || x.Op != "AND" || len(x.Args) < 2 {
+			break
+		}
+		for _, a := range x.Args {
+			if err := b.validateWhere(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *query.Exists:
+		return b.validateExists(x)
+	}
+	return b.validateExpr(e)
+}
+
+// validateExists checks one Exists condition against the rules of query.Exists.
+func (b *builder) validateExists(x *query.Exists) error {
+	if x == nil {
+		return invalidf("missing expression")
+	}
+	ds := b.pol.Datasets[x.Table.Dataset]
+	if ds == nil {
+		return invalidf("EXISTS: dataset %q is not in the policy", x.Table.Dataset)
+	}
+	if ds.PersonKey == "" {
+		return invalidf("EXISTS: dataset %q has no person key", x.Table.Dataset)
+	}
+	alias := aliasOf(x.Table)
+	if b.tables[alias] != nil {
+		return invalidf("EXISTS: alias %q is also a table of the enclosing query", alias)
+	}
+	if in := x.Inner; in == nil || in.Table != alias || in.Dataset != ds.Name || in.Column != ds.PersonKey {
+		return invalidf("EXISTS on %q: the inner column must be %s.%s, its person key", alias, alias, ds.PersonKey)
+	}
+	out := x.Outer
+	if out == nil {
+		return invalidf("EXISTS on %q: no outer person key", alias)
+	}
+	if od := b.tables[out.Table]; od == nil || od.Name != out.Dataset || out.Column != od.PersonKey {
+		return invalidf("EXISTS on %q: the outer column %s.%s is not the person key of a table in FROM", alias, out.Table, out.Column)
+	}
+	if x.Where == nil {
+		return nil
+	}
+	if err := b.validateIn(x.Where, map[string]*policies.Dataset{alias: ds}); err != nil {
+		return fmt.Errorf("EXISTS on %q: %w", alias, err)
+	}
+	return nil
+}
+
+// existsIn returns the Exists conditions of a WHERE condition (as
+// validateWhere allows them: the condition itself or top-level AND
+// arguments), in order.
+func existsIn(e query.Expr) []*query.Exists {
+	switch x := e.(type) {
+	case *query.Exists:
+		if x != nil {
+			return []*query.Exists{x}
+		}
+	case *query.Logical:
+		if x == nil || x.Op != "AND" {
+			return nil
+		}
+		var out []*query.Exists
+		for _, a := range x.Args {
+			out = append(out, existsIn(a)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// renderExists renders [NOT] EXISTS (SELECT 1 FROM dataset AS alias WHERE
+// inner = outer AND where). The inner condition is rendered by
+// RenderFilter, so it cannot fail at run time, and the EXISTS itself
+// never fails: DuckDB refuses try() around a subquery, so RenderFilter
+// never wraps one (see containsExists).
+func renderExists(b *strings.Builder, x *query.Exists) {
+	if x == nil || x.Inner == nil || x.Outer == nil {
+		b.WriteString(unsupportedSQL)
+		return
+	}
+	b.WriteByte('(')
+	if x.Not {
+		b.WriteString("NOT ")
+	}
+	b.WriteString("EXISTS (SELECT 1 FROM ")
+	b.WriteString(quoteIdent(x.Table.Dataset))
+	b.WriteString(" AS ")
+	b.WriteString(quoteIdent(aliasOf(x.Table)))
+	b.WriteString(" WHERE ")
+	renderBinary(b, x.Inner, "=", x.Outer)
+	if x.Where != nil {
+		b.WriteString(" AND ")
+		b.WriteString(RenderFilter(x.Where))
+	}
+	b.WriteString("))")
+}
+
+// containsExists reports whether e holds an Exists at a place
+// validateWhere allows.
+func containsExists(e query.Expr) bool { return len(existsIn(e)) > 0 }
