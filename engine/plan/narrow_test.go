@@ -1,0 +1,90 @@
+package plan
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/statgate/statgate/engine/query"
+)
+
+// TestNarrow: the WHERE clause removes the domain values it provably
+// excludes, and keeps every value it cannot rule out.
+func TestNarrow(t *testing.T) {
+	pol := testPolicy()
+	date := ref("n", "npr", "contact_date", query.TypeDate)
+	icd := ref("n", "npr", "icd10", query.TypeString)
+	sex := ref("p", "population", "sex", query.TypeString)
+	year := call("year", query.TypeInteger, date)
+	letter := call("left", query.TypeString, icd, lit(int64(1)))
+	three := call("substr", query.TypeString, icd, lit(int64(1)), lit(int64(3)))
+	like := func(x query.Expr, p string) query.Expr { return &query.Like{X: x, Pattern: lit(p)} }
+	in := func(x query.Expr, vals ...any) query.Expr {
+		l := &query.In{X: x}
+		for _, v := range vals {
+			l.List = append(l.List, lit(v))
+		}
+		return l
+	}
+	or := func(args ...query.Expr) query.Expr { return &query.Logical{Op: "OR", Args: args} }
+	not := func(x query.Expr) query.Expr { return &query.Logical{Op: "NOT", Args: []query.Expr{x}} }
+	tests := []struct {
+		desc  string
+		key   query.Expr
+		where query.Expr
+		want  string // the kept domain
+	}{
+		{"year >= 2022", year, cmp(year, ">=", lit(int64(2022))), "[2022 2023 2024]"},
+		{"year between, and another column", year, and(&query.Between{X: year, Lo: lit(int64(2012)), Hi: lit(int64(2013))}, cmp(icd, "=", lit("E11"))), "[2012 2013]"},
+		{"year in a list", year, in(year, int64(2010), int64(2015), int64(2030)), "[2010 2015]"},
+		{"year not in a list", year, not(in(year, int64(2010), int64(2011))), "[2012 2013 2014 2015 2016 2017 2018 2019 2020 2021 2022 2023 2024]"},
+		{"date column bounds the years", year, and(cmp(date, ">=", dateLit("2022-03-01")), cmp(date, "<", dateLit("2024-01-01"))), "[2022 2023]"},
+		{"date between", year, &query.Between{X: date, Lo: dateLit("2011-12-31"), Hi: dateLit("2012-01-01")}, "[2011 2012]"},
+		{"sex = F", sex, cmp(sex, "=", lit("F")), "[F]"},
+		{"an OR on one key", sex, or(cmp(sex, "=", lit("F")), cmp(sex, "=", lit("M"))), "[M F]"},
+		{"an OR across keys keeps all", sex, or(cmp(sex, "=", lit("F")), cmp(icd, "=", lit("E11"))), "[M F]"},
+		{"sex is null drops all", sex, &query.IsNull{X: sex}, "[]"},
+		{"LIKE on a prefix key's column", letter, like(icd, "C50%"), "[C]"},
+		{"LIKE with a shorter fixed part", three, like(icd, "C5%"), ""}, // no policy domain for length 3
+		{"= on a prefix key's column", letter, cmp(icd, "=", lit("E11.9")), "[E]"},
+		{"IN on a prefix key's column", letter, in(icd, "E11", "I10"), "[E I]"},
+		{"NOT LIKE is left alone", letter, &query.Like{X: icd, Pattern: lit("C%"), Not: true}, "26 letters"},
+		{"an unknown conjunct keeps all", year, cmp(call("month", query.TypeInteger, date), "=", lit(int64(3))), "15 years"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			d, err := domainOf(tc.key, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := narrow(d, tc.key, tc.where)
+			var s string
+			switch {
+			case tc.want == "":
+				if got.values != nil {
+					t.Errorf("a key without a domain got %v", got.values)
+				}
+				return
+			case tc.want == "26 letters":
+				s = fmt.Sprintf("%d letters", len(got.values))
+			case tc.want == "15 years":
+				s = fmt.Sprintf("%d years", len(got.values))
+			default:
+				s = fmt.Sprint(got.values)
+			}
+			if s != tc.want {
+				t.Errorf("kept %s, want %s", s, tc.want)
+			}
+		})
+	}
+	t.Run("a narrowed range stays a range", func(t *testing.T) {
+		d, _ := domainOf(year, pol)
+		got := narrow(d, year, cmp(year, ">=", lit(int64(2022))))
+		if !got.ranged || got.lo != 2022 || got.hi != 2024 {
+			t.Errorf("%+v, want the range 2022..2024", got)
+		}
+		got = narrow(d, year, in(year, int64(2010), int64(2012)))
+		if got.ranged {
+			t.Errorf("%+v: a gap is not a range", got)
+		}
+	})
+}
