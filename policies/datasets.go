@@ -176,12 +176,25 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 		}
 	}
 	for _, x := range []struct {
+		field    string
+		def, cap *int
+	}{
+		{"max_groups_per_person", &ds.MaxGroupsPerPerson, &ds.MaxGroupsPerPersonCap},
+		{"max_rows_per_person_per_group", &ds.MaxRowsPerPersonPerGroup, &ds.MaxRowsPerPersonPerGroupCap},
+	} {
+		*x.cap = *x.def
+		if f[x.field] == nil {
+			continue
+		}
+		if *x.def, *x.cap, err = d.boundCap(f[x.field], path+"."+x.field); err != nil {
+			return nil, err
+		}
+	}
+	for _, x := range []struct {
 		field string
 		dst   *int
 		min   int
 	}{
-		{"max_groups_per_person", &ds.MaxGroupsPerPerson, 1},
-		{"max_rows_per_person_per_group", &ds.MaxRowsPerPersonPerGroup, 1},
 		{"min_cell_count", &ds.MinCellCount, 0},
 		{"round_to", &ds.RoundTo, 0},
 	} {
@@ -226,6 +239,42 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 		return nil, err
 	}
 	return ds, d.cohortFields(ds, f, path)
+}
+
+// boundCap decodes a contribution bound: an integer (default and cap) or
+// {default, max}, each at least 1, default ≤ max.
+func (d *decoder) boundCap(n *yaml.Node, path string) (def, cap int, err error) {
+	if n.Kind == yaml.ScalarNode {
+		if def, err = d.integer(n, path); err != nil {
+			return 0, 0, err
+		}
+		if def < 1 {
+			return 0, 0, d.errf(n, path, "must be at least 1, not %d", def)
+		}
+		return def, def, nil
+	}
+	f, err := d.fields(n, path, "default", "max")
+	if err != nil {
+		return 0, 0, err
+	}
+	if f["default"] == nil || f["max"] == nil {
+		return 0, 0, d.errf(n, path, "give an integer, or both default and max")
+	}
+	for _, x := range []struct {
+		field string
+		dst   *int
+	}{{"default", &def}, {"max", &cap}} {
+		if *x.dst, err = d.integer(f[x.field], path+"."+x.field); err != nil {
+			return 0, 0, err
+		}
+		if *x.dst < 1 {
+			return 0, 0, d.errf(f[x.field], path+"."+x.field, "must be at least 1, not %d", *x.dst)
+		}
+	}
+	if def > cap {
+		return 0, 0, d.errf(n, path, "default %d > max %d", def, cap)
+	}
+	return def, cap, nil
 }
 
 // epsilonRange decodes epsilon_per_query: {min, default, max}.

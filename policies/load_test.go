@@ -163,6 +163,9 @@ func TestParseErrors(t *testing.T) {
 
 		// Bounding, ε, δ, noise.
 		{desc: "max_groups_per_person 0", old: "max_groups_per_person: 3", new: "max_groups_per_person: 0", field: "datasets.visits.max_groups_per_person", problem: "must be at least 1, not 0"},
+		{desc: "bound default above max", old: "max_groups_per_person: 3", new: "max_groups_per_person: {default: 5, max: 4}", field: "datasets.visits.max_groups_per_person", problem: "default 5 > max 4"},
+		{desc: "bound with only a default", old: "max_groups_per_person: 3", new: "max_groups_per_person: {default: 5}", field: "datasets.visits.max_groups_per_person", problem: "both default and max"},
+		{desc: "bound max 0", old: "max_groups_per_person: 3", new: "max_groups_per_person: {default: 1, max: 0}", field: "datasets.visits.max_groups_per_person.max", problem: "at least 1"},
 		{desc: "max_rows_per_person_per_group 0", old: "max_rows_per_person_per_group: 5", new: "max_rows_per_person_per_group: 0", field: "datasets.visits.max_rows_per_person_per_group", problem: "must be at least 1, not 0"},
 		{desc: "min_cell_count negative", old: "min_cell_count: 5", new: "min_cell_count: -1", field: "datasets.people.min_cell_count", problem: "must be at least 0, not -1"},
 		{desc: "round_to negative", old: "round_to: 5", new: "round_to: -5", field: "datasets.people.round_to", problem: "must be at least 0, not -5"},

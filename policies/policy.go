@@ -67,11 +67,19 @@ type Dataset struct {
 	// the population register); the loader verifies it. Group keys that are
 	// functions of such a dataset's columns put each person in one group.
 	OneRowPerPerson bool
-	// MaxGroupsPerPerson is L0: the number of output groups one person may
-	// contribute to.
-	MaxGroupsPerPerson int
-	// MaxRowsPerPersonPerGroup is L∞ for counts: rows one person may add to one group.
-	MaxRowsPerPersonPerGroup int
+	// MaxGroupsPerPerson is L0 by default: the number of output groups one
+	// person may contribute to when nothing public says more is needed.
+	// MaxGroupsPerPersonCap is the most the engine may choose for a query
+	// (when the keys' public domains are that small, every group of a
+	// person is kept and nothing is truncated) or a request may fix. A
+	// scalar max_groups_per_person sets both; {default, max} sets each.
+	MaxGroupsPerPerson    int
+	MaxGroupsPerPersonCap int
+	// MaxRowsPerPersonPerGroup is L∞ for counts by default: rows one person
+	// may add to one group; MaxRowsPerPersonPerGroupCap the most a query
+	// may use. Declared like max_groups_per_person.
+	MaxRowsPerPersonPerGroup    int
+	MaxRowsPerPersonPerGroupCap int
 	// MinCellCount: a released cell whose noisy person count is below it is suppressed.
 	MinCellCount int
 	// RoundTo rounds released counts to a multiple of it (0 or 1: no rounding).

@@ -20,6 +20,11 @@ type Effective struct {
 	// tighten the bounds of the fact dataset).
 	MaxGroupsPerPerson       int
 	MaxRowsPerPersonPerGroup int
+	// GroupsCap and RowsCap are the most a query may use (the smallest
+	// caps of the same datasets; 1 and 1 when every dataset is one row per
+	// person).
+	GroupsCap int
+	RowsCap   int
 	// MinCellCount and RoundTo are the largest of the datasets'.
 	MinCellCount int
 	RoundTo      int
@@ -77,10 +82,18 @@ func (p *Policy) Resolve(datasets []string) (*Effective, error) {
 		if e.MaxRowsPerPersonPerGroup == 0 || d.MaxRowsPerPersonPerGroup < e.MaxRowsPerPersonPerGroup {
 			e.MaxRowsPerPersonPerGroup = d.MaxRowsPerPersonPerGroup
 		}
+		if e.GroupsCap == 0 || d.MaxGroupsPerPersonCap < e.GroupsCap {
+			e.GroupsCap = d.MaxGroupsPerPersonCap
+		}
+		if e.RowsCap == 0 || d.MaxRowsPerPersonPerGroupCap < e.RowsCap {
+			e.RowsCap = d.MaxRowsPerPersonPerGroupCap
+		}
 	}
 	// A value below 1 (a policy built in code, not loaded) fails closed to 1.
 	e.MaxGroupsPerPerson = max(e.MaxGroupsPerPerson, 1)
 	e.MaxRowsPerPersonPerGroup = max(e.MaxRowsPerPersonPerGroup, 1)
+	e.GroupsCap = max(e.GroupsCap, e.MaxGroupsPerPerson)
+	e.RowsCap = max(e.RowsCap, e.MaxRowsPerPersonPerGroup)
 	e.DeltaPerQuery = delta
 	if !math.IsInf(factDelta, 1) {
 		e.DeltaPerQuery = factDelta

@@ -191,6 +191,9 @@ type builder struct {
 	// l0 and m are the bounds in force; groups is the L0 after the step
 	// decision (1, the domain size or l0).
 	l0, m, groups int
+	// l0cap is the most L0 may be: keys whose public domains hold at most
+	// this many groups keep every group of a person (no truncation).
+	l0cap int
 	step          string
 	domains       []keyDomain
 }
@@ -468,7 +471,7 @@ func (b *builder) bounds() error {
 	if err != nil {
 		return err
 	}
-	b.l0, b.m = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup
+	b.l0, b.m, b.l0cap = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup, eff.GroupsCap
 	return nil
 }
 
@@ -498,7 +501,7 @@ func (b *builder) keyDomains() error {
 	switch {
 	case oneRow:
 		b.step, b.groups = L0OneGroupPerPerson, 1
-	case allDomains && product <= b.l0:
+	case allDomains && product <= b.l0cap:
 		b.step, b.groups = L0DomainWithinLimit, max(product, 1)
 	default:
 		b.step, b.groups = L0Applied, b.l0

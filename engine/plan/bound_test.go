@@ -383,3 +383,36 @@ func TestTotalsDoNotEditTheQuery(t *testing.T) {
 		t.Errorf("without totals: grouping sets %v", plain.GroupingSets)
 	}
 }
+
+// TestL0UpToTheCap: keys whose public domains hold at most the policy's
+// cap keep every group of a person (L0 = the domain's size, no truncation);
+// above the cap the default L0 applies with the L0 step.
+func TestL0UpToTheCap(t *testing.T) {
+	pol := testPolicy()
+	pol.Datasets["npr"].MaxGroupsPerPersonCap = 24
+	date := ref("npr", "npr", "contact_date", query.TypeDate)
+	typ := ref("npr", "npr", "contact_type", query.TypeString)
+	year := call("year", query.TypeInteger, date)
+	for _, tc := range []struct {
+		desc   string
+		keys   []query.GroupKey
+		where  query.Expr
+		step   string
+		groups int
+	}{
+		{"15 years ≤ 24", []query.GroupKey{key("year", year)}, nil, L0DomainWithinLimit, 15},
+		{"years × types > 24", []query.GroupKey{key("year", year), key("type", typ)}, nil, L0Applied, 4},
+		{"narrowed years × types ≤ 24", []query.GroupKey{key("year", year), key("type", typ)}, cmp(year, ">=", lit(int64(2020))), L0DomainWithinLimit, 15},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			q := &query.Query{From: from("npr", "npr"), Keys: tc.keys, Where: tc.where, Aggs: []query.Aggregate{countPersons("n")}}
+			p, err := Bound(q, pol, &Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Bounds.L0Step != tc.step || p.Bounds.MaxGroupsPerPerson != tc.groups {
+				t.Errorf("bounds %+v, want step %s with L0 %d", p.Bounds, tc.step, tc.groups)
+			}
+		})
+	}
+}
