@@ -168,21 +168,10 @@ func paramLiteral(p *Param, v any) (*Literal, error) {
 	return nil, fmt.Errorf("a %s value of Go type %T", p.Type, v)
 }
 
-// hasParam reports whether e holds a Param.
-func hasParam(e Expr) bool {
-	found := false
-	walk(e, func(x Expr) {
-		if _, ok := x.(*Param); ok {
-			found = true
-		}
-	})
-	return found
-}
-
 // expr returns e with its Params bound: e itself when it holds none,
 // else a copy of every node on the way to one.
 func (b *binder) expr(e Expr) (Expr, error) {
-	if e == nil || !hasParam(e) {
+	if e == nil || !holds[*Param](e) {
 		return e, nil
 	}
 	var err error

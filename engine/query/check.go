@@ -426,10 +426,13 @@ func (ck *checker) groupExpr(g node, items []*selectItem) (Expr, error) {
 }
 
 // hasColumn reports whether e refers to a column.
-func hasColumn(e Expr) bool {
+func hasColumn(e Expr) bool { return holds[*ColumnRef](e) }
+
+// holds reports whether e or an expression below it is a T.
+func holds[T Expr](e Expr) bool {
 	found := false
 	walk(e, func(x Expr) {
-		if _, ok := x.(*ColumnRef); ok {
+		if _, ok := x.(T); ok {
 			found = true
 		}
 	})
