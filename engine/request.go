@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/statgate/statgate/engine/plan"
+
 // Principal is the authenticated caller: a name the policy's project
 // members refer to. The API resolves it from a bearer token.
 type Principal struct {
@@ -26,16 +28,31 @@ type Request struct {
 	// Totals asks for margins (a total row per key and a grand total) with
 	// secondary suppression, as GROUP BY ROLLUP would.
 	Totals bool
+	// Bounds fixes contribution bounds (L0, L∞, clamps of numeric
+	// columns) at or under the policy's caps; nil lets the engine choose.
+	Bounds *Bounds
 }
+
+// Bounds are contribution bounds a request fixes (see plan.RequestBounds).
+type Bounds = plan.RequestBounds
 
 // CohortSpec selects persons across registries linked by the person key:
 // those meeting every Include criterion and no Exclude criterion, counted
-// once each, optionally broken down by population columns.
+// once each, optionally broken down by columns of the persons register
+// (the policy's dataset with role: persons, e.g. population).
 type CohortSpec struct {
 	Include []Criterion `json:"include"`
 	Exclude []Criterion `json:"exclude"`
-	// Breakdown lists population keys: column names ("sex", "municipality",
-	// "birth_year") or "age_band" (ten-year bands at the reference year).
+	// Breakdown lists keys of the persons register: its columns with a
+	// public domain ("sex", "municipality", "birth_year") or "age_band".
+	// age_band is the age in whole years at the end of the register's date
+	// range — the last year of its date_column's years (2024 in the shipped
+	// policy) minus its birth_year_column — in the bands 0-17, 18-39,
+	// 40-64, 65-79 and 80+; it is that age also for persons who have died,
+	// and persons without a birth year are not counted. Without a breakdown
+	// the persons register is not read; with one, persons who are not in it
+	// are not counted. A policy without a persons register refuses
+	// breakdowns (cohort_no_population).
 	Breakdown []string `json:"breakdown"`
 }
 
@@ -45,8 +62,9 @@ type CohortSpec struct {
 type Criterion struct {
 	Dataset string `json:"dataset"`
 	Where   string `json:"where"`
-	// From and To are optional ISO dates (YYYY-MM-DD) bounding the
-	// dataset's date column.
+	// From and To are optional ISO dates (YYYY-MM-DD), inclusive, bounding
+	// the dataset's date_column as the policy names it (refused with
+	// cohort_no_date_column when it names none).
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
 }

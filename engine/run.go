@@ -149,7 +149,7 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 		return c, err
 	}
 	if c.plan == nil {
-		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals})
+		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals, Bounds: r.Bounds})
 		if err != nil {
 			return c, err
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -22,10 +23,66 @@ type Options struct {
 	// unknown. They only decide the person buckets of the L0 step (see
 	// Bound): the SQL's result does not depend on them.
 	TableRows map[string]int64
+	// Bounds are contribution bounds the request fixes, each at or under
+	// the policy's cap (nil: the engine chooses).
+	Bounds *RequestBounds
 	// Totals asks for the margins of the query's keys (every subset of
 	// them, as GROUP BY CUBE), with the secondary suppression margins
 	// need, when the query has keys and no grouping sets of its own.
 	Totals bool
+}
+
+// RequestBounds are contribution bounds a request fixes. Zero fields are
+// left to the engine. A request may tighten what the policy allows, never
+// loosen it: a value above the policy's cap, or a clamp outside a
+// column's declared bounds, is refused (bounds_above_cap).
+type RequestBounds struct {
+	// MaxGroupsPerPerson is L0; at most the policy's max_groups_per_person
+	// cap of the datasets read.
+	MaxGroupsPerPerson int `json:"max_groups_per_person,omitempty"`
+	// MaxRowsPerPersonPerGroup is L∞ for counts; at most the policy's cap.
+	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group,omitempty"`
+	// Clamp narrows the declared bounds of numeric columns, by column
+	// name, for every aggregate whose argument is that column.
+	Clamp map[string][2]float64 `json:"clamp,omitempty"`
+}
+
+// applyClamps returns q with the request's clamps in place of the
+// declared bounds of aggregates over a clamped column (a copy when
+// anything changes; the checked query is never edited).
+func applyClamps(q *query.Query, rb *RequestBounds) (*query.Query, error) {
+	if rb == nil || len(rb.Clamp) == 0 {
+		return q, nil
+	}
+	used := map[string]bool{}
+	aggs := slices.Clone(q.Aggs)
+	for i, a := range aggs {
+		col, ok := a.Arg.(*query.ColumnRef)
+		if !ok {
+			continue
+		}
+		c, ok := rb.Clamp[col.Column]
+		if !ok {
+			continue
+		}
+		used[col.Column] = true
+		if !(c[0] <= c[1]) || c[0] < a.Bounds[0] || c[1] > a.Bounds[1] {
+			return nil, refusal.New("bounds_above_cap",
+				fmt.Sprintf("clamp [%g, %g] of %s is not within its declared bounds [%g, %g]", c[0], c[1], col.Column, a.Bounds[0], a.Bounds[1]),
+				"give a clamp inside the declared bounds (GET /v1/datasets/{name} lists them)")
+		}
+		aggs[i].Bounds = c
+	}
+	for name := range rb.Clamp {
+		if !used[name] {
+			return nil, refusal.New("bounds_above_cap",
+				fmt.Sprintf("clamp names %q, which no aggregate of the query takes as its argument", name),
+				"clamp the columns you aggregate (sum, avg, quantiles, stddev), by column name")
+		}
+	}
+	out := *q
+	out.Aggs = aggs
+	return &out, nil
 }
 
 // cube returns every subset of n keys, finest first: the margins of a table.
@@ -145,7 +202,15 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 		withTotals.GroupingSets = cube(len(q.Keys))
 		q = &withTotals
 	}
-	b, err := newBuilder(q, pol)
+	var rb *RequestBounds
+	if opts != nil {
+		rb = opts.Bounds
+	}
+	q, err := applyClamps(q, rb)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBuilder(q, pol, rb)
 	if err != nil {
 		return nil, fmt.Errorf("plan.Bound: %w", err)
 	}
@@ -194,12 +259,14 @@ type builder struct {
 	// l0cap is the most L0 may be: keys whose public domains hold at most
 	// this many groups keep every group of a person (no truncation).
 	l0cap int
-	step          string
-	domains       []keyDomain
+	// request holds the bounds the request fixes (nil: none).
+	request *RequestBounds
+	step    string
+	domains []keyDomain
 }
 
-func newBuilder(q *query.Query, pol *policies.Policy) (*builder, error) {
-	b := &builder{q: q, pol: pol, tables: map[string]*policies.Dataset{}}
+func newBuilder(q *query.Query, pol *policies.Policy, rb *RequestBounds) (*builder, error) {
+	b := &builder{q: q, pol: pol, tables: map[string]*policies.Dataset{}, request: rb}
 	if err := b.resolveTables(); err != nil {
 		return nil, err
 	}
@@ -472,6 +539,25 @@ func (b *builder) bounds() error {
 		return err
 	}
 	b.l0, b.m, b.l0cap = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup, eff.GroupsCap
+	if r := b.request; r != nil {
+		if r.MaxGroupsPerPerson < 0 || r.MaxGroupsPerPerson > eff.GroupsCap {
+			return refusal.New("bounds_above_cap",
+				fmt.Sprintf("max_groups_per_person %d is not within 1..%d, the cap of %v", r.MaxGroupsPerPerson, eff.GroupsCap, names),
+				fmt.Sprintf("ask for at most %d, or omit it to let statgate choose", eff.GroupsCap))
+		}
+		if r.MaxRowsPerPersonPerGroup < 0 || r.MaxRowsPerPersonPerGroup > eff.RowsCap {
+			return refusal.New("bounds_above_cap",
+				fmt.Sprintf("max_rows_per_person_per_group %d is not within 1..%d, the cap of %v", r.MaxRowsPerPersonPerGroup, eff.RowsCap, names),
+				fmt.Sprintf("ask for at most %d, or omit it to let statgate choose", eff.RowsCap))
+		}
+		if r.MaxGroupsPerPerson > 0 {
+			// A fixed L0 is both the default and the most the domains may use.
+			b.l0, b.l0cap = r.MaxGroupsPerPerson, r.MaxGroupsPerPerson
+		}
+		if r.MaxRowsPerPersonPerGroup > 0 {
+			b.m = r.MaxRowsPerPersonPerGroup
+		}
+	}
 	return nil
 }
 

@@ -416,3 +416,67 @@ func TestL0UpToTheCap(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestBounds: a request may fix L0, L∞ and clamps at or under the
+// policy's caps and declared bounds, never above them.
+func TestRequestBounds(t *testing.T) {
+	pol := testPolicy()
+	pol.Datasets["npr"].MaxGroupsPerPersonCap = 24
+	pol.Datasets["npr"].MaxRowsPerPersonPerGroupCap = 20
+	typ := ref("npr", "npr", "contact_type", query.TypeString)
+	icd := ref("npr", "npr", "icd10", query.TypeString)
+	q := &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("icd10", icd)},
+		Aggs: []query.Aggregate{countStar("n"), numAgg(query.AggAvg, "los", nprLOS, 0, 90)}}
+	t.Run("fixed L0 and L∞", func(t *testing.T) {
+		p, err := Bound(q, pol, &Options{Seed: 1, Bounds: &RequestBounds{MaxGroupsPerPerson: 12, MaxRowsPerPersonPerGroup: 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Bounds.MaxGroupsPerPerson != 12 || p.Bounds.MaxRowsPerPersonPerGroup != 3 || p.Aggs[0].LInf != 3 || p.Aggs[0].L0 != 12 {
+			t.Errorf("bounds %+v, count agg %+v", p.Bounds, p.Aggs[0])
+		}
+	})
+	t.Run("a fixed L0 below a public domain applies the L0 step", func(t *testing.T) {
+		q := &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("type", typ)}, Aggs: []query.Aggregate{countPersons("n")}}
+		p, err := Bound(q, pol, &Options{Seed: 1, Bounds: &RequestBounds{MaxGroupsPerPerson: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Bounds.L0Step != L0Applied || p.Bounds.MaxGroupsPerPerson != 2 {
+			t.Errorf("bounds %+v", p.Bounds)
+		}
+	})
+	t.Run("clamp narrows the declared bounds", func(t *testing.T) {
+		p, err := Bound(q, pol, &Options{Seed: 1, Bounds: &RequestBounds{Clamp: map[string][2]float64{"length_of_stay_days": {0, 30}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Aggs[1].Bounds != [2]float64{0, 30} || p.Aggs[1].NormLInf != 15*float64(p.Bounds.MaxRowsPerPersonPerGroup) {
+			t.Errorf("avg plan %+v", p.Aggs[1])
+		}
+		if q.Aggs[1].Bounds != [2]float64{0, 90} {
+			t.Error("the checked query was edited")
+		}
+		if !strings.Contains(p.SQL, "> 30::DOUBLE THEN 30::DOUBLE") {
+			t.Errorf("the SQL does not clamp at 30:\n%s", p.SQL)
+		}
+	})
+	for _, tc := range []struct {
+		desc string
+		rb   RequestBounds
+	}{
+		{"L0 above the cap", RequestBounds{MaxGroupsPerPerson: 25}},
+		{"L∞ above the cap", RequestBounds{MaxRowsPerPersonPerGroup: 21}},
+		{"negative L0", RequestBounds{MaxGroupsPerPerson: -1}},
+		{"clamp wider than declared", RequestBounds{Clamp: map[string][2]float64{"length_of_stay_days": {0, 100}}}},
+		{"clamp reversed", RequestBounds{Clamp: map[string][2]float64{"length_of_stay_days": {30, 10}}}},
+		{"clamp of a column not aggregated", RequestBounds{Clamp: map[string][2]float64{"birth_year": {1950, 1960}}}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := Bound(q, pol, &Options{Seed: 1, Bounds: &tc.rb})
+			if r, ok := refusal.As(err); !ok || r.Code != "bounds_above_cap" {
+				t.Errorf("%v, want bounds_above_cap", err)
+			}
+		})
+	}
+}
