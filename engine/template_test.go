@@ -187,8 +187,7 @@ func TestOpenRefusesBrokenTemplate(t *testing.T) {
       atc: {type: string}
     epsilon: 0.5
 `)
-	dir := t.TempDir()
-	_, err := New(context.Background(), &Options{Policy: pol, DataDir: dir, State: openState(t, dir)})
+	_, err := Open(context.Background(), &Options{Policy: pol, DataDir: t.TempDir()})
 	if err == nil {
 		t.Fatal("Open accepted a template that selects the person key")
 	}
