@@ -15,6 +15,7 @@ import (
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/consist"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/post"
 	"github.com/statgate/statgate/engine/protect"
@@ -217,6 +218,7 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	if err != nil {
 		return nil, internal("protect", err)
 	}
+	res = consist.Apply(res)
 	if c.q != nil {
 		if res, err = post.Apply(res, c.q); err != nil {
 			return nil, internal("post-processing", err)
