@@ -67,10 +67,10 @@ type Engine interface {
 	Ready(ctx context.Context) error
 }
 
-// Authenticator resolves a bearer token to a principal (*tokens.Store
-// implements it). ok is false for an unknown, revoked or expired token; err
-// is tokens.ErrExpired for an expired one (answered 401 token_expired), and
-// otherwise for failures of the store itself.
+// Authenticator resolves a bearer token to a principal (state.Tokens, the
+// token store, implements it). ok is false for an unknown, revoked or
+// expired token; err is tokens.ErrExpired for an expired one (answered 401
+// token_expired), and otherwise for failures of the store itself.
 type Authenticator interface {
 	Lookup(ctx context.Context, token string) (principal string, ok bool, err error)
 }

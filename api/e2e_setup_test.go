@@ -1,8 +1,9 @@
 package api_test
 
 // Harness of the end-to-end tests: each test starts the real server
-// (engine.Open on a fresh copy of the checked-in extract, api.New,
-// api.ServeListener on 127.0.0.1:0) and talks to it with net/http only.
+// (the SQLite state store and engine.New on a fresh copy of the checked-in
+// extract, api.New, api.ServeListener on 127.0.0.1:0) and talks to it with
+// net/http only.
 
 import (
 	"bytes"
@@ -21,9 +22,8 @@ import (
 
 	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/engine"
-	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/exec"
-	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -128,6 +128,7 @@ type e2eServer struct {
 	url     string
 	dir     string
 	eng     *engine.Engine
+	store   *sqlite.Store
 	h       *api.Handler
 	client  *http.Client
 	tokens  map[string]string // principal → bearer token
@@ -153,17 +154,22 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := engine.Open(ctx, &engine.Options{
-		Policy: e2ePolicy(t, cfg.diabetesEpsilon), DataDir: dir, Threads: 2, QueryTimeout: cfg.queryTimeout,
+	store, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	eng, err := engine.New(ctx, &engine.Options{
+		Policy: e2ePolicy(t, cfg.diabetesEpsilon), DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
 
-	s := &e2eServer{dir: dir, eng: eng, tokens: map[string]string{}, tokenID: map[string]string{}}
+	s := &e2eServer{dir: dir, eng: eng, store: store, tokens: map[string]string{}, tokenID: map[string]string{}}
 	for _, p := range []string{researcher, analyst, onco, admin} {
-		tok, info, err := eng.Tokens().Create(ctx, p)
+		tok, info, err := store.Tokens().Create(ctx, p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +179,7 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 	if cfg.wrap != nil {
 		ae = cfg.wrap(eng)
 	}
-	s.h, err = api.New(&api.Options{Engine: ae, Auth: eng.Tokens(), MaxBodyBytes: cfg.maxBody,
+	s.h, err = api.New(&api.Options{Engine: ae, Auth: store.Tokens(), MaxBodyBytes: cfg.maxBody,
 		MaxConcurrentQueries: cfg.maxQueries, MaxQueriesPerPrincipal: cfg.maxQueries})
 	if err != nil {
 		t.Fatal(err)
@@ -335,15 +341,12 @@ func (s *e2eServer) budget(t *testing.T, project string) map[string]engine.Amoun
 func (s *e2eServer) verifyAudit(t *testing.T) map[string]int {
 	t.Helper()
 	ctx := context.Background()
-	db, err := statedb.Open(ctx, s.dir)
+	st, err := sqlite.Open(ctx, s.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	log, err := audit.NewLog(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer st.Close()
+	log := st.Audit()
 	rep, err := log.Verify(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -454,7 +454,7 @@ func TestE2ESession(t *testing.T) {
 
 	t.Run("revoked token", func(t *testing.T) {
 		s.must(t, call{method: http.MethodGet, path: "/v1/templates", as: onco}, http.StatusOK)
-		if err := s.eng.Tokens().Revoke(t.Context(), s.tokenID[onco]); err != nil {
+		if err := s.store.Tokens().Revoke(t.Context(), s.tokenID[onco]); err != nil {
 			t.Fatal(err)
 		}
 		if p := problem(t, s.must(t, call{method: http.MethodGet, path: "/v1/templates", as: onco}, http.StatusUnauthorized)); p.Code != "invalid_token" {

@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"strings"
@@ -18,7 +17,7 @@ import (
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/query"
-	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -135,8 +134,12 @@ func BenchmarkStages(b *testing.B) {
 			perRow(b)
 		})
 		b.Run(name+"/debit", func(b *testing.B) {
-			state := openState(b)
-			ledger, err := budget.NewSQLLedger(state, engine.PolicyLimits(pol))
+			ledger := openState(b).Ledger()
+			book, err := budget.NewBook(budget.PolicyLimits(pol), budget.Basic{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cost, err := budget.NewCost(0.5, 1e-7, 0)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -145,16 +148,13 @@ func BenchmarkStages(b *testing.B) {
 			for b.Loop() {
 				i++
 				if err := ledger.Debit(ctx, budget.Spend{QueryID: fmt.Sprintf("q%d", i), Project: Project, Principal: Principal,
-					Datasets: []string{"npr"}, Epsilon: 0.5, Delta: 1e-7}); err != nil {
+					Datasets: []string{"npr"}, Cost: cost}, book); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 		b.Run(name+"/audit", func(b *testing.B) {
-			log, err := audit.NewLog(openState(b))
-			if err != nil {
-				b.Fatal(err)
-			}
+			log := openState(b).Audit()
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := log.Append(ctx, audit.Entry{QueryID: "q", Principal: Principal, Project: Project, Datasets: []string{"npr"},
@@ -169,7 +169,7 @@ func BenchmarkStages(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			e, err := engine.Open(ctx, &engine.Options{Policy: pol, DataDir: dir})
+			e, err := openStateEngine(ctx, &engine.Options{Policy: pol, DataDir: dir})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -226,14 +226,14 @@ func openExtracts(b *testing.B, d *Data) *exec.DB {
 }
 
 // openState opens a fresh state store.
-func openState(b *testing.B) *sql.DB {
+func openState(b *testing.B) *sqlite.Store {
 	b.Helper()
-	db, err := statedb.Open(context.Background(), b.TempDir())
+	st, err := sqlite.Open(context.Background(), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { db.Close() })
-	return db
+	b.Cleanup(func() { st.Close() })
+	return st
 }
 
 // captureIPC runs query once and returns its batches as an Arrow IPC

@@ -223,13 +223,13 @@ func drain(rr array.RecordReader) (int64, error) {
 	return n, rr.Err()
 }
 
-// openEngine opens an engine on the benchmark policy.
-func openEngine(ctx context.Context, o *RunnerOptions) (*engine.Engine, error) {
+// openEngine opens an engine on the benchmark policy, with its state store.
+func openEngine(ctx context.Context, o *RunnerOptions) (*stateEngine, error) {
 	pol, err := Policy()
 	if err != nil {
 		return nil, err
 	}
-	e, err := engine.Open(ctx, &engine.Options{Policy: pol, DataDir: o.DataDir,
+	e, err := openStateEngine(ctx, &engine.Options{Policy: pol, DataDir: o.DataDir,
 		MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: time.Hour})
 	if err != nil {
 		return nil, fmt.Errorf("benchmarks.NewRunner: %w", err)
@@ -239,7 +239,7 @@ func openEngine(ctx context.Context, o *RunnerOptions) (*engine.Engine, error) {
 
 // engineRunner sends one request to Engine.Query.
 type engineRunner struct {
-	e   *engine.Engine
+	e   *stateEngine
 	req engine.Request
 }
 
@@ -256,7 +256,7 @@ func (r *engineRunner) Close() error { return r.e.Close() }
 
 // httpRunner serves the API on a loopback port and posts the query to it.
 type httpRunner struct {
-	e      *engine.Engine
+	e      *stateEngine
 	url    string
 	token  string
 	client *http.Client
@@ -273,11 +273,11 @@ func newHTTPRunner(ctx context.Context, o *RunnerOptions) (*httpRunner, error) {
 		e.Close()
 		return nil, fmt.Errorf("benchmarks.NewRunner: %w", err)
 	}
-	token, _, err := e.Tokens().Create(ctx, Principal)
+	token, _, err := e.state.Tokens().Create(ctx, Principal, nil)
 	if err != nil {
 		return fail(err)
 	}
-	h, err := api.New(&api.Options{Engine: e, Auth: e.Tokens(), RequestTimeout: time.Hour})
+	h, err := api.New(&api.Options{Engine: e.Engine, Auth: e.state.Tokens(), RequestTimeout: time.Hour})
 	if err != nil {
 		return fail(err)
 	}

@@ -26,12 +26,7 @@ func benchEngine(b *testing.B) *Engine {
 		b.Fatal(err)
 	}
 	pol.Projects["diabetes-2026"].Budget = policies.Budget{Epsilon: 1e12, Delta: 0.99}
-	e, err := Open(context.Background(), &Options{Policy: pol, DataDir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	return e
+	return newEngine(b, &Options{Policy: pol, DataDir: dir})
 }
 
 // BenchmarkQuery times Engine.Query end to end (check, plan, debit,

@@ -6,34 +6,33 @@ package engine
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/statgate/statgate/engine/access"
-	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/engine/query"
-	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/engine/template"
-	"github.com/statgate/statgate/engine/tokens"
 	"github.com/statgate/statgate/policies"
 )
 
-// Options configure an Engine. Policy and DataDir are required.
+// Options configure an Engine. Policy, DataDir and State are required.
 type Options struct {
 	// Policy is the loaded policy.
 	Policy *policies.Policy
-	// DataDir holds extracts.duckdb (written by `statgate load`) and state.db
-	// (ledger, audit log, tokens).
+	// DataDir holds extracts.duckdb (written by `statgate load`).
 	DataDir string
+	// State keeps the budget ledger and the audit log (engine/state; the
+	// SQLite file under DataDir is engine/state/sqlite). The caller opens
+	// it before New and closes it after Close.
+	State state.Store
 	// MemoryLimit and Threads configure DuckDB ("" and 0: DuckDB's defaults).
 	MemoryLimit string
 	Threads     int
@@ -51,10 +50,10 @@ type Engine struct {
 	opts    Options
 	parser  *query.Parser
 	db      *exec.DB
-	state   *sql.DB
-	ledger  budget.Ledger
-	audit   *audit.Log
-	tokens  *tokens.Store
+	state   state.Store
+	ledger  state.Ledger
+	audit   state.AuditLog
+	book    *budget.Book // decides debits from the policy's budgets
 	catalog *catalog.Catalog
 	// sizes are the datasets' row counts when the engine opened (the
 	// extracts are read-only while it runs); plans use them to split the
@@ -63,20 +62,23 @@ type Engine struct {
 	// persons is the public (rounded) size of the largest one-row-per-person
 	// dataset: an upper estimate of the persons in the data, for costs.
 	persons int64
-	// templates are the policy's templates, parsed and checked once at Open.
+	// templates are the policy's templates, parsed and checked once at New.
 	templates map[string]*template.Template
 
 	closeOnce sync.Once
 }
 
-// Open opens the extracts database (read-only) and the state store, and
-// prepares the parser.
-func Open(ctx context.Context, opts *Options) (*Engine, error) {
+// New opens the extracts database (read-only) and prepares the parser;
+// the ledger and the audit log are opts.State's.
+func New(ctx context.Context, opts *Options) (*Engine, error) {
 	if opts == nil || opts.Policy == nil {
-		return nil, errors.New("engine.Open: a policy is required")
+		return nil, errors.New("engine.New: a policy is required")
 	}
 	if opts.DataDir == "" {
-		return nil, errors.New("engine.Open: a data directory is required")
+		return nil, errors.New("engine.New: a data directory is required")
+	}
+	if opts.State == nil {
+		return nil, errors.New("engine.New: a state store is required")
 	}
 	o := *opts
 	if o.QueryTimeout <= 0 {
@@ -90,10 +92,10 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 		}
 	}()
 	if e.parser, err = query.NewParser(ctx); err != nil {
-		return nil, fmt.Errorf("engine.Open: parser: %w", err)
+		return nil, fmt.Errorf("engine.New: parser: %w", err)
 	}
 	if e.templates, err = template.Compile(ctx, e.parser, o.Policy); err != nil {
-		return nil, fmt.Errorf("engine.Open: %w", err)
+		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	if e.db, err = exec.Open(ctx, &exec.Options{
 		Path:         exec.ExtractsPath(o.DataDir),
@@ -102,11 +104,11 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 		Threads:      o.Threads,
 		QueryTimeout: o.QueryTimeout,
 	}); err != nil {
-		return nil, fmt.Errorf("engine.Open: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
+		return nil, fmt.Errorf("engine.New: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
 	}
 	sizes, err := e.db.TableRows(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("engine.Open: %w", err)
+		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	if err = e.checkLoaded(sizes); err != nil {
 		return nil, err
@@ -119,17 +121,9 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 		}
 	}
 	e.catalog = catalog.New(o.Policy, sizes)
-	if e.state, err = statedb.Open(ctx, o.DataDir); err != nil {
-		return nil, fmt.Errorf("engine.Open: state: %w", err)
-	}
-	if e.ledger, err = budget.NewSQLLedger(e.state, PolicyLimits(o.Policy)); err != nil {
-		return nil, fmt.Errorf("engine.Open: ledger: %w", err)
-	}
-	if e.audit, err = audit.NewLog(e.state); err != nil {
-		return nil, fmt.Errorf("engine.Open: audit: %w", err)
-	}
-	if e.tokens, err = tokens.NewStore(e.state); err != nil {
-		return nil, fmt.Errorf("engine.Open: tokens: %w", err)
+	e.state, e.ledger, e.audit = o.State, o.State.Ledger(), o.State.Audit()
+	if e.book, err = budget.NewBook(budget.PolicyLimits(o.Policy), budget.Basic{}); err != nil {
+		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	return e, nil
 }
@@ -138,50 +132,29 @@ func Open(ctx context.Context, opts *Options) (*Engine, error) {
 func (e *Engine) checkLoaded(sizes map[string]int64) error {
 	for name := range e.pol.Datasets {
 		if _, ok := sizes[name]; !ok {
-			return fmt.Errorf("engine.Open: dataset %q is not loaded in %s; run `statgate load --policy %s --data %s`",
+			return fmt.Errorf("engine.New: dataset %q is not loaded in %s; run `statgate load --policy %s --data %s`",
 				name, exec.ExtractsPath(e.opts.DataDir), e.pol.Path, e.opts.DataDir)
 		}
 	}
 	return nil
 }
 
-// PolicyLimits returns the budget limits the policy declares per project × dataset.
-func PolicyLimits(p *policies.Policy) budget.Limits {
-	return func(project, dataset string) (policies.Budget, bool) {
-		pr, ok := p.Projects[project]
-		if !ok {
-			return policies.Budget{}, false
-		}
-		for _, d := range pr.Datasets {
-			if d == dataset {
-				return pr.Budget, true
-			}
-		}
-		return policies.Budget{}, false
-	}
-}
-
-// Tokens is the token store (the API authenticates with it).
-func (e *Engine) Tokens() *tokens.Store { return e.tokens }
-
 // Policy is the policy the engine enforces.
 func (e *Engine) Policy() *policies.Policy { return e.pol }
-
-// StatePath is the state store's file.
-func StatePath(dataDir string) string { return filepath.Join(dataDir, "state.db") }
 
 // Ready reports whether the engine can answer queries.
 func (e *Engine) Ready(ctx context.Context) error {
 	if err := e.db.Ping(ctx); err != nil {
 		return fmt.Errorf("engine.Ready: extracts: %w", err)
 	}
-	if err := e.state.PingContext(ctx); err != nil {
+	if err := e.state.Ping(ctx); err != nil {
 		return fmt.Errorf("engine.Ready: state: %w", err)
 	}
 	return nil
 }
 
-// Close releases the databases. It is safe to call more than once.
+// Close releases the extracts database and the parser; the state store is
+// the caller's to close. It is safe to call more than once.
 func (e *Engine) Close() error {
 	var errs []error
 	e.closeOnce.Do(func() {
@@ -190,9 +163,6 @@ func (e *Engine) Close() error {
 		}
 		if e.db != nil {
 			errs = append(errs, e.db.Close())
-		}
-		if e.state != nil {
-			errs = append(errs, e.state.Close())
 		}
 	})
 	return errors.Join(errs...)

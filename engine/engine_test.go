@@ -16,6 +16,7 @@ import (
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -82,12 +83,31 @@ func openEngine(t *testing.T, mutate func(*Options)) *Engine {
 	if mutate != nil {
 		mutate(o)
 	}
-	e, err := Open(context.Background(), o)
+	return newEngine(t, o)
+}
+
+// newEngine opens an engine with o, on the SQLite state store in
+// o.DataDir, as `statgate serve` does; both close when t ends.
+func newEngine(t testing.TB, o *Options) *Engine {
+	t.Helper()
+	o.State = openState(t, o.DataDir)
+	e, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// openState opens the SQLite state store in dir, closed when t ends.
+func openState(t testing.TB, dir string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 var (
@@ -98,7 +118,7 @@ var (
 
 func spent(t *testing.T, e *Engine, project, dataset string) float64 {
 	t.Helper()
-	b, err := e.ledger.Remaining(context.Background(), project, dataset)
+	b, err := e.book.Balance(context.Background(), e.ledger, project, dataset)
 	if err != nil {
 		t.Fatal(err)
 	}

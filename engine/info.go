@@ -31,7 +31,7 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 	}
 	rep := &BudgetReport{Project: proj.ID}
 	for _, d := range proj.Datasets {
-		b, err := e.ledger.Remaining(ctx, proj.ID, d)
+		b, err := e.book.Balance(ctx, e.ledger, proj.ID, d)
 		if err != nil {
 			return nil, fmt.Errorf("engine.Budget: %w", err)
 		}

@@ -187,12 +187,7 @@ func TestNeighbouringDatasets(t *testing.T) {
 		for _, pr := range pol.Projects {
 			pr.Budget = policies.Budget{Epsilon: 1e12, Delta: 0.5}
 		}
-		e, err := Open(context.Background(), &Options{Policy: pol, DataDir: dir, Threads: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		return e
+		return newEngine(t, &Options{Policy: pol, DataDir: dir, Threads: 2})
 	}
 	a, b := open(base), open(neighbour)
 	qs := neighbourQueries(t)

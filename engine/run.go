@@ -196,10 +196,14 @@ func (e *Engine) checkCost(c *compiled) error {
 // release cannot fail on a privacy parameter, whatever the data.
 func (e *Engine) run(ctx context.Context, p Principal, project string, c *compiled, queryID string) (*result.Result, error) {
 	rel := c.release
-	if err := e.ledger.Debit(ctx, budget.Spend{
-		QueryID: queryID, Project: project, Principal: p.Name,
-		Datasets: c.plan.Datasets, Epsilon: rel.Epsilon(), Delta: rel.Delta(),
-	}); err != nil {
+	cost, err := budget.NewCost(rel.Epsilon(), rel.Delta(), 0)
+	if err == nil {
+		err = e.ledger.Debit(ctx, budget.Spend{
+			QueryID: queryID, Project: project, Principal: p.Name,
+			Datasets: c.plan.Datasets, Cost: cost,
+		}, e.book)
+	}
+	if err != nil {
 		if _, ok := refusal.As(err); ok {
 			return nil, err
 		}

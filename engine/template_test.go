@@ -187,7 +187,8 @@ func TestOpenRefusesBrokenTemplate(t *testing.T) {
       atc: {type: string}
     epsilon: 0.5
 `)
-	_, err := Open(context.Background(), &Options{Policy: pol, DataDir: t.TempDir()})
+	dir := t.TempDir()
+	_, err := New(context.Background(), &Options{Policy: pol, DataDir: dir, State: openState(t, dir)})
 	if err == nil {
 		t.Fatal("Open accepted a template that selects the person key")
 	}

@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/state"
 )
 
 // demoDatasets are the extract files `statgate gen` writes.
@@ -52,7 +52,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	return serve(ctx, o, func(eng *engine.Engine) error { return printDemo(ctx, eng, o.addr, stdout) }, stdout, stderr)
+	return serve(ctx, o, func(ts state.Tokens) error { return printDemo(ctx, ts, o.addr, stdout) }, stdout, stderr)
 }
 
 func haveExtracts(dir string) bool {
@@ -66,16 +66,16 @@ func haveExtracts(dir string) bool {
 
 // printDemo creates a token for the demo analyst and the demo researcher
 // and prints commands to paste.
-func printDemo(ctx context.Context, eng *engine.Engine, addr string, w io.Writer) error {
-	analyst, _, err := eng.Tokens().Create(ctx, "pharma-analyst")
+func printDemo(ctx context.Context, ts state.Tokens, addr string, w io.Writer) error {
+	analyst, _, err := ts.Create(ctx, "pharma-analyst", nil)
 	if err != nil {
 		return err
 	}
-	researcher, _, err := eng.Tokens().Create(ctx, "ingrid")
+	researcher, _, err := ts.Create(ctx, "ingrid", nil)
 	if err != nil {
 		return err
 	}
-	admin, _, err := eng.Tokens().Create(ctx, "registry-admin")
+	admin, _, err := ts.Create(ctx, "registry-admin", nil)
 	if err != nil {
 		return err
 	}

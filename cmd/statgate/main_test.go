@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/statgate/statgate/engine/result"
-	"github.com/statgate/statgate/engine/statedb"
-	"github.com/statgate/statgate/engine/tokens"
+	"github.com/statgate/statgate/engine/state/sqlite"
 )
 
 // testPolicy is the shipped policy; the tests point its sources elsewhere
@@ -372,16 +371,12 @@ func TestRunPipeline(t *testing.T) {
 // lookup resolves a token through the state store, as the server does.
 func lookup(t *testing.T, data, token string) (string, bool) {
 	t.Helper()
-	db, err := statedb.Open(context.Background(), data)
+	st, err := sqlite.Open(context.Background(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	store, err := tokens.NewStore(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, ok, err := store.Lookup(context.Background(), token)
+	defer st.Close()
+	p, ok, err := st.Tokens().Lookup(context.Background(), token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -46,7 +47,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	eng, err := engine.Open(ctx, &engine.Options{Policy: pol, DataDir: o.data})
+	store, err := sqlite.Open(ctx, o.data)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	eng, err := engine.New(ctx, &engine.Options{Policy: pol, DataDir: o.data, State: store})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/state"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -71,15 +73,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serve(ctx, o, nil, stdout, stderr)
 }
 
-// serve opens the engine and serves until ctx is cancelled. ready, if not
-// nil, is called once the engine is open, before listening.
-func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error, stdout, stderr io.Writer) error {
+// serve opens the state store (state.db under --data) and the engine and
+// serves until ctx is cancelled. ready, if not nil, is called with the
+// token store once the engine is open, before listening.
+func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, stdout, stderr io.Writer) error {
 	pol, err := policies.Load(o.policy)
 	if err != nil {
 		return err
 	}
-	eng, err := engine.Open(ctx, &engine.Options{
-		Policy: pol, DataDir: o.data, MemoryLimit: o.memoryLimit, Threads: o.threads, QueryTimeout: o.queryTimeout,
+	store, err := sqlite.Open(ctx, o.data)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	eng, err := engine.New(ctx, &engine.Options{
+		Policy: pol, DataDir: o.data, State: store,
+		MemoryLimit: o.memoryLimit, Threads: o.threads, QueryTimeout: o.queryTimeout,
 	})
 	if err != nil {
 		return err
@@ -87,14 +96,14 @@ func serve(ctx context.Context, o serveOptions, ready func(*engine.Engine) error
 	defer eng.Close()
 	log := logger(stderr)
 	h, err := api.New(&api.Options{
-		Engine: eng, Auth: eng.Tokens(), Logger: log, MaxBodyBytes: o.maxBody, RequestTimeout: o.queryTimeout + 5*time.Second,
+		Engine: eng, Auth: store.Tokens(), Logger: log, MaxBodyBytes: o.maxBody, RequestTimeout: o.queryTimeout + 5*time.Second,
 		MaxConcurrentQueries: o.maxConcurrentQueries(), MaxQueriesPerPrincipal: o.maxPerPrincipal,
 	})
 	if err != nil {
 		return err
 	}
 	if ready != nil {
-		if err := ready(eng); err != nil {
+		if err := ready(store.Tokens()); err != nil {
 			return err
 		}
 	}

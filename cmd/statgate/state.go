@@ -10,16 +10,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
-	"github.com/statgate/statgate/engine/statedb"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/engine/tokens"
 	"github.com/statgate/statgate/policies"
 )
 
-// These subcommands open only state.db, so an operator can run them next to
-// a live server.
+// These subcommands open only the state store (state.db under --data), so
+// an operator can run them next to a live server.
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
@@ -47,18 +46,15 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	db, err := statedb.Open(ctx, data)
+	st, err := sqlite.Open(ctx, data)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	store, err := tokens.NewStore(db)
-	if err != nil {
-		return err
-	}
+	defer st.Close()
+	store := st.Tokens()
 	switch sub {
 	case "create":
-		tok, info, err := store.CreateWith(ctx, principal, &tokens.CreateOptions{TTL: time.Duration(ttl)})
+		tok, info, err := store.Create(ctx, principal, &tokens.CreateOptions{TTL: time.Duration(ttl)})
 		if err != nil {
 			return err
 		}
@@ -105,16 +101,16 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("no project %q in %s", project, pol.Path)
 		}
 	}
-	db, err := statedb.Open(ctx, data)
+	st, err := sqlite.Open(ctx, data)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ledger, err := budget.NewSQLLedger(db, engine.PolicyLimits(pol))
+	defer st.Close()
+	book, err := budget.NewBook(budget.PolicyLimits(pol), budget.Basic{})
 	if err != nil {
 		return err
 	}
-	balances, err := budget.Balances(ctx, ledger, pol, project)
+	balances, err := book.Balances(ctx, st.Ledger(), pol, project)
 	if err != nil {
 		return err
 	}
@@ -137,15 +133,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	db, err := statedb.Open(ctx, data)
+	st, err := sqlite.Open(ctx, data)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	log, err := audit.NewLog(db)
-	if err != nil {
-		return err
-	}
+	defer st.Close()
+	log := st.Audit()
 	if sub == "tail" {
 		entries, err := log.Tail(ctx, n)
 		if err != nil {

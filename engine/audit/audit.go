@@ -4,29 +4,30 @@
 //
 // Each entry's Hash is the SHA-256 of a canonical encoding of all its
 // fields including PrevHash, the Hash of the entry before it (see
-// hash.go). A head record (last Seq and Hash) is kept in its own table and
-// updated in the same transaction as each append, so Verify detects an
-// entry changed, removed, inserted or moved anywhere in the log, and a
-// truncated tail.
+// hash.go). A head record (last Seq and Hash) is kept apart from the
+// entries and updated in the same transaction as each append, so Verify
+// detects an entry changed, removed, inserted or moved anywhere in the
+// log, and a truncated tail.
 //
-// Out of scope: an attacker with write access to the state file who
-// rewrites the whole chain and the head consistently cannot be detected
-// from the file alone. The mitigation is to anchor the head outside it:
-// `statgate audit verify` prints the head's seq and hash so that operators
-// can record them elsewhere (a ticket, a signed e-mail, another system)
-// and compare later.
+// The package holds the chain's rules and stores nothing: a store in
+// engine/state keeps the entries and the head, and runs Append inside its
+// write transaction (Tx) and Verify over a consistent read (Snapshot), so
+// every backend chains and verifies alike.
+//
+// Out of scope: an attacker with write access to the store who rewrites
+// the whole chain and the head consistently cannot be detected from the
+// store alone. The mitigation is to anchor the head outside it: `statgate
+// audit verify` prints the head's seq and hash so that operators can
+// record them elsewhere (a ticket, a signed e-mail, another system) and
+// compare later.
 package audit
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/statgate/statgate/engine/statedb"
 )
 
 // Kinds of request an entry records.
@@ -82,78 +83,69 @@ type Entry struct {
 	Hash string `json:"hash"`
 }
 
-// Log is the audit log in the state store. It is safe for concurrent use,
-// also by several processes sharing the store: appends serialise on the
-// store's write lock.
-type Log struct {
-	db  *sql.DB
-	now func() time.Time
+// Tx is a store's write transaction on the log, as Append uses it. The
+// store holds the log's write lock for the whole transaction, so that
+// appends from several goroutines or processes serialise.
+type Tx interface {
+	// Head returns the head record; ok is false when there is none.
+	Head(ctx context.Context) (seq int64, hash string, ok bool, err error)
+	// Last returns the Seq and Hash of the stored entry with the highest
+	// Seq; ok is false when the log is empty.
+	Last(ctx context.Context) (seq int64, hash string, ok bool, err error)
+	// Insert stores an entry.
+	Insert(ctx context.Context, r Raw) error
+	// SetHead records seq and hash as the head record.
+	SetHead(ctx context.Context, seq int64, hash string) error
 }
 
-// NewLog returns the log kept in db, which must come from statedb.Open
-// (it creates the tables and makes write transactions IMMEDIATE).
-func NewLog(db *sql.DB) (*Log, error) {
-	if db == nil {
-		return nil, errors.New("audit.NewLog: nil database")
-	}
-	return &Log{db: db, now: time.Now}, nil
-}
-
-// Append assigns e its Seq, Time, PrevHash and Hash and stores it, in one
-// write transaction with the head record. It returns the stored entry.
+// Append assigns e its Seq, Time (now, UTC, to the nanosecond), PrevHash
+// and Hash and stores it through tx with the new head record. It returns
+// the stored entry; the store commits tx when Append returns nil and rolls
+// it back otherwise. An entry Append cannot store is ErrInvalidEntry.
 // Append refuses (ErrBroken) to extend a log whose last entry does not
 // match the head record: the log has been tampered with, and nothing
-// should be released until an operator has looked (`statgate audit verify`).
-func (l *Log) Append(ctx context.Context, e Entry) (out Entry, err error) {
+// should be released until an operator has looked (`statgate audit
+// verify`).
+func Append(ctx context.Context, tx Tx, e Entry, now func() time.Time) (Entry, error) {
+	out, err := appendTo(ctx, tx, e, now)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit.Append: %w", err)
+	}
+	return out, nil
+}
+
+func appendTo(ctx context.Context, tx Tx, e Entry, now func() time.Time) (Entry, error) {
 	if err := normalize(&e); err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: %w", err)
+		return Entry{}, err
 	}
-	tx, err := l.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock now
+	headSeq, headHash, ok, err := tx.Head(ctx)
 	if err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: begin: %w", err)
+		return Entry{}, fmt.Errorf("read head: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	headSeq, headHash, err := head(ctx, tx)
+	if !ok {
+		headSeq, headHash = 0, Genesis
+	}
+	lastSeq, lastHash, ok, err := tx.Last(ctx)
 	if err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: %w", err)
+		return Entry{}, fmt.Errorf("read last entry: %w", err)
 	}
-	var lastSeq int64
-	lastHash := Genesis
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&lastSeq, &lastHash)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, fmt.Errorf("audit.Append: read last entry: %w", err)
+	if !ok {
+		lastSeq, lastHash = 0, Genesis
 	}
 	if lastSeq != headSeq || lastHash != headHash {
-		err = fmt.Errorf("audit.Append: %w: last entry is %d but the head record says %d", ErrBroken, lastSeq, headSeq)
-		return Entry{}, err
+		return Entry{}, fmt.Errorf("%w: last entry is %d but the head record says %d", ErrBroken, lastSeq, headSeq)
 	}
 	e.Seq = headSeq + 1
 	e.PrevHash = headHash
-	if e.Time, err = statedb.ParseTime(statedb.FormatTime(l.now())); err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: %w", err)
+	if e.Time, err = parseTime(FormatTime(now())); err != nil {
+		return Entry{}, err
 	}
 	e.Hash = e.ComputeHash()
-	if _, err = tx.ExecContext(ctx, `
-		INSERT INTO audit_log (seq, time, query_id, principal, project, datasets, kind, query, template,
-			params, plan_hash, epsilon, delta, outcome, reason, result_digest, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, statedb.FormatTime(e.Time), e.QueryID, e.Principal, e.Project, datasetsJSON(e.Datasets),
-		e.Kind, e.Query, e.Template, string(e.Params), e.PlanHash, e.Epsilon, e.Delta,
-		e.Outcome, e.Reason, e.ResultDigest, e.PrevHash, e.Hash); err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: insert: %w", err)
+	if err := tx.Insert(ctx, e.Raw()); err != nil {
+		return Entry{}, fmt.Errorf("insert: %w", err)
 	}
-	if _, err = tx.ExecContext(ctx, `
-		INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
-		e.Seq, e.Hash); err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: head: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return Entry{}, fmt.Errorf("audit.Append: commit: %w", err)
+	if err := tx.SetHead(ctx, e.Seq, e.Hash); err != nil {
+		return Entry{}, fmt.Errorf("head: %w", err)
 	}
 	return e, nil
 }
@@ -186,22 +178,4 @@ func normalize(e *Entry) error {
 		e.Datasets = []string{}
 	}
 	return nil
-}
-
-// head returns the head record (0 and Genesis when the log is empty).
-func head(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (int64, string, error) {
-	var (
-		seq  int64
-		hash string
-	)
-	err := q.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, Genesis, nil
-	}
-	if err != nil {
-		return 0, "", fmt.Errorf("read head: %w", err)
-	}
-	return seq, hash, nil
 }

@@ -1,39 +1,19 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/statgate/statgate/engine/statedb"
 )
-
-func openLog(t *testing.T, dir string) (*Log, *sql.DB) {
-	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	db, err := statedb.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatalf("statedb.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l, err := NewLog(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, db
-}
 
 // entry returns a typical released SQL entry numbered i.
 func entry(i int) Entry {
@@ -52,11 +32,60 @@ func entry(i int) Entry {
 	}
 }
 
-func appendN(t *testing.T, l *Log, n int) []Entry {
+// memLog is a log held in memory: Tx and Snapshot at once, so that the
+// chain's rules are tested apart from any store (engine/state/statetest
+// and each backend test the stores).
+type memLog struct {
+	rows     []Raw // in Seq order
+	headSeq  int64
+	headHash string
+	haveHead bool
+}
+
+func (m *memLog) Head(context.Context) (int64, string, bool, error) {
+	return m.headSeq, m.headHash, m.haveHead, nil
+}
+
+func (m *memLog) Last(context.Context) (int64, string, bool, error) {
+	if len(m.rows) == 0 {
+		return 0, "", false, nil
+	}
+	r := m.rows[len(m.rows)-1]
+	return r.Seq, r.Hash, true, nil
+}
+
+func (m *memLog) Insert(_ context.Context, r Raw) error {
+	m.rows = append(m.rows, r)
+	return nil
+}
+
+func (m *memLog) SetHead(_ context.Context, seq int64, hash string) error {
+	m.headSeq, m.headHash, m.haveHead = seq, hash, true
+	return nil
+}
+
+func (m *memLog) Count(context.Context) (int64, error) { return int64(len(m.rows)), nil }
+
+func (m *memLog) Walk(_ context.Context, fn func(Raw) bool) error {
+	for _, r := range m.rows {
+		if !fn(r) {
+			break
+		}
+	}
+	return nil
+}
+
+func (m *memLog) HasHash(_ context.Context, hash string) (bool, error) {
+	return slices.ContainsFunc(m.rows, func(r Raw) bool { return r.Hash == hash }), nil
+}
+
+// fill appends entry(1) … entry(n) to m.
+func (m *memLog) fill(t *testing.T, n int) []Entry {
 	t.Helper()
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	out := make([]Entry, n)
 	for i := range n {
-		e, err := l.Append(context.Background(), entry(i+1))
+		e, err := Append(context.Background(), m, entry(i+1), func() time.Time { clock = clock.Add(time.Second); return clock })
 		if err != nil {
 			t.Fatalf("Append %d: %v", i+1, err)
 		}
@@ -65,102 +94,106 @@ func appendN(t *testing.T, l *Log, n int) []Entry {
 	return out
 }
 
-func TestNewLogNilDB(t *testing.T) {
-	if _, err := NewLog(nil); err == nil {
-		t.Error("NewLog(nil) succeeded")
-	}
-}
-
-func TestAppendBuildsChain(t *testing.T) {
-	ctx := context.Background()
-	l, _ := openLog(t, "")
-	before := time.Now().Add(-time.Second)
-	got := appendN(t, l, 3)
+func TestAppendChainsAndRawRoundTrips(t *testing.T) {
+	m := &memLog{}
+	es := m.fill(t, 3)
 	prev := Genesis
-	for i, e := range got {
-		if e.Seq != int64(i+1) {
-			t.Errorf("entry %d: Seq = %d", i, e.Seq)
+	for i, e := range es {
+		if e.Seq != int64(i+1) || e.PrevHash != prev || e.Hash != e.ComputeHash() || e.Time.Location() != time.UTC {
+			t.Errorf("entry %d = %+v", i+1, e)
 		}
-		if e.PrevHash != prev {
-			t.Errorf("entry %d: PrevHash = %s, want %s", i, e.PrevHash, prev)
+		back, err := m.rows[i].Entry()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if e.Hash != e.ComputeHash() || len(e.Hash) != 64 {
-			t.Errorf("entry %d: Hash %q is not its ComputeHash", i, e.Hash)
-		}
-		if e.Time.Before(before) || e.Time.Location() != time.UTC {
-			t.Errorf("entry %d: Time = %v", i, e.Time)
+		if back.ComputeHash() != e.Hash || !back.Time.Equal(e.Time) || !slices.Equal(back.Datasets, e.Datasets) {
+			t.Errorf("Raw.Entry of entry %d = %+v, want %+v", i+1, back, e)
 		}
 		prev = e.Hash
 	}
-	tail, err := l.Tail(ctx, 10)
-	if err != nil {
-		t.Fatal(err)
+	if m.headSeq != 3 || m.headHash != es[2].Hash {
+		t.Errorf("head = %d %s, want 3 %s", m.headSeq, m.headHash, es[2].Hash)
 	}
-	if !reflect.DeepEqual(tail, got) {
-		t.Errorf("Tail = %+v\nwant %+v", tail, got)
-	}
-	tail, err = l.Tail(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tail) != 2 || tail[0].Seq != 2 || tail[1].Seq != 3 {
-		t.Errorf("Tail(2) seqs = %v, want [2 3]", seqs(tail))
-	}
-	if tail, _ := l.Tail(ctx, 0); len(tail) != 0 {
-		t.Errorf("Tail(0) = %d entries", len(tail))
+	if _, err := (Raw{Time: "yesterday", Datasets: "[]"}).Entry(); err == nil {
+		t.Error("Raw.Entry of an unreadable time succeeded")
 	}
 }
 
-func TestAppendNormalizes(t *testing.T) {
-	ctx := context.Background()
-	l, _ := openLog(t, "")
-	in := Entry{Principal: "p", Kind: KindTemplate, Template: "t", Outcome: OutcomeRefused, Reason: "budget_exhausted",
-		Params: json.RawMessage(`{ "atc_prefix" : "A10%" }`)}
-	e, err := l.Append(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(e.Params) != `{"atc_prefix":"A10%"}` {
-		t.Errorf("Params = %s, want compact JSON", e.Params)
-	}
-	if e.Datasets == nil || len(e.Datasets) != 0 {
-		t.Errorf("Datasets = %#v, want empty non-nil", e.Datasets)
-	}
-	stored, err := l.Tail(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(stored[0], e) {
-		t.Errorf("stored %+v\nreturned %+v", stored[0], e)
-	}
-}
-
-func TestAppendRejectsInvalid(t *testing.T) {
-	l, db := openLog(t, "")
+func TestAppendRefusesBrokenLog(t *testing.T) {
 	tests := []struct {
 		desc   string
-		modify func(*Entry)
+		tamper func(*memLog)
 	}{
-		{"unknown outcome", func(e *Entry) { e.Outcome = "maybe" }},
-		{"no outcome", func(e *Entry) { e.Outcome = "" }},
-		{"no kind", func(e *Entry) { e.Kind = "" }},
-		{"NaN epsilon", func(e *Entry) { e.Epsilon = math.NaN() }},
-		{"negative delta", func(e *Entry) { e.Delta = -1 }},
-		{"infinite epsilon", func(e *Entry) { e.Epsilon = math.Inf(1) }},
-		{"params not JSON", func(e *Entry) { e.Params = json.RawMessage(`{oops`) }},
+		{"tail truncated", func(m *memLog) { m.rows = m.rows[:2] }},
+		{"head removed", func(m *memLog) { m.haveHead, m.headSeq, m.headHash = false, 0, "" }},
+		{"head rewritten", func(m *memLog) { m.headHash = "x" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			e := entry(1)
-			tc.modify(&e)
-			if _, err := l.Append(context.Background(), e); !errors.Is(err, ErrInvalidEntry) {
-				t.Errorf("Append = %v, want ErrInvalidEntry", err)
+			m := &memLog{}
+			m.fill(t, 3)
+			tc.tamper(m)
+			n := len(m.rows)
+			if _, err := Append(context.Background(), m, entry(4), time.Now); !errors.Is(err, ErrBroken) {
+				t.Errorf("Append = %v, want ErrBroken", err)
+			}
+			if len(m.rows) != n {
+				t.Error("Append stored an entry on a broken log")
 			}
 		})
 	}
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM audit_log`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("log has %d entries (%v), want 0", n, err)
+	if _, err := Append(context.Background(), &memLog{}, Entry{Kind: KindSQL, Outcome: "maybe"}, time.Now); !errors.Is(err, ErrInvalidEntry) {
+		t.Errorf("Append(unknown outcome) = %v, want ErrInvalidEntry", err)
+	}
+}
+
+// TestVerify covers each problem Verify reports on a log in memory; the
+// backends' tests tamper with their stored logs the way an attacker would.
+func TestVerify(t *testing.T) {
+	const n = 6
+	tests := []struct {
+		desc     string
+		tamper   func(m *memLog, es []Entry)
+		problem  string // "" for OK
+		firstBad int64
+	}{
+		{"intact", func(*memLog, []Entry) {}, "", 0},
+		{"content changed", func(m *memLog, _ []Entry) { m.rows[2].Outcome = OutcomeRefused }, ProblemChanged, 3},
+		{"time text changed", func(m *memLog, _ []Entry) { m.rows[1].Time = "yesterday" }, ProblemChanged, 2},
+		{"content changed and rehashed", func(m *memLog, es []Entry) {
+			e := es[3]
+			e.Principal = "mallory"
+			e.Hash = e.ComputeHash()
+			m.rows[3] = e.Raw()
+		}, ProblemChanged, 4},
+		{"removed from the middle", func(m *memLog, _ []Entry) { m.rows = slices.Delete(m.rows, 2, 3) }, ProblemRemoved, 3},
+		{"tail truncated", func(m *memLog, _ []Entry) { m.rows = m.rows[:4] }, ProblemRemoved, 5},
+		{"head record removed", func(m *memLog, _ []Entry) { m.haveHead, m.headSeq, m.headHash = false, 0, "" }, ProblemRemoved, 0},
+		{"inserted at the end", func(m *memLog, es []Entry) {
+			e := es[n-1]
+			e.Seq, e.PrevHash = n+1, es[n-1].Hash
+			e.Hash = e.ComputeHash()
+			m.rows = append(m.rows, e.Raw())
+		}, ProblemInserted, n + 1},
+		{"two entries swapped", func(m *memLog, _ []Entry) {
+			m.rows[1], m.rows[2] = m.rows[2], m.rows[1]
+			m.rows[1].Seq, m.rows[2].Seq = 2, 3
+		}, ProblemReordered, 2},
+		{"head hash changed", func(m *memLog, _ []Entry) { m.headHash = strings.Repeat("f", 64) }, ProblemChanged, n},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			m := &memLog{}
+			tc.tamper(m, m.fill(t, n))
+			rep, err := Verify(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OK != (tc.problem == "") || rep.Problem != tc.problem || rep.FirstBad != tc.firstBad {
+				t.Errorf("Verify = OK %v problem %q at %d (%s), want problem %q at %d",
+					rep.OK, rep.Problem, rep.FirstBad, rep.Detail, tc.problem, tc.firstBad)
+			}
+		})
 	}
 }
 
@@ -222,92 +255,49 @@ func TestComputeHashCoversEveryField(t *testing.T) {
 	}
 }
 
-func TestList(t *testing.T) {
-	ctx := context.Background()
-	l, _ := openLog(t, "")
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := t0
-	l.now = func() time.Time { clock = clock.Add(time.Hour); return clock }
-	add := func(principal, project, outcome string, datasets ...string) {
-		e := entry(0)
-		e.Principal, e.Project, e.Outcome, e.Datasets = principal, project, outcome, datasets
-		if _, err := l.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
+func TestWriteEntries(t *testing.T) {
+	e := Entry{Seq: 7, Time: time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC), Principal: "ingrid", Project: "p",
+		Datasets: []string{"lmr", "npr"}, Kind: KindSQL,
+		Query:   "SELECT   year(dispensed_date) AS year,\n count(DISTINCT pid) FROM lmr WHERE atc LIKE 'A10%' GROUP BY 1",
+		Epsilon: 0.5, Delta: 1e-8, Outcome: OutcomeRefused, Reason: "budget_exhausted", Hash: "0123456789abcdef0123"}
+	tmpl := Entry{Seq: 8, Time: e.Time, Principal: "ola", Project: "p", Datasets: []string{"lmr"}, Kind: KindTemplate,
+		Template: "by_atc", Params: []byte(`{"atc":"A10%"}`), Epsilon: 1, Outcome: OutcomeReleased, Hash: "fedcba9876543210"}
+	var buf bytes.Buffer
+	if err := WriteEntries(&buf, []Entry{e, tmpl}); err != nil {
+		t.Fatal(err)
 	}
-	add("ingrid", "a", OutcomeReleased, "npr")              // 1, 01:00
-	add("ola", "a", OutcomeRefused, "lmr", "npr")           // 2, 02:00
-	add("ingrid", "b", OutcomeReleased, "lmr")              // 3, 03:00
-	add("kari", "a", OutcomeFailed, "cancer", "population") // 4, 04:00
+	want := "" +
+		"SEQ  TIME                  PRINCIPAL  PROJECT  KIND      OUTCOME                     ε    δ      DATASETS  REQUEST                                                       HASH\n" +
+		"7    2026-02-03 04:05:06Z  ingrid     p        sql       refused (budget_exhausted)  0.5  1e-08  lmr,npr   SELECT year(dispensed_date) AS year, count(DISTINCT pid) FR…  0123456789ab\n" +
+		"8    2026-02-03 04:05:06Z  ola        p        template  released                    1    0      lmr       by_atc {\"atc\":\"A10%\"}                                         fedcba987654\n"
+	if buf.String() != want {
+		t.Errorf("WriteEntries:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+func TestWriteReport(t *testing.T) {
 	tests := []struct {
-		desc   string
-		filter Filter
-		want   []int64
+		desc string
+		rep  Report
+		want []string
 	}{
-		{"everything", Filter{}, []int64{1, 2, 3, 4}},
-		{"principal", Filter{Principal: "ingrid"}, []int64{1, 3}},
-		{"project", Filter{Project: "a"}, []int64{1, 2, 4}},
-		{"dataset", Filter{Dataset: "npr"}, []int64{1, 2}},
-		{"dataset prefix does not match", Filter{Dataset: "np"}, nil},
-		{"outcome", Filter{Outcome: OutcomeRefused}, []int64{2}},
-		{"since", Filter{Since: t0.Add(3 * time.Hour)}, []int64{3, 4}},
-		{"until is exclusive", Filter{Until: t0.Add(2 * time.Hour)}, []int64{1}},
-		{"after seq and limit", Filter{AfterSeq: 1, Limit: 2}, []int64{2, 3}},
-		{"combined", Filter{Project: "a", Dataset: "npr", Outcome: OutcomeReleased}, []int64{1}},
+		{"ok", Report{OK: true, Entries: 12, HeadSeq: 12, HeadHash: "abc"},
+			[]string{"audit log OK: 12 entries", "head: seq 12 hash abc", "entry 12 still has this hash"}},
+		{"tampered", Report{Entries: 11, Problem: ProblemRemoved, FirstBad: 5, Detail: "entries 5 to 5 are missing", HeadSeq: 12, HeadHash: "abc"},
+			[]string{"TAMPERED (removed at entry 5): entries 5 to 5 are missing", "11 entries", "head: seq 12 hash abc"}},
+		{"empty", Report{OK: true}, []string{"audit log OK: 0 entries"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			got, err := l.List(ctx, tc.filter)
-			if err != nil {
+			var buf bytes.Buffer
+			if err := WriteReport(&buf, tc.rep); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(seqs(got), tc.want) {
-				t.Errorf("List = %v, want %v", seqs(got), tc.want)
-			}
-		})
-	}
-}
-
-func seqs(es []Entry) []int64 {
-	var out []int64
-	for _, e := range es {
-		out = append(out, e.Seq)
-	}
-	return out
-}
-
-func TestConcurrentAppendsKeepTheChain(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	l1, _ := openLog(t, dir)
-	l2, _ := openLog(t, dir) // a second handle, as a second process would have
-	const goroutines, each = 16, 15
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines)
-	for g := range goroutines {
-		l := l1
-		if g%2 == 1 {
-			l = l2
-		}
-		wg.Go(func() {
-			for i := range each {
-				if _, err := l.Append(ctx, entry(g*100+i)); err != nil {
-					errs <- err
-					return
+			for _, s := range tc.want {
+				if !strings.Contains(buf.String(), s) {
+					t.Errorf("report %q lacks %q", buf.String(), s)
 				}
 			}
 		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("Append: %v", err)
-	}
-	rep, err := l1.Verify(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK || rep.Entries != goroutines*each || rep.HeadSeq != goroutines*each {
-		t.Errorf("Verify = %+v, want OK with %d entries", rep, goroutines*each)
 	}
 }

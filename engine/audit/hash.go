@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
-
-	"github.com/statgate/statgate/engine/statedb"
+	"time"
 )
 
 // Genesis is the PrevHash of the first entry: 64 zeros.
@@ -17,13 +17,30 @@ const Genesis = "000000000000000000000000000000000000000000000000000000000000000
 // cannot collide with a hash of anything else, and names the version.
 const hashDomain = "statgate-audit-v1\n"
 
+// TimeFormat is the canonical form of an entry's Time: UTC, fixed width,
+// so that text order is time order and a time reads back exactly.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime renders t in TimeFormat (in UTC), as it is hashed and as
+// Raw.Time holds it.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// parseTime reads a time written by FormatTime.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("audit: time: %w", err)
+	}
+	return t.UTC(), nil
+}
+
 // ComputeHash returns the hex SHA-256 of e's canonical encoding:
 //
 //	"statgate-audit-v1\n" followed by, for each field in this order,
 //	its length in bytes as a decimal number, ":", the bytes, and "\n":
 //
 //	 1 seq            decimal
-//	 2 time           UTC, "2006-01-02T15:04:05.000000000Z" (statedb.TimeFormat)
+//	 2 time           UTC, "2006-01-02T15:04:05.000000000Z" (TimeFormat)
 //	 3 query_id
 //	 4 principal
 //	 5 project
@@ -44,33 +61,96 @@ const hashDomain = "statgate-audit-v1\n"
 // encoding unambiguous whatever the fields contain. Hash itself is not
 // part of it.
 func (e *Entry) ComputeHash() string {
-	return hashFields(e.fields())
+	r := e.Raw()
+	return hashFields(r.fields())
 }
 
 // nFields is the number of fields in the canonical encoding.
 const nFields = 17
 
-// fields returns e's canonical fields, in encoding order, as stored.
-func (e *Entry) fields() [nFields]string {
-	return [nFields]string{
-		strconv.FormatInt(e.Seq, 10),
-		statedb.FormatTime(e.Time),
-		e.QueryID,
-		e.Principal,
-		e.Project,
-		datasetsJSON(e.Datasets),
-		e.Kind,
-		e.Query,
-		e.Template,
-		string(e.Params),
-		e.PlanHash,
-		formatFloat(e.Epsilon),
-		formatFloat(e.Delta),
-		e.Outcome,
-		e.Reason,
-		e.ResultDigest,
-		e.PrevHash,
+// Raw is an entry as a store holds it, with its fields in stored form and
+// unparsed (Time in TimeFormat, Datasets as a JSON array, Params as
+// compact JSON or ""), so that Verify hashes exactly what is stored and
+// any change to the stored text changes the hash. A store writes the Raw
+// that Append gives it and scans its columns into a Raw.
+type Raw struct {
+	Seq                         int64
+	Time                        string
+	QueryID, Principal, Project string
+	Datasets                    string
+	Kind, Query, Template       string
+	Params                      string
+	PlanHash                    string
+	Epsilon, Delta              float64
+	Outcome, Reason             string
+	ResultDigest                string
+	PrevHash, Hash              string
+}
+
+// Raw returns e in stored form.
+func (e *Entry) Raw() Raw {
+	return Raw{
+		Seq: e.Seq, Time: FormatTime(e.Time), QueryID: e.QueryID, Principal: e.Principal,
+		Project: e.Project, Datasets: datasetsJSON(e.Datasets), Kind: e.Kind, Query: e.Query,
+		Template: e.Template, Params: string(e.Params), PlanHash: e.PlanHash,
+		Epsilon: e.Epsilon, Delta: e.Delta, Outcome: e.Outcome, Reason: e.Reason,
+		ResultDigest: e.ResultDigest, PrevHash: e.PrevHash, Hash: e.Hash,
 	}
+}
+
+// Entry parses r. An unreadable time or dataset list is an error (Verify
+// reports such an entry as changed; List and Tail fail on it).
+func (r Raw) Entry() (Entry, error) {
+	e := Entry{
+		Seq: r.Seq, QueryID: r.QueryID, Principal: r.Principal, Project: r.Project,
+		Kind: r.Kind, Query: r.Query, Template: r.Template, PlanHash: r.PlanHash,
+		Epsilon: r.Epsilon, Delta: r.Delta, Outcome: r.Outcome, Reason: r.Reason,
+		ResultDigest: r.ResultDigest, PrevHash: r.PrevHash, Hash: r.Hash,
+	}
+	var err error
+	if e.Time, err = parseTime(r.Time); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: %w", r.Seq, err)
+	}
+	if err := json.Unmarshal([]byte(r.Datasets), &e.Datasets); err != nil {
+		return Entry{}, fmt.Errorf("entry %d: datasets: %w", r.Seq, err)
+	}
+	if e.Datasets == nil {
+		e.Datasets = []string{}
+	}
+	if r.Params != "" {
+		e.Params = json.RawMessage(r.Params)
+	}
+	return e, nil
+}
+
+// fields returns r's canonical fields, in encoding order.
+func (r *Raw) fields() [nFields]string {
+	return [nFields]string{
+		strconv.FormatInt(r.Seq, 10),
+		r.Time,
+		r.QueryID,
+		r.Principal,
+		r.Project,
+		r.Datasets,
+		r.Kind,
+		r.Query,
+		r.Template,
+		r.Params,
+		r.PlanHash,
+		formatFloat(r.Epsilon),
+		formatFloat(r.Delta),
+		r.Outcome,
+		r.Reason,
+		r.ResultDigest,
+		r.PrevHash,
+	}
+}
+
+// hashAt is the hash r's content would have at seq.
+func (r *Raw) hashAt(seq int64) string {
+	f := r.fields()
+	f[0] = strconv.FormatInt(seq, 10)
+	return hashFields(f)
 }
 
 // hashFields is the hex SHA-256 of the canonical encoding of fields.

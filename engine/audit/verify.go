@@ -2,10 +2,7 @@ package audit
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"strconv"
 )
 
 // The problems Verify reports.
@@ -46,53 +43,50 @@ type Report struct {
 	HeadHash string `json:"head_hash"`
 }
 
-// rawEntry is a stored row as its canonical fields, read without parsing,
-// so that any change to the stored text changes the hash.
-type rawEntry struct {
-	seq    int64
-	fields [nFields]string
-	hash   string
+// Snapshot is a consistent, read-only view of a stored log (one read
+// transaction), which Verify walks while appends continue elsewhere.
+type Snapshot interface {
+	// Head returns the head record; ok is false when there is none.
+	Head(ctx context.Context) (seq int64, hash string, ok bool, err error)
+	// Count returns the number of stored entries.
+	Count(ctx context.Context) (int64, error)
+	// Walk calls fn with every stored entry in Seq order, as stored, until
+	// fn returns false.
+	Walk(ctx context.Context, fn func(Raw) bool) error
+	// HasHash reports whether a stored entry has this Hash.
+	HasHash(ctx context.Context, hash string) (bool, error)
 }
 
-func (r *rawEntry) prevHash() string { return r.fields[nFields-1] }
-
-// hashAt is the hash r would have at seq.
-func (r *rawEntry) hashAt(seq int64) string {
-	f := r.fields
-	f[0] = strconv.FormatInt(seq, 10)
-	return hashFields(f)
-}
-
-// Verify checks the whole chain and the head record in one read
-// transaction (a consistent snapshot; appends continue meanwhile) and
-// reports the first problem found. An error means the log could not be
-// read, not that it is bad.
-func (l *Log) Verify(ctx context.Context) (Report, error) {
-	tx, err := l.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+// Verify checks the whole chain and the head record of the log s shows
+// and reports the first problem found. An error means the log could not
+// be read, not that it is bad.
+func Verify(ctx context.Context, s Snapshot) (Report, error) {
+	rep, err := verify(ctx, s)
 	if err != nil {
-		return Report{}, fmt.Errorf("audit.Verify: begin: %w", err)
-	}
-	defer tx.Rollback()
-	var rep Report
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&rep.Entries); err != nil {
 		return Report{}, fmt.Errorf("audit.Verify: %w", err)
 	}
-	var headSeq int64
-	var headHash string
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash)
-	haveHead := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Report{}, fmt.Errorf("audit.Verify: read head: %w", err)
+	return rep, nil
+}
+
+func verify(ctx context.Context, s Snapshot) (Report, error) {
+	var rep Report
+	var err error
+	if rep.Entries, err = s.Count(ctx); err != nil {
+		return Report{}, err
+	}
+	headSeq, headHash, haveHead, err := s.Head(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("read head: %w", err)
 	}
 	rep.HeadSeq, rep.HeadHash = headSeq, headHash
 
-	bad, anomaly, lastSeq, lastHash, err := walk(ctx, tx)
+	bad, anomaly, lastSeq, lastHash, err := walk(ctx, s)
 	if err != nil {
-		return Report{}, fmt.Errorf("audit.Verify: %w", err)
+		return Report{}, err
 	}
 	if bad != nil {
-		if err := classify(ctx, tx, &rep, bad, anomaly, lastSeq, max(headSeq, rep.Entries)); err != nil {
-			return Report{}, fmt.Errorf("audit.Verify: %w", err)
+		if err := classify(ctx, s, &rep, bad, anomaly, lastSeq, max(headSeq, rep.Entries)); err != nil {
+			return Report{}, err
 		}
 		return rep, nil
 	}
@@ -125,108 +119,80 @@ const (
 
 // walk reads the log in Seq order and stops at the first anomaly, returning
 // the entry and the previous Seq and hash (or the last ones when none).
-func walk(ctx context.Context, tx *sql.Tx) (bad *rawEntry, anomaly int, prevSeq int64, prevHash string, err error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM audit_log ORDER BY seq`)
-	if err != nil {
-		return nil, 0, 0, "", err
-	}
-	defer rows.Close()
+func walk(ctx context.Context, s Snapshot) (bad *Raw, anomaly int, prevSeq int64, prevHash string, err error) {
 	prevHash = Genesis
-	for rows.Next() {
-		var (
-			r          rawEntry
-			eps, delta float64
-		)
-		f := &r.fields
-		if err := rows.Scan(&r.seq, &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9],
-			&f[10], &eps, &delta, &f[13], &f[14], &f[15], &f[16], &r.hash); err != nil {
-			return nil, 0, 0, "", fmt.Errorf("read entry: %w", err)
-		}
-		f[0] = strconv.FormatInt(r.seq, 10)
-		f[11], f[12] = formatFloat(eps), formatFloat(delta)
+	err = s.Walk(ctx, func(r Raw) bool {
 		switch {
-		case hashFields(r.fields) != r.hash:
-			return &r, anomalyContent, prevSeq, prevHash, nil
-		case r.seq != prevSeq+1:
-			return &r, anomalyGap, prevSeq, prevHash, nil
-		case r.prevHash() != prevHash:
-			return &r, anomalyLink, prevSeq, prevHash, nil
+		case hashFields(r.fields()) != r.Hash:
+			anomaly = anomalyContent
+		case r.Seq != prevSeq+1:
+			anomaly = anomalyGap
+		case r.PrevHash != prevHash:
+			anomaly = anomalyLink
+		default:
+			prevSeq, prevHash = r.Seq, r.Hash
+			return true
 		}
-		prevSeq, prevHash = r.seq, r.hash
-	}
-	if err := rows.Err(); err != nil {
+		bad = &r
+		return false
+	})
+	if err != nil {
 		return nil, 0, 0, "", fmt.Errorf("read entries: %w", err)
 	}
-	return nil, 0, prevSeq, prevHash, nil
+	return bad, anomaly, prevSeq, prevHash, nil
 }
 
 // classify fills rep for the first bad entry r found by walk after prevSeq.
 // maxSeq bounds the search for the Seq r's content was written at.
-func classify(ctx context.Context, tx *sql.Tx, rep *Report, r *rawEntry, anomaly int, prevSeq, maxSeq int64) error {
+func classify(ctx context.Context, s Snapshot, rep *Report, r *Raw, anomaly int, prevSeq, maxSeq int64) error {
 	switch anomaly {
 	case anomalyGap:
 		rep.Problem, rep.FirstBad = ProblemRemoved, prevSeq+1
-		rep.Detail = fmt.Sprintf("entries %d to %d are missing", prevSeq+1, r.seq-1)
+		rep.Detail = fmt.Sprintf("entries %d to %d are missing", prevSeq+1, r.Seq-1)
 		return nil
 	case anomalyLink:
 		if prevSeq == 0 {
-			rep.Problem, rep.FirstBad = ProblemChanged, r.seq
-			rep.Detail = fmt.Sprintf("entry %d does not start from the genesis hash: it was rewritten together with its hash", r.seq)
+			rep.Problem, rep.FirstBad = ProblemChanged, r.Seq
+			rep.Detail = fmt.Sprintf("entry %d does not start from the genesis hash: it was rewritten together with its hash", r.Seq)
 			return nil
 		}
 		rep.Problem, rep.FirstBad = ProblemChanged, prevSeq
-		rep.Detail = fmt.Sprintf("entry %d does not link to entry %d: entry %d was rewritten together with its hash", r.seq, prevSeq, prevSeq)
+		rep.Detail = fmt.Sprintf("entry %d does not link to entry %d: entry %d was rewritten together with its hash", r.Seq, prevSeq, prevSeq)
 		return nil
 	}
 	// The content does not match its hash. If it matches at another Seq,
 	// the entry moved; otherwise it was changed.
 	orig, moved := int64(0), false
-	for d := int64(1); d <= max(maxSeq, r.seq)+1 && !moved; d++ {
-		for _, s := range []int64{r.seq - d, r.seq + d} {
-			if s >= 1 && r.hashAt(s) == r.hash {
-				orig, moved = s, true
+	for d := int64(1); d <= max(maxSeq, r.Seq)+1 && !moved; d++ {
+		for _, seq := range []int64{r.Seq - d, r.Seq + d} {
+			if seq >= 1 && r.hashAt(seq) == r.Hash {
+				orig, moved = seq, true
 				break
 			}
 		}
 	}
 	switch {
 	case !moved:
-		rep.Problem, rep.FirstBad = ProblemChanged, r.seq
-		rep.Detail = fmt.Sprintf("entry %d does not match its hash: its content was changed", r.seq)
-	case orig < r.seq:
+		rep.Problem, rep.FirstBad = ProblemChanged, r.Seq
+		rep.Detail = fmt.Sprintf("entry %d does not match its hash: its content was changed", r.Seq)
+	case orig < r.Seq:
 		rep.Problem, rep.FirstBad = ProblemInserted, orig
-		rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: %d entries were inserted before it", r.seq, orig, r.seq-orig)
+		rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: %d entries were inserted before it", r.Seq, orig, r.Seq-orig)
 	default:
 		// Content from later in the log. If the entry it links to is still
 		// in the log, entries changed places; otherwise some were removed
 		// and the rest renumbered.
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_log WHERE hash = ?`, r.prevHash()).Scan(&n); err != nil {
+		linked, err := s.HasHash(ctx, r.PrevHash)
+		if err != nil {
 			return fmt.Errorf("look up previous entry: %w", err)
 		}
-		if n > 0 {
-			rep.Problem, rep.FirstBad = ProblemReordered, r.seq
-			rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: entries changed places", r.seq, orig)
+		if linked {
+			rep.Problem, rep.FirstBad = ProblemReordered, r.Seq
+			rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: entries changed places", r.Seq, orig)
 		} else {
-			rep.Problem, rep.FirstBad = ProblemRemoved, r.seq
-			rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: %d entries were removed and the rest renumbered", r.seq, orig, orig-r.seq)
+			rep.Problem, rep.FirstBad = ProblemRemoved, r.Seq
+			rep.Detail = fmt.Sprintf("entry %d holds what Append wrote as entry %d: %d entries were removed and the rest renumbered", r.Seq, orig, orig-r.Seq)
 		}
 	}
 	return nil
-}
-
-// CheckAnchor reports whether entry seq still has hash: an operator who
-// recorded a head (Report.HeadSeq, Report.HeadHash) outside the machine
-// checks it later with this, which catches even a consistent rewrite of
-// the whole log, when Verify also passes. A missing entry reports false.
-func (l *Log) CheckAnchor(ctx context.Context, seq int64, hash string) (bool, error) {
-	var stored string
-	err := l.db.QueryRowContext(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, seq).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("audit.CheckAnchor: %w", err)
-	}
-	return stored == hash, nil
 }

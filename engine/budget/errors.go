@@ -8,10 +8,13 @@ import (
 	"github.com/statgate/statgate/engine/refusal"
 )
 
+// ErrInvalidCost reports an amount NewCost cannot hold: NaN, infinite,
+// negative or absurdly large. It is a programming error, not a refusal.
+var ErrInvalidCost = errors.New("invalid cost")
+
 // ErrInvalidSpend reports a Spend the engine should never have built: a
-// missing project or dataset, or an ε or δ that is NaN, infinite, negative
-// (or, for ε, zero) or absurdly large. It is a programming error, not a
-// refusal.
+// missing project or dataset, or a cost without ε. It is a programming
+// error, not a refusal.
 var ErrInvalidSpend = errors.New("invalid spend")
 
 // CodeExhausted is the refusal code of a debit the budget cannot cover.
@@ -33,20 +36,20 @@ type shortfall struct {
 
 // exhausted is the refusal of a debit that would overspend the datasets in
 // short. Budget numbers are policy, not data, so the message shows them.
-func exhausted(project string, eps, del float64, short []shortfall) *refusal.Error {
+func exhausted(project string, cost Cost, short []shortfall) *refusal.Error {
 	parts := make([]string, len(short))
 	for i, s := range short {
 		parts[i] = fmt.Sprintf("%s has ε %g and δ %g left", s.dataset, s.remainingEps, s.remainingDel)
 	}
-	cost := fmt.Sprintf("ε %g", eps)
-	if del > 0 {
-		cost += fmt.Sprintf(" and δ %g", del)
+	amount := fmt.Sprintf("ε %g", cost.Epsilon())
+	if cost.del > 0 {
+		amount += fmt.Sprintf(" and δ %g", cost.Delta())
 	}
 	return &refusal.Error{
 		Kind: refusal.KindBudget,
 		Code: CodeExhausted,
 		Message: fmt.Sprintf("project %q cannot spend %s per dataset: %s",
-			project, cost, strings.Join(parts, "; ")),
+			project, amount, strings.Join(parts, "; ")),
 		Hint: "ask for a smaller epsilon, or ask the registry owner to raise the project's budget",
 	}
 }

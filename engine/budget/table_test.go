@@ -17,25 +17,11 @@ func TestBalancesAndWriteTable(t *testing.T) {
 		"diabetes": {ID: "diabetes", Datasets: []string{"npr", "lmr"}, Budget: policies.Budget{Epsilon: 10, Delta: 1e-6}},
 		"cancer":   {ID: "cancer", Datasets: []string{"cancer"}, Budget: policies.Budget{Epsilon: 5}},
 	}}
-	limits := func(project, dataset string) (policies.Budget, bool) {
-		p, ok := pol.Projects[project]
-		if !ok {
-			return policies.Budget{}, false
-		}
-		for _, d := range p.Datasets {
-			if d == dataset {
-				return p.Budget, true
-			}
-		}
-		return policies.Budget{}, false
-	}
-	l, err := NewSQLLedger(openState(t, ""), limits)
+	book, err := NewBook(PolicyLimits(pol), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Debit(ctx, Spend{Project: "diabetes", Datasets: []string{"npr"}, Epsilon: 0.5, Delta: 1e-8}); err != nil {
-		t.Fatal(err)
-	}
+	spent := spentMap{"diabetes/npr": mustCost(t, 0.5, 1e-8, 0)}
 	tests := []struct {
 		desc    string
 		project string
@@ -54,7 +40,7 @@ cancer   cancer   0        5            5        0        0            0
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			bs, err := Balances(ctx, l, pol, tc.project)
+			bs, err := book.Balances(ctx, spent, pol, tc.project)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +53,7 @@ cancer   cancer   0        5            5        0        0            0
 			}
 		})
 	}
-	if _, err := Balances(ctx, l, pol, "nope"); refusal.CodeOf(err) != "project_not_found" {
+	if _, err := book.Balances(ctx, spent, pol, "nope"); refusal.CodeOf(err) != "project_not_found" {
 		t.Errorf("Balances(unknown project) = %v, want project_not_found", err)
 	}
 }
@@ -76,7 +62,7 @@ func TestWriteHistory(t *testing.T) {
 	var buf bytes.Buffer
 	err := WriteHistory(&buf, []Entry{{
 		ID: 7, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), QueryID: "q_1",
-		Project: "p", Principal: "ingrid", Dataset: "npr", Epsilon: 0.5, Delta: 1e-8,
+		Project: "p", Principal: "ingrid", Dataset: "npr", Cost: mustCost(t, 0.5, 1e-8, 0),
 	}})
 	if err != nil {
 		t.Fatal(err)

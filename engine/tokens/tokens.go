@@ -4,23 +4,22 @@
 // short random public id that operators use to list and revoke it. A token
 // may expire (CreateOptions.TTL); the store records when each token was
 // last accepted, to the minute.
+//
+// The package holds the rules (Issue, HashOf, Record.Check, Throttle) and
+// stores nothing: the token store is state.Tokens in engine/state, whose
+// backends keep Records.
 package tokens
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
-
-	"github.com/statgate/statgate/engine/statedb"
 )
 
 // Prefix starts every token, so that a leaked one is recognisable (secret
@@ -33,9 +32,9 @@ const tokenBytes = 32
 // encodedLen is the length of a token: the prefix and 43 base64url characters.
 var encodedLen = len(Prefix) + base64.RawURLEncoding.EncodedLen(tokenBytes)
 
-// lastUsedEvery is how stale a token's LastUsed may get before Lookup
+// LastUsedEvery is how stale a token's LastUsed may get before a lookup
 // records a newer time; it keeps lookups from writing on every request.
-const lastUsedEvery = time.Minute
+const LastUsedEvery = time.Minute
 
 // Info describes a stored token. It never contains the token.
 type Info struct {
@@ -56,218 +55,132 @@ type Info struct {
 	Expired bool `json:"expired,omitempty"`
 }
 
-// CreateOptions tune Create. The zero value (or nil) issues a token that
-// does not expire.
+// CreateOptions tune token creation. The zero value (or nil) issues a
+// token that does not expire.
 type CreateOptions struct {
 	// TTL, when positive, is how long the token authenticates from its
-	// creation; after that Lookup refuses it with ErrExpired. Zero: no
+	// creation; after that a lookup refuses it with ErrExpired. Zero: no
 	// expiry. Negative is an error.
 	TTL time.Duration
 }
 
-// Store keeps tokens in the state store. It is safe for concurrent use,
-// also from several processes (`statgate token create` next to a server).
-type Store struct {
-	db  *sql.DB
-	now func() time.Time
+// Hash is the SHA-256 of a token, the only form in which it is stored.
+type Hash [sha256.Size]byte
 
-	// recorded is when this process last wrote each token's last_used
-	// (by id), so that concurrent requests with one token skip the write
-	// without asking the store.
-	mu       sync.Mutex
-	recorded map[string]time.Time
+// Record is a stored token: everything a store keeps of it. Zero times
+// mean none (not revoked, never used, no expiry).
+type Record struct {
+	ID        string
+	Hash      Hash
+	Principal string
+	CreatedAt time.Time
+	RevokedAt time.Time
+	LastUsed  time.Time
+	ExpiresAt time.Time
 }
 
-// NewStore returns the token store kept in db, which must come from
-// statedb.Open (it creates the table).
-func NewStore(db *sql.DB) (*Store, error) {
-	if db == nil {
-		return nil, errors.New("tokens.NewStore: nil database")
-	}
-	return &Store{db: db, now: time.Now, recorded: map[string]time.Time{}}, nil
-}
-
-// Create issues a token for principal that does not expire; see CreateWith.
-func (s *Store) Create(ctx context.Context, principal string) (string, Info, error) {
-	return s.CreateWith(ctx, principal, nil)
-}
-
-// CreateWith issues a token for principal. The token is returned once and
-// cannot be recovered later; Info describes it.
-func (s *Store) CreateWith(ctx context.Context, principal string, opts *CreateOptions) (string, Info, error) {
+// Issue makes a new token for principal at now (a store's Stamp): the
+// token, to show once, and the Record to store. A bad principal is
+// ErrBadPrincipal, a negative TTL ErrBadTTL.
+func Issue(principal string, now time.Time, opts *CreateOptions) (string, Record, error) {
 	var o CreateOptions
 	if opts != nil {
 		o = *opts
 	}
 	if err := checkPrincipal(principal); err != nil {
-		return "", Info{}, fmt.Errorf("tokens.Create: %w", err)
+		return "", Record{}, fmt.Errorf("tokens.Issue: %w", err)
 	}
 	if o.TTL < 0 {
-		return "", Info{}, fmt.Errorf("tokens.Create: %w: %s", ErrBadTTL, o.TTL)
+		return "", Record{}, fmt.Errorf("tokens.Issue: %w: %s", ErrBadTTL, o.TTL)
 	}
 	var secret [tokenBytes]byte
 	if _, err := rand.Read(secret[:]); err != nil {
-		return "", Info{}, fmt.Errorf("tokens.Create: %w", err)
+		return "", Record{}, fmt.Errorf("tokens.Issue: %w", err)
 	}
 	token := Prefix + base64.RawURLEncoding.EncodeToString(secret[:])
-	hash := sha256.Sum256([]byte(token))
-	var idBytes [6]byte
-	if _, err := rand.Read(idBytes[:]); err != nil {
-		return "", Info{}, fmt.Errorf("tokens.Create: %w", err)
+	var id [6]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", Record{}, fmt.Errorf("tokens.Issue: %w", err)
 	}
-	info := Info{ID: hex.EncodeToString(idBytes[:]), Principal: principal, CreatedAt: s.stamp()}
-	var expires sql.NullString
+	rec := Record{ID: hex.EncodeToString(id[:]), Hash: sha256.Sum256([]byte(token)), Principal: principal, CreatedAt: now}
 	if o.TTL > 0 {
-		info.ExpiresAt = info.CreatedAt.Add(o.TTL)
-		expires = sql.NullString{String: statedb.FormatTime(info.ExpiresAt), Valid: true}
+		rec.ExpiresAt = now.Add(o.TTL)
 	}
-	if _, err := s.db.ExecContext(ctx,
-		`INSERT INTO tokens (id, hash, principal, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		info.ID, hash[:], info.Principal, statedb.FormatTime(info.CreatedAt), expires); err != nil {
-		return "", Info{}, fmt.Errorf("tokens.Create: %w", err)
-	}
-	return token, info, nil
+	return token, rec, nil
 }
 
-// Lookup returns the principal a token belongs to. ok is false for a
-// malformed, unknown, revoked or expired token. err is nil then, except
-// for an expired token, where it is ErrExpired: only the holder of a token
-// that was really issued can see that, so it tells nothing to a guesser.
-// Any other err is a failure of the store. An accepted token's LastUsed is
-// brought up to date at most once a minute, so most lookups only read.
-func (s *Store) Lookup(ctx context.Context, token string) (principal string, ok bool, err error) {
+// HashOf returns the hash a store looks token up by, and false when the
+// token is malformed (then there is nothing to look up).
+func HashOf(token string) (Hash, bool) {
 	if !wellFormed(token) {
-		return "", false, nil
+		return Hash{}, false
 	}
-	hash := sha256.Sum256([]byte(token))
-	var (
-		id                        string
-		revoked, lastUse, expires sql.NullString
-	)
-	err = s.db.QueryRowContext(ctx,
-		`SELECT id, principal, revoked_at, last_used, expires_at FROM tokens WHERE hash = ?`, hash[:]).
-		Scan(&id, &principal, &revoked, &lastUse, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("tokens.Lookup: %w", err)
-	}
-	if revoked.Valid {
-		return "", false, nil
-	}
-	now := s.stamp()
-	if expires.Valid {
-		at, perr := statedb.ParseTime(expires.String)
-		if perr != nil { // fail closed: an unreadable expiry accepts nothing
-			return "", false, fmt.Errorf("tokens.Lookup: token %s: expires_at: %w", id, perr)
-		}
-		if !now.Before(at) {
-			return "", false, ErrExpired
-		}
-	}
-	if err := s.recordUse(ctx, id, lastUse, now); err != nil {
-		return "", false, err
-	}
-	return principal, true, nil
+	return sha256.Sum256([]byte(token)), true
 }
 
-// recordUse writes now as the token's last use unless the stored time, or
-// the time this process last wrote, is less than lastUsedEvery old.
-func (s *Store) recordUse(ctx context.Context, id string, stored sql.NullString, now time.Time) error {
-	if last, err := statedb.ParseTime(stored.String); stored.Valid && err == nil && now.Sub(last) < lastUsedEvery {
-		return nil
+// Stamp is now as stores record times: UTC, without the monotonic reading.
+func Stamp(now time.Time) time.Time { return now.UTC().Round(0) }
+
+// Check decides a lookup at now of the token r records: ok for a token
+// neither revoked nor expired; ErrExpired (with ok false) for an expired
+// one that is not revoked.
+func (r Record) Check(now time.Time) (bool, error) {
+	if !r.RevokedAt.IsZero() {
+		return false, nil
 	}
-	s.mu.Lock()
-	if last, ok := s.recorded[id]; ok && now.Sub(last) < lastUsedEvery && !now.Before(last) {
-		s.mu.Unlock()
-		return nil
+	if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+		return false, ErrExpired
 	}
-	s.recorded[id] = now
-	s.mu.Unlock()
-	if _, err := s.db.ExecContext(ctx,
-		`UPDATE tokens SET last_used = ? WHERE id = ? AND revoked_at IS NULL`,
-		statedb.FormatTime(now), id); err != nil {
-		s.mu.Lock()
-		delete(s.recorded, id)
-		s.mu.Unlock()
-		return fmt.Errorf("tokens.Lookup: record use: %w", err)
-	}
-	return nil
+	return true, nil
 }
 
-// List returns every token ever created, revoked ones included, oldest first.
-func (s *Store) List(ctx context.Context) ([]Info, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, principal, created_at, revoked_at, last_used, expires_at FROM tokens ORDER BY created_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("tokens.List: %w", err)
+// Info describes r as List shows it at now.
+func (r Record) Info(now time.Time) Info {
+	return Info{
+		ID: r.ID, Principal: r.Principal, CreatedAt: r.CreatedAt,
+		Revoked: !r.RevokedAt.IsZero(), RevokedAt: r.RevokedAt,
+		LastUsed: r.LastUsed, ExpiresAt: r.ExpiresAt,
+		Expired: !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt),
 	}
-	defer rows.Close()
-	now := s.stamp()
-	var out []Info
-	for rows.Next() {
-		var (
-			in                         Info
-			created                    string
-			revoked, lastUsed, expires sql.NullString
-		)
-		if err := rows.Scan(&in.ID, &in.Principal, &created, &revoked, &lastUsed, &expires); err != nil {
-			return nil, fmt.Errorf("tokens.List: %w", err)
-		}
-		if in.CreatedAt, err = statedb.ParseTime(created); err != nil {
-			return nil, fmt.Errorf("tokens.List: token %s: %w", in.ID, err)
-		}
-		if revoked.Valid {
-			in.Revoked = true
-			if in.RevokedAt, err = statedb.ParseTime(revoked.String); err != nil {
-				return nil, fmt.Errorf("tokens.List: token %s: %w", in.ID, err)
-			}
-		}
-		if lastUsed.Valid {
-			if in.LastUsed, err = statedb.ParseTime(lastUsed.String); err != nil {
-				return nil, fmt.Errorf("tokens.List: token %s: %w", in.ID, err)
-			}
-		}
-		if expires.Valid {
-			if in.ExpiresAt, err = statedb.ParseTime(expires.String); err != nil {
-				return nil, fmt.Errorf("tokens.List: token %s: %w", in.ID, err)
-			}
-			in.Expired = !now.Before(in.ExpiresAt)
-		}
-		out = append(out, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tokens.List: %w", err)
-	}
-	return out, nil
 }
 
-// Revoke revokes the token with the given public id; later lookups of it
-// fail. Revoking a revoked token is a no-op. An unknown id is ErrNotFound.
-func (s *Store) Revoke(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
-		statedb.FormatTime(s.stamp()), id)
-	if err != nil {
-		return fmt.Errorf("tokens.Revoke: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("tokens.Revoke: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("tokens.Revoke: %w: %q", ErrNotFound, id)
-	}
-	return nil
+// Throttle decides when a store writes an accepted token's last use: when
+// the stored time and the time this process last wrote are both at least
+// LastUsedEvery old, so that concurrent requests with one token write once
+// a minute and skip the write without asking the store. The zero value is
+// ready; it is safe for concurrent use.
+type Throttle struct {
+	mu       sync.Mutex
+	recorded map[string]time.Time // token id → when this process last wrote
 }
 
-// stamp is the current time as the store records it.
-func (s *Store) stamp() time.Time {
-	return s.now().UTC().Round(0)
+// Due reports whether the use at now of token id, whose stored last use is
+// stored (zero: never), should be written. A true result counts as written;
+// call Forget when the write fails.
+func (t *Throttle) Due(id string, stored, now time.Time) bool {
+	if !stored.IsZero() && now.Sub(stored) < LastUsedEvery {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.recorded[id]; ok && now.Sub(last) < LastUsedEvery && !now.Before(last) {
+		return false
+	}
+	if t.recorded == nil {
+		t.recorded = map[string]time.Time{}
+	}
+	t.recorded[id] = now
+	return true
 }
 
-// wellFormed reports whether token has the shape Create gives tokens.
+// Forget undoes the last Due of id, after its write failed.
+func (t *Throttle) Forget(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.recorded, id)
+}
+
+// wellFormed reports whether token has the shape Issue gives tokens.
 func wellFormed(token string) bool {
 	if len(token) != encodedLen || !strings.HasPrefix(token, Prefix) {
 		return false

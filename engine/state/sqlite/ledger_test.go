@@ -1,4 +1,4 @@
-package budget
+package sqlite
 
 import (
 	"bufio"
@@ -9,11 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/statgate/statgate/policies"
+	"github.com/statgate/statgate/engine/budget"
 )
 
 // childDirEnv names the state directory of TestHelperDebitChild.
 const childDirEnv = "STATGATE_BUDGET_CRASH_CHILD_DIR"
+
+// crashSpend is what the child debits in a loop.
+func crashSpend(t testing.TB) budget.Spend {
+	c, err := budget.NewCost(0.01, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return budget.Spend{QueryID: "q", Project: "p", Principal: "child", Datasets: []string{"a"}, Cost: c}
+}
 
 // TestHelperDebitChild is not a test: TestDebitSurvivesKill runs the test
 // binary again with childDirEnv set, and this function becomes the child
@@ -24,16 +33,26 @@ func TestHelperDebitChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process of TestDebitSurvivesKill")
 	}
-	db := openState(t, dir)
-	l := newLedger(t, db, newBudgets(map[string]policies.Budget{"p/a": {Epsilon: 1e6}}))
+	l := openStore(t, dir, nil).Ledger()
 	os.Stdout.WriteString("ready\n")
 	deadline := time.Now().Add(20 * time.Second) // never outlive a lost parent for long
 	for time.Now().Before(deadline) {
-		if err := l.Debit(context.Background(), Spend{QueryID: "q", Project: "p", Principal: "child", Datasets: []string{"a"}, Epsilon: 0.01}); err != nil {
+		if err := l.Debit(context.Background(), crashSpend(t), admitAll{}); err != nil {
 			t.Fatalf("Debit: %v", err)
 		}
 		os.Stdout.WriteString("debited\n")
 	}
+}
+
+// spentUnits reads the exact integer ε a project has spent on a dataset.
+func spentUnits(t *testing.T, s *Store, project, dataset string) int64 {
+	t.Helper()
+	c, err := spentOn(context.Background(), s.db, project, dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, _, _ := c.Units()
+	return eps
 }
 
 // TestDebitSurvivesKill kills a debiting child process with SIGKILL at
@@ -45,22 +64,25 @@ func TestDebitSurvivesKill(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	dir := t.TempDir()
-	const unit = int64(0.01 * epsilonScale)
+	unit, _, _ := crashSpend(t).Cost.Units()
 	var spentBefore int64
 	for round := range 5 {
 		reported := runAndKill(t, dir, time.Duration(20+rand.IntN(181))*time.Millisecond)
 
-		db := openState(t, dir)
-		var check string
-		if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
-			t.Fatalf("round %d: integrity_check = %q, %v", round, check, err)
-		}
-		eps, _ := spentUnits(t, db, "p", "a")
-		var entries int64
-		if err := db.QueryRow(`SELECT count(*) FROM budget_entries`).Scan(&entries); err != nil {
+		s, err := Open(context.Background(), dir)
+		if err != nil {
 			t.Fatal(err)
 		}
-		db.Close()
+		var check string
+		if err := s.db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+			t.Fatalf("round %d: integrity_check = %q, %v", round, check, err)
+		}
+		eps := spentUnits(t, s, "p", "a")
+		var entries int64
+		if err := s.db.QueryRow(`SELECT count(*) FROM budget_entries`).Scan(&entries); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
 		if eps != entries*unit {
 			t.Errorf("round %d: spent %d units but %d entries: the two tables disagree", round, eps, entries)
 		}
@@ -73,12 +95,12 @@ func TestDebitSurvivesKill(t *testing.T) {
 		spentBefore = eps
 	}
 	// The ledger the child left behind takes the next debit.
-	l := newLedger(t, openState(t, dir), newBudgets(map[string]policies.Budget{"p/a": {Epsilon: 1e6}}))
-	if err := l.Debit(context.Background(), Spend{Project: "p", Datasets: []string{"a"}, Epsilon: 0.01}); err != nil {
+	s := openStore(t, dir, nil)
+	if err := s.Ledger().Debit(context.Background(), crashSpend(t), admitAll{}); err != nil {
 		t.Fatalf("Debit after the kills: %v", err)
 	}
-	if got := remaining(t, l, "p", "a").SpentEpsilon; got != float64(spentBefore+unit)/epsilonScale {
-		t.Errorf("spent after one more debit = %v, want %v", got, float64(spentBefore+unit)/epsilonScale)
+	if got := spentUnits(t, s, "p", "a"); got != spentBefore+unit {
+		t.Errorf("spent after one more debit = %d units, want %d", got, spentBefore+unit)
 	}
 }
 

@@ -1,4 +1,4 @@
-package statedb
+package sqlite
 
 import (
 	"context"
@@ -8,7 +8,35 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/state"
+	"github.com/statgate/statgate/engine/state/statetest"
 )
+
+// TestState runs engine/state's behavioural suite on the SQLite store.
+func TestState(t *testing.T) {
+	statetest.Run(t, func(t *testing.T, now func() time.Time) (state.Store, func(*testing.T) state.Store) {
+		dir := t.TempDir()
+		return openStore(t, dir, now), func(t *testing.T) state.Store { return openStore(t, dir, now) }
+	})
+}
+
+// openStore opens the store of dir with the clock now (time.Now when nil),
+// closed when t ends.
+func openStore(t testing.TB, dir string, now func() time.Time) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if now != nil {
+		s.now = now
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
 
 func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
 	ctx := context.Background()
@@ -16,11 +44,12 @@ func TestOpenCreatesPrivateFileWithSchema(t *testing.T) {
 	if ok, err := Exists(dir); err != nil || ok {
 		t.Fatalf("Exists before Open = %v, %v; want false, nil", ok, err)
 	}
-	db, err := Open(ctx, dir)
+	s, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	defer db.Close()
+	defer s.Close()
+	db := s.db
 	if ok, err := Exists(dir); err != nil || !ok {
 		t.Fatalf("Exists after Open = %v, %v; want true, nil", ok, err)
 	}
@@ -57,11 +86,12 @@ func TestSchemaVersionMatchesMigrations(t *testing.T) {
 
 func TestConnectionSettings(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir())
+	s, err := Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer s.Close()
+	db := s.db
 	// Hold one connection so the checks run on a second pooled one: the
 	// settings must hold on every connection, not just the first.
 	hold, err := db.Conn(ctx)
@@ -99,9 +129,9 @@ func TestOpenIsIdempotentAndConcurrent(t *testing.T) {
 	errs := make([]error, 4)
 	for i := range errs {
 		wg.Go(func() {
-			db, err := Open(ctx, dir)
+			s, err := Open(ctx, dir)
 			if err == nil {
-				err = db.Close()
+				err = s.Close()
 			}
 			errs[i] = err
 		})
@@ -112,13 +142,13 @@ func TestOpenIsIdempotentAndConcurrent(t *testing.T) {
 			t.Errorf("Open #%d: %v", i, err)
 		}
 	}
-	db, err := Open(ctx, dir)
+	s, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer s.Close()
 	var rows int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&rows); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 1 {
@@ -129,16 +159,16 @@ func TestOpenIsIdempotentAndConcurrent(t *testing.T) {
 func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := Open(ctx, dir)
+	s, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(ctx, `UPDATE schema_version SET version = ?`, SchemaVersion+1); err != nil {
+	if _, err := s.db.ExecContext(ctx, `UPDATE schema_version SET version = ?`, SchemaVersion+1); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	if db, err := Open(ctx, dir); err == nil {
-		db.Close()
+	s.Close()
+	if s, err := Open(ctx, dir); err == nil {
+		s.Close()
 		t.Fatal("Open of a newer schema succeeded, want an error")
 	}
 }
@@ -158,8 +188,8 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			if db, err := Open(ctx, tc.dir); err == nil {
-				db.Close()
+			if s, err := Open(ctx, tc.dir); err == nil {
+				s.Close()
 				t.Errorf("Open(%q) succeeded, want an error", tc.dir)
 			}
 		})
@@ -169,19 +199,22 @@ func TestOpenErrors(t *testing.T) {
 func TestTimeRoundTrip(t *testing.T) {
 	loc := time.FixedZone("CET", 3600)
 	in := time.Date(2026, 3, 1, 12, 30, 0, 120, loc)
-	s := FormatTime(in)
+	s := formatTime(in)
 	if s != "2026-03-01T11:30:00.000000120Z" {
-		t.Errorf("FormatTime = %q", s)
+		t.Errorf("formatTime = %q", s)
 	}
-	out, err := ParseTime(s)
+	if s != audit.FormatTime(in) {
+		t.Errorf("formatTime = %q but audit.FormatTime = %q: audit_log.time is hashed as audit formats it", s, audit.FormatTime(in))
+	}
+	out, err := parseTime(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !out.Equal(in) {
-		t.Errorf("ParseTime(FormatTime(t)) = %v, want %v", out, in)
+		t.Errorf("parseTime(formatTime(t)) = %v, want %v", out, in)
 	}
-	if _, err := ParseTime("yesterday"); err == nil {
-		t.Error("ParseTime(garbage) succeeded")
+	if _, err := parseTime("yesterday"); err == nil {
+		t.Error("parseTime(garbage) succeeded")
 	}
 }
 
@@ -206,11 +239,12 @@ func TestOpenMigratesVersion1(t *testing.T) {
 	}
 	old.Close()
 
-	db, err := Open(ctx, dir)
+	s, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatalf("Open of a version 1 store: %v", err)
 	}
-	defer db.Close()
+	defer s.Close()
+	db := s.db
 	var version int
 	if err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil {
 		t.Fatal(err)
@@ -229,9 +263,64 @@ func TestOpenMigratesVersion1(t *testing.T) {
 		t.Errorf("old token = %q, expires %v; want ingrid without expiry", principal, expires)
 	}
 	// A second Open finds the current version and changes nothing.
-	db2, err := Open(ctx, dir)
+	s2, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}
-	db2.Close()
+	s2.Close()
 }
+
+// TestOpenMigratesVersion2 opens a state file as release 2 wrote it, with
+// debits in the ledger, and checks that the debits keep their ε and δ and
+// spent no ρ, and that the ledger takes the next debit.
+func TestOpenMigratesVersion2(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", dsn(Path(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT`}
+	stmts = append(stmts, migrations[0]...)
+	stmts = append(stmts, migrations[1]...)
+	stmts = append(stmts,
+		`INSERT INTO schema_version (version) VALUES (2)`,
+		`INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units) VALUES ('p', 'a', 1500000000, 20000000)`,
+		`INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units)
+			VALUES ('2025-06-01T00:00:00.000000000Z', 'q_old', 'p', 'ingrid', 'a', 1500000000, 20000000)`)
+	for _, s := range stmts {
+		if _, err := old.ExecContext(ctx, s); err != nil {
+			t.Fatalf("writing a version 2 store: %v", err)
+		}
+	}
+	old.Close()
+
+	s := openStore(t, dir, nil)
+	want, err := budget.NewCost(1.5, 2e-8, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Ledger().Spent(ctx, "p", "a"); err != nil || got != want {
+		t.Errorf("Spent after migration = %v, %v; want %v", got, err, want)
+	}
+	h, err := s.Ledger().History(ctx, "p", 0)
+	if err != nil || len(h) != 1 || h[0].QueryID != "q_old" || h[0].Cost != want {
+		t.Errorf("History after migration = %+v, %v", h, err)
+	}
+	more, err := budget.NewCost(0.5, 0, 1e-4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ledger().Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: more}, admitAll{}); err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := want.Add(more)
+	if got, err := s.Ledger().Spent(ctx, "p", "a"); err != nil || got != sum {
+		t.Errorf("Spent after a new debit = %v, %v; want %v", got, err, sum)
+	}
+}
+
+// admitAll admits every debit.
+type admitAll struct{}
+
+func (admitAll) Admit(budget.Spend, map[string]budget.Cost) error { return nil }

@@ -1,39 +1,23 @@
-package statedb
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 2
-
-// TimeFormat is how the state store writes times: UTC, fixed width, so that
-// text order is time order and a time reads back exactly as written.
-const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
-
-// FormatTime renders t in TimeFormat (in UTC).
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
-
-// ParseTime reads a time written by FormatTime.
-func ParseTime(s string) (time.Time, error) {
-	t, err := time.Parse(TimeFormat, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("statedb.ParseTime: %w", err)
-	}
-	return t.UTC(), nil
-}
+const SchemaVersion = 3
 
 // migrations[i] brings the schema from version i to version i+1. Append
 // new steps; never edit a released one.
 var migrations = [][]string{
 	{ // 1: budget ledger, audit log, tokens.
 
-		// engine/budget: what each project has spent on each dataset, in
-		// integer units (ε in 1e-9, δ in 1e-15), and one row per debit.
+		// The ledger: what each project has spent on each dataset, as the
+		// exact units of budget.Cost (ε in 1e-9, δ in 1e-15), and one row
+		// per debit.
 		`CREATE TABLE budget_spent (
 			project       TEXT    NOT NULL,
 			dataset       TEXT    NOT NULL,
@@ -53,8 +37,9 @@ var migrations = [][]string{
 		) STRICT`,
 		`CREATE INDEX budget_entries_project ON budget_entries (project, id)`,
 
-		// engine/audit: the hash chain and its head (last seq and hash),
-		// updated in the same transaction as each append.
+		// The audit log: the hash chain as audit.Raw holds it and its head
+		// (last seq and hash), updated in the same transaction as each
+		// append.
 		`CREATE TABLE audit_log (
 			seq           INTEGER PRIMARY KEY,
 			time          TEXT    NOT NULL,
@@ -89,7 +74,7 @@ var migrations = [][]string{
 		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 			BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END`,
 
-		// engine/tokens: only the SHA-256 of a token is stored.
+		// The tokens: only the SHA-256 of a token is stored.
 		`CREATE TABLE tokens (
 			id         TEXT PRIMARY KEY,
 			hash       BLOB NOT NULL UNIQUE,
@@ -102,6 +87,11 @@ var migrations = [][]string{
 	{ // 2: optional token expiry (`statgate token create --ttl`). A token
 		// created before has no expiry (NULL) and keeps working.
 		`ALTER TABLE tokens ADD COLUMN expires_at TEXT`,
+	},
+	{ // 3: ρ (zCDP) beside ε and δ in the ledger, in budget.Cost's units of
+		// 1e-12. Debits recorded before spent no ρ.
+		`ALTER TABLE budget_spent ADD COLUMN rho_units INTEGER NOT NULL DEFAULT 0 CHECK (rho_units >= 0)`,
+		`ALTER TABLE budget_entries ADD COLUMN rho_units INTEGER NOT NULL DEFAULT 0`,
 	},
 }
 

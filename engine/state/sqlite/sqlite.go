@@ -1,0 +1,200 @@
+// Package sqlite is the embedded state store: one SQLite file, state.db in
+// the data directory, that holds the budget ledger, the audit log and the
+// API tokens, and implements engine/state's interfaces over it. It uses
+// the pure-Go driver modernc.org/sqlite.
+//
+// The file is opened in WAL mode with synchronous=FULL (a commit is on disk
+// before it returns), a busy timeout, foreign keys on, and every write
+// transaction started with BEGIN IMMEDIATE, so writers serialise on the
+// database's write lock whether they are goroutines of one process or
+// separate processes. That lets an operator run `statgate token create`,
+// `budget show` or `audit verify` next to a live server. Read-only
+// transactions (sql.TxOptions{ReadOnly: true}) start with a plain BEGIN and
+// see a consistent snapshot without blocking the writer.
+//
+// Open creates the file (mode 0600) and brings its schema to the version
+// this binary knows (schema.go holds the tables and their migrations).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	// The pure-Go SQLite driver, registered as "sqlite".
+	_ "modernc.org/sqlite"
+
+	"github.com/statgate/statgate/engine/state"
+)
+
+// FileName is the name of the state file inside the data directory.
+const FileName = "state.db"
+
+// BusyTimeout is how long a statement waits for a lock another connection
+// (or process) holds before it fails with SQLITE_BUSY.
+const BusyTimeout = 30 * time.Second
+
+// Path returns the state file of a data directory.
+func Path(dataDir string) string { return filepath.Join(dataDir, FileName) }
+
+// Store is the state kept in one SQLite file. It is safe for concurrent
+// use, also by several processes that open the same file.
+type Store struct {
+	db *sql.DB
+	// now is the clock every record is stamped with (tests replace it
+	// before first use).
+	now    func() time.Time
+	ledger *ledger
+	audit  *auditLog
+	tokens *tokenStore
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Open opens (creating when missing) the state store of dataDir and
+// migrates its schema. Close it when done. A store written by a newer
+// statgate (a schema version above SchemaVersion) is refused.
+func Open(ctx context.Context, dataDir string) (*Store, error) {
+	db, err := openDB(ctx, dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
+	s := &Store{db: db, now: time.Now}
+	s.ledger = &ledger{st: s}
+	s.audit = &auditLog{st: s}
+	s.tokens = &tokenStore{st: s}
+	return s, nil
+}
+
+// openDB creates dataDir and the state file as needed, opens it with the
+// connection settings of dsn and migrates the schema.
+func openDB(ctx context.Context, dataDir string) (*sql.DB, error) {
+	if dataDir == "" {
+		return nil, errors.New("a data directory is required")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	path, err := filepath.Abs(Path(dataDir))
+	if err != nil {
+		return nil, err
+	}
+	// Create the file ourselves so that it (and the -wal and -shm files,
+	// which SQLite creates with the main file's mode) is private to the owner.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn is the modernc.org/sqlite data source name of the state file: a
+// file: URI with the connection settings every pooled connection applies.
+// _txlock=immediate makes every write transaction (BeginTx without
+// ReadOnly) a BEGIN IMMEDIATE; write depends on it.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Exists reports whether dataDir already holds a state file, so that
+// read-only operator commands can say so instead of creating an empty one.
+func Exists(dataDir string) (bool, error) {
+	_, err := os.Stat(Path(dataDir))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("sqlite.Exists: %w", err)
+	}
+}
+
+// Ledger implements state.Store.
+func (s *Store) Ledger() state.Ledger { return s.ledger }
+
+// Audit implements state.Store.
+func (s *Store) Audit() state.AuditLog { return s.audit }
+
+// Tokens implements state.Store.
+func (s *Store) Tokens() state.Tokens { return s.tokens }
+
+// Ping implements state.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite.Ping: %w", err)
+	}
+	return nil
+}
+
+// Close implements state.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// write runs fn in one write transaction and commits it when fn returns
+// nil. The transaction is a BEGIN IMMEDIATE (see dsn): it takes the
+// database's write lock at once, so what fn reads before it writes (what
+// was spent, the audit head) cannot change before it commits, whichever
+// goroutine or process writes next. fn's error is returned as it is.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// timeFormat is how the store writes times: UTC, fixed width, so that text
+// order is time order and a time reads back exactly as written. It is
+// also audit.TimeFormat, the form audit entries are hashed in.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// formatTime renders t in timeFormat (in UTC).
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// parseTime reads a time written by formatTime.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time: %w", err)
+	}
+	return t.UTC(), nil
+}

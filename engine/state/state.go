@@ -1,0 +1,128 @@
+// Package state declares the stores that keep statgate's state apart from
+// the extracts: the budget ledger, the audit log and the API tokens. The
+// engine, the API and the operator commands use these interfaces; a
+// backend implements all of them over one store (engine/state/sqlite: a
+// file beside the extracts, the default; a PostgreSQL store shared by
+// several API replicas fits the same interfaces).
+//
+// Every store is safe for concurrent use, also by several processes on
+// the same underlying store: `statgate token create`, `budget show` and
+// `audit verify` run next to a live server. Writes that must be atomic (a
+// debit over several datasets, an audit append with its head record) are
+// one transaction that serialises with every other writer. Every method
+// takes a context and returns only the types of the packages that own the
+// concepts (budget, audit, tokens), never a backend's.
+//
+// The rules live with their concepts, not in the stores: a budget.Book
+// decides whether a debit fits (Admitter), audit.Append and audit.Verify
+// chain and check the log over a backend's transaction, and package tokens
+// issues, hashes and checks tokens. A store only keeps what they decide.
+//
+// A result cache, which will answer an identical checked question in the
+// same project from its stored release at no cost, is state too and will
+// be a store here beside these three.
+//
+// Package statetest holds the behavioural tests every backend passes.
+package state
+
+import (
+	"context"
+
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/tokens"
+)
+
+// Store is one backend's state: a ledger, an audit log and a token store
+// over the same underlying store. The caller that opens a Store closes it.
+type Store interface {
+	Ledger() Ledger
+	Audit() AuditLog
+	Tokens() Tokens
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	// Close releases the store; the Ledger, AuditLog and Tokens it gave
+	// must not be used afterwards.
+	Close() error
+}
+
+// Ledger records spending, per project × dataset, durably and never
+// refunded.
+type Ledger interface {
+	// Debit takes s.Cost from s.Project's budget on every dataset of
+	// s.Datasets, or from none, in one atomic step that serialises with
+	// every other debit on the store: it reads what the project has spent
+	// on each dataset, asks a whether the debit may be taken, and records
+	// it (one budget.Entry per dataset) only when a returns nil. a's
+	// error, typically a *refusal.Error such as budget_exhausted, is
+	// returned as it is and nothing is spent. An invalid s (see
+	// budget.Spend.Normalize) is an error wrapping budget.ErrInvalidSpend.
+	// On a nil error the debit is durable.
+	Debit(ctx context.Context, s budget.Spend, a Admitter) error
+	// Spent returns the sum of what project has spent on dataset (the
+	// zero Cost when nothing).
+	Spent(ctx context.Context, project, dataset string) (budget.Cost, error)
+	// History returns a project's debits, newest first, at most limit of
+	// them (limit ≤ 0: all).
+	History(ctx context.Context, project string, limit int) ([]budget.Entry, error)
+}
+
+// Admitter decides, inside a ledger's debit, whether s may be taken given
+// spent, the sum each of s.Datasets has spent in s.Project (a dataset
+// without debits may be absent). It must only read: a store may call it
+// again when it retries a transaction. *budget.Book is the Admitter the
+// engine uses.
+type Admitter interface {
+	Admit(s budget.Spend, spent map[string]budget.Cost) error
+}
+
+var _ Admitter = (*budget.Book)(nil)
+
+// AuditLog is the append-only, hash-chained log of requests (see package
+// audit for the chain).
+type AuditLog interface {
+	// Append stores e as the next entry, with its Seq, Time, PrevHash and
+	// Hash assigned (audit.Append, in one write transaction with the head
+	// record), and returns the stored entry. An entry that cannot be
+	// stored is audit.ErrInvalidEntry; a log whose last entry does not
+	// match its head record is audit.ErrBroken.
+	Append(ctx context.Context, e audit.Entry) (audit.Entry, error)
+	// List returns the entries f selects, in Seq order.
+	List(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
+	// Tail returns the last n entries, in Seq order (none when n ≤ 0).
+	Tail(ctx context.Context, n int) ([]audit.Entry, error)
+	// Verify checks the whole chain and the head record in one consistent
+	// read (audit.Verify; appends continue meanwhile). An error means the
+	// log could not be read, not that it is bad.
+	Verify(ctx context.Context) (audit.Report, error)
+	// CheckAnchor reports whether entry seq still has hash: an operator who
+	// recorded a head (Report.HeadSeq, Report.HeadHash) outside the machine
+	// checks it later with this, which catches even a consistent rewrite
+	// of the whole log. A missing entry reports false.
+	CheckAnchor(ctx context.Context, seq int64, hash string) (bool, error)
+}
+
+// Tokens keeps the API's bearer tokens: only their hashes, with the
+// public ids operators list and revoke them by (see package tokens).
+type Tokens interface {
+	// Create issues a token for principal (opts nil: it does not expire).
+	// The token is returned once and cannot be recovered later; Info
+	// describes it. A bad principal is tokens.ErrBadPrincipal, a negative
+	// TTL tokens.ErrBadTTL.
+	Create(ctx context.Context, principal string, opts *tokens.CreateOptions) (string, tokens.Info, error)
+	// Lookup returns the principal a token belongs to. ok is false for a
+	// malformed, unknown, revoked or expired token. err is nil then,
+	// except for an expired token, where it is tokens.ErrExpired: only the
+	// holder of a token that was really issued can see that, so it tells
+	// nothing to a guesser. Any other err is a failure of the store. An
+	// accepted token's LastUsed is brought up to date at most once a
+	// minute, so most lookups only read.
+	Lookup(ctx context.Context, token string) (principal string, ok bool, err error)
+	// List returns every token ever created, revoked ones included,
+	// oldest first.
+	List(ctx context.Context) ([]tokens.Info, error)
+	// Revoke revokes the token with the given public id; later lookups of
+	// it fail. Revoking a revoked token is a no-op. An unknown id is
+	// tokens.ErrNotFound.
+	Revoke(ctx context.Context, id string) error
+}
