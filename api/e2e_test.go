@@ -217,6 +217,18 @@ func TestE2ESession(t *testing.T) {
 		}
 	})
 
+	t.Run("query with fixed bounds", func(t *testing.T) {
+		r := s.must(t, call{method: http.MethodPost, path: "/v1/query", as: researcher,
+			body: `{"project":"diabetes-2026","sql":"SELECT contact_type, avg(length_of_stay_days) AS los FROM npr GROUP BY 1",
+				"bounds":{"max_groups_per_person":2,"max_rows_per_person_per_group":3,"clamp":{"length_of_stay_days":[0,30]}}}`}, http.StatusOK)
+		res := decodeResult(t, r)
+		l.release(t, res.Meta)
+		b := res.Meta.Bounding
+		if b.MaxGroupsPerPerson != 2 || b.MaxRowsPerPersonPerGroup != 3 || b.Bounds["los"] != [2]float64{0, 30} {
+			t.Errorf("bounding %+v, want the request's", b)
+		}
+	})
+
 	t.Run("query as CSV", func(t *testing.T) {
 		r := s.must(t, call{method: http.MethodPost, path: "/v1/query", as: researcher,
 			body: queryBody(t, "diabetes-2026", contactsSQL, 0.25), header: map[string]string{"Accept": "text/csv"}}, http.StatusOK)
@@ -384,6 +396,9 @@ func TestE2ESession(t *testing.T) {
 				422, "epsilon_too_small", true},
 			{"denormal epsilon", call{method: "POST", path: "/v1/query", as: researcher, body: queryBody(t, "diabetes-2026", contactsSQL, 5e-324)},
 				422, "epsilon_too_small", true},
+			{"bounds above the cap", call{method: "POST", path: "/v1/query", as: researcher,
+				body: `{"project":"diabetes-2026","sql":"SELECT year(contact_date) AS y, count(*) AS n FROM npr GROUP BY 1","bounds":{"max_groups_per_person":1000}}`},
+				422, "bounds_above_cap", true},
 			{"too expensive", call{method: "POST", path: "/v1/query", as: researcher,
 				body: queryBody(t, "diabetes-2026", "SELECT municipality, birth_year, sex, median(birth_year) AS a, quantile_cont(birth_year, 0.1) AS b, quantile_cont(birth_year, 0.9) AS c FROM population GROUP BY 1, 2, 3", 0)},
 				422, "query_too_expensive", true},

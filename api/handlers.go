@@ -195,7 +195,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, SQL: body.SQL, Epsilon: eps, Totals: body.Totals})
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, SQL: body.SQL, Epsilon: eps, Totals: body.Totals, Bounds: body.Bounds})
 }
 
 func (h *Handler) runTemplate(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +212,7 @@ func (h *Handler) runTemplate(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Template: chi.URLParam(r, "name"), Params: body.Params})
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Template: chi.URLParam(r, "name"), Params: body.Params, Bounds: body.Bounds})
 }
 
 func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
@@ -238,7 +238,7 @@ func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec := &engine.CohortSpec{Include: body.Include, Exclude: body.Exclude, Breakdown: body.Breakdown}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Cohort: spec, Epsilon: eps})
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Cohort: spec, Epsilon: eps, Bounds: body.Bounds})
 }
 
 // runQuery asks the engine and renders its result as mt.

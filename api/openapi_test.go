@@ -179,6 +179,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"TemplateRunRequest": reflect.TypeFor[TemplateRunBody](),
 		"CohortRequest":      reflect.TypeFor[CohortBody](),
 		"Criterion":          reflect.TypeFor[engine.Criterion](),
+		"Bounds":             reflect.TypeFor[engine.Bounds](),
 		"Result":             reflect.TypeFor[result.Result](),
 		"Column":             reflect.TypeFor[result.Column](),
 		"Row":                reflect.TypeFor[result.Row](),
