@@ -3,12 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
@@ -20,161 +17,179 @@ const (
 	maxCohortBreakdown = 3
 )
 
-// ageBands are the bands of the "age_band" breakdown, in years at the end
-// of the population register's last year.
+// ageBands are the bands of the "age_band" breakdown: age in whole years
+// at the persons register's reference year (policies.Dataset.AgeReferenceYear).
 var ageBands = []struct {
 	label  string
-	maxAge int // exclusive; 0: open-ended
+	maxAge int64 // exclusive; 0: open-ended
 }{{"0-17", 18}, {"18-39", 40}, {"40-64", 65}, {"65-79", 80}, {"80+", 0}}
 
-// compileCohort plans a cohort-size estimate: the persons meeting every
-// include criterion and no exclude criterion, counted once each (so each
-// person is in one group: L0 = L∞ = 1), optionally broken down by
-// population columns. Each criterion's where goes through the checker.
+// compileCohort compiles a cohort-size estimate into a checked query (see
+// cohortQuery), which the engine plans with plan.Bound like any other.
 func (e *Engine) compileCohort(ctx context.Context, proj *policies.Project, r Request) (*compiled, error) {
-	spec := r.Cohort
 	c := &compiled{kind: "cohort", epsilon: r.Epsilon}
+	q, notes, err := e.cohortQuery(ctx, proj, r.Cohort)
+	if err != nil {
+		return c, err
+	}
+	c.q, c.notes = q, notes
+	return c, nil
+}
+
+// criterion is one checked cohort criterion: its dataset and its row
+// condition (the where and the from/to bounds, columns qualified with the
+// dataset's name; nil: any row).
+type criterion struct {
+	ds   *policies.Dataset
+	cond query.Expr
+	not  bool // an exclude criterion
+}
+
+// cohortQuery builds the query of a cohort estimate: the persons meeting
+// every include criterion and no exclude criterion, counted once each.
+//
+// Without a breakdown the base table is the first include criterion's
+// dataset, filtered by its condition; every other criterion is a
+// query.Exists on the person key (Not for excludes). With a breakdown the
+// base table is the policy's persons register (role: persons, one row per
+// person), every criterion is an Exists, and the keys are the breakdown:
+// columns of the register with a public domain, or age_band, a CASE over
+// its birth_year_column. Either way each person is in one group, so plan
+// gives L0 = 1 and skips the L0 step. Each criterion's where goes through
+// the same checker as ad-hoc SQL. The notes say what age_band means when
+// it is asked for.
+func (e *Engine) cohortQuery(ctx context.Context, proj *policies.Project, spec *CohortSpec) (*query.Query, []string, error) {
 	if len(spec.Include) == 0 {
-		return c, badCohort("cohort_needs_include", "a cohort needs at least one include criterion",
+		return nil, nil, badCohort("cohort_needs_include", "a cohort needs at least one include criterion",
 			`add {"dataset": "npr", "where": "icd10 LIKE 'E11%'"} to include`)
 	}
 	if len(spec.Include)+len(spec.Exclude) > maxCohortCriteria {
-		return c, badCohort("cohort_too_many_criteria", fmt.Sprintf("a cohort may have at most %d criteria", maxCohortCriteria), "")
+		return nil, nil, badCohort("cohort_too_many_criteria", fmt.Sprintf("a cohort may have at most %d criteria", maxCohortCriteria), "")
 	}
 	if len(spec.Breakdown) > maxCohortBreakdown {
-		return c, badCohort("cohort_too_many_breakdowns", fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
+		return nil, nil, badCohort("cohort_too_many_breakdowns", fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
 	}
 	cat := query.NewCatalog(e.pol, proj.Datasets)
-	datasets := []string{}
-	var ctes []string
-	render := func(prefix string, i int, cr Criterion) (string, error) {
-		d, err := e.criterionDataset(proj, cr)
+	var crit []criterion
+	for i, cr := range append(append([]Criterion{}, spec.Include...), spec.Exclude...) {
+		c, err := e.checkCriterion(ctx, proj, cat, cr)
 		if err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		cond := []string{"TRUE"}
-		if strings.TrimSpace(cr.Where) != "" {
-			w, err := e.parser.CompileWhere(ctx, d.Name, cr.Where, cat)
-			if err != nil {
-				return "", err
-			}
-			cond = append(cond, "("+plan.RenderFilter(w)+")")
+		c.not = i >= len(spec.Include)
+		crit = append(crit, c)
+	}
+
+	q := &query.Query{Aggs: []query.Aggregate{{Kind: query.AggCountDistinct, Name: "persons"}}}
+	var where []query.Expr
+	var notes []string
+	var pop *policies.Dataset
+	if len(spec.Breakdown) == 0 {
+		first := crit[0]
+		q.From = []query.TableRef{{Dataset: first.ds.Name, Alias: first.ds.Name}}
+		if first.cond != nil {
+			where = append(where, first.cond)
 		}
-		dc, err := dateBounds(d, cr)
+		crit = crit[1:]
+	} else {
+		var err error
+		if pop, err = e.personsRegister(proj); err != nil {
+			return nil, nil, err
+		}
+		q.From = []query.TableRef{{Dataset: pop.Name, Alias: pop.Name}}
+	}
+	base := q.From[0]
+	baseDS := e.pol.Datasets[base.Dataset]
+	outer := &query.ColumnRef{Table: base.Alias, Dataset: base.Dataset, Column: baseDS.PersonKey, Type: personKeyType}
+	for i, c := range crit {
+		alias := fmt.Sprintf("c%d", i)
+		for alias == base.Alias {
+			alias += "_"
+		}
+		x := &query.Exists{
+			Table: query.TableRef{Dataset: c.ds.Name, Alias: alias},
+			Inner: &query.ColumnRef{Table: alias, Dataset: c.ds.Name, Column: c.ds.PersonKey, Type: personKeyType},
+			Outer: outer, Not: c.not,
+		}
+		if c.cond != nil {
+			x.Where = query.Requalify(c.cond, c.ds.Name, alias)
+		}
+		where = append(where, x)
+	}
+	for i, name := range spec.Breakdown {
+		key, filter, note, err := breakdownKey(pop, base.Alias, name)
 		if err != nil {
-			return "", err
+			return nil, nil, err
 		}
-		cond = append(cond, dc...)
-		if !slices.Contains(datasets, d.Name) {
-			datasets = append(datasets, d.Name)
-		}
-		name := fmt.Sprintf("%s%d", prefix, i)
-		ctes = append(ctes, fmt.Sprintf("%s AS (SELECT DISTINCT %s.%s AS pid FROM %s AS %s WHERE %s AND %s.%s IS NOT NULL)",
-			name, qi(d.Name), qi(d.PersonKey), qi(d.Name), qi(d.Name), strings.Join(cond, " AND "), qi(d.Name), qi(d.PersonKey)))
-		return name, nil
-	}
-	var inc, exc []string
-	for i, cr := range spec.Include {
-		n, err := render("inc", i, cr)
-		if err != nil {
-			return c, err
-		}
-		inc = append(inc, n)
-	}
-	for i, cr := range spec.Exclude {
-		n, err := render("exc", i, cr)
-		if err != nil {
-			return c, err
-		}
-		exc = append(exc, n)
-	}
-	p := &plan.Plan{
-		Bounds:    plan.Bounds{MaxGroupsPerPerson: 1, MaxRowsPerPersonPerGroup: 1, L0Step: "one_group_per_person"},
-		PersonsL0: 1, PersonsLInf: 1,
-	}
-	from := inc[0]
-	var where, keys []string
-	for _, n := range inc[1:] {
-		where = append(where, fmt.Sprintf("%s.pid IN (SELECT pid FROM %s)", inc[0], n))
-	}
-	for _, n := range exc {
-		where = append(where, fmt.Sprintf("%s.pid NOT IN (SELECT pid FROM %s)", inc[0], n))
-	}
-	if len(spec.Breakdown) > 0 {
-		pop, err := e.populationOf(proj)
-		if err != nil {
-			return c, err
-		}
-		if !slices.Contains(datasets, pop.Name) {
-			datasets = append(datasets, pop.Name)
-		}
-		from += fmt.Sprintf(" JOIN %s AS %s ON %s.pid = %s.%s", qi(pop.Name), qi(pop.Name), inc[0], qi(pop.Name), qi(pop.PersonKey))
-		for i, b := range spec.Breakdown {
-			expr, key, filter, err := breakdownKey(pop, b)
-			if err != nil {
-				return c, err
-			}
-			name := fmt.Sprintf("k%d", i)
-			keys = append(keys, expr+" AS "+name)
+		q.Keys = append(q.Keys, key)
+		q.Output = append(q.Output, query.OutputColumn{Name: key.Name, Key: i, Agg: -1})
+		if filter != nil {
 			where = append(where, filter)
-			p.Keys = append(p.Keys, key)
-			p.Columns = append(p.Columns, plan.Column{Name: name, Role: plan.RoleKey, Index: i})
+		}
+		if note != "" {
+			notes = append(notes, note)
 		}
 	}
-	p.Columns = append(p.Columns, plan.Column{Name: "persons", Role: plan.RolePersons, Index: 0})
-	p.Aggs = []plan.Agg{{Kind: query.AggCountDistinct, Name: "persons", L0: 1, LInf: 1}}
-	p.Datasets = datasets
-	sel := append(slices.Clone(keys), "count(*)::BIGINT AS persons")
-	sqlText := "WITH " + strings.Join(ctes, ", ") + " SELECT " + strings.Join(sel, ", ") + " FROM " + from
-	if len(where) > 0 {
-		sqlText += " WHERE " + strings.Join(where, " AND ")
+	q.Output = append(q.Output, query.OutputColumn{Name: "persons", Key: -1, Agg: 0})
+	q.Where = conjunction(where)
+	return q, notes, nil
+}
+
+// personKeyType is the model type of a person key (an id column) in the
+// Exists correlations the cohort builds: the checker gives id columns no
+// model type, and the planner only compares them.
+const personKeyType = query.TypeUnknown
+
+// checkCriterion checks one criterion: a dataset the project may read, its
+// where through the checker, and its from/to on the dataset's date_column.
+func (e *Engine) checkCriterion(ctx context.Context, proj *policies.Project, cat *query.Catalog, cr Criterion) (criterion, error) {
+	d, err := e.access.Dataset(proj, cr.Dataset)
+	if err != nil {
+		return criterion{}, err
 	}
-	if len(keys) > 0 {
-		groups := make([]string, len(keys))
-		for i := range keys {
-			groups[i] = strconv.Itoa(i + 1)
+	var conds []query.Expr
+	if strings.TrimSpace(cr.Where) != "" {
+		w, err := e.parser.CompileWhere(ctx, d.Name, cr.Where, cat)
+		if err != nil {
+			return criterion{}, err
 		}
-		sqlText += " GROUP BY " + strings.Join(groups, ", ")
+		if w != nil {
+			conds = append(conds, w)
+		}
 	}
-	p.SQL = sqlText
-	c.plan = p
-	return c, nil
+	dc, err := dateBounds(d, cr)
+	if err != nil {
+		return criterion{}, err
+	}
+	return criterion{ds: d, cond: conjunction(append(conds, dc...))}, nil
+}
+
+// conjunction is the AND of conds: nil for none, the condition itself for one.
+func conjunction(conds []query.Expr) query.Expr {
+	switch len(conds) {
+	case 0:
+		return nil
+	case 1:
+		return conds[0]
+	}
+	return &query.Logical{Op: "AND", Args: conds}
 }
 
 func badCohort(code, msg, hint string) error {
 	return &refusal.Error{Kind: refusal.KindBadRequest, Code: code, Message: msg, Hint: hint}
 }
 
-// criterionDataset returns the criterion's dataset when the project may read it.
-func (e *Engine) criterionDataset(proj *policies.Project, cr Criterion) (*policies.Dataset, error) {
-	d, ok := e.pol.Datasets[cr.Dataset]
-	if !ok {
-		return nil, refusal.New("unknown_dataset", fmt.Sprintf("there is no dataset %q", cr.Dataset), "GET /v1/datasets lists them")
-	}
-	if !slices.Contains(proj.Datasets, cr.Dataset) {
-		return nil, refusal.New("dataset_not_in_project",
-			fmt.Sprintf("project %q does not include dataset %q", proj.ID, cr.Dataset), "use one of: "+strings.Join(proj.Datasets, ", "))
-	}
-	return d, nil
-}
-
 // dateBounds turns a criterion's from/to into conditions on the dataset's
-// first date column.
-func dateBounds(d *policies.Dataset, cr Criterion) ([]string, error) {
+// date_column (inclusive), qualified with the dataset's name.
+func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
 	if cr.From == "" && cr.To == "" {
 		return nil, nil
 	}
-	var col *policies.Column
-	for _, c := range d.Columns {
-		if c.Type == policies.TypeDate {
-			col = c
-			break
-		}
+	if d.DateColumn == "" {
+		return nil, badCohort("cohort_no_date_column", fmt.Sprintf("dataset %q has no date column for from/to (the policy names none in date_column)", d.Name), "remove from and to")
 	}
-	if col == nil {
-		return nil, badCohort("cohort_no_date_column", fmt.Sprintf("dataset %q has no date column for from/to", d.Name), "remove from and to")
-	}
-	var out []string
+	col := &query.ColumnRef{Table: d.Name, Dataset: d.Name, Column: d.DateColumn, Type: query.TypeDate}
+	var out []query.Expr
 	for _, b := range []struct{ v, op, field string }{{cr.From, ">=", "from"}, {cr.To, "<=", "to"}} {
 		if b.v == "" {
 			continue
@@ -182,80 +197,66 @@ func dateBounds(d *policies.Dataset, cr Criterion) ([]string, error) {
 		if _, err := time.Parse("2006-01-02", b.v); err != nil {
 			return nil, badCohort("cohort_bad_date", fmt.Sprintf("%s must be a date written YYYY-MM-DD", b.field), "")
 		}
-		out = append(out, fmt.Sprintf("%s.%s %s DATE '%s'", qi(d.Name), qi(col.Name), b.op, b.v))
+		out = append(out, &query.Compare{Op: b.op, L: col, R: &query.Literal{Value: b.v, Type: query.TypeDate}})
 	}
 	return out, nil
 }
 
-// populationOf returns the project's one-row-per-person dataset that
-// breakdowns are taken from (the one named "population" if there are several).
-func (e *Engine) populationOf(proj *policies.Project) (*policies.Dataset, error) {
-	var found *policies.Dataset
-	for _, name := range proj.Datasets {
-		d := e.pol.Datasets[name]
-		if d.OneRowPerPerson && (found == nil || d.Name == "population") {
-			found = d
-		}
-	}
-	if found == nil {
+// personsRegister returns the policy's persons register (role: persons),
+// which breakdowns are taken from, when the project may read it.
+func (e *Engine) personsRegister(proj *policies.Project) (*policies.Dataset, error) {
+	pop, ok := e.pol.Persons()
+	if !ok {
 		return nil, badCohort("cohort_no_population",
-			fmt.Sprintf("project %q has no one-row-per-person dataset to break cohorts down by", proj.ID), "remove breakdown")
+			"the policy declares no persons register (a one-row-per-person dataset with role: persons) to break cohorts down by",
+			"remove breakdown, or ask the registry owner to declare role: persons on the population register")
 	}
-	return found, nil
+	if _, err := e.access.Dataset(proj, pop.Name); err != nil {
+		return nil, badCohort("cohort_no_population",
+			fmt.Sprintf("project %q does not include the persons register %q that breakdowns are taken from", proj.ID, pop.Name), "remove breakdown")
+	}
+	return pop, nil
 }
 
-// breakdownKey returns the SQL, plan key and domain filter of one breakdown:
-// a population column with a public domain, or "age_band".
-func breakdownKey(pop *policies.Dataset, name string) (string, plan.Key, string, error) {
+// breakdownKey returns the group key of one breakdown, the WHERE condition
+// it needs (or nil) and a note for the result (or ""): a column of the
+// persons register pop (qualified with alias) with a public domain, or
+// "age_band".
+func breakdownKey(pop *policies.Dataset, alias, name string) (query.GroupKey, query.Expr, string, error) {
 	if name == "age_band" {
-		by, ok := pop.Column("birth_year")
-		ref := 0
-		for _, c := range pop.Columns {
-			if c.Years != nil {
-				ref = c.Years[1]
-			}
+		ref, ok := pop.AgeReferenceYear()
+		by, found := pop.Column(pop.BirthYearColumn)
+		if !ok || !found {
+			return query.GroupKey{}, nil, "", badCohort("cohort_bad_breakdown",
+				"age_band needs the persons register "+pop.Name+" to name its birth_year_column and a date_column with years", "")
 		}
-		if !ok || ref == 0 {
-			return "", plan.Key{}, "", badCohort("cohort_bad_breakdown", "age_band needs a birth_year column and a dated column in "+pop.Name, "")
-		}
-		age := fmt.Sprintf("(%d - %s.%s)", ref, qi(pop.Name), qi(by.Name))
-		var arms []string
-		key := plan.Key{Name: "age_band", Type: query.TypeString}
+		birth := &query.ColumnRef{Table: alias, Dataset: pop.Name, Column: by.Name, Type: query.TypeInteger}
+		age := &query.Arith{Op: "-", L: &query.Literal{Value: int64(ref), Type: query.TypeInteger}, R: birth, Type: query.TypeInteger}
+		band := &query.Case{Type: query.TypeString}
 		for _, b := range ageBands {
-			key.Domain = append(key.Domain, b.label)
-			if b.maxAge > 0 {
-				arms = append(arms, fmt.Sprintf("WHEN %s < %d THEN '%s'", age, b.maxAge, b.label))
+			label := &query.Literal{Value: b.label, Type: query.TypeString}
+			if b.maxAge == 0 {
+				band.Else = label
+				continue
 			}
+			band.Whens = append(band.Whens, query.When{
+				Cond: &query.Compare{Op: "<", L: age, R: &query.Literal{Value: b.maxAge, Type: query.TypeInteger}},
+				Then: label,
+			})
 		}
-		expr := fmt.Sprintf("CASE %s ELSE '%s' END", strings.Join(arms, " "), ageBands[len(ageBands)-1].label)
-		return expr, key, fmt.Sprintf("%s.%s IS NOT NULL", qi(pop.Name), qi(by.Name)), nil
+		note := fmt.Sprintf("age_band is the age in whole years at the end of the persons register's date range: %d − %s.%s "+
+			"(%d is the last year of %s.%s), also for persons who have died; persons without a %s are not counted",
+			ref, pop.Name, by.Name, ref, pop.Name, pop.DateColumn, by.Name)
+		return query.GroupKey{Name: "age_band", Expr: band}, &query.IsNull{X: birth, Not: true}, note, nil
 	}
 	col, ok := pop.Column(name)
 	if !ok || col.Domain == nil {
-		return "", plan.Key{}, "", badCohort("cohort_bad_breakdown",
+		return query.GroupKey{}, nil, "", badCohort("cohort_bad_breakdown",
 			fmt.Sprintf("cannot break down by %q: it must be age_band or a %s column with a public domain", name, pop.Name), "")
 	}
-	ref := qi(pop.Name) + "." + qi(col.Name)
-	expr := ref
-	key := plan.Key{Name: col.Name, Type: query.TypeString}
-	var filter string
-	if col.Domain.Range != nil {
-		key.Type = query.TypeInteger
-		expr = "CAST(" + ref + " AS BIGINT)"
-		for v := col.Domain.Range[0]; v <= col.Domain.Range[1]; v++ {
-			key.Domain = append(key.Domain, int64(v))
-		}
-		filter = fmt.Sprintf("%s BETWEEN %d AND %d", ref, col.Domain.Range[0], col.Domain.Range[1])
-	} else {
-		quoted := make([]string, len(col.Domain.Values))
-		for i, v := range col.Domain.Values {
-			key.Domain = append(key.Domain, v)
-			quoted[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
-		}
-		filter = fmt.Sprintf("%s IN (%s)", ref, strings.Join(quoted, ", "))
+	t := query.TypeString
+	if col.Type == policies.TypeInteger {
+		t = query.TypeInteger
 	}
-	return expr, key, filter, nil
+	return query.GroupKey{Name: col.Name, Expr: &query.ColumnRef{Table: alias, Dataset: pop.Name, Column: col.Name, Type: t}}, nil, "", nil
 }
-
-// qi quotes an identifier for DuckDB.
-func qi(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

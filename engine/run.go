@@ -65,7 +65,8 @@ type compiled struct {
 	text     string // what the audit log records as the query
 	template string
 	params   map[string]any
-	q        *query.Query // nil for cohorts
+	q        *query.Query
+	notes    []string // added to the result's notes (what a cohort's age_band means)
 	plan     *plan.Plan
 	epsilon  float64 // requested total ε (before the split)
 	pinnedEp bool    // the template's fixed ε
@@ -234,6 +235,7 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	res.Meta.Datasets = slices.Clone(c.plan.Datasets)
 	res.Meta.Epsilon = rel.Epsilon()
 	res.Meta.Delta = rel.Delta()
+	res.Meta.Notes = append(res.Meta.Notes, c.notes...)
 	return res, nil
 }
 
