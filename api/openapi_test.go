@@ -187,6 +187,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Meta":               reflect.TypeFor[result.Meta](),
 		"Spend":              reflect.TypeFor[result.Spend](),
 		"Bounding":           reflect.TypeFor[result.Bounding](),
+		"Truncated":          reflect.TypeFor[result.Truncated](),
 		"DatasetList":        reflect.TypeFor[DatasetList](),
 		"Dataset":            reflect.TypeFor[catalog.Dataset](),
 		"DatasetBounding":    reflect.TypeFor[catalog.Bounding](),

@@ -164,7 +164,14 @@ func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 	m := res.Meta
 	o := outcome{status: "released", columns: res.Columns, rows: len(res.Rows),
 		meta: result.Meta{Epsilon: m.Epsilon, Delta: m.Delta, Split: m.Split, Mechanism: m.Mechanism,
-			Groups: m.Groups, Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo, Notes: m.Notes}}
+			Groups: m.Groups, Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo,
+			SuppressBelow: m.SuppressBelow, Notes: m.Notes}}
+	if m.Bounding.Chosen == "estimated" {
+		// L0 and L∞ were chosen from a noisy profile: DP outputs, like
+		// the release threshold and the notes that quote them.
+		o.meta.Bounding = result.Bounding{Chosen: m.Bounding.Chosen, Bounds: m.Bounding.Bounds}
+		o.meta.SuppressBelow, o.meta.Notes = 0, nil
+	}
 	if m.Groups == "partition_selection" || strings.Contains(q.sql, "HAVING") {
 		// Which groups pass selection or a HAVING on noisy values is DP-chosen.
 		o.rows = -1

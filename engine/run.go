@@ -71,8 +71,10 @@ type compiled struct {
 	epsilon  float64 // requested total ε (before the split)
 	pinnedEp bool    // the template's fixed ε
 	// release is the protection prepared before the debit: its shares,
-	// what to debit, and every mechanism already checked.
+	// what to debit, and every mechanism already checked; options are
+	// what it was prepared with.
 	release *protect.Release
+	options protect.Options
 
 	debitedEpsilon, debitedDelta float64 // set once the ledger took them
 }
@@ -86,7 +88,7 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	c, err := e.compile(ctx, p, r)
 	var res *result.Result
 	if err == nil {
-		res, err = e.run(ctx, p, r.Project, c, queryID)
+		res, err = e.run(ctx, p, r, c, queryID)
 	}
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
@@ -160,6 +162,8 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 	if err != nil {
 		return c, err
 	}
+	po.EstimateBounds = c.plan.Profile != nil
+	c.options = *po
 	if c.release, err = protect.Prepare(c.plan, po); err != nil {
 		return c, err
 	}
@@ -195,7 +199,8 @@ func (e *Engine) checkCost(c *compiled) error {
 // run debits the budget, executes the plan and protects the result.
 // Everything that can refuse ran in compile; from the debit on, the
 // release cannot fail on a privacy parameter, whatever the data.
-func (e *Engine) run(ctx context.Context, p Principal, project string, c *compiled, queryID string) (*result.Result, error) {
+func (e *Engine) run(ctx context.Context, p Principal, r Request, c *compiled, queryID string) (*result.Result, error) {
+	project := r.Project
 	rel := c.release
 	cost, err := budget.NewCost(rel.Epsilon(), rel.Delta(), 0)
 	if err == nil {
@@ -214,7 +219,15 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	// From here on the budget is spent: any failure releases nothing.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.QueryTimeout)
 	defer cancel()
-	rr, err := e.db.QueryArrow(ctx, c.plan.SQL)
+	est, err := e.estimateBounds(ctx, c, r)
+	if err != nil {
+		return nil, internal("execute", err)
+	}
+	sqlText := c.plan.SQL
+	if est != nil {
+		rel, sqlText = est.release, est.plan.SQL
+	}
+	rr, err := e.db.QueryArrow(ctx, sqlText)
 	if err != nil {
 		return nil, internal("execute", err)
 	}
@@ -222,6 +235,9 @@ func (e *Engine) run(ctx context.Context, p Principal, project string, c *compil
 	res, err := rel.Apply(ctx, rr)
 	if err != nil {
 		return nil, internal("protect", err)
+	}
+	if est != nil {
+		est.report(&res.Meta)
 	}
 	res = consist.Apply(res)
 	if c.q != nil {

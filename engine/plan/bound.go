@@ -231,6 +231,7 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 		rows = opts.TableRows
 	}
 	p.SQL = b.sql(seed, b.personBuckets(rows))
+	p.Profile = b.profile()
 	return p, nil
 }
 
@@ -259,6 +260,12 @@ type builder struct {
 	// l0cap is the most L0 may be: keys whose public domains hold at most
 	// this many groups keep every group of a person (no truncation).
 	l0cap int
+	// rowsCap is the most L∞ may be.
+	rowsCap int
+	// allDomains and product: every key has a public domain, and their
+	// narrowed sizes' product.
+	allDomains bool
+	product    int
 	// request holds the bounds the request fixes (nil: none).
 	request *RequestBounds
 	step    string
@@ -538,7 +545,7 @@ func (b *builder) bounds() error {
 	if err != nil {
 		return err
 	}
-	b.l0, b.m, b.l0cap = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup, eff.GroupsCap
+	b.l0, b.m, b.l0cap, b.rowsCap = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup, eff.GroupsCap, eff.RowsCap
 	if r := b.request; r != nil {
 		if r.MaxGroupsPerPerson < 0 || r.MaxGroupsPerPerson > eff.GroupsCap {
 			return refusal.New("bounds_above_cap",
@@ -584,6 +591,7 @@ func (b *builder) keyDomains() error {
 	if product > MaxDomainCells {
 		return domainTooLarge()
 	}
+	b.allDomains, b.product = allDomains, product
 	switch {
 	case oneRow:
 		b.step, b.groups = L0OneGroupPerPerson, 1
@@ -611,7 +619,10 @@ func (b *builder) oneRowPerPerson(e query.Expr) bool {
 func (b *builder) plan() *Plan {
 	q := b.q
 	p := &Plan{
-		Bounds: Bounds{MaxGroupsPerPerson: b.groups, MaxRowsPerPersonPerGroup: b.m, L0Step: b.step},
+		Bounds: Bounds{MaxGroupsPerPerson: b.groups, MaxRowsPerPersonPerGroup: b.m, L0Step: b.step, Chosen: "policy"},
+	}
+	if r := b.request; r != nil && (r.MaxGroupsPerPerson > 0 || r.MaxRowsPerPersonPerGroup > 0) {
+		p.Bounds.Chosen = "request"
 	}
 	for _, t := range q.From {
 		if !slices.Contains(p.Datasets, t.Dataset) {

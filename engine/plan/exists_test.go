@@ -156,8 +156,8 @@ func TestExistsPlan(t *testing.T) {
 		datasets string
 		bounds   Bounds
 	}{
-		{"cohort_by_sex_and_age_band", cohortByBand(), "population,npr,lmr,death_causes", Bounds{1, 1, L0OneGroupPerPerson}},
-		{"cohort_on_facts", cohortOnFacts(), "npr,lmr", Bounds{1, 10, L0OneGroupPerPerson}},
+		{"cohort_by_sex_and_age_band", cohortByBand(), "population,npr,lmr,death_causes", Bounds{1, 1, L0OneGroupPerPerson, "policy"}},
+		{"cohort_on_facts", cohortOnFacts(), "npr,lmr", Bounds{1, 10, L0OneGroupPerPerson, "policy"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,11 @@ type Plan struct {
 	// and partition selection use.
 	PersonsL0   int64
 	PersonsLInf float64
+	// Profile, when not nil, measures the persons' contributions so the
+	// engine can choose L0 and L∞ for this query from a DP estimate
+	// instead of the policy's defaults (see Profile). Nil when the bounds
+	// are fixed (one group per person, or by the request).
+	Profile *Profile
 }
 
 // Bounds are the contribution bounds of a plan.
@@ -40,6 +45,9 @@ type Bounds struct {
 	// L0Step is "applied", "one_group_per_person" or "domain_within_limit"
 	// (a query without GROUP BY has one group: "one_group_per_person").
 	L0Step string
+	// Chosen is "policy" or "request": where L0 and L∞ came from (the
+	// engine reports "estimated" for bounds it chose from a profile).
+	Chosen string
 }
 
 // Key is one group key of the plan.

@@ -2,6 +2,7 @@ package protect
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/statgate/statgate/engine/plan"
@@ -49,12 +50,13 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 		for _, v := range r.keys {
 			row.Cells = append(row.Cells, result.Cell{Value: v})
 		}
-		for _, e := range r.meas {
+		for i, e := range r.meas {
 			if r.suppressed {
 				row.Cells = append(row.Cells, result.Cell{Suppressed: true, Reason: r.reason})
 				suppressed++
 				continue
 			}
+			widenForTruncation(&e, p.Aggs[i].Kind, s.Truncation)
 			roundCount(&e, s.RoundTo)
 			ci := e.ci
 			row.Cells = append(row.Cells, result.Cell{Value: e.value, StdDev: e.sd, CI: &ci})
@@ -90,6 +92,7 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 			MaxRowsPerPersonPerGroup: p.Bounds.MaxRowsPerPersonPerGroup,
 			Bounds:                   bounds,
 			L0Step:                   p.Bounds.L0Step,
+			Chosen:                   p.Bounds.Chosen,
 		},
 		MinCellCount:    s.MinCellCount,
 		RoundTo:         roundTo,
@@ -97,6 +100,37 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 		Notes:           notes(p, l, s),
 	}
 	return res
+}
+
+// widenForTruncation widens the interval of a count or sum away from zero
+// by the estimated share of what the bounds cut (pairs for distinct
+// persons; pairs and rows for row counts and sums), so that it covers the
+// unbounded answer, not only the bounded one: a total of which a share f
+// was cut is the bounded total over 1 − f. Other aggregates (means,
+// quantiles, spreads) are not biased in one direction by truncation.
+func widenForTruncation(e *estimate, kind query.AggKind, t *Truncation) {
+	if t == nil {
+		return
+	}
+	var f float64
+	switch kind {
+	case query.AggCountDistinct:
+		f = t.Pairs
+	case query.AggCountStar, query.AggCount, query.AggSum:
+		f = t.Pairs + t.Rows
+	default:
+		return
+	}
+	f = math.Min(math.Max(f, 0), 0.5) // past half, the estimate says little
+	if f == 0 {
+		return
+	}
+	if e.ci[1] > 0 {
+		e.ci[1] /= 1 - f
+	}
+	if e.ci[0] < 0 {
+		e.ci[0] /= 1 - f
+	}
 }
 
 // notes explain to the analyst how the result was protected. They depend

@@ -68,12 +68,31 @@ type Options struct {
 	// Alpha is 1 − the confidence level of released intervals; 0 means
 	// DefaultAlpha.
 	Alpha float64
+	// EstimateBounds reserves BoundsShare of Epsilon (PurposeBounds) for
+	// the noisy contribution profile the engine chooses L0 and L∞ from
+	// (Release.NoiseProfile); the other shares divide the rest.
+	EstimateBounds bool
+	// Truncation is the DP estimate of what the chosen bounds cut, for a
+	// plan whose bounds came from that profile: released counts and sums
+	// get intervals widened by it (nil: nothing estimated).
+	Truncation *Truncation
 	// Persons is a public upper estimate of the persons in the data (the
 	// data map's rounded size), used only for Release.Cost: partition
 	// selection keeps only groups of at least MinCellCount persons, each
 	// person in at most PersonsL0 of them. 0: the selected groups are
 	// estimated at MaxGroups.
 	Persons int64
+}
+
+// BoundsShare is the part of a query's ε spent on its contribution
+// profile when Options.EstimateBounds is set.
+const BoundsShare = 0.1
+
+// Truncation is what the bounds of a query cut, as shares estimated from
+// its noisy contribution profile: of the person × group pairs (L0) and of
+// the rows (L∞, an upper estimate from each person's largest group).
+type Truncation struct {
+	Pairs, Rows float64
 }
 
 // settings are validated Options with defaults filled in.

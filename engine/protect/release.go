@@ -124,6 +124,46 @@ func (r *Release) Epsilon() float64 { return r.s.Epsilon }
 // ledger must debit.
 func (r *Release) Delta() float64 { return r.delta }
 
+// NoiseProfile noises the two histograms of a plan.Profile (persons by
+// their number of groups, and by their most rows in one group; index b-1
+// holds bucket b) with Laplace noise at half the PurposeBounds share
+// each. One person is in one bucket of each histogram, so each is
+// ε/2-DP. A bucket whose noisy count is under ProfileCutoff standard
+// deviations of its noise is read as empty: the many empty buckets of a
+// long tail would otherwise add up to a tail of noise that pulls the
+// chosen bounds up (post-processing, free). It draws nothing when the
+// options did not reserve the share (EstimateBounds), and cannot fail:
+// Prepare checked its parameters.
+func (r *Release) NoiseProfile(groups, rows []int64) (noisyGroups, noisyRows []float64) {
+	if !r.l.estimate {
+		return nil, nil
+	}
+	lap := noise.Laplace()
+	if r.s.Noise != nil {
+		lap = r.s.Noise // tests: a fake that adds nothing
+	}
+	cutoff := ProfileCutoff * math.Sqrt2 * 2 / r.l.bounds.eps
+	noisy := func(h []int64) []float64 {
+		out := make([]float64, len(h))
+		for i, x := range h {
+			v, err := lap.AddNoiseFloat64(float64(x), 1, 1, r.l.bounds.eps/2, 0)
+			if err != nil {
+				v = 0 // unreachable: the parameters passed Prepare
+			}
+			if v < cutoff {
+				v = 0
+			}
+			out[i] = v
+		}
+		return out
+	}
+	return noisy(groups), noisy(rows)
+}
+
+// ProfileCutoff is how many standard deviations of its noise a bucket of
+// the contribution profile must reach to count (NoiseProfile).
+const ProfileCutoff = 3
+
 // Cost estimates the work of Apply in noise draws, from the plan and the
 // options alone: the groups it may release times the draws each needs.
 // The engine caps it with the policy's limits.max_query_cost.
@@ -229,6 +269,13 @@ func (s *settings) dryRun(p *plan.Plan, l *layout, rec *rehearsal) error {
 	if l.suppress && l.personsAgg < 0 {
 		if _, err := s.count(0, p.PersonsL0, p.PersonsLInf, l.persons); err != nil {
 			return fmt.Errorf("persons count: %w", err)
+		}
+	}
+	if l.estimate {
+		// The profile's two histograms get half the share each, Laplace.
+		rec.note(l.bounds.eps / 2)
+		if _, err := noise.Laplace().AddNoiseFloat64(0, 1, 1, l.bounds.eps/2, 0); err != nil {
+			return fmt.Errorf("contribution profile: %w", err)
 		}
 	}
 	if l.selects {

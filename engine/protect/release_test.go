@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/bounds"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
@@ -237,4 +238,49 @@ func applyWith(t *testing.T, r *Release, p *plan.Plan, rows []map[string]any) *r
 		t.Fatal(err)
 	}
 	return res
+}
+
+// TestProfileIsPrivate is the empirical privacy test of bound selection:
+// two profiles that differ by one person (one bucket of the groups
+// histogram) lead to the chosen L0 with probabilities whose log-ratio
+// stays within the histogram's share of ε (half the bound_selection
+// share), over many runs. A profile read without noise, or noised at the
+// wrong scale, makes the ratio far larger.
+func TestProfileIsPrivate(t *testing.T) {
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	o := &Options{Epsilon: 20, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true}
+	r, err := Prepare(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epsHist := o.Epsilon * BoundsShare / 2 // 1
+	pr := &plan.Profile{GroupsCap: 4, RowsCap: 1}
+	base := []int64{40, 10, 4, 0}
+	neighbour := []int64{40, 10, 5, 0}
+	const n = 40_000
+	choose := func(h []int64) map[int]int {
+		out := map[int]int{}
+		for range n {
+			g, rows := r.NoiseProfile(h, []int64{54})
+			c := bounds.Choose(pr, g, rows, func(int, int) float64 { return 1 })
+			out[c.L0]++
+		}
+		return out
+	}
+	a, b := choose(base), choose(neighbour)
+	worst := 0.0
+	for l := range 5 {
+		pa, pb := float64(a[l])/n, float64(b[l])/n
+		if pa < 0.02 || pb < 0.02 {
+			continue // too rare to estimate
+		}
+		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
+	}
+	t.Logf("outcomes %v vs %v; worst |log ratio| %.3f, ε of the histogram %g", a, b, worst, epsHist)
+	if worst > epsHist+0.1 {
+		t.Errorf("empirical ε %.3f exceeds the histogram's %g", worst, epsHist)
+	}
+	if len(a) < 2 {
+		t.Errorf("the choice never varied (%v): the test says nothing", a)
+	}
 }

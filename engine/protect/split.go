@@ -20,6 +20,9 @@ const (
 	// PurposeSelection is DP partition selection of groups whose keys have
 	// no public domain.
 	PurposeSelection = "partition_selection"
+	// PurposeBounds is the noisy contribution profile the engine chooses
+	// the query's L0 and L∞ from (Options.EstimateBounds).
+	PurposeBounds = "bound_selection"
 )
 
 // share is one component's part of the query's (ε, δ).
@@ -52,7 +55,10 @@ type layout struct {
 	// selects is true when some grouping set needs partition selection.
 	selects   bool
 	selection share
-	sets      []groupSet
+	// bounds is the profile's share when Options.EstimateBounds is set.
+	estimate bool
+	bounds   share
+	sets     []groupSet
 }
 
 // split computes the layout of p under validated settings: how the
@@ -116,19 +122,41 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 	if len(l.spends) == 0 {
 		return nil, fmt.Errorf("the plan releases nothing that needs protection")
 	}
+	l.estimate = s.EstimateBounds
+	if l.estimate {
+		l.spends = append(l.spends, result.Spend{Purpose: PurposeBounds})
+	}
 
-	// ε: equal shares.
+	// ε: equal shares, after the profile's fixed part.
 	n := float64(len(l.spends))
-	for i := range l.spends {
-		l.spends[i].Epsilon = s.Epsilon / n
+	rest := s.Epsilon
+	if l.estimate {
+		n--
+		rest = s.Epsilon * (1 - BoundsShare)
+		l.spends[len(l.spends)-1].Epsilon = s.Epsilon * BoundsShare
+	}
+	for i := range l.spends[:int(n)] {
+		l.spends[i].Epsilon = rest / n
 	}
 	exactSum(l.spends, len(l.spends)-1, s.Epsilon, func(sp *result.Spend) *float64 { return &sp.Epsilon })
 
 	// δ: equal shares among the components that need it.
 	var consumers []int
+	selIdx, boundsIdx := -1, -1
+	if l.selects {
+		selIdx = len(p.Aggs)
+		if extra {
+			selIdx++
+		}
+	}
+	if l.estimate {
+		boundsIdx = len(l.spends) - 1
+	}
 	for i := range l.spends {
-		isSelection := l.selects && i == len(l.spends)-1
-		if isSelection || s.Mechanism == Gaussian {
+		switch {
+		case i == boundsIdx:
+			// The profile is noised with Laplace: pure ε.
+		case i == selIdx || s.Mechanism == Gaussian:
 			consumers = append(consumers, i)
 		}
 	}
@@ -149,6 +177,10 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 	}
 	if l.selects {
 		l.selection = share{l.spends[next].Epsilon, l.spends[next].Delta}
+		next++
+	}
+	if l.estimate {
+		l.bounds = share{l.spends[next].Epsilon, 0}
 	}
 	return l, nil
 }

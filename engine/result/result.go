@@ -122,4 +122,19 @@ type Bounding struct {
 	// L0Step says whether the per-person group limit had to be applied, or
 	// why it was not needed ("applied", "one_group_per_person", "domain_within_limit").
 	L0Step string `json:"l0_step"`
+	// Chosen says where L0 and L∞ came from: "policy" (the datasets'
+	// defaults, or the domain's size up to the cap), "request" (fixed by
+	// the request) or "estimated" (from a noisy profile of the persons'
+	// contributions, paid from the bound_selection share of ε).
+	Chosen string `json:"chosen,omitempty"`
+	// Truncated is the DP estimate of what the bounds cut, when they were
+	// estimated: shares of the person × group pairs and of the rows.
+	// Released counts and sums have their intervals widened by it.
+	Truncated *Truncated `json:"truncated,omitempty"`
+}
+
+// Truncated is what contribution bounds cut, as estimated shares.
+type Truncated struct {
+	Pairs float64 `json:"pairs"`
+	Rows  float64 `json:"rows"`
 }

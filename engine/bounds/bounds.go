@@ -1,0 +1,120 @@
+// Package bounds chooses a query's contribution bounds — L0, the groups
+// one person may contribute to, and L∞, the rows one person may add to
+// one group — from a noisy profile of how much persons actually
+// contribute (plan.Profile, noised by protect.Release.NoiseProfile). A
+// bound set too low biases every total down by what it cuts; set too high
+// it multiplies the noise. Choose weighs the two.
+//
+// The package is pure: it reads only DP outputs (the noisy histograms) and
+// public facts (the caps, the public domain's size), so its choice is
+// post-processing and costs no further privacy.
+package bounds
+
+import (
+	"math"
+
+	"github.com/statgate/statgate/engine/plan"
+)
+
+// MaxCutShare is what the bounds may cut when the number of groups is not
+// public (partition selection): the smallest L0 that keeps all but this
+// share of the person × group pairs, likewise for L∞ and rows.
+const MaxCutShare = 0.02
+
+// Choice is the chosen L0 and L∞ and what they are estimated to cut.
+type Choice struct {
+	// L0 and LInf are the chosen bounds; 0 leaves the plan's own.
+	L0, LInf int
+	// CutPairs and CutRows estimate the shares of person × group pairs and
+	// of rows the bounds drop.
+	CutPairs, CutRows float64
+}
+
+// Choose picks the bounds of a query from the noisy histograms of its
+// profile: groups[b-1] persons in b groups, rows[b-1] persons whose
+// largest group has b rows (the last bucket: at least that many). sd is
+// the standard deviation of a typical released measure's noise under
+// bounds (l0, lInf).
+//
+// With a public number of groups G (all keys have public domains), it
+// minimises the expected relative squared error of a typical cell: the
+// squared shares cut plus (sd · G / total)². Without one, it takes the
+// smallest bounds that cut at most MaxCutShare. With a profile too small
+// to say anything (fewer than one noisy person or pair), it leaves the
+// plan's bounds.
+func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) float64) Choice {
+	persons, pairs := mass(groups)
+	if persons < 1 || pairs < 1 {
+		return Choice{}
+	}
+	_, maxRows := mass(rows)
+	cutPairs := func(l int) float64 { return cut(groups, l) / pairs }
+	cutRows := func(m int) float64 {
+		if !pr.Rows || maxRows < 1 {
+			return 0
+		}
+		return cut(rows, m) / maxRows
+	}
+	lInfRange := pr.RowsCap
+	if !pr.Rows {
+		lInfRange = 1
+	}
+	if pr.Groups <= 0 {
+		c := Choice{L0: smallest(len(groups), func(l int) bool { return cutPairs(l) <= MaxCutShare })}
+		if pr.Rows {
+			c.LInf = smallest(len(rows), func(m int) bool { return cutRows(m) <= MaxCutShare })
+		}
+		c.CutPairs, c.CutRows = cutPairs(c.L0), cutRows(max(c.LInf, 1))
+		return c
+	}
+	// The total a typical cell is a share of: pairs (distinct persons) or
+	// rows (a lower estimate: every person's largest group), so that the
+	// noise is not underrated.
+	total := pairs
+	if pr.Rows {
+		total = math.Max(maxRows, pairs)
+	}
+	g := float64(pr.Groups)
+	best, bestErr := Choice{}, math.Inf(1)
+	for l := 1; l <= pr.GroupsCap; l++ {
+		for m := 1; m <= lInfRange; m++ {
+			cp, cr := cutPairs(l), cutRows(m)
+			rel := sd(l, m) * g / total
+			if e := cp*cp + cr*cr + rel*rel; e < bestErr {
+				best, bestErr = Choice{L0: l, LInf: m, CutPairs: cp, CutRows: cr}, e
+			}
+		}
+	}
+	if !pr.Rows {
+		best.LInf = 0
+	}
+	return best
+}
+
+// mass returns the persons of a histogram and the sum of bucket × persons.
+func mass(h []float64) (persons, weighted float64) {
+	for i, n := range h {
+		persons += n
+		weighted += float64(i+1) * n
+	}
+	return persons, weighted
+}
+
+// cut is Σ over buckets b > l of (b − l) × persons: what bound l drops.
+func cut(h []float64, l int) float64 {
+	var c float64
+	for i := l; i < len(h); i++ {
+		c += float64(i+1-l) * h[i]
+	}
+	return c
+}
+
+// smallest is the least l in 1..n for which ok holds (n when none does).
+func smallest(n int, ok func(int) bool) int {
+	for l := 1; l < n; l++ {
+		if ok(l) {
+			return l
+		}
+	}
+	return max(n, 1)
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/statgate/statgate/engine/bounds"
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/protect"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// estimated is a plan re-made with bounds chosen from a noisy profile.
+type estimated struct {
+	plan    *plan.Plan
+	release *protect.Release
+	choice  bounds.Choice
+}
+
+// estimateBounds runs the plan's contribution profile, noises it with the
+// release's bound_selection share and re-plans with the bounds it
+// suggests (L0 and L∞ at or under the caps; the request's clamps kept).
+// It runs after the debit, and returns nil only for a plan without a
+// profile. Its only errors are those of reading the extracts
+// (cancellation, I/O); when the noisy profile says nothing, or
+// re-planning would not work, the query keeps the plan it was prepared
+// with, so no data value can make the query fail here.
+func (e *Engine) estimateBounds(ctx context.Context, c *compiled, r Request) (*estimated, error) {
+	pr := c.plan.Profile
+	if pr == nil {
+		return nil, nil
+	}
+	rr, err := e.db.QueryArrow(ctx, pr.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("contribution profile: %w", err)
+	}
+	defer rr.Release()
+	groups, rows, err := protect.ReadProfile(ctx, rr, pr)
+	if err != nil {
+		return nil, fmt.Errorf("contribution profile: %w", err)
+	}
+	ng, nr := c.release.NoiseProfile(groups, rows)
+	ch := bounds.Choose(pr, ng, nr, c.release.TypicalSD)
+	kept := &estimated{plan: c.plan, release: c.release}
+	if ch.L0 == 0 && ch.LInf == 0 {
+		return kept, nil // the profile says nothing: the policy's bounds stay
+	}
+	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf}
+	if r.Bounds != nil {
+		rb.Clamp = r.Bounds.Clamp
+	}
+	p, err := plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals, Bounds: rb})
+	if err != nil {
+		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan
+	}
+	po := c.options
+	po.Truncation = &protect.Truncation{Pairs: ch.CutPairs, Rows: ch.CutRows}
+	rel, err := protect.Prepare(p, &po)
+	if err != nil {
+		return kept, nil // as above
+	}
+	return &estimated{plan: p, release: rel, choice: ch}, nil
+}
+
+// report writes the estimated bounds into the result's metadata.
+func (x *estimated) report(m *result.Meta) {
+	m.Bounding.Chosen = "estimated"
+	m.Bounding.Truncated = &result.Truncated{Pairs: x.choice.CutPairs, Rows: x.choice.CutRows}
+	m.Notes = append(m.Notes, fmt.Sprintf("L0 and L∞ were chosen for this query from a noisy profile of how many groups and rows persons contribute (%g%% of epsilon, listed as %s in split); they are estimated to cut %.1f%% of the person × group pairs and %.1f%% of the rows, and the intervals of counts and sums are widened by that share", 100*protect.BoundsShare, protect.PurposeBounds, 100*x.choice.CutPairs, 100*x.choice.CutRows))
+}

@@ -1,0 +1,68 @@
+package protect
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/query"
+)
+
+// ReadProfile reads the exact histograms of a plan.Profile's SQL from rr:
+// groups[b-1] and rows[b-1] are the persons in bucket b. Unknown rows or
+// buckets out of range (the SQL makes none) are skipped, so no data value
+// can make it fail; it fails only when ctx ends or reading fails. The
+// histograms are exact: they leave this package only through
+// Release.NoiseProfile. The caller owns (and releases) rr.
+func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (groups, rows []int64, err error) {
+	groups, rows = make([]int64, pr.GroupsCap), make([]int64, pr.RowsCap)
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		rec := rr.RecordBatch()
+		if rec.NumCols() != 3 {
+			return nil, nil, fmt.Errorf("protect.ReadProfile: %d columns, want 3", rec.NumCols())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			what, err := keyAt(rec.Column(0), i, query.TypeString)
+			if err != nil {
+				continue
+			}
+			b, ok, err1 := intAt(rec.Column(1), i)
+			n, ok2, err2 := intAt(rec.Column(2), i)
+			if err1 != nil || err2 != nil || !ok || !ok2 {
+				continue
+			}
+			var h []int64
+			switch what {
+			case plan.ProfileGroups:
+				h = groups
+			case plan.ProfileRows:
+				h = rows
+			}
+			if b >= 1 && b <= int64(len(h)) {
+				h[b-1] += n
+			}
+		}
+	}
+	if err := rr.Err(); err != nil {
+		return nil, nil, fmt.Errorf("protect.ReadProfile: %w", err)
+	}
+	return groups, rows, ctx.Err()
+}
+
+// TypicalSD is the noise standard deviation of the query's first measure
+// (or its persons count) under bounds (l0, lInf): what bounds.Choose
+// weighs truncation against.
+func (r *Release) TypicalSD(l0, lInf int) float64 {
+	sh := r.l.persons
+	if len(r.l.aggs) > 0 {
+		sh = r.l.aggs[0]
+	}
+	if sh.eps <= 0 {
+		return 0
+	}
+	return stdDev(r.s.Mechanism, int64(l0), float64(lInf), sh.eps, sh.delta)
+}
