@@ -6,8 +6,6 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
-	"github.com/statgate/statgate/engine/refusal"
-	"github.com/statgate/statgate/policies"
 )
 
 // Datasets returns the data map: every dataset, or those matching q.
@@ -44,21 +42,19 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 	return rep, nil
 }
 
-// Audit returns the newest audit entries to a principal whose role allows
-// reading the audit log in some project.
+// Audit returns the newest audit entries of the projects where the
+// principal's role allows reading the audit log; an admin of one project
+// does not see another's.
 func (e *Engine) Audit(ctx context.Context, p Principal, limit int) ([]audit.Entry, error) {
-	allowed := false
-	for _, id := range e.pol.ProjectsOf(p.Name) {
-		allowed = allowed || e.pol.Allows(id, p.Name, policies.ActionAudit)
-	}
-	if !allowed {
-		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
-			Message: p.Name + " has no role that allows reading the audit log"}
+	scope, err := e.access.AuditProjects(p.Name)
+	if err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	entries, err := e.audit.Tail(ctx, limit)
+	// Only the entries of the projects the principal administers.
+	entries, err := e.audit.List(ctx, audit.Filter{Projects: scope, Limit: limit, Newest: true})
 	if err != nil {
 		return nil, fmt.Errorf("engine.Audit: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/policies"
 )
 
 // attackSQL is the shape of the oracle attack of issue 11: a key without a
@@ -99,5 +100,39 @@ func TestExpensiveQueriesAreRefusedBeforeTheDebit(t *testing.T) {
 	}
 	if _, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: "SELECT municipality, sex, count(*) AS n FROM population GROUP BY 1, 2"}); err != nil {
 		t.Errorf("light query on public keys: %v", err)
+	}
+}
+
+// TestAuditScope is the regression test of issue 18's audit defect: an
+// admin of one project reads that project's entries, not the whole log.
+func TestAuditScope(t *testing.T) {
+	e := openEngine(t, func(o *Options) {
+		cs := o.Policy.Projects["cancer-survival"]
+		cs.Members = append(cs.Members, policies.Member{Principal: "onco-admin", Role: "admin"})
+	})
+	ctx := context.Background()
+	for _, r := range []Request{
+		{Project: "diabetes-2026", SQL: "SELECT sex, count(*) AS n FROM population GROUP BY 1"},
+		{Project: "cancer-survival", SQL: "SELECT stage, count(DISTINCT pid) AS n FROM cancer GROUP BY 1"},
+		{Project: "diabetes-2026", SQL: "SELECT * FROM npr"},
+	} {
+		e.Query(ctx, ingrid, r) // released or refused: every request is audited
+	}
+	scoped, err := e.Audit(ctx, Principal{Name: "onco-admin"}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scoped) != 1 || scoped[0].Project != "cancer-survival" {
+		t.Errorf("onco-admin sees %d entries (%v), want the one of cancer-survival", len(scoped), scoped)
+	}
+	all, err := e.Audit(ctx, admin, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[1].Project != "diabetes-2026" || all[0].Project != "cancer-survival" {
+		t.Errorf("registry-admin's newest two: %+v", all)
+	}
+	if _, err := e.Audit(ctx, ingrid, 10); refusal.CodeOf(err) != "role_not_allowed" {
+		t.Errorf("a researcher reads the audit log: %v", err)
 	}
 }

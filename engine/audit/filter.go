@@ -7,6 +7,9 @@ import "time"
 type Filter struct {
 	Principal string
 	Project   string
+	// Projects, when not empty, selects entries of any of these projects
+	// (an admin's audit scope).
+	Projects []string
 	// Dataset selects entries that read this dataset.
 	Dataset string
 	Outcome string
@@ -16,4 +19,7 @@ type Filter struct {
 	AfterSeq int64
 	// Limit caps the number of entries (≤ 0: no cap).
 	Limit int
+	// Newest takes the last Limit entries that match instead of the first
+	// (still returned in Seq order).
+	Newest bool
 }

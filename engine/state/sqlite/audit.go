@@ -96,6 +96,13 @@ func (l *auditLog) List(ctx context.Context, f audit.Filter) ([]audit.Entry, err
 	if f.Project != "" {
 		add("project = ?", f.Project)
 	}
+	if len(f.Projects) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(f.Projects)), ", ")
+		where = append(where, "project IN ("+marks+")")
+		for _, p := range f.Projects {
+			args = append(args, p)
+		}
+	}
 	if f.Dataset != "" {
 		add("EXISTS (SELECT 1 FROM json_each(audit_log.datasets) WHERE value = ?)", f.Dataset)
 	}
@@ -115,7 +122,11 @@ func (l *auditLog) List(ctx context.Context, f audit.Filter) ([]audit.Entry, err
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY seq`
+	if f.Newest {
+		q += ` ORDER BY seq DESC`
+	} else {
+		q += ` ORDER BY seq`
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
@@ -123,6 +134,9 @@ func (l *auditLog) List(ctx context.Context, f audit.Filter) ([]audit.Entry, err
 	out, err := l.entries(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.List: %w", err)
+	}
+	if f.Newest {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

@@ -205,6 +205,8 @@ func auditList(t *testing.T, b Backend) {
 		{"since", audit.Filter{Since: t0.Add(3 * time.Hour)}, []int64{3, 4}},
 		{"until is exclusive", audit.Filter{Until: t0.Add(2 * time.Hour)}, []int64{1}},
 		{"after seq and limit", audit.Filter{AfterSeq: 1, Limit: 2}, []int64{2, 3}},
+		{"any of projects", audit.Filter{Projects: []string{"a", "zzz"}}, []int64{1, 2, 4}},
+		{"newest of a project", audit.Filter{Project: "a", Limit: 2, Newest: true}, []int64{2, 4}},
 		{"combined", audit.Filter{Project: "a", Dataset: "npr", Outcome: audit.OutcomeReleased}, []int64{1}},
 	}
 	for _, tc := range tests {
