@@ -35,20 +35,26 @@ func (e *Engine) estimateBounds(ctx context.Context, c *compiled, r Request) (*e
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
 	defer rr.Release()
-	groups, rows, err := protect.ReadProfile(ctx, rr, pr)
+	hists, err := protect.ReadProfile(ctx, rr, pr)
 	if err != nil {
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
-	ng, nr := c.release.NoiseProfile(groups, rows)
-	ch := bounds.Choose(pr, ng, nr, c.release.TypicalSD)
+	noisy := c.release.NoiseProfile(hists)
+	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], c.release.TypicalSD)
+	ch.Clamp = bounds.Clamps(pr, noisy)
+	if r.Bounds != nil {
+		for col, cl := range r.Bounds.Clamp {
+			if ch.Clamp == nil {
+				ch.Clamp = map[string][2]float64{}
+			}
+			ch.Clamp[col] = cl // the request's own clamp wins
+		}
+	}
 	kept := &estimated{plan: c.plan, release: c.release}
-	if ch.L0 == 0 && ch.LInf == 0 {
+	if ch.L0 == 0 && ch.LInf == 0 && ch.Clamp == nil {
 		return kept, nil // the profile says nothing: the policy's bounds stay
 	}
-	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf}
-	if r.Bounds != nil {
-		rb.Clamp = r.Bounds.Clamp
-	}
+	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, Clamp: ch.Clamp}
 	p, err := plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals, Bounds: rb})
 	if err != nil {
 		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan
@@ -66,5 +72,8 @@ func (e *Engine) estimateBounds(ctx context.Context, c *compiled, r Request) (*e
 func (x *estimated) report(m *result.Meta) {
 	m.Bounding.Chosen = "estimated"
 	m.Bounding.Truncated = &result.Truncated{Pairs: x.choice.CutPairs, Rows: x.choice.CutRows}
+	if len(x.choice.Clamp) > 0 {
+		m.Notes = append(m.Notes, "the clamps of aggregated columns were narrowed to where all but 1% of the persons' smallest and largest values lie, from the same noisy profile (meta.bounding.bounds); values beyond them are clamped")
+	}
 	m.Notes = append(m.Notes, fmt.Sprintf("L0 and L∞ were chosen for this query from a noisy profile of how many groups and rows persons contribute (%g%% of epsilon, listed as %s in split); they are estimated to cut %.1f%% of the person × group pairs and %.1f%% of the rows, and the intervals of counts and sums are widened by that share", 100*protect.BoundsShare, protect.PurposeBounds, 100*x.choice.CutPairs, 100*x.choice.CutRows))
 }

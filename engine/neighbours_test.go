@@ -167,9 +167,9 @@ func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 			Groups: m.Groups, Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo,
 			SuppressBelow: m.SuppressBelow, Notes: m.Notes}}
 	if m.Bounding.Chosen == "estimated" {
-		// L0 and L∞ were chosen from a noisy profile: DP outputs, like
+		// L0, L∞ and clamps were chosen from a noisy profile: DP outputs, like
 		// the release threshold and the notes that quote them.
-		o.meta.Bounding = result.Bounding{Chosen: m.Bounding.Chosen, Bounds: m.Bounding.Bounds}
+		o.meta.Bounding = result.Bounding{Chosen: m.Bounding.Chosen}
 		o.meta.SuppressBelow, o.meta.Notes = 0, nil
 	}
 	if m.Groups == "partition_selection" || strings.Contains(q.sql, "HAVING") {

@@ -162,7 +162,9 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 	if err != nil {
 		return c, err
 	}
-	po.EstimateBounds = c.plan.Profile != nil
+	if pr := c.plan.Profile; pr != nil {
+		po.EstimateBounds, po.ProfileHistograms = true, pr.Histograms()
+	}
 	c.options = *po
 	if c.release, err = protect.Prepare(c.plan, po); err != nil {
 		return c, err

@@ -21,6 +21,12 @@ import (
 // share of the person × group pairs, likewise for L∞ and rows.
 const MaxCutShare = 0.02
 
+// MaxBias is the most either bound may cut when the number of groups is
+// public: the error is minimised among the bounds that cut at most this
+// share, so no answer is biased by more (the interval is widened by what
+// is cut).
+const MaxBias = 0.05
+
 // Choice is the chosen L0 and L∞ and what they are estimated to cut.
 type Choice struct {
 	// L0 and LInf are the chosen bounds; 0 leaves the plan's own.
@@ -28,6 +34,68 @@ type Choice struct {
 	// CutPairs and CutRows estimate the shares of person × group pairs and
 	// of rows the bounds drop.
 	CutPairs, CutRows float64
+	// Clamp narrows profiled columns' bounds (see Clamps); nil: none.
+	Clamp map[string][2]float64
+}
+
+// MaxClampedShare is the share of persons whose smallest (largest) value
+// a narrowed clamp may cut from below (above).
+const MaxClampedShare = 0.002
+
+// Clamps narrows the bounds of each profiled column to the buckets where
+// all but MaxClampedShare of the persons' smallest and largest values lie,
+// from the noisy value histograms (hists["lo:"+column], hists["hi:"+column]).
+// A column whose histograms hold fewer than one noisy person keeps its
+// declared bounds. Narrower bounds shrink the noise of sums, means,
+// quantiles and spreads; the persons beyond them are clamped, as every
+// value beyond the declared bounds always was.
+func Clamps(pr *plan.Profile, hists map[string][]float64) map[string][2]float64 {
+	out := map[string][2]float64{}
+	for _, v := range pr.Values {
+		lo, hi := hists[plan.ProfileLow+v.Column], hists[plan.ProfileHigh+v.Column]
+		nLo, _ := mass(lo)
+		nHi, _ := mass(hi)
+		if nLo < 1 || nHi < 1 || len(lo) != v.Buckets || len(hi) != v.Buckets {
+			continue
+		}
+		w := (v.Hi - v.Lo) / float64(v.Buckets)
+		// The highest edge with at most the share of smallest values below it.
+		first, below := 0, 0.0
+		for j := 0; j < v.Buckets; j++ {
+			if below+lo[j] > MaxClampedShare*nLo {
+				break
+			}
+			below += lo[j]
+			first = j + 1
+		}
+		// The lowest edge with at most the share of largest values above it.
+		last, above := v.Buckets, 0.0
+		for j := v.Buckets - 1; j >= 0; j-- {
+			if above+hi[j] > MaxClampedShare*nHi {
+				break
+			}
+			above += hi[j]
+			last = j
+		}
+		// One bucket of margin on each side: the edges are noisy, and a
+		// clamp too tight biases means more than a wider one adds noise.
+		first, last = max(first-1, 0), min(last+1, v.Buckets)
+		if last <= first {
+			last = min(first+1, v.Buckets)
+			first = last - 1
+		}
+		c := [2]float64{v.Lo + float64(first)*w, v.Lo + float64(last)*w}
+		if last == v.Buckets {
+			c[1] = v.Hi // exact, not a sum of bucket widths
+		}
+		if c != [2]float64{v.Lo, v.Hi} {
+			out[v.Column] = c
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Choose picks the bounds of a query from the noisy histograms of its
@@ -79,6 +147,9 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	for l := 1; l <= pr.GroupsCap; l++ {
 		for m := 1; m <= lInfRange; m++ {
 			cp, cr := cutPairs(l), cutRows(m)
+			if (cp > MaxBias && l < pr.GroupsCap) || (cr > MaxBias && m < lInfRange) {
+				continue
+			}
 			rel := sd(l, m) * g / total
 			if e := cp*cp + cr*cr + rel*rel; e < bestErr {
 				best, bestErr = Choice{L0: l, LInf: m, CutPairs: cp, CutRows: cr}, e

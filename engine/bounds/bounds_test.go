@@ -55,7 +55,7 @@ func TestChoose(t *testing.T) {
 	}
 	t.Run("an empty profile leaves the plan's bounds", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15}
-		if c := Choose(&pr, make([]float64, 24), make([]float64, 20), laplaceSD); c != (Choice{}) {
+		if c := Choose(&pr, make([]float64, 24), make([]float64, 20), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {
 			t.Errorf("%+v", c)
 		}
 	})
@@ -65,4 +65,30 @@ func TestChoose(t *testing.T) {
 			t.Errorf("L0 2 cuts %g of the pairs, want 0.5", got)
 		}
 	})
+}
+
+func TestClamps(t *testing.T) {
+	pr := &plan.Profile{Values: []plan.ValueProfile{{Column: "los", Lo: 0, Hi: 90, Buckets: 30}}}
+	lo, hi := make([]float64, 30), make([]float64, 30)
+	lo[0] = 10_000                         // everyone's smallest value is in [0, 3)
+	hi[1], hi[4], hi[9] = 6_000, 3_900, 15 // largest values: [3, 6), [12, 15), [27, 30)
+	got := Clamps(pr, map[string][]float64{"lo:los": lo, "hi:los": hi})
+	if c, ok := got["los"]; !ok || c != [2]float64{0, 18} {
+		t.Errorf("clamps %v, want los [0, 18]: the top 1 %% of largest values cut, one bucket of margin", got)
+	}
+	hi[9] = 19 // under 0.2 %: still cut
+	lo[0], lo[2] = 9_990, 10
+	if c := Clamps(pr, map[string][]float64{"lo:los": lo, "hi:los": hi})["los"]; c[0] != 0 {
+		t.Errorf("lower end %g: 10 %% of smallest values are in [6, 9), so nothing may be cut from below", c[0])
+	}
+	if got := Clamps(pr, map[string][]float64{"lo:los": make([]float64, 30), "hi:los": make([]float64, 30)}); got != nil {
+		t.Errorf("an empty profile narrowed %v", got)
+	}
+	full := make([]float64, 30)
+	for i := range full {
+		full[i] = 1000
+	}
+	if got := Clamps(pr, map[string][]float64{"lo:los": full, "hi:los": full}); got != nil {
+		t.Errorf("values over the whole range narrowed %v", got)
+	}
 }

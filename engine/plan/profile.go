@@ -33,27 +33,58 @@ type Profile struct {
 	// Rows is true when some aggregate counts or sums rows (so L∞ matters);
 	// false when every aggregate counts distinct persons.
 	Rows bool
+	// Values profile the numeric columns aggregated by sum, avg,
+	// quantiles or spreads: for each, two more histograms of persons, by
+	// the bucket of their smallest and of their largest value (what
+	// "lo:"+Column and "hi:"+Column name), so the engine can narrow the
+	// column's clamp to where the persons' values are.
+	Values []ValueProfile
+}
+
+// ValueProfile is the value histograms of one numeric column: Buckets
+// equal buckets over its declared bounds [Lo, Hi].
+type ValueProfile struct {
+	Column  string
+	Lo, Hi  float64
+	Buckets int
+}
+
+// ValueBuckets is the number of buckets of a value histogram.
+const ValueBuckets = 32
+
+// Histograms is the number of histograms of the profile.
+func (p *Profile) Histograms() int { return 2 + 2*len(p.Values) }
+
+// Lengths are the profile's histograms by name and their number of buckets.
+func (p *Profile) Lengths() map[string]int {
+	out := map[string]int{ProfileGroups: p.GroupsCap, ProfileRows: p.RowsCap}
+	for _, v := range p.Values {
+		out[ProfileLow+v.Column], out[ProfileHigh+v.Column] = v.Buckets, v.Buckets
+	}
+	return out
 }
 
 // The values of Profile's what column.
 const (
 	ProfileGroups = "groups"
 	ProfileRows   = "rows"
+	// ProfileLow and ProfileHigh prefix a column's value histograms.
+	ProfileLow  = "lo:"
+	ProfileHigh = "hi:"
 )
 
-// profile returns the query's profile, or nil when the bounds need no
-// estimate: a person can be in one group only (keys from one-row-per-person
-// data, or no keys), the request fixed the bounds, or every dataset is one
-// row per person.
+// profile returns the query's profile, or nil when there is nothing to
+// choose: the request fixed the bounds, or a person is in one group with
+// one row and no numeric column is aggregated.
 func (b *builder) profile() *Profile {
 	q := b.q
-	if b.step == L0OneGroupPerPerson || b.l0cap <= 1 && b.rowsCap <= 1 {
-		return nil
-	}
 	if r := b.request; r != nil && (r.MaxGroupsPerPerson > 0 || r.MaxRowsPerPersonPerGroup > 0) {
 		return nil
 	}
 	pr := &Profile{GroupsCap: b.l0cap, RowsCap: b.rowsCap}
+	if b.step == L0OneGroupPerPerson {
+		pr.GroupsCap = 1
+	}
 	for _, a := range q.Aggs {
 		if a.Kind != query.AggCountDistinct {
 			pr.Rows = true
@@ -61,6 +92,26 @@ func (b *builder) profile() *Profile {
 	}
 	if b.allDomains {
 		pr.Groups = b.product
+	}
+	valueArg := map[string]int{} // column → the src column x<i> that holds it
+	for i, a := range q.Aggs {
+		switch a.Kind {
+		case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
+		default:
+			continue
+		}
+		col, ok := a.Arg.(*query.ColumnRef)
+		if !ok || !(a.Bounds[0] < a.Bounds[1]) {
+			continue
+		}
+		if _, seen := valueArg[col.Column]; seen {
+			continue
+		}
+		valueArg[col.Column] = i
+		pr.Values = append(pr.Values, ValueProfile{Column: col.Column, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets})
+	}
+	if pr.GroupsCap <= 1 && (pr.RowsCap <= 1 || !pr.Rows) && len(pr.Values) == 0 {
+		return nil // nothing to choose
 	}
 	keys := make([]string, len(q.Keys))
 	for i := range q.Keys {
@@ -70,7 +121,14 @@ func (b *builder) profile() *Profile {
 	s.WriteString("WITH src AS (\n")
 	b.writeSrc(&s, "")
 	s.WriteString("),\npg AS (\n")
-	selectList(&s, "  ", append(append([]string{"person"}, keys...), "count(*) AS r"))
+	pgItems := append(append([]string{"person"}, keys...), "count(*) AS r")
+	perItems := []string{"person", "count(*) AS g", "max(r) AS m"}
+	for j, v := range pr.Values {
+		x := fmt.Sprintf("x%d", valueArg[v.Column])
+		pgItems = append(pgItems, fmt.Sprintf("min(%s) AS vlo%d", x, j), fmt.Sprintf("max(%s) AS vhi%d", x, j))
+		perItems = append(perItems, fmt.Sprintf("min(vlo%d) AS plo%d", j, j), fmt.Sprintf("max(vhi%d) AS phi%d", j, j))
+	}
+	selectList(&s, "  ", pgItems)
 	s.WriteString("  FROM src\n")
 	var filters []string
 	for i, k := range q.Keys {
@@ -82,9 +140,19 @@ func (b *builder) profile() *Profile {
 		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
 	}
 	s.WriteString("  GROUP BY " + strings.Join(append([]string{"person"}, keys...), ", ") + "\n),\n")
-	s.WriteString("per AS (\n  SELECT person, count(*) AS g, max(r) AS m\n  FROM pg\n  GROUP BY person\n)\n")
+	s.WriteString("per AS (\n")
+	selectList(&s, "  ", perItems)
+	s.WriteString("  FROM pg\n  GROUP BY person\n)\n")
 	fmt.Fprintf(&s, "SELECT '%s' AS what, least(g, %d)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, pr.GroupsCap)
 	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, least(m, %d)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, pr.RowsCap)
+	for j, v := range pr.Values {
+		w := (v.Hi - v.Lo) / float64(v.Buckets)
+		for _, h := range []struct{ name, col string }{{ProfileLow, fmt.Sprintf("plo%d", j)}, {ProfileHigh, fmt.Sprintf("phi%d", j)}} {
+			bucket := fmt.Sprintf("1 + least(greatest(floor((%s - %s) / %s), 0), %d)::BIGINT", h.col, renderFloat(v.Lo), renderFloat(w), v.Buckets-1)
+			fmt.Fprintf(&s, "UNION ALL\nSELECT %s AS what, %s AS bucket, count(*)::BIGINT AS persons FROM per WHERE %s IS NOT NULL AND isfinite(%s) GROUP BY 2\n",
+				quoteString(h.name+v.Column), bucket, h.col, h.col)
+		}
+	}
 	pr.SQL = s.String()
 	return pr
 }

@@ -9,25 +9,29 @@ import (
 	"github.com/statgate/statgate/engine/query"
 )
 
-// ReadProfile reads the exact histograms of a plan.Profile's SQL from rr:
-// groups[b-1] and rows[b-1] are the persons in bucket b. Unknown rows or
-// buckets out of range (the SQL makes none) are skipped, so no data value
-// can make it fail; it fails only when ctx ends or reading fails. The
-// histograms are exact: they leave this package only through
-// Release.NoiseProfile. The caller owns (and releases) rr.
-func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (groups, rows []int64, err error) {
-	groups, rows = make([]int64, pr.GroupsCap), make([]int64, pr.RowsCap)
+// ReadProfile reads the exact histograms of a plan.Profile's SQL from rr,
+// by name (plan.Profile.Lengths): h[b-1] is the persons in bucket b.
+// Unknown rows or buckets out of range (the SQL makes none) are skipped,
+// so no data value can make it fail; it fails only when ctx ends or
+// reading fails. The histograms are exact: they leave this package only
+// through Release.NoiseProfile. The caller owns (and releases) rr.
+func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (map[string][]int64, error) {
+	hists := map[string][]int64{}
+	for name, n := range pr.Lengths() {
+		hists[name] = make([]int64, n)
+	}
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		rec := rr.RecordBatch()
 		if rec.NumCols() != 3 {
-			return nil, nil, fmt.Errorf("protect.ReadProfile: %d columns, want 3", rec.NumCols())
+			return nil, fmt.Errorf("protect.ReadProfile: %d columns, want 3", rec.NumCols())
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			what, err := keyAt(rec.Column(0), i, query.TypeString)
-			if err != nil {
+			name, isName := what.(string)
+			if err != nil || !isName {
 				continue
 			}
 			b, ok, err1 := intAt(rec.Column(1), i)
@@ -35,22 +39,15 @@ func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (
 			if err1 != nil || err2 != nil || !ok || !ok2 {
 				continue
 			}
-			var h []int64
-			switch what {
-			case plan.ProfileGroups:
-				h = groups
-			case plan.ProfileRows:
-				h = rows
-			}
-			if b >= 1 && b <= int64(len(h)) {
+			if h := hists[name]; b >= 1 && b <= int64(len(h)) {
 				h[b-1] += n
 			}
 		}
 	}
 	if err := rr.Err(); err != nil {
-		return nil, nil, fmt.Errorf("protect.ReadProfile: %w", err)
+		return nil, fmt.Errorf("protect.ReadProfile: %w", err)
 	}
-	return groups, rows, ctx.Err()
+	return hists, ctx.Err()
 }
 
 // TypicalSD is the noise standard deviation of the query's first measure

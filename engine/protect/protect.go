@@ -72,6 +72,10 @@ type Options struct {
 	// the noisy contribution profile the engine chooses L0 and L∞ from
 	// (Release.NoiseProfile); the other shares divide the rest.
 	EstimateBounds bool
+	// ProfileHistograms is the number of histograms of that profile
+	// (plan.Profile.Histograms); the share is divided between them. 0
+	// means 2.
+	ProfileHistograms int
 	// Truncation is the DP estimate of what the chosen bounds cut, for a
 	// plan whose bounds came from that profile: released counts and sums
 	// get intervals widened by it (nil: nothing estimated).

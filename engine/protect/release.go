@@ -124,40 +124,46 @@ func (r *Release) Epsilon() float64 { return r.s.Epsilon }
 // ledger must debit.
 func (r *Release) Delta() float64 { return r.delta }
 
-// NoiseProfile noises the two histograms of a plan.Profile (persons by
-// their number of groups, and by their most rows in one group; index b-1
-// holds bucket b) with Laplace noise at half the PurposeBounds share
-// each. One person is in one bucket of each histogram, so each is
-// ε/2-DP. A bucket whose noisy count is under ProfileCutoff standard
-// deviations of its noise is read as empty: the many empty buckets of a
-// long tail would otherwise add up to a tail of noise that pulls the
-// chosen bounds up (post-processing, free). It draws nothing when the
-// options did not reserve the share (EstimateBounds), and cannot fail:
-// Prepare checked its parameters.
-func (r *Release) NoiseProfile(groups, rows []int64) (noisyGroups, noisyRows []float64) {
+// NoiseProfile noises the histograms of a plan.Profile (by name, index
+// b-1 holding bucket b: persons by their number of groups, by their most
+// rows in one group, and by the bucket of their smallest and largest
+// value of each profiled column) with Laplace noise, the PurposeBounds
+// share divided equally between Options.ProfileHistograms histograms. One
+// person is in one bucket of each histogram, so together they are ε-DP
+// for that share. A bucket whose noisy count is under ProfileCutoff
+// standard deviations of its noise is read as empty: the many empty
+// buckets of a long tail would otherwise add up to a tail of noise that
+// pulls the chosen bounds out (post-processing, free). It draws nothing
+// when the options did not reserve the share, and cannot fail: Prepare
+// checked its parameters.
+func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 	if !r.l.estimate {
-		return nil, nil
+		return nil
 	}
 	lap := noise.Laplace()
 	if r.s.Noise != nil {
 		lap = r.s.Noise // tests: a fake that adds nothing
 	}
-	cutoff := ProfileCutoff * math.Sqrt2 * 2 / r.l.bounds.eps
-	noisy := func(h []int64) []float64 {
-		out := make([]float64, len(h))
+	eps := r.profileEpsilon()
+	cutoff := ProfileCutoff * math.Sqrt2 / eps
+	out := make(map[string][]float64, len(hists))
+	for name, h := range hists {
+		noisy := make([]float64, len(h))
 		for i, x := range h {
-			v, err := lap.AddNoiseFloat64(float64(x), 1, 1, r.l.bounds.eps/2, 0)
-			if err != nil {
-				v = 0 // unreachable: the parameters passed Prepare
+			v, err := lap.AddNoiseFloat64(float64(x), 1, 1, eps, 0)
+			if err != nil || v < cutoff {
+				v = 0 // err is unreachable: the parameters passed Prepare
 			}
-			if v < cutoff {
-				v = 0
-			}
-			out[i] = v
+			noisy[i] = v
 		}
-		return out
+		out[name] = noisy
 	}
-	return noisy(groups), noisy(rows)
+	return out
+}
+
+// profileEpsilon is each profile histogram's ε.
+func (r *Release) profileEpsilon() float64 {
+	return r.l.bounds.eps / float64(max(r.s.ProfileHistograms, 2))
 }
 
 // ProfileCutoff is how many standard deviations of its noise a bucket of
@@ -272,9 +278,10 @@ func (s *settings) dryRun(p *plan.Plan, l *layout, rec *rehearsal) error {
 		}
 	}
 	if l.estimate {
-		// The profile's two histograms get half the share each, Laplace.
-		rec.note(l.bounds.eps / 2)
-		if _, err := noise.Laplace().AddNoiseFloat64(0, 1, 1, l.bounds.eps/2, 0); err != nil {
+		// The profile's histograms share it equally, Laplace.
+		eps := l.bounds.eps / float64(max(s.ProfileHistograms, 2))
+		rec.note(eps)
+		if _, err := noise.Laplace().AddNoiseFloat64(0, 1, 1, eps, 0); err != nil {
 			return fmt.Errorf("contribution profile: %w", err)
 		}
 	}

@@ -248,7 +248,7 @@ func applyWith(t *testing.T, r *Release, p *plan.Plan, rows []map[string]any) *r
 // wrong scale, makes the ratio far larger.
 func TestProfileIsPrivate(t *testing.T) {
 	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
-	o := &Options{Epsilon: 20, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true}
+	o := &Options{Epsilon: 20, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: 2}
 	r, err := Prepare(p, o)
 	if err != nil {
 		t.Fatal(err)
@@ -261,8 +261,8 @@ func TestProfileIsPrivate(t *testing.T) {
 	choose := func(h []int64) map[int]int {
 		out := map[int]int{}
 		for range n {
-			g, rows := r.NoiseProfile(h, []int64{54})
-			c := bounds.Choose(pr, g, rows, func(int, int) float64 { return 1 })
+			noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: h, plan.ProfileRows: {54}})
+			c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(int, int) float64 { return 1 })
 			out[c.L0]++
 		}
 		return out
