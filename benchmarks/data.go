@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/statgate/statgate/benchmarks/internal/cache"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/policies"
 )
@@ -57,11 +57,9 @@ type marker struct {
 	GeneratedAtLocal string  `json:"generated_at"`
 }
 
-const markerFile = "ready.json"
-
 // ExtractsDir is the data directory whose extracts.duckdb holds the loaded
 // registry. Engines use their own state directories (see StateDir).
-func (d *Data) ExtractsDir() string { return filepath.Join(d.Dir, "data") }
+func (d *Data) ExtractsDir() string { return cache.ExtractsDir(d.Dir) }
 
 // Path returns the path of one of the generated files.
 func (d *Data) Path(file string) string { return filepath.Join(d.Dir, file) }
@@ -80,11 +78,12 @@ func Prepare(ctx context.Context, cacheDir string, spec Spec, csv bool, progress
 		}
 	}
 	d := &Data{Spec: spec, Dir: filepath.Join(cacheDir, spec.Key())}
-	m, err := readMarker(d.Dir)
+	m := &marker{}
+	ready, err := cache.ReadMarker(d.Dir, m)
 	if err != nil {
 		return nil, fmt.Errorf("benchmarks.Prepare: %w", err)
 	}
-	if m == nil {
+	if !ready {
 		pol, err := Policy()
 		if err != nil {
 			return nil, err
@@ -103,7 +102,7 @@ func Prepare(ctx context.Context, cacheDir string, spec Spec, csv bool, progress
 		m = &marker{Spec: spec, GenerateSeconds: gen.Seconds(), LoadSeconds: time.Since(start).Seconds(),
 			GeneratedAtLocal: time.Now().Format(time.RFC3339)}
 		logf("loaded in %.1fs", m.LoadSeconds)
-		if err := writeMarker(d.Dir, m); err != nil {
+		if err := cache.WriteMarker(d.Dir, m); err != nil {
 			return nil, fmt.Errorf("benchmarks.Prepare: %w", err)
 		}
 	}
@@ -122,61 +121,15 @@ func Prepare(ctx context.Context, cacheDir string, spec Spec, csv bool, progress
 	return d, nil
 }
 
-func readMarker(dir string) (*marker, error) {
-	b, err := os.ReadFile(filepath.Join(dir, markerFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, markerFile), err)
-	}
-	return &m, nil
-}
-
-func writeMarker(dir string, m *marker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, markerFile), append(b, '\n'), 0o644)
-}
-
 // StateDir makes a fresh engine data directory under parent: a hard link
 // to the cached extracts.duckdb (falling back to a copy) and no state, so
 // each engine starts with an empty ledger and audit log.
 func (d *Data) StateDir(parent string) (string, error) {
-	dir, err := os.MkdirTemp(parent, "state-")
+	dir, err := cache.StateDir(parent, d.ExtractsDir())
 	if err != nil {
 		return "", fmt.Errorf("benchmarks.StateDir: %w", err)
 	}
-	src, dst := exec.ExtractsPath(d.ExtractsDir()), exec.ExtractsPath(dir)
-	if err := os.Link(src, dst); err != nil {
-		if err := copyFile(src, dst); err != nil {
-			return "", fmt.Errorf("benchmarks.StateDir: %w", err)
-		}
-	}
 	return dir, nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // LoadThroughput is one timed load of the npr extract.

@@ -1,13 +1,10 @@
 package benchmarks
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
+
+	"github.com/statgate/statgate/benchmarks/internal/host"
 )
 
 // Machine describes where the benchmarks ran.
@@ -27,41 +24,9 @@ type Machine struct {
 // DescribeMachine gathers Machine from the runtime, /proc (on Linux) and
 // DuckDB; what it cannot find stays empty.
 func DescribeMachine(ctx context.Context) Machine {
-	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), NativeArrow: nativeArrow}
-	m.CPU = procField("/proc/cpuinfo", "model name")
-	if kb := procField("/proc/meminfo", "MemTotal"); kb != "" {
-		if n, err := strconv.ParseInt(strings.Fields(kb)[0], 10, 64); err == nil {
-			m.MemBytes = n * 1024
-		}
+	return Machine{
+		CPU: host.CPU(), Cores: runtime.NumCPU(), MemBytes: host.MemBytes(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), NativeArrow: nativeArrow,
+		Load: host.Load(), DuckDB: host.DuckDB(ctx),
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			m.Load = f[0]
-		}
-	}
-	if db, err := sql.Open("duckdb", ""); err == nil {
-		var v string
-		if db.QueryRowContext(ctx, "SELECT version()").Scan(&v) == nil {
-			m.DuckDB = v
-		}
-		db.Close()
-	}
-	return m
-}
-
-// procField returns the value of the first "key : value" line of a /proc file.
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -2,15 +2,14 @@ package utility
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/statgate/statgate/benchmarks/internal/cache"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/engine/synth"
 	"github.com/statgate/statgate/policies"
@@ -56,7 +55,7 @@ type Data struct {
 
 // ExtractsDir is the data directory whose extracts.duckdb holds the loaded
 // registries.
-func (d *Data) ExtractsDir() string { return filepath.Join(d.Dir, "data") }
+func (d *Data) ExtractsDir() string { return cache.ExtractsDir(d.Dir) }
 
 // TableNames are the generated tables, in generation order.
 func (d *Data) TableNames() []string {
@@ -94,8 +93,6 @@ type marker struct {
 	LoadSeconds     float64              `json:"load_seconds"`
 }
 
-const markerFile = "ready.json"
-
 // Prepare returns the extract of o.Persons persons and o.Seed under
 // o.CacheDir, generating it with engine/synth and loading it with exec.Load
 // (what `statgate gen` and `statgate load` do) unless an earlier Prepare
@@ -110,19 +107,20 @@ func Prepare(ctx context.Context, o *DataOptions) (*Data, error) {
 			fmt.Fprintf(o.Progress, format+"\n", args...)
 		}
 	}
-	cache := o.CacheDir
-	if cache == "" {
-		cache = DefaultCacheDir()
+	cacheDir := o.CacheDir
+	if cacheDir == "" {
+		cacheDir = DefaultCacheDir()
 	}
-	d := &Data{Persons: o.Persons, Seed: o.Seed, Dir: filepath.Join(cache, fmt.Sprintf("persons=%d,seed=%d", o.Persons, o.Seed))}
-	m, err := readMarker(d.Dir)
+	d := &Data{Persons: o.Persons, Seed: o.Seed, Dir: filepath.Join(cacheDir, fmt.Sprintf("persons=%d,seed=%d", o.Persons, o.Seed))}
+	m := &marker{}
+	ready, err := cache.ReadMarker(d.Dir, m)
 	if err != nil {
 		return nil, fmt.Errorf("utility.Prepare: %w", err)
 	}
-	if m != nil && !o.Regenerate {
+	if ready && !o.Regenerate {
 		d.Tables, d.Cached = m.Tables, true
 	} else {
-		os.Remove(filepath.Join(d.Dir, markerFile))
+		os.Remove(filepath.Join(d.Dir, cache.MarkerFile))
 		logf("generating %d persons, seed %d, in %s", o.Persons, o.Seed, d.Dir)
 		start := time.Now()
 		sum, err := synth.Generate(ctx, &synth.Options{Persons: o.Persons, Seed: o.Seed, OutDir: d.Dir})
@@ -141,7 +139,7 @@ func Prepare(ctx context.Context, o *DataOptions) (*Data, error) {
 		m = &marker{Persons: o.Persons, Seed: o.Seed, Tables: sum.Tables,
 			GenerateSeconds: gen.Seconds(), LoadSeconds: time.Since(start).Seconds()}
 		logf("loaded in %.1fs", m.LoadSeconds)
-		if err := writeMarker(d.Dir, m); err != nil {
+		if err := cache.WriteMarker(d.Dir, m); err != nil {
 			return nil, fmt.Errorf("utility.Prepare: %w", err)
 		}
 		d.Tables = sum.Tables
@@ -151,53 +149,8 @@ func Prepare(ctx context.Context, o *DataOptions) (*Data, error) {
 	return d, nil
 }
 
-func readMarker(dir string) (*marker, error) {
-	b, err := os.ReadFile(filepath.Join(dir, markerFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var m marker
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, markerFile), err)
-	}
-	return &m, nil
-}
-
-func writeMarker(dir string, m *marker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, markerFile), append(b, '\n'), 0o644)
-}
-
-// stateDir makes a fresh engine data directory under parent: a hard link
-// to the loaded extracts.duckdb (a copy where links fail) and no state, so
-// the engine starts with an empty ledger and audit log.
+// stateDir makes a fresh engine data directory under parent that shares
+// d's loaded extracts (cache.StateDir).
 func stateDir(d *Data, parent string) (string, error) {
-	dir, err := os.MkdirTemp(parent, "state-")
-	if err != nil {
-		return "", err
-	}
-	src, dst := exec.ExtractsPath(d.ExtractsDir()), exec.ExtractsPath(dir)
-	if err := os.Link(src, dst); err == nil {
-		return dir, nil
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return "", err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return "", err
-	}
-	return dir, out.Close()
+	return cache.StateDir(parent, d.ExtractsDir())
 }

@@ -1,12 +1,10 @@
 package utility
 
 import (
-	"bufio"
 	"context"
-	"database/sql"
-	"os"
 	"runtime"
-	"strings"
+
+	"github.com/statgate/statgate/benchmarks/internal/host"
 )
 
 // Machine describes where a run happened.
@@ -25,28 +23,9 @@ type Machine struct {
 // DescribeMachine gathers Machine from the runtime, /proc (on Linux) and
 // DuckDB; what it cannot find stays empty.
 func DescribeMachine(ctx context.Context) Machine {
-	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
+	return Machine{
+		Cores: runtime.NumCPU(), CPU: host.CPU(),
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(),
+		Load: host.Load(), DuckDB: host.DuckDB(ctx),
 	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			m.Load = f[0]
-		}
-	}
-	if db, err := sql.Open("duckdb", ""); err == nil {
-		var v string
-		if db.QueryRowContext(ctx, "SELECT version()").Scan(&v) == nil {
-			m.DuckDB = v
-		}
-		db.Close()
-	}
-	return m
 }

@@ -2,7 +2,8 @@ package utility
 
 import (
 	"math"
-	"slices"
+
+	"github.com/statgate/statgate/benchmarks/internal/stats"
 )
 
 // LargeCount is the truth from which a count cell's relative error and
@@ -133,18 +134,7 @@ func Summarize(cells []Cell) Stats {
 
 // Median returns the median of xs (the mean of the two middle values for
 // an even count), NaN for none. xs is not modified.
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
+func Median(xs []float64) float64 { return stats.Median(xs) }
 
 func ratio(a, b int) float64 {
 	if b == 0 {
