@@ -75,13 +75,7 @@ func TestServeFinishesInFlightRequests(t *testing.T) {
 	<-started
 	cancel()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for !ts.h.Draining() || dialable(url) {
-		if time.Now().After(deadline) {
-			t.Fatalf("still accepting connections (draining %v)", ts.h.Draining())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitDraining(t, ts, url)
 	select {
 	case err := <-done:
 		t.Fatalf("Serve returned %v before the in-flight request finished", err)
@@ -91,13 +85,33 @@ func TestServeFinishesInFlightRequests(t *testing.T) {
 	if got := <-status; got != http.StatusOK {
 		t.Errorf("in-flight request: status %d, want 200", got)
 	}
+	waitReturned(t, "Serve", done)
+}
+
+// waitDraining waits up to 5 s for ts's handler to drain and url to stop
+// accepting connections, as they do once the server's context ends.
+func waitDraining(t *testing.T, ts *testServer, url string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ts.h.Draining() || dialable(url) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still accepts connections (draining %v)", url, ts.h.Draining())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitReturned waits up to 5 s for the serve function named name to
+// return on done, and fails t unless it returned nil.
+func waitReturned(t *testing.T, name string, done <-chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("Serve: %v", err)
+			t.Errorf("%s: %v", name, err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return")
+		t.Fatalf("%s did not return", name)
 	}
 }
 
@@ -187,13 +201,7 @@ func TestServeWithMetrics(t *testing.T) {
 	status := postQuery(apiURL)
 	<-started
 	cancel()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ts.h.Draining() || dialable(apiURL) {
-		if time.Now().After(deadline) {
-			t.Fatal("the API still accepts connections after its context ended")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitDraining(t, ts, apiURL)
 	if code, _ := get(t, metricsURL+"/metrics"); code != http.StatusOK {
 		t.Errorf("metrics while draining: %d", code)
 	}
@@ -201,14 +209,7 @@ func TestServeWithMetrics(t *testing.T) {
 	if got := <-status; got != http.StatusOK {
 		t.Errorf("in-flight request: status %d", got)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serveBoth: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("serveBoth did not return")
-	}
+	waitReturned(t, "serveBoth", done)
 	if dialable(metricsURL) {
 		t.Error("the metrics listener is still open")
 	}
