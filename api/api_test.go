@@ -258,9 +258,9 @@ func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) Problem {
 }
 
 func TestErrorStatuses(t *testing.T) {
-	refuse := func(kind refusal.Kind, code string) func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
+	refuse := func(code refusal.Code) func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
 		return func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
-			return nil, fmt.Errorf("engine.Query: %w", &refusal.Error{Kind: kind, Code: code, Message: "not allowed here", Hint: "do this instead"})
+			return nil, fmt.Errorf("engine.Query: %w", refusal.New(code, "not allowed here", "do this instead"))
 		}
 	}
 	const q = `{"project":"diabetes-2026","sql":"SELECT count(*) FROM npr"}`
@@ -292,15 +292,15 @@ func TestErrorStatuses(t *testing.T) {
 			wantStatus: 404, wantCode: "unknown_endpoint", wantNotInBody: "statgate_"},
 		{desc: "token store fails", req: req{method: "POST", path: "/v1/query", token: "broken", body: q},
 			wantStatus: 500, wantCode: "internal", wantNotInBody: "disk", wantNoQuery: true},
-		{desc: "forbidden budget", eng: &fakeEngine{budgetErr: &refusal.Error{Kind: refusal.KindForbidden, Code: "not_a_member", Message: "ingrid is not a member of this project"}},
+		{desc: "forbidden budget", eng: &fakeEngine{budgetErr: &refusal.Error{Code: refusal.NotAMember, Message: "ingrid is not a member of this project"}},
 			req: req{method: "GET", path: "/v1/projects/other/budget", token: "tok-ingrid"}, wantStatus: 403, wantCode: "not_a_member"},
-		{desc: "forbidden audit", eng: &fakeEngine{auditErr: &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed", Message: "no role allows reading the audit log"}},
+		{desc: "forbidden audit", eng: &fakeEngine{auditErr: &refusal.Error{Code: refusal.RoleNotAllowed, Message: "no role allows reading the audit log"}},
 			req: req{method: "GET", path: "/v1/audit", token: "tok-ingrid"}, wantStatus: 403, wantCode: "role_not_allowed"},
 		{desc: "unknown path lists endpoints", req: req{method: "GET", path: "/v1/querys"},
 			wantStatus: 404, wantCode: "unknown_endpoint", wantInDetail: "no endpoint"},
 		{desc: "unknown dataset", req: req{method: "GET", path: "/v1/datasets/nope", token: "tok-ingrid"},
 			wantStatus: 404, wantCode: "unknown_dataset"},
-		{desc: "engine not found", eng: &fakeEngine{queryFn: refuse(refusal.KindNotFound, "unknown_template")},
+		{desc: "engine not found", eng: &fakeEngine{queryFn: refuse(refusal.UnknownTemplate)},
 			req: req{method: "POST", path: "/v1/templates/nope/run", token: "tok-ingrid", body: `{"project":"p"}`}, wantStatus: 404, wantCode: "unknown_template"},
 		{desc: "wrong method", req: req{method: "DELETE", path: "/v1/query", token: "tok-ingrid"},
 			wantStatus: 405, wantCode: "method_not_allowed", wantHeader: [2]string{"Allow", "POST"}},
@@ -336,11 +336,11 @@ func TestErrorStatuses(t *testing.T) {
 			wantStatus: 400, wantCode: "missing_field", wantNoQuery: true},
 		{desc: "bad audit limit", req: req{method: "GET", path: "/v1/audit?limit=abc", token: "tok-admin"},
 			wantStatus: 400, wantCode: "invalid_parameter"},
-		{desc: "engine bad request", eng: &fakeEngine{queryFn: refuse(refusal.KindBadRequest, "param_type")},
-			req: req{method: "POST", path: "/v1/templates/t/run", token: "tok-ingrid", body: `{"project":"p","params":{"x":1}}`}, wantStatus: 400, wantCode: "param_type"},
-		{desc: "query refused", eng: &fakeEngine{queryFn: refuse(refusal.KindQuery, "select_star")},
+		{desc: "engine bad request", eng: &fakeEngine{queryFn: refuse(refusal.BadParameter)},
+			req: req{method: "POST", path: "/v1/templates/t/run", token: "tok-ingrid", body: `{"project":"p","params":{"x":1}}`}, wantStatus: 400, wantCode: "bad_parameter"},
+		{desc: "query refused", eng: &fakeEngine{queryFn: refuse(refusal.SelectStar)},
 			req: req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q}, wantStatus: 422, wantCode: "select_star", wantInDetail: "not allowed here"},
-		{desc: "budget exhausted", eng: &fakeEngine{queryFn: refuse(refusal.KindBudget, "budget_exhausted")},
+		{desc: "budget exhausted", eng: &fakeEngine{queryFn: refuse(refusal.BudgetExhausted)},
 			req: req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q}, wantStatus: 409, wantCode: "budget_exhausted"},
 		{desc: "internal error hides its text", eng: &fakeEngine{queryFn: func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
 			return nil, errors.New("duckdb: Binder Error: column pid_secret not found")
@@ -602,7 +602,7 @@ func TestMetrics(t *testing.T) {
 	ts.do(req{method: "GET", path: "/v1/no/such/path/1"})
 	ts.do(req{method: "GET", path: "/v1/no/such/path/2"})
 	eng.queryFn = func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
-		return nil, &refusal.Error{Kind: refusal.KindBudget, Code: "budget_exhausted", Message: "m"}
+		return nil, &refusal.Error{Code: refusal.BudgetExhausted, Message: "m"}
 	}
 	ts.do(req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q})
 	res := sampleResult()

@@ -50,11 +50,11 @@ type CohortBody struct {
 func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != MediaJSON {
-		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return errorf(codeUnsupportedMediaType,
 			`send the body as JSON with "Content-Type: application/json"`,
 			"the request body must be application/json")
 	}
-	tooLarge := errorf(http.StatusRequestEntityTooLarge, "body_too_large",
+	tooLarge := errorf(codeBodyTooLarge,
 		"send a shorter request", "the request body is larger than %d bytes", maxBytes)
 	if r.ContentLength > maxBytes {
 		return tooLarge
@@ -73,7 +73,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 		if errors.As(err, &mbe) {
 			return tooLarge
 		}
-		return errorf(http.StatusBadRequest, "malformed_json", "send exactly one JSON object",
+		return errorf(codeMalformedJSON, "send exactly one JSON object",
 			"the request body has more after its JSON object")
 	}
 	return nil
@@ -86,23 +86,23 @@ func badJSON(err error) *httpError {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.Is(err, io.EOF):
-		return errorf(http.StatusBadRequest, "malformed_json", hint, "the request body is empty; send a JSON object")
+		return errorf(codeMalformedJSON, hint, "the request body is empty; send a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errorf(http.StatusBadRequest, "malformed_json", hint, "the request body ends in the middle of its JSON")
+		return errorf(codeMalformedJSON, hint, "the request body ends in the middle of its JSON")
 	case errors.As(err, &syn):
-		return errorf(http.StatusBadRequest, "malformed_json", hint, "the request body is not valid JSON (at byte %d)", syn.Offset)
+		return errorf(codeMalformedJSON, hint, "the request body is not valid JSON (at byte %d)", syn.Offset)
 	case errors.As(err, &typ):
 		if typ.Field == "" {
-			return errorf(http.StatusBadRequest, "wrong_type", hint, "the request body must be a JSON object, not %s", withArticle(typ.Value))
+			return errorf(codeWrongType, hint, "the request body must be a JSON object, not %s", withArticle(typ.Value))
 		}
-		return errorf(http.StatusBadRequest, "wrong_type", hint, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.String()), withArticle(typ.Value))
+		return errorf(codeWrongType, hint, "field %q must be %s, not %s", typ.Field, jsonKind(typ.Type.String()), withArticle(typ.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no error type for unknown fields; the field
 		// name is the client's own text.
 		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return errorf(http.StatusBadRequest, "unknown_field", hint, "unknown field %s in the request body", field)
+		return errorf(codeUnknownField, hint, "unknown field %s in the request body", field)
 	default:
-		return errorf(http.StatusBadRequest, "malformed_json", hint, "the request body could not be read as JSON")
+		return errorf(codeMalformedJSON, hint, "the request body could not be read as JSON")
 	}
 }
 
@@ -150,7 +150,7 @@ func required(fields ...[2]string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	return errorf(http.StatusBadRequest, "missing_field", "see the request schema in GET /v1/openapi.json",
+	return errorf(codeMissingField, "see the request schema in GET /v1/openapi.json",
 		"the request body lacks %s", strings.Join(missing, ", "))
 }
 
@@ -161,7 +161,7 @@ func epsilonOf(e *float64) (float64, error) {
 		return 0, nil
 	}
 	if !(*e > 0) {
-		return 0, errorf(http.StatusBadRequest, "invalid_epsilon",
+		return 0, errorf(codeInvalidEpsilon,
 			"omit epsilon to use the policy's default, or give a positive number",
 			`field "epsilon" must be a positive number`)
 	}

@@ -41,6 +41,51 @@ type Problem struct {
 	Endpoints []string `json:"endpoints,omitempty"`
 }
 
+// problemCode is one of the API's own problem codes: a problem the API
+// finds with the HTTP request itself (authentication, the path, media
+// types, the body's size or JSON) or an outcome around the engine
+// (shutdown, timeout, a failure). Each has one status. None is also a
+// refusal code (TestProblemCodesApartFromRefusals), so a code names one
+// problem, with one status, whichever layer finds it.
+type problemCode struct {
+	name   string
+	status int
+}
+
+// problemCodes lists the API's problem codes in declaration order.
+var problemCodes []problemCode
+
+// newProblemCode registers an API problem code.
+func newProblemCode(name string, status int) problemCode {
+	c := problemCode{name: name, status: status}
+	problemCodes = append(problemCodes, c)
+	return c
+}
+
+// The API's problem codes.
+var (
+	codeMissingToken         = newProblemCode("missing_token", http.StatusUnauthorized)
+	codeInvalidToken         = newProblemCode("invalid_token", http.StatusUnauthorized)
+	codeTokenExpired         = newProblemCode("token_expired", http.StatusUnauthorized)
+	codeUnknownEndpoint      = newProblemCode("unknown_endpoint", http.StatusNotFound)
+	codeMethodNotAllowed     = newProblemCode("method_not_allowed", http.StatusMethodNotAllowed)
+	codeNotAcceptable        = newProblemCode("not_acceptable", http.StatusNotAcceptable)
+	codeUnsupportedMediaType = newProblemCode("unsupported_media_type", http.StatusUnsupportedMediaType)
+	codeBodyTooLarge         = newProblemCode("body_too_large", http.StatusRequestEntityTooLarge)
+	codeMalformedJSON        = newProblemCode("malformed_json", http.StatusBadRequest)
+	codeUnknownField         = newProblemCode("unknown_field", http.StatusBadRequest)
+	codeWrongType            = newProblemCode("wrong_type", http.StatusBadRequest)
+	codeMissingField         = newProblemCode("missing_field", http.StatusBadRequest)
+	codeInvalidEpsilon       = newProblemCode("invalid_epsilon", http.StatusBadRequest)
+	codeInvalidParameter     = newProblemCode("invalid_parameter", http.StatusBadRequest)
+	codeTooManyRequests      = newProblemCode("too_many_requests", http.StatusTooManyRequests)
+	codeShuttingDown         = newProblemCode("shutting_down", http.StatusServiceUnavailable)
+	codeNotReady             = newProblemCode("not_ready", http.StatusServiceUnavailable)
+	codeTimeout              = newProblemCode("timeout", http.StatusGatewayTimeout)
+	codeClientClosedRequest  = newProblemCode("client_closed_request", StatusClientClosedRequest)
+	codeInternal             = newProblemCode("internal", http.StatusInternalServerError)
+)
+
 // httpError is a problem the API itself finds with the HTTP request:
 // authentication, media types, the body's size or JSON.
 type httpError struct {
@@ -53,9 +98,10 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.code + ": " + e.detail }
 
-// errorf returns an httpError with a formatted detail.
-func errorf(status int, code, hint, format string, args ...any) *httpError {
-	return &httpError{status: status, code: code, hint: hint, detail: fmt.Sprintf(format, args...)}
+// errorf returns an httpError of the given code, with the code's status
+// and a formatted detail.
+func errorf(code problemCode, hint, format string, args ...any) *httpError {
+	return &httpError{status: code.status, code: code.name, hint: hint, detail: fmt.Sprintf(format, args...)}
 }
 
 // kindStatus maps a refusal kind to its status and title.
@@ -89,17 +135,17 @@ func toProblem(ctx context.Context, err error) Problem {
 		p.Status, p.Code, p.Detail, p.Hint, p.Endpoints = he.status, he.code, he.detail, he.hint, he.endpoints
 		p.Title = http.StatusText(he.status)
 	case isRefusal:
-		p.Status, p.Title = kindStatus(r.Kind)
-		p.Code, p.Detail, p.Hint = r.Code, r.Message, r.Hint
+		p.Status, p.Title = kindStatus(r.Kind())
+		p.Code, p.Detail, p.Hint = r.Code.String(), r.Message, r.Hint
 	case errors.Is(err, context.DeadlineExceeded):
-		p.Status, p.Title, p.Code = http.StatusGatewayTimeout, "Timeout", "timeout"
+		p.Status, p.Title, p.Code = codeTimeout.status, "Timeout", codeTimeout.name
 		p.Detail = "the request took longer than the server's time limit and was stopped; nothing was released, and budget already debited for it is not refunded"
 		p.Hint = "ask a narrower question (fewer groups, fewer datasets) or try again when the server is less busy"
 	case errors.Is(err, context.Canceled):
-		p.Status, p.Title, p.Code = StatusClientClosedRequest, "Client closed request", "client_closed_request"
+		p.Status, p.Title, p.Code = codeClientClosedRequest.status, "Client closed request", codeClientClosedRequest.name
 		p.Detail = "the client closed the connection before the answer was ready"
 	default:
-		p.Status, p.Title, p.Code = http.StatusInternalServerError, "Internal server error", "internal"
+		p.Status, p.Title, p.Code = codeInternal.status, "Internal server error", codeInternal.name
 		p.Detail = "internal error; request id " + p.RequestID
 		p.Hint = "report the request id to the registry's operators"
 	}
@@ -112,8 +158,8 @@ func toProblem(ctx context.Context, err error) Problem {
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := toProblem(r.Context(), err)
 	if rf, ok := refusal.As(err); ok {
-		h.metrics.refusals.WithLabelValues(rf.Code).Inc()
-		info(r.Context()).code = rf.Code
+		h.metrics.refusals.WithLabelValues(rf.Code.String()).Inc()
+		info(r.Context()).code = rf.Code.String()
 	}
 	switch {
 	case p.Status == http.StatusInternalServerError || p.Status == http.StatusGatewayTimeout:
@@ -134,7 +180,7 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	hd := w.Header()
 	if p.Status == http.StatusUnauthorized {
 		challenge := `Bearer realm="statgate"`
-		if p.Code == "invalid_token" || p.Code == "token_expired" {
+		if p.Code == codeInvalidToken.name || p.Code == codeTokenExpired.name {
 			challenge += `, error="invalid_token"`
 		}
 		hd.Set("WWW-Authenticate", challenge)

@@ -47,7 +47,7 @@ func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	if h.Draining() {
-		h.writeError(w, r, errorf(http.StatusServiceUnavailable, "shutting_down", "",
+		h.writeError(w, r, errorf(codeShuttingDown, "",
 			"the server is shutting down"))
 		return
 	}
@@ -55,7 +55,7 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := h.eng.Ready(ctx); err != nil {
 		h.log.WarnContext(r.Context(), "not ready", "error", err.Error())
-		h.writeError(w, r, errorf(http.StatusServiceUnavailable, "not_ready", "",
+		h.writeError(w, r, errorf(codeNotReady, "",
 			"the engine cannot answer queries yet; the server log says why"))
 		return
 	}
@@ -64,7 +64,7 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 
 // notFound answers unknown paths with the list of endpoints.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	e := errorf(http.StatusNotFound, "unknown_endpoint",
+	e := errorf(codeUnknownEndpoint,
 		"use one of the endpoints listed in \"endpoints\"; GET /v1/openapi.json describes them",
 		"there is no endpoint at this path")
 	e.endpoints = endpoints
@@ -82,7 +82,7 @@ func (h *Handler) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+		h.writeError(w, r, errorf(codeMethodNotAllowed,
 			"use "+strings.Join(allowed, " or "), "this endpoint does not accept %s", safeMethod(r.Method)))
 	}
 }
@@ -115,7 +115,7 @@ func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
 	}
 	d, ok := h.eng.Dataset(chi.URLParam(r, "name"))
 	if !ok {
-		h.writeError(w, r, &refusal.Error{Kind: refusal.KindNotFound, Code: "unknown_dataset",
+		h.writeError(w, r, &refusal.Error{Code: refusal.UnknownDataset,
 			Message: "there is no dataset by this name", Hint: "GET /v1/datasets lists the datasets"})
 		return
 	}
@@ -158,7 +158,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxAuditLimit {
-			h.writeError(w, r, errorf(http.StatusBadRequest, "invalid_parameter",
+			h.writeError(w, r, errorf(codeInvalidParameter,
 				"omit limit for the default, or give a whole number from 1 to 1000",
 				"query parameter \"limit\" must be a whole number from 1 to %d", maxAuditLimit))
 			return
@@ -230,7 +230,7 @@ func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
 		err = required([2]string{"project", body.Project})
 	}
 	if err == nil && len(body.Include) == 0 {
-		err = errorf(http.StatusBadRequest, "missing_field", "give at least one criterion, e.g. {\"dataset\": \"npr\", \"where\": \"icd10 LIKE 'E11%'\"}",
+		err = errorf(codeMissingField, "give at least one criterion, e.g. {\"dataset\": \"npr\", \"where\": \"icd10 LIKE 'E11%'\"}",
 			"the request body lacks \"include\" criteria")
 	}
 	if err != nil {
@@ -303,7 +303,7 @@ func (h *Handler) acceptResult(w http.ResponseWriter, r *http.Request) (string, 
 	w.Header().Add("Vary", "Accept")
 	mt, ok := negotiate(r.Header.Get("Accept"), resultOffers)
 	if !ok {
-		h.writeError(w, r, errorf(http.StatusNotAcceptable, "not_acceptable",
+		h.writeError(w, r, errorf(codeNotAcceptable,
 			`send "Accept: application/json", "text/csv" or "application/vnd.apache.arrow.stream"`,
 			"results are available as %s", strings.Join(resultOffers, ", ")))
 	}
@@ -314,7 +314,7 @@ func (h *Handler) acceptResult(w http.ResponseWriter, r *http.Request) (string, 
 func (h *Handler) acceptJSON(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Add("Vary", "Accept")
 	if _, ok := negotiate(r.Header.Get("Accept"), jsonOnly); !ok {
-		h.writeError(w, r, errorf(http.StatusNotAcceptable, "not_acceptable",
+		h.writeError(w, r, errorf(codeNotAcceptable,
 			`send "Accept: application/json" or omit Accept`, "this endpoint answers application/json only"))
 		return false
 	}

@@ -126,19 +126,19 @@ func (h *Handler) limitQueries(next http.Handler) http.Handler {
 // names the limit and its size; it says nothing about other principals'
 // queries beyond that the server is busy.
 func (h *Handler) tooManyRequests(w http.ResponseWriter, r *http.Request, v limitVerdict) {
-	const code = "too_many_requests"
+	code := codeTooManyRequests
 	var e *httpError
 	switch v {
 	case overPrincipal:
-		e = errorf(http.StatusTooManyRequests, code,
+		e = errorf(code,
 			"wait for one of your running queries to finish, then send the next",
 			"you already run %d queries, the most one principal may run at once (per-principal limit)", h.limit.perPrincipal)
 	case overReserve:
-		e = errorf(http.StatusTooManyRequests, code,
+		e = errorf(code,
 			"wait for your running query to finish, then send the next",
 			"the server's last free query slot is kept for principals with no query running, and you already run one (global limit %d)", h.limit.global)
 	default:
-		e = errorf(http.StatusTooManyRequests, code,
+		e = errorf(code,
 			"retry after the seconds in the Retry-After header",
 			"the server already runs %d queries, the most it runs at once (global limit)", h.limit.global)
 	}

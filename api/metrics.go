@@ -118,14 +118,14 @@ func (h *Handler) metricsRoutes(prom http.Handler) http.Handler {
 	r := chi.NewRouter()
 	r.Use(requestID, h.recoverer, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		e := errorf(http.StatusNotFound, "unknown_endpoint",
+		e := errorf(codeUnknownEndpoint,
 			"this listener serves only GET /metrics", "there is no endpoint at this path")
 		e.endpoints = metricsEndpoints
 		h.writeError(w, r, e)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodGet)
-		h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+		h.writeError(w, r, errorf(codeMethodNotAllowed,
 			"use GET", "this endpoint does not accept %s", safeMethod(r.Method)))
 	})
 	r.Method(http.MethodGet, "/metrics", prom)

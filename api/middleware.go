@@ -162,7 +162,7 @@ func (h *Handler) drainGate(next http.Handler) http.Handler {
 			default:
 				w.Header().Set("Connection", "close")
 				w.Header().Set("Retry-After", "5")
-				h.writeError(w, r, errorf(http.StatusServiceUnavailable, "shutting_down",
+				h.writeError(w, r, errorf(codeShuttingDown,
 					"retry; another instance or the restarted server will answer",
 					"the server is shutting down and accepts no new requests"))
 				return
@@ -186,7 +186,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok {
-			h.writeError(w, r, errorf(http.StatusUnauthorized, "missing_token",
+			h.writeError(w, r, errorf(codeMissingToken,
 				`send "Authorization: Bearer <token>"; an operator creates tokens with "statgate token create"`,
 				"this endpoint needs a bearer token"))
 			return
@@ -195,7 +195,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 		if errors.Is(err, tokens.ErrExpired) {
 			// Only the holder of a token that was issued can get here, so
 			// saying so tells a guesser nothing.
-			h.writeError(w, r, errorf(http.StatusUnauthorized, "token_expired",
+			h.writeError(w, r, errorf(codeTokenExpired,
 				`ask the registry's operators for a new token ("statgate token create")`,
 				"the bearer token has expired"))
 			return
@@ -205,7 +205,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if !ok || name == "" {
-			h.writeError(w, r, errorf(http.StatusUnauthorized, "invalid_token",
+			h.writeError(w, r, errorf(codeInvalidToken,
 				"ask the registry's operators for a new token",
 				"the bearer token is unknown or revoked"))
 			return

@@ -60,14 +60,14 @@ type criterion struct {
 // it is asked for.
 func (e *Engine) cohortQuery(ctx context.Context, proj *policies.Project, spec *CohortSpec) (*query.Query, []string, error) {
 	if len(spec.Include) == 0 {
-		return nil, nil, badCohort("cohort_needs_include", "a cohort needs at least one include criterion",
+		return nil, nil, refusal.New(refusal.CohortNeedsInclude, "a cohort needs at least one include criterion",
 			`add {"dataset": "npr", "where": "icd10 LIKE 'E11%'"} to include`)
 	}
 	if len(spec.Include)+len(spec.Exclude) > maxCohortCriteria {
-		return nil, nil, badCohort("cohort_too_many_criteria", fmt.Sprintf("a cohort may have at most %d criteria", maxCohortCriteria), "")
+		return nil, nil, refusal.New(refusal.CohortTooManyCriteria, fmt.Sprintf("a cohort may have at most %d criteria", maxCohortCriteria), "")
 	}
 	if len(spec.Breakdown) > maxCohortBreakdown {
-		return nil, nil, badCohort("cohort_too_many_breakdowns", fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
+		return nil, nil, refusal.New(refusal.CohortTooManyBreakdowns, fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
 	}
 	cat := query.NewCatalog(e.pol, proj.Datasets)
 	var crit []criterion
@@ -175,10 +175,6 @@ func conjunction(conds []query.Expr) query.Expr {
 	return &query.Logical{Op: "AND", Args: conds}
 }
 
-func badCohort(code, msg, hint string) error {
-	return &refusal.Error{Kind: refusal.KindBadRequest, Code: code, Message: msg, Hint: hint}
-}
-
 // dateBounds turns a criterion's from/to into conditions on the dataset's
 // date_column (inclusive), qualified with the dataset's name.
 func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
@@ -186,7 +182,7 @@ func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
 		return nil, nil
 	}
 	if d.DateColumn == "" {
-		return nil, badCohort("cohort_no_date_column", fmt.Sprintf("dataset %q has no date column for from/to (the policy names none in date_column)", d.Name), "remove from and to")
+		return nil, refusal.New(refusal.CohortNoDateColumn, fmt.Sprintf("dataset %q has no date column for from/to (the policy names none in date_column)", d.Name), "remove from and to")
 	}
 	col := &query.ColumnRef{Table: d.Name, Dataset: d.Name, Column: d.DateColumn, Type: query.TypeDate}
 	var out []query.Expr
@@ -195,7 +191,7 @@ func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
 			continue
 		}
 		if _, err := time.Parse("2006-01-02", b.v); err != nil {
-			return nil, badCohort("cohort_bad_date", fmt.Sprintf("%s must be a date written YYYY-MM-DD", b.field), "")
+			return nil, refusal.New(refusal.CohortBadDate, fmt.Sprintf("%s must be a date written YYYY-MM-DD", b.field), "")
 		}
 		out = append(out, &query.Compare{Op: b.op, L: col, R: &query.Literal{Value: b.v, Type: query.TypeDate}})
 	}
@@ -207,12 +203,12 @@ func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
 func (e *Engine) personsRegister(proj *policies.Project) (*policies.Dataset, error) {
 	pop, ok := e.pol.Persons()
 	if !ok {
-		return nil, badCohort("cohort_no_population",
+		return nil, refusal.New(refusal.CohortNoPopulation,
 			"the policy declares no persons register (a one-row-per-person dataset with role: persons) to break cohorts down by",
 			"remove breakdown, or ask the registry owner to declare role: persons on the population register")
 	}
 	if _, err := e.access.Dataset(proj, pop.Name); err != nil {
-		return nil, badCohort("cohort_no_population",
+		return nil, refusal.New(refusal.CohortNoPopulation,
 			fmt.Sprintf("project %q does not include the persons register %q that breakdowns are taken from", proj.ID, pop.Name), "remove breakdown")
 	}
 	return pop, nil
@@ -227,7 +223,7 @@ func breakdownKey(pop *policies.Dataset, alias, name string) (query.GroupKey, qu
 		ref, ok := pop.AgeReferenceYear()
 		by, found := pop.Column(pop.BirthYearColumn)
 		if !ok || !found {
-			return query.GroupKey{}, nil, "", badCohort("cohort_bad_breakdown",
+			return query.GroupKey{}, nil, "", refusal.New(refusal.CohortBadBreakdown,
 				"age_band needs the persons register "+pop.Name+" to name its birth_year_column and a date_column with years", "")
 		}
 		birth := &query.ColumnRef{Table: alias, Dataset: pop.Name, Column: by.Name, Type: query.TypeInteger}
@@ -251,7 +247,7 @@ func breakdownKey(pop *policies.Dataset, alias, name string) (query.GroupKey, qu
 	}
 	col, ok := pop.Column(name)
 	if !ok || col.Domain == nil {
-		return query.GroupKey{}, nil, "", badCohort("cohort_bad_breakdown",
+		return query.GroupKey{}, nil, "", refusal.New(refusal.CohortBadBreakdown,
 			fmt.Sprintf("cannot break down by %q: it must be age_band or a %s column with a public domain", name, pop.Name), "")
 	}
 	t := query.TypeString

@@ -255,7 +255,7 @@ func TestCohortPolicyRefusals(t *testing.T) {
 			e := openEngine(t, tc.mutate)
 			_, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &tc.spec})
 			r, ok := refusal.As(err)
-			if !ok || r.Code != tc.code || !strings.Contains(r.Message, tc.msg) {
+			if !ok || r.Code.String() != tc.code || !strings.Contains(r.Message, tc.msg) {
 				t.Fatalf("err = %v, want refusal %s containing %q", err, tc.code, tc.msg)
 			}
 			if got := spent(t, e, "diabetes-2026", "npr"); got != 0 {

@@ -197,7 +197,8 @@ func TestRefusalsDebitNothing(t *testing.T) {
 	}{
 		{"select star", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT * FROM npr"}, refusal.KindQuery, ""},
 		{"min is refused", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT min(ddd) FROM lmr"}, refusal.KindQuery, ""},
-		{"dataset outside project", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM cancer"}, refusal.KindQuery, ""},
+		{"dataset outside project", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM cancer"}, refusal.KindForbidden, "dataset_not_in_project"},
+		{"unknown dataset", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM kpr"}, refusal.KindNotFound, "unknown_dataset"},
 		{"epsilon above max", ingrid, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr", Epsilon: 5}, refusal.KindQuery, "epsilon_too_large"},
 		{"analyst may not write SQL", analyst, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr"}, refusal.KindForbidden, "role_not_allowed"},
 		{"not a member", Principal{Name: "mallory"}, Request{Project: "diabetes-2026", SQL: "SELECT count(*) FROM npr"}, refusal.KindForbidden, "not_a_member"},
@@ -218,10 +219,10 @@ func TestRefusalsDebitNothing(t *testing.T) {
 			if !ok {
 				t.Fatalf("want a refusal, got %v", err)
 			}
-			if r.Kind != tc.kind || (tc.code != "" && r.Code != tc.code) {
-				t.Fatalf("refusal = %+v, want kind %d code %q", r, tc.kind, tc.code)
+			if r.Kind() != tc.kind || (tc.code != "" && r.Code.String() != tc.code) {
+				t.Fatalf("refusal = %+v, want kind %v code %q", r, tc.kind, tc.code)
 			}
-			if a := lastAudit(t, e); a.Outcome != "refused" || a.Reason != r.Code || a.Epsilon != 0 {
+			if a := lastAudit(t, e); a.Outcome != "refused" || a.Reason != r.Code.String() || a.Epsilon != 0 {
 				t.Errorf("audit = %+v", a)
 			}
 		})
@@ -245,7 +246,7 @@ func TestFailedExecutionKeepsDebit(t *testing.T) {
 	if got := ChargedEpsilon(err); got != 0.5 {
 		t.Errorf("ChargedEpsilon = %g, want the 0.5 kept", got)
 	}
-	if got := ChargedEpsilon(&refusal.Error{Code: "x"}); got != 0 {
+	if got := ChargedEpsilon(&refusal.Error{Code: refusal.SelectStar}); got != 0 {
 		t.Errorf("ChargedEpsilon of a refusal = %g", got)
 	}
 	if a := lastAudit(t, e); a.Outcome != "failed" || a.Epsilon != 0.5 || a.ResultDigest != "" {

@@ -98,8 +98,8 @@ func TestOverflowingNumberIsRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			_, err := parser.Compile(ctx, tc.sql, cat)
-			if code := refusal.CodeOf(err); code != query.CodeBadLiteral {
-				t.Fatalf("Compile = %v (code %q), want refusal %s", err, code, query.CodeBadLiteral)
+			if code := refusal.CodeOf(err); code != refusal.BadLiteral {
+				t.Fatalf("Compile = %v (code %q), want refusal %s", err, code, refusal.BadLiteral)
 			}
 		})
 	}

@@ -157,7 +157,7 @@ type outcome struct {
 func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 	if err != nil {
 		if r, ok := refusal.As(err); ok {
-			return outcome{status: fmt.Sprintf("refused %s (kind %d)", r.Code, r.Kind)}
+			return outcome{status: fmt.Sprintf("refused %s (kind %d)", r.Code, r.Kind())}
 		}
 		return outcome{status: "failed"}
 	}

@@ -25,7 +25,7 @@ func TestTinyEpsilonIsRefusedBeforeTheDebit(t *testing.T) {
 		t.Run(fmt.Sprint(eps), func(t *testing.T) {
 			_, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: attackSQL, Epsilon: eps})
 			r, ok := refusal.As(err)
-			if !ok || r.Code != "epsilon_too_small" || r.Kind != refusal.KindQuery {
+			if !ok || r.Code.String() != "epsilon_too_small" || r.Kind() != refusal.KindQuery {
 				t.Fatalf("ε %g: %v, want refusal epsilon_too_small", eps, err)
 			}
 			if a := lastAudit(t, e); a.Outcome != "refused" || a.Epsilon != 0 || a.Delta != 0 {
@@ -92,7 +92,7 @@ func TestExpensiveQueriesAreRefusedBeforeTheDebit(t *testing.T) {
 	}
 	heavy += " FROM population GROUP BY 1, 2, 3"
 	_, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: heavy})
-	if r, ok := refusal.As(err); !ok || r.Code != "query_too_expensive" || r.Kind != refusal.KindQuery {
+	if r, ok := refusal.As(err); !ok || r.Code.String() != "query_too_expensive" || r.Kind() != refusal.KindQuery {
 		t.Fatalf("heavy query: %v, want query_too_expensive", err)
 	}
 	if got := spent(t, e, "diabetes-2026", "population"); got != 0 {
@@ -132,7 +132,7 @@ func TestAuditScope(t *testing.T) {
 	if len(all) != 2 || all[1].Project != "diabetes-2026" || all[0].Project != "cancer-survival" {
 		t.Errorf("registry-admin's newest two: %+v", all)
 	}
-	if _, err := e.Audit(ctx, ingrid, 10); refusal.CodeOf(err) != "role_not_allowed" {
+	if _, err := e.Audit(ctx, ingrid, 10); refusal.CodeOf(err).String() != "role_not_allowed" {
 		t.Errorf("a researcher reads the audit log: %v", err)
 	}
 }

@@ -115,15 +115,15 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 		}
 	}
 	if n != 1 {
-		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_request",
+		return nil, &refusal.Error{Code: refusal.BadRequest,
 			Message: "a request needs exactly one of sql, template or cohort"}
 	}
 	if r.Project == "" {
-		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "missing_project",
+		return nil, &refusal.Error{Code: refusal.MissingProject,
 			Message: "the request names no project", Hint: "add \"project\": the id of a project you are a member of"}
 	}
 	if math.IsNaN(r.Epsilon) || math.IsInf(r.Epsilon, 0) || r.Epsilon < 0 {
-		return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_epsilon",
+		return nil, &refusal.Error{Code: refusal.BadEpsilon,
 			Message: "epsilon must be a positive number", Hint: "omit epsilon to use the policy's default"}
 	}
 	proj, err := e.access.Project(p.Name, r.Project)
@@ -181,7 +181,7 @@ func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled
 func (e *Engine) checkCost(c *compiled) error {
 	lim := e.pol.Limits
 	if cost := c.release.Cost(); lim.MaxQueryCost > 0 && cost > lim.MaxQueryCost {
-		return refusal.New("query_too_expensive",
+		return refusal.New(refusal.QueryTooExpensive,
 			fmt.Sprintf("protecting this query would take about %d noise draws (its groups times the draws each aggregate needs per group); one query may take at most %d", cost, lim.MaxQueryCost),
 			"group by fewer or coarser keys, ask for fewer quantiles, or split the question into several queries")
 	}
@@ -191,7 +191,7 @@ func (e *Engine) checkCost(c *compiled) error {
 		rows += approx
 	}
 	if lim.MaxRowsScanned > 0 && rows > lim.MaxRowsScanned {
-		return refusal.New("query_too_expensive",
+		return refusal.New(refusal.QueryTooExpensive,
 			fmt.Sprintf("this query reads about %d rows of %v; one query may read at most %d", rows, c.plan.Datasets, lim.MaxRowsScanned),
 			"ask about fewer datasets at once")
 	}
@@ -307,7 +307,7 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, c *com
 		en.ResultDigest = hex.EncodeToString(sum[:])
 	default:
 		if rf, ok := refusal.As(qerr); ok {
-			en.Outcome, en.Reason = "refused", rf.Code
+			en.Outcome, en.Reason = "refused", rf.Code.String()
 		} else {
 			en.Outcome, en.Reason = "failed", "internal_error"
 		}

@@ -248,7 +248,7 @@ func (f *fakeAsker) Query(context.Context, engine.Principal, engine.Request) (*r
 	f.n++
 	switch f.n {
 	case 1:
-		return nil, refusal.New("budget_exhausted", "no budget left", "")
+		return nil, refusal.New(refusal.BudgetExhausted, "no budget left", "")
 	case 2:
 		return nil, errors.New("engine: internal error\nsecond line")
 	}

@@ -211,7 +211,7 @@ func ask(ctx context.Context, a asker, q *Question, ex *Table, reps int) (*Outco
 			}
 		}
 		if rf, ok := refusal.As(err); ok {
-			out.Refused[rf.Code]++
+			out.Refused[rf.Code.String()]++
 		} else {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

@@ -29,11 +29,11 @@ func New(pol *policies.Policy) *Control { return &Control{pol: pol} }
 func (c *Control) Project(principal, id string) (*policies.Project, error) {
 	proj, ok := c.pol.Projects[id]
 	if !ok {
-		return nil, &refusal.Error{Kind: refusal.KindNotFound, Code: "unknown_project",
+		return nil, &refusal.Error{Code: refusal.UnknownProject,
 			Message: fmt.Sprintf("there is no project %q", id)}
 	}
 	if _, ok := c.pol.Member(id, principal); !ok {
-		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "not_a_member",
+		return nil, &refusal.Error{Code: refusal.NotAMember,
 			Message: fmt.Sprintf("%s is not a member of project %q", principal, id)}
 	}
 	return proj, nil
@@ -46,21 +46,21 @@ func (c *Control) Allow(principal string, proj *policies.Project, a policies.Act
 		return nil
 	}
 	role, _ := c.pol.Member(proj.ID, principal)
-	return &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
+	return &refusal.Error{Code: refusal.RoleNotAllowed,
 		Message: fmt.Sprintf("role %q in project %q does not allow %s", role, proj.ID, a),
 		Hint:    "ask the registry owner for a role that allows it, or use an approved template"}
 }
 
 // Dataset returns a dataset the project may read; otherwise
-// unknown_dataset or dataset_not_in_project (both 422: the request names
-// something it may not use).
+// unknown_dataset (404) or dataset_not_in_project (403), with the statuses
+// the query checker and the ledger give them.
 func (c *Control) Dataset(proj *policies.Project, name string) (*policies.Dataset, error) {
 	d, ok := c.pol.Datasets[name]
 	if !ok {
-		return nil, refusal.New("unknown_dataset", fmt.Sprintf("there is no dataset %q", name), "GET /v1/datasets lists them")
+		return nil, refusal.New(refusal.UnknownDataset, fmt.Sprintf("there is no dataset %q", name), "GET /v1/datasets lists them")
 	}
 	if !slices.Contains(proj.Datasets, name) {
-		return nil, refusal.New("dataset_not_in_project",
+		return nil, refusal.New(refusal.DatasetNotInProject,
 			fmt.Sprintf("project %q does not include dataset %q", proj.ID, name), "use one of: "+strings.Join(proj.Datasets, ", "))
 	}
 	return d, nil
@@ -72,12 +72,12 @@ func (c *Control) Dataset(proj *policies.Project, name string) (*policies.Datase
 func (c *Control) Template(proj *policies.Project, name string) (*policies.Template, error) {
 	t, ok := c.pol.Templates[name]
 	if !ok {
-		return nil, &refusal.Error{Kind: refusal.KindNotFound, Code: "unknown_template",
+		return nil, &refusal.Error{Code: refusal.UnknownTemplate,
 			Message: fmt.Sprintf("there is no template %q", name), Hint: "GET /v1/templates lists the templates you may run"}
 	}
 	for _, d := range t.Datasets {
 		if !slices.Contains(proj.Datasets, d) {
-			return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "template_not_in_project",
+			return nil, &refusal.Error{Code: refusal.TemplateNotInProject,
 				Message: fmt.Sprintf("template %q reads dataset %q, which project %q does not include", t.Name, d, proj.ID)}
 		}
 	}
@@ -115,7 +115,7 @@ func (c *Control) AuditProjects(principal string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, &refusal.Error{Kind: refusal.KindForbidden, Code: "role_not_allowed",
+		return nil, &refusal.Error{Code: refusal.RoleNotAllowed,
 			Message: principal + " has no role that allows reading the audit log"}
 	}
 	slices.Sort(out)

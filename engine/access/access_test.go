@@ -49,7 +49,7 @@ func TestProjectAndAllow(t *testing.T) {
 				return
 			}
 			r, ok := refusal.As(err)
-			if !ok || r.Code != tc.code || r.Kind != tc.kind {
+			if !ok || r.Code.String() != tc.code || r.Kind() != tc.kind {
 				t.Fatalf("%v, want %s (kind %d)", err, tc.code, tc.kind)
 			}
 		})
@@ -64,17 +64,17 @@ func TestDatasetAndTemplate(t *testing.T) {
 		t.Errorf("npr in diabetes-2026: %v", err)
 	}
 	for name, code := range map[string]string{"cancer": "dataset_not_in_project", "nope": "unknown_dataset"} {
-		if _, err := c.Dataset(diabetes, name); refusal.CodeOf(err) != code {
+		if _, err := c.Dataset(diabetes, name); refusal.CodeOf(err).String() != code {
 			t.Errorf("%s: %v, want %s", name, err, code)
 		}
 	}
 	if _, err := c.Template(diabetes, "prescriptions_by_atc_year"); err != nil {
 		t.Error(err)
 	}
-	if _, err := c.Template(diabetes, "cancer_incidence_by_site_year"); refusal.CodeOf(err) != "template_not_in_project" {
+	if _, err := c.Template(diabetes, "cancer_incidence_by_site_year"); refusal.CodeOf(err).String() != "template_not_in_project" {
 		t.Errorf("%v, want template_not_in_project", err)
 	}
-	if _, err := c.Template(diabetes, "nope"); refusal.CodeOf(err) != "unknown_template" {
+	if _, err := c.Template(diabetes, "nope"); refusal.CodeOf(err).String() != "unknown_template" {
 		t.Errorf("%v, want unknown_template", err)
 	}
 	if !c.MayRunTemplate("pharma-analyst", pol.Templates["prescriptions_by_atc_year"]) ||
@@ -96,7 +96,7 @@ func TestAuditScope(t *testing.T) {
 		t.Errorf("registry-admin: %v %v", got, err)
 	}
 	_, err = c.AuditProjects("ingrid")
-	if r, ok := refusal.As(err); !ok || r.Code != "role_not_allowed" || !strings.Contains(r.Message, "audit") {
+	if r, ok := refusal.As(err); !ok || r.Code.String() != "role_not_allowed" || !strings.Contains(r.Message, "audit") {
 		t.Errorf("ingrid: %v, want role_not_allowed", err)
 	}
 }

@@ -34,10 +34,11 @@ func NewBook(limits Limits, acct Accountant) (*Book, error) {
 
 // Admit decides a debit: spent holds what s.Project has spent on each of
 // s.Datasets (a dataset without debits may be absent). It returns a
-// *refusal.Error with code CodeNoBudget for the first dataset (in order)
-// the project has no budget for, else CodeExhausted naming every dataset
-// that cannot pay s.Cost, else nil: then every dataset can pay. Admit only
-// reads, so a store may call it again when it retries a transaction.
+// *refusal.Error with code refusal.DatasetNotInProject for the first
+// dataset (in order) the project has no budget for, else
+// refusal.BudgetExhausted naming every dataset that cannot pay s.Cost,
+// else nil: then every dataset can pay. Admit only reads, so a store may
+// call it again when it retries a transaction.
 func (b *Book) Admit(s Spend, spent map[string]Cost) error {
 	datasets := slices.Clone(s.Datasets)
 	slices.Sort(datasets)
@@ -72,7 +73,7 @@ type SpentReader interface {
 
 // Balance returns the balance of project × dataset, with what was spent
 // read from r. A project × dataset without a budget is a KindNotFound
-// refusal (CodeNotFound).
+// refusal (refusal.BudgetNotFound).
 func (b *Book) Balance(ctx context.Context, r SpentReader, project, dataset string) (Balance, error) {
 	l, ok := b.limits(project, dataset)
 	if !ok {
@@ -94,7 +95,7 @@ func (b *Book) Balances(ctx context.Context, r SpentReader, p *policies.Policy, 
 	var ids []string
 	if project != "" {
 		if _, ok := p.Projects[project]; !ok {
-			return nil, &refusal.Error{Kind: refusal.KindNotFound, Code: "project_not_found",
+			return nil, &refusal.Error{Code: refusal.ProjectNotFound,
 				Message: fmt.Sprintf("there is no project %q in the policy", project)}
 		}
 		ids = []string{project}

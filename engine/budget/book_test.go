@@ -49,7 +49,7 @@ func TestAdmit(t *testing.T) {
 		desc  string
 		spend Spend
 		spent map[string]Cost
-		code  string // "" admits
+		code  refusal.Code // zero admits
 		kind  refusal.Kind
 		inMsg []string
 		notIn []string
@@ -60,51 +60,51 @@ func TestAdmit(t *testing.T) {
 		{
 			desc:  "ε above the budget",
 			spend: Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 1.5, 0, 0)},
-			code:  CodeExhausted, kind: refusal.KindBudget,
+			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
 			inMsg: []string{`project "p"`, "ε 1.5 per dataset", "a has ε 1 and δ 1e-06 left"},
 		},
 		{
 			desc:  "δ above the budget",
 			spend: Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 0.1, 1e-5, 0)},
-			code:  CodeExhausted, kind: refusal.KindBudget,
+			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
 			inMsg: []string{"δ 1e-05", "a has ε 1 and δ 1e-06 left"},
 		},
 		{
 			desc:  "δ on a pure-ε budget",
 			spend: Spend{Project: "pure", Datasets: []string{"a"}, Cost: mustCost(t, 0.1, 1e-9, 0)},
-			code:  CodeExhausted, kind: refusal.KindBudget,
+			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
 			inMsg: []string{"a has ε 1 and δ 0 left"},
 		},
 		{
 			desc:  "only the short dataset is named",
 			spend: Spend{Project: "p", Datasets: []string{"a", "b"}, Cost: mustCost(t, 0.5, 0, 0)},
 			spent: map[string]Cost{"b": mustCost(t, 0.8, 0, 0)},
-			code:  CodeExhausted, kind: refusal.KindBudget,
+			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
 			inMsg: []string{"b has ε 0.2"}, notIn: []string{"a has"},
 		},
 		{
 			desc:  "dataset outside the project",
 			spend: Spend{Project: "pure", Datasets: []string{"a", "b"}, Cost: mustCost(t, 0.1, 0, 0)},
-			code:  CodeNoBudget, kind: refusal.KindForbidden,
+			code:  refusal.DatasetNotInProject, kind: refusal.KindForbidden,
 			inMsg: []string{`"pure"`, `"b"`},
 		},
 		{
 			desc:  "unknown project",
 			spend: Spend{Project: "nope", Datasets: []string{"a"}, Cost: mustCost(t, 0.1, 0, 0)},
-			code:  CodeNoBudget, kind: refusal.KindForbidden,
+			code:  refusal.DatasetNotInProject, kind: refusal.KindForbidden,
 			inMsg: []string{`"nope"`},
 		},
 		{
 			desc:  "a sum the ledger cannot hold",
 			spend: Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 0.1, 0, 1e6)},
 			spent: map[string]Cost{"a": {rho: maxUnits}},
-			code:  CodeExhausted, kind: refusal.KindBudget,
+			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			err := b.Admit(tc.spend, tc.spent)
-			if tc.code == "" {
+			if tc.code == (refusal.Code{}) {
 				if err != nil {
 					t.Fatalf("Admit = %v, want nil", err)
 				}
@@ -114,8 +114,8 @@ func TestAdmit(t *testing.T) {
 			if !ok {
 				t.Fatalf("Admit = %v, want a refusal", err)
 			}
-			if r.Kind != tc.kind || r.Code != tc.code {
-				t.Errorf("refusal kind %d code %q, want %d %q", r.Kind, r.Code, tc.kind, tc.code)
+			if r.Kind() != tc.kind || r.Code != tc.code {
+				t.Errorf("refusal kind %v code %q, want %v %q", r.Kind(), r.Code, tc.kind, tc.code)
 			}
 			for _, s := range tc.inMsg {
 				if !strings.Contains(r.Message, s) {
@@ -170,8 +170,8 @@ func TestLoweredBudgetShowsZeroRemaining(t *testing.T) {
 		t.Errorf("Balance = %+v, want %+v", got, want)
 	}
 	small := Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 0.001, 0, 0)}
-	if err := b.Admit(small, map[string]Cost{"a": spent["p/a"]}); refusal.CodeOf(err) != CodeExhausted {
-		t.Errorf("Admit over a lowered budget = %v, want %s", err, CodeExhausted)
+	if err := b.Admit(small, map[string]Cost{"a": spent["p/a"]}); refusal.CodeOf(err) != refusal.BudgetExhausted {
+		t.Errorf("Admit over a lowered budget = %v, want %s", err, refusal.BudgetExhausted)
 	}
 	// Raising it again makes the difference available.
 	m["p/a"] = policies.Budget{Epsilon: 6, Delta: 1e-6}
@@ -182,7 +182,7 @@ func TestLoweredBudgetShowsZeroRemaining(t *testing.T) {
 	if got.RemainingEpsilon != 1 || got.RemainingDelta != 5e-7 {
 		t.Errorf("after raising: remaining ε %v δ %v, want 1 and 5e-07", got.RemainingEpsilon, got.RemainingDelta)
 	}
-	if _, err := b.Balance(ctx, spent, "nope", "a"); refusal.CodeOf(err) != CodeNotFound {
-		t.Errorf("Balance(unknown) = %v, want %s", err, CodeNotFound)
+	if _, err := b.Balance(ctx, spent, "nope", "a"); refusal.CodeOf(err) != refusal.BudgetNotFound {
+		t.Errorf("Balance(unknown) = %v, want %s", err, refusal.BudgetNotFound)
 	}
 }

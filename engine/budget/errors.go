@@ -17,17 +17,6 @@ var ErrInvalidCost = errors.New("invalid cost")
 // error, not a refusal.
 var ErrInvalidSpend = errors.New("invalid spend")
 
-// CodeExhausted is the refusal code of a debit the budget cannot cover.
-const CodeExhausted = "budget_exhausted"
-
-// CodeNoBudget is the refusal code of a debit on a dataset the project has
-// no budget for.
-const CodeNoBudget = "dataset_not_in_project"
-
-// CodeNotFound is the refusal code of a balance asked for a project ×
-// dataset that has no budget.
-const CodeNotFound = "budget_not_found"
-
 // shortfall is one dataset whose budget cannot cover a spend.
 type shortfall struct {
 	dataset                    string
@@ -46,19 +35,18 @@ func exhausted(project string, cost Cost, short []shortfall) *refusal.Error {
 		amount += fmt.Sprintf(" and δ %g", cost.Delta())
 	}
 	return &refusal.Error{
-		Kind: refusal.KindBudget,
-		Code: CodeExhausted,
+		Code: refusal.BudgetExhausted,
 		Message: fmt.Sprintf("project %q cannot spend %s per dataset: %s",
 			project, amount, strings.Join(parts, "; ")),
 		Hint: "ask for a smaller epsilon, or ask the registry owner to raise the project's budget",
 	}
 }
 
-// noBudget is the refusal of a debit on a dataset outside the project.
+// noBudget is the refusal of a debit on a dataset outside the project:
+// dataset_not_in_project, as the checker says of such a dataset in FROM.
 func noBudget(project, dataset string) *refusal.Error {
 	return &refusal.Error{
-		Kind:    refusal.KindForbidden,
-		Code:    CodeNoBudget,
+		Code:    refusal.DatasetNotInProject,
 		Message: fmt.Sprintf("project %q has no budget for dataset %q", project, dataset),
 		Hint:    "query only the project's datasets, or ask the registry owner to add this one to the project",
 	}
@@ -67,8 +55,7 @@ func noBudget(project, dataset string) *refusal.Error {
 // notFound is the refusal of a balance for a project × dataset without a budget.
 func notFound(project, dataset string) *refusal.Error {
 	return &refusal.Error{
-		Kind:    refusal.KindNotFound,
-		Code:    CodeNotFound,
+		Code:    refusal.BudgetNotFound,
 		Message: fmt.Sprintf("project %q has no budget for dataset %q", project, dataset),
 	}
 }

@@ -53,7 +53,7 @@ cancer   cancer   0        5            5        0        0            0
 			}
 		})
 	}
-	if _, err := book.Balances(ctx, spent, pol, "nope"); refusal.CodeOf(err) != "project_not_found" {
+	if _, err := book.Balances(ctx, spent, pol, "nope"); refusal.CodeOf(err).String() != "project_not_found" {
 		t.Errorf("Balances(unknown project) = %v, want project_not_found", err)
 	}
 }

@@ -67,7 +67,7 @@ func applyClamps(q *query.Query, rb *RequestBounds) (*query.Query, error) {
 		}
 		used[col.Column] = true
 		if !(c[0] <= c[1]) || c[0] < a.Bounds[0] || c[1] > a.Bounds[1] {
-			return nil, refusal.New("bounds_above_cap",
+			return nil, refusal.New(refusal.BoundsAboveCap,
 				fmt.Sprintf("clamp [%g, %g] of %s is not within its declared bounds [%g, %g]", c[0], c[1], col.Column, a.Bounds[0], a.Bounds[1]),
 				"give a clamp inside the declared bounds (GET /v1/datasets/{name} lists them)")
 		}
@@ -75,7 +75,7 @@ func applyClamps(q *query.Query, rb *RequestBounds) (*query.Query, error) {
 	}
 	for name := range rb.Clamp {
 		if !used[name] {
-			return nil, refusal.New("bounds_above_cap",
+			return nil, refusal.New(refusal.BoundsAboveCap,
 				fmt.Sprintf("clamp names %q, which no aggregate of the query takes as its argument", name),
 				"clamp the columns you aggregate (sum, avg, quantiles, stddev), by column name")
 		}
@@ -188,7 +188,8 @@ const (
 // chapters; a CASE whose arms are all constants those constants (and nil,
 // the NULL group, without ELSE); a boolean key false and true. Other keys
 // have none and need DP partition selection. Bound refuses with
-// CodeDomainTooLarge when the domains span more than MaxDomainCells groups.
+// refusal.DomainTooLarge when the domains span more than MaxDomainCells
+// groups.
 //
 // Bound returns an error wrapping ErrInvalidQuery for a model the checker
 // would not produce, and a refusal for a query it must refuse.
@@ -548,12 +549,12 @@ func (b *builder) bounds() error {
 	b.l0, b.m, b.l0cap, b.rowsCap = eff.MaxGroupsPerPerson, eff.MaxRowsPerPersonPerGroup, eff.GroupsCap, eff.RowsCap
 	if r := b.request; r != nil {
 		if r.MaxGroupsPerPerson < 0 || r.MaxGroupsPerPerson > eff.GroupsCap {
-			return refusal.New("bounds_above_cap",
+			return refusal.New(refusal.BoundsAboveCap,
 				fmt.Sprintf("max_groups_per_person %d is not within 1..%d, the cap of %v", r.MaxGroupsPerPerson, eff.GroupsCap, names),
 				fmt.Sprintf("ask for at most %d, or omit it to let statgate choose", eff.GroupsCap))
 		}
 		if r.MaxRowsPerPersonPerGroup < 0 || r.MaxRowsPerPersonPerGroup > eff.RowsCap {
-			return refusal.New("bounds_above_cap",
+			return refusal.New(refusal.BoundsAboveCap,
 				fmt.Sprintf("max_rows_per_person_per_group %d is not within 1..%d, the cap of %v", r.MaxRowsPerPersonPerGroup, eff.RowsCap, names),
 				fmt.Sprintf("ask for at most %d, or omit it to let statgate choose", eff.RowsCap))
 		}

@@ -11,7 +11,7 @@ import (
 
 // MaxDomainCells is the largest number of groups the public domains of a
 // query's keys may span together (the product of their sizes); Bound
-// refuses more with CodeDomainTooLarge.
+// refuses more with refusal.DomainTooLarge.
 const MaxDomainCells = 100_000
 
 // keyDomain is what the planner knows about one key's public domain.

@@ -7,10 +7,6 @@ import (
 	"github.com/statgate/statgate/engine/refusal"
 )
 
-// CodeDomainTooLarge is the refusal code of a query whose keys' public
-// domains together span more than MaxDomainCells groups.
-const CodeDomainTooLarge = "domain_too_large"
-
 // ErrInvalidQuery is wrapped by the errors Bound returns for a query model
 // the checker should not have produced (an unknown dataset, a column of a
 // table not in FROM, an operator outside the model). These are internal
@@ -24,7 +20,7 @@ func invalidf(format string, args ...any) error {
 
 // domainTooLarge is the refusal for a domain product above MaxDomainCells.
 func domainTooLarge() error {
-	return refusal.New(CodeDomainTooLarge,
+	return refusal.New(refusal.DomainTooLarge,
 		fmt.Sprintf("the group keys' public domains together span more than %d groups, too many to release", MaxDomainCells),
 		"group by fewer or coarser keys, for example a code prefix instead of the full code or the year alone instead of year and month")
 }

@@ -369,7 +369,7 @@ func TestApplyErrors(t *testing.T) {
 		rr := reader(t, mem, good)
 		defer rr.Release()
 		_, err := prepareAndApply(context.Background(), p, rr, &Options{Epsilon: 1})
-		if !errors.Is(err, &refusal.Error{Code: "needs_public_domain"}) {
+		if !errors.Is(err, &refusal.Error{Code: refusal.NeedsPublicDomain}) {
 			t.Errorf("error %v, want needs_public_domain", err)
 		}
 	})

@@ -16,7 +16,7 @@ import (
 func OptionsFor(eff *policies.Effective, epsilon float64, pinned bool) (*Options, error) {
 	r := eff.Epsilon
 	if !eff.EpsilonOK() {
-		return nil, refusal.New("epsilon_range_empty",
+		return nil, refusal.New(refusal.EpsilonRangeEmpty,
 			fmt.Sprintf("no epsilon is allowed on %v together: the largest minimum is %g, the smallest maximum %g", eff.Datasets, r.Min, r.Max),
 			"ask about fewer datasets at once, or ask the registry owner to align their epsilon_per_query")
 	}
@@ -26,11 +26,11 @@ func OptionsFor(eff *policies.Effective, epsilon float64, pinned bool) (*Options
 	case eps == 0:
 		eps = r.Default
 	case eps > r.Max:
-		return nil, refusal.New("epsilon_too_large",
+		return nil, refusal.New(refusal.EpsilonTooLarge,
 			fmt.Sprintf("epsilon %g is above the maximum %g one query may spend on %v", eps, r.Max, eff.Datasets),
 			fmt.Sprintf("ask for epsilon ≤ %g, or omit it to use the default %g", r.Max, r.Default))
 	case eps < r.Min:
-		return nil, refusal.New("epsilon_too_small",
+		return nil, refusal.New(refusal.EpsilonTooSmall,
 			fmt.Sprintf("epsilon %g is below the minimum %g one query may spend on %v: at smaller epsilon the answer is noise", eps, r.Min, eff.Datasets),
 			fmt.Sprintf("ask for epsilon ≥ %g, or omit it to use the default %g", r.Min, r.Default))
 	}

@@ -30,7 +30,7 @@ func TestOptionsFor(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			o, err := OptionsFor(tc.eff, tc.eps, tc.pinned)
 			if tc.refusal != "" {
-				if r, ok := refusal.As(err); !ok || r.Code != tc.refusal {
+				if r, ok := refusal.As(err); !ok || r.Code.String() != tc.refusal {
 					t.Fatalf("%v, want refusal %s", err, tc.refusal)
 				}
 				return

@@ -253,12 +253,12 @@ func (r *Release) rehearse() error {
 	}
 	if rec.minEps < MinMechanismEpsilon*(1-1e-9) { // slack for the shares' rounding
 		least := leastEpsilon(r.plan, r.s)
-		return &refusal.Error{Kind: refusal.KindQuery, Code: "epsilon_too_small",
+		return &refusal.Error{Code: refusal.EpsilonTooSmall,
 			Message: fmt.Sprintf("epsilon %g is too small for this query: divided between its %d parts it leaves some noise mechanism below %g, the least statgate uses", r.s.Epsilon, len(r.spends), MinMechanismEpsilon),
 			Hint:    fmt.Sprintf("ask for epsilon ≥ %g (or omit it to use the policy's default), or ask for fewer aggregates", least)}
 	}
 	if failed != nil {
-		return &refusal.Error{Kind: refusal.KindQuery, Code: "privacy_parameters_rejected",
+		return &refusal.Error{Code: refusal.PrivacyParametersRejected,
 			Message: "the noise library refuses the privacy parameters this query would use: " + failed.Error(),
 			Hint:    "use the policy's default epsilon, or ask for fewer aggregates"}
 	}

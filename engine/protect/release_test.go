@@ -27,7 +27,7 @@ var (
 func hintedEpsilon(t *testing.T, err error) float64 {
 	t.Helper()
 	r, ok := refusal.As(err)
-	if !ok || r.Code != "epsilon_too_small" {
+	if !ok || r.Code.String() != "epsilon_too_small" {
 		t.Fatalf("%v, want refusal epsilon_too_small", err)
 	}
 	m := regexp.MustCompile(`epsilon ≥ ([0-9.e+-]+)`).FindStringSubmatch(r.Hint)
@@ -135,7 +135,7 @@ func TestPrepareRefusalsAreRefusals(t *testing.T) {
 	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
 	_, err := Prepare(p, &Options{Epsilon: 1e-300, Delta: 1e-6, MinCellCount: 5})
 	var r *refusal.Error
-	if !errors.As(err, &r) || r.Kind != refusal.KindQuery {
+	if !errors.As(err, &r) || r.Kind() != refusal.KindQuery {
 		t.Fatalf("%v, want a KindQuery refusal", err)
 	}
 }

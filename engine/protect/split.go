@@ -101,7 +101,7 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 		}
 	}
 	if groups > MaxGroups {
-		return nil, refusal.New("too_many_groups",
+		return nil, refusal.New(refusal.TooManyGroups,
 			fmt.Sprintf("the public domains of the group keys give more than %d groups, the most one result may hold", MaxGroups),
 			"group by fewer or coarser keys (e.g. an ICD-10 chapter instead of a code, or ten-year bands instead of years)")
 	}
@@ -284,7 +284,7 @@ func needsPublicDomain(p *plan.Plan, keys []int) error {
 			break
 		}
 	}
-	return refusal.New("needs_public_domain",
+	return refusal.New(refusal.NeedsPublicDomain,
 		fmt.Sprintf("key %q has no public domain, so grouping by it needs DP partition selection, which needs the policy's delta_per_query > 0 (it is 0 for this query)", name),
 		"group by keys with a public domain (years, sex, ICD-10 chapters, code lists in the policy), or ask the registry owner to set delta_per_query > 0")
 }

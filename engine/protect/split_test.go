@@ -148,12 +148,12 @@ func TestSplitRefuses(t *testing.T) {
 		desc     string
 		p        *plan.Plan
 		o        Options
-		code     string
+		code     refusal.Code
 		contains string
 	}{
-		{"no domain, no delta", testPlan([]plan.Key{sexKey, codeKey}, []plan.Agg{rows}, nil), Options{Epsilon: 1}, "needs_public_domain", `"icd10"`},
-		{"no domain in a grouping set", testPlan([]plan.Key{sexKey, codeKey}, []plan.Agg{rows}, [][]int{{0, 1}, {0}, {}}), Options{Epsilon: 1, MinCellCount: 5}, "needs_public_domain", "delta_per_query"},
-		{"too many groups", testPlan([]plan.Key{bigA, bigB}, []plan.Agg{rows}, nil), Options{Epsilon: 1}, "too_many_groups", "100000"},
+		{"no domain, no delta", testPlan([]plan.Key{sexKey, codeKey}, []plan.Agg{rows}, nil), Options{Epsilon: 1}, refusal.NeedsPublicDomain, `"icd10"`},
+		{"no domain in a grouping set", testPlan([]plan.Key{sexKey, codeKey}, []plan.Agg{rows}, [][]int{{0, 1}, {0}, {}}), Options{Epsilon: 1, MinCellCount: 5}, refusal.NeedsPublicDomain, "delta_per_query"},
+		{"too many groups", testPlan([]plan.Key{bigA, bigB}, []plan.Agg{rows}, nil), Options{Epsilon: 1}, refusal.TooManyGroups, "100000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

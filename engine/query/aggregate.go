@@ -3,6 +3,8 @@ package query
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // isAggregateCall reports whether n calls an aggregate function.
@@ -19,29 +21,29 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 		shown = "count"
 	}
 	if n.set("schema") || n.set("catalog") || n.flag("export_state") {
-		return Aggregate{}, refuse(CodeAggregate, "call aggregates by their plain name", "the aggregate %s is qualified or exported", shown)
+		return Aggregate{}, refuse(refusal.AggregateNotAllowed, "call aggregates by their plain name", "the aggregate %s is qualified or exported", shown)
 	}
 	kids, ok := n.nodes("children")
 	if !ok {
-		return Aggregate{}, refuse(CodeExpressionNotAllowed, "", "the arguments of %s are not understood", shown)
+		return Aggregate{}, refuse(refusal.ExpressionNotAllowed, "", "the arguments of %s are not understood", shown)
 	}
 	if n.set("filter") {
-		return Aggregate{}, refuse(CodeAggregateFilter, "move the condition into WHERE (or use a CASE in a GROUP BY key)",
+		return Aggregate{}, refuse(refusal.AggregateFilter, "move the condition into WHERE (or use a CASE in a GROUP BY key)",
 			"FILTER (WHERE ...) on aggregates is not supported")
 	}
 	orders, ok := n.obj("order_bys").nodes("orders")
 	if !ok {
-		return Aggregate{}, refuse(CodeAggregateOrderBy, "", "the ORDER BY of %s is not understood", shown)
+		return Aggregate{}, refuse(refusal.AggregateOrderBy, "", "the ORDER BY of %s is not understood", shown)
 	}
 	isQuantile := name == "quantile_cont" || name == "quantile"
 	if len(orders) > 0 && !(isQuantile && len(orders) == 1 && len(kids) == 1) {
-		return Aggregate{}, refuse(CodeAggregateOrderBy, "remove the ORDER BY inside the aggregate",
+		return Aggregate{}, refuse(refusal.AggregateOrderBy, "remove the ORDER BY inside the aggregate",
 			"ORDER BY inside an aggregate is not supported")
 	}
 	distinct := n.flag("distinct")
 	switch name {
 	case "min", "max":
-		return Aggregate{}, refuse(CodeMinMax, "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value",
+		return Aggregate{}, refuse(refusal.MinMaxNotAllowed, "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value",
 			"%s is not allowed: it would release a single person's value", name)
 	case "count_star":
 		if len(kids) != 0 || distinct {
@@ -65,7 +67,7 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 		return Aggregate{Kind: AggCount, Arg: arg}, nil
 	case "sum", "avg", "mean", "median", "stddev", "stddev_samp", "variance", "var_samp", "quantile_cont", "quantile":
 		if distinct {
-			return Aggregate{}, refuse(CodeDistinctAggregate, "aggregate all rows; only count(DISTINCT <person key>) is supported",
+			return Aggregate{}, refuse(refusal.DistinctAggregate, "aggregate all rows; only count(DISTINCT <person key>) is supported",
 				"%s(DISTINCT ...) is not supported", shown)
 		}
 		kinds := map[string]AggKind{"sum": AggSum, "avg": AggAvg, "mean": AggAvg, "median": AggQuantile,
@@ -77,7 +79,7 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 		case isQuantile && len(orders) == 1:
 			// percentile_cont(p) WITHIN GROUP (ORDER BY col)
 			if t := orders[0].kind(); t != "ORDER_DEFAULT" && t != "ASCENDING" {
-				return Aggregate{}, refuse(CodeAggregateOrderBy, "use quantile_cont(col, p)",
+				return Aggregate{}, refuse(refusal.AggregateOrderBy, "use quantile_cont(col, p)",
 					"percentile_cont ... WITHIN GROUP (ORDER BY ... DESC) is not supported")
 			}
 			argNode = orders[0].obj("expression")
@@ -88,7 +90,7 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 			a.P = p
 		case isQuantile:
 			if len(kids) != 2 {
-				return Aggregate{}, refuse(CodeBadQuantile, "write quantile_cont(col, 0.9)", "%s takes a column and one quantile", name)
+				return Aggregate{}, refuse(refusal.BadQuantile, "write quantile_cont(col, 0.9)", "%s takes a column and one quantile", name)
 			}
 			argNode = kids[0]
 			p, err := quantileP(kids[1])
@@ -98,7 +100,7 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 			a.P = p
 		default:
 			if len(kids) != 1 {
-				return Aggregate{}, refuse(CodeBadArgument, "", "%s takes one column", name)
+				return Aggregate{}, refuse(refusal.BadArgument, "", "%s takes one column", name)
 			}
 			argNode = kids[0]
 			if name == "median" {
@@ -112,10 +114,10 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 		a.Arg, a.Bounds = arg, bounds
 		return a, nil
 	default:
-		return Aggregate{}, refuse(CodeAggregate, otherAggregateHint(name),
+		return Aggregate{}, refuse(refusal.AggregateNotAllowed, otherAggregateHint(name),
 			"the aggregate %s is not supported", shown)
 	}
-	return Aggregate{}, refuse(CodeBadArgument, "write count(*), count(col) or count(DISTINCT <person key>)",
+	return Aggregate{}, refuse(refusal.BadArgument, "write count(*), count(col) or count(DISTINCT <person key>)",
 		"this form of count is not supported")
 }
 
@@ -138,7 +140,7 @@ func otherAggregateHint(name string) string {
 
 // countDistinct checks count(DISTINCT x): x must be a person key.
 func (ck *checker) countDistinct(k node) (Aggregate, error) {
-	bad := refuse(CodeCountDistinct, "count(DISTINCT) counts persons only: count(DISTINCT pid); group by the column to count its values",
+	bad := refuse(refusal.CountDistinctNotPerson, "count(DISTINCT) counts persons only: count(DISTINCT pid); group by the column to count its values",
 		"count(DISTINCT ...) is supported for the person key only")
 	if k.class() != "COLUMN_REF" {
 		if _, err := ck.expr(k, inAggregate, 1); err != nil && k.class() != "STAR" {
@@ -168,12 +170,12 @@ func (ck *checker) numericArg(n node, agg string) (Expr, [2]float64, error) {
 		if _, err := ck.expr(n, inAggregate, 1); err != nil {
 			return nil, none, err
 		}
-		return nil, none, refuse(CodeAggregateOverExpr, "aggregate the column itself, e.g. "+agg+"(ddd); filter in WHERE",
+		return nil, none, refuse(refusal.AggregateOverExpression, "aggregate the column itself, e.g. "+agg+"(ddd); filter in WHERE",
 			"%s may only aggregate a column, not an expression: the clamping bounds are declared per column", agg)
 	}
 	names, ok := n.strings("column_names")
 	if !ok || len(names) == 0 {
-		return nil, none, refuse(CodeExpressionNotAllowed, "", "the argument of %s is not understood", agg)
+		return nil, none, refuse(refusal.ExpressionNotAllowed, "", "the argument of %s is not understood", agg)
 	}
 	ref, isKey, err := ck.resolve(names)
 	if err != nil {
@@ -183,12 +185,12 @@ func (ck *checker) numericArg(n node, agg string) (Expr, [2]float64, error) {
 		return nil, none, personKeyUse(ref.Column, inAggregate)
 	}
 	if !isNumeric(ref.Type) {
-		return nil, none, refuse(CodeAggregateNonNumeric, "group by the column instead, or count rows with count(*)",
+		return nil, none, refuse(refusal.AggregateNonNumeric, "group by the column instead, or count rows with count(*)",
 			"%s needs a numeric column; %s is %s", agg, ref.Column, ref.Type)
 	}
 	c := ck.policyColumn(ref)
 	if c == nil || c.Bounds == nil {
-		return nil, none, refuse(CodeAggregateUnbounded, "aggregate a column whose bounds the policy declares (see GET /v1/datasets/{name}), or count rows",
+		return nil, none, refuse(refusal.AggregateUnbounded, "aggregate a column whose bounds the policy declares (see GET /v1/datasets/{name}), or count rows",
 			"%s.%s has no declared bounds, so %s cannot be protected", ref.Dataset, ref.Column, agg)
 	}
 	return ref, *c.Bounds, nil
@@ -196,7 +198,7 @@ func (ck *checker) numericArg(n node, agg string) (Expr, [2]float64, error) {
 
 // quantileP reads a quantile constant in (0, 1).
 func quantileP(n node) (float64, error) {
-	bad := refuse(CodeBadQuantile, "write one quantile strictly between 0 and 1, e.g. quantile_cont(ddd, 0.9)",
+	bad := refuse(refusal.BadQuantile, "write one quantile strictly between 0 and 1, e.g. quantile_cont(ddd, 0.9)",
 		"the quantile must be one constant strictly between 0 and 1")
 	if n.class() != "CONSTANT" {
 		return 0, bad

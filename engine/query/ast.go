@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // AST is DuckDB's parse tree of one SELECT statement, as json_serialize_sql
@@ -51,7 +53,7 @@ func decodeAST(data []byte) (*AST, error) {
 	var root map[string]any
 	if err := dec.Decode(&root); err != nil {
 		if nonFiniteAt(data, err) {
-			return nil, refuse(CodeBadLiteral, "write numbers between about -1.7e308 and 1.7e308",
+			return nil, refuse(refusal.BadLiteral, "write numbers between about -1.7e308 and 1.7e308",
 				"a numeric constant is not a finite number")
 		}
 		return nil, fmt.Errorf("query.Parse: decoding DuckDB's parse tree: %w", err)
@@ -60,27 +62,27 @@ func decodeAST(data []byte) (*AST, error) {
 	if b, _ := r["error"].(bool); b {
 		msg := r.str("error_message")
 		if strings.Contains(msg, "Only SELECT") {
-			return nil, refuse(CodeNotASelect, "ask one aggregate SELECT query",
+			return nil, refuse(refusal.NotASelect, "ask one aggregate SELECT query",
 				"only a SELECT query can be asked; commands (COPY, ATTACH, PRAGMA, SET, INSTALL, LOAD, CREATE, INSERT, EXPLAIN, ...) are not accepted")
 		}
 		if msg == "" {
 			msg = "the query could not be parsed"
 		}
-		return nil, refuse(CodeParseError, "check the SQL syntax (DuckDB dialect)", "%s", msg)
+		return nil, refuse(refusal.ParseError, "check the SQL syntax (DuckDB dialect)", "%s", msg)
 	}
 	stmts := r.list("statements")
 	switch len(stmts) {
 	case 0:
-		return nil, refuse(CodeEmptyQuery, "send one aggregate SELECT query", "the query is empty")
+		return nil, refuse(refusal.EmptyQuery, "send one aggregate SELECT query", "the query is empty")
 	case 1:
 	default:
-		return nil, refuse(CodeMultipleStatements, "send one statement per request",
+		return nil, refuse(refusal.MultipleStatements, "send one statement per request",
 			"the text holds %d statements; only one SELECT is accepted", len(stmts))
 	}
 	st := asNode(stmts[0])
 	params, ok := paramNames(st)
 	if !ok {
-		return nil, refuse(CodeParameter, "write constants into the query", "the query's parameters are not understood")
+		return nil, refuse(refusal.ParameterNotAllowed, "write constants into the query", "the query's parameters are not understood")
 	}
 	n := st.obj("node")
 	if n == nil {
@@ -114,7 +116,7 @@ func paramNames(st node) (names []string, ok bool) {
 // declares them (ad-hoc SQL and cohort criteria).
 func (a *AST) refuseParams() error {
 	if len(a.params) > 0 {
-		return refuse(CodeParameter, "write constants into the query", "query parameters are not supported")
+		return refuse(refusal.ParameterNotAllowed, "write constants into the query", "query parameters are not supported")
 	}
 	return nil
 }

@@ -131,20 +131,20 @@ func TestCheckTemplateRefusals(t *testing.T) {
 	tests := []struct {
 		desc, sql string
 		params    map[string]Type
-		code      string
+		code      refusal.Code
 	}{
-		{"undeclared parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = $m", integer, CodeParameter},
-		{"positional parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = $1", integer, CodeParameter},
-		{"question-mark parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = ?", integer, CodeParameter},
-		{"declared but unused", "SELECT count(*) FROM npr", integer, CodeParameter},
-		{"parameter as a quantile", "SELECT quantile_cont(length_of_stay_days, $n) FROM npr", integer, CodeBadQuantile},
-		{"parameter as LIMIT", "SELECT year(contact_date), count(*) FROM npr GROUP BY 1 LIMIT $n", integer, CodeBadLimit},
-		{"parameter as a date part", "SELECT date_trunc($s, contact_date) AS m, count(*) FROM npr GROUP BY 1", text, CodeBadArgument},
-		{"parameter as the GROUP BY", "SELECT count(*) FROM npr GROUP BY $n", integer, CodeConstantInSelect},
-		{"parameter selected", "SELECT $n, count(*) FROM npr", integer, CodeConstantInSelect},
-		{"text parameter cast to a date", "SELECT count(*) FROM npr WHERE contact_date > CAST($s AS DATE)", text, CodeCast},
-		{"text parameter compared with a date", "SELECT count(*) FROM npr WHERE contact_date > $s", text, CodeTypeMismatch},
-		{"text parameter in arithmetic", "SELECT count(*) FROM npr WHERE length_of_stay_days > $s + 1", text, CodeTypeMismatch},
+		{"undeclared parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = $m", integer, refusal.ParameterNotAllowed},
+		{"positional parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = $1", integer, refusal.ParameterNotAllowed},
+		{"question-mark parameter", "SELECT count(*) FROM npr WHERE year(contact_date) = ?", integer, refusal.ParameterNotAllowed},
+		{"declared but unused", "SELECT count(*) FROM npr", integer, refusal.ParameterNotAllowed},
+		{"parameter as a quantile", "SELECT quantile_cont(length_of_stay_days, $n) FROM npr", integer, refusal.BadQuantile},
+		{"parameter as LIMIT", "SELECT year(contact_date), count(*) FROM npr GROUP BY 1 LIMIT $n", integer, refusal.BadLimit},
+		{"parameter as a date part", "SELECT date_trunc($s, contact_date) AS m, count(*) FROM npr GROUP BY 1", text, refusal.BadArgument},
+		{"parameter as the GROUP BY", "SELECT count(*) FROM npr GROUP BY $n", integer, refusal.ConstantInSelect},
+		{"parameter selected", "SELECT $n, count(*) FROM npr", integer, refusal.ConstantInSelect},
+		{"text parameter cast to a date", "SELECT count(*) FROM npr WHERE contact_date > CAST($s AS DATE)", text, refusal.CastNotAllowed},
+		{"text parameter compared with a date", "SELECT count(*) FROM npr WHERE contact_date > $s", text, refusal.TypeMismatch},
+		{"text parameter in arithmetic", "SELECT count(*) FROM npr WHERE length_of_stay_days > $s + 1", text, refusal.TypeMismatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -160,12 +160,12 @@ func TestCheckTemplateRefusals(t *testing.T) {
 // refuse every parameter.
 func TestParametersOutsideTemplates(t *testing.T) {
 	for _, sql := range []string{"SELECT count(*) FROM npr WHERE icd10 = $code", "SELECT count(*) FROM npr WHERE icd10 = ?"} {
-		if _, err := testParser.Compile(t.Context(), sql, allDatasets()); refusal.CodeOf(err) != CodeParameter {
-			t.Errorf("%s: %v, want %s", sql, err, CodeParameter)
+		if _, err := testParser.Compile(t.Context(), sql, allDatasets()); refusal.CodeOf(err) != refusal.ParameterNotAllowed {
+			t.Errorf("%s: %v, want %s", sql, err, refusal.ParameterNotAllowed)
 		}
 	}
-	if _, err := testParser.CompileWhere(t.Context(), "npr", "icd10 = $code", allDatasets()); refusal.CodeOf(err) != CodeParameter {
-		t.Errorf("CompileWhere: %v, want %s", err, CodeParameter)
+	if _, err := testParser.CompileWhere(t.Context(), "npr", "icd10 = $code", allDatasets()); refusal.CodeOf(err) != refusal.ParameterNotAllowed {
+		t.Errorf("CompileWhere: %v, want %s", err, refusal.ParameterNotAllowed)
 	}
 }
 

@@ -3,6 +3,7 @@ package query
 import (
 	"strings"
 
+	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -17,7 +18,8 @@ type Catalog struct {
 
 // NewCatalog returns the catalog of policy p for a project that may read
 // datasets. A dataset of p not in datasets is refused with
-// CodeNotInProject; a name p does not declare with CodeUnknownDataset.
+// refusal.DatasetNotInProject; a name p does not declare with
+// refusal.UnknownDataset.
 func NewCatalog(p *policies.Policy, datasets []string) *Catalog {
 	c := &Catalog{policy: p, allowed: make(map[string]bool, len(datasets))}
 	for _, d := range datasets {
@@ -42,11 +44,11 @@ func (c *Catalog) dataset(name string) (*policies.Dataset, error) {
 		}
 	}
 	if ds == nil {
-		return nil, refuse(CodeUnknownDataset, "GET /v1/datasets lists the datasets",
+		return nil, refuse(refusal.UnknownDataset, "GET /v1/datasets lists the datasets",
 			"%q is not a dataset", name)
 	}
 	if !c.allowed[ds.Name] {
-		return nil, refuse(CodeNotInProject, "ask the registry owner to add the dataset to the project, or use another project",
+		return nil, refuse(refusal.DatasetNotInProject, "ask the registry owner to add the dataset to the project, or use another project",
 			"dataset %s is not part of this project", ds.Name)
 	}
 	return ds, nil

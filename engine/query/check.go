@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -42,7 +43,7 @@ type selectItem struct {
 
 // Check checks a parsed statement against the catalog and returns the
 // typed query. Anything the model cannot express, or the privacy rules
-// forbid, is refused with a *refusal.Error (codes in errors.go).
+// forbid, is refused with a *refusal.Error (codes in engine/refusal/codes.go).
 //
 // Output names: an item's alias if it has one; otherwise a bare column's
 // name; a function of columns its (normalised) function name (year,
@@ -56,10 +57,11 @@ type selectItem struct {
 // but are not output, and get derived names too.
 //
 // Check is an allow-list: every part of DuckDB's tree that carries meaning
-// is matched against the forms listed in errors.go and model.go. Fields a
-// newer DuckDB adds that Check does not know are ignored; since the SQL
-// that runs is generated from the model, an ignored field can only make
-// the answer differ from the question, never release more.
+// is matched against the forms of model.go (the refused ones are listed in
+// engine/refusal/codes.go). Fields a newer DuckDB adds that Check does not
+// know are ignored; since the SQL that runs is generated from the model,
+// an ignored field can only make the answer differ from the question,
+// never release more.
 func Check(ast *AST, c *Catalog) (*Query, error) {
 	if ast == nil || ast.stmt == nil {
 		return nil, errors.New("query.Check: no statement")
@@ -102,7 +104,7 @@ func CheckTemplate(ast *AST, c *Catalog, params map[string]Type) (*Query, error)
 	used := q.ParamNames()
 	for name := range params {
 		if !slices.Contains(used, name) {
-			return nil, refuse(CodeParameter, "use the parameter in an expression, or remove its declaration",
+			return nil, refuse(refusal.ParameterNotAllowed, "use the parameter in an expression, or remove its declaration",
 				"the parameter :%s is declared but the checked query does not use it", name)
 		}
 	}
@@ -112,9 +114,9 @@ func CheckTemplate(ast *AST, c *Catalog, params map[string]Type) (*Query, error)
 // undeclaredParam refuses a parameter no declaration types.
 func undeclaredParam(name string) error {
 	if name == "" || isDigit(name[0]) {
-		return refuse(CodeParameter, "name parameters, and declare them", "positional parameters ($1, ?) are not supported")
+		return refuse(refusal.ParameterNotAllowed, "name parameters, and declare them", "positional parameters ($1, ?) are not supported")
 	}
-	return refuse(CodeParameter, "declare the parameter under the template's params", "the parameter :%s is not declared", name)
+	return refuse(refusal.ParameterNotAllowed, "declare the parameter under the template's params", "the parameter :%s is not declared", name)
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -132,30 +134,30 @@ func (ck *checker) statement(n node) (*Query, error) {
 	switch n.kind() {
 	case "SELECT_NODE":
 	case "SET_OPERATION_NODE":
-		return nil, refuse(CodeSetOperation, "ask one query at a time, or group by the column that tells the parts apart",
+		return nil, refuse(refusal.SetOperation, "ask one query at a time, or group by the column that tells the parts apart",
 			"UNION, EXCEPT and INTERSECT are not allowed")
 	case "RECURSIVE_CTE_NODE", "CTE_NODE":
-		return nil, refuse(CodeCTE, "write one SELECT over the datasets", "WITH queries are not allowed")
+		return nil, refuse(refusal.CTENotAllowed, "write one SELECT over the datasets", "WITH queries are not allowed")
 	default:
-		return nil, refuse(CodeClauseNotAllowed, "ask one aggregate SELECT query", "this kind of query is not supported")
+		return nil, refuse(refusal.ClauseNotAllowed, "ask one aggregate SELECT query", "this kind of query is not supported")
 	}
 	if ctes := n.obj("cte_map").list("map"); len(ctes) > 0 {
 		for _, e := range ctes {
 			if strings.Contains(string(mustJSON(e)), `"RECURSIVE_CTE_NODE"`) {
-				return nil, refuse(CodeRecursive, "write one SELECT over the datasets", "recursive queries are not allowed")
+				return nil, refuse(refusal.RecursiveQuery, "write one SELECT over the datasets", "recursive queries are not allowed")
 			}
 		}
-		return nil, refuse(CodeCTE, "write one SELECT over the datasets; join datasets on the person key", "WITH queries are not allowed")
+		return nil, refuse(refusal.CTENotAllowed, "write one SELECT over the datasets; join datasets on the person key", "WITH queries are not allowed")
 	}
 	mods, err := parseModifiers(n)
 	if err != nil {
 		return nil, err
 	}
 	if n.set("qualify") {
-		return nil, refuse(CodeQualify, "filter groups with HAVING", "QUALIFY is not allowed")
+		return nil, refuse(refusal.QualifyNotAllowed, "filter groups with HAVING", "QUALIFY is not allowed")
 	}
 	if n.set("sample") {
-		return nil, refuse(CodeSample, "query the whole dataset; the answer is protected either way", "USING SAMPLE is not allowed")
+		return nil, refuse(refusal.SampleNotAllowed, "query the whole dataset; the answer is protected either way", "USING SAMPLE is not allowed")
 	}
 	groupAll := false
 	switch h := n.str("aggregate_handling"); h {
@@ -163,18 +165,18 @@ func (ck *checker) statement(n node) (*Query, error) {
 	case "FORCE_AGGREGATES":
 		groupAll = true
 	default:
-		return nil, refuse(CodeClauseNotAllowed, "", "this form of aggregation is not supported")
+		return nil, refuse(refusal.ClauseNotAllowed, "", "this form of aggregation is not supported")
 	}
 	if err := ck.from(n.obj("from_table")); err != nil {
 		return nil, err
 	}
 	sel, ok := n.nodes("select_list")
 	if !ok || len(sel) == 0 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "the SELECT list is not understood")
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "the SELECT list is not understood")
 	}
 	for _, s := range sel {
 		if s.class() == "STAR" {
-			return nil, refuse(CodeSelectStar, "select group keys and aggregates, e.g. SELECT sex, count(*) ... GROUP BY sex",
+			return nil, refuse(refusal.SelectStar, "select group keys and aggregates, e.g. SELECT sex, count(*) ... GROUP BY sex",
 				"SELECT * would release rows; name the group keys and aggregates")
 		}
 	}
@@ -185,7 +187,7 @@ func (ck *checker) statement(n node) (*Query, error) {
 	where, ok := n.strictObj("where_clause")
 	having, ok2 := n.strictObj("having")
 	if !ok || !ok2 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "WHERE or HAVING is not understood")
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "WHERE or HAVING is not understood")
 	}
 	if q.Where, err = ck.where(where); err != nil {
 		return nil, err
@@ -195,11 +197,11 @@ func (ck *checker) statement(n node) (*Query, error) {
 		return nil, err
 	}
 	if len(q.Aggs) == 0 {
-		return nil, refuse(CodeNoAggregate, "add an aggregate, e.g. count(*) or count(DISTINCT pid)",
+		return nil, refuse(refusal.NoAggregate, "add an aggregate, e.g. count(*) or count(DISTINCT pid)",
 			"the query has no aggregate; only aggregates are released")
 	}
 	if len(q.Aggs) > MaxAggregates {
-		return nil, refuse(CodeTooManyAggregates, "split the query", "the query has %d aggregates; at most %d are allowed", len(q.Aggs), MaxAggregates)
+		return nil, refuse(refusal.TooManyAggregates, "split the query", "the query has %d aggregates; at most %d are allowed", len(q.Aggs), MaxAggregates)
 	}
 	if err := ck.groupBy(q, n, items, groupAll); err != nil {
 		return nil, err
@@ -212,7 +214,7 @@ func (ck *checker) statement(n node) (*Query, error) {
 			return nil, err
 		}
 		if t := q.Having.ExprType(); t != TypeBool && !loose(t) {
-			return nil, refuse(CodeTypeMismatch, "write a condition, e.g. HAVING persons >= 100", "HAVING must be a condition")
+			return nil, refuse(refusal.TypeMismatch, "write a condition, e.g. HAVING persons >= 100", "HAVING must be a condition")
 		}
 	}
 	if q.OrderBy, err = ck.orderBy(q, mods.order); err != nil {
@@ -267,7 +269,7 @@ func sameAgg(a, b Aggregate) bool {
 func (ck *checker) groupBy(q *Query, n node, items []*selectItem, groupAll bool) error {
 	exprs, ok := n.nodes("group_expressions")
 	if !ok {
-		return refuse(CodeExpressionNotAllowed, "", "GROUP BY is not understood")
+		return refuse(refusal.ExpressionNotAllowed, "", "GROUP BY is not understood")
 	}
 	// exprKey maps a group_expressions index to its (deduplicated) key.
 	exprKey := make([]int, len(exprs))
@@ -295,13 +297,13 @@ func (ck *checker) groupBy(q *Query, n node, items []*selectItem, groupAll bool)
 			return err
 		}
 		if !hasColumn(e) {
-			return refuse(CodeConstantInSelect, "group by columns or expressions of columns",
+			return refuse(refusal.ConstantInSelect, "group by columns or expressions of columns",
 				"GROUP BY a constant groups nothing")
 		}
 		exprKey[i] = addKey(e)
 	}
 	if len(q.Keys) > MaxGroupKeys {
-		return refuse(CodeTooManyKeys, "group by fewer columns, or combine them in one CASE expression",
+		return refuse(refusal.TooManyGroupKeys, "group by fewer columns, or combine them in one CASE expression",
 			"the query groups by %d keys; at most %d are allowed", len(q.Keys), MaxGroupKeys)
 	}
 	for _, it := range items {
@@ -318,10 +320,10 @@ func (ck *checker) groupBy(q *Query, n node, items []*selectItem, groupAll bool)
 			continue
 		}
 		if !hasColumn(it.expr) {
-			return refuse(CodeConstantInSelect, "remove the constant from the SELECT list",
+			return refuse(refusal.ConstantInSelect, "remove the constant from the SELECT list",
 				"constants may not be selected; only group keys and aggregates are released")
 		}
-		return refuse(CodeNotGrouped, "add the expression to GROUP BY (or GROUP BY its position), or aggregate it",
+		return refuse(refusal.ColumnNotGrouped, "add the expression to GROUP BY (or GROUP BY its position), or aggregate it",
 			"a selected expression is neither grouped nor aggregated")
 	}
 	return ck.groupingSets(q, n, exprKey)
@@ -336,13 +338,13 @@ func (ck *checker) groupingSets(q *Query, n node, exprKey []int) error {
 	for _, s := range raw {
 		l, ok := s.([]any)
 		if !ok {
-			return refuse(CodeExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
+			return refuse(refusal.ExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
 		}
 		set := []int{}
 		for _, v := range l {
 			i, ok := jsonInt(v)
 			if !ok || i >= len(exprKey) {
-				return refuse(CodeExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
+				return refuse(refusal.ExpressionNotAllowed, "", "GROUP BY grouping sets are not understood")
 			}
 			if k := exprKey[i]; !slices.Contains(set, k) {
 				set = append(set, k)
@@ -354,7 +356,7 @@ func (ck *checker) groupingSets(q *Query, n node, exprKey []int) error {
 		}
 	}
 	if len(sets) > 1<<MaxGroupKeys {
-		return refuse(CodeTooManyKeys, "use fewer grouping sets", "the query has %d grouping sets", len(sets))
+		return refuse(refusal.TooManyGroupKeys, "use fewer grouping sets", "the query has %d grouping sets", len(sets))
 	}
 	all := make([]int, len(q.Keys))
 	for i := range all {
@@ -380,16 +382,16 @@ func (ck *checker) groupExpr(g node, items []*selectItem) (Expr, error) {
 		}
 		pos, ok := lit.Value.(int64)
 		if !ok {
-			return nil, refuse(CodeConstantInSelect, "group by columns, expressions or SELECT positions (GROUP BY 1, 2)",
+			return nil, refuse(refusal.ConstantInSelect, "group by columns, expressions or SELECT positions (GROUP BY 1, 2)",
 				"GROUP BY a constant groups nothing")
 		}
 		if pos < 1 || pos > int64(len(items)) {
-			return nil, refuse(CodeBadPosition, "positions count SELECT items from 1",
+			return nil, refuse(refusal.BadPosition, "positions count SELECT items from 1",
 				"GROUP BY %d: the SELECT list has %d items", pos, len(items))
 		}
 		it := items[pos-1]
 		if it.expr == nil {
-			return nil, refuse(CodeBadPosition, "group by the key columns' positions only",
+			return nil, refuse(refusal.BadPosition, "group by the key columns' positions only",
 				"GROUP BY %d refers to an aggregate", pos)
 		}
 		return it.expr, nil
@@ -408,16 +410,16 @@ func (ck *checker) groupExpr(g node, items []*selectItem) (Expr, error) {
 				col, colErr := ck.expr(g, inGroupBy, 0)
 				switch {
 				case alias.expr == nil && colErr != nil:
-					return nil, refuse(CodeAggregateInGroupBy, "group by the key columns only",
+					return nil, refuse(refusal.AggregateInGroupBy, "group by the key columns only",
 						"GROUP BY %s refers to an aggregate", names[0])
-				case colErr != nil && refusalIs(colErr, CodeUnknownColumn):
+				case colErr != nil && refusalIs(colErr, refusal.UnknownColumn):
 					return alias.expr, nil
 				case colErr != nil:
 					return nil, colErr
 				case alias.expr != nil && reflect.DeepEqual(col, alias.expr):
 					return col, nil
 				}
-				return nil, refuse(CodeAmbiguousColumn, "give the SELECT item an alias that is not a column name, or GROUP BY its position",
+				return nil, refuse(refusal.AmbiguousColumn, "give the SELECT item an alias that is not a column name, or GROUP BY its position",
 					"GROUP BY %s could mean the column or the SELECT item with that alias", names[0])
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/refusal/refusaltest"
 )
 
 // compileCase compiles one corpus case: a query, or a cohort WHERE.
@@ -34,8 +35,12 @@ func TestRejectedCorpus(t *testing.T) {
 			if !ok {
 				t.Fatalf("line %d: got (%v, %v, %v), want refusal %s", c.line, q, e, err, c.code)
 			}
-			if r.Code != c.code || r.Kind != refusal.KindQuery {
-				t.Fatalf("line %d: got refusal %s (kind %d): %v; want %s", c.line, r.Code, r.Kind, r, c.code)
+			want, ok := refusal.Lookup(c.code)
+			if !ok {
+				t.Fatalf("line %d: %s is not a registered refusal code (engine/refusal/codes.go)", c.line, c.code)
+			}
+			if r.Code != want {
+				t.Fatalf("line %d: got refusal %s: %v; want %s", c.line, r.Code, r, c.code)
 			}
 			if r.Message == "" {
 				t.Errorf("line %d: refusal without message", c.line)
@@ -248,5 +253,34 @@ func TestAcceptedSpotChecks(t *testing.T) {
 			}
 			tc.check(t, q)
 		})
+	}
+}
+
+// TestCodesCovered makes sure every refusal code this package constructs
+// is exercised by the rejection corpus or a named unit test, and that the
+// corpus expects no code this package does not construct.
+func TestCodesCovered(t *testing.T) {
+	src := refusaltest.Scan(t, ".")
+	if len(src.Uses) < 40 {
+		t.Fatalf("found %d codes in the package's source; the scan is off", len(src.Uses))
+	}
+	used := map[refusal.Code]bool{
+		// Exercised by unit tests in this package rather than the corpus.
+		refusal.QueryTooLong:       true, // TestParse
+		refusal.QueryTooComplex:    true, // TestTooComplex
+		refusal.AggregateUnbounded: true, // TestUnboundedColumn (the policy bounds every numeric column)
+		refusal.ClauseNotAllowed:   true, // TestOddJSON
+	}
+	for _, c := range readCorpus(t, rejectedFile) {
+		code, ok := refusal.Lookup(c.code)
+		if !ok || src.Uses[code] == nil {
+			t.Errorf("line %d: code %s is not one package query constructs", c.line, c.code)
+		}
+		used[code] = true
+	}
+	for code := range src.Uses {
+		if !used[code] {
+			t.Errorf("code %s is not exercised by the rejection corpus or a unit test", code)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package query
 
 import (
 	"strings"
+
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // clause says where in the query an expression stands; refusals depend on it.
@@ -48,10 +50,10 @@ var comparisons = map[string]string{
 func (ck *checker) expr(n node, cl clause, depth int) (Expr, error) {
 	ck.nodes++
 	if depth > maxDepth || ck.nodes > maxNodes {
-		return nil, refuse(CodeTooComplex, "simplify the query", "the query's expressions are nested too deeply or too many")
+		return nil, refuse(refusal.QueryTooComplex, "simplify the query", "the query's expressions are nested too deeply or too many")
 	}
 	if n == nil {
-		return nil, refuse(CodeExpressionNotAllowed, "", "an expression in %s is missing or not understood", cl)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "an expression in %s is missing or not understood", cl)
 	}
 	switch n.class() {
 	case "COLUMN_REF":
@@ -73,20 +75,20 @@ func (ck *checker) expr(n node, cl clause, depth int) (Expr, error) {
 	case "FUNCTION":
 		return ck.function(n, cl, depth)
 	case "SUBQUERY":
-		return nil, refuse(CodeSubquery, "filter with the columns of the datasets in FROM; join datasets on the person key instead",
+		return nil, refuse(refusal.Subquery, "filter with the columns of the datasets in FROM; join datasets on the person key instead",
 			"subqueries are not allowed (found one in %s)", cl)
 	case "WINDOW":
-		return nil, refuse(CodeWindow, "use GROUP BY and aggregates; window functions release row-level values",
+		return nil, refuse(refusal.WindowFunction, "use GROUP BY and aggregates; window functions release row-level values",
 			"window functions (OVER ...) are not allowed")
 	case "STAR":
-		return nil, refuse(CodeSelectStar, "name the columns you group by and aggregate them",
+		return nil, refuse(refusal.SelectStar, "name the columns you group by and aggregate them",
 			"* and COLUMNS(...) are not allowed")
 	case "PARAMETER":
 		return ck.param(n)
 	case "COLLATE":
-		return nil, refuse(CodeOperator, "compare with lower(...) or ILIKE instead", "COLLATE is not supported")
+		return nil, refuse(refusal.OperatorNotAllowed, "compare with lower(...) or ILIKE instead", "COLLATE is not supported")
 	}
-	return nil, refuse(CodeExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, CASE, CAST, arithmetic and the allowed functions",
+	return nil, refuse(refusal.ExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, LIKE, CASE, CAST, arithmetic and the allowed functions",
 		"this kind of expression (%s) is not supported", strings.ToLower(n.class()))
 }
 
@@ -94,10 +96,10 @@ func (ck *checker) expr(n node, cl clause, depth int) (Expr, error) {
 // allowed, each typed from its declaration.
 func (ck *checker) param(n node) (Expr, error) {
 	if ck.params == nil {
-		return nil, refuse(CodeParameter, "write constants into the query", "query parameters ($1, ?) are not supported")
+		return nil, refuse(refusal.ParameterNotAllowed, "write constants into the query", "query parameters ($1, ?) are not supported")
 	}
 	if n.kind() != "VALUE_PARAMETER" {
-		return nil, refuse(CodeParameter, "", "this kind of parameter is not supported")
+		return nil, refuse(refusal.ParameterNotAllowed, "", "this kind of parameter is not supported")
 	}
 	name := n.str("identifier")
 	t, ok := ck.params[name]
@@ -111,7 +113,7 @@ func (ck *checker) param(n node) (Expr, error) {
 func (ck *checker) columnExpr(n node, cl clause) (Expr, error) {
 	names, ok := n.strings("column_names")
 	if !ok || len(names) == 0 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "a column reference in %s is not understood", cl)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "a column reference in %s is not understood", cl)
 	}
 	ref, isKey, err := ck.resolve(names)
 	if err != nil {
@@ -127,16 +129,16 @@ func (ck *checker) columnExpr(n node, cl clause) (Expr, error) {
 func personKeyUse(col string, cl clause) error {
 	switch cl {
 	case inWhere:
-		return refuse(CodePersonKeyInWhere, "filter on other columns; to link registries, JOIN them USING ("+col+")",
+		return refuse(refusal.PersonKeyInWhere, "filter on other columns; to link registries, JOIN them USING ("+col+")",
 			"the person key %s may not be used in WHERE", col)
 	case inGroupBy:
-		return refuse(CodeGroupByPersonKey, "group by other columns; count persons with count(DISTINCT "+col+")",
+		return refuse(refusal.GroupByPersonKey, "group by other columns; count persons with count(DISTINCT "+col+")",
 			"grouping by the person key %s would release one row per person", col)
 	case inAggregate:
-		return refuse(CodePersonKeyAgg, "count persons with count(DISTINCT "+col+")",
+		return refuse(refusal.PersonKeyAggregated, "count persons with count(DISTINCT "+col+")",
 			"the person key %s may only be aggregated as count(DISTINCT %s)", col, col)
 	}
-	return refuse(CodePersonKeyInSelect, "count persons with count(DISTINCT "+col+")",
+	return refuse(refusal.PersonKeyInSelect, "count persons with count(DISTINCT "+col+")",
 		"the person key %s may not be released or used in %s", col, cl)
 }
 
@@ -146,10 +148,10 @@ func (ck *checker) comparison(n node, cl clause, depth int) (Expr, error) {
 	if !ok {
 		switch n.kind() {
 		case "COMPARE_DISTINCT_FROM", "COMPARE_NOT_DISTINCT_FROM":
-			return nil, refuse(CodeOperator, "use =, <>, IS NULL or IS NOT NULL",
+			return nil, refuse(refusal.OperatorNotAllowed, "use =, <>, IS NULL or IS NOT NULL",
 				"IS [NOT] DISTINCT FROM, IS TRUE and IS FALSE are not supported")
 		}
-		return nil, refuse(CodeOperator, "use = <> < <= > >=", "the comparison %s is not supported", strings.ToLower(n.kind()))
+		return nil, refuse(refusal.OperatorNotAllowed, "use = <> < <= > >=", "the comparison %s is not supported", strings.ToLower(n.kind()))
 	}
 	l, err := ck.expr(n.obj("left"), cl, depth+1)
 	if err != nil {
@@ -175,11 +177,11 @@ func (ck *checker) conjunction(n node, cl clause, depth int) (Expr, error) {
 	case "CONJUNCTION_OR":
 		op = "OR"
 	default:
-		return nil, refuse(CodeOperator, "use AND, OR and NOT", "the operator %s is not supported", strings.ToLower(n.kind()))
+		return nil, refuse(refusal.OperatorNotAllowed, "use AND, OR and NOT", "the operator %s is not supported", strings.ToLower(n.kind()))
 	}
 	kids, ok := n.nodes("children")
 	if !ok || len(kids) < 2 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "an %s in %s is not understood", op, cl)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "an %s in %s is not understood", op, cl)
 	}
 	out := &Logical{Op: op}
 	for _, k := range kids {
@@ -199,7 +201,7 @@ func (ck *checker) boolExpr(n node, cl clause, depth int) (Expr, error) {
 		return nil, err
 	}
 	if t := e.ExprType(); t != TypeBool && t != TypeNull && t != TypeUnknown {
-		return nil, refuse(CodeTypeMismatch, "write a condition such as col = value",
+		return nil, refuse(refusal.TypeMismatch, "write a condition such as col = value",
 			"a condition in %s is of type %s, not boolean", cl, t)
 	}
 	return e, nil
@@ -209,7 +211,7 @@ func (ck *checker) boolExpr(n node, cl clause, depth int) (Expr, error) {
 func (ck *checker) operator(n node, cl clause, depth int) (Expr, error) {
 	kids, ok := n.nodes("children")
 	if !ok || len(kids) == 0 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "an operator in %s is not understood", cl)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "an operator in %s is not understood", cl)
 	}
 	switch n.kind() {
 	case "OPERATOR_NOT":
@@ -264,12 +266,12 @@ func (ck *checker) operator(n node, cl clause, depth int) (Expr, error) {
 		}
 		return scalarFuncs["coalesce"]("coalesce", args)
 	case "GROUPING_FUNCTION":
-		return nil, refuse(CodeAggregate, otherAggregateHint("grouping"), "grouping(...) is not supported")
+		return nil, refuse(refusal.AggregateNotAllowed, otherAggregateHint("grouping"), "grouping(...) is not supported")
 	default:
-		return nil, refuse(CodeExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, LIKE and IS NULL",
+		return nil, refuse(refusal.ExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, LIKE and IS NULL",
 			"the operation %s is not supported", strings.ToLower(n.kind()))
 	}
-	return nil, refuse(CodeExpressionNotAllowed, "", "an operator in %s is not understood", cl)
+	return nil, refuse(refusal.ExpressionNotAllowed, "", "an operator in %s is not understood", cl)
 }
 
 // between checks X [NOT] BETWEEN Lo AND Hi.
@@ -300,7 +302,7 @@ func (ck *checker) between(n node, cl clause, depth int, not bool) (Expr, error)
 func (ck *checker) caseExpr(n node, cl clause, depth int) (Expr, error) {
 	checks, ok := n.nodes("case_checks")
 	if !ok || len(checks) == 0 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "a CASE in %s is not understood", cl)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "a CASE in %s is not understood", cl)
 	}
 	c := &Case{}
 	var results []Expr
@@ -356,12 +358,12 @@ func comparable(l, r Expr, what string) (Expr, Expr, error) {
 	lt, rt := l.ExprType(), r.ExprType()
 	if lt == rt || loose(lt) || loose(rt) || (isNumeric(lt) && isNumeric(rt)) {
 		if lt == TypeInterval || rt == TypeInterval {
-			return nil, nil, refuse(CodeTypeMismatch, "compare dates, or use date_diff(...) to get a number",
+			return nil, nil, refuse(refusal.TypeMismatch, "compare dates, or use date_diff(...) to get a number",
 				"intervals cannot be compared")
 		}
 		return l, r, nil
 	}
-	return nil, nil, refuse(CodeTypeMismatch, "cast one side, e.g. CAST(col AS VARCHAR), or compare with a value of the column's type",
+	return nil, nil, refuse(refusal.TypeMismatch, "cast one side, e.g. CAST(col AS VARCHAR), or compare with a value of the column's type",
 		"cannot %s %s with %s", what, lt, rt)
 }
 
@@ -420,12 +422,12 @@ func unify(exprs []Expr, what string) ([]Expr, Type, error) {
 		case isNumeric(t) && isNumeric(et):
 			t = TypeNumber
 		default:
-			return nil, "", refuse(CodeTypeMismatch, "make the values the same type, e.g. with CAST",
+			return nil, "", refuse(refusal.TypeMismatch, "make the values the same type, e.g. with CAST",
 				"%s mix %s and %s", what, t, et)
 		}
 	}
 	if t == TypeInterval {
-		return nil, "", refuse(CodeTypeMismatch, "use date_diff(...) to get a number", "%s may not be intervals", what)
+		return nil, "", refuse(refusal.TypeMismatch, "use date_diff(...) to get a number", "%s may not be intervals", what)
 	}
 	return out, t, nil
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -21,11 +22,11 @@ type table struct {
 func (ck *checker) addTable(ds *policies.Dataset, alias string) error {
 	for _, t := range ck.tables {
 		if t.ds == ds {
-			return refuse(CodeSelfJoin, "read each dataset once; count persons with count(DISTINCT "+ds.PersonKey+")",
+			return refuse(refusal.SelfJoin, "read each dataset once; count persons with count(DISTINCT "+ds.PersonKey+")",
 				"dataset %s appears twice in FROM; a dataset may not be joined with itself", ds.Name)
 		}
 		if strings.EqualFold(t.alias, alias) {
-			return refuse(CodeDuplicateTableAlias, "give each dataset its own alias",
+			return refuse(refusal.DuplicateTableAlias, "give each dataset its own alias",
 				"two datasets in FROM are both named %s", alias)
 		}
 	}
@@ -41,30 +42,30 @@ func (ck *checker) from(n node) error {
 	case "JOIN":
 		return ck.join(n)
 	case "", "EMPTY":
-		return refuse(CodeNoFrom, "add FROM with a dataset, e.g. FROM npr", "the query reads no dataset")
+		return refuse(refusal.NoFrom, "add FROM with a dataset, e.g. FROM npr", "the query reads no dataset")
 	case "TABLE_FUNCTION":
 		name := strings.ToLower(n.obj("function").str("function_name"))
-		return refuse(CodeTableFunction, "read the datasets by name, e.g. FROM npr; GET /v1/datasets lists them",
+		return refuse(refusal.TableFunction, "read the datasets by name, e.g. FROM npr; GET /v1/datasets lists them",
 			"table functions such as %s(...) are not allowed in FROM", name)
 	case "SUBQUERY":
-		return refuse(CodeSubquery, "read datasets directly and join them on the person key",
+		return refuse(refusal.Subquery, "read datasets directly and join them on the person key",
 			"subqueries are not allowed in FROM")
 	case "SHOW_REF":
-		return refuse(CodeNotASelect, "GET /v1/datasets describes the datasets",
+		return refuse(refusal.NotASelect, "GET /v1/datasets describes the datasets",
 			"DESCRIBE, SHOW and SUMMARIZE are not accepted")
 	case "EXPRESSION_LIST":
-		return refuse(CodeFromNotDataset, "read a dataset, e.g. FROM npr", "VALUES lists are not allowed in FROM")
+		return refuse(refusal.FromNotDataset, "read a dataset, e.g. FROM npr", "VALUES lists are not allowed in FROM")
 	case "PIVOT":
-		return refuse(CodeFromNotDataset, "GROUP BY the pivot column instead", "PIVOT and UNPIVOT are not allowed")
+		return refuse(refusal.FromNotDataset, "GROUP BY the pivot column instead", "PIVOT and UNPIVOT are not allowed")
 	}
-	return refuse(CodeFromNotDataset, "read a dataset, e.g. FROM npr", "FROM may only name datasets")
+	return refuse(refusal.FromNotDataset, "read a dataset, e.g. FROM npr", "FROM may only name datasets")
 }
 
 // baseTable checks one dataset reference.
 func (ck *checker) baseTable(n node) error {
 	name := n.str("table_name")
 	if n.set("schema_name") || n.set("catalog_name") {
-		return refuse(CodeUnknownDataset, "name datasets without a schema, e.g. FROM npr",
+		return refuse(refusal.UnknownDataset, "name datasets without a schema, e.g. FROM npr",
 			"%q is not a dataset", strings.Trim(n.str("catalog_name")+"."+n.str("schema_name")+"."+name, "."))
 	}
 	ds, err := ck.cat.dataset(name)
@@ -72,18 +73,18 @@ func (ck *checker) baseTable(n node) error {
 		return err
 	}
 	if n.set("sample") {
-		return refuse(CodeSample, "query the whole dataset; the answer is protected either way",
+		return refuse(refusal.SampleNotAllowed, "query the whole dataset; the answer is protected either way",
 			"TABLESAMPLE / USING SAMPLE is not allowed")
 	}
 	if n.set("at_clause") || n.set("column_name_alias") {
-		return refuse(CodeTableModifier, "name the dataset, optionally with an alias: FROM npr AS n",
+		return refuse(refusal.TableModifierNotAllowed, "name the dataset, optionally with an alias: FROM npr AS n",
 			"time travel (AT ...) and column aliases on a dataset are not allowed")
 	}
 	alias := n.str("alias")
 	if alias == "" {
 		alias = ds.Name
 	} else if !tableAliasRe.MatchString(alias) {
-		return refuse(CodeBadAlias, "use letters, digits and _ in dataset aliases, e.g. FROM npr AS n",
+		return refuse(refusal.BadAlias, "use letters, digits and _ in dataset aliases, e.g. FROM npr AS n",
 			"the alias of dataset %s is not a plain name", ds.Name)
 	}
 	return ck.addTable(ds, alias)
@@ -96,11 +97,11 @@ func (ck *checker) join(n node) error {
 		if rt != "REGULAR" {
 			what = strings.ToLower(rt)
 		}
-		return refuse(CodeJoinType, "use an inner JOIN ... USING (pid) / ON a.pid = b.pid",
+		return refuse(refusal.JoinTypeNotAllowed, "use an inner JOIN ... USING (pid) / ON a.pid = b.pid",
 			"%s joins are not allowed; datasets are inner-joined on the person key only", what)
 	}
 	if n.set("alias") || n.set("sample") {
-		return refuse(CodeTableModifier, "join datasets without aliasing or sampling the join", "a join may not be aliased or sampled")
+		return refuse(refusal.TableModifierNotAllowed, "join datasets without aliasing or sampling the join", "a join may not be aliased or sampled")
 	}
 	before := len(ck.tables)
 	if err := ck.from(n.obj("left")); err != nil {
@@ -181,7 +182,7 @@ func (ck *checker) joinKey(n node) (*table, bool) {
 }
 
 func joinConditionErr() error {
-	return refuse(CodeJoinCondition, "join on the person key only: JOIN b USING (pid) or ON a.pid = b.pid; filter in WHERE",
+	return refuse(refusal.JoinConditionNotAllowed, "join on the person key only: JOIN b USING (pid) or ON a.pid = b.pid; filter in WHERE",
 		"datasets may only be joined on equal person keys")
 }
 
@@ -204,11 +205,11 @@ func (ck *checker) resolve(names []string) (ref *ColumnRef, isKey bool, err erro
 			}
 		}
 		if len(cands) == 0 {
-			return nil, false, refuse(CodeUnknownColumn, "qualify columns with a dataset name or alias from FROM",
+			return nil, false, refuse(refusal.UnknownColumn, "qualify columns with a dataset name or alias from FROM",
 				"%s.%s: there is no dataset or alias %s in FROM", names[0], names[1], names[0])
 		}
 	default:
-		return nil, false, refuse(CodeUnknownColumn, "write columns as col or alias.col",
+		return nil, false, refuse(refusal.UnknownColumn, "write columns as col or alias.col",
 			"%s is not a column reference the query language supports", strings.Join(names, "."))
 	}
 	var found []*ColumnRef
@@ -227,13 +228,13 @@ func (ck *checker) resolve(names []string) (ref *ColumnRef, isKey bool, err erro
 	switch {
 	case len(found) == 0:
 		if nonDeterministic[strings.ToLower(col)] && len(names) == 1 {
-			return nil, false, refuse(CodeFunction, "write dates and values as constants, e.g. DATE '2024-12-31'",
+			return nil, false, refuse(refusal.FunctionNotAllowed, "write dates and values as constants, e.g. DATE '2024-12-31'",
 				"%s is not allowed: results must depend on the data and the query only", strings.ToLower(col))
 		}
-		return nil, false, refuse(CodeUnknownColumn, "GET /v1/datasets/{name} lists a dataset's columns",
+		return nil, false, refuse(refusal.UnknownColumn, "GET /v1/datasets/{name} lists a dataset's columns",
 			"no dataset in FROM has a column %s", col)
 	case len(found) > 1 && keys != len(found):
-		return nil, false, refuse(CodeAmbiguousColumn, "qualify the column with its dataset or alias, e.g. "+found[0].Table+"."+found[0].Column,
+		return nil, false, refuse(refusal.AmbiguousColumn, "qualify the column with its dataset or alias, e.g. "+found[0].Table+"."+found[0].Column,
 			"column %s is in more than one dataset in FROM", col)
 	}
 	return found[0], keys > 0, nil

@@ -2,6 +2,8 @@ package query
 
 import (
 	"strings"
+
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // aggregateNames are DuckDB's aggregate functions the checker recognises,
@@ -72,49 +74,49 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 	}
 	// DuckDB's parser itself writes some rewrites (extract, list literals) as main.f.
 	if (n.set("schema") && n.str("schema") != "main") || n.set("catalog") {
-		return nil, refuse(CodeFunction, funcHint, "functions may not be qualified with a schema")
+		return nil, refuse(refusal.FunctionNotAllowed, funcHint, "functions may not be qualified with a schema")
 	}
 	if n.flag("distinct") || n.set("filter") || len(n.obj("order_bys").list("orders")) > 0 || n.flag("export_state") {
-		return nil, refuse(CodeExpressionNotAllowed, "", "DISTINCT, FILTER and ORDER BY apply to aggregates only")
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "DISTINCT, FILTER and ORDER BY apply to aggregates only")
 	}
 	kids, ok := n.nodes("children")
 	if !ok {
-		return nil, refuse(CodeExpressionNotAllowed, "", "the arguments of %s are not understood", name)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "the arguments of %s are not understood", name)
 	}
 	if unit, ok := intervalFuncs[name]; ok {
 		return intervalConstant(kids, unit)
 	}
 	if otherIntervalFuncs[name] {
-		return nil, refuse(CodeBadLiteral, "write intervals in years, quarters, months, weeks or days, e.g. INTERVAL 7 DAY",
+		return nil, refuse(refusal.BadLiteral, "write intervals in years, quarters, months, weeks or days, e.g. INTERVAL 7 DAY",
 			"intervals of this unit are not supported: the data holds dates")
 	}
 	if nonDeterministic[name] {
-		return nil, refuse(CodeFunction, "write dates and values as constants, e.g. DATE '2024-12-31'",
+		return nil, refuse(refusal.FunctionNotAllowed, "write dates and values as constants, e.g. DATE '2024-12-31'",
 			"the function %s is not allowed: results must depend on the data and the query only", name)
 	}
 	if name == "age" {
-		return nil, refuse(CodeFunction, "use date_diff('year', from_date, to_date) with explicit dates",
+		return nil, refuse(refusal.FunctionNotAllowed, "use date_diff('year', from_date, to_date) with explicit dates",
 			"age(...) is not allowed: it depends on today's date and returns an interval")
 	}
 	switch name {
 	case "//":
-		return nil, refuse(CodeOperator, "use floor(a / b)", "the integer division operator // is not supported")
+		return nil, refuse(refusal.OperatorNotAllowed, "use floor(a / b)", "the integer division operator // is not supported")
 	case "||":
-		return nil, refuse(CodeOperator, "use concat(a, b)", "the operator || is not supported")
+		return nil, refuse(refusal.OperatorNotAllowed, "use concat(a, b)", "the operator || is not supported")
 	case "like_escape", "not_like_escape", "ilike_escape", "not_ilike_escape":
-		return nil, refuse(CodeOperator, "use LIKE without ESCAPE", "LIKE ... ESCAPE is not supported")
+		return nil, refuse(refusal.OperatorNotAllowed, "use LIKE without ESCAPE", "LIKE ... ESCAPE is not supported")
 	case "row", "list_value", "struct_pack", "array_extract", "list_extract":
-		return nil, refuse(CodeExpressionNotAllowed, "compare scalar values", "lists, structs and row values are not supported")
+		return nil, refuse(refusal.ExpressionNotAllowed, "compare scalar values", "lists, structs and row values are not supported")
 	case "^@":
 		name = "starts_with"
 	}
 	_, isFunc := scalarFuncs[name]
 	if !isFunc && !operators[name] {
 		if len(name) > 0 && !isWordChar(name[0]) {
-			return nil, refuse(CodeOperator, "use comparisons, arithmetic (+ - * / %) and LIKE",
+			return nil, refuse(refusal.OperatorNotAllowed, "use comparisons, arithmetic (+ - * / %) and LIKE",
 				"the operator %s is not supported", name)
 		}
-		return nil, refuse(CodeFunction, funcHint, "the function %s is not allowed", name)
+		return nil, refuse(refusal.FunctionNotAllowed, funcHint, "the function %s is not allowed", name)
 	}
 	args := make([]Expr, len(kids))
 	for i, k := range kids {
@@ -129,7 +131,7 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 		return arith(name, args)
 	case "~~", "!~~", "~~*", "!~~*":
 		if len(args) != 2 {
-			return nil, refuse(CodeExpressionNotAllowed, "", "LIKE needs two operands")
+			return nil, refuse(refusal.ExpressionNotAllowed, "", "LIKE needs two operands")
 		}
 		if err := wantTypes("LIKE", args, TypeString, TypeString); err != nil {
 			return nil, err
@@ -153,16 +155,16 @@ func aggregateMisplaced(name string, cl clause) error {
 	}
 	switch cl {
 	case inWhere:
-		return refuse(CodeAggregateInWhere, "filter groups on an aggregate with HAVING over an output column",
+		return refuse(refusal.AggregateInWhere, "filter groups on an aggregate with HAVING over an output column",
 			"the aggregate %s may not be used in WHERE", name)
 	case inGroupBy:
-		return refuse(CodeAggregateInGroupBy, "group by columns or expressions of columns",
+		return refuse(refusal.AggregateInGroupBy, "group by columns or expressions of columns",
 			"the aggregate %s may not be used in GROUP BY", name)
 	case inAggregate:
-		return refuse(CodeNestedAggregate, "aggregate a column directly",
+		return refuse(refusal.NestedAggregate, "aggregate a column directly",
 			"aggregates may not be nested (%s inside another aggregate)", name)
 	}
-	return refuse(CodeAggregateInExpr, "select the aggregate itself and compute with the released value afterwards",
+	return refuse(refusal.AggregateInExpression, "select the aggregate itself and compute with the released value afterwards",
 		"the aggregate %s may not be part of a larger expression in %s", name, cl)
 }
 
@@ -170,7 +172,7 @@ func aggregateMisplaced(name string, cl clause) error {
 // to_<unit>s(CAST(trunc(CAST(n AS DOUBLE)) AS INTEGER)), back into an
 // interval literal. n must be an integer constant.
 func intervalConstant(kids []node, unit string) (Expr, error) {
-	bad := refuse(CodeBadLiteral, "write intervals with a constant, e.g. INTERVAL 3 MONTH", "INTERVAL needs an integer constant")
+	bad := refuse(refusal.BadLiteral, "write intervals with a constant, e.g. INTERVAL 3 MONTH", "INTERVAL needs an integer constant")
 	if len(kids) != 1 {
 		return nil, bad
 	}
@@ -220,7 +222,7 @@ func arith(op string, args []Expr) (Expr, error) {
 		}
 		t := args[0].ExprType()
 		if !isNumeric(t) && !loose(t) {
-			return nil, refuse(CodeTypeMismatch, "", "cannot negate a value of type %s", t)
+			return nil, refuse(refusal.TypeMismatch, "", "cannot negate a value of type %s", t)
 		}
 		if loose(t) {
 			t = TypeNumber
@@ -229,12 +231,12 @@ func arith(op string, args []Expr) (Expr, error) {
 	}
 	if op == "+" && len(args) == 1 {
 		if t := args[0].ExprType(); !isNumeric(t) && !loose(t) {
-			return nil, refuse(CodeTypeMismatch, "", "unary + needs a number, not %s", t)
+			return nil, refuse(refusal.TypeMismatch, "", "unary + needs a number, not %s", t)
 		}
 		return args[0], nil
 	}
 	if len(args) != 2 {
-		return nil, refuse(CodeExpressionNotAllowed, "", "the operator %s needs two operands", op)
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "the operator %s needs two operands", op)
 	}
 	l, r := args[0], args[1]
 	lt, rt := l.ExprType(), r.ExprType()
@@ -260,7 +262,7 @@ func arith(op string, args []Expr) (Expr, error) {
 	case op == "-" && lt == TypeDate && rt == TypeDate:
 		return &Arith{Op: op, L: l, R: r, Type: TypeInteger}, nil
 	}
-	return nil, refuse(CodeTypeMismatch, "use numbers, or date ± integer days / interval, or date_diff(...)",
+	return nil, refuse(refusal.TypeMismatch, "use numbers, or date ± integer days / interval, or date_diff(...)",
 		"the operator %s cannot combine %s and %s", op, lt, rt)
 }
 
@@ -268,14 +270,14 @@ func arith(op string, args []Expr) (Expr, error) {
 // number where want is number; NULL and unknown pass).
 func wantTypes(name string, args []Expr, want ...Type) error {
 	if len(args) != len(want) {
-		return refuse(CodeBadArgument, funcHint, "%s takes %d arguments, not %d", name, len(want), len(args))
+		return refuse(refusal.BadArgument, funcHint, "%s takes %d arguments, not %d", name, len(want), len(args))
 	}
 	for i, a := range args {
 		t := a.ExprType()
 		if t == want[i] || loose(t) || (want[i] == TypeNumber && t == TypeInteger) {
 			continue
 		}
-		return refuse(CodeTypeMismatch, "cast the argument, e.g. CAST(x AS VARCHAR)",
+		return refuse(refusal.TypeMismatch, "cast the argument, e.g. CAST(x AS VARCHAR)",
 			"argument %d of %s must be %s, not %s", i+1, name, want[i], t)
 	}
 	return nil
@@ -378,11 +380,11 @@ func trim(name string, args []Expr) (Expr, error) {
 
 func concat(name string, args []Expr) (Expr, error) {
 	if len(args) == 0 {
-		return nil, refuse(CodeBadArgument, funcHint, "concat needs at least one argument")
+		return nil, refuse(refusal.BadArgument, funcHint, "concat needs at least one argument")
 	}
 	for _, a := range args {
 		if a.ExprType() == TypeInterval {
-			return nil, refuse(CodeTypeMismatch, "", "concat cannot take intervals")
+			return nil, refuse(refusal.TypeMismatch, "", "concat cannot take intervals")
 		}
 	}
 	return &Func{Name: "concat", Args: args, Type: TypeString}, nil
@@ -413,7 +415,7 @@ func round(name string, args []Expr) (Expr, error) {
 func variadic(canon string, min int) scalarFunc {
 	return func(name string, args []Expr) (Expr, error) {
 		if len(args) < min {
-			return nil, refuse(CodeBadArgument, funcHint, "%s needs at least %d arguments", name, min)
+			return nil, refuse(refusal.BadArgument, funcHint, "%s needs at least %d arguments", name, min)
 		}
 		args, t, err := unify(args, "the arguments of "+name)
 		if err != nil {
@@ -425,7 +427,7 @@ func variadic(canon string, min int) scalarFunc {
 
 func nullif(name string, args []Expr) (Expr, error) {
 	if len(args) != 2 {
-		return nil, refuse(CodeBadArgument, funcHint, "nullif takes 2 arguments")
+		return nil, refuse(refusal.BadArgument, funcHint, "nullif takes 2 arguments")
 	}
 	l, r, err := comparable(args[0], args[1], "compare in nullif")
 	if err != nil {
@@ -441,7 +443,7 @@ func constPart(name string, arg Expr) (string, error) {
 	if s, isStr := litString(lit); ok && isStr {
 		return strings.ToLower(strings.TrimSpace(s)), nil
 	}
-	return "", refuse(CodeBadArgument, "write the part as a constant, e.g. "+name+"('year', ...)",
+	return "", refuse(refusal.BadArgument, "write the part as a constant, e.g. "+name+"('year', ...)",
 		"the first argument of %s must be a constant part name", name)
 }
 
@@ -455,7 +457,7 @@ func litString(l *Literal) (string, bool) {
 
 func datePart(name string, args []Expr) (Expr, error) {
 	if len(args) != 2 {
-		return nil, refuse(CodeBadArgument, funcHint, "%s takes 2 arguments", name)
+		return nil, refuse(refusal.BadArgument, funcHint, "%s takes 2 arguments", name)
 	}
 	part, err := constPart("date_part", args[0])
 	if err != nil {
@@ -463,7 +465,7 @@ func datePart(name string, args []Expr) (Expr, error) {
 	}
 	fn, ok := dateParts[part]
 	if !ok {
-		return nil, refuse(CodeBadArgument, "use year, quarter, month, week, day, dow or doy",
+		return nil, refuse(refusal.BadArgument, "use year, quarter, month, week, day, dow or doy",
 			"date_part/extract of %q is not supported", part)
 	}
 	if err := wantTypes(name, args[1:], TypeDate); err != nil {
@@ -483,14 +485,14 @@ func datePart(name string, args []Expr) (Expr, error) {
 
 func dateTrunc(name string, args []Expr) (Expr, error) {
 	if len(args) != 2 {
-		return nil, refuse(CodeBadArgument, funcHint, "date_trunc takes 2 arguments")
+		return nil, refuse(refusal.BadArgument, funcHint, "date_trunc takes 2 arguments")
 	}
 	part, err := constPart(name, args[0])
 	if err != nil {
 		return nil, err
 	}
 	if !truncParts[part] {
-		return nil, refuse(CodeBadArgument, "use year, quarter, month, week or day", "date_trunc to %q is not supported", part)
+		return nil, refuse(refusal.BadArgument, "use year, quarter, month, week or day", "date_trunc to %q is not supported", part)
 	}
 	if err := wantTypes(name, args[1:], TypeDate); err != nil {
 		return nil, err
@@ -502,7 +504,7 @@ func dateTrunc(name string, args []Expr) (Expr, error) {
 
 func dateDiff(name string, args []Expr) (Expr, error) {
 	if len(args) != 3 {
-		return nil, refuse(CodeBadArgument, funcHint, "%s takes 3 arguments: part, start date, end date", name)
+		return nil, refuse(refusal.BadArgument, funcHint, "%s takes 3 arguments: part, start date, end date", name)
 	}
 	part, err := constPart(name, args[0])
 	if err != nil {
@@ -510,7 +512,7 @@ func dateDiff(name string, args []Expr) (Expr, error) {
 	}
 	part = strings.TrimSuffix(part, "s")
 	if !diffParts[part] {
-		return nil, refuse(CodeBadArgument, "use year, quarter, month, week or day", "%s in %q is not supported", name, part)
+		return nil, refuse(refusal.BadArgument, "use year, quarter, month, week or day", "%s in %q is not supported", name, part)
 	}
 	rest := make([]Expr, 2)
 	for i, a := range args[1:] {
@@ -526,10 +528,10 @@ func dateDiff(name string, args []Expr) (Expr, error) {
 
 func icd10Chapter(name string, args []Expr) (Expr, error) {
 	if len(args) != 1 {
-		return nil, refuse(CodeBadArgument, "", "icd10_chapter takes one argument: an ICD-10 code column")
+		return nil, refuse(refusal.BadArgument, "", "icd10_chapter takes one argument: an ICD-10 code column")
 	}
 	if c, ok := args[0].(*ColumnRef); !ok || c.Type != TypeString {
-		return nil, refuse(CodeBadArgument, "call icd10_chapter on an ICD-10 code column, e.g. icd10_chapter(icd10)",
+		return nil, refuse(refusal.BadArgument, "call icd10_chapter on an ICD-10 code column, e.g. icd10_chapter(icd10)",
 			"icd10_chapter accepts a string column only")
 	}
 	return &Func{Name: "icd10_chapter", Args: args, Type: TypeString}, nil

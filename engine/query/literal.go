@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // literal checks a CONSTANT's value object.
 func literal(v node) (*Literal, error) {
 	if v == nil {
-		return nil, refuse(CodeBadLiteral, "", "a constant is not understood")
+		return nil, refuse(refusal.BadLiteral, "", "a constant is not understood")
 	}
 	if v.flag("is_null") {
 		return &Literal{Type: TypeNull}, nil
@@ -24,7 +26,7 @@ func literal(v node) (*Literal, error) {
 	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "HUGEINT", "UHUGEINT":
 		i, ok := bigValue(v["value"])
 		if !ok || !i.IsInt64() {
-			return nil, refuse(CodeBadLiteral, "use integers between -9223372036854775808 and 9223372036854775807",
+			return nil, refuse(refusal.BadLiteral, "use integers between -9223372036854775808 and 9223372036854775807",
 				"an integer constant is out of range")
 		}
 		return &Literal{Value: i.Int64(), Type: TypeInteger}, nil
@@ -32,36 +34,36 @@ func literal(v node) (*Literal, error) {
 		i, ok := bigValue(v["value"])
 		scale, sok := typ.obj("type_info").int("scale")
 		if !ok || !sok || scale < 0 || scale > 38 {
-			return nil, refuse(CodeBadLiteral, "", "a decimal constant is not understood")
+			return nil, refuse(refusal.BadLiteral, "", "a decimal constant is not understood")
 		}
 		f, _ := new(big.Float).Quo(new(big.Float).SetInt(i), new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(scale), nil))).Float64()
 		return numberLiteral(f)
 	case "FLOAT", "DOUBLE":
 		num, ok := v["value"].(json.Number)
 		if !ok {
-			return nil, refuse(CodeBadLiteral, "", "a floating-point constant is not understood")
+			return nil, refuse(refusal.BadLiteral, "", "a floating-point constant is not understood")
 		}
 		f, err := num.Float64()
 		if err != nil {
-			return nil, refuse(CodeBadLiteral, "", "a floating-point constant is out of range")
+			return nil, refuse(refusal.BadLiteral, "", "a floating-point constant is out of range")
 		}
 		return numberLiteral(f)
 	case "VARCHAR":
 		s, ok := v["value"].(string)
 		if !ok {
-			return nil, refuse(CodeBadLiteral, "", "a string constant is not understood")
+			return nil, refuse(refusal.BadLiteral, "", "a string constant is not understood")
 		}
 		return &Literal{Value: s, Type: TypeString}, nil
 	case "BOOLEAN":
 		b, ok := v["value"].(bool)
 		if !ok {
-			return nil, refuse(CodeBadLiteral, "", "a boolean constant is not understood")
+			return nil, refuse(refusal.BadLiteral, "", "a boolean constant is not understood")
 		}
 		return &Literal{Value: b, Type: TypeBool}, nil
 	case "NULL":
 		return &Literal{Type: TypeNull}, nil
 	default:
-		return nil, refuse(CodeBadLiteral, "use integer, decimal, string, boolean, date and interval constants",
+		return nil, refuse(refusal.BadLiteral, "use integer, decimal, string, boolean, date and interval constants",
 			"constants of type %s are not supported", strings.ToLower(id))
 	}
 }
@@ -69,7 +71,7 @@ func literal(v node) (*Literal, error) {
 // numberLiteral returns a TypeNumber literal, refusing NaN and infinities.
 func numberLiteral(f float64) (*Literal, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, refuse(CodeBadLiteral, "", "a numeric constant is not a finite number")
+		return nil, refuse(refusal.BadLiteral, "", "a numeric constant is not a finite number")
 	}
 	return &Literal{Value: f, Type: TypeNumber}, nil
 }
@@ -101,7 +103,7 @@ func bigValue(v any) (*big.Int, bool) {
 func dateLiteral(s string) (*Literal, error) {
 	d, err := time.Parse("2006-01-02", strings.TrimSpace(s))
 	if err != nil {
-		return nil, refuse(CodeBadLiteral, "write dates as DATE '2020-01-31'",
+		return nil, refuse(refusal.BadLiteral, "write dates as DATE '2020-01-31'",
 			"%q is not a date of the form YYYY-MM-DD", s)
 	}
 	return &Literal{Value: d.Format("2006-01-02"), Type: TypeDate}, nil
@@ -116,12 +118,12 @@ var intervalRe = regexp.MustCompile(`^\s*([+-]?\d{1,5})\s*(years?|quarters?|mont
 func intervalLiteral(s string) (*Literal, error) {
 	m := intervalRe.FindStringSubmatch(strings.ToLower(s))
 	if m == nil {
-		return nil, refuse(CodeBadLiteral, "write intervals as INTERVAL 1 YEAR or INTERVAL '3 months' (years, quarters, months, weeks or days)",
+		return nil, refuse(refusal.BadLiteral, "write intervals as INTERVAL 1 YEAR or INTERVAL '3 months' (years, quarters, months, weeks or days)",
 			"%q is not an interval the query language supports", s)
 	}
 	n, err := strconv.Atoi(m[1])
 	if err != nil {
-		return nil, refuse(CodeBadLiteral, "", "%q is not an interval the query language supports", s)
+		return nil, refuse(refusal.BadLiteral, "", "%q is not an interval the query language supports", s)
 	}
 	return intervalOf(int64(n), strings.TrimSuffix(m[2], "s"))
 }
@@ -129,7 +131,7 @@ func intervalLiteral(s string) (*Literal, error) {
 // intervalOf returns the canonical interval literal of n units.
 func intervalOf(n int64, unit string) (*Literal, error) {
 	if n < -99999 || n > 99999 {
-		return nil, refuse(CodeBadLiteral, "", "an interval of %d %ss is out of range", n, unit)
+		return nil, refuse(refusal.BadLiteral, "", "an interval of %d %ss is out of range", n, unit)
 	}
 	text := fmt.Sprintf("%d %s", n, unit)
 	if n != 1 && n != -1 {
@@ -168,7 +170,7 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 		if n.flag("try_cast") {
 			what = "TRY_CAST"
 		}
-		return nil, refuse(CodeCast, hint, "casts to %s are not supported", what)
+		return nil, refuse(refusal.CastNotAllowed, hint, "casts to %s are not supported", what)
 	}
 	child := n.obj("child")
 	if child.class() == "CONSTANT" {
@@ -218,7 +220,7 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 		okCast = okCast || from == TypeInteger
 	}
 	if !okCast || to == TypeInterval {
-		return nil, refuse(CodeCast, "compare with a constant of the column's type instead; round numbers with round(x), floor(x) or ceil(x)",
+		return nil, refuse(refusal.CastNotAllowed, "compare with a constant of the column's type instead; round numbers with round(x), floor(x) or ceil(x)",
 			"a cast from %s to %s is not allowed: it could fail on the data", from, to)
 	}
 	return &Cast{X: x, To: to}, nil
@@ -236,7 +238,7 @@ func castParam(p *Param, to Type) (Expr, error) {
 	case to == TypeNumber && isNumeric(p.Type):
 		return &Param{Name: p.Name, Type: TypeNumber}, nil
 	}
-	return nil, refuse(CodeCast, fmt.Sprintf("declare the parameter :%s with the type the template needs instead of casting it", p.Name),
+	return nil, refuse(refusal.CastNotAllowed, fmt.Sprintf("declare the parameter :%s with the type the template needs instead of casting it", p.Name),
 		"a cast of the %s parameter :%s to %s is not supported", p.Type, p.Name, to)
 }
 
@@ -265,7 +267,7 @@ func castString(s string, to Type) (*Literal, error) {
 			return numberLiteral(f)
 		}
 	}
-	return nil, refuse(CodeBadLiteral, "", "the constant %q is not a valid %s", s, to)
+	return nil, refuse(refusal.BadLiteral, "", "the constant %q is not a valid %s", s, to)
 }
 
 // toFloat converts a numeric literal value to float64.

@@ -23,26 +23,26 @@ func parseModifiers(n node) (modifiers, error) {
 	var m modifiers
 	mods, ok := n.nodes("modifiers")
 	if !ok {
-		return m, refuse(CodeClauseNotAllowed, "", "a clause of the query is not understood")
+		return m, refuse(refusal.ClauseNotAllowed, "", "a clause of the query is not understood")
 	}
 	for _, mod := range mods {
 		switch mod.kind() {
 		case "DISTINCT_MODIFIER":
-			return m, refuse(CodeSelectDistinct, "GROUP BY the columns instead; count persons with count(DISTINCT pid)",
+			return m, refuse(refusal.SelectDistinct, "GROUP BY the columns instead; count persons with count(DISTINCT pid)",
 				"SELECT DISTINCT is not allowed")
 		case "ORDER_MODIFIER":
 			orders, ok := mod.nodes("orders")
 			if !ok {
-				return m, refuse(CodeClauseNotAllowed, "", "ORDER BY is not understood")
+				return m, refuse(refusal.ClauseNotAllowed, "", "ORDER BY is not understood")
 			}
 			m.order = append(m.order, orders...)
 		case "LIMIT_MODIFIER":
 			if mod.set("offset") {
-				return m, refuse(CodeOffset, "use ORDER BY and LIMIT, and skip rows in the client", "OFFSET is not supported")
+				return m, refuse(refusal.OffsetNotAllowed, "use ORDER BY and LIMIT, and skip rows in the client", "OFFSET is not supported")
 			}
 			l, ok := mod.strictObj("limit")
 			if !ok {
-				return m, refuse(CodeBadLimit, "", "LIMIT is not understood")
+				return m, refuse(refusal.BadLimit, "", "LIMIT is not understood")
 			}
 			if l != nil {
 				lim, err := limitValue(l)
@@ -52,9 +52,9 @@ func parseModifiers(n node) (modifiers, error) {
 				m.limit = lim
 			}
 		case "LIMIT_PERCENT_MODIFIER":
-			return m, refuse(CodeBadLimit, "write LIMIT with a row count", "LIMIT with a percentage is not supported")
+			return m, refuse(refusal.BadLimit, "write LIMIT with a row count", "LIMIT with a percentage is not supported")
 		default:
-			return m, refuse(CodeClauseNotAllowed, "", "the clause %s is not supported", strings.ToLower(mod.kind()))
+			return m, refuse(refusal.ClauseNotAllowed, "", "the clause %s is not supported", strings.ToLower(mod.kind()))
 		}
 	}
 	return m, nil
@@ -62,7 +62,7 @@ func parseModifiers(n node) (modifiers, error) {
 
 // limitValue reads LIMIT n (nil for LIMIT ALL).
 func limitValue(l node) (*int64, error) {
-	bad := refuse(CodeBadLimit, "write LIMIT with a constant row count, e.g. LIMIT 10", "LIMIT must be a constant integer of at least 0")
+	bad := refuse(refusal.BadLimit, "write LIMIT with a constant row count, e.g. LIMIT 10", "LIMIT must be a constant integer of at least 0")
 	if l.class() != "CONSTANT" {
 		return nil, bad
 	}
@@ -88,12 +88,12 @@ func nameOutputs(q *Query, items []*selectItem) error {
 			continue
 		}
 		if !validOutputName(it.alias) {
-			return refuse(CodeBadAlias, "use at most 64 printable characters without double quotes in column aliases",
+			return refuse(refusal.BadAlias, "use at most 64 printable characters without double quotes in column aliases",
 				"a SELECT alias is too long or holds control characters or double quotes")
 		}
 		a := strings.ToLower(it.alias)
 		if taken[a] {
-			return refuse(CodeDuplicateOutputName, "give each SELECT item its own alias", "two SELECT items are named %s", it.alias)
+			return refuse(refusal.DuplicateOutputName, "give each SELECT item its own alias", "two SELECT items are named %s", it.alias)
 		}
 		taken[a] = true
 	}
@@ -214,10 +214,10 @@ func outputType(q *Query, i int) Type {
 func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 	needs := func() error {
 		if cl == inHaving {
-			return refuse(CodeHavingNeedsOutput, "add it to the SELECT list (with an alias) and refer to that",
+			return refuse(refusal.HavingNeedsOutput, "add it to the SELECT list (with an alias) and refer to that",
 				"HAVING may only use values the query releases; this one is not in the SELECT list")
 		}
-		return refuse(CodeOrderByNeedsOutput, "add it to the SELECT list, or order by an output column's alias or position",
+		return refuse(refusal.OrderByNeedsOutput, "add it to the SELECT list, or order by an output column's alias or position",
 			"ORDER BY may only use values the query releases; this one is not in the SELECT list")
 	}
 	if n.class() == "COLUMN_REF" {
@@ -258,10 +258,10 @@ func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 	ck.nodes++
 	if depth > maxDepth || ck.nodes > maxNodes {
-		return nil, refuse(CodeTooComplex, "simplify HAVING", "HAVING is nested too deeply")
+		return nil, refuse(refusal.QueryTooComplex, "simplify HAVING", "HAVING is nested too deeply")
 	}
 	if n == nil {
-		return nil, refuse(CodeExpressionNotAllowed, "", "HAVING is not understood")
+		return nil, refuse(refusal.ExpressionNotAllowed, "", "HAVING is not understood")
 	}
 	sub := func(k node) (Expr, error) { return ck.havingExpr(q, k, depth+1) }
 	switch n.class() {
@@ -272,7 +272,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 	case "COMPARISON":
 		op, ok := comparisons[n.kind()]
 		if !ok {
-			return nil, refuse(CodeOperator, "use = <> < <= > >=", "this comparison is not supported in HAVING")
+			return nil, refuse(refusal.OperatorNotAllowed, "use = <> < <= > >=", "this comparison is not supported in HAVING")
 		}
 		l, err := sub(n.obj("left"))
 		if err != nil {
@@ -289,7 +289,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 	case "CONJUNCTION":
 		kids, ok := n.nodes("children")
 		if !ok || len(kids) < 2 || (n.kind() != "CONJUNCTION_AND" && n.kind() != "CONJUNCTION_OR") {
-			return nil, refuse(CodeExpressionNotAllowed, "", "HAVING is not understood")
+			return nil, refuse(refusal.ExpressionNotAllowed, "", "HAVING is not understood")
 		}
 		out := &Logical{Op: strings.TrimPrefix(n.kind(), "CONJUNCTION_")}
 		for _, k := range kids {
@@ -303,7 +303,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 	case "OPERATOR":
 		kids, ok := n.nodes("children")
 		if !ok || len(kids) == 0 {
-			return nil, refuse(CodeExpressionNotAllowed, "", "HAVING is not understood")
+			return nil, refuse(refusal.ExpressionNotAllowed, "", "HAVING is not understood")
 		}
 		args := make([]Expr, len(kids))
 		for i, k := range kids {
@@ -329,7 +329,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 			}
 			return in, nil
 		}
-		return nil, refuse(CodeHavingExpression, "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and arithmetic in HAVING",
+		return nil, refuse(refusal.HavingExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and arithmetic in HAVING",
 			"this operator is not supported in HAVING")
 	case "BETWEEN":
 		x, err := sub(n.obj("input"))
@@ -356,7 +356,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 		case "+", "-", "*", "/", "%":
 			kids, ok := n.nodes("children")
 			if !ok {
-				return nil, refuse(CodeExpressionNotAllowed, "", "HAVING is not understood")
+				return nil, refuse(refusal.ExpressionNotAllowed, "", "HAVING is not understood")
 			}
 			args := make([]Expr, len(kids))
 			for i, k := range kids {
@@ -374,7 +374,7 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 		// A column or an aggregate keeps its own refusal; another expression
 		// that is not a selected key is one HAVING cannot evaluate.
 		if n.class() != "COLUMN_REF" && !isAggregateCall(n) && havingFallback[refusal.CodeOf(err)] {
-			return nil, refuse(CodeHavingExpression, "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and arithmetic over output columns",
+			return nil, refuse(refusal.HavingExpressionNotAllowed, "use comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL and arithmetic over output columns",
 				"this expression is not supported in HAVING")
 		}
 		return nil, err
@@ -384,9 +384,9 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 
 // havingFallback are the refusals of an expression in HAVING that
 // mean HAVING cannot evaluate it (rather than that it is forbidden).
-var havingFallback = map[string]bool{
-	CodeHavingNeedsOutput: true, CodeUnknownColumn: true, CodeAmbiguousColumn: true, CodeTypeMismatch: true,
-	CodeExpressionNotAllowed: true, CodeOperator: true,
+var havingFallback = map[refusal.Code]bool{
+	refusal.HavingNeedsOutput: true, refusal.UnknownColumn: true, refusal.AmbiguousColumn: true, refusal.TypeMismatch: true,
+	refusal.ExpressionNotAllowed: true, refusal.OperatorNotAllowed: true,
 }
 
 // orderBy checks ORDER BY items: output names, positions, ALL, or
@@ -400,17 +400,17 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 		case "DESCENDING":
 			desc = true
 		default:
-			return nil, refuse(CodeClauseNotAllowed, "", "ORDER BY is not understood")
+			return nil, refuse(refusal.ClauseNotAllowed, "", "ORDER BY is not understood")
 		}
 		if nulls := o.str("null_order"); nulls == "NULLS FIRST" || nulls == "NULLS_FIRST" {
-			return nil, refuse(CodeOrderByNulls, "suppressed (NULL) cells always sort last; remove NULLS FIRST",
+			return nil, refuse(refusal.OrderByNullsFirst, "suppressed (NULL) cells always sort last; remove NULLS FIRST",
 				"NULLS FIRST is not supported")
 		}
 		e := o.obj("expression")
 		switch e.class() {
 		case "STAR":
 			if !e.flag("columns") || e.set("expr") || e.set("exclude_list") || e.set("relation_name") {
-				return nil, refuse(CodeSelectStar, "order by output names or positions", "ORDER BY * is not supported")
+				return nil, refuse(refusal.SelectStar, "order by output names or positions", "ORDER BY * is not supported")
 			}
 			for i := range q.Output {
 				out = append(out, OrderItem{Column: i, Desc: desc})
@@ -423,7 +423,7 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 			}
 			pos, ok := lit.Value.(int64)
 			if !ok || pos < 1 || pos > int64(len(q.Output)) {
-				return nil, refuse(CodeBadPosition, "order by output names or positions 1.."+strconv.Itoa(len(q.Output)),
+				return nil, refuse(refusal.BadPosition, "order by output names or positions 1.."+strconv.Itoa(len(q.Output)),
 					"ORDER BY takes an output column's name or position")
 			}
 			out = append(out, OrderItem{Column: int(pos - 1), Desc: desc})
@@ -439,7 +439,7 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 }
 
 // refusalIs reports whether err is a refusal with the given code.
-func refusalIs(err error, code string) bool { return refusal.CodeOf(err) == code }
+func refusalIs(err error, code refusal.Code) bool { return refusal.CodeOf(err) == code }
 
 // mustJSON encodes v; it is used to search parse-tree fragments.
 func mustJSON(v any) []byte {

@@ -56,14 +56,14 @@ func (p *Parser) Close() error {
 // Parse executes nothing: json_serialize_sql only parses.
 func (p *Parser) Parse(ctx context.Context, text string) (*AST, error) {
 	if !utf8.ValidString(text) {
-		return nil, refuse(CodeParseError, "send the query as UTF-8 text", "the query is not valid UTF-8 text")
+		return nil, refuse(refusal.ParseError, "send the query as UTF-8 text", "the query is not valid UTF-8 text")
 	}
 	if n := utf8.RuneCountInString(text); n > MaxQueryLength {
-		return nil, refuse(CodeQueryTooLong, "shorten the query (long IN lists can often be written with LIKE or BETWEEN)",
+		return nil, refuse(refusal.QueryTooLong, "shorten the query (long IN lists can often be written with LIKE or BETWEEN)",
 			"the query is %d characters long; at most %d are accepted", n, MaxQueryLength)
 	}
 	if strings.ContainsRune(text, 0) {
-		return nil, refuse(CodeParseError, "remove the NUL character", "the query contains a NUL character")
+		return nil, refuse(refusal.ParseError, "remove the NUL character", "the query contains a NUL character")
 	}
 	var out string
 	if err := p.db.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", text).Scan(&out); err != nil {
@@ -100,7 +100,7 @@ func (p *Parser) CompileTemplate(ctx context.Context, text string, c *Catalog, p
 //
 // Anything that makes that query more than one SELECT with one WHERE
 // condition (a closing parenthesis and a UNION, a GROUP BY, a LIMIT, a
-// second statement, ...) is refused with CodeWhereNotCondition. Column
+// second statement, ...) is refused with refusal.WhereNotACondition. Column
 // references in the result are qualified with the dataset's name. A blank
 // where returns (nil, nil): no condition.
 func (p *Parser) CompileWhere(ctx context.Context, dataset, where string, c *Catalog) (Expr, error) {
@@ -113,7 +113,7 @@ func (p *Parser) CompileWhere(ctx context.Context, dataset, where string, c *Cat
 	}
 	ast, err := p.Parse(ctx, "SELECT count(*) FROM "+quoteIdent(ds.Name)+" WHERE "+where)
 	if err != nil {
-		if code := refusal.CodeOf(err); code == CodeMultipleStatements || code == CodeNotASelect {
+		if code := refusal.CodeOf(err); code == refusal.MultipleStatements || code == refusal.NotASelect {
 			return nil, whereNotCondition(ds.Name)
 		}
 		return nil, err
@@ -132,7 +132,7 @@ func (p *Parser) CompileWhere(ctx context.Context, dataset, where string, c *Cat
 }
 
 func whereNotCondition(dataset string) error {
-	return refuse(CodeWhereNotCondition, "write only a row condition, e.g. icd10 LIKE 'E11%' AND contact_type = 'inpatient'",
+	return refuse(refusal.WhereNotACondition, "write only a row condition, e.g. icd10 LIKE 'E11%' AND contact_type = 'inpatient'",
 		"the criterion on %s must be a single WHERE condition over its columns", dataset)
 }
 

@@ -37,25 +37,25 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		desc     string
 		sql      string
-		wantCode string // "" = success
+		wantCode refusal.Code // zero = success
 	}{
-		{"select", "SELECT count(*) FROM npr", ""},
-		{"trailing semicolon", "SELECT count(*) FROM npr;", ""},
-		{"at the length limit", "SELECT count(*) FROM npr " + strings.Repeat(" ", MaxQueryLength-len("SELECT count(*) FROM npr ")), ""},
-		{"one past the length limit", "SELECT count(*) FROM npr " + strings.Repeat(" ", MaxQueryLength-len("SELECT count(*) FROM npr ")+1), CodeQueryTooLong},
-		{"limit counts characters, not bytes", "SELECT count(*) FROM npr WHERE hospital = '" + strings.Repeat("ø", MaxQueryLength-60) + "'", ""},
-		{"invalid UTF-8", "SELECT count(*) FROM npr WHERE icd10 = '\xff'", CodeParseError},
-		{"NUL", "SELECT count(*) FROM npr WHERE icd10 = '\x00'", CodeParseError},
-		{"blank", "   \n\t", CodeEmptyQuery},
-		{"syntax error", "SELECT FROM WHERE", CodeParseError},
-		{"two selects", "SELECT 1; SELECT 2", CodeMultipleStatements},
-		{"copy", "COPY npr TO 'x.csv'", CodeNotASelect},
-		{"attach", "ATTACH 'x.db'", CodeNotASelect},
+		{"select", "SELECT count(*) FROM npr", refusal.Code{}},
+		{"trailing semicolon", "SELECT count(*) FROM npr;", refusal.Code{}},
+		{"at the length limit", "SELECT count(*) FROM npr " + strings.Repeat(" ", MaxQueryLength-len("SELECT count(*) FROM npr ")), refusal.Code{}},
+		{"one past the length limit", "SELECT count(*) FROM npr " + strings.Repeat(" ", MaxQueryLength-len("SELECT count(*) FROM npr ")+1), refusal.QueryTooLong},
+		{"limit counts characters, not bytes", "SELECT count(*) FROM npr WHERE hospital = '" + strings.Repeat("ø", MaxQueryLength-60) + "'", refusal.Code{}},
+		{"invalid UTF-8", "SELECT count(*) FROM npr WHERE icd10 = '\xff'", refusal.ParseError},
+		{"NUL", "SELECT count(*) FROM npr WHERE icd10 = '\x00'", refusal.ParseError},
+		{"blank", "   \n\t", refusal.EmptyQuery},
+		{"syntax error", "SELECT FROM WHERE", refusal.ParseError},
+		{"two selects", "SELECT 1; SELECT 2", refusal.MultipleStatements},
+		{"copy", "COPY npr TO 'x.csv'", refusal.NotASelect},
+		{"attach", "ATTACH 'x.db'", refusal.NotASelect},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			ast, err := testParser.Parse(t.Context(), tc.sql)
-			if tc.wantCode == "" {
+			if tc.wantCode == (refusal.Code{}) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +75,7 @@ func TestParseCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := testParser.Parse(ctx, "SELECT count(*) FROM npr")
-	if err == nil || refusal.CodeOf(err) != "" || !errors.Is(err, context.Canceled) {
+	if err == nil || refusal.CodeOf(err).String() != "" || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Parse with a canceled context: %v, want a wrapped context.Canceled", err)
 	}
 }
@@ -118,7 +118,7 @@ func TestCompileWhere(t *testing.T) {
 		where    string
 		project  string
 		want     Expr
-		wantCode string
+		wantCode refusal.Code
 	}{
 		{desc: "like", dataset: "npr", where: "icd10 LIKE 'E11%'",
 			want: &Like{X: icd10, Pattern: &Literal{Value: "E11%", Type: TypeString}}},
@@ -129,16 +129,16 @@ func TestCompileWhere(t *testing.T) {
 			want: &Compare{Op: "=", L: icd10, R: &Literal{Value: "E11", Type: TypeString}}},
 		{desc: "qualified with the dataset", dataset: "npr", where: "npr.icd10 = 'E11'",
 			want: &Compare{Op: "=", L: icd10, R: &Literal{Value: "E11", Type: TypeString}}},
-		{desc: "not a condition", dataset: "npr", where: "icd10", wantCode: CodeTypeMismatch},
-		{desc: "union injection", dataset: "npr", where: "true UNION ALL SELECT count(*) FROM lmr", wantCode: CodeWhereNotCondition},
-		{desc: "group by injection", dataset: "npr", where: "true GROUP BY pid", wantCode: CodeWhereNotCondition},
-		{desc: "order by injection", dataset: "npr", where: "true ORDER BY icd10", wantCode: CodeWhereNotCondition},
-		{desc: "second statement", dataset: "npr", where: "true; COPY npr TO 'x'", wantCode: CodeWhereNotCondition},
-		{desc: "other dataset's column", dataset: "npr", where: "lmr.atc = 'A10'", wantCode: CodeUnknownColumn},
-		{desc: "person key", dataset: "lmr", where: "pid < 10", wantCode: CodePersonKeyInWhere},
-		{desc: "unknown dataset", dataset: "kpr", where: "true", wantCode: CodeUnknownDataset},
-		{desc: "dataset outside the project", dataset: "cancer", where: "true", project: "diabetes-2026", wantCode: CodeNotInProject},
-		{desc: "quote in dataset name", dataset: `npr" WHERE true UNION SELECT 1 --`, where: "true", wantCode: CodeUnknownDataset},
+		{desc: "not a condition", dataset: "npr", where: "icd10", wantCode: refusal.TypeMismatch},
+		{desc: "union injection", dataset: "npr", where: "true UNION ALL SELECT count(*) FROM lmr", wantCode: refusal.WhereNotACondition},
+		{desc: "group by injection", dataset: "npr", where: "true GROUP BY pid", wantCode: refusal.WhereNotACondition},
+		{desc: "order by injection", dataset: "npr", where: "true ORDER BY icd10", wantCode: refusal.WhereNotACondition},
+		{desc: "second statement", dataset: "npr", where: "true; COPY npr TO 'x'", wantCode: refusal.WhereNotACondition},
+		{desc: "other dataset's column", dataset: "npr", where: "lmr.atc = 'A10'", wantCode: refusal.UnknownColumn},
+		{desc: "person key", dataset: "lmr", where: "pid < 10", wantCode: refusal.PersonKeyInWhere},
+		{desc: "unknown dataset", dataset: "kpr", where: "true", wantCode: refusal.UnknownDataset},
+		{desc: "dataset outside the project", dataset: "cancer", where: "true", project: "diabetes-2026", wantCode: refusal.DatasetNotInProject},
+		{desc: "quote in dataset name", dataset: `npr" WHERE true UNION SELECT 1 --`, where: "true", wantCode: refusal.UnknownDataset},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestCompileWhere(t *testing.T) {
 				cat = projectCatalog(t, tc.project)
 			}
 			got, err := testParser.CompileWhere(t.Context(), tc.dataset, tc.where, cat)
-			if tc.wantCode != "" {
+			if tc.wantCode != (refusal.Code{}) {
 				if code := refusal.CodeOf(err); code != tc.wantCode {
 					t.Fatalf("got (%#v, %v), want refusal %s", got, err, tc.wantCode)
 				}

@@ -1,7 +1,8 @@
 // Package refusal holds the one error type every pipeline stage uses to
 // refuse a request: a stable machine-readable code, a message a researcher
-// understands, and an optional hint saying what to do instead. The API maps
-// a refusal's Kind to an HTTP status in one place.
+// understands, and an optional hint saying what to do instead. Every code
+// is registered in codes.go with its one Kind; the API maps a Kind to an
+// HTTP status in one place, so a code has one status wherever it is found.
 //
 // A refusal's text never depends on the data: it may name the query's own
 // parts (columns, functions, parameters) and the policy, never values read
@@ -26,23 +27,44 @@ const (
 	KindBadRequest
 	// KindBudget: the privacy budget cannot cover the request (HTTP 409).
 	KindBudget
-	// KindForbidden: the principal may not do this (HTTP 403).
+	// KindForbidden: the principal, or its project, may not do this
+	// (HTTP 403).
 	KindForbidden
 	// KindNotFound: a named project, dataset or template does not exist
 	// for this principal (HTTP 404).
 	KindNotFound
 )
 
-// Error is a refusal. It is a value type; compare codes with Is or errors.As.
+// String returns the kind's name, e.g. "query", "not_found".
+func (k Kind) String() string {
+	switch k {
+	case KindQuery:
+		return "query"
+	case KindBadRequest:
+		return "bad_request"
+	case KindBudget:
+		return "budget"
+	case KindForbidden:
+		return "forbidden"
+	case KindNotFound:
+		return "not_found"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Error is a refusal. Its Kind is its code's, so two refusals with one
+// code always have one status. Compare codes with ==, Is or errors.As.
 type Error struct {
-	Kind Kind
-	// Code is stable and snake_case, e.g. "select_star", "budget_exhausted".
-	Code string
+	// Code is one of the registered codes, e.g. SelectStar, BudgetExhausted.
+	Code Code
 	// Message says what is not allowed, in words a researcher understands.
 	Message string
 	// Hint says what to do instead; empty when there is nothing to suggest.
 	Hint string
 }
+
+// Kind returns the kind the registry gives the refusal's code.
+func (e *Error) Kind() Kind { return e.Code.Kind() }
 
 // Error implements error.
 func (e *Error) Error() string {
@@ -53,20 +75,24 @@ func (e *Error) Error() string {
 }
 
 // Is reports whether target is a refusal with the same code, so that
-// errors.Is(err, &refusal.Error{Code: "select_star"}) works.
+// errors.Is(err, &refusal.Error{Code: refusal.SelectStar}) works.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
 }
 
-// New returns a KindQuery refusal.
-func New(code, message, hint string) *Error {
-	return &Error{Kind: KindQuery, Code: code, Message: message, Hint: hint}
+// New returns a refusal with the given code, message and hint. The zero
+// Code is a programming error and panics.
+func New(code Code, message, hint string) *Error {
+	if code == (Code{}) {
+		panic("refusal.New: the zero Code")
+	}
+	return &Error{Code: code, Message: message, Hint: hint}
 }
 
-// Newf returns a KindQuery refusal with a formatted message and no hint.
-func Newf(code, format string, args ...any) *Error {
-	return &Error{Kind: KindQuery, Code: code, Message: fmt.Sprintf(format, args...)}
+// Newf returns a refusal with a formatted message and no hint.
+func Newf(code Code, format string, args ...any) *Error {
+	return New(code, fmt.Sprintf(format, args...), "")
 }
 
 // As returns the refusal in err's chain, if any.
@@ -78,10 +104,11 @@ func As(err error) (*Error, bool) {
 	return nil, false
 }
 
-// CodeOf returns the code of the refusal in err's chain, or "" if err is not a refusal.
-func CodeOf(err error) string {
+// CodeOf returns the code of the refusal in err's chain, or the zero Code
+// if err is not a refusal.
+func CodeOf(err error) Code {
 	if r, ok := As(err); ok {
 		return r.Code
 	}
-	return ""
+	return Code{}
 }

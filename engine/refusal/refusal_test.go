@@ -7,26 +7,26 @@ import (
 )
 
 func TestRefusal(t *testing.T) {
-	base := New("select_star", "SELECT * is not allowed", "name the columns")
+	base := New(SelectStar, "SELECT * is not allowed", "name the columns")
 	wrapped := fmt.Errorf("engine.Query: %w", base)
 	tests := []struct {
 		desc     string
 		err      error
-		wantCode string
+		wantCode Code
 		isStar   bool
 	}{
-		{"direct", base, "select_star", true},
-		{"wrapped", wrapped, "select_star", true},
-		{"other code", Newf("min_max", "min is not allowed"), "min_max", false},
-		{"not a refusal", errors.New("boom"), "", false},
-		{"nil", nil, "", false},
+		{"direct", base, SelectStar, true},
+		{"wrapped", wrapped, SelectStar, true},
+		{"other code", Newf(MinMaxNotAllowed, "min is not allowed"), MinMaxNotAllowed, false},
+		{"not a refusal", errors.New("boom"), Code{}, false},
+		{"nil", nil, Code{}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			if got := CodeOf(tc.err); got != tc.wantCode {
 				t.Errorf("CodeOf = %q, want %q", got, tc.wantCode)
 			}
-			if got := errors.Is(tc.err, &Error{Code: "select_star"}); got != tc.isStar {
+			if got := errors.Is(tc.err, &Error{Code: SelectStar}); got != tc.isStar {
 				t.Errorf("errors.Is(select_star) = %v, want %v", got, tc.isStar)
 			}
 		})
@@ -34,7 +34,7 @@ func TestRefusal(t *testing.T) {
 	if got := base.Error(); got != "select_star: SELECT * is not allowed (hint: name the columns)" {
 		t.Errorf("Error() = %q", got)
 	}
-	if r, ok := As(wrapped); !ok || r.Kind != KindQuery {
+	if r, ok := As(wrapped); !ok || r.Kind() != KindQuery {
 		t.Errorf("As(wrapped) = %+v, %v", r, ok)
 	}
 }

@@ -129,7 +129,7 @@ func (t *Template) Bind(params map[string]any) (*Run, error) {
 	sort.Strings(given)
 	for _, name := range given {
 		if !slices.Contains(names, name) {
-			return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "unknown_parameter",
+			return nil, &refusal.Error{Code: refusal.UnknownParameter,
 				Message: fmt.Sprintf("template %q has no parameter %q", d.Name, name), Hint: "parameters: " + strings.Join(names, ", ")}
 		}
 	}
@@ -138,12 +138,12 @@ func (t *Template) Bind(params map[string]any) (*Run, error) {
 		decl := d.Params[name]
 		v := params[name]
 		if v == nil && decl.Default == nil {
-			return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "missing_parameter",
+			return nil, &refusal.Error{Code: refusal.MissingParameter,
 				Message: fmt.Sprintf("template %q needs parameter %q (%s)", d.Name, name, decl.Type)}
 		}
 		nv, err := decl.Validate(v)
 		if err != nil {
-			return nil, &refusal.Error{Kind: refusal.KindBadRequest, Code: "bad_parameter", Message: err.Error()}
+			return nil, &refusal.Error{Code: refusal.BadParameter, Message: err.Error()}
 		}
 		values[name] = nv
 	}

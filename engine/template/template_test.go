@@ -169,7 +169,7 @@ func TestBindRefusals(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			_, err := tpl.Bind(tc.params)
 			rf, ok := refusal.As(err)
-			if !ok || rf.Code != tc.code || rf.Kind != refusal.KindBadRequest {
+			if !ok || rf.Code.String() != tc.code || rf.Kind() != refusal.KindBadRequest {
 				t.Errorf("error %v, want a bad-request refusal %s", err, tc.code)
 			}
 		})

@@ -121,13 +121,13 @@ func ledgerRefusals(t *testing.T, b Backend) {
 	tests := []struct {
 		desc  string
 		spend budget.Spend
-		code  string
+		code  refusal.Code
 	}{
-		{"ε above the budget", budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 1.5, 0, 0)}, budget.CodeExhausted},
-		{"δ above the budget", budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 1e-5, 0)}, budget.CodeExhausted},
-		{"δ on a pure-ε budget", budget.Spend{Project: "pure", Datasets: []string{"a"}, Cost: cost(t, 0.1, 1e-9, 0)}, budget.CodeExhausted},
-		{"dataset outside the project", budget.Spend{Project: "pure", Datasets: []string{"a", "b"}, Cost: cost(t, 0.1, 0, 0)}, budget.CodeNoBudget},
-		{"unknown project", budget.Spend{Project: "nope", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, budget.CodeNoBudget},
+		{"ε above the budget", budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 1.5, 0, 0)}, refusal.BudgetExhausted},
+		{"δ above the budget", budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 1e-5, 0)}, refusal.BudgetExhausted},
+		{"δ on a pure-ε budget", budget.Spend{Project: "pure", Datasets: []string{"a"}, Cost: cost(t, 0.1, 1e-9, 0)}, refusal.BudgetExhausted},
+		{"dataset outside the project", budget.Spend{Project: "pure", Datasets: []string{"a", "b"}, Cost: cost(t, 0.1, 0, 0)}, refusal.DatasetNotInProject},
+		{"unknown project", budget.Spend{Project: "nope", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, refusal.DatasetNotInProject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -174,8 +174,8 @@ func ledgerAllOrNothing(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	err := l.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a", "b", "c"}, Cost: cost(t, 0.5, 0, 0)}, bk)
-	if refusal.CodeOf(err) != budget.CodeExhausted {
-		t.Fatalf("Debit = %v, want %s", err, budget.CodeExhausted)
+	if refusal.CodeOf(err) != refusal.BudgetExhausted {
+		t.Fatalf("Debit = %v, want %s", err, refusal.BudgetExhausted)
 	}
 	if r, _ := refusal.As(err); !strings.Contains(r.Message, "b has ε 0.2") || strings.Contains(r.Message, "a has") || strings.Contains(r.Message, "c has") {
 		t.Errorf("message %q should name b (0.2 left) and only b", r.Message)
@@ -310,8 +310,8 @@ func ledgerDurable(t *testing.T, b Backend) {
 		t.Errorf("another handle sees %v spent, want ε 0.5", got)
 	}
 	bk := book(t, map[string]policies.Budget{"p/a": {Epsilon: 1}})
-	if err := other.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.6, 0, 0)}, bk); refusal.CodeOf(err) != budget.CodeExhausted {
-		t.Errorf("debit over what the first handle spent = %v, want %s", err, budget.CodeExhausted)
+	if err := other.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.6, 0, 0)}, bk); refusal.CodeOf(err) != refusal.BudgetExhausted {
+		t.Errorf("debit over what the first handle spent = %v, want %s", err, refusal.BudgetExhausted)
 	}
 }
 
@@ -334,7 +334,7 @@ func raceDebits(t *testing.T, ledgers []state.Ledger, a state.Admitter, g, n int
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case refusal.CodeOf(err) == budget.CodeExhausted:
+				case refusal.CodeOf(err) == refusal.BudgetExhausted:
 				default:
 					errs <- err
 					return
