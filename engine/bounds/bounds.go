@@ -117,6 +117,11 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	}
 	_, maxRows := mass(rows)
 	cutPairs := func(l int) float64 { return cut(groups, l) / pairs }
+	// What the L0 step cuts biases only totals (see plan.Profile.Totals).
+	pairBias := cutPairs
+	if !pr.Totals {
+		pairBias = func(int) float64 { return 0 }
+	}
 	cutRows := func(m int) float64 {
 		if !pr.Rows || maxRows < 1 {
 			return 0
@@ -128,7 +133,7 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 		lInfRange = 1
 	}
 	if pr.Groups <= 0 {
-		c := Choice{L0: smallest(len(groups), func(l int) bool { return cutPairs(l) <= MaxCutShare })}
+		c := Choice{L0: smallest(len(groups), func(l int) bool { return pairBias(l) <= MaxCutShare })}
 		if pr.Rows {
 			c.LInf = smallest(len(rows), func(m int) bool { return cutRows(m) <= MaxCutShare })
 		}
@@ -146,13 +151,13 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	best, bestErr := Choice{}, math.Inf(1)
 	for l := 1; l <= pr.GroupsCap; l++ {
 		for m := 1; m <= lInfRange; m++ {
-			cp, cr := cutPairs(l), cutRows(m)
+			cp, cr := pairBias(l), cutRows(m)
 			if (cp > MaxBias && l < pr.GroupsCap) || (cr > MaxBias && m < lInfRange) {
 				continue
 			}
 			rel := sd(l, m) * g / total
 			if e := cp*cp + cr*cr + rel*rel; e < bestErr {
-				best, bestErr = Choice{L0: l, LInf: m, CutPairs: cp, CutRows: cr}, e
+				best, bestErr = Choice{L0: l, LInf: m, CutPairs: cutPairs(l), CutRows: cr}, e
 			}
 		}
 	}

@@ -29,16 +29,16 @@ func TestChoose(t *testing.T) {
 		maxCutPairs  float64
 	}{
 		{"a 15-year series where everyone has every year keeps all 15",
-			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15},
+			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15, Totals: true},
 			map[int]float64{15: 20_000}, map[int]float64{1: 20_000}, 15, 0, 0},
 		{"hospitals: most persons in one or two keep L0 small",
-			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 10},
+			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 10, Totals: true},
 			map[int]float64{1: 60_000, 2: 8_000, 3: 500, 4: 20}, map[int]float64{1: 68_520}, 3, 0, 0.01},
 		{"row counts: with this much data nothing needs cutting",
-			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 3, Rows: true},
+			plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 3, Rows: true, Totals: true},
 			map[int]float64{1: 30_000, 2: 10_000, 3: 5_000}, map[int]float64{1: 20_000, 2: 15_000, 3: 8_000, 4: 2_000}, 3, 4, 0.001},
 		{"partition selection: the smallest bounds cutting at most 2 %",
-			plan.Profile{GroupsCap: 24, RowsCap: 20, Rows: true},
+			plan.Profile{GroupsCap: 24, RowsCap: 20, Rows: true, Totals: true},
 			map[int]float64{1: 50_000, 2: 30_000, 3: 15_000, 4: 4_000, 5: 1_000}, map[int]float64{1: 90_000, 10: 10_000}, 4, 10, MaxCutShare},
 	}
 	for _, tc := range tests {
@@ -53,6 +53,13 @@ func TestChoose(t *testing.T) {
 			}
 		})
 	}
+	t.Run("means and quantiles alone take L0 1: the L0 step does not tilt them", func(t *testing.T) {
+		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 10, Rows: true}
+		c := Choose(&pr, hist(24, map[int]float64{1: 1000, 5: 1000}), hist(20, map[int]float64{1: 2000}), laplaceSD)
+		if c.L0 != 1 {
+			t.Errorf("L0 %d, want 1", c.L0)
+		}
+	})
 	t.Run("an empty profile leaves the plan's bounds", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15}
 		if c := Choose(&pr, make([]float64, 24), make([]float64, 20), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {

@@ -33,6 +33,11 @@ type Profile struct {
 	// Rows is true when some aggregate counts or sums rows (so L∞ matters);
 	// false when every aggregate counts distinct persons.
 	Rows bool
+	// Totals is true when some aggregate is a total (a count or a sum),
+	// which the L0 step biases down by the groups it drops. Means,
+	// quantiles and spreads are not: the L0 step drops a person's groups
+	// at random (by a keyed hash), which thins a group without tilting it.
+	Totals bool
 	// Values profile the numeric columns aggregated by sum, avg,
 	// quantiles or spreads: for each, two more histograms of persons, by
 	// the bucket of their smallest and of their largest value (what
@@ -88,6 +93,10 @@ func (b *builder) profile() *Profile {
 	for _, a := range q.Aggs {
 		if a.Kind != query.AggCountDistinct {
 			pr.Rows = true
+		}
+		switch a.Kind {
+		case query.AggCountStar, query.AggCount, query.AggCountDistinct, query.AggSum:
+			pr.Totals = true
 		}
 	}
 	if b.allDomains {

@@ -254,7 +254,7 @@ func TestProfileIsPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	epsHist := o.Epsilon * BoundsShare / 2 // 1
-	pr := &plan.Profile{GroupsCap: 4, RowsCap: 1}
+	pr := &plan.Profile{GroupsCap: 4, RowsCap: 1, Totals: true}
 	base := []int64{40, 10, 4, 0}
 	neighbour := []int64{40, 10, 5, 0}
 	const n = 40_000
