@@ -53,8 +53,7 @@ func Clamps(pr *plan.Profile, hists map[string][]float64) map[string][2]float64 
 	out := map[string][2]float64{}
 	for _, v := range pr.Values {
 		lo, hi := hists[plan.ProfileLow+v.Column], hists[plan.ProfileHigh+v.Column]
-		nLo, _ := mass(lo)
-		nHi, _ := mass(hi)
+		nLo, nHi := sum(lo), sum(hi)
 		if nLo < 1 || nHi < 1 || len(lo) != v.Buckets || len(hi) != v.Buckets {
 			continue
 		}
@@ -99,8 +98,9 @@ func Clamps(pr *plan.Profile, hists map[string][]float64) map[string][2]float64 
 }
 
 // Choose picks the bounds of a query from the noisy histograms of its
-// profile: groups[b-1] persons in b groups, rows[b-1] persons whose
-// largest group has b rows (the last bucket: at least that many). sd is
+// profile: groups[j] persons whose number of groups is in bucket j of
+// plan.Edges(GroupsCap), rows[j] persons whose largest group's rows are in
+// bucket j of plan.Edges(RowsCap) (the last bucket: at least the cap). sd is
 // the standard deviation of a typical released measure's noise under
 // bounds (l0, lInf).
 //
@@ -111,12 +111,16 @@ func Clamps(pr *plan.Profile, hists map[string][]float64) map[string][2]float64 
 // to say anything (fewer than one noisy person or pair), it leaves the
 // plan's bounds.
 func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) float64) Choice {
-	persons, pairs := mass(groups)
+	ge, re := plan.Edges(pr.GroupsCap), plan.Edges(pr.RowsCap)
+	if len(groups) != len(ge) || len(rows) != len(re) {
+		return Choice{}
+	}
+	persons, pairs := mass(groups, ge)
 	if persons < 1 || pairs < 1 {
 		return Choice{}
 	}
-	_, maxRows := mass(rows)
-	cutPairs := func(l int) float64 { return cut(groups, l) / pairs }
+	_, maxRows := mass(rows, re)
+	cutPairs := func(l int) float64 { return cut(groups, ge, l) / pairs }
 	// What the L0 step cuts biases only totals (see plan.Profile.Totals).
 	pairBias := cutPairs
 	if !pr.Totals {
@@ -126,16 +130,16 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 		if !pr.Rows || maxRows < 1 {
 			return 0
 		}
-		return cut(rows, m) / maxRows
+		return cut(rows, re, m) / maxRows
 	}
-	lInfRange := pr.RowsCap
+	lInfs := re
 	if !pr.Rows {
-		lInfRange = 1
+		lInfs = []int{1}
 	}
 	if pr.Groups <= 0 {
-		c := Choice{L0: smallest(len(groups), func(l int) bool { return pairBias(l) <= MaxCutShare })}
+		c := Choice{L0: smallest(ge, func(l int) bool { return pairBias(l) <= MaxCutShare })}
 		if pr.Rows {
-			c.LInf = smallest(len(rows), func(m int) bool { return cutRows(m) <= MaxCutShare })
+			c.LInf = smallest(re, func(m int) bool { return cutRows(m) <= MaxCutShare })
 		}
 		c.CutPairs, c.CutRows = cutPairs(c.L0), cutRows(max(c.LInf, 1))
 		return c
@@ -148,11 +152,20 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 		total = math.Max(maxRows, pairs)
 	}
 	g := float64(pr.Groups)
+	// No person is in more groups than there are: the domain's size is a
+	// candidate, larger edges are not.
+	var l0s []int
+	for _, l := range ge {
+		if l < pr.Groups {
+			l0s = append(l0s, l)
+		}
+	}
+	l0s = append(l0s, min(pr.Groups, ge[len(ge)-1]))
 	best, bestErr := Choice{}, math.Inf(1)
-	for l := 1; l <= pr.GroupsCap; l++ {
-		for m := 1; m <= lInfRange; m++ {
+	for _, l := range l0s {
+		for _, m := range lInfs {
 			cp, cr := pairBias(l), cutRows(m)
-			if (cp > MaxBias && l < pr.GroupsCap) || (cr > MaxBias && m < lInfRange) {
+			if (cp > MaxBias && l < l0s[len(l0s)-1]) || (cr > MaxBias && m < lInfs[len(lInfs)-1]) {
 				continue
 			}
 			rel := sd(l, m) * g / total
@@ -167,30 +180,50 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	return best
 }
 
-// mass returns the persons of a histogram and the sum of bucket × persons.
-func mass(h []float64) (persons, weighted float64) {
-	for i, n := range h {
+// sum is the persons of a histogram.
+func sum(h []float64) float64 {
+	var t float64
+	for _, n := range h {
+		t += n
+	}
+	return t
+}
+
+// rep is the value a bucket's persons are taken to have: the middle of
+// [edges[j], edges[j+1]), the cap itself for the last bucket.
+func rep(edges []int, j int) float64 {
+	if j+1 >= len(edges) {
+		return float64(edges[j])
+	}
+	return float64(edges[j]+edges[j+1]-1) / 2
+}
+
+// mass returns the persons of a histogram and the sum of value × persons.
+func mass(h []float64, edges []int) (persons, weighted float64) {
+	for j, n := range h {
 		persons += n
-		weighted += float64(i+1) * n
+		weighted += rep(edges, j) * n
 	}
 	return persons, weighted
 }
 
-// cut is Σ over buckets b > l of (b − l) × persons: what bound l drops.
-func cut(h []float64, l int) float64 {
+// cut is Σ over buckets above l of (value − l) × persons: what bound l drops.
+func cut(h []float64, edges []int, l int) float64 {
 	var c float64
-	for i := l; i < len(h); i++ {
-		c += float64(i+1-l) * h[i]
+	for j, n := range h {
+		if v := rep(edges, j); v > float64(l) {
+			c += (v - float64(l)) * n
+		}
 	}
 	return c
 }
 
-// smallest is the least l in 1..n for which ok holds (n when none does).
-func smallest(n int, ok func(int) bool) int {
-	for l := 1; l < n; l++ {
+// smallest is the least edge for which ok holds (the last edge when none does).
+func smallest(edges []int, ok func(int) bool) int {
+	for _, l := range edges[:len(edges)-1] {
 		if ok(l) {
 			return l
 		}
 	}
-	return max(n, 1)
+	return edges[len(edges)-1]
 }

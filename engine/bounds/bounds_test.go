@@ -1,17 +1,23 @@
 package bounds
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
 	"github.com/statgate/statgate/engine/plan"
 )
 
-// hist builds a histogram of cap buckets from bucket → persons.
+// hist builds the histogram over plan.Edges(cap) of value → persons.
 func hist(cap int, m map[int]float64) []float64 {
-	h := make([]float64, cap)
-	for b, n := range m {
-		h[b-1] = n
+	edges := plan.Edges(cap)
+	h := make([]float64, len(edges))
+	for v, n := range m {
+		j := 0
+		for j+1 < len(edges) && edges[j+1] <= v {
+			j++
+		}
+		h[j] += n
 	}
 	return h
 }
@@ -39,7 +45,7 @@ func TestChoose(t *testing.T) {
 			map[int]float64{1: 30_000, 2: 10_000, 3: 5_000}, map[int]float64{1: 20_000, 2: 15_000, 3: 8_000, 4: 2_000}, 3, 4, 0.001},
 		{"partition selection: the smallest bounds cutting at most 2 %",
 			plan.Profile{GroupsCap: 24, RowsCap: 20, Rows: true, Totals: true},
-			map[int]float64{1: 50_000, 2: 30_000, 3: 15_000, 4: 4_000, 5: 1_000}, map[int]float64{1: 90_000, 10: 10_000}, 4, 10, MaxCutShare},
+			map[int]float64{1: 50_000, 2: 30_000, 3: 15_000, 4: 4_000, 5: 1_000}, map[int]float64{1: 90_000, 10: 10_000}, 4, 12, MaxCutShare},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -62,14 +68,22 @@ func TestChoose(t *testing.T) {
 	})
 	t.Run("an empty profile leaves the plan's bounds", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15}
-		if c := Choose(&pr, make([]float64, 24), make([]float64, 20), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {
+		if c := Choose(&pr, hist(24, nil), hist(20, nil), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {
 			t.Errorf("%+v", c)
 		}
 	})
 	t.Run("cut shares", func(t *testing.T) {
 		h := hist(5, map[int]float64{1: 10, 5: 10}) // 60 pairs
-		if got := cut(h, 2) / 60; math.Abs(got-0.5) > 1e-12 {
+		if got := cut(h, plan.Edges(5), 2) / 60; math.Abs(got-0.5) > 1e-12 {
 			t.Errorf("L0 2 cuts %g of the pairs, want 0.5", got)
+		}
+	})
+	t.Run("edges", func(t *testing.T) {
+		if got := fmt.Sprint(plan.Edges(60)); got != "[1 2 3 4 5 6 7 8 10 12 14 16 20 24 28 32 40 48 56 60]" {
+			t.Errorf("edges %s", got)
+		}
+		if got := fmt.Sprint(plan.Edges(1)); got != "[1]" {
+			t.Errorf("edges of cap 1: %s", got)
 		}
 	})
 }

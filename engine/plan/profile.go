@@ -13,8 +13,9 @@ import (
 // of persons, one row per bucket:
 //
 //	what    VARCHAR  "groups" or "rows"
-//	bucket  BIGINT   1..GroupsCap (groups) or 1..RowsCap (rows); the last
-//	                 bucket holds every person at or above it
+//	bucket  BIGINT   the 1-based bucket of Edges(GroupsCap) (groups) or
+//	                 Edges(RowsCap) (rows); the last bucket, the cap, holds
+//	                 every person at or above it
 //	persons BIGINT   the persons in the bucket
 //
 // Every person is in exactly one bucket of each histogram, so one person
@@ -57,12 +58,55 @@ type ValueProfile struct {
 // ValueBuckets is the number of buckets of a value histogram.
 const ValueBuckets = 32
 
+// Edges are the lower edges of the buckets of a histogram of counts
+// 1..cap: every count up to 8, then about a quarter more each bucket
+// (10, 12, 14, 16, 20, 24, …), and cap itself last, so the tail of a
+// long distribution falls in few buckets of many persons instead of many
+// of few (each bucket is noised on its own). A count at or above cap is
+// in the last bucket.
+func Edges(cap int) []int {
+	var out []int
+	for e := 1; e < cap; {
+		out = append(out, e)
+		if e < 8 {
+			e++
+			continue
+		}
+		step := 1 << (bitsLen(e) - 3) // a quarter of the power of two at or below e
+		e += step
+	}
+	return append(out, max(cap, 1))
+}
+
+// bitsLen is the number of bits of n > 0.
+func bitsLen(n int) int {
+	l := 0
+	for ; n > 0; n >>= 1 {
+		l++
+	}
+	return l
+}
+
+// bucketSQL is the 1-based bucket of value v among edges.
+func bucketSQL(v string, edges []int) string {
+	if len(edges) <= 1 {
+		return "1"
+	}
+	var b strings.Builder
+	b.WriteString("CASE")
+	for j := len(edges) - 1; j >= 1; j-- {
+		fmt.Fprintf(&b, " WHEN %s >= %d THEN %d", v, edges[j], j+1)
+	}
+	b.WriteString(" ELSE 1 END")
+	return b.String()
+}
+
 // Histograms is the number of histograms of the profile.
 func (p *Profile) Histograms() int { return 2 + 2*len(p.Values) }
 
 // Lengths are the profile's histograms by name and their number of buckets.
 func (p *Profile) Lengths() map[string]int {
-	out := map[string]int{ProfileGroups: p.GroupsCap, ProfileRows: p.RowsCap}
+	out := map[string]int{ProfileGroups: len(Edges(p.GroupsCap)), ProfileRows: len(Edges(p.RowsCap))}
 	for _, v := range p.Values {
 		out[ProfileLow+v.Column], out[ProfileHigh+v.Column] = v.Buckets, v.Buckets
 	}
@@ -152,8 +196,8 @@ func (b *builder) profile() *Profile {
 	s.WriteString("per AS (\n")
 	selectList(&s, "  ", perItems)
 	s.WriteString("  FROM pg\n  GROUP BY person\n)\n")
-	fmt.Fprintf(&s, "SELECT '%s' AS what, least(g, %d)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, pr.GroupsCap)
-	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, least(m, %d)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, pr.RowsCap)
+	fmt.Fprintf(&s, "SELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, bucketSQL("g", Edges(pr.GroupsCap)))
+	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, bucketSQL("m", Edges(pr.RowsCap)))
 	for j, v := range pr.Values {
 		w := (v.Hi - v.Lo) / float64(v.Buckets)
 		for _, h := range []struct{ name, col string }{{ProfileLow, fmt.Sprintf("plo%d", j)}, {ProfileHigh, fmt.Sprintf("phi%d", j)}} {
