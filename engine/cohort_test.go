@@ -1,24 +1,21 @@
 package engine
 
 import (
-	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/differential-privacy/go/v3/noise"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 )
-
-// cohortCorpus holds cohort specifications and their exact answers.
-const cohortCorpus = "../testdata/queries/cohorts.txt"
 
 // cohortCase is one block of the cohort corpus (format: see its header).
 type cohortCase struct {
@@ -29,65 +26,27 @@ type cohortCase struct {
 	plain   string // SQL: the breakdown keys, then n
 }
 
+// readCohortCorpus reads cohortCorpus, which holds cohort specifications
+// and their exact answers.
 func readCohortCorpus(t *testing.T) []cohortCase {
 	t.Helper()
-	f, err := os.Open(cohortCorpus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var (
-		out        []cohortCase
-		cur        *cohortCase
-		spec, body []string
-		inSQL      bool
-	)
-	flush := func() {
-		if cur == nil {
-			return
+	var out []cohortCase
+	for _, b := range testkit.ReadBlocks(t, cohortCorpus) {
+		if len(b.Directive) != 2 || b.Directive[0] != "cohort" {
+			t.Fatalf("%s:%d: bad directive %q", cohortCorpus, b.Line, b.Head)
 		}
-		dec := json.NewDecoder(strings.NewReader(strings.Join(spec, "\n")))
+		c := cohortCase{line: b.Line, name: b.Directive[1], project: cmp.Or(b.Project, "diabetes-2026")}
+		sep := slices.Index(b.Body, "----")
+		if sep < 0 || sep == len(b.Body)-1 {
+			t.Fatalf("%s:%d: cohort %s has no ---- and SQL", cohortCorpus, c.line, c.name)
+		}
+		dec := json.NewDecoder(strings.NewReader(strings.Join(b.Body[:sep], "\n")))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cur.spec); err != nil {
-			t.Fatalf("%s:%d: cohort %s: %v", cohortCorpus, cur.line, cur.name, err)
+		if err := dec.Decode(&c.spec); err != nil {
+			t.Fatalf("%s:%d: cohort %s: %v", cohortCorpus, c.line, c.name, err)
 		}
-		cur.plain = strings.Join(body, "\n")
-		if !inSQL || cur.plain == "" {
-			t.Fatalf("%s:%d: cohort %s has no ---- and SQL", cohortCorpus, cur.line, cur.name)
-		}
-		out = append(out, *cur)
-		cur, spec, body, inSQL = nil, nil, nil, false
-	}
-	sc := bufio.NewScanner(f)
-	for ln := 1; sc.Scan(); ln++ {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "":
-			flush()
-		case cur == nil && strings.HasPrefix(line, "#"):
-		case cur == nil:
-			fields := strings.Fields(line)
-			c := cohortCase{line: ln, project: "diabetes-2026"}
-			switch {
-			case len(fields) == 2 && fields[0] == "cohort":
-			case len(fields) == 4 && fields[0] == "cohort" && fields[2] == "in":
-				c.project = fields[3]
-			default:
-				t.Fatalf("%s:%d: bad directive %q", cohortCorpus, ln, line)
-			}
-			c.name = fields[1]
-			cur = &c
-		case line == "----":
-			inSQL = true
-		case inSQL:
-			body = append(body, line)
-		default:
-			spec = append(spec, line)
-		}
-	}
-	flush()
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		c.plain = strings.Join(b.Body[sep+1:], "\n")
+		out = append(out, c)
 	}
 	if len(out) < 10 {
 		t.Fatalf("%d cohort cases; the corpus should have more", len(out))
@@ -111,7 +70,7 @@ func groupKey(row []any, n int) string {
 // or suppresses them below the release threshold, under the columns the
 // breakdown names and "persons".
 func TestCohortCorpusEqualsPlain(t *testing.T) {
-	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	db := openPlainDB(t)
 	ctx := context.Background()
 	for _, tc := range readCohortCorpus(t) {
@@ -204,7 +163,7 @@ func checkReleased(t *testing.T, res *result.Result, nk int, want map[string]int
 // TestCohortAgeBandNote: a breakdown by age_band says in the result what
 // the age is measured at; other cohorts carry no such note.
 func TestCohortAgeBandNote(t *testing.T) {
-	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	ctx := context.Background()
 	spec := CohortSpec{Include: []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}}, Breakdown: []string{"age_band"}}
 	res, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", Cohort: &spec})
@@ -267,7 +226,7 @@ func TestCohortPolicyRefusals(t *testing.T) {
 	// it does not read the register.
 	e := openEngine(t, func(o *Options) {
 		o.Policy.Datasets["population"].Role = ""
-		o.Noise = fakeNoise{noise.Laplace()}
+		o.Noise = testkit.FakeNoise{Noise: noise.Laplace()}
 	})
 	res, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{Include: byE11}})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
@@ -53,16 +54,6 @@ func setup(m *testing.M) (int, error) {
 	loadedDir = dir
 	return m.Run(), nil
 }
-
-// fakeNoise adds no noise: it embeds the real mechanism so intervals and
-// standard deviations are still those of Laplace.
-type fakeNoise struct{ noise.Noise }
-
-func (fakeNoise) AddNoiseFloat64(x float64, _ int64, _ float64, _, _ float64) (float64, error) {
-	return x, nil
-}
-
-func (fakeNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error) { return x, nil }
 
 // openEngine opens an engine on a fresh copy of the loaded data directory.
 func openEngine(t *testing.T, mutate func(*Options)) *Engine {
@@ -255,7 +246,7 @@ func TestFailedExecutionKeepsDebit(t *testing.T) {
 }
 
 func TestTemplateRun(t *testing.T) {
-	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	res, err := e.Query(context.Background(), analyst, Request{Project: "diabetes-2026", Template: "prescriptions_by_atc_year",
 		Params: map[string]any{"atc_prefix": "A10B%"}})
 	if err != nil {
@@ -285,7 +276,7 @@ func TestTemplateRun(t *testing.T) {
 }
 
 func TestCohortEstimate(t *testing.T) {
-	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	res, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{
 		Include:   []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, {Dataset: "lmr", Where: "atc LIKE 'A10B%'", From: "2015-01-01"}},
 		Exclude:   []Criterion{{Dataset: "death_causes", Where: "year(death_date) < 2020"}},
@@ -337,7 +328,7 @@ func mustFloat(t *testing.T, s string) float64 {
 }
 
 func TestCohortMatchesPlainCount(t *testing.T) {
-	e := openEngine(t, func(o *Options) { o.Noise = fakeNoise{noise.Laplace()} })
+	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	res, err := e.Query(context.Background(), ingrid, Request{Project: "diabetes-2026", Cohort: &CohortSpec{
 		Include:   []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, {Dataset: "lmr", Where: "atc LIKE 'A10B%'"}},
 		Exclude:   []Criterion{{Dataset: "death_causes"}},

@@ -16,6 +16,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/policies"
@@ -30,16 +31,16 @@ const wideBound = 1_000_000
 // the living); a CASE key without ELSE, whose NULL group is part of its
 // domain and must be kept, also under CUBE next to a boolean key; and
 // statistics of value lists in ROLLUP margins.
-var exactExtraCases = []corpusQuery{
-	{verb: "accept", name: "extra_deaths_by_year_including_the_living",
-		text: "SELECT year(death_date) AS year, sex, count(*) AS n FROM population GROUP BY ALL"},
-	{verb: "accept", name: "extra_case_key_with_null_group",
-		text: "SELECT CASE WHEN birth_year < 1950 THEN 'before 1950' END AS born, count(*) AS n, avg(birth_year) AS mean_year FROM population GROUP BY 1"},
-	{verb: "accept", name: "extra_boolean_and_case_keys_cube",
-		text: "SELECT sex = 'F' AS female, CASE WHEN birth_year < 1950 THEN 1 WHEN birth_year < 1980 THEN 2.5 END AS band, " +
+var exactExtraCases = []testkit.Query{
+	{Verb: "accept", Name: "extra_deaths_by_year_including_the_living",
+		Text: "SELECT year(death_date) AS year, sex, count(*) AS n FROM population GROUP BY ALL"},
+	{Verb: "accept", Name: "extra_case_key_with_null_group",
+		Text: "SELECT CASE WHEN birth_year < 1950 THEN 'before 1950' END AS born, count(*) AS n, avg(birth_year) AS mean_year FROM population GROUP BY 1"},
+	{Verb: "accept", Name: "extra_boolean_and_case_keys_cube",
+		Text: "SELECT sex = 'F' AS female, CASE WHEN birth_year < 1950 THEN 1 WHEN birth_year < 1980 THEN 2.5 END AS band, " +
 			"count(*) AS n, count(death_date) AS dead, avg(birth_year) AS mean_year FROM population GROUP BY CUBE (female, band)"},
-	{verb: "accept", name: "extra_calendar_parts_rollup_with_statistics",
-		text: "SELECT date_part('quarter', contact_date) AS q, date_part('isodow', contact_date) AS d, count(*) AS n, " +
+	{Verb: "accept", Name: "extra_calendar_parts_rollup_with_statistics",
+		Text: "SELECT date_part('quarter', contact_date) AS q, date_part('isodow', contact_date) AS d, count(*) AS n, " +
 			"median(length_of_stay_days) AS med, stddev(length_of_stay_days) AS sd, var_samp(length_of_stay_days) AS v, " +
 			"sum(length_of_stay_days) AS total, count(DISTINCT pid) AS patients FROM npr GROUP BY ROLLUP (q, d)"},
 }
@@ -77,7 +78,7 @@ func TestBoundedEqualsPlainOverCorpus(t *testing.T) {
 	t.Cleanup(func() { parser.Close() })
 	cat := query.NewCatalog(pol, datasetNames(pol))
 
-	cases := append(readCorpus(t, acceptedCorpus), exactExtraCases...)
+	cases := append(testkit.ReadQueries(t, acceptedCorpus), exactExtraCases...)
 	var (
 		compared, groups, outOfDomain int
 		filtered, qualified           []string
@@ -85,21 +86,21 @@ func TestBoundedEqualsPlainOverCorpus(t *testing.T) {
 	)
 	for _, c := range cases {
 		t.Run(c.String(), func(t *testing.T) {
-			q, err := parser.Compile(ctx, c.sql(), cat)
+			q, err := parser.Compile(ctx, c.SQL(), cat)
 			if err != nil {
-				t.Fatalf("line %d: %v", c.line, err)
+				t.Fatalf("line %d: %v", c.Line, err)
 			}
 			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
 			if err != nil {
-				t.Fatalf("line %d: plan: %v", c.line, err)
+				t.Fatalf("line %d: plan: %v", c.Line, err)
 			}
 			ex := exactFromPlan(t, q, p, mustQuery(t, db, p.SQL))
 
-			text := c.sql()
+			text := c.SQL()
 			if _, err := queryTable(db, text); err != nil {
 				personKey := pol.Datasets[q.From[0].Dataset].PersonKey
 				if !strings.Contains(err.Error(), `Ambiguous reference to column name "`+personKey+`"`) {
-					t.Fatalf("line %d: plain DuckDB: %v", c.line, err)
+					t.Fatalf("line %d: plain DuckDB: %v", c.Line, err)
 				}
 				text = rewriteSQL(t, db, text, qualifyColumn(q.From[0].Alias, personKey))
 				qualified = append(qualified, c.String())
@@ -114,17 +115,17 @@ func TestBoundedEqualsPlainOverCorpus(t *testing.T) {
 			cmp := rowComparer{q: q, p: p}
 			missingBounded, missingPlain := matchRows(ex, plain, cmp)
 			for _, r := range missingBounded {
-				t.Errorf("line %d: bounded group %v has no equal plain group", c.line, r)
+				t.Errorf("line %d: bounded group %v has no equal plain group", c.Line, r)
 			}
 			for _, r := range missingPlain {
 				if !cmp.outsideDomain(r) {
-					t.Errorf("line %d: plain group %v is missing from the bounded result and has no key outside its public domain", c.line, r)
+					t.Errorf("line %d: plain group %v is missing from the bounded result and has no key outside its public domain", c.Line, r)
 				}
 			}
 			if plainText != text {
 				asWritten := mustQuery(t, db, text).rows
 				if extra, _ := matchRows(asWritten, plain, cmp); len(extra) > 0 {
-					t.Errorf("line %d: the query as written returns %v, not among its groups without HAVING/LIMIT", c.line, extra)
+					t.Errorf("line %d: the query as written returns %v, not among its groups without HAVING/LIMIT", c.Line, extra)
 				}
 			}
 			if t.Failed() {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
@@ -24,8 +25,8 @@ const maxTotalsKeys = 4
 // debited. Nothing may panic. Seeded with both query corpora.
 func FuzzPlan(f *testing.F) {
 	for _, path := range []string{acceptedCorpus, rejectedCorpus} {
-		for _, c := range readCorpus(f, path) {
-			f.Add(c.sql())
+		for _, c := range testkit.ReadQueries(f, path) {
+			f.Add(c.SQL())
 		}
 	}
 	ctx := context.Background()

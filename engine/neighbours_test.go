@@ -33,6 +33,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/policies"
@@ -135,12 +136,12 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 		out = append(out, neighbourQuery{project: "cancer-survival",
 			sql: "SELECT c.stage AS stage, count(DISTINCT pid) AS persons FROM cancer c JOIN population p USING (pid)" + strings.ReplaceAll(strings.ReplaceAll(where, "n.icd10", "c.icd10"), "n.length_of_stay_days > 1000", "c.stage = 'IV'") + " GROUP BY 1"})
 	}
-	for _, c := range readCorpus(t, acceptedCorpus) {
+	for _, c := range testkit.ReadQueries(t, acceptedCorpus) {
 		project := "diabetes-2026"
-		if strings.Contains(c.sql(), "cancer") {
+		if strings.Contains(c.SQL(), "cancer") {
 			project = "cancer-survival"
 		}
-		out = append(out, neighbourQuery{project: project, sql: c.sql()})
+		out = append(out, neighbourQuery{project: project, sql: c.SQL()})
 	}
 	return out
 }

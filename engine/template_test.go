@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/differential-privacy/go/v3/noise"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
@@ -49,7 +50,7 @@ func policyWith(t *testing.T, extra string) *policies.Policy {
 func openWithTemplates(t *testing.T, extra string) *Engine {
 	t.Helper()
 	pol := policyWith(t, extra)
-	return openEngine(t, func(o *Options) { o.Policy, o.Noise = pol, fakeNoise{noise.Laplace()} })
+	return openEngine(t, func(o *Options) { o.Policy, o.Noise = pol, testkit.FakeNoise{Noise: noise.Laplace()} })
 }
 
 // TestTemplateMinusNegativeParameter: the bound template is the literal

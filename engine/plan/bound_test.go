@@ -2,18 +2,13 @@ package plan
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // goldenSeed is the fixed per-query secret of the golden plans.
 const goldenSeed = 42
@@ -156,20 +151,7 @@ func TestBoundGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := describe(p)
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s (go test -update rewrites it):\n%s", path, got)
-			}
+			checkGolden(t, tc.name, describe(p))
 		})
 	}
 }

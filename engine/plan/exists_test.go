@@ -3,8 +3,6 @@ package plan
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -168,20 +166,7 @@ func TestExistsPlan(t *testing.T) {
 			if p.Bounds != tc.bounds || p.PersonsL0 != 1 || p.PersonsLInf != 1 {
 				t.Errorf("bounds %+v, persons L0 %d LInf %g; want %+v, 1, 1", p.Bounds, p.PersonsL0, p.PersonsLInf, tc.bounds)
 			}
-			got := describe(p)
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("plan differs from %s (go test -update rewrites it):\n%s", path, got)
-			}
+			checkGolden(t, tc.name, describe(p))
 		})
 	}
 }

@@ -3,7 +3,10 @@ package plan
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +15,27 @@ import (
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/policies"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// checkGolden compares got, a plan as describe renders it, with
+// testdata/name.golden, which -update rewrites first.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("plan differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
 
 // testPolicy mirrors the datasets of policies/norway-synthetic.yaml (with
 // a short municipality list), built by hand so that these tests do not

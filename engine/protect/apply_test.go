@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
@@ -64,7 +65,7 @@ func values(t *testing.T, res *result.Result, name string) []result.Cell {
 }
 
 func exact(o Options) *Options {
-	o.Noise = fakeNoise{noise.Laplace()}
+	o.Noise = testkit.FakeNoise{Noise: noise.Laplace()}
 	return &o
 }
 

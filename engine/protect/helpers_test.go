@@ -9,13 +9,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 )
 
 // TestMain sends the warnings glog writes (the DP library logs one when
-// its aggregations get a noise it does not know, as fakeNoise) to a
+// its aggregations get a noise it does not know, as testkit.FakeNoise) to a
 // directory removed afterwards instead of the system's temporary
 // directory.
 func TestMain(m *testing.M) {
@@ -29,20 +28,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// fakeNoise adds no noise (as dpagg's own tests' noNoise) and forwards
-// interval computations to the embedded real noise.
-type fakeNoise struct {
-	noise.Noise
-}
-
-func (fakeNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) {
-	return x, nil
-}
-
-func (fakeNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error) {
-	return x, nil
 }
 
 // col is one column of a hand-built Arrow batch; nil values are NULL.

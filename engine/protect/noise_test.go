@@ -9,24 +9,10 @@ import (
 	"testing"
 
 	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 )
-
-// shiftNoise adds a fixed amount instead of noise, to test what happens
-// after noise (clamping, rounding).
-type shiftNoise struct {
-	noise.Noise
-	d float64
-}
-
-func (n shiftNoise) AddNoiseFloat64(x float64, _ int64, _, _, _ float64) (float64, error) {
-	return x + n.d, nil
-}
-
-func (n shiftNoise) AddNoiseInt64(x, _, _ int64, _, _ float64) (int64, error) {
-	return x + int64(n.d), nil
-}
 
 func mustSettings(t testing.TB, o *Options) *settings {
 	t.Helper()
@@ -244,7 +230,7 @@ func TestMeasureExact(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			s := mustSettings(t, &Options{Epsilon: 1, Noise: shiftNoise{noise.Laplace(), tc.shift}})
+			s := mustSettings(t, &Options{Epsilon: 1, Noise: testkit.FakeNoise{Noise: noise.Laplace(), Shift: tc.shift}})
 			e, err := s.measure(tc.agg, share{1, 0}, &tc.raw)
 			if err != nil {
 				t.Fatal(err)

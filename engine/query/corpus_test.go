@@ -5,64 +5,65 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/refusal/refusaltest"
 )
 
 // compileCase compiles one corpus case: a query, or a cohort WHERE.
-func compileCase(ctx context.Context, t testing.TB, c corpusCase) (*Query, Expr, error) {
-	cat := c.catalog(t)
-	if c.dataset != "" {
-		e, err := testParser.CompileWhere(ctx, c.dataset, c.sql, cat)
+func compileCase(ctx context.Context, t testing.TB, c testkit.Query) (*Query, Expr, error) {
+	cat := corpusCatalog(t, c)
+	if c.Dataset != "" {
+		e, err := testParser.CompileWhere(ctx, c.Dataset, c.Text, cat)
 		return nil, e, err
 	}
-	q, err := testParser.Compile(ctx, c.sql, cat)
+	q, err := testParser.Compile(ctx, c.Text, cat)
 	return q, nil, err
 }
 
 func TestRejectedCorpus(t *testing.T) {
-	cases := readCorpus(t, rejectedFile)
+	cases := testkit.ReadQueries(t, rejectedFile)
 	if len(cases) < 60 {
 		t.Fatalf("the rejection corpus has %d cases; want at least 60", len(cases))
 	}
 	for _, c := range cases {
 		t.Run(c.String(), func(t *testing.T) {
-			if c.verb != "reject" && c.verb != "reject-where" {
-				t.Fatalf("line %d: %s in the rejection corpus", c.line, c.verb)
+			if c.Verb != "reject" && c.Verb != "reject-where" {
+				t.Fatalf("line %d: %s in the rejection corpus", c.Line, c.Verb)
 			}
 			q, e, err := compileCase(t.Context(), t, c)
 			r, ok := refusal.As(err)
 			if !ok {
-				t.Fatalf("line %d: got (%v, %v, %v), want refusal %s", c.line, q, e, err, c.code)
+				t.Fatalf("line %d: got (%v, %v, %v), want refusal %s", c.Line, q, e, err, c.Code)
 			}
-			want, ok := refusal.Lookup(c.code)
+			want, ok := refusal.Lookup(c.Code)
 			if !ok {
-				t.Fatalf("line %d: %s is not a registered refusal code (engine/refusal/codes.go)", c.line, c.code)
+				t.Fatalf("line %d: %s is not a registered refusal code (engine/refusal/codes.go)", c.Line, c.Code)
 			}
 			if r.Code != want {
-				t.Fatalf("line %d: got refusal %s: %v; want %s", c.line, r.Code, r, c.code)
+				t.Fatalf("line %d: got refusal %s: %v; want %s", c.Line, r.Code, r, c.Code)
 			}
 			if r.Message == "" {
-				t.Errorf("line %d: refusal without message", c.line)
+				t.Errorf("line %d: refusal without message", c.Line)
 			}
 		})
 	}
 }
 
 func TestAcceptedCorpus(t *testing.T) {
-	cases := readCorpus(t, acceptedFile)
+	cases := testkit.ReadQueries(t, acceptedFile)
 	queries := 0
 	names := map[string]bool{}
 	for _, c := range cases {
-		if c.verb != "accept" && c.verb != "accept-where" {
-			t.Fatalf("line %d: %s in the acceptance corpus", c.line, c.verb)
+		if c.Verb != "accept" && c.Verb != "accept-where" {
+			t.Fatalf("line %d: %s in the acceptance corpus", c.Line, c.Verb)
 		}
-		if c.verb == "accept" {
+		if c.Verb == "accept" {
 			queries++
-			if names[c.name] {
-				t.Fatalf("line %d: name %s repeated", c.line, c.name)
+			if names[c.Name] {
+				t.Fatalf("line %d: name %s repeated", c.Line, c.Name)
 			}
-			names[c.name] = true
+			names[c.Name] = true
 		}
 	}
 	if queries < 40 {
@@ -72,16 +73,16 @@ func TestAcceptedCorpus(t *testing.T) {
 		t.Run(c.String(), func(t *testing.T) {
 			q, e, err := compileCase(t.Context(), t, c)
 			if err != nil {
-				t.Fatalf("line %d: %v", c.line, err)
+				t.Fatalf("line %d: %v", c.Line, err)
 			}
-			if c.verb == "accept-where" {
+			if c.Verb == "accept-where" {
 				if e == nil || e.ExprType() != TypeBool {
-					t.Fatalf("line %d: condition %#v is not boolean", c.line, e)
+					t.Fatalf("line %d: condition %#v is not boolean", c.Line, e)
 				}
 				return
 			}
-			if err := validate(q, c.catalog(t)); err != nil {
-				t.Fatalf("line %d: inconsistent model: %v", c.line, err)
+			if err := validate(q, corpusCatalog(t, c)); err != nil {
+				t.Fatalf("line %d: inconsistent model: %v", c.Line, err)
 			}
 		})
 	}
@@ -89,9 +90,9 @@ func TestAcceptedCorpus(t *testing.T) {
 
 // TestAcceptedSpotChecks checks the model of a few accepted queries in detail.
 func TestAcceptedSpotChecks(t *testing.T) {
-	byName := map[string]corpusCase{}
-	for _, c := range readCorpus(t, acceptedFile) {
-		byName[c.name] = c
+	byName := map[string]testkit.Query{}
+	for _, c := range testkit.ReadQueries(t, acceptedFile) {
+		byName[c.Name] = c
 	}
 	col := func(table, dataset, column string, typ Type) *ColumnRef {
 		return &ColumnRef{Table: table, Dataset: dataset, Column: column, Type: typ}
@@ -271,10 +272,10 @@ func TestCodesCovered(t *testing.T) {
 		refusal.AggregateUnbounded: true, // TestUnboundedColumn (the policy bounds every numeric column)
 		refusal.ClauseNotAllowed:   true, // TestOddJSON
 	}
-	for _, c := range readCorpus(t, rejectedFile) {
-		code, ok := refusal.Lookup(c.code)
+	for _, c := range testkit.ReadQueries(t, rejectedFile) {
+		code, ok := refusal.Lookup(c.Code)
 		if !ok || src.Uses[code] == nil {
-			t.Errorf("line %d: code %s is not one package query constructs", c.line, c.code)
+			t.Errorf("line %d: code %s is not one package query constructs", c.Line, c.Code)
 		}
 		used[code] = true
 	}

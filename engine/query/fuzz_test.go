@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/refusal"
 )
 
@@ -12,12 +13,8 @@ import (
 func corpusSQL(t testing.TB) []string {
 	var out []string
 	for _, path := range []string{acceptedFile, rejectedFile} {
-		for _, c := range readCorpus(t, path) {
-			if c.dataset != "" {
-				out = append(out, "SELECT count(*) FROM "+c.dataset+" WHERE "+c.sql)
-				continue
-			}
-			out = append(out, c.sql)
+		for _, c := range testkit.ReadQueries(t, path) {
+			out = append(out, c.SQL())
 		}
 	}
 	return out

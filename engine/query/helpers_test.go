@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -62,101 +62,13 @@ func projectCatalog(t testing.TB, project string) *Catalog {
 	return NewCatalog(testPolicy, p.Datasets)
 }
 
-// corpusCase is one block of a query corpus file:
-//
-//	# comments
-//	accept NAME [in PROJECT]
-//	reject CODE [in PROJECT]
-//	accept-where DATASET [in PROJECT]
-//	reject-where CODE DATASET [in PROJECT]
-//
-// followed by the SQL (or, for -where, the condition) up to a blank line.
-type corpusCase struct {
-	line    int
-	verb    string // accept, reject, accept-where, reject-where
-	name    string // accept: the case's name
-	code    string // reject: the expected refusal code
-	dataset string // -where: the dataset
-	project string // "" = all datasets
-	sql     string
-}
-
-func (c corpusCase) String() string {
-	switch c.verb {
-	case "accept":
-		return c.name
-	case "accept-where":
-		return fmt.Sprintf("line%d/where_%s", c.line, c.dataset)
-	}
-	return fmt.Sprintf("line%d/%s", c.line, c.code)
-}
-
-// catalog returns the catalog the case is checked against.
-func (c corpusCase) catalog(t testing.TB) *Catalog {
-	if c.project == "" {
+// corpusCatalog returns the catalog a corpus block is checked against:
+// its project's, or every dataset's.
+func corpusCatalog(t testing.TB, c testkit.Query) *Catalog {
+	if c.Project == "" {
 		return allDatasets()
 	}
-	return projectCatalog(t, c.project)
-}
-
-// readCorpus reads a corpus file.
-func readCorpus(t testing.TB, path string) []corpusCase {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpusCase
-	var cur *corpusCase
-	var body []string
-	flush := func() {
-		if cur != nil {
-			cur.sql = strings.Join(body, "\n")
-			if strings.TrimSpace(cur.sql) == "" && cur.verb != "reject" {
-				t.Fatalf("%s:%d: block without SQL", path, cur.line)
-			}
-			out = append(out, *cur)
-		}
-		cur, body = nil, nil
-	}
-	sc := bufio.NewScanner(f)
-	for ln := 1; sc.Scan(); ln++ {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "":
-			flush()
-		case cur == nil && strings.HasPrefix(line, "#"):
-		case cur == nil:
-			fields := strings.Fields(line)
-			c := corpusCase{line: ln, verb: fields[0]}
-			if n := len(fields); n >= 3 && fields[n-2] == "in" {
-				c.project = fields[n-1]
-				fields = fields[:n-2]
-			}
-			args := fields[1:]
-			switch {
-			case c.verb == "accept" && len(args) == 1:
-				c.name = args[0]
-			case c.verb == "reject" && len(args) == 1:
-				c.code = args[0]
-			case c.verb == "accept-where" && len(args) == 1:
-				c.dataset = args[0]
-			case c.verb == "reject-where" && len(args) == 2:
-				c.code, c.dataset = args[0], args[1]
-			default:
-				t.Fatalf("%s:%d: bad directive %q", path, ln, line)
-			}
-			cur = &c
-		default:
-			body = append(body, line)
-		}
-	}
-	flush()
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return projectCatalog(t, c.Project)
 }
 
 // validate checks that q is a consistent model: what FuzzCheck and the

@@ -1,0 +1,7 @@
+// Package testkit holds what the engine's test packages share: the reader
+// of the query and cohort corpora (testdata/queries/*.txt) and a fake
+// noise for exact tests of released values.
+//
+// Only _test.go files import it; TestOnlyTestsImport checks that no
+// production package does.
+package testkit
