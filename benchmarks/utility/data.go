@@ -148,9 +148,3 @@ func Prepare(ctx context.Context, o *DataOptions) (*Data, error) {
 	d.Loaded = time.Duration(m.LoadSeconds * float64(time.Second))
 	return d, nil
 }
-
-// stateDir makes a fresh engine data directory under parent that shares
-// d's loaded extracts (cache.StateDir).
-func stateDir(d *Data, parent string) (string, error) {
-	return cache.StateDir(parent, d.ExtractsDir())
-}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/statgate/statgate/benchmarks/internal/cache"
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
@@ -159,7 +160,7 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 			return nil, fmt.Errorf("utility.Run: exact answer of %s: %w", qs[i].Name, err)
 		}
 	}
-	dir, err := stateDir(o.Data, o.ScratchDir)
+	dir, err := cache.StateDir(o.ScratchDir, o.Data.ExtractsDir())
 	if err != nil {
 		return nil, fmt.Errorf("utility.Run: %w", err)
 	}
