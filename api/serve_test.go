@@ -33,10 +33,7 @@ func blockingEngine(started chan<- struct{}, release <-chan struct{}) *fakeEngin
 // startServer serves ts on a loopback port until the returned cancel is called.
 func startServer(t *testing.T, ts *testServer, shutdown time.Duration) (url string, cancel context.CancelFunc, done <-chan error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- ServeListener(ctx, ln, ts.h, &ServeOptions{ShutdownTimeout: shutdown}) }()
@@ -145,6 +142,16 @@ func TestServeBadAddress(t *testing.T) {
 	}
 }
 
+// listenLoopback listens on a free loopback port.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
 // dialable reports whether a TCP connection to url's host succeeds.
 func dialable(url string) bool {
 	c, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 100*time.Millisecond)
@@ -173,14 +180,8 @@ func get(t *testing.T, url string) (int, string) {
 func TestServeWithMetrics(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	ts := newTestServer(t, blockingEngine(started, release), nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
+	mln := listenLoopback(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -217,24 +218,15 @@ func TestServeWithMetrics(t *testing.T) {
 
 func TestServeWithMetricsFailures(t *testing.T) {
 	ts := newTestServer(t, nil, nil)
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	taken := listenLoopback(t)
 	defer taken.Close()
 	if err := ServeWithMetrics(context.Background(), "127.0.0.1:0", taken.Addr().String(), ts.h, nil); err == nil || !strings.Contains(err.Error(), "metrics") {
 		t.Errorf("ServeWithMetrics on a taken metrics port = %v, want a metrics error", err)
 	}
 
 	// A metrics server that fails takes the API down with it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
+	mln := listenLoopback(t)
 	done := make(chan error, 1)
 	go func() { done <- serveBoth(context.Background(), ln, mln, ts.h, nil) }()
 	apiURL := "http://" + ln.Addr().String()
