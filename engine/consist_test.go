@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/result"
 )
 
@@ -86,15 +87,6 @@ func checkConsistent(t *testing.T, res *result.Result, c int, unit float64) (che
 			nKeys++
 		}
 	}
-	pattern := func(r result.Row) int {
-		p := 0
-		for k := range nKeys {
-			if r.Cells[k].Value != nil {
-				p |= 1 << k
-			}
-		}
-		return p
-	}
 	for i, r := range res.Rows {
 		cell := r.Cells[c]
 		if cell.Suppressed {
@@ -106,47 +98,19 @@ func checkConsistent(t *testing.T, res *result.Result, c int, unit float64) (che
 		}
 	}
 	checked = 0
-	for _, m := range res.Rows {
-		pm := pattern(m)
-		finer := map[int][]result.Row{}
-		for _, d := range res.Rows {
-			pd := pattern(d)
-			if pd == pm || pd&pm != pm {
-				continue
+	for _, rl := range testkit.Relations(res, nKeys) {
+		m := res.Rows[rl.Margin]
+		suppressed, sum := rl.Tally(res, c)
+		switch {
+		case suppressed == 1:
+			t.Errorf("%s: a relation of margin %v holds exactly one suppressed row", res.Columns[c].Name, m.Cells[:nKeys])
+		case suppressed == 0:
+			checked++
+			if m.Cells[c].Value.(float64) != sum {
+				t.Errorf("%s: margin %v is %v, its cells sum to %g", res.Columns[c].Name, m.Cells[:nKeys], m.Cells[c].Value, sum)
 			}
-			agree := true
-			for k := range nKeys {
-				if pm&(1<<k) != 0 && m.Cells[k].Value != d.Cells[k].Value {
-					agree = false
-				}
-			}
-			if agree {
-				finer[pd] = append(finer[pd], d)
-			}
-		}
-		for _, ds := range finer {
-			suppressed, sum := 0, 0.0
-			if m.Cells[c].Suppressed {
-				suppressed++
-			}
-			for _, d := range ds {
-				if d.Cells[c].Suppressed {
-					suppressed++
-				} else {
-					sum += d.Cells[c].Value.(float64)
-				}
-			}
-			switch {
-			case suppressed == 1:
-				t.Errorf("%s: a relation of margin %v holds exactly one suppressed row", res.Columns[c].Name, m.Cells[:nKeys])
-			case suppressed == 0:
-				checked++
-				if m.Cells[c].Value.(float64) != sum {
-					t.Errorf("%s: margin %v is %v, its cells sum to %g", res.Columns[c].Name, m.Cells[:nKeys], m.Cells[c].Value, sum)
-				}
-			case !m.Cells[c].Suppressed && m.Cells[c].Value.(float64) < sum:
-				t.Errorf("%s: margin %v is %v, below its released cells' %g", res.Columns[c].Name, m.Cells[:nKeys], m.Cells[c].Value, sum)
-			}
+		case !m.Cells[c].Suppressed && m.Cells[c].Value.(float64) < sum:
+			t.Errorf("%s: margin %v is %v, below its released cells' %g", res.Columns[c].Name, m.Cells[:nKeys], m.Cells[c].Value, sum)
 		}
 	}
 	return checked

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/result"
 )
@@ -72,53 +73,6 @@ func cube(as, bs []string, f func(a, b any) result.Cell) *result.Result {
 	return build([]string{"a", "b"}, [][2]string{{"n", "count_star"}}, rows)
 }
 
-// relation is one additive relation among rows, as protect's secondary
-// suppression sees them: the row of a coarser grouping set and the rows of
-// a finer one that agree with it on its keys.
-type relation struct {
-	margin  int
-	details []int
-}
-
-// relations lists the relations among res's rows over every pair of
-// grouping sets S ⊂ T, the sets read off the nil key cells (the tests'
-// tables have no NULL key values).
-func relations(res *result.Result, nKeys int) []relation {
-	pattern := func(r result.Row) uint {
-		var p uint
-		for k := range nKeys {
-			if r.Cells[k].Value != nil {
-				p |= 1 << k
-			}
-		}
-		return p
-	}
-	var out []relation
-	for m, mr := range res.Rows {
-		pm := pattern(mr)
-		byFiner := map[uint][]int{}
-		for d, dr := range res.Rows {
-			pd := pattern(dr)
-			if pd == pm || pd&pm != pm {
-				continue
-			}
-			agree := true
-			for k := range nKeys {
-				if pm&(1<<k) != 0 && mr.Cells[k].Value != dr.Cells[k].Value {
-					agree = false
-				}
-			}
-			if agree {
-				byFiner[pd] = append(byFiner[pd], d)
-			}
-		}
-		for _, ds := range byFiner {
-			out = append(out, relation{margin: m, details: ds})
-		}
-	}
-	return out
-}
-
 // checkTable checks what Apply promises for count column c of res, whose
 // keys are its first nKeys columns: every released count a non-negative
 // multiple of unit inside its interval (itself of multiples of unit);
@@ -145,21 +99,9 @@ func checkTable(t *testing.T, res *result.Result, nKeys, c int, unit float64) {
 			t.Errorf("row %d: interval %v does not hold %g in multiples of %g from 0 up", r, cell.CI, v, unit)
 		}
 	}
-	for _, rl := range relations(res, nKeys) {
-		m := res.Rows[rl.margin].Cells[c]
-		var sum float64
-		suppressed := 0
-		for _, d := range rl.details {
-			dc := res.Rows[d].Cells[c]
-			if dc.Suppressed {
-				suppressed++
-				continue
-			}
-			sum += dc.Value.(float64)
-		}
-		if m.Suppressed {
-			suppressed++
-		}
+	for _, rl := range testkit.Relations(res, nKeys) {
+		m := res.Rows[rl.Margin].Cells[c]
+		suppressed, sum := rl.Tally(res, c)
 		switch {
 		case suppressed == 1:
 			t.Errorf("relation %v has exactly one suppressed row: it would be derivable", rl)
