@@ -1,7 +1,8 @@
-// Package engine ties the pipeline together: parse and check (query),
-// bound (plan), debit (budget), execute (exec), protect (protect) and
-// audit (audit), in that order and only that order. Nothing but a
-// protected result.Result leaves it.
+// Package engine ties the pipeline together: compile (compile), bound
+// (plan), prepare the protection (protect), debit (budget), execute
+// (exec), protect, post-process (consist, post) and audit (audit), in that
+// order and only that order. Nothing but a protected result.Result leaves
+// it.
 package engine
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/statgate/statgate/engine/access"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/compile"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/state"
@@ -45,16 +47,17 @@ type Options struct {
 // Engine answers requests with protected results. It is safe for
 // concurrent use.
 type Engine struct {
-	pol     *policies.Policy
-	access  *access.Control
-	opts    Options
-	parser  *query.Parser
-	db      *exec.DB
-	state   state.Store
-	ledger  state.Ledger
-	audit   state.AuditLog
-	book    *budget.Book // decides debits from the policy's budgets
-	catalog *catalog.Catalog
+	pol      *policies.Policy
+	access   *access.Control
+	opts     Options
+	parser   *query.Parser
+	compiler *compile.Compiler // requests into checked queries
+	db       *exec.DB
+	state    state.Store
+	ledger   state.Ledger
+	audit    state.AuditLog
+	book     *budget.Book // decides debits from the policy's budgets
+	catalog  *catalog.Catalog
 	// sizes are the datasets' row counts when the engine opened (the
 	// extracts are read-only while it runs); plans use them to split the
 	// L0 step of large tables into person buckets.
@@ -62,8 +65,6 @@ type Engine struct {
 	// persons is the public (rounded) size of the largest one-row-per-person
 	// dataset: an upper estimate of the persons in the data, for costs.
 	persons int64
-	// templates are the policy's templates, parsed and checked once at New.
-	templates map[string]*template.Template
 
 	closeOnce sync.Once
 }
@@ -94,7 +95,12 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 	if e.parser, err = query.NewParser(ctx); err != nil {
 		return nil, fmt.Errorf("engine.New: parser: %w", err)
 	}
-	if e.templates, err = template.Compile(ctx, e.parser, o.Policy); err != nil {
+	// The policy's templates are parsed and checked once, here.
+	templates, err := template.Compile(ctx, e.parser, o.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("engine.New: %w", err)
+	}
+	if e.compiler, err = compile.New(&compile.Options{Policy: o.Policy, Parser: e.parser, Access: e.access, Templates: templates}); err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	if e.db, err = exec.Open(ctx, &exec.Options{

@@ -401,7 +401,7 @@ func TestLargeTablesArePlannedInPersonBuckets(t *testing.T) {
 	req := Request{Project: "diabetes-2026", SQL: "SELECT substr(icd10, 1, 3) AS icd3, count(*) AS contacts FROM npr GROUP BY 1"}
 	run := func() (string, int) {
 		t.Helper()
-		c, err := e.compile(ctx, ingrid, req)
+		c, err := e.prepare(ctx, ingrid, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,8 +25,8 @@ type estimated struct {
 // (cancellation, I/O); when the noisy profile says nothing, or
 // re-planning would not work, the query keeps the plan it was prepared
 // with, so no data value can make the query fail here.
-func (e *Engine) estimateBounds(ctx context.Context, c *compiled, r Request) (*estimated, error) {
-	pr := c.plan.Profile
+func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated, error) {
+	pr := prep.plan.Profile
 	if pr == nil {
 		return nil, nil
 	}
@@ -39,27 +39,29 @@ func (e *Engine) estimateBounds(ctx context.Context, c *compiled, r Request) (*e
 	if err != nil {
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
-	noisy := c.release.NoiseProfile(hists)
-	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], c.release.TypicalSD)
+	noisy := prep.release.NoiseProfile(hists)
+	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], prep.release.TypicalSD)
 	ch.Clamp = bounds.Clamps(pr, noisy)
-	if r.Bounds != nil {
-		for col, cl := range r.Bounds.Clamp {
+	if rb := prep.compiled.Bounds; rb != nil {
+		for col, cl := range rb.Clamp {
 			if ch.Clamp == nil {
 				ch.Clamp = map[string][2]float64{}
 			}
 			ch.Clamp[col] = cl // the request's own clamp wins
 		}
 	}
-	kept := &estimated{plan: c.plan, release: c.release}
+	kept := &estimated{plan: prep.plan, release: prep.release}
 	if ch.L0 == 0 && ch.LInf == 0 && ch.Clamp == nil {
 		return kept, nil // the profile says nothing: the policy's bounds stay
 	}
 	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, Clamp: ch.Clamp}
-	p, err := plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals, Bounds: rb})
+	o := prep.compiled.PlanOptions(e.sizes)
+	o.Bounds = rb
+	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
 	if err != nil {
 		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan
 	}
-	po := c.options
+	po := prep.options
 	po.Truncation = &protect.Truncation{Pairs: ch.CutPairs, Rows: ch.CutRows}
 	rel, err := protect.Prepare(p, &po)
 	if err != nil {

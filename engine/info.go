@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sort"
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
@@ -19,6 +21,27 @@ func (e *Engine) Datasets(q string) []catalog.Dataset {
 // Dataset returns one dataset of the data map.
 func (e *Engine) Dataset(name string) (catalog.Dataset, bool) {
 	return e.catalog.Dataset(name)
+}
+
+// Templates lists the templates the principal may run in at least one of
+// their projects.
+func (e *Engine) Templates(p Principal) []TemplateInfo {
+	var out []TemplateInfo
+	for _, t := range e.pol.Templates {
+		if !e.access.MayRunTemplate(p.Name, t) {
+			continue
+		}
+		ti := TemplateInfo{Name: t.Name, Title: t.Title, Description: t.Description,
+			Datasets: slices.Clone(t.Datasets), Epsilon: t.Epsilon, SQL: t.SQL}
+		for _, n := range t.ParamNames() {
+			d := t.Params[n]
+			ti.Params = append(ti.Params, ParamInfo{Name: n, Type: string(d.Type), Description: d.Description,
+				Pattern: d.Pattern, Min: d.Min, Max: d.Max, Enum: d.Enum, Default: d.Default, Required: d.Default == nil})
+		}
+		out = append(out, ti)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Budget reports a project's budget per dataset to its members.

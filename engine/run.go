@@ -8,21 +8,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
-	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/compile"
 	"github.com/statgate/statgate/engine/consist"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/post"
 	"github.com/statgate/statgate/engine/protect"
-	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
-	"github.com/statgate/statgate/policies"
 )
 
 // ErrInternal is returned, wrapped, when something failed after the budget
@@ -59,17 +56,11 @@ func ChargedEpsilon(err error) float64 {
 	return 0
 }
 
-// compiled is a request after checking and planning, before the debit.
-type compiled struct {
-	kind     string // "sql", "template" or "cohort"
-	text     string // what the audit log records as the query
-	template string
-	params   map[string]any
-	q        *query.Query
-	notes    []string // added to the result's notes (what a cohort's age_band means)
+// prepared is a request compiled, planned and prepared for release:
+// everything that can refuse it has run and nothing is debited yet.
+type prepared struct {
+	compiled *compile.Compiled
 	plan     *plan.Plan
-	epsilon  float64 // requested total ε (before the split)
-	pinnedEp bool    // the template's fixed ε
 	// release is the protection prepared before the debit: its shares,
 	// what to debit, and every mechanism already checked; options are
 	// what it was prepared with.
@@ -79,136 +70,91 @@ type compiled struct {
 	debitedEpsilon, debitedDelta float64 // set once the ledger took them
 }
 
-// Query runs one request through the whole pipeline: check, plan, debit,
-// execute, protect, audit. It returns a refusal (*refusal.Error) for
-// anything the request may not do, before any debit; after the debit any
-// failure releases nothing and keeps the debit.
+// Query runs one request through the whole pipeline: compile, plan,
+// prepare the protection, debit, execute, protect, post-process, audit.
+// It returns a refusal (*refusal.Error) for anything the request may not
+// do, before any debit; after the debit any failure releases nothing and
+// keeps the debit.
 func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Result, error) {
 	queryID := newQueryID()
-	c, err := e.compile(ctx, p, r)
+	pr, err := e.prepare(ctx, p, r)
 	var res *result.Result
 	if err == nil {
-		res, err = e.run(ctx, p, r, c, queryID)
+		res, err = e.run(ctx, p, pr, queryID)
 	}
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
-	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, c, queryID, res, err); aerr != nil && err == nil {
+	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, pr, queryID, res, err); aerr != nil && err == nil {
 		err = internal("audit", aerr)
 	}
 	if err != nil {
 		var ie *internalError
-		if errors.As(err, &ie) && c != nil {
-			ie.epsilon = c.debitedEpsilon
+		if errors.As(err, &ie) && pr != nil {
+			ie.epsilon = pr.debitedEpsilon
 		}
 		return nil, err
 	}
 	return res, nil
 }
 
-// compile authorises the request and turns it into a plan. Nothing here
-// reads the extracts, so its refusals never depend on the data.
-func (e *Engine) compile(ctx context.Context, p Principal, r Request) (*compiled, error) {
-	n := 0
-	for _, set := range []bool{r.SQL != "", r.Template != "", r.Cohort != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return nil, &refusal.Error{Code: refusal.BadRequest,
-			Message: "a request needs exactly one of sql, template or cohort"}
-	}
-	if r.Project == "" {
-		return nil, &refusal.Error{Code: refusal.MissingProject,
-			Message: "the request names no project", Hint: "add \"project\": the id of a project you are a member of"}
-	}
-	if math.IsNaN(r.Epsilon) || math.IsInf(r.Epsilon, 0) || r.Epsilon < 0 {
-		return nil, &refusal.Error{Code: refusal.BadEpsilon,
-			Message: "epsilon must be a positive number", Hint: "omit epsilon to use the policy's default"}
-	}
-	proj, err := e.access.Project(p.Name, r.Project)
+// prepare compiles the request (engine/compile: checks, authorisation,
+// the query), bounds its contributions (plan.Bound), prepares its
+// protection with the options of its datasets' effective policy
+// (protect.Prepare) and checks its cost. Nothing here reads the extracts,
+// so its refusals never depend on the data. Once the plan exists, a
+// refused request's prepared is returned with the error, for the audit.
+func (e *Engine) prepare(ctx context.Context, p Principal, r Request) (*prepared, error) {
+	c, err := e.compiler.Compile(ctx, p.Name, r)
 	if err != nil {
 		return nil, err
 	}
-	var c *compiled
-	switch {
-	case r.SQL != "":
-		if err := e.access.Allow(p.Name, proj, policies.ActionSQL); err != nil {
-			return nil, err
-		}
-		c = &compiled{kind: "sql", text: r.SQL, epsilon: r.Epsilon}
-		c.q, err = e.parser.Compile(ctx, r.SQL, query.NewCatalog(e.pol, proj.Datasets))
-	case r.Template != "":
-		if err := e.access.Allow(p.Name, proj, policies.ActionTemplates); err != nil {
-			return nil, err
-		}
-		c, err = e.compileTemplate(ctx, proj, r)
-	default:
-		if err := e.access.Allow(p.Name, proj, policies.ActionCohorts); err != nil {
-			return nil, err
-		}
-		c, err = e.compileCohort(ctx, proj, r)
-	}
+	pl, err := plan.Bound(c.Query, e.pol, c.PlanOptions(e.sizes))
 	if err != nil {
-		return c, err
+		return nil, err
 	}
-	if c.plan == nil {
-		c.plan, err = plan.Bound(c.q, e.pol, &plan.Options{TableRows: e.sizes, Totals: r.Totals, Bounds: r.Bounds})
-		if err != nil {
-			return c, err
-		}
+	pr := &prepared{compiled: c, plan: pl}
+	if pr.options, err = e.protectOptions(c, pl); err != nil {
+		return pr, err
 	}
-	po, err := e.protectOptions(c)
-	if err != nil {
-		return c, err
+	if pr.release, err = protect.Prepare(pl, &pr.options); err != nil {
+		return pr, err
 	}
-	if pr := c.plan.Profile; pr != nil {
-		po.EstimateBounds, po.ProfileHistograms = true, pr.Histograms()
+	if err := checkCost(e.pol.Limits, pr.release, pl.Datasets, e.sizes); err != nil {
+		return pr, err
 	}
-	c.options = *po
-	if c.release, err = protect.Prepare(c.plan, po); err != nil {
-		return c, err
-	}
-	if err := e.checkCost(c); err != nil {
-		return c, err
-	}
-	return c, nil
+	return pr, nil
 }
 
-// checkCost refuses a query whose estimated work is over the policy's
-// limits. The estimate uses the plan, the policy and the data map's
-// rounded sizes only.
-func (e *Engine) checkCost(c *compiled) error {
-	lim := e.pol.Limits
-	if cost := c.release.Cost(); lim.MaxQueryCost > 0 && cost > lim.MaxQueryCost {
-		return refusal.New(refusal.QueryTooExpensive,
-			fmt.Sprintf("protecting this query would take about %d noise draws (its groups times the draws each aggregate needs per group); one query may take at most %d", cost, lim.MaxQueryCost),
-			"group by fewer or coarser keys, ask for fewer quantiles, or split the question into several queries")
+// protectOptions derives the protection's options from the effective
+// policy of the plan's datasets, and reserves the share of the
+// contribution profile when the plan has one.
+func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan) (protect.Options, error) {
+	eff, err := e.pol.Resolve(pl.Datasets)
+	if err != nil {
+		return protect.Options{}, fmt.Errorf("engine.Query: %w", err)
 	}
-	var rows int64
-	for _, d := range c.plan.Datasets {
-		approx, _ := catalog.Approx(e.sizes[d])
-		rows += approx
+	o, err := protect.OptionsFor(eff, c.Epsilon, c.Pinned)
+	if err != nil {
+		return protect.Options{}, err
 	}
-	if lim.MaxRowsScanned > 0 && rows > lim.MaxRowsScanned {
-		return refusal.New(refusal.QueryTooExpensive,
-			fmt.Sprintf("this query reads about %d rows of %v; one query may read at most %d", rows, c.plan.Datasets, lim.MaxRowsScanned),
-			"ask about fewer datasets at once")
+	o.Noise, o.Persons = e.opts.Noise, e.persons
+	if prof := pl.Profile; prof != nil {
+		o.EstimateBounds, o.ProfileHistograms = true, prof.Histograms()
 	}
-	return nil
+	return *o, nil
 }
 
 // run debits the budget, executes the plan and protects the result.
-// Everything that can refuse ran in compile; from the debit on, the
+// Everything that can refuse ran in prepare; from the debit on, the
 // release cannot fail on a privacy parameter, whatever the data.
-func (e *Engine) run(ctx context.Context, p Principal, r Request, c *compiled, queryID string) (*result.Result, error) {
-	project := r.Project
-	rel := c.release
+func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID string) (*result.Result, error) {
+	c, rel := pr.compiled, pr.release
+	project := c.Project.ID
 	cost, err := budget.NewCost(rel.Epsilon(), rel.Delta(), 0)
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
 			QueryID: queryID, Project: project, Principal: p.Name,
-			Datasets: c.plan.Datasets, Cost: cost,
+			Datasets: pr.plan.Datasets, Cost: cost,
 		}, e.book)
 	}
 	if err != nil {
@@ -217,15 +163,15 @@ func (e *Engine) run(ctx context.Context, p Principal, r Request, c *compiled, q
 		}
 		return nil, fmt.Errorf("engine.Query: debit: %w", err)
 	}
-	c.debitedEpsilon, c.debitedDelta = rel.Epsilon(), rel.Delta()
+	pr.debitedEpsilon, pr.debitedDelta = rel.Epsilon(), rel.Delta()
 	// From here on the budget is spent: any failure releases nothing.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.QueryTimeout)
 	defer cancel()
-	est, err := e.estimateBounds(ctx, c, r)
+	est, err := e.estimateBounds(ctx, pr)
 	if err != nil {
 		return nil, internal("execute", err)
 	}
-	sqlText := c.plan.SQL
+	sqlText := pr.plan.SQL
 	if est != nil {
 		rel, sqlText = est.release, est.plan.SQL
 	}
@@ -242,38 +188,21 @@ func (e *Engine) run(ctx context.Context, p Principal, r Request, c *compiled, q
 		est.report(&res.Meta)
 	}
 	res = consist.Apply(res)
-	if c.q != nil {
-		if res, err = post.Apply(res, c.q); err != nil {
-			return nil, internal("post-processing", err)
-		}
+	if res, err = post.Apply(res, c.Query); err != nil {
+		return nil, internal("post-processing", err)
 	}
 	res.Meta.QueryID = queryID
 	res.Meta.Time = time.Now().UTC()
 	res.Meta.Project = project
-	res.Meta.Datasets = slices.Clone(c.plan.Datasets)
+	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
 	res.Meta.Epsilon = rel.Epsilon()
 	res.Meta.Delta = rel.Delta()
-	res.Meta.Notes = append(res.Meta.Notes, c.notes...)
+	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
 	return res, nil
 }
 
-// protectOptions derives the protection's options from the effective
-// policy of the plan's datasets.
-func (e *Engine) protectOptions(c *compiled) (*protect.Options, error) {
-	eff, err := e.pol.Resolve(c.plan.Datasets)
-	if err != nil {
-		return nil, fmt.Errorf("engine.Query: %w", err)
-	}
-	o, err := protect.OptionsFor(eff, c.epsilon, c.pinnedEp)
-	if err != nil {
-		return nil, err
-	}
-	o.Noise, o.Persons = e.opts.Noise, e.persons
-	return o, nil
-}
-
 // appendAudit builds and appends the audit entry of one request.
-func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, c *compiled, queryID string, res *result.Result, qerr error) error {
+func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, pr *prepared, queryID string, res *result.Result, qerr error) error {
 	en := audit.Entry{QueryID: queryID, Principal: p.Name, Project: r.Project}
 	switch {
 	case r.SQL != "":
@@ -291,10 +220,10 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, c *com
 	default:
 		en.Kind = "invalid"
 	}
-	if c != nil && c.plan != nil {
-		sum := sha256.Sum256([]byte(c.plan.SQL))
+	if pr != nil {
+		sum := sha256.Sum256([]byte(pr.plan.SQL))
 		en.PlanHash = hex.EncodeToString(sum[:])
-		en.Datasets = c.plan.Datasets
+		en.Datasets = pr.plan.Datasets
 	}
 	switch {
 	case qerr == nil && res != nil:
@@ -312,9 +241,9 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, c *com
 			en.Outcome, en.Reason = "failed", "internal_error"
 		}
 	}
-	if c != nil {
+	if pr != nil {
 		// What was debited, also when execution failed afterwards.
-		en.Epsilon, en.Delta = c.debitedEpsilon, c.debitedDelta
+		en.Epsilon, en.Delta = pr.debitedEpsilon, pr.debitedDelta
 	}
 	_, err := e.audit.Append(ctx, en)
 	return err

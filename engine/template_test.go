@@ -13,6 +13,7 @@ import (
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/template"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -53,6 +54,20 @@ func openWithTemplates(t *testing.T, extra string) *Engine {
 	return openEngine(t, func(o *Options) { o.Policy, o.Noise = pol, testkit.FakeNoise{Noise: noise.Laplace()} })
 }
 
+// compiledTemplate compiles the templates of the engine's policy as New
+// does and returns the one called name.
+func compiledTemplate(t *testing.T, e *Engine, name string) *template.Template {
+	t.Helper()
+	ts, err := template.Compile(context.Background(), e.parser, e.pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts[name] == nil {
+		t.Fatalf("no template %q", name)
+	}
+	return ts[name]
+}
+
 // TestTemplateMinusNegativeParameter: the bound template is the literal
 // question birth_year - (-5) > 1950 (the same plan, to the letter, for the
 // same seed), plans like birth_year+5 > 1950 but for the filter's spelling,
@@ -60,7 +75,7 @@ func openWithTemplates(t *testing.T, extra string) *Engine {
 func TestTemplateMinusNegativeParameter(t *testing.T) {
 	e := openWithTemplates(t, offTemplate)
 	ctx := context.Background()
-	run, err := e.templates["born_after_offset"].Bind(map[string]any{"off": -5.0})
+	run, err := compiledTemplate(t, e, "born_after_offset").Bind(map[string]any{"off": -5.0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +123,7 @@ func TestTemplateMinusNegativeParameter(t *testing.T) {
 // the query is bound before it is planned.
 func TestTemplateParametersNarrowDomains(t *testing.T) {
 	e := openEngine(t, nil)
-	run, err := e.templates["cancer_incidence_by_site_year"].Bind(map[string]any{"sex": "F", "from_year": 2015.0, "to_year": 2018.0})
+	run, err := compiledTemplate(t, e, "cancer_incidence_by_site_year").Bind(map[string]any{"sex": "F", "from_year": 2015.0, "to_year": 2018.0})
 	if err != nil {
 		t.Fatal(err)
 	}

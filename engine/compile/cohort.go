@@ -1,4 +1,4 @@
-package engine
+package compile
 
 import (
 	"context"
@@ -26,14 +26,12 @@ var ageBands = []struct {
 
 // compileCohort compiles a cohort-size estimate into a checked query (see
 // cohortQuery), which the engine plans with plan.Bound like any other.
-func (e *Engine) compileCohort(ctx context.Context, proj *policies.Project, r Request) (*compiled, error) {
-	c := &compiled{kind: "cohort", epsilon: r.Epsilon}
-	q, notes, err := e.cohortQuery(ctx, proj, r.Cohort)
+func (c *Compiler) compileCohort(ctx context.Context, proj *policies.Project, r Request) (*Compiled, error) {
+	q, notes, err := c.cohortQuery(ctx, proj, r.Cohort)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
-	c.q, c.notes = q, notes
-	return c, nil
+	return &Compiled{Query: q, Epsilon: r.Epsilon, Notes: notes}, nil
 }
 
 // criterion is one checked cohort criterion: its dataset and its row
@@ -58,7 +56,7 @@ type criterion struct {
 // gives L0 = 1 and skips the L0 step. Each criterion's where goes through
 // the same checker as ad-hoc SQL. The notes say what age_band means when
 // it is asked for.
-func (e *Engine) cohortQuery(ctx context.Context, proj *policies.Project, spec *CohortSpec) (*query.Query, []string, error) {
+func (c *Compiler) cohortQuery(ctx context.Context, proj *policies.Project, spec *CohortSpec) (*query.Query, []string, error) {
 	if len(spec.Include) == 0 {
 		return nil, nil, refusal.New(refusal.CohortNeedsInclude, "a cohort needs at least one include criterion",
 			`add {"dataset": "npr", "where": "icd10 LIKE 'E11%'"} to include`)
@@ -69,15 +67,15 @@ func (e *Engine) cohortQuery(ctx context.Context, proj *policies.Project, spec *
 	if len(spec.Breakdown) > maxCohortBreakdown {
 		return nil, nil, refusal.New(refusal.CohortTooManyBreakdowns, fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
 	}
-	cat := query.NewCatalog(e.pol, proj.Datasets)
+	cat := query.NewCatalog(c.pol, proj.Datasets)
 	var crit []criterion
 	for i, cr := range append(append([]Criterion{}, spec.Include...), spec.Exclude...) {
-		c, err := e.checkCriterion(ctx, proj, cat, cr)
+		k, err := c.checkCriterion(ctx, proj, cat, cr)
 		if err != nil {
 			return nil, nil, err
 		}
-		c.not = i >= len(spec.Include)
-		crit = append(crit, c)
+		k.not = i >= len(spec.Include)
+		crit = append(crit, k)
 	}
 
 	q := &query.Query{Aggs: []query.Aggregate{{Kind: query.AggCountDistinct, Name: "persons"}}}
@@ -93,26 +91,26 @@ func (e *Engine) cohortQuery(ctx context.Context, proj *policies.Project, spec *
 		crit = crit[1:]
 	} else {
 		var err error
-		if pop, err = e.personsRegister(proj); err != nil {
+		if pop, err = c.personsRegister(proj); err != nil {
 			return nil, nil, err
 		}
 		q.From = []query.TableRef{{Dataset: pop.Name, Alias: pop.Name}}
 	}
 	base := q.From[0]
-	baseDS := e.pol.Datasets[base.Dataset]
+	baseDS := c.pol.Datasets[base.Dataset]
 	outer := &query.ColumnRef{Table: base.Alias, Dataset: base.Dataset, Column: baseDS.PersonKey, Type: personKeyType}
-	for i, c := range crit {
+	for i, k := range crit {
 		alias := fmt.Sprintf("c%d", i)
 		for alias == base.Alias {
 			alias += "_"
 		}
 		x := &query.Exists{
-			Table: query.TableRef{Dataset: c.ds.Name, Alias: alias},
-			Inner: &query.ColumnRef{Table: alias, Dataset: c.ds.Name, Column: c.ds.PersonKey, Type: personKeyType},
-			Outer: outer, Not: c.not,
+			Table: query.TableRef{Dataset: k.ds.Name, Alias: alias},
+			Inner: &query.ColumnRef{Table: alias, Dataset: k.ds.Name, Column: k.ds.PersonKey, Type: personKeyType},
+			Outer: outer, Not: k.not,
 		}
-		if c.cond != nil {
-			x.Where = query.Requalify(c.cond, c.ds.Name, alias)
+		if k.cond != nil {
+			x.Where = query.Requalify(k.cond, k.ds.Name, alias)
 		}
 		where = append(where, x)
 	}
@@ -142,14 +140,14 @@ const personKeyType = query.TypeUnknown
 
 // checkCriterion checks one criterion: a dataset the project may read, its
 // where through the checker, and its from/to on the dataset's date_column.
-func (e *Engine) checkCriterion(ctx context.Context, proj *policies.Project, cat *query.Catalog, cr Criterion) (criterion, error) {
-	d, err := e.access.Dataset(proj, cr.Dataset)
+func (c *Compiler) checkCriterion(ctx context.Context, proj *policies.Project, cat *query.Catalog, cr Criterion) (criterion, error) {
+	d, err := c.access.Dataset(proj, cr.Dataset)
 	if err != nil {
 		return criterion{}, err
 	}
 	var conds []query.Expr
 	if strings.TrimSpace(cr.Where) != "" {
-		w, err := e.parser.CompileWhere(ctx, d.Name, cr.Where, cat)
+		w, err := c.parser.CompileWhere(ctx, d.Name, cr.Where, cat)
 		if err != nil {
 			return criterion{}, err
 		}
@@ -200,14 +198,14 @@ func dateBounds(d *policies.Dataset, cr Criterion) ([]query.Expr, error) {
 
 // personsRegister returns the policy's persons register (role: persons),
 // which breakdowns are taken from, when the project may read it.
-func (e *Engine) personsRegister(proj *policies.Project) (*policies.Dataset, error) {
-	pop, ok := e.pol.Persons()
+func (c *Compiler) personsRegister(proj *policies.Project) (*policies.Dataset, error) {
+	pop, ok := c.pol.Persons()
 	if !ok {
 		return nil, refusal.New(refusal.CohortNoPopulation,
 			"the policy declares no persons register (a one-row-per-person dataset with role: persons) to break cohorts down by",
 			"remove breakdown, or ask the registry owner to declare role: persons on the population register")
 	}
-	if _, err := e.access.Dataset(proj, pop.Name); err != nil {
+	if _, err := c.access.Dataset(proj, pop.Name); err != nil {
 		return nil, refusal.New(refusal.CohortNoPopulation,
 			fmt.Sprintf("project %q does not include the persons register %q that breakdowns are taken from", proj.ID, pop.Name), "remove breakdown")
 	}

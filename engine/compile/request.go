@@ -1,0 +1,61 @@
+package compile
+
+import "github.com/statgate/statgate/engine/plan"
+
+// Request is one question to the engine. Exactly one of SQL, Template and
+// Cohort is set.
+type Request struct {
+	// Project is the project the question is asked (and paid for) in.
+	Project string
+	// SQL is an ad-hoc aggregate query (researchers).
+	SQL string
+	// Template names an approved template; Params are its parameter values
+	// (JSON-decoded: string, float64, bool).
+	Template string
+	Params   map[string]any
+	// Cohort is a cohort-size estimate across linked registries.
+	Cohort *CohortSpec
+	// Epsilon is the ε to spend, within the range the policy gives the
+	// datasets read (epsilon_per_query min..max); 0: the policy's default.
+	// Ignored for templates, whose ε is fixed.
+	Epsilon float64
+	// Totals asks for margins (a total row per key and a grand total) with
+	// secondary suppression, as GROUP BY ROLLUP would.
+	Totals bool
+	// Bounds fixes contribution bounds (L0, L∞, clamps of numeric
+	// columns) at or under the policy's caps; nil lets the engine choose.
+	Bounds *plan.RequestBounds
+}
+
+// CohortSpec selects persons across registries linked by the person key:
+// those meeting every Include criterion and no Exclude criterion, counted
+// once each, optionally broken down by columns of the persons register
+// (the policy's dataset with role: persons, e.g. population).
+type CohortSpec struct {
+	Include []Criterion `json:"include"`
+	Exclude []Criterion `json:"exclude"`
+	// Breakdown lists keys of the persons register: its columns with a
+	// public domain ("sex", "municipality", "birth_year") or "age_band".
+	// age_band is the age in whole years at the end of the register's date
+	// range — the last year of its date_column's years (2024 in the shipped
+	// policy) minus its birth_year_column — in the bands 0-17, 18-39,
+	// 40-64, 65-79 and 80+; it is that age also for persons who have died,
+	// and persons without a birth year are not counted. Without a breakdown
+	// the persons register is not read; with one, persons who are not in it
+	// are not counted. A policy without a persons register refuses
+	// breakdowns (cohort_no_population).
+	Breakdown []string `json:"breakdown"`
+}
+
+// Criterion is one registry condition: a person meets it when the dataset
+// has a row for them whose Where holds (checked by the same checker as
+// ad-hoc SQL) dated within [From, To] when given.
+type Criterion struct {
+	Dataset string `json:"dataset"`
+	Where   string `json:"where"`
+	// From and To are optional ISO dates (YYYY-MM-DD), inclusive, bounding
+	// the dataset's date_column as the policy names it (refused with
+	// cohort_no_date_column when it names none).
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
