@@ -1,8 +1,10 @@
 // Package api is statgate's HTTP interface: a chi router, bearer-token
 // authentication, request decoding, content negotiation, problem+json
 // errors and the OpenAPI document. It holds no privacy logic: it calls the
-// engine and renders the engine's result.Result as JSON, CSV or an Arrow
-// IPC stream.
+// engine and renders its answers as JSON, CSV or an Arrow IPC stream.
+// The bodies on the wire are the API's own types (types.go), converted from
+// the engine's (convert.go), so engine structs can change without changing
+// the API.
 //
 // Routes (see openapi.json for bodies and responses):
 //

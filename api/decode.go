@@ -8,41 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-
-	"github.com/statgate/statgate/engine"
 )
-
-// QueryBody is the body of POST /v1/query.
-type QueryBody struct {
-	Project string `json:"project"`
-	SQL     string `json:"sql"`
-	// Epsilon is the ε to spend, within the policy's range; omitted: the default.
-	Epsilon *float64 `json:"epsilon,omitempty"`
-	// Totals asks for margins with secondary suppression.
-	Totals bool `json:"totals,omitempty"`
-	// Bounds fixes contribution bounds at or under the policy's caps.
-	Bounds *engine.Bounds `json:"bounds,omitempty"`
-}
-
-// TemplateRunBody is the body of POST /v1/templates/{name}/run.
-type TemplateRunBody struct {
-	Project string         `json:"project"`
-	Params  map[string]any `json:"params"`
-	// Bounds fixes contribution bounds at or under the policy's caps.
-	Bounds *engine.Bounds `json:"bounds,omitempty"`
-}
-
-// CohortBody is the body of POST /v1/cohorts/estimate.
-type CohortBody struct {
-	Project   string             `json:"project"`
-	Include   []engine.Criterion `json:"include"`
-	Exclude   []engine.Criterion `json:"exclude,omitempty"`
-	Breakdown []string           `json:"breakdown,omitempty"`
-	// Epsilon is the ε to spend, within the policy's range; omitted: the default.
-	Epsilon *float64 `json:"epsilon,omitempty"`
-	// Bounds fixes contribution bounds at or under the policy's caps.
-	Bounds *engine.Bounds `json:"bounds,omitempty"`
-}
 
 // decodeJSON reads the request's JSON body into dst: Content-Type must be
 // application/json (415), the body at most maxBytes (413), one JSON object

@@ -13,33 +13,11 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/statgate/statgate/engine"
-	"github.com/statgate/statgate/engine/audit"
-	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/refusal"
 )
 
 // readyTimeout bounds the engine's readiness check.
 const readyTimeout = 5 * time.Second
-
-// StatusBody is the body of /healthz and /readyz.
-type StatusBody struct {
-	Status string `json:"status"`
-}
-
-// DatasetList is the body of GET /v1/datasets.
-type DatasetList struct {
-	Datasets []catalog.Dataset `json:"datasets"`
-}
-
-// TemplateList is the body of GET /v1/templates.
-type TemplateList struct {
-	Templates []engine.TemplateInfo `json:"templates"`
-}
-
-// AuditList is the body of GET /v1/audit, newest entries as the engine returns them.
-type AuditList struct {
-	Entries []audit.Entry `json:"entries"`
-}
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, http.StatusOK, StatusBody{Status: "ok"})
@@ -102,9 +80,9 @@ func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
 	if !h.acceptJSON(w, r) {
 		return
 	}
-	ds := h.eng.Datasets(strings.TrimSpace(r.URL.Query().Get("q")))
+	ds := convert(h.eng.Datasets(strings.TrimSpace(r.URL.Query().Get("q"))), fromDataset)
 	if ds == nil {
-		ds = []catalog.Dataset{}
+		ds = []Dataset{}
 	}
 	h.writeJSON(w, r, http.StatusOK, DatasetList{Datasets: ds})
 }
@@ -119,7 +97,7 @@ func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
 			Message: "there is no dataset by this name", Hint: "GET /v1/datasets lists the datasets"})
 		return
 	}
-	h.writeJSON(w, r, http.StatusOK, d)
+	h.writeJSON(w, r, http.StatusOK, fromDataset(d))
 }
 
 func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request) {
@@ -127,9 +105,9 @@ func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := principalFrom(r.Context())
-	ts := h.eng.Templates(p)
+	ts := convert(h.eng.Templates(p), fromTemplate)
 	if ts == nil {
-		ts = []engine.TemplateInfo{}
+		ts = []TemplateInfo{}
 	}
 	h.writeJSON(w, r, http.StatusOK, TemplateList{Templates: ts})
 }
@@ -144,7 +122,7 @@ func (h *Handler) budget(w http.ResponseWriter, r *http.Request) {
 		h.engineError(w, r, err)
 		return
 	}
-	h.writeJSON(w, r, http.StatusOK, rep)
+	h.writeJSON(w, r, http.StatusOK, fromBudget(rep))
 }
 
 // maxAuditLimit is the largest ?limit= of GET /v1/audit.
@@ -171,10 +149,11 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) {
 		h.engineError(w, r, err)
 		return
 	}
-	if entries == nil {
-		entries = []audit.Entry{}
+	list := AuditList{Entries: convert(entries, fromAuditEntry)}
+	if list.Entries == nil {
+		list.Entries = []AuditEntry{}
 	}
-	h.writeJSON(w, r, http.StatusOK, AuditList{Entries: entries})
+	h.writeJSON(w, r, http.StatusOK, list)
 }
 
 func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +174,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, SQL: body.SQL, Epsilon: eps, Totals: body.Totals, Bounds: body.Bounds})
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, SQL: body.SQL, Epsilon: eps, Totals: body.Totals, Bounds: body.Bounds.toEngine()})
 }
 
 func (h *Handler) runTemplate(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +191,7 @@ func (h *Handler) runTemplate(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Template: chi.URLParam(r, "name"), Params: body.Params, Bounds: body.Bounds})
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Template: chi.URLParam(r, "name"), Params: body.Params, Bounds: body.Bounds.toEngine()})
 }
 
 func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
@@ -237,8 +216,12 @@ func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	spec := &engine.CohortSpec{Include: body.Include, Exclude: body.Exclude, Breakdown: body.Breakdown}
-	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Cohort: spec, Epsilon: eps, Bounds: body.Bounds})
+	spec := &engine.CohortSpec{
+		Include:   convert(body.Include, Criterion.toEngine),
+		Exclude:   convert(body.Exclude, Criterion.toEngine),
+		Breakdown: body.Breakdown,
+	}
+	h.runQuery(w, r, mt, engine.Request{Project: body.Project, Cohort: spec, Epsilon: eps, Bounds: body.Bounds.toEngine()})
 }
 
 // runQuery asks the engine and renders its result as mt.

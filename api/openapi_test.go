@@ -11,11 +11,6 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/statgate/statgate/engine"
-	"github.com/statgate/statgate/engine/audit"
-	"github.com/statgate/statgate/engine/catalog"
-	"github.com/statgate/statgate/engine/result"
 )
 
 // openAPI is the part of the document the tests read.
@@ -168,8 +163,8 @@ func resolves(doc map[string]any, ref string) bool {
 }
 
 // TestOpenAPISchemasMatchTypes keeps each schema's properties equal to the
-// JSON fields of the Go type it documents, so the document cannot drift
-// from the wire.
+// JSON fields of the API's wire type it documents (types.go), so the
+// document cannot drift from the wire.
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadDoc(t)
 	types := map[string]reflect.Type{
@@ -178,31 +173,31 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"QueryRequest":       reflect.TypeFor[QueryBody](),
 		"TemplateRunRequest": reflect.TypeFor[TemplateRunBody](),
 		"CohortRequest":      reflect.TypeFor[CohortBody](),
-		"Criterion":          reflect.TypeFor[engine.Criterion](),
-		"Bounds":             reflect.TypeFor[engine.Bounds](),
-		"Result":             reflect.TypeFor[result.Result](),
-		"Column":             reflect.TypeFor[result.Column](),
-		"Row":                reflect.TypeFor[result.Row](),
-		"Cell":               reflect.TypeFor[result.Cell](),
-		"Meta":               reflect.TypeFor[result.Meta](),
-		"Spend":              reflect.TypeFor[result.Spend](),
-		"Bounding":           reflect.TypeFor[result.Bounding](),
-		"Truncated":          reflect.TypeFor[result.Truncated](),
+		"Criterion":          reflect.TypeFor[Criterion](),
+		"Bounds":             reflect.TypeFor[Bounds](),
+		"Result":             reflect.TypeFor[Result](),
+		"Column":             reflect.TypeFor[Column](),
+		"Row":                reflect.TypeFor[Row](),
+		"Cell":               reflect.TypeFor[Cell](),
+		"Meta":               reflect.TypeFor[Meta](),
+		"Spend":              reflect.TypeFor[Spend](),
+		"Bounding":           reflect.TypeFor[Bounding](),
+		"Truncated":          reflect.TypeFor[Truncated](),
 		"DatasetList":        reflect.TypeFor[DatasetList](),
-		"Dataset":            reflect.TypeFor[catalog.Dataset](),
-		"DatasetBounding":    reflect.TypeFor[catalog.Bounding](),
-		"EpsilonPerQuery":    reflect.TypeFor[catalog.Epsilon](),
-		"DatasetColumn":      reflect.TypeFor[catalog.Column](),
-		"Domain":             reflect.TypeFor[catalog.Domain](),
-		"PrefixDomain":       reflect.TypeFor[catalog.PrefixDomain](),
+		"Dataset":            reflect.TypeFor[Dataset](),
+		"DatasetBounding":    reflect.TypeFor[DatasetBounding](),
+		"EpsilonPerQuery":    reflect.TypeFor[EpsilonPerQuery](),
+		"DatasetColumn":      reflect.TypeFor[DatasetColumn](),
+		"Domain":             reflect.TypeFor[Domain](),
+		"PrefixDomain":       reflect.TypeFor[PrefixDomain](),
 		"TemplateList":       reflect.TypeFor[TemplateList](),
-		"TemplateInfo":       reflect.TypeFor[engine.TemplateInfo](),
-		"ParamInfo":          reflect.TypeFor[engine.ParamInfo](),
-		"BudgetReport":       reflect.TypeFor[engine.BudgetReport](),
-		"DatasetBudget":      reflect.TypeFor[engine.DatasetBudget](),
-		"Amount":             reflect.TypeFor[engine.Amount](),
+		"TemplateInfo":       reflect.TypeFor[TemplateInfo](),
+		"ParamInfo":          reflect.TypeFor[ParamInfo](),
+		"BudgetReport":       reflect.TypeFor[BudgetReport](),
+		"DatasetBudget":      reflect.TypeFor[DatasetBudget](),
+		"Amount":             reflect.TypeFor[Amount](),
 		"AuditList":          reflect.TypeFor[AuditList](),
-		"AuditEntry":         reflect.TypeFor[audit.Entry](),
+		"AuditEntry":         reflect.TypeFor[AuditEntry](),
 	}
 	for name := range doc.Components.Schemas {
 		if _, ok := types[name]; !ok {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -18,7 +19,7 @@ import (
 	"github.com/statgate/statgate/engine/result"
 )
 
-// Flat renderings (CSV and Arrow) of a result.Result have, in order:
+// Flat renderings (CSV and Arrow) of a Result have, in order:
 //
 //   - per key column: the key, named as in the result;
 //   - per measure column m: m (empty/null when suppressed), m_stddev,
@@ -48,8 +49,13 @@ const (
 	suffixSuppressed = "_suppressed"
 )
 
-// render encodes res in the media type mt.
-func render(res *result.Result, mt string) ([]byte, error) {
+// render encodes the engine's result in the media type mt, through its
+// wire form (Result).
+func render(r *result.Result, mt string) ([]byte, error) {
+	if r == nil {
+		return nil, errors.New("api: render: no result")
+	}
+	res := fromResult(r)
 	if err := checkShape(res); err != nil {
 		return nil, err
 	}
@@ -68,7 +74,7 @@ func render(res *result.Result, mt string) ([]byte, error) {
 }
 
 // checkShape makes sure every row has one cell per column.
-func checkShape(res *result.Result) error {
+func checkShape(res *Result) error {
 	for i, row := range res.Rows {
 		if len(row.Cells) != len(res.Columns) {
 			return fmt.Errorf("api: render: row %d has %d cells for %d columns", i, len(row.Cells), len(res.Columns))
@@ -78,7 +84,7 @@ func checkShape(res *result.Result) error {
 }
 
 // hasMargin reports whether any row is a total row.
-func hasMargin(res *result.Result) bool {
+func hasMargin(res *Result) bool {
 	for _, row := range res.Rows {
 		if row.Margin {
 			return true
@@ -88,12 +94,12 @@ func hasMargin(res *result.Result) bool {
 }
 
 // renderCSV writes the CSV rendering (RFC 4180, header row first).
-func renderCSV(res *result.Result) ([]byte, error) {
+func renderCSV(res *Result) ([]byte, error) {
 	margin := hasMargin(res)
 	var header []string
 	for _, c := range res.Columns {
 		header = append(header, c.Name)
-		if c.Role == result.RoleMeasure {
+		if c.Role == RoleMeasure {
 			header = append(header, c.Name+suffixStdDev, c.Name+suffixCILow, c.Name+suffixCIHigh)
 		}
 	}
@@ -113,7 +119,7 @@ func renderCSV(res *result.Result) ([]byte, error) {
 		var suppressed []string
 		for j, c := range res.Columns {
 			cell := row.Cells[j]
-			if c.Role != result.RoleMeasure {
+			if c.Role != RoleMeasure {
 				s, err := formatValue(cell.Value)
 				if err != nil {
 					return nil, fmt.Errorf("api: render CSV: row %d, column %q: %w", i, c.Name, err)
@@ -189,15 +195,15 @@ func formatFloat(f float64) string {
 }
 
 // arrowKeyType maps a key column's value type to its Arrow type.
-func arrowKeyType(t result.ValueType) arrow.DataType {
+func arrowKeyType(t string) arrow.DataType {
 	switch t {
-	case result.TypeInteger:
+	case TypeInteger:
 		return arrow.PrimitiveTypes.Int64
-	case result.TypeNumber:
+	case TypeNumber:
 		return arrow.PrimitiveTypes.Float64
-	case result.TypeDate:
+	case TypeDate:
 		return arrow.FixedWidthTypes.Date32
-	case result.TypeBool:
+	case TypeBool:
 		return arrow.FixedWidthTypes.Boolean
 	default:
 		return arrow.BinaryTypes.String
@@ -205,11 +211,11 @@ func arrowKeyType(t result.ValueType) arrow.DataType {
 }
 
 // arrowSchema returns the schema of the Arrow rendering.
-func arrowSchema(res *result.Result) (*arrow.Schema, error) {
+func arrowSchema(res *Result) (*arrow.Schema, error) {
 	var fields []arrow.Field
 	f64 := arrow.PrimitiveTypes.Float64
 	for _, c := range res.Columns {
-		if c.Role != result.RoleMeasure {
+		if c.Role != RoleMeasure {
 			fields = append(fields, arrow.Field{Name: c.Name, Type: arrowKeyType(c.Type), Nullable: true})
 			continue
 		}
@@ -235,7 +241,7 @@ func arrowSchema(res *result.Result) (*arrow.Schema, error) {
 
 // renderArrow writes the Arrow IPC stream rendering: the schema and one
 // record batch holding every row.
-func renderArrow(res *result.Result) ([]byte, error) {
+func renderArrow(res *Result) ([]byte, error) {
 	schema, err := arrowSchema(res)
 	if err != nil {
 		return nil, err
@@ -248,7 +254,7 @@ func renderArrow(res *result.Result) ([]byte, error) {
 		f := 0
 		for j, c := range res.Columns {
 			cell := row.Cells[j]
-			if c.Role != result.RoleMeasure {
+			if c.Role != RoleMeasure {
 				if err := appendKey(b.Field(f), cell.Value); err != nil {
 					return nil, fmt.Errorf("api: render Arrow: row %d, column %q: %w", i, c.Name, err)
 				}
@@ -281,7 +287,7 @@ func renderArrow(res *result.Result) ([]byte, error) {
 
 // appendMeasure appends a measure cell to its five builders: value,
 // stddev, CI low, CI high, suppressed.
-func appendMeasure(bs []array.Builder, cell result.Cell) error {
+func appendMeasure(bs []array.Builder, cell Cell) error {
 	val := bs[0].(*array.Float64Builder)
 	sd := bs[1].(*array.Float64Builder)
 	lo := bs[2].(*array.Float64Builder)

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// Converters between the engine's types and the wire types of types.go.
+// They copy, so a wire value shares no memory with what the engine
+// returned, and they keep a nil slice nil and an empty one empty: JSON
+// tells null from [].
+
+// convert maps s through f, keeping nil nil.
+func convert[S, T any](s []S, f func(S) T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// clonePtr returns a pointer to a copy of *p, or nil.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// toEngine returns the engine's form of the request bounds.
+func (b *Bounds) toEngine() *engine.Bounds {
+	if b == nil {
+		return nil
+	}
+	return &engine.Bounds{
+		MaxGroupsPerPerson:       b.MaxGroupsPerPerson,
+		MaxRowsPerPersonPerGroup: b.MaxRowsPerPersonPerGroup,
+		Clamp:                    maps.Clone(b.Clamp),
+	}
+}
+
+// toEngine returns the engine's form of a cohort criterion.
+func (c Criterion) toEngine() engine.Criterion {
+	return engine.Criterion{Dataset: c.Dataset, Where: c.Where, From: c.From, To: c.To}
+}
+
+// fromResult returns the wire form of a released result.
+func fromResult(res *result.Result) *Result {
+	if res == nil {
+		return nil
+	}
+	return &Result{
+		Columns: convert(res.Columns, fromColumn),
+		Rows:    convert(res.Rows, fromRow),
+		Meta:    fromMeta(res.Meta),
+	}
+}
+
+func fromColumn(c result.Column) Column {
+	return Column{Name: c.Name, Role: string(c.Role), Type: string(c.Type), Aggregate: c.Aggregate}
+}
+
+func fromRow(r result.Row) Row {
+	return Row{Cells: convert(r.Cells, fromCell), Margin: r.Margin}
+}
+
+func fromCell(c result.Cell) Cell {
+	return Cell{Value: c.Value, Suppressed: c.Suppressed, Reason: c.Reason, StdDev: c.StdDev, CI: clonePtr(c.CI)}
+}
+
+func fromMeta(m result.Meta) Meta {
+	return Meta{
+		QueryID:         m.QueryID,
+		Time:            m.Time,
+		Project:         m.Project,
+		Datasets:        slices.Clone(m.Datasets),
+		Epsilon:         m.Epsilon,
+		Delta:           m.Delta,
+		Split:           convert(m.Split, fromSpend),
+		Mechanism:       m.Mechanism,
+		Groups:          m.Groups,
+		Bounding:        fromBounding(m.Bounding),
+		MinCellCount:    m.MinCellCount,
+		RoundTo:         m.RoundTo,
+		SuppressBelow:   m.SuppressBelow,
+		SuppressedCells: m.SuppressedCells,
+		Notes:           slices.Clone(m.Notes),
+	}
+}
+
+func fromSpend(s result.Spend) Spend {
+	return Spend{Purpose: s.Purpose, Epsilon: s.Epsilon, Delta: s.Delta}
+}
+
+func fromBounding(b result.Bounding) Bounding {
+	out := Bounding{
+		MaxGroupsPerPerson:       b.MaxGroupsPerPerson,
+		MaxRowsPerPersonPerGroup: b.MaxRowsPerPersonPerGroup,
+		Bounds:                   maps.Clone(b.Bounds),
+		L0Step:                   b.L0Step,
+		Chosen:                   b.Chosen,
+	}
+	if t := b.Truncated; t != nil {
+		out.Truncated = &Truncated{Pairs: t.Pairs, Rows: t.Rows}
+	}
+	return out
+}
+
+// fromDataset returns the wire form of a data map entry.
+func fromDataset(d catalog.Dataset) Dataset {
+	return Dataset{
+		Name:            d.Name,
+		Title:           d.Title,
+		Description:     d.Description,
+		PersonKey:       d.PersonKey,
+		OneRowPerPerson: d.OneRowPerPerson,
+		Size:            d.Size,
+		ApproxRows:      d.ApproxRows,
+		Bounding: DatasetBounding{
+			MaxGroupsPerPerson:       d.Bounding.MaxGroupsPerPerson,
+			MaxRowsPerPersonPerGroup: d.Bounding.MaxRowsPerPersonPerGroup,
+			MinCellCount:             d.Bounding.MinCellCount,
+			RoundTo:                  d.Bounding.RoundTo,
+			Epsilon:                  EpsilonPerQuery{Default: d.Bounding.Epsilon.Default, Max: d.Bounding.Epsilon.Max},
+			DeltaPerQuery:            d.Bounding.DeltaPerQuery,
+			Noise:                    d.Bounding.Noise,
+		},
+		Columns: convert(d.Columns, fromDatasetColumn),
+		Hits:    d.Hits,
+	}
+}
+
+func fromDatasetColumn(c catalog.Column) DatasetColumn {
+	out := DatasetColumn{
+		Name:          c.Name,
+		Type:          c.Type,
+		Description:   c.Description,
+		CodeSystem:    c.CodeSystem,
+		PersonKey:     c.PersonKey,
+		Bounds:        clonePtr(c.Bounds),
+		PrefixDomains: convert(c.PrefixDomains, fromPrefixDomain),
+		Matched:       c.Matched,
+	}
+	if c.PublicDomain != nil {
+		d := fromDomain(*c.PublicDomain)
+		out.PublicDomain = &d
+	}
+	return out
+}
+
+func fromDomain(d catalog.Domain) Domain {
+	return Domain{
+		Kind:     d.Kind,
+		Values:   slices.Clone(d.Values),
+		CodeList: d.CodeList,
+		Count:    d.Count,
+		Range:    clonePtr(d.Range),
+		Summary:  d.Summary,
+	}
+}
+
+func fromPrefixDomain(p catalog.PrefixDomain) PrefixDomain {
+	return PrefixDomain{Length: p.Length, Domain: fromDomain(p.Domain)}
+}
+
+// fromTemplate returns the wire form of a template's description.
+func fromTemplate(t engine.TemplateInfo) TemplateInfo {
+	return TemplateInfo{
+		Name:        t.Name,
+		Title:       t.Title,
+		Description: t.Description,
+		Datasets:    slices.Clone(t.Datasets),
+		Params:      convert(t.Params, fromParam),
+		Epsilon:     t.Epsilon,
+		SQL:         t.SQL,
+	}
+}
+
+func fromParam(p engine.ParamInfo) ParamInfo {
+	return ParamInfo{
+		Name:        p.Name,
+		Type:        p.Type,
+		Description: p.Description,
+		Pattern:     p.Pattern,
+		Min:         clonePtr(p.Min),
+		Max:         clonePtr(p.Max),
+		Enum:        slices.Clone(p.Enum),
+		Default:     p.Default,
+		Required:    p.Required,
+	}
+}
+
+// fromBudget returns the wire form of a budget report.
+func fromBudget(r *engine.BudgetReport) *BudgetReport {
+	if r == nil {
+		return nil
+	}
+	return &BudgetReport{Project: r.Project, Datasets: convert(r.Datasets, fromDatasetBudget)}
+}
+
+func fromDatasetBudget(b engine.DatasetBudget) DatasetBudget {
+	return DatasetBudget{Dataset: b.Dataset, Epsilon: fromAmount(b.Epsilon), Delta: fromAmount(b.Delta)}
+}
+
+func fromAmount(a engine.Amount) Amount {
+	return Amount{Total: a.Total, Spent: a.Spent, Remaining: a.Remaining}
+}
+
+// fromAuditEntry returns the wire form of an audit entry.
+func fromAuditEntry(e audit.Entry) AuditEntry {
+	return AuditEntry{
+		Seq:          e.Seq,
+		Time:         e.Time,
+		QueryID:      e.QueryID,
+		Principal:    e.Principal,
+		Project:      e.Project,
+		Datasets:     slices.Clone(e.Datasets),
+		Kind:         e.Kind,
+		Query:        e.Query,
+		Template:     e.Template,
+		Params:       slices.Clone(e.Params),
+		PlanHash:     e.PlanHash,
+		Epsilon:      e.Epsilon,
+		Delta:        e.Delta,
+		Outcome:      e.Outcome,
+		Reason:       e.Reason,
+		ResultDigest: e.ResultDigest,
+		PrevHash:     e.PrevHash,
+		Hash:         e.Hash,
+	}
+}

@@ -1,0 +1,359 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The wire types: the JSON bodies of the API's requests and responses,
+// one Go type per schema of openapi.json (TestOpenAPISchemasMatchTypes
+// keeps the two equal). They belong to the API, not the engine: convert.go
+// fills them from the engine's types and turns request bodies into engine
+// requests, so an engine struct can change without changing the wire.
+// Field order is the order of the JSON members. They are plain values,
+// safe for concurrent reads.
+
+// StatusBody is the body of /healthz and /readyz.
+type StatusBody struct {
+	Status string `json:"status"`
+}
+
+// QueryBody is the body of POST /v1/query.
+type QueryBody struct {
+	Project string `json:"project"`
+	SQL     string `json:"sql"`
+	// Epsilon is the ε to spend, within the policy's range; omitted: the default.
+	Epsilon *float64 `json:"epsilon,omitempty"`
+	// Totals asks for margins with secondary suppression.
+	Totals bool `json:"totals,omitempty"`
+	// Bounds fixes contribution bounds at or under the policy's caps.
+	Bounds *Bounds `json:"bounds,omitempty"`
+}
+
+// TemplateRunBody is the body of POST /v1/templates/{name}/run.
+type TemplateRunBody struct {
+	Project string         `json:"project"`
+	Params  map[string]any `json:"params"`
+	// Bounds fixes contribution bounds at or under the policy's caps.
+	Bounds *Bounds `json:"bounds,omitempty"`
+}
+
+// CohortBody is the body of POST /v1/cohorts/estimate.
+type CohortBody struct {
+	Project   string      `json:"project"`
+	Include   []Criterion `json:"include"`
+	Exclude   []Criterion `json:"exclude,omitempty"`
+	Breakdown []string    `json:"breakdown,omitempty"`
+	// Epsilon is the ε to spend, within the policy's range; omitted: the default.
+	Epsilon *float64 `json:"epsilon,omitempty"`
+	// Bounds fixes contribution bounds at or under the policy's caps.
+	Bounds *Bounds `json:"bounds,omitempty"`
+}
+
+// Criterion is one registry condition of a cohort: a person meets it when
+// the dataset has a row for them where Where holds, dated within
+// [From, To] when given.
+type Criterion struct {
+	Dataset string `json:"dataset"`
+	Where   string `json:"where"`
+	// From and To are optional ISO dates (YYYY-MM-DD), inclusive.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// Bounds are contribution bounds a request fixes, each at or under the
+// policy's caps; zero fields are left to the engine.
+type Bounds struct {
+	// MaxGroupsPerPerson is L0.
+	MaxGroupsPerPerson int `json:"max_groups_per_person,omitempty"`
+	// MaxRowsPerPersonPerGroup is L∞ for counts.
+	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group,omitempty"`
+	// Clamp narrows the declared bounds [lo, hi] of numeric columns, by column name.
+	Clamp map[string][2]float64 `json:"clamp,omitempty"`
+}
+
+// Result is a protected, releasable table: the body of a query, template
+// run or cohort estimate answered as JSON. Every row has one cell per column.
+type Result struct {
+	Columns []Column `json:"columns"`
+	Rows    []Row    `json:"rows"`
+	Meta    Meta     `json:"meta"`
+}
+
+// The roles of a Column.
+const (
+	RoleKey     = "key"
+	RoleMeasure = "measure"
+)
+
+// The value types of a Column.
+const (
+	TypeString  = "string"
+	TypeInteger = "integer"
+	TypeNumber  = "number"
+	TypeDate    = "date"
+	TypeBool    = "boolean"
+)
+
+// Column describes one released column.
+type Column struct {
+	Name string `json:"name"`
+	// Role is RoleKey or RoleMeasure.
+	Role string `json:"role"`
+	// Type is one of the Type constants.
+	Type string `json:"type"`
+	// Aggregate is the measure's aggregate kind (e.g. "count_persons", "avg"); empty for keys.
+	Aggregate string `json:"aggregate,omitempty"`
+}
+
+// Row is one released group.
+type Row struct {
+	Cells []Cell `json:"cells"`
+	// Margin is true for a total row; its rolled-up key cells are null.
+	Margin bool `json:"margin,omitempty"`
+}
+
+// Cell is one released value.
+type Cell struct {
+	// Value is the key value (dates as YYYY-MM-DD) or the noisy measure;
+	// nil when suppressed or NULL.
+	Value any `json:"value"`
+	// Suppressed is true when the measure is withheld.
+	Suppressed bool `json:"suppressed,omitempty"`
+	// Reason says why a cell is suppressed: "min_cell_count" or "secondary".
+	Reason string `json:"reason,omitempty"`
+	// StdDev is the standard deviation of the noise added to a measure.
+	StdDev float64 `json:"stddev,omitempty"`
+	// CI is the 95% confidence interval [lo, hi] of a measure.
+	CI *[2]float64 `json:"ci95,omitempty"`
+}
+
+// Meta describes how a result was protected. In CSV and Arrow renderings
+// it is summarised in response headers, and in Arrow it is also the
+// schema metadata under MetaKey.
+type Meta struct {
+	QueryID  string    `json:"query_id"`
+	Time     time.Time `json:"time"`
+	Project  string    `json:"project"`
+	Datasets []string  `json:"datasets"`
+	// Epsilon and Delta are what the query debited from each dataset's budget.
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	// Split says how Epsilon and Delta were divided.
+	Split []Spend `json:"split"`
+	// Mechanism is "laplace" or "gaussian".
+	Mechanism string `json:"mechanism"`
+	// Groups says how output groups were chosen: "public_domain",
+	// "partition_selection" or "single_group".
+	Groups string `json:"groups"`
+	// Bounding reports the contribution bounds used.
+	Bounding Bounding `json:"bounding"`
+	// MinCellCount and RoundTo are the suppression and rounding rules applied.
+	MinCellCount int `json:"min_cell_count"`
+	RoundTo      int `json:"round_to,omitempty"`
+	// SuppressBelow is the release threshold of the noisy person count; 0: none.
+	SuppressBelow float64 `json:"suppress_below,omitempty"`
+	// SuppressedCells counts suppressed measure cells.
+	SuppressedCells int `json:"suppressed_cells"`
+	// Notes are short remarks for the analyst.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Spend is one part of a result's budget split.
+type Spend struct {
+	// Purpose names the column or step, e.g. "persons", "partition_selection".
+	Purpose string  `json:"purpose"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+}
+
+// Bounding reports the contribution bounds a result was computed under.
+type Bounding struct {
+	MaxGroupsPerPerson       int `json:"max_groups_per_person"`
+	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group"`
+	// Bounds are the clamping bounds per aggregated column.
+	Bounds map[string][2]float64 `json:"bounds,omitempty"`
+	// L0Step is "applied", "one_group_per_person" or "domain_within_limit".
+	L0Step string `json:"l0_step"`
+	// Chosen is "policy", "request" or "estimated".
+	Chosen string `json:"chosen,omitempty"`
+	// Truncated is the estimated share of what estimated bounds cut.
+	Truncated *Truncated `json:"truncated,omitempty"`
+}
+
+// Truncated is what contribution bounds cut, as estimated shares.
+type Truncated struct {
+	Pairs float64 `json:"pairs"`
+	Rows  float64 `json:"rows"`
+}
+
+// DatasetList is the body of GET /v1/datasets.
+type DatasetList struct {
+	Datasets []Dataset `json:"datasets"`
+}
+
+// Dataset is one dataset of the data map: the body of GET /v1/datasets/{name}.
+type Dataset struct {
+	Name            string `json:"name"`
+	Title           string `json:"title"`
+	Description     string `json:"description,omitempty"`
+	PersonKey       string `json:"person_key"`
+	OneRowPerPerson bool   `json:"one_row_per_person"`
+	// Size is the number of rows in words ("about 12,000", "unknown").
+	Size string `json:"size"`
+	// ApproxRows is the row count to two significant figures; 0 when small or unknown.
+	ApproxRows int64           `json:"approx_rows"`
+	Bounding   DatasetBounding `json:"bounding"`
+	Columns    []DatasetColumn `json:"columns"`
+	// Hits is the number of search matches (?q= only).
+	Hits int `json:"hits,omitempty"`
+}
+
+// DatasetBounding is how a dataset's contributions are bounded and what
+// one query may spend on it.
+type DatasetBounding struct {
+	MaxGroupsPerPerson       int             `json:"max_groups_per_person"`
+	MaxRowsPerPersonPerGroup int             `json:"max_rows_per_person_per_group"`
+	MinCellCount             int             `json:"min_cell_count"`
+	RoundTo                  int             `json:"round_to"`
+	Epsilon                  EpsilonPerQuery `json:"epsilon_per_query"`
+	DeltaPerQuery            float64         `json:"delta_per_query"`
+	Noise                    string          `json:"noise"`
+}
+
+// EpsilonPerQuery is the default and maximum ε of one query.
+type EpsilonPerQuery struct {
+	Default float64 `json:"default"`
+	Max     float64 `json:"max"`
+}
+
+// DatasetColumn is one column of a dataset.
+type DatasetColumn struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+	CodeSystem  string `json:"code_system,omitempty"`
+	// PersonKey marks the dataset's person key.
+	PersonKey bool `json:"person_key,omitempty"`
+	// Bounds are the clamping bounds of a numeric column.
+	Bounds *[2]float64 `json:"bounds,omitempty"`
+	// PublicDomain summarises the values the column (or a date's year) may take.
+	PublicDomain *Domain `json:"public_domain,omitempty"`
+	// PrefixDomains summarise the public domains of the column's first n
+	// characters, by increasing n.
+	PrefixDomains []PrefixDomain `json:"prefix_domains,omitempty"`
+	// Matched marks a column that matched a search.
+	Matched bool `json:"matched,omitempty"`
+}
+
+// Domain summarises a public domain.
+type Domain struct {
+	// Kind is "values", "code_list", "range" or "years".
+	Kind string `json:"kind"`
+	// Values lists the values of a small domain.
+	Values []string `json:"values,omitempty"`
+	// CodeList names the code list the values come from.
+	CodeList string `json:"code_list,omitempty"`
+	// Count is the number of values.
+	Count int `json:"count"`
+	// Range is [lo, hi] of a range or years domain.
+	Range *[2]int `json:"range,omitempty"`
+	// Summary says it in words, e.g. "M, F", "years 2010–2024".
+	Summary string `json:"summary"`
+}
+
+// PrefixDomain is the public domain of a column's first Length characters.
+type PrefixDomain struct {
+	Length int `json:"length"`
+	Domain
+}
+
+// TemplateList is the body of GET /v1/templates.
+type TemplateList struct {
+	Templates []TemplateInfo `json:"templates"`
+}
+
+// TemplateInfo describes an approved template to the principals who may run it.
+type TemplateInfo struct {
+	Name        string      `json:"name"`
+	Title       string      `json:"title"`
+	Description string      `json:"description,omitempty"`
+	Datasets    []string    `json:"datasets"`
+	Params      []ParamInfo `json:"params"`
+	// Epsilon is what one run costs on each of Datasets.
+	Epsilon float64 `json:"epsilon"`
+	// SQL is the approved query text with its placeholders.
+	SQL string `json:"sql"`
+}
+
+// ParamInfo describes one template parameter.
+type ParamInfo struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Description string   `json:"description,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
+	Min         *float64 `json:"min,omitempty"`
+	Max         *float64 `json:"max,omitempty"`
+	Enum        []string `json:"enum,omitempty"`
+	Default     any      `json:"default,omitempty"`
+	Required    bool     `json:"required"`
+}
+
+// BudgetReport is a project's budget per dataset: the body of
+// GET /v1/projects/{id}/budget.
+type BudgetReport struct {
+	Project  string          `json:"project"`
+	Datasets []DatasetBudget `json:"datasets"`
+}
+
+// DatasetBudget is the budget of one project × dataset.
+type DatasetBudget struct {
+	Dataset string `json:"dataset"`
+	Epsilon Amount `json:"epsilon"`
+	Delta   Amount `json:"delta"`
+}
+
+// Amount is a budget total, what was spent, and what remains (never negative).
+type Amount struct {
+	Total     float64 `json:"total"`
+	Spent     float64 `json:"spent"`
+	Remaining float64 `json:"remaining"`
+}
+
+// AuditList is the body of GET /v1/audit, newest entries as the engine returns them.
+type AuditList struct {
+	Entries []AuditEntry `json:"entries"`
+}
+
+// AuditEntry is one hash-chained audit log entry. Hash is computed by the
+// engine over its own encoding of the entry, not over this JSON.
+type AuditEntry struct {
+	Seq       int64     `json:"seq"`
+	Time      time.Time `json:"time"`
+	QueryID   string    `json:"query_id,omitempty"`
+	Principal string    `json:"principal"`
+	Project   string    `json:"project"`
+	Datasets  []string  `json:"datasets"`
+	// Kind is "sql", "template", "cohort" or another kind of request.
+	Kind string `json:"kind"`
+	// Query is the SQL text or the cohort specification as JSON.
+	Query string `json:"query,omitempty"`
+	// Template and Params name the template run and its parameter values.
+	Template string          `json:"template,omitempty"`
+	Params   json.RawMessage `json:"params,omitempty"`
+	// PlanHash is the hex SHA-256 of the SQL that was (or would have been) executed.
+	PlanHash string `json:"plan_hash,omitempty"`
+	// Epsilon and Delta are what the request debited from each dataset.
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	// Outcome is "released", "refused" or "failed".
+	Outcome string `json:"outcome"`
+	// Reason is the refusal code of a refused or failed request.
+	Reason string `json:"reason,omitempty"`
+	// ResultDigest is the hex SHA-256 of the released result as the engine encodes it.
+	ResultDigest string `json:"result_digest,omitempty"`
+	// PrevHash is the Hash of the previous entry.
+	PrevHash string `json:"prev_hash"`
+	// Hash is the hex SHA-256 of this entry's canonical encoding.
+	Hash string `json:"hash"`
+}
