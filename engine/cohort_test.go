@@ -124,7 +124,7 @@ func TestCohortCorpusEqualsPlain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, wantCols := colNames(res), strings.Join(append(slices.Clone(tc.spec.Breakdown), "persons"), ","); got != wantCols {
+			if got, wantCols := testkit.ColumnNames(res), strings.Join(append(slices.Clone(tc.spec.Breakdown), "persons"), ","); got != wantCols {
 				t.Errorf("columns %s, want %s", got, wantCols)
 			}
 			checkReleased(t, res, nk, want)
@@ -232,7 +232,7 @@ func TestCohortPolicyRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Meta.Datasets, []string{"npr"}) || colNames(res) != "persons" {
-		t.Errorf("datasets %v, columns %s; want npr only and persons", res.Meta.Datasets, colNames(res))
+	if !slices.Equal(res.Meta.Datasets, []string{"npr"}) || testkit.ColumnNames(res) != "persons" {
+		t.Errorf("datasets %v, columns %s; want npr only and persons", res.Meta.Datasets, testkit.ColumnNames(res))
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/refusal"
-	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
@@ -133,7 +132,7 @@ func TestQueryReleasesProtectedResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := colNames(res); got != "sex,persons,mean_los" {
+	if got := testkit.ColumnNames(res); got != "sex,persons,mean_los" {
 		t.Fatalf("columns = %s", got)
 	}
 	if len(res.Rows) != 2 || res.Rows[0].Cells[0].Value != "F" || res.Rows[1].Cells[0].Value != "M" {
@@ -166,14 +165,6 @@ func TestQueryReleasesProtectedResult(t *testing.T) {
 	if a.Outcome != "released" || a.QueryID != m.QueryID || a.ResultDigest == "" || a.PlanHash == "" || a.Epsilon != 0.5 {
 		t.Errorf("audit = %+v", a)
 	}
-}
-
-func colNames(r *result.Result) string {
-	var names []string
-	for _, c := range r.Columns {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ",")
 }
 
 func TestRefusalsDebitNothing(t *testing.T) {
@@ -252,7 +243,7 @@ func TestTemplateRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := colNames(res); got != "year,persons" {
+	if got := testkit.ColumnNames(res); got != "year,persons" {
 		t.Fatalf("columns = %s", got)
 	}
 	if len(res.Rows) != 15 {

@@ -1,20 +1,12 @@
 package post
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/statgate/statgate/engine/internal/testkit"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
 )
-
-func colNames(r *result.Result) string {
-	var names []string
-	for _, c := range r.Columns {
-		names = append(names, c.Name)
-	}
-	return strings.Join(names, ",")
-}
 
 func TestApply(t *testing.T) {
 	// Protected columns: key "k", measures "n" and "m"; the query selects m, k, n.
@@ -63,7 +55,7 @@ func TestApply(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := colNames(out); got != "mean,key,count" {
+			if got := testkit.ColumnNames(out); got != "mean,key,count" {
 				t.Fatalf("columns %s", got)
 			}
 			var keys []string
