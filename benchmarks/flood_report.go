@@ -33,8 +33,10 @@ type FloodReport struct {
 	Started time.Time
 	Elapsed time.Duration
 	Machine Machine
-	Spec    Spec
-	Runs    []*FloodResult
+	// Revision is the statgate commit measured ("" when unknown).
+	Revision string
+	Spec     Spec
+	Runs     []*FloodResult
 }
 
 // Markdown renders the report as a section of RESULTS.md, markers included.
@@ -44,9 +46,13 @@ func (r *FloodReport) Markdown() string {
 	w("%s\n## Execution limits: a light query under a flood\n\n", FloodBegin)
 	w("Written by `benchmarks/cmd/flood` (the rest of this file by `compare`). This run:\n\n")
 	w("```\n%s\n```\n\n", r.Command)
-	w("started %s, took %s, on %s (%d cores, load %s when it started), %s, DuckDB %s.\n\n",
+	rev := ""
+	if r.Revision != "" {
+		rev = fmt.Sprintf("statgate %s, ", r.Revision)
+	}
+	w("started %s, took %s, on %s (%d cores, load %s when it started), %s%s, DuckDB %s.\n\n",
 		r.Started.Format("2006-01-02 15:04 MST"), r.Elapsed.Round(time.Second), orUnknown(r.Machine.CPU),
-		r.Machine.Cores, orUnknown(r.Machine.Load), r.Machine.Go, orUnknown(r.Machine.DuckDB))
+		r.Machine.Cores, orUnknown(r.Machine.Load), rev, r.Machine.Go, orUnknown(r.Machine.DuckDB))
 	if len(r.Runs) == 0 {
 		w("No runs.\n%s\n", FloodEnd)
 		return b.String()

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -84,8 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0, "the API's global execution limit (default: as statgate serve, --threads or all cores, at least 2)")
 	fs.IntVar(&o.maxPerPrincipal, "max-per-principal", 0, "the API's per-principal execution limit (default: the API's, 2)")
 	fs.IntVar(&o.flooders, "flooders", 16, "concurrent clients of the flooding principal")
-	fs.IntVar(&o.light, "light", 200, "light queries per phase (alone, under the flood)")
-	fs.IntVar(&o.rounds, "rounds", 5, "rounds of B alone then B under the flood, --light spread over them")
+	fs.IntVar(&o.light, "light", 300, "light queries per phase (alone, under the flood)")
+	fs.IntVar(&o.rounds, "rounds", 6, "rounds of B alone then B under the flood, --light spread over them")
 	fs.Float64Var(&o.quiet, "quiet", 0, "discard and repeat rounds in which other processes used more than this many cores (0: keep all)")
 	fs.DurationVar(&o.pause, "pause", 20*time.Millisecond, "pause between two light queries")
 	fs.StringVar(&retry, "retry", "after,now", "how the flooding clients follow a 429, one run each: now (retry at once), after (wait Retry-After)")
@@ -178,11 +179,38 @@ func repoRoot() (string, error) {
 	}
 }
 
+// revision is the commit the binary was built from, "+modified" when the
+// work tree had changes ("" when the build recorded none).
+func revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+modified"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return ""
+	}
+	return rev + modified
+}
+
 func run(ctx context.Context, o *options, log io.Writer) error {
 	start := time.Now()
 	rep := &benchmarks.FloodReport{
 		Command: "go run -tags duckdb_arrow ./benchmarks/cmd/flood " + strings.Join(o.args, " "),
-		Started: start.UTC(), Machine: benchmarks.DescribeMachine(ctx), Spec: o.spec,
+		Started: start.UTC(), Machine: benchmarks.DescribeMachine(ctx), Spec: o.spec, Revision: revision(),
 	}
 	rep.Command = strings.TrimSpace(rep.Command)
 	data, err := benchmarks.Prepare(ctx, o.cache, o.spec, false, log)
