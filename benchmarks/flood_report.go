@@ -135,7 +135,7 @@ func quietNote(runs []*FloodResult) string {
 		return ""
 	}
 	return fmt.Sprintf("; each round started once they used at most %.2f cores, and a round in which they used more was "+
-		"discarded and run again (%d rounds in all)", q, n)
+		"discarded and run again (%d discarded in all)", q, n)
 }
 
 // aShares lists, per distinct pair of limits, how many queries A runs at once.
