@@ -27,11 +27,11 @@ const RetryAfterSeconds = 1
 
 // limiter bounds the query executions that run at once: at most global in
 // all and at most perPrincipal for any one principal. A principal that
-// already runs a query may not take the last free slot: it stays for a
-// principal with none running, so that one principal never holds every
-// slot and another's first query always finds one unless global
-// principals are running queries already. (With global 2 and
-// perPrincipal 2, a lone principal runs one query at a time.)
+// already runs a query may not take the last free slot: it goes only to a
+// principal with none running, so one principal never holds every slot
+// and a flood by one or a few principals leaves room for another's query.
+// (With global 2 and perPrincipal 2, a lone principal runs one query at
+// a time.)
 //
 // acquire never waits: a request over a limit is refused at once, so
 // there is no queue to grow. What it refuses depends only on the number
