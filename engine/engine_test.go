@@ -20,6 +20,14 @@ import (
 	"github.com/statgate/statgate/policies"
 )
 
+// The corpora the engine's tests read (testkit.ReadQueries,
+// testkit.ReadBlocks; the format is described in each file's header).
+const (
+	acceptedCorpus = "../testdata/queries/accepted.txt"
+	rejectedCorpus = "../testdata/queries/rejected.txt"
+	cohortCorpus   = "../testdata/queries/cohorts.txt"
+)
+
 // policyPath is the shipped policy; its sources are the checked-in extract
 // in testdata/registries.
 const policyPath = "../policies/norway-synthetic.yaml"
