@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/differential-privacy/go/v3/noise"
@@ -145,9 +146,13 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 		lap = r.s.Noise // tests: a fake that adds nothing
 	}
 	eps := r.profileEpsilon()
-	cutoff := ProfileCutoff * math.Sqrt2 / eps
+	sd := math.Sqrt2 / eps
 	out := make(map[string][]float64, len(hists))
 	for name, h := range hists {
+		cutoff := ProfileCutoff * sd
+		if strings.HasPrefix(name, plan.ProfileLow) || strings.HasPrefix(name, plan.ProfileHigh) {
+			cutoff = ProfileValueCutoff * sd
+		}
 		noisy := make([]float64, len(h))
 		for i, x := range h {
 			v, err := lap.AddNoiseFloat64(float64(x), 1, 1, eps, 0)
@@ -168,7 +173,12 @@ func (r *Release) profileEpsilon() float64 {
 
 // ProfileCutoff is how many standard deviations of its noise a bucket of
 // the contribution profile must reach to count (NoiseProfile).
-const ProfileCutoff = 3
+const ProfileCutoff = 2
+
+// ProfileValueCutoff is that threshold for the value histograms, whose
+// empty tail buckets would otherwise widen a narrowed clamp back to the
+// declared bounds.
+const ProfileValueCutoff = 3
 
 // Cost estimates the work of Apply in noise draws, from the plan and the
 // options alone: the groups it may release times the draws each needs.
