@@ -21,11 +21,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/statgate/statgate/benchmarks"
+	"github.com/statgate/statgate/benchmarks/internal/cli"
 )
 
 // options are the command's flags.
@@ -117,11 +117,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.scaleRows = min(o.scaleRows, r)
 	}
 	if scaleRows != "" {
-		if o.scaleRows, err = parseCount(scaleRows); err != nil {
+		if o.scaleRows, err = cli.ParseCount(scaleRows); err != nil {
 			return nil, fmt.Errorf("--scale-rows: %w", err)
 		}
 	}
-	if o.beamMaxRows, err = parseCount(beamMax); err != nil {
+	if o.beamMaxRows, err = cli.ParseCount(beamMax); err != nil {
 		return nil, fmt.Errorf("--beam-max-rows: %w", err)
 	}
 	for _, v := range strings.Split(variants, ",") {
@@ -136,7 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.reps < 0 || o.beamReps < 0 {
 		return nil, errors.New("--reps and --beam-reps must not be negative")
 	}
-	if o.repoRoot, err = repoRoot(); err != nil {
+	if o.repoRoot, err = cli.RepoRoot("compare"); err != nil {
 		return nil, err
 	}
 	if o.cache == "" {
@@ -155,49 +155,13 @@ func parseCounts(s string) ([]int64, error) {
 		if strings.TrimSpace(f) == "" {
 			continue
 		}
-		n, err := parseCount(f)
+		n, err := cli.ParseCount(f)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// parseCount parses a positive count: 1000000, 1e6, 1M, 100k.
-func parseCount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := 1.0
-	switch {
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1e6, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "k"):
-		mult, s = 1e3, strings.TrimSuffix(s, "k")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f*mult < 1 || f*mult > 1e12 {
-		return 0, fmt.Errorf("%q is not a count", s)
-	}
-	return int64(f * mult), nil
-}
-
-// repoRoot finds the statgate module's root from the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(string(b), "module github.com/statgate/statgate\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run compare inside the statgate repository (no go.mod of github.com/statgate/statgate above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 func run(ctx context.Context, o *options, log io.Writer) error {

@@ -9,32 +9,6 @@ import (
 	"github.com/statgate/statgate/benchmarks"
 )
 
-func TestParseCount(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{in: "1000000", want: 1_000_000},
-		{in: "1e7", want: 10_000_000},
-		{in: "10M", want: 10_000_000},
-		{in: "100k", want: 100_000},
-		{in: " 2.5M ", want: 2_500_000},
-		{in: "0", wantErr: true},
-		{in: "-5", wantErr: true},
-		{in: "many", wantErr: true},
-		{in: "", wantErr: true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseCount(tc.in)
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("parseCount(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.wantErr)
-			}
-		})
-	}
-}
-
 func TestRepsFor(t *testing.T) {
 	tests := []struct {
 		rows int64

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/statgate/statgate/benchmarks"
+	"github.com/statgate/statgate/benchmarks/internal/cli"
 )
 
 // options are the command's flags.
@@ -102,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	n, err := parseCount(rows)
+	n, err := cli.ParseCount(rows)
 	if err != nil {
 		return nil, fmt.Errorf("--rows: %w", err)
 	}
@@ -127,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.flooders < 1 || o.light < 1 || o.rounds < 1 || o.maxConcurrent < 0 || o.maxPerPrincipal < 0 {
 		return nil, errors.New("--flooders, --light and --rounds must be positive, the limits not negative")
 	}
-	root, err := repoRoot()
+	root, err := cli.RepoRoot("flood")
 	if err != nil {
 		return nil, err
 	}
@@ -142,42 +143,6 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 // unlimited is the limit of the --unlimited run: more than any flood here.
 const unlimited = 1000
-
-// parseCount parses a positive count: 1000000, 1e6, 1M, 100k.
-func parseCount(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	mult := 1.0
-	switch {
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1e6, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "k"):
-		mult, s = 1e3, strings.TrimSuffix(s, "k")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f*mult < 1 || f*mult > 1e12 {
-		return 0, fmt.Errorf("%q is not a count", s)
-	}
-	return int64(f * mult), nil
-}
-
-// repoRoot is the statgate module's directory above the working directory.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.HasPrefix(string(b), "module github.com/statgate/statgate\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run flood inside the statgate repository (no go.mod of github.com/statgate/statgate above the working directory)")
-		}
-		dir = parent
-	}
-}
 
 // revision is the commit the binary was built from, "+modified" when the
 // work tree had changes ("" when the build recorded none).
