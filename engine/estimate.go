@@ -75,7 +75,7 @@ func (x *estimated) report(m *result.Meta) {
 	m.Bounding.Chosen = "estimated"
 	m.Bounding.Truncated = &result.Truncated{Pairs: x.choice.CutPairs, Rows: x.choice.CutRows}
 	if len(x.choice.Clamp) > 0 {
-		m.Notes = append(m.Notes, "the clamps of aggregated columns were narrowed to where all but 1% of the persons' smallest and largest values lie, from the same noisy profile (meta.bounding.bounds); values beyond them are clamped")
+		m.Notes = append(m.Notes, fmt.Sprintf("the clamps of aggregated columns were narrowed, from the same noisy profile, to where all but %g%% of the persons' smallest and largest values lie plus one bucket of margin (meta.bounding.bounds); values beyond them are clamped", 100*bounds.MaxClampedShare))
 	}
 	m.Notes = append(m.Notes, fmt.Sprintf("L0 and L∞ were chosen for this query from a noisy profile of how many groups and rows persons contribute (%g%% of epsilon, listed as %s in split); they are estimated to cut %.1f%% of the person × group pairs and %.1f%% of the rows, and the intervals of counts and sums are widened by that share", 100*protect.BoundsShare, protect.PurposeBounds, 100*x.choice.CutPairs, 100*x.choice.CutRows))
 }
