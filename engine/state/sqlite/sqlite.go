@@ -28,7 +28,8 @@ import (
 	"time"
 
 	// The pure-Go SQLite driver, registered as "sqlite".
-	_ "modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/statgate/statgate/engine/state"
 )
@@ -98,15 +99,30 @@ func openDB(ctx context.Context, dataDir string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+	// Two processes (or goroutines) opening a new file at once can meet
+	// SQLITE_BUSY while one switches it to WAL, a step SQLite does not
+	// retry under busy_timeout; Open retries it within BusyTimeout.
+	deadline := time.Now().Add(BusyTimeout)
+	for {
+		err = db.PingContext(ctx)
+		if err == nil {
+			err = migrate(ctx, db)
+		}
+		if err == nil {
+			return db, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return db, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (database is locked).
+func isBusy(err error) bool {
+	var se *msqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // dsn is the modernc.org/sqlite data source name of the state file: a
