@@ -22,6 +22,7 @@ import (
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/engine/tokens"
 )
 
@@ -291,7 +292,11 @@ func TestErrorStatuses(t *testing.T) {
 		{desc: "public metrics with a token", req: req{method: "GET", path: "/metrics", token: "tok-admin"},
 			wantStatus: 404, wantCode: "unknown_endpoint", wantNotInBody: "statgate_"},
 		{desc: "token store fails", req: req{method: "POST", path: "/v1/query", token: "broken", body: q},
-			wantStatus: 500, wantCode: "internal", wantNotInBody: "disk", wantNoQuery: true},
+			wantStatus: 503, wantCode: "state_unavailable", wantNotInBody: "disk", wantNoQuery: true},
+		{desc: "state store fails at the debit", eng: &fakeEngine{queryFn: func(context.Context, engine.Principal, engine.Request) (*result.Result, error) {
+			return nil, fmt.Errorf("engine.Query: debit: %w", state.Unavailable(errors.New("dial tcp 10.0.0.7:5432: connection refused")))
+		}}, req: req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: q},
+			wantStatus: 503, wantCode: "state_unavailable", wantNotInBody: "10.0.0.7"},
 		{desc: "forbidden budget", eng: &fakeEngine{budgetErr: &refusal.Error{Code: refusal.NotAMember, Message: "ingrid is not a member of this project"}},
 			req: req{method: "GET", path: "/v1/projects/other/budget", token: "tok-ingrid"}, wantStatus: 403, wantCode: "not_a_member"},
 		{desc: "forbidden audit", eng: &fakeEngine{auditErr: &refusal.Error{Code: refusal.RoleNotAllowed, Message: "no role allows reading the audit log"}},

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/statgate/statgate/engine/refusal"
+	"github.com/statgate/statgate/engine/state"
 )
 
 // ProblemTypeBase prefixes a problem's code to form its RFC 9457 type URI.
@@ -81,6 +82,7 @@ var (
 	codeTooManyRequests      = newProblemCode("too_many_requests", http.StatusTooManyRequests)
 	codeShuttingDown         = newProblemCode("shutting_down", http.StatusServiceUnavailable)
 	codeNotReady             = newProblemCode("not_ready", http.StatusServiceUnavailable)
+	codeStateUnavailable     = newProblemCode("state_unavailable", http.StatusServiceUnavailable)
 	codeTimeout              = newProblemCode("timeout", http.StatusGatewayTimeout)
 	codeClientClosedRequest  = newProblemCode("client_closed_request", StatusClientClosedRequest)
 	codeInternal             = newProblemCode("internal", http.StatusInternalServerError)
@@ -144,6 +146,11 @@ func toProblem(ctx context.Context, err error) Problem {
 	case errors.Is(err, context.Canceled):
 		p.Status, p.Title, p.Code = codeClientClosedRequest.status, "Client closed request", codeClientClosedRequest.name
 		p.Detail = "the client closed the connection before the answer was ready"
+	case errors.Is(err, state.ErrUnavailable):
+		// Fail closed: without a durable debit and audit entry nothing is released.
+		p.Status, p.Title, p.Code = codeStateUnavailable.status, "State store unavailable", codeStateUnavailable.name
+		p.Detail = "the state store (budget ledger, audit log, tokens) could not be reached; nothing was released"
+		p.Hint = "try again shortly; if it persists, tell the registry's operators (request id " + p.RequestID + ")"
 	default:
 		p.Status, p.Title, p.Code = codeInternal.status, "Internal server error", codeInternal.name
 		p.Detail = "internal error; request id " + p.RequestID
@@ -162,7 +169,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		info(r.Context()).code = rf.Code.String()
 	}
 	switch {
-	case p.Status == http.StatusInternalServerError || p.Status == http.StatusGatewayTimeout:
+	case p.Status == http.StatusInternalServerError || p.Status == http.StatusGatewayTimeout || p.Code == codeStateUnavailable.name:
 		h.log.ErrorContext(r.Context(), "request failed",
 			"request_id", p.RequestID, "status", p.Status, "error", err.Error())
 	case p.Status == StatusClientClosedRequest:

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/engine/tokens"
 )
 
@@ -201,7 +202,7 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if err != nil {
-			h.writeError(w, r, fmt.Errorf("api: token lookup: %w", err))
+			h.writeError(w, r, fmt.Errorf("api: token lookup: %w", state.Unavailable(err)))
 			return
 		}
 		if !ok || name == "" {

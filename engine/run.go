@@ -20,6 +20,7 @@ import (
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/engine/state"
 )
 
 // ErrInternal is returned, wrapped, when something failed after the budget
@@ -85,7 +86,7 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
 	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, pr, queryID, res, err); aerr != nil && err == nil {
-		err = internal("audit", aerr)
+		err = internal("audit", state.Unavailable(aerr))
 	}
 	if err != nil {
 		var ie *internalError
@@ -161,7 +162,8 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 		if _, ok := refusal.As(err); ok {
 			return nil, err
 		}
-		return nil, fmt.Errorf("engine.Query: debit: %w", err)
+		// The store failed, not the request: fail closed (nothing runs).
+		return nil, fmt.Errorf("engine.Query: debit: %w", state.Unavailable(err))
 	}
 	pr.debitedEpsilon, pr.debitedDelta = rel.Epsilon(), rel.Delta()
 	// From here on the budget is spent: any failure releases nothing.

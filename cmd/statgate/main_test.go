@@ -382,3 +382,11 @@ func lookup(t *testing.T, data, token string) (string, bool) {
 	}
 	return p, ok
 }
+
+func TestStateFlagRejectsOtherURLs(t *testing.T) {
+	ctx := context.Background()
+	code, _, errOut := runCmd(ctx, "audit", "verify", "--state", "mysql://u:secret@h/db")
+	if code != 1 || !strings.Contains(errOut, "want a postgres:// (or postgresql://) URL") || strings.Contains(errOut, "secret") {
+		t.Errorf("audit verify --state mysql://… = %d, %q; want exit 1 naming the accepted URLs, without the password", code, errOut)
+	}
+}

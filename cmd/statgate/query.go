@@ -10,7 +10,6 @@ import (
 
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/result"
-	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -18,6 +17,7 @@ import (
 type queryOptions struct {
 	policy  string
 	data    string
+	state   string
 	project string
 	as      string
 	epsilon float64
@@ -30,6 +30,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("query", `query --project P --as PRINCIPAL [--epsilon E] [--totals] [--format table|json] "SQL"`, stderr)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
 	fs.StringVar(&o.data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	stateFlag(fs, &o.state)
 	fs.StringVar(&o.project, "project", "", "project the query is asked in and paid from (required)")
 	fs.StringVar(&o.as, "as", "", "principal asking, as named in the policy's project members (required)")
 	fs.Float64Var(&o.epsilon, "epsilon", 0, "ε to spend (default: the policy's default)")
@@ -47,7 +48,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, o.data)
+	store, err := openState(ctx, o.state, o.data)
 	if err != nil {
 		return err
 	}

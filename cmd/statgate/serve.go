@@ -9,7 +9,6 @@ import (
 	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/state"
-	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -19,6 +18,7 @@ type serveOptions struct {
 	metricsAddr  string // operators' /metrics listener; "" serves none
 	policy       string
 	data         string
+	state        string // --state: a postgres:// URL, or "" for state.db under data
 	memoryLimit  string
 	threads      int
 	queryTimeout time.Duration
@@ -40,6 +40,7 @@ func (o *serveOptions) register(fs interface {
 		`address of the operators' Prometheus /metrics listener, kept off the public one ("" serves no metrics)`)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
 	fs.StringVar(&o.data, "data", defaultData, "data directory with extracts.duckdb and state.db (env STATGATE_DATA)")
+	stateFlag(fs, &o.state)
 	fs.StringVar(&o.memoryLimit, "memory-limit", "", "DuckDB memory limit, e.g. 4GB (default: DuckDB's)")
 	fs.IntVar(&o.threads, "threads", 0, "DuckDB threads (default: all cores)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", 60*time.Second, "per-query execution timeout")
@@ -61,7 +62,7 @@ func (o serveOptions) maxConcurrentQueries() int {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
-	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR]", stderr)
+	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR] [--state URL]", stderr)
 	o.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -73,7 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serve(ctx, o, nil, stdout, stderr)
 }
 
-// serve opens the state store (state.db under --data) and the engine and
+// serve opens the state store (state.db under --data, or --state) and the engine and
 // serves until ctx is cancelled. ready, if not nil, is called with the
 // token store once the engine is open, before listening.
 func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, stdout, stderr io.Writer) error {
@@ -81,7 +82,7 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, o.data)
+	store, err := openState(ctx, o.state, o.data)
 	if err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 		}
 	}
 	global, perPrincipal := h.Limits()
-	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data,
+	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data, "state", describeState(o.state, o.data),
 		"max_concurrent", global, "max_per_principal", perPrincipal)
 	return api.ServeWithMetrics(ctx, o.addr, o.metricsAddr, h, log)
 }

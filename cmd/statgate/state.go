@@ -12,13 +12,13 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
-	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/engine/tokens"
 	"github.com/statgate/statgate/policies"
 )
 
-// These subcommands open only the state store (state.db under --data), so
-// an operator can run them next to a live server.
+// These subcommands open only the state store (state.db under --data, or
+// the PostgreSQL database of --state), so an operator can run them next to
+// live servers.
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
@@ -27,11 +27,12 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub := args[0]
 	var (
-		data, principal, id string
-		ttl                 ttlFlag
+		data, stateURL, principal, id string
+		ttl                           ttlFlag
 	)
-	fs := newFlags("token "+sub, "token "+sub+" [--data DIR] [--principal NAME] [--ttl DURATION] [--id ID]", stderr)
+	fs := newFlags("token "+sub, "token "+sub+" [--data DIR | --state URL] [--principal NAME] [--ttl DURATION] [--id ID]", stderr)
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	stateFlag(fs, &stateURL)
 	if sub == "create" {
 		fs.StringVar(&principal, "principal", "", "principal the token authenticates, as named in the policy (required)")
 		fs.Var(&ttl, "ttl", "lifetime of the token, e.g. 90d, 36h or 1d12h (default: no expiry)")
@@ -46,7 +47,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	st, err := sqlite.Open(ctx, data)
+	st, err := openState(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}
@@ -84,10 +85,11 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "Usage: statgate budget show [--policy FILE] [--data DIR] [--project P]")
 		return helpOrUsage(args)
 	}
-	var policy, data, project string
-	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR] [--project P]", stderr)
+	var policy, data, stateURL, project string
+	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR | --state URL] [--project P]", stderr)
 	fs.StringVar(&policy, "policy", defaultPolicy, "policy file with the budgets (env STATGATE_POLICY)")
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	stateFlag(fs, &stateURL)
 	fs.StringVar(&project, "project", "", "only this project")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -101,7 +103,7 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("no project %q in %s", project, pol.Path)
 		}
 	}
-	st, err := sqlite.Open(ctx, data)
+	st, err := openState(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}
@@ -123,17 +125,18 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return helpOrUsage(args)
 	}
 	sub := args[0]
-	var data string
+	var data, stateURL string
 	var n int
-	fs := newFlags("audit "+sub, "audit "+sub+" [--data DIR]", stderr)
+	fs := newFlags("audit "+sub, "audit "+sub+" [--data DIR | --state URL]", stderr)
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
+	stateFlag(fs, &stateURL)
 	if sub == "tail" {
 		fs.IntVar(&n, "n", 20, "number of entries")
 	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, data)
+	st, err := openState(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}

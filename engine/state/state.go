@@ -27,11 +27,30 @@ package state
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/tokens"
 )
+
+// ErrUnavailable marks a failure of the state store itself (a database
+// that cannot be reached, a lost connection, a full disk) as opposed to a
+// refusal of the request: the engine wraps a failed debit or audit append
+// with it, and the API answers 503 state_unavailable. Nothing is released
+// without a durable debit and audit entry, so the store failing closes the
+// service rather than opening it.
+var ErrUnavailable = errors.New("state store unavailable")
+
+// Unavailable wraps err, a failure of the store, so that it matches
+// ErrUnavailable (and still err). A nil err stays nil.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
 
 // Store is one backend's state: a ledger, an audit log and a token store
 // over the same underlying store. The caller that opens a Store closes it.
