@@ -11,6 +11,7 @@
 //	GET  /healthz                     200 while the process runs
 //	GET  /readyz                      Engine.Ready; 503 while shutting down
 //	GET  /v1/openapi.json             this API's OpenAPI 3.1 document
+//	GET  /v1/sql/reference            the allowed SQL subset (no token)
 //	GET  /v1/datasets[?q=]            data map (bearer token)
 //	GET  /v1/datasets/{name}          one dataset (bearer token)
 //	POST /v1/query                    ad-hoc SQL (bearer token)
@@ -210,13 +211,14 @@ func (h *Handler) Draining() bool { return h.draining.Load() }
 // HEAD is answered by the GET routes.
 func (h *Handler) routes() *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(requestID, h.observe, h.recoverer, h.drainGate, h.withTimeout, middleware.GetHead)
+	r.Use(requestID, h.observe, h.recoverer, h.drainGate, h.withTimeout, middleware.GetHead, h.outputParams)
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
 	r.Get("/v1/openapi.json", serveOpenAPI)
+	r.Get("/v1/sql/reference", h.sqlReference)
 
 	r.Group(func(r chi.Router) {
 		r.Use(h.authenticate)
@@ -244,6 +246,7 @@ var endpoints = []string{
 	"GET /v1/projects/{id}/budget",
 	"GET /v1/audit[?limit=n]",
 	"GET /v1/openapi.json",
+	"GET /v1/sql/reference",
 	"GET /healthz",
 	"GET /readyz",
 }

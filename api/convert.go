@@ -7,6 +7,7 @@ import (
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
 )
 
@@ -237,4 +238,20 @@ func fromAuditEntry(e audit.Entry) AuditEntry {
 		PrevHash:     e.PrevHash,
 		Hash:         e.Hash,
 	}
+}
+
+func fromSQLReference(r *query.Reference) SQLReference {
+	return SQLReference{
+		Statement:  convert(r.Statement, func(c query.Clause) SQLClause { return SQLClause{Clause: c.Clause, Rule: c.Rule} }),
+		Functions:  convert(r.Functions, fromSQLFunction),
+		Aggregates: convert(r.Aggregates, fromSQLFunction),
+		Refused: convert(r.Refused, func(x query.Refused) SQLRefused {
+			return SQLRefused{Names: slices.Clone(x.Names), Code: x.Code, Reason: x.Reason, Hint: x.Hint}
+		}),
+		Codes: convert(r.Codes, func(c query.Code) RefusalCode { return RefusalCode{Code: c.Code, Doc: c.Doc} }),
+	}
+}
+
+func fromSQLFunction(f query.Function) SQLFunction {
+	return SQLFunction{Name: f.Name, Synonyms: slices.Clone(f.Synonyms), Signature: f.Signature, Doc: f.Doc, Example: f.Example}
 }

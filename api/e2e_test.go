@@ -244,7 +244,13 @@ func TestE2ESession(t *testing.T) {
 		}
 		// CSV carries the meta in headers only; the query reads npr alone.
 		l.release(t, result.Meta{Project: "diabetes-2026", QueryID: r.header.Get("Statgate-Query-Id"), Epsilon: ep, Datasets: []string{"npr"}})
-		recs, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+		if !bytes.HasPrefix(r.body, []byte("# statgate result: "+r.header.Get("Statgate-Query-Id")+"\n")) ||
+			!bytes.Contains(r.body, []byte("\n# epsilon: 0.25 ")) || !bytes.Contains(r.body, []byte("\n# note: ")) {
+			t.Errorf("CSV does not open with its # comment lines (query id, epsilon, notes):\n%s", r.body)
+		}
+		cr := csv.NewReader(bytes.NewReader(r.body))
+		cr.Comment = '#'
+		recs, err := cr.ReadAll()
 		if err != nil {
 			t.Fatalf("CSV: %v\n%s", err, r.body)
 		}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 )
 
@@ -98,6 +98,16 @@ func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeJSON(w, r, http.StatusOK, fromDataset(d))
+}
+
+// sqlReference serves the allowed SQL subset, listed from the checker's
+// allow-list (query.AllowedSQL); it reveals nothing about data, so it
+// needs no token.
+func (h *Handler) sqlReference(w http.ResponseWriter, r *http.Request) {
+	if !h.acceptJSON(w, r) {
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, fromSQLReference(query.AllowedSQL()))
 }
 
 func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +247,7 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 		return
 	}
 	h.metrics.charged(res)
-	body, err := render(res, mt)
+	body, err := render(res, mt, outputOptionsOf(r))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -304,9 +314,9 @@ func (h *Handler) acceptJSON(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// writeJSON writes v as a JSON response.
+// writeJSON writes v as a JSON response, indented with ?pretty=true.
 func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := marshalJSON(v, outputOptionsOf(r).pretty)
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("api: encode response: %w", err))
 		return

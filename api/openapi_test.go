@@ -85,6 +85,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 }
 
+// publicPaths are the /v1 paths served without a token.
+var publicPaths = []string{"/v1/openapi.json", "/v1/sql/reference"}
+
 func TestOpenAPIOperations(t *testing.T) {
 	doc := loadDoc(t)
 	for path, ops := range doc.Paths {
@@ -97,7 +100,7 @@ func TestOpenAPIOperations(t *testing.T) {
 				if _, ok := op.Responses["200"]; !ok {
 					t.Error("no 200 response")
 				}
-				needsToken := strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json"
+				needsToken := strings.HasPrefix(path, "/v1/") && !slices.Contains(publicPaths, path)
 				if needsToken != (len(op.Security) > 0) {
 					t.Errorf("security %v; token needed: %v", op.Security, needsToken)
 				}
@@ -183,6 +186,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Spend":              reflect.TypeFor[Spend](),
 		"Bounding":           reflect.TypeFor[Bounding](),
 		"Truncated":          reflect.TypeFor[Truncated](),
+		"SQLReference":       reflect.TypeFor[SQLReference](),
+		"SQLClause":          reflect.TypeFor[SQLClause](),
+		"SQLFunction":        reflect.TypeFor[SQLFunction](),
+		"SQLRefused":         reflect.TypeFor[SQLRefused](),
+		"RefusalCode":        reflect.TypeFor[RefusalCode](),
 		"DatasetList":        reflect.TypeFor[DatasetList](),
 		"Dataset":            reflect.TypeFor[Dataset](),
 		"DatasetBounding":    reflect.TypeFor[DatasetBounding](),

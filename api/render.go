@@ -50,8 +50,9 @@ const (
 )
 
 // render encodes the engine's result in the media type mt, through its
-// wire form (Result).
-func render(r *result.Result, mt string) ([]byte, error) {
+// wire form (Result). JSON and CSV carry numbers rounded for people
+// (forPeople); o indents JSON and adds CSV's "#" comment lines.
+func render(r *result.Result, mt string, o outputOptions) ([]byte, error) {
 	if r == nil {
 		return nil, errors.New("api: render: no result")
 	}
@@ -59,13 +60,22 @@ func render(r *result.Result, mt string) ([]byte, error) {
 	if err := checkShape(res); err != nil {
 		return nil, err
 	}
+	if res.Rows == nil {
+		res.Rows = []Row{}
+	}
 	switch mt {
 	case MediaCSV:
-		return renderCSV(res)
+		forPeople(res)
+		b, err := renderCSV(res)
+		if err != nil || !o.comments {
+			return b, err
+		}
+		return append(csvComments(res), b...), nil
 	case MediaArrow:
 		return renderArrow(res)
 	default:
-		b, err := json.Marshal(res)
+		forPeople(res)
+		b, err := marshalJSON(res, o.pretty)
 		if err != nil {
 			return nil, fmt.Errorf("api: render JSON: %w", err)
 		}

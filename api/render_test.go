@@ -83,7 +83,7 @@ func TestJSONResult(t *testing.T) {
 
 func TestCSVResult(t *testing.T) {
 	ts := newTestServer(t, nil, nil)
-	w := ts.do(req{method: "POST", path: "/v1/query", token: "tok-ingrid", body: sampleQuery, header: map[string]string{"Accept": "text/csv"}})
+	w := ts.do(req{method: "POST", path: "/v1/query?comments=false", token: "tok-ingrid", body: sampleQuery, header: map[string]string{"Accept": "text/csv"}})
 	if w.Code != 200 {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
@@ -113,7 +113,7 @@ func TestCSVWithoutMargins(t *testing.T) {
 			{Name: "n", Role: result.RoleMeasure, Type: result.TypeNumber}},
 		Rows: []result.Row{{Cells: []result.Cell{{Value: "=cmd|' /C calc'!A0"}, {Value: 1e22, StdDev: 1e-7}}}},
 	}
-	b, err := render(res, MediaCSV)
+	b, err := render(res, MediaCSV, outputOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestArrowKeyConversions(t *testing.T) {
 			{Cells: []result.Cell{{Value: 7}, {Value: 0.5}, {Value: false}, {Value: "2021-03-04"}, {Value: "0301"}, {Value: 12.5}}},
 		},
 	}
-	b, err := render(res, MediaArrow)
+	b, err := render(res, MediaArrow, outputOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

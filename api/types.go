@@ -357,3 +357,44 @@ type AuditEntry struct {
 	// Hash is the hex SHA-256 of this entry's canonical encoding.
 	Hash string `json:"hash"`
 }
+
+// SQLReference is the allowed SQL subset, listed from the checker's own
+// allow-list: the body of GET /v1/sql/reference.
+type SQLReference struct {
+	Statement  []SQLClause   `json:"statement"`
+	Functions  []SQLFunction `json:"functions"`
+	Aggregates []SQLFunction `json:"aggregates"`
+	Refused    []SQLRefused  `json:"refused"`
+	Codes      []RefusalCode `json:"codes"`
+}
+
+// SQLClause is one clause of the statement form and what it may hold.
+type SQLClause struct {
+	Clause string `json:"clause"`
+	Rule   string `json:"rule"`
+}
+
+// SQLFunction is an allowed scalar function or aggregate.
+type SQLFunction struct {
+	Name string `json:"name"`
+	// Synonyms are other names accepted for it.
+	Synonyms  []string `json:"synonyms,omitempty"`
+	Signature string   `json:"signature"`
+	Doc       string   `json:"doc"`
+	// Example is a query the checker accepts over the shipped policy.
+	Example string `json:"example"`
+}
+
+// SQLRefused is a group of names refused with one code and hint.
+type SQLRefused struct {
+	Names  []string `json:"names"`
+	Code   string   `json:"code"`
+	Reason string   `json:"reason"`
+	Hint   string   `json:"hint,omitempty"`
+}
+
+// RefusalCode is a refusal code a query can get, with what it refuses.
+type RefusalCode struct {
+	Code string `json:"code"`
+	Doc  string `json:"doc"`
+}

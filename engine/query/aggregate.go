@@ -43,7 +43,7 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 	distinct := n.flag("distinct")
 	switch name {
 	case "min", "max":
-		return Aggregate{}, refuse(refusal.MinMaxNotAllowed, "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value",
+		return Aggregate{}, refuse(refusal.MinMaxNotAllowed, minMaxHint,
 			"%s is not allowed: it would release a single person's value", name)
 	case "count_star":
 		if len(kids) != 0 || distinct {
@@ -66,14 +66,12 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 		}
 		return Aggregate{Kind: AggCount, Arg: arg}, nil
 	case "sum", "avg", "mean", "median", "stddev", "stddev_samp", "variance", "var_samp", "quantile_cont", "quantile":
+		// the names of numericAggregates (TestNumericAggregatesSwitch keeps the two equal)
 		if distinct {
 			return Aggregate{}, refuse(refusal.DistinctAggregate, "aggregate all rows; only count(DISTINCT <person key>) is supported",
 				"%s(DISTINCT ...) is not supported", shown)
 		}
-		kinds := map[string]AggKind{"sum": AggSum, "avg": AggAvg, "mean": AggAvg, "median": AggQuantile,
-			"stddev": AggStddev, "stddev_samp": AggStddev, "variance": AggVariance, "var_samp": AggVariance,
-			"quantile_cont": AggQuantile, "quantile": AggQuantile}
-		a := Aggregate{Kind: kinds[name]}
+		a := Aggregate{Kind: numericAggregates[name]}
 		argNode := node(nil)
 		switch {
 		case isQuantile && len(orders) == 1:
@@ -120,6 +118,16 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 	return Aggregate{}, refuse(refusal.BadArgument, "write count(*), count(col) or count(DISTINCT <person key>)",
 		"this form of count is not supported")
 }
+
+// minMaxHint is the hint of a refused min or max.
+const minMaxHint = "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value"
+
+// numericAggregates are the aggregates of a bounded numeric column, by the
+// names users call, with the kind each checks into. The reference
+// (reference.go) lists them from here.
+var numericAggregates = map[string]AggKind{"sum": AggSum, "avg": AggAvg, "mean": AggAvg, "median": AggQuantile,
+	"stddev": AggStddev, "stddev_samp": AggStddev, "variance": AggVariance, "var_samp": AggVariance,
+	"quantile_cont": AggQuantile, "quantile": AggQuantile}
 
 // otherAggregateHint suggests a supported aggregate in place of name.
 func otherAggregateHint(name string) string {

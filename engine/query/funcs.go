@@ -36,6 +36,9 @@ var nonDeterministic = map[string]bool{
 	"current_role": true, "pragma_version": true, "txid_current": true,
 }
 
+// nonDeterministicHint is the hint of a refused non-deterministic function.
+const nonDeterministicHint = "write dates and values as constants, e.g. DATE '2024-12-31'"
+
 // intervalFuncs are the functions DuckDB's parser writes INTERVAL n UNIT as.
 var intervalFuncs = map[string]string{
 	"to_years": "year", "to_quarters": "quarter", "to_months": "month", "to_weeks": "week", "to_days": "day",
@@ -91,7 +94,7 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 			"intervals of this unit are not supported: the data holds dates")
 	}
 	if nonDeterministic[name] {
-		return nil, refuse(refusal.FunctionNotAllowed, "write dates and values as constants, e.g. DATE '2024-12-31'",
+		return nil, refuse(refusal.FunctionNotAllowed, nonDeterministicHint,
 			"the function %s is not allowed: results must depend on the data and the query only", name)
 	}
 	if name == "age" {
