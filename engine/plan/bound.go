@@ -137,18 +137,28 @@ const (
 //     avg(x) the capped count and the normalised sum Σ(clamp(x) − mid)·c/n
 //     (mid = (lo+hi)/2, n the person's non-null values, c = min(n, M)), so a
 //     person with many rows counts as M average rows; quantiles, stddev and
-//     variance the list of at most M clamped values.
-//  3. The L0 step (Bounds.L0Step = "applied"): a person with more than L0
-//     groups keeps the L0 groups with the smallest hash(person, keys, seed),
-//     selected through a per-person cut-off (the L0-th smallest hash) joined
-//     back, which DuckDB runs several times faster than a row_number()
-//     window (notes/bounding-plan-costs.md). Groups of one person tie only
-//     on a 64-bit hash collision (probability below n²/2⁶⁵ for a person with
-//     n groups), the one way a person could keep more than L0 groups.
+//     variance the list of at most M clamped values (the first M in the
+//     order of hash(value), so that which are kept does not depend on the
+//     order rows arrive in).
+//  3. The L0 step (Bounds.L0Step = "applied") runs before partials, cut-off
+//     first: the rows of src in their domains get h = hash(person, keys,
+//     seed) (hashed); per person the L0-th smallest of the person's
+//     distinct hashes is the cut-off (cutoffs; NULL for a person with at
+//     most L0 groups); only the rows with h at or under their person's
+//     cut-off are kept (kept, an inner join), and partials aggregates those
+//     rows alone. A person in more than L0 groups thus keeps the L0 groups
+//     with the smallest hashes. Taking the cut-off from the distinct hashes
+//     of the rows rather than from one row per (person, group) gives the
+//     same groups and lets DuckDB aggregate (person, group) over the kept
+//     rows only, which with most persons over L0 is a fraction of them
+//     (notes/bounding-plan-costs.md; a row_number() window is several times
+//     slower). Groups of one person tie only on a 64-bit hash collision
+//     (probability below n²/2⁶⁵ for a person with n groups), the one way a
+//     person could keep more than L0 groups.
 //     DuckDB cannot spill the per-person lists of hashes to disk, so on
 //     large tables (Options.TableRows above RowsPerPersonBucket rows) steps
 //     1–3 run once per person bucket (hash(person) % buckets), as branches
-//     src0, partials0, hashed0, cutoffs0, kept0, src1, … whose kept rows
+//     src0, hashed0, cutoffs0, kept0, partials0, src1, … whose partials
 //     are combined with UNION ALL: DuckDB then holds one bucket's lists at
 //     a time. A person's groups all fall in one bucket, so the result is
 //     the same as without buckets, for the same seed.

@@ -18,43 +18,85 @@ func (b *builder) sql(seed uint64, buckets int) string {
 	}
 	var s strings.Builder
 	s.WriteString("WITH ")
-	from := "partials"
 	switch {
 	case b.step != L0Applied:
 		b.writeBounded(&s, keys, "", "")
 	case buckets <= 1:
-		b.writeBounded(&s, keys, "", "")
-		s.WriteString(",\n")
-		writeL0Step(&s, keys, b.groups, seed, "")
-		from = "kept"
+		b.writeCutFirst(&s, keys, seed, "", "")
 	default:
 		base := q.From[0]
 		person := quoteIdent(aliasOf(base)) + "." + quoteIdent(b.tables[aliasOf(base)].PersonKey)
 		branches := make([]string, buckets)
 		for i := range buckets {
 			sfx := strconv.Itoa(i)
-			b.writeBounded(&s, keys, sfx, fmt.Sprintf("hash(%s) %% %d = %d", person, buckets, i))
+			b.writeCutFirst(&s, keys, seed, sfx, fmt.Sprintf("hash(%s) %% %d = %d", person, buckets, i))
 			s.WriteString(",\n")
-			writeL0Step(&s, keys, b.groups, seed, sfx)
-			s.WriteString(",\n")
-			branches[i] = "  SELECT * FROM kept" + sfx
+			branches[i] = "  SELECT * FROM partials" + sfx
 		}
-		s.WriteString("kept AS (\n" + strings.Join(branches, "\n  UNION ALL\n") + "\n)")
-		from = "kept"
+		s.WriteString("partials AS (\n" + strings.Join(branches, "\n  UNION ALL\n") + "\n)")
 	}
 	s.WriteString("\n")
-	b.writeTotals(&s, keys, from)
+	b.writeTotals(&s, keys, "partials")
 	return s.String()
 }
 
-// writeBounded writes the src and partials CTEs (named with the suffix
-// sfx), src keeping only the rows that also pass cond when it is not "".
+// writeBounded writes the src and partials CTEs of a plan without the L0
+// step: partials aggregates (person, keys) over the rows of src whose keys
+// lie in their domains.
 func (b *builder) writeBounded(s *strings.Builder, keys []string, sfx, cond string) {
 	s.WriteString("src" + sfx + " AS (\n")
 	b.writeSrc(s, cond)
 	s.WriteString("),\npartials" + sfx + " AS (\n")
-	b.writePartials(s, keys, "src"+sfx)
+	b.writePartials(s, keys, "src"+sfx, b.domainFilters(keys))
 	s.WriteString(")")
+}
+
+// writeCutFirst writes the CTEs of a plan with the L0 step, cut-off first
+// (named with the suffix sfx; src keeps only the rows that also pass cond
+// when it is not ""):
+//
+//   - src: the rows, with person, keys and arguments;
+//   - hashed<sfx>: those whose keys lie in their domains, with
+//     h = hash(person, keys, seed);
+//   - cutoffs<sfx>: per person the l0-th smallest of the person's distinct
+//     hashes (NULL when the person has at most l0 groups);
+//   - kept<sfx>: the rows whose h is at most their person's cut-off;
+//   - partials<sfx>: (person, keys) aggregated over the kept rows only.
+//
+// A person's groups are the distinct (keys) of the person's rows, and h is
+// a function of (person, keys), so the groups kept are those the l0
+// smallest hashes name, as when the cut-off is taken from one row per
+// (person, group): the same result for the same seed, with the
+// (person, group) aggregation running over the kept rows only
+// (notes/bounding-plan-costs.md).
+func (b *builder) writeCutFirst(s *strings.Builder, keys []string, seed uint64, sfx, cond string) {
+	s.WriteString("src" + sfx + " AS (\n")
+	b.writeSrc(s, cond)
+	s.WriteString("),\n")
+	hashArgs := strings.Join(append(append([]string{"person"}, keys...), fmt.Sprintf("%d::UBIGINT", seed)), ", ")
+	fmt.Fprintf(s, "hashed%[1]s AS (\n  SELECT *, hash(%[2]s) AS h\n  FROM src%[1]s\n", sfx, hashArgs)
+	if f := b.domainFilters(keys); len(f) > 0 {
+		s.WriteString("  WHERE " + strings.Join(f, "\n    AND ") + "\n")
+	}
+	s.WriteString("),\n")
+	fmt.Fprintf(s, "cutoffs%[1]s AS (\n  SELECT person, list_sort(list(DISTINCT h))[%[2]d] AS cut\n  FROM hashed%[1]s\n  GROUP BY person\n),\n", sfx, b.groups)
+	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed%[1]s.*\n  FROM hashed%[1]s JOIN cutoffs%[1]s ON hashed%[1]s.person = cutoffs%[1]s.person\n"+
+		"  WHERE cutoffs%[1]s.cut IS NULL OR hashed%[1]s.h <= cutoffs%[1]s.cut\n),\n", sfx)
+	s.WriteString("partials" + sfx + " AS (\n")
+	b.writePartials(s, keys, "kept"+sfx, nil)
+	s.WriteString(")")
+}
+
+// domainFilters are the conditions that keep a row's keys inside their
+// public domains (none for keys without one).
+func (b *builder) domainFilters(keys []string) []string {
+	var filters []string
+	for i, k := range b.q.Keys {
+		if f := domainFilter(keys[i], b.domains[i], k.Expr.ExprType()); f != "" {
+			filters = append(filters, f)
+		}
+	}
+	return filters
 }
 
 // selectList writes "SELECT a,\n    b" with the given indent.
@@ -98,8 +140,9 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 }
 
 // writePartials writes the body of the partials CTE: one row per (person,
-// keys) of the CTE src with each aggregate's capped or clamped partial.
-func (b *builder) writePartials(s *strings.Builder, keys []string, src string) {
+// keys) of the CTE src with each aggregate's capped or clamped partial,
+// over the rows that pass filters.
+func (b *builder) writePartials(s *strings.Builder, keys []string, src string, filters []string) {
 	m := b.m
 	items := append([]string{"person"}, keys...)
 	for i, a := range b.q.Aggs {
@@ -121,38 +164,19 @@ func (b *builder) writePartials(s *strings.Builder, keys []string, src string) {
 				fmt.Sprintf("coalesce(sum(%s - %s), 0) * (least(count(%s), %d) / greatest(count(%s), 1)) AS n%d",
 					clamped, renderFloat(lo+(hi-lo)/2), x, m, x, i))
 		case query.AggQuantile, query.AggStddev, query.AggVariance:
-			items = append(items, fmt.Sprintf("list_slice(list(%s) FILTER (WHERE %s IS NOT NULL), 1, %d) AS l%d", clamped, x, m, i))
+			// Which M of a person's values are kept must not depend on
+			// the order rows arrive in (a join before partials makes it
+			// vary between runs): the values in the order of their hash,
+			// a function of the values alone.
+			items = append(items, fmt.Sprintf("list_slice(list(%s ORDER BY hash(%s)) FILTER (WHERE %s IS NOT NULL), 1, %d) AS l%d", clamped, x, x, m, i))
 		}
 	}
 	selectList(s, "  ", items)
 	s.WriteString("  FROM " + src + "\n")
-	var filters []string
-	for i, k := range b.q.Keys {
-		if f := domainFilter(keys[i], b.domains[i], k.Expr.ExprType()); f != "" {
-			filters = append(filters, f)
-		}
-	}
 	if len(filters) > 0 {
 		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
 	}
 	s.WriteString("  GROUP BY " + strings.Join(items[:1+len(keys)], ", ") + "\n")
-}
-
-// writeL0Step writes the hashed, cutoffs and kept CTEs (named with the
-// suffix sfx, reading partials+sfx): a person with more than l0 (person,
-// keys) rows keeps those whose hash is at most the l0-th smallest of the
-// person's hashes.
-func writeL0Step(s *strings.Builder, keys []string, l0 int, seed uint64, sfx string) {
-	hashArgs := strings.Join(append(append([]string{"person"}, keys...), fmt.Sprintf("%d::UBIGINT", seed)), ", ")
-	fmt.Fprintf(s, "hashed%[1]s AS (\n  SELECT *, hash(%[2]s) AS h\n  FROM partials%[1]s\n),\n", sfx, hashArgs)
-	fmt.Fprintf(s, "cutoffs%[1]s AS (\n  SELECT person, list_sort(list(h))[%[2]d] AS cut\n  FROM hashed%[1]s\n  GROUP BY person\n  HAVING count(*) > %[2]d\n),\n", sfx, l0)
-	if sfx == "" {
-		s.WriteString("kept AS (\n  SELECT hashed.*\n  FROM hashed LEFT JOIN cutoffs ON hashed.person = cutoffs.person\n" +
-			"  WHERE cutoffs.cut IS NULL OR hashed.h <= cutoffs.cut\n)")
-		return
-	}
-	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed.*\n  FROM hashed%[1]s AS hashed LEFT JOIN cutoffs%[1]s AS cutoffs ON hashed.person = cutoffs.person\n"+
-		"  WHERE cutoffs.cut IS NULL OR hashed.h <= cutoffs.cut\n)", sfx)
 }
 
 // writeTotals writes the final SELECT: per group (and grouping set) the
