@@ -1,11 +1,7 @@
 package benchmarks
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,9 +14,8 @@ import (
 const TargetFloodRatio = 2.0
 
 // Markers around the flood section of RESULTS.md. WriteFloodSection
-// replaces what lies between them; compare's WriteResults rewrites the
-// rest of the file (and drops this section, so rerun the flood command
-// after a compare run).
+// replaces what lies between them and keeps the rest of the file (see
+// WriteSection).
 const (
 	FloodBegin = "<!-- flood: written by benchmarks/cmd/flood -->"
 	FloodEnd   = "<!-- /flood -->"
@@ -188,31 +183,5 @@ func fmtStatuses(m map[int]int) string {
 // WriteFloodSection puts r's section into path (RESULTS.md): in place of
 // an earlier flood section, else at the end. A missing file is created.
 func WriteFloodSection(path string, r *FloodReport) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("benchmarks.WriteFloodSection: %w", err)
-	}
-	text := string(old)
-	section := r.Markdown()
-	if i := strings.Index(text, FloodBegin); i >= 0 {
-		rest := text[i:]
-		if j := strings.Index(rest, FloodEnd); j >= 0 {
-			text = text[:i] + section + strings.TrimPrefix(rest[j+len(FloodEnd):], "\n")
-		} else {
-			text = text[:i] + section
-		}
-	} else {
-		if text != "" && !strings.HasSuffix(text, "\n\n") {
-			text = strings.TrimRight(text, "\n") + "\n\n"
-		}
-		text += section
-	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		return fmt.Errorf("benchmarks.WriteFloodSection: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("benchmarks.WriteFloodSection: %w", err)
-	}
-	return nil
+	return WriteSection(path, FloodBegin, FloodEnd, r.Markdown(), false)
 }

@@ -3,8 +3,6 @@ package benchmarks
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,16 +35,19 @@ const (
 	TargetPeakRows          = 100_000_000
 )
 
-// WriteResults renders r into path (RESULTS.md), through a temporary file.
+// WriteResults renders r as compare's section of path (RESULTS.md), at
+// the start of the file, keeping the sections other commands wrote (see
+// WriteSection).
 func WriteResults(path string, r *Report) error {
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, []byte(r.Markdown()), 0o644); err != nil {
-		return fmt.Errorf("benchmarks.WriteResults: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := WriteSection(path, CompareBegin, CompareEnd, r.Section(), true); err != nil {
 		return fmt.Errorf("benchmarks.WriteResults: %w", err)
 	}
 	return nil
+}
+
+// Section is Markdown between compare's markers.
+func (r *Report) Section() string {
+	return CompareBegin + "\n" + r.Markdown() + CompareEnd + "\n"
 }
 
 // Markdown renders the report.

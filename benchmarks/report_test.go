@@ -202,8 +202,8 @@ func TestWriteResults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != r.Markdown() {
-		t.Error("the file differs from Markdown()")
+	if string(b) != r.Section() {
+		t.Error("the file differs from Section()")
 	}
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*"))
 	if len(left) != 0 {
