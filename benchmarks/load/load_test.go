@@ -1,0 +1,107 @@
+package load
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statgate/statgate/benchmarks"
+	"github.com/statgate/statgate/benchmarks/internal/cli"
+	"github.com/statgate/statgate/benchmarks/utility"
+)
+
+// TestQuestionsAreDistinct: no question repeats within far more requests
+// than a run sends per kind, so no cache keyed by the question answers one.
+func TestQuestionsAreDistinct(t *testing.T) {
+	for _, k := range Kinds {
+		seen := map[string]int{}
+		for i := range 36000 {
+			q := question(k, i)
+			key := q.path + string(q.body) + q.sql
+			if j, ok := seen[key]; ok {
+				t.Fatalf("%s: questions %d and %d are the same: %s", k, j, i, key)
+			}
+			seen[key] = i
+		}
+	}
+}
+
+// TestRunAnswersEveryKind runs every kind briefly on a small extract: all
+// requests answered 200 (a refused question would count as not 200), the
+// report names every cell and the ratio to raw.
+func TestRunAnswersEveryKind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a small extract")
+	}
+	ctx := context.Background()
+	root, err := cli.RepoRoot("load test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := utility.LoadPolicy(filepath.Join(root, utility.PolicyPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := utility.Prepare(ctx, &utility.DataOptions{Persons: 2000, Seed: 3, CacheDir: t.TempDir(), Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(ctx, &Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: t.TempDir(),
+		Clients: []int{1, 2}, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Cells) != len(Kinds)*2 {
+		t.Fatalf("%d cells, want %d", len(res.Cells), len(Kinds)*2)
+	}
+	for _, c := range res.Cells {
+		if len(c.Failed) > 0 || len(c.Latencies) == 0 || c.QPS() <= 0 {
+			t.Errorf("%s with %d clients: %d answered, not 200: %v", c.Kind, c.Clients, len(c.Latencies), c.Failed)
+		}
+	}
+	if res.Global != 2 || res.PerPrincipal != 2 {
+		t.Errorf("limits %d / %d, want the most clients, 2 / 2", res.Global, res.PerPrincipal)
+	}
+	md := (&Report{Label: "test", Command: "load", Persons: 2000, Result: res}).Markdown()
+	for _, want := range []string{"| raw | 1 |", "| adhoc | 2 |", "| template | 1 |", "| cohort | 2 |", runBegin("test"), runEnd} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestWriteRunKeepsOtherRuns: a run replaces the run of its label only;
+// other labels and the rest of RESULTS.md stay.
+func TestWriteRunKeepsOtherRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	if err := os.WriteFile(path, []byte("# results\n\ncompare text\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := func(label, cmd string) *Report {
+		return &Report{Label: label, Command: cmd, Persons: 10, Result: &Result{Started: time.Unix(0, 0),
+			Cells: []*Cell{{Kind: AdHoc, Clients: 8, Seconds: 1, Latencies: []float64{0.01, 0.02}}}}}
+	}
+	for _, r := range []*Report{rep("before", "one"), rep("after", "two"), rep("before", "three")} {
+		if err := WriteRun(path, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if !strings.HasPrefix(got, "# results\n\ncompare text\n\n"+benchmarks.LoadBegin) || !strings.HasSuffix(got, benchmarks.LoadEnd+"\n") {
+		t.Errorf("the load section is not after the rest:\n%s", got)
+	}
+	before, after := strings.Index(got, "\nthree\n"), strings.Index(got, "\ntwo\n")
+	if strings.Contains(got, "\none\n") || before < 0 || after < 0 || before > after {
+		t.Errorf("want run before (replaced by three) then after (two):\n%s", got)
+	}
+	if strings.Count(got, runEnd) != 2 || strings.Count(got, "| adhoc | 8 | 2 | 2 |") != 2 {
+		t.Errorf("want two runs of one cell each:\n%s", got)
+	}
+}
