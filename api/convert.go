@@ -95,6 +95,7 @@ func fromMeta(m result.Meta) Meta {
 		SuppressBelow:   m.SuppressBelow,
 		SuppressedCells: m.SuppressedCells,
 		Notes:           slices.Clone(m.Notes),
+		Extract:         m.Extract,
 	}
 }
 

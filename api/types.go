@@ -157,6 +157,9 @@ type Meta struct {
 	SuppressedCells int `json:"suppressed_cells"`
 	// Notes are short remarks for the analyst.
 	Notes []string `json:"notes,omitempty"`
+	// Extract is the fingerprint of the extracts version the result was
+	// computed from (the same on every replica serving the same data).
+	Extract string `json:"extract,omitempty"`
 }
 
 // Spend is one part of a result's budget split.

@@ -76,7 +76,7 @@ func TestCohortCorpusEqualsPlain(t *testing.T) {
 	for _, tc := range readCohortCorpus(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := Request{Project: tc.project, Cohort: &tc.spec}
-			c, err := e.prepare(ctx, ingrid, req)
+			c, err := e.prepare(ctx, e.current(), ingrid, req)
 			if err != nil {
 				t.Fatalf("line %d: %v", tc.line, err)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/compile"
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/extract"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/engine/template"
@@ -52,24 +53,89 @@ type Engine struct {
 	opts     Options
 	parser   *query.Parser
 	compiler *compile.Compiler // requests into checked queries
-	db       *exec.DB
+	// extracts is the extracts database, read-only, swapped for a new one
+	// when `statgate load` replaces the file (Reload); each request runs
+	// on one snapshot from start to end.
+	extracts *extract.Set
 	state    state.Store
 	ledger   state.Ledger
 	audit    state.AuditLog
 	book     *budget.Book // decides debits from the policy's budgets
-	catalog  *catalog.Catalog
-	// sizes are the datasets' row counts when the engine opened (the
-	// extracts are read-only while it runs); plans use them to split the
-	// L0 step of large tables into person buckets.
-	sizes map[string]int64
-	// persons is the public (rounded) size of the largest one-row-per-person
-	// dataset: an upper estimate of the persons in the data, for costs.
-	persons int64
 
 	closeOnce sync.Once
 }
 
-// New opens the extracts database (read-only) and prepares the parser;
+// loaded is what the engine derives from one extracts snapshot
+// (extract.Snapshot.Derived).
+type loaded struct {
+	db *exec.DB
+	// version names the extracts (result.Meta.Extract).
+	version extract.Version
+	// sizes are the datasets' row counts (the snapshot does not change
+	// while open); plans use them to split the L0 step of large tables
+	// into person buckets.
+	sizes map[string]int64
+	// persons is the public (rounded) size of the largest one-row-per-person
+	// dataset: an upper estimate of the persons in the data, for costs.
+	persons int64
+	catalog *catalog.Catalog
+}
+
+// acquire returns the current extracts, held until release is called.
+func (e *Engine) acquire() (*loaded, func(), error) {
+	sn, err := e.extracts.Acquire()
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: extracts: %w", err)
+	}
+	return sn.Derived.(*loaded), sn.Release, nil
+}
+
+// current returns the current extracts for what needs no database (the
+// data map).
+func (e *Engine) current() *loaded {
+	_, d := e.extracts.Current()
+	return d.(*loaded)
+}
+
+// accept checks a newly opened extracts snapshot (every policy dataset
+// loaded) and derives what requests need from it.
+func (e *Engine) accept(_ context.Context, sn *extract.Snapshot) (any, error) {
+	if err := e.checkLoaded(sn.Sizes); err != nil {
+		return nil, err
+	}
+	x := &loaded{db: sn.DB, version: sn.Version, sizes: sn.Sizes}
+	for name, n := range sn.Sizes {
+		if d, ok := e.pol.Datasets[name]; ok && d.OneRowPerPerson {
+			approx, _ := catalog.Approx(n)
+			x.persons = max(x.persons, approx)
+		}
+	}
+	x.catalog = catalog.New(e.pol, sn.Sizes)
+	return x, nil
+}
+
+// Reload opens the extracts file again and, when `statgate load` replaced
+// it with other data, answers new requests from it (requests under way
+// finish on the old one). It returns the version now current and whether
+// it changed; on an error the old extracts keep serving.
+func (e *Engine) Reload(ctx context.Context) (extract.Version, bool, error) {
+	return e.extracts.Reload(ctx)
+}
+
+// WatchExtracts reloads the extracts whenever the file changes, checking
+// every interval, until ctx ends; report (optional) hears of each reload.
+func (e *Engine) WatchExtracts(ctx context.Context, interval time.Duration, report func(extract.Version, bool, error)) {
+	e.extracts.Watch(ctx, interval, report)
+}
+
+// ExtractVersion is the version of the extracts new requests run on.
+func (e *Engine) ExtractVersion() extract.Version {
+	v, _ := e.extracts.Current()
+	return v
+}
+
+// New opens the extracts database (read-only, see engine/extract) and
+// prepares the parser;
 // the ledger and the audit log are opts.State's.
 func New(ctx context.Context, opts *Options) (*Engine, error) {
 	if opts == nil || opts.Policy == nil {
@@ -103,30 +169,17 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 	if e.compiler, err = compile.New(&compile.Options{Policy: o.Policy, Parser: e.parser, Access: e.access, Templates: templates}); err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
-	if e.db, err = exec.Open(ctx, &exec.Options{
-		Path:         exec.ExtractsPath(o.DataDir),
-		ReadOnly:     true,
-		MemoryLimit:  o.MemoryLimit,
-		Threads:      o.Threads,
-		QueryTimeout: o.QueryTimeout,
+	if e.extracts, err = extract.Open(ctx, &extract.Options{
+		Path:   exec.ExtractsPath(o.DataDir),
+		DB:     exec.Options{MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: o.QueryTimeout},
+		Accept: e.accept,
 	}); err != nil {
+		var ce *checkError
+		if errors.As(err, &ce) {
+			return nil, ce
+		}
 		return nil, fmt.Errorf("engine.New: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
 	}
-	sizes, err := e.db.TableRows(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("engine.New: %w", err)
-	}
-	if err = e.checkLoaded(sizes); err != nil {
-		return nil, err
-	}
-	e.sizes = sizes
-	for name, n := range sizes {
-		if d, ok := o.Policy.Datasets[name]; ok && d.OneRowPerPerson {
-			approx, _ := catalog.Approx(n)
-			e.persons = max(e.persons, approx)
-		}
-	}
-	e.catalog = catalog.New(o.Policy, sizes)
 	e.state, e.ledger, e.audit = o.State, o.State.Ledger(), o.State.Audit()
 	if e.book, err = budget.NewBook(budget.PolicyLimits(o.Policy), budget.Basic{}); err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
@@ -134,12 +187,18 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 	return e, nil
 }
 
-// checkLoaded refuses to start when a policy dataset has no table.
+// checkError is checkLoaded's refusal, which New returns as it is.
+type checkError struct{ msg string }
+
+func (e *checkError) Error() string { return e.msg }
+
+// checkLoaded refuses extracts (at start or on a reload) in which a policy
+// dataset has no table.
 func (e *Engine) checkLoaded(sizes map[string]int64) error {
 	for name := range e.pol.Datasets {
 		if _, ok := sizes[name]; !ok {
-			return fmt.Errorf("engine.New: dataset %q is not loaded in %s; run `statgate load --policy %s --data %s`",
-				name, exec.ExtractsPath(e.opts.DataDir), e.pol.Path, e.opts.DataDir)
+			return &checkError{fmt.Sprintf("engine.New: dataset %q is not loaded in %s; run `statgate load --policy %s --data %s`",
+				name, exec.ExtractsPath(e.opts.DataDir), e.pol.Path, e.opts.DataDir)}
 		}
 	}
 	return nil
@@ -150,7 +209,12 @@ func (e *Engine) Policy() *policies.Policy { return e.pol }
 
 // Ready reports whether the engine can answer queries.
 func (e *Engine) Ready(ctx context.Context) error {
-	if err := e.db.Ping(ctx); err != nil {
+	x, release, err := e.acquire()
+	if err != nil {
+		return fmt.Errorf("engine.Ready: %w", err)
+	}
+	defer release()
+	if err := x.db.Ping(ctx); err != nil {
 		return fmt.Errorf("engine.Ready: extracts: %w", err)
 	}
 	if err := e.state.Ping(ctx); err != nil {
@@ -167,8 +231,8 @@ func (e *Engine) Close() error {
 		if e.parser != nil {
 			errs = append(errs, e.parser.Close())
 		}
-		if e.db != nil {
-			errs = append(errs, e.db.Close())
+		if e.extracts != nil {
+			errs = append(errs, e.extracts.Close())
 		}
 	})
 	return errors.Join(errs...)

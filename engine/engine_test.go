@@ -302,7 +302,7 @@ func TestCohortEstimate(t *testing.T) {
 // engine's extracts, bypassing protection: tests only.
 func plainCount(t *testing.T, e *Engine, sql string) map[string]int64 {
 	t.Helper()
-	rr, err := e.db.QueryArrow(context.Background(), sql)
+	rr, err := e.current().db.QueryArrow(context.Background(), sql)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestLargeTablesArePlannedInPersonBuckets(t *testing.T) {
 	req := Request{Project: "diabetes-2026", SQL: "SELECT substr(icd10, 1, 3) AS icd3, count(*) AS contacts FROM npr GROUP BY 1"}
 	run := func() (string, int) {
 		t.Helper()
-		c, err := e.prepare(ctx, ingrid, req)
+		c, err := e.prepare(ctx, e.current(), ingrid, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,10 +415,10 @@ func TestLargeTablesArePlannedInPersonBuckets(t *testing.T) {
 	if c := strings.Count(small, "cutoffs"); c == 0 || strings.Contains(small, "cutoffs1") {
 		t.Fatalf("small npr: want one L0 step without buckets, plan:\n%s", small)
 	}
-	e.sizes["npr"] = 3*plan.RowsPerPersonBucket + 1
+	e.current().sizes["npr"] = 3*plan.RowsPerPersonBucket + 1
 	large, largeRows := run()
 	if !strings.Contains(large, "cutoffs3") || strings.Contains(large, "cutoffs4") {
-		t.Fatalf("npr of %d rows: want 4 person buckets, plan:\n%s", e.sizes["npr"], large)
+		t.Fatalf("npr of %d rows: want 4 person buckets, plan:\n%s", e.current().sizes["npr"], large)
 	}
 	if smallRows == 0 || largeRows == 0 {
 		t.Errorf("result columns: %d without buckets, %d with", smallRows, largeRows)

@@ -30,7 +30,7 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 	if pr == nil {
 		return nil, nil
 	}
-	rr, err := e.db.QueryArrow(ctx, pr.SQL)
+	rr, err := prep.x.db.QueryArrow(ctx, pr.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
@@ -55,7 +55,7 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		return kept, nil // the profile says nothing: the policy's bounds stay
 	}
 	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, Clamp: ch.Clamp}
-	o := prep.compiled.PlanOptions(e.sizes)
+	o := prep.compiled.PlanOptions(prep.x.sizes)
 	o.Bounds = rb
 	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
 	if err != nil {

@@ -12,15 +12,16 @@ import (
 
 // Datasets returns the data map: every dataset, or those matching q.
 func (e *Engine) Datasets(q string) []catalog.Dataset {
+	c := e.current().catalog
 	if q == "" {
-		return e.catalog.Datasets()
+		return c.Datasets()
 	}
-	return e.catalog.Search(q)
+	return c.Search(q)
 }
 
 // Dataset returns one dataset of the data map.
 func (e *Engine) Dataset(name string) (catalog.Dataset, bool) {
-	return e.catalog.Dataset(name)
+	return e.current().catalog.Dataset(name)
 }
 
 // Templates lists the templates the principal may run in at least one of

@@ -60,6 +60,7 @@ func ChargedEpsilon(err error) float64 {
 // prepared is a request compiled, planned and prepared for release:
 // everything that can refuse it has run and nothing is debited yet.
 type prepared struct {
+	x        *loaded // the extracts it is planned for and runs on
 	compiled *compile.Compiled
 	plan     *plan.Plan
 	// release is the protection prepared before the debit: its shares,
@@ -78,7 +79,12 @@ type prepared struct {
 // keeps the debit.
 func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Result, error) {
 	queryID := newQueryID()
-	pr, err := e.prepare(ctx, p, r)
+	x, release, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release() // this request runs on one extracts snapshot throughout
+	pr, err := e.prepare(ctx, x, p, r)
 	var res *result.Result
 	if err == nil {
 		res, err = e.run(ctx, p, pr, queryID)
@@ -104,23 +110,23 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 // (protect.Prepare) and checks its cost. Nothing here reads the extracts,
 // so its refusals never depend on the data. Once the plan exists, a
 // refused request's prepared is returned with the error, for the audit.
-func (e *Engine) prepare(ctx context.Context, p Principal, r Request) (*prepared, error) {
+func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request) (*prepared, error) {
 	c, err := e.compiler.Compile(ctx, p.Name, r)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := plan.Bound(c.Query, e.pol, c.PlanOptions(e.sizes))
+	pl, err := plan.Bound(c.Query, e.pol, c.PlanOptions(x.sizes))
 	if err != nil {
 		return nil, err
 	}
-	pr := &prepared{compiled: c, plan: pl}
-	if pr.options, err = e.protectOptions(c, pl); err != nil {
+	pr := &prepared{x: x, compiled: c, plan: pl}
+	if pr.options, err = e.protectOptions(c, pl, x.persons); err != nil {
 		return pr, err
 	}
 	if pr.release, err = protect.Prepare(pl, &pr.options); err != nil {
 		return pr, err
 	}
-	if err := checkCost(e.pol.Limits, pr.release, pl.Datasets, e.sizes); err != nil {
+	if err := checkCost(e.pol.Limits, pr.release, pl.Datasets, x.sizes); err != nil {
 		return pr, err
 	}
 	return pr, nil
@@ -129,7 +135,7 @@ func (e *Engine) prepare(ctx context.Context, p Principal, r Request) (*prepared
 // protectOptions derives the protection's options from the effective
 // policy of the plan's datasets, and reserves the share of the
 // contribution profile when the plan has one.
-func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan) (protect.Options, error) {
+func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan, persons int64) (protect.Options, error) {
 	eff, err := e.pol.Resolve(pl.Datasets)
 	if err != nil {
 		return protect.Options{}, fmt.Errorf("engine.Query: %w", err)
@@ -138,7 +144,7 @@ func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan) (protect.Opt
 	if err != nil {
 		return protect.Options{}, err
 	}
-	o.Noise, o.Persons = e.opts.Noise, e.persons
+	o.Noise, o.Persons = e.opts.Noise, persons
 	if prof := pl.Profile; prof != nil {
 		o.EstimateBounds, o.ProfileHistograms = true, prof.Histograms()
 	}
@@ -177,7 +183,7 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	if est != nil {
 		rel, sqlText = est.release, est.plan.SQL
 	}
-	rr, err := e.db.QueryArrow(ctx, sqlText)
+	rr, err := pr.x.db.QueryArrow(ctx, sqlText)
 	if err != nil {
 		return nil, internal("execute", err)
 	}
@@ -200,6 +206,7 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	res.Meta.Epsilon = rel.Epsilon()
 	res.Meta.Delta = rel.Delta()
 	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
+	res.Meta.Extract = pr.x.version.Fingerprint
 	return res, nil
 }
 

@@ -82,7 +82,7 @@ func TestTemplateMinusNegativeParameter(t *testing.T) {
 	cat := query.NewCatalog(e.pol, []string{"population"})
 	planOf := func(q *query.Query) *plan.Plan {
 		t.Helper()
-		p, err := plan.Bound(q, e.pol, &plan.Options{Seed: 7, TableRows: e.sizes})
+		p, err := plan.Bound(q, e.pol, &plan.Options{Seed: 7, TableRows: e.current().sizes})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestTemplateParametersNarrowDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &plan.Options{Seed: 7, TableRows: e.sizes}
+	opts := &plan.Options{Seed: 7, TableRows: e.current().sizes}
 	got, err := plan.Bound(run.Query, e.pol, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/extract"
 	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/policies"
 )
@@ -22,7 +27,10 @@ type serveOptions struct {
 	memoryLimit  string
 	threads      int
 	queryTimeout time.Duration
-	maxBody      int64
+	// watchExtracts is how often the extracts file is checked for a new
+	// load (0: only on SIGHUP).
+	watchExtracts time.Duration
+	maxBody       int64
 	// maxConcurrent and maxPerPrincipal are the API's execution limits
 	// (api.Options.MaxConcurrentQueries and MaxQueriesPerPrincipal).
 	maxConcurrent   int
@@ -45,6 +53,8 @@ func (o *serveOptions) register(fs interface {
 	fs.IntVar(&o.threads, "threads", 0, "DuckDB threads (default: all cores)")
 	fs.DurationVar(&o.queryTimeout, "query-timeout", 60*time.Second, "per-query execution timeout")
 	fs.Int64Var(&o.maxBody, "max-body", 1<<20, "largest request body in bytes")
+	fs.DurationVar(&o.watchExtracts, "watch-extracts", 2*time.Second,
+		"how often to check whether `statgate load` replaced the extracts, and switch to them (0: only on SIGHUP)")
 	fs.IntVar(&o.maxConcurrent, "max-concurrent", 0,
 		"queries executing at once, all principals together; more get 429 (default: --threads or all cores, at least 2)")
 	fs.IntVar(&o.maxPerPrincipal, "max-per-principal", api.DefaultMaxQueriesPerPrincipal,
@@ -110,6 +120,45 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 	}
 	global, perPrincipal := h.Limits()
 	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data, "state", describeState(o.state, o.data),
-		"max_concurrent", global, "max_per_principal", perPrincipal)
+		"extract", eng.ExtractVersion().Fingerprint, "max_concurrent", global, "max_per_principal", perPrincipal)
+	reloads(ctx, eng, o.watchExtracts, log)
 	return api.ServeWithMetrics(ctx, o.addr, o.metricsAddr, h, log)
+}
+
+// reloads switches the engine to new extracts after `statgate load`
+// replaced the file: on SIGHUP, and (every > 0) whenever a check every
+// that often sees a new file. Requests under way finish on the old
+// extracts; a new file that cannot be opened or lacks a dataset is logged
+// and the old one keeps serving. It returns at once; the work stops with
+// ctx.
+func reloads(ctx context.Context, eng *engine.Engine, every time.Duration, log *slog.Logger) {
+	report := func(how string) func(extract.Version, bool, error) {
+		return func(v extract.Version, changed bool, err error) {
+			switch {
+			case err != nil:
+				log.Error("extracts not reloaded; the previous ones keep serving", "trigger", how, "error", err)
+			case changed:
+				log.Info("extracts reloaded", "trigger", how, "extract", v.Fingerprint)
+			default:
+				log.Info("extracts unchanged", "trigger", how, "extract", v.Fingerprint)
+			}
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				v, changed, err := eng.Reload(ctx)
+				report("SIGHUP")(v, changed, err)
+			}
+		}
+	}()
+	if every > 0 {
+		go eng.WatchExtracts(ctx, every, report("new file"))
+	}
 }

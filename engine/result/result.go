@@ -102,6 +102,10 @@ type Meta struct {
 	SuppressedCells int `json:"suppressed_cells"`
 	// Notes are short remarks for the analyst (e.g. how a CI was derived).
 	Notes []string `json:"notes,omitempty"`
+	// Extract is the version of the extracts the result was computed
+	// from: their fingerprint (engine/extract.Version), the same on every
+	// replica serving the same data.
+	Extract string `json:"extract,omitempty"`
 }
 
 // Spend is one part of the budget split.
