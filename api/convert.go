@@ -86,6 +86,8 @@ func fromMeta(m result.Meta) Meta {
 		Datasets:        slices.Clone(m.Datasets),
 		Epsilon:         m.Epsilon,
 		Delta:           m.Delta,
+		Rho:             m.Rho,
+		ZDelta:          m.ZDelta,
 		Split:           convert(m.Split, fromSpend),
 		Mechanism:       m.Mechanism,
 		Groups:          m.Groups,
@@ -210,7 +212,8 @@ func fromBudget(r *engine.BudgetReport) *BudgetReport {
 }
 
 func fromDatasetBudget(b engine.DatasetBudget) DatasetBudget {
-	return DatasetBudget{Dataset: b.Dataset, Epsilon: fromAmount(b.Epsilon), Delta: fromAmount(b.Delta)}
+	return DatasetBudget{Dataset: b.Dataset, Epsilon: fromAmount(b.Epsilon), Delta: fromAmount(b.Delta),
+		Rho: fromAmount(b.Rho), Accounting: b.Accounting, Bound: b.Bound}
 }
 
 func fromAmount(a engine.Amount) Amount {

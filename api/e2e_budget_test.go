@@ -79,7 +79,8 @@ func TestE2EConcurrentClients(t *testing.T) {
 		eps       = 0.1
 		answered  = 50 // budget / eps
 	)
-	s := startE2E(t, e2eConfig{diabetesEpsilon: budget, maxQueries: 2 * clients})
+	// Basic accounting: the budget is spent in exactly 50 equal steps.
+	s := startE2E(t, e2eConfig{diabetesEpsilon: budget, maxQueries: 2 * clients, accounting: "basic"})
 	body := queryBody(t, "diabetes-2026", contactsSQL, eps)
 
 	type outcome struct {

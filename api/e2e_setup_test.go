@@ -112,6 +112,8 @@ func e2ePolicy(t *testing.T, diabetesEpsilon float64) *policies.Policy {
 type e2eConfig struct {
 	// diabetesEpsilon replaces the diabetes-2026 budget ε (0: the policy's 10).
 	diabetesEpsilon float64
+	// accounting replaces the policy's accounting ("": the policy's).
+	accounting string
 	// maxBody is api.Options.MaxBodyBytes (0: the default).
 	maxBody int64
 	// queryTimeout is engine.Options.QueryTimeout (0: the default).
@@ -159,8 +161,12 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	pol := e2ePolicy(t, cfg.diabetesEpsilon)
+	if cfg.accounting != "" {
+		pol.Accounting = cfg.accounting
+	}
 	eng, err := engine.New(ctx, &engine.Options{
-		Policy: e2ePolicy(t, cfg.diabetesEpsilon), DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout,
+		Policy: pol, DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -139,6 +139,10 @@ type Meta struct {
 	// Epsilon and Delta are what the query debited from each dataset's budget.
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
+	// Rho is the query's ρ charged to the zCDP account, ZDelta the δ
+	// beside it (partition selection).
+	Rho    float64 `json:"rho"`
+	ZDelta float64 `json:"zcdp_delta,omitempty"`
 	// Split says how Epsilon and Delta were divided.
 	Split []Spend `json:"split"`
 	// Mechanism is "laplace" or "gaussian".
@@ -312,8 +316,15 @@ type BudgetReport struct {
 // DatasetBudget is the budget of one project × dataset.
 type DatasetBudget struct {
 	Dataset string `json:"dataset"`
+	// Epsilon and Delta are the (ε, δ) guarantee spent, under Bound.
 	Epsilon Amount `json:"epsilon"`
 	Delta   Amount `json:"delta"`
+	// Rho is the zCDP account (ρ spent, allowed, left).
+	Rho Amount `json:"rho"`
+	// Accounting is "zcdp" or "basic"; Bound the account the guarantee
+	// comes from.
+	Accounting string `json:"accounting"`
+	Bound      string `json:"bound"`
 }
 
 // Amount is a budget total, what was spent, and what remains (never negative).

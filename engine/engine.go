@@ -181,7 +181,11 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine.New: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
 	}
 	e.state, e.ledger, e.audit = o.State, o.State.Ledger(), o.State.Audit()
-	if e.book, err = budget.NewBook(budget.PolicyLimits(o.Policy), budget.Basic{}); err != nil {
+	acct, err := budget.ForAccounting(o.Policy.Accounting)
+	if err != nil {
+		return nil, fmt.Errorf("engine.New: %w", err)
+	}
+	if e.book, err = budget.NewBook(budget.PolicyLimits(o.Policy), acct); err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	return e, nil

@@ -58,9 +58,11 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 			return nil, fmt.Errorf("engine.Budget: %w", err)
 		}
 		rep.Datasets = append(rep.Datasets, DatasetBudget{
-			Dataset: d,
-			Epsilon: Amount{Total: b.TotalEpsilon, Spent: b.SpentEpsilon, Remaining: b.RemainingEpsilon},
-			Delta:   Amount{Total: b.TotalDelta, Spent: b.SpentDelta, Remaining: b.RemainingDelta},
+			Dataset:    d,
+			Epsilon:    Amount{Total: b.TotalEpsilon, Spent: b.SpentEpsilon, Remaining: b.RemainingEpsilon},
+			Delta:      Amount{Total: b.TotalDelta, Spent: b.SpentDelta, Remaining: b.RemainingDelta},
+			Rho:        Amount{Total: b.TotalRho, Spent: b.SpentRho, Remaining: b.RemainingRho},
+			Accounting: b.Accounting, Bound: b.Bound,
 		})
 	}
 	return rep, nil

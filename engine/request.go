@@ -59,8 +59,16 @@ type BudgetReport struct {
 // DatasetBudget is the budget of one project × dataset.
 type DatasetBudget struct {
 	Dataset string `json:"dataset"`
+	// Epsilon and Delta are the guarantee spent, under Bound.
 	Epsilon Amount `json:"epsilon"`
 	Delta   Amount `json:"delta"`
+	// Rho is the zCDP account: the ρ spent and the ρ the budget allows
+	// with the additive δ spent so far.
+	Rho Amount `json:"rho"`
+	// Accounting is the policy's ("zcdp" or "basic"); Bound the account
+	// the spent guarantee comes from, the smaller valid one.
+	Accounting string `json:"accounting"`
+	Bound      string `json:"bound"`
 }
 
 // Amount is a budget total, what was spent, and what remains (never negative).

@@ -157,7 +157,7 @@ func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan, persons int6
 func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID string) (*result.Result, error) {
 	c, rel := pr.compiled, pr.release
 	project := c.Project.ID
-	cost, err := budget.NewCost(rel.Epsilon(), rel.Delta(), 0)
+	cost, err := budget.NewZCost(rel.Epsilon(), rel.Delta(), rel.Rho(), rel.ZDelta())
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
 			QueryID: queryID, Project: project, Principal: p.Name,
@@ -205,6 +205,7 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
 	res.Meta.Epsilon = rel.Epsilon()
 	res.Meta.Delta = rel.Delta()
+	res.Meta.Rho, res.Meta.ZDelta = pr.release.Rho(), pr.release.ZDelta()
 	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
 	res.Meta.Extract = pr.x.version.Fingerprint
 	return res, nil

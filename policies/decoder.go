@@ -49,17 +49,28 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, &Error{File: d.file, Problem: "the policy file is empty"}
 	}
 	root := deref(doc.Content[0])
-	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits")
+	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits", "accounting")
 	if err != nil {
 		return nil, err
 	}
 	d.p = &Policy{
-		Datasets:  map[string]*Dataset{},
-		Projects:  map[string]*Project{},
-		Templates: map[string]*Template{},
-		Roles:     map[string]*Role{},
-		CodeLists: map[string][]string{},
-		Limits:    Limits{MaxQueryCost: DefaultMaxQueryCost},
+		Datasets:   map[string]*Dataset{},
+		Projects:   map[string]*Project{},
+		Templates:  map[string]*Template{},
+		Roles:      map[string]*Role{},
+		CodeLists:  map[string][]string{},
+		Limits:     Limits{MaxQueryCost: DefaultMaxQueryCost},
+		Accounting: AccountingZCDP,
+	}
+	if f["accounting"] != nil {
+		a, err := d.str(f["accounting"], "accounting")
+		if err != nil {
+			return nil, err
+		}
+		if a != AccountingZCDP && a != AccountingBasic {
+			return nil, d.errf(f["accounting"], "accounting", "unknown accounting %q (known: %s, %s)", a, AccountingZCDP, AccountingBasic)
+		}
+		d.p.Accounting = a
 	}
 	if err := d.limits(f["limits"]); err != nil {
 		return nil, err

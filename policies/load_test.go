@@ -99,6 +99,12 @@ func TestParseBase(t *testing.T) {
 	if p.Limits != (Limits{MaxQueryCost: 5000, MaxRowsScanned: 1_000_000}) {
 		t.Errorf("limits %+v", p.Limits)
 	}
+	if p.Accounting != AccountingZCDP {
+		t.Errorf("accounting %q, want the default %q", p.Accounting, AccountingZCDP)
+	}
+	if p, err = Parse([]byte(base+"accounting: basic\n"), "x.yaml"); err != nil || p.Accounting != AccountingBasic {
+		t.Errorf("accounting: basic parsed as %v, %v", p, err)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -160,6 +166,7 @@ func TestParseErrors(t *testing.T) {
 		// Limits.
 		{desc: "negative query cost", yaml: base + "limits: {max_query_cost: -1}\n", field: "limits.max_query_cost", problem: "must be at least 0"},
 		{desc: "unknown limit", yaml: base + "limits: {max_queries: 3}\n", field: "limits.max_queries", problem: "unknown"},
+		{desc: "unknown accounting", yaml: base + "accounting: rdp\n", field: "accounting", problem: `unknown accounting "rdp"`},
 
 		// Bounding, ε, δ, noise.
 		{desc: "max_groups_per_person 0", old: "max_groups_per_person: 3", new: "max_groups_per_person: 0", field: "datasets.visits.max_groups_per_person", problem: "must be at least 1, not 0"},

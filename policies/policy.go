@@ -21,7 +21,20 @@ type Policy struct {
 	CodeLists map[string][]string
 	// Limits cap the work one query may ask for.
 	Limits Limits
+	// Accounting is how spending composes: AccountingZCDP (the default)
+	// or AccountingBasic. Budgets are declared as (ε, δ) under either.
+	Accounting string
 }
+
+// The accountings a policy's accounting may name (engine/budget implements
+// them).
+const (
+	// AccountingZCDP charges every query its ρ (zero-concentrated DP)
+	// beside its ε and δ, and states the smaller of the two bounds.
+	AccountingZCDP = "zcdp"
+	// AccountingBasic sums ε and δ.
+	AccountingBasic = "basic"
+)
 
 // Limits cap the work of one query, whoever asks; a query over a cap is
 // refused before any debit ("query_too_expensive"). 0 means no cap.

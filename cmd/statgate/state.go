@@ -108,7 +108,11 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer st.Close()
-	book, err := budget.NewBook(budget.PolicyLimits(pol), budget.Basic{})
+	acct, err := budget.ForAccounting(pol.Accounting)
+	if err != nil {
+		return err
+	}
+	book, err := budget.NewBook(budget.PolicyLimits(pol), acct)
 	if err != nil {
 		return err
 	}

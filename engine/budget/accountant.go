@@ -35,12 +35,16 @@ func (Basic) Covers(b policies.Budget, spent, cost Cost) bool {
 // Balance implements Accountant.
 func (Basic) Balance(b policies.Budget, spent Cost) Balance {
 	totalEps, totalDel := limitUnits(b.Epsilon, epsilonScale), limitUnits(b.Delta, deltaScale)
-	return Balance{
+	bal := Balance{
 		TotalEpsilon:     fromUnits(totalEps, epsilonScale),
 		SpentEpsilon:     fromUnits(spent.eps, epsilonScale),
 		RemainingEpsilon: fromUnits(max(totalEps-spent.eps, 0), epsilonScale),
 		TotalDelta:       fromUnits(totalDel, deltaScale),
 		SpentDelta:       fromUnits(spent.del, deltaScale),
 		RemainingDelta:   fromUnits(max(totalDel-spent.del, 0), deltaScale),
+		Accounting:       AccountingBasic,
+		Bound:            AccountingBasic,
 	}
+	bal.fill(b, spent)
+	return bal
 }

@@ -165,7 +165,8 @@ func TestLoweredBudgetShowsZeroRemaining(t *testing.T) {
 	}
 	want := Balance{Project: "p", Dataset: "a",
 		TotalEpsilon: 3, SpentEpsilon: 5, RemainingEpsilon: 0,
-		TotalDelta: 1e-7, SpentDelta: 5e-7, RemainingDelta: 0}
+		TotalDelta: 1e-7, SpentDelta: 5e-7, RemainingDelta: 0,
+		Accounting: "basic", Bound: "basic", BasicEpsilon: 5, BasicDelta: 5e-7, SpentZDelta: 5e-7}
 	if got != want {
 		t.Errorf("Balance = %+v, want %+v", got, want)
 	}

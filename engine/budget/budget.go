@@ -8,34 +8,47 @@
 // engine/state (engine/state/sqlite is the embedded one); it asks a Book,
 // inside its transaction, whether a debit may be taken.
 //
-// Composition is basic today (sums of ε and of δ: Basic); a Cost also
-// carries ρ, the account of zero-concentrated DP, so that a zCDP
-// accountant can read the same ledger.
+// Every cost is kept in two accounts: basic composition (sums of ε and of
+// δ) and zero-concentrated DP (a sum of ρ, and beside it the δ of the
+// mechanisms ρ does not cover, such as partition selection). Basic reads
+// the first; ZCDP states the smaller of the two valid guarantees, so it
+// never admits fewer queries than Basic would.
 package budget
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/statgate/statgate/policies"
 )
 
-// Cost is a privacy cost, or a sum of costs: ε and δ, the accounts of
-// basic composition, and ρ, the account of zero-concentrated DP. Amounts
-// are held in fixed point (ε in units of 1e-9, δ of 1e-15, ρ of 1e-12), so
-// that sums are exact: a thousand costs of ε 0.01 add up to exactly 10. A
-// Cost is a value; the zero Cost is free.
+// Cost is a privacy cost, or a sum of costs, in two accounts: ε and δ, the
+// account of basic composition, and ρ with its additive δ (ZDelta), the
+// account of zero-concentrated DP (Bun–Steinke: the query is
+// ZDelta-approximately ρ-zCDP). Amounts are held in fixed point (ε in
+// units of 1e-9, δ of 1e-15, ρ of 1e-12), so that sums are exact: a
+// thousand costs of ε 0.01 add up to exactly 10. A Cost is a value; the
+// zero Cost is free.
 type Cost struct {
-	eps, del, rho int64 // units of epsilonScale, deltaScale, rhoScale
+	eps, del, rho, zdel int64 // units of epsilonScale, deltaScale, rhoScale, deltaScale
 }
 
-// NewCost returns the cost of ε, δ and ρ, each rounded up to the next unit
-// (a positive amount below one unit costs one unit): the ledger never
-// charges less than asked. Each amount must be finite, zero or positive
-// and at most the largest the ledger records (ε 1e9, δ 1, ρ 1e6);
-// otherwise the error wraps ErrInvalidCost.
+// NewCost returns the cost of an (ε, δ)-DP query whose zCDP account is ρ
+// with all of δ additive (NewZCost with zdelta = delta). A cost without ρ
+// is not read as free by ZCDP: it pays through the basic account only.
 func NewCost(epsilon, delta, rho float64) (Cost, error) {
+	return NewZCost(epsilon, delta, rho, delta)
+}
+
+// NewZCost returns the cost of a query that is (ε, δ)-DP and
+// zdelta-approximately ρ-zCDP, each amount rounded up to the next unit (a
+// positive amount below one unit costs one unit): the ledger never charges
+// less than asked. Each amount must be finite, zero or positive and at most
+// the largest the ledger records (ε 1e9, δ 1, ρ 1e6); otherwise the error
+// wraps ErrInvalidCost.
+func NewZCost(epsilon, delta, rho, zdelta float64) (Cost, error) {
 	if err := checkAmount("epsilon", epsilon, maxEpsilon); err != nil {
 		return Cost{}, err
 	}
@@ -45,10 +58,14 @@ func NewCost(epsilon, delta, rho float64) (Cost, error) {
 	if err := checkAmount("rho", rho, maxRho); err != nil {
 		return Cost{}, err
 	}
+	if err := checkAmount("zcdp delta", zdelta, maxDelta); err != nil {
+		return Cost{}, err
+	}
 	return Cost{
-		eps: costUnits(epsilon, epsilonScale),
-		del: costUnits(delta, deltaScale),
-		rho: costUnits(rho, rhoScale),
+		eps:  costUnits(epsilon, epsilonScale),
+		del:  costUnits(delta, deltaScale),
+		rho:  costUnits(rho, rhoScale),
+		zdel: costUnits(zdelta, deltaScale),
 	}, nil
 }
 
@@ -61,6 +78,11 @@ func (c Cost) Delta() float64 { return fromUnits(c.del, deltaScale) }
 // Rho is the cost's ρ (zCDP).
 func (c Cost) Rho() float64 { return fromUnits(c.rho, rhoScale) }
 
+// ZDelta is the δ of the cost's zCDP account: the part of its privacy loss
+// that ρ does not bound (partition selection), added to the δ of the
+// conversion to (ε, δ).
+func (c Cost) ZDelta() float64 { return fromUnits(c.zdel, deltaScale) }
+
 // IsZero reports whether c costs nothing.
 func (c Cost) IsZero() bool { return c == Cost{} }
 
@@ -68,8 +90,8 @@ func (c Cost) IsZero() bool { return c == Cost{} }
 // from, and false when a sum exceeds what the ledger can hold (far above
 // any budget: such a debit is refused).
 func (c Cost) Add(d Cost) (Cost, bool) {
-	s := Cost{eps: c.eps + d.eps, del: c.del + d.del, rho: c.rho + d.rho}
-	ok := c.eps <= maxUnits-d.eps && c.del <= maxUnits-d.del && c.rho <= maxUnits-d.rho
+	s := Cost{eps: c.eps + d.eps, del: c.del + d.del, rho: c.rho + d.rho, zdel: c.zdel + d.zdel}
+	ok := c.eps <= maxUnits-d.eps && c.del <= maxUnits-d.del && c.rho <= maxUnits-d.rho && c.zdel <= maxUnits-d.zdel
 	return s, ok
 }
 
@@ -86,18 +108,18 @@ func (c Cost) String() string {
 }
 
 // Units returns the cost's exact amounts in the ledger's units (ε in 1e-9,
-// δ in 1e-15, ρ in 1e-12), for a ledger store to record. CostOfUnits is
-// its inverse.
-func (c Cost) Units() (epsilon, delta, rho int64) { return c.eps, c.del, c.rho }
+// δ and the zCDP δ in 1e-15, ρ in 1e-12), for a ledger store to record.
+// CostOfUnits is its inverse.
+func (c Cost) Units() (epsilon, delta, rho, zdelta int64) { return c.eps, c.del, c.rho, c.zdel }
 
 // CostOfUnits returns the Cost a ledger store recorded with Units. A
 // negative amount, which no sum of costs has, is an error (ErrInvalidCost):
 // the store is damaged.
-func CostOfUnits(epsilon, delta, rho int64) (Cost, error) {
-	if epsilon < 0 || delta < 0 || rho < 0 {
-		return Cost{}, fmt.Errorf("%w: negative units (ε %d, δ %d, ρ %d)", ErrInvalidCost, epsilon, delta, rho)
+func CostOfUnits(epsilon, delta, rho, zdelta int64) (Cost, error) {
+	if epsilon < 0 || delta < 0 || rho < 0 || zdelta < 0 {
+		return Cost{}, fmt.Errorf("%w: negative units (ε %d, δ %d, ρ %d, zCDP δ %d)", ErrInvalidCost, epsilon, delta, rho, zdelta)
 	}
-	return Cost{eps: epsilon, del: delta, rho: rho}, nil
+	return Cost{eps: epsilon, del: delta, rho: rho, zdel: zdelta}, nil
 }
 
 // Spend is one query's debit: Cost is taken from the budget of Project on
@@ -152,12 +174,41 @@ type Entry struct {
 	Cost                        Cost
 }
 
-// Balance is the state of one project × dataset budget. Remaining is
-// never negative, also when a policy lowers a budget below what is spent.
+// Balance is the state of one budget. Spent is the guarantee the
+// accountant states for everything spent (for ZCDP the smaller of the two
+// valid bounds, named by Bound); Remaining is Total − Spent, never
+// negative, also when a policy lowers a budget below what is spent.
 type Balance struct {
 	Project, Dataset                             string
 	TotalEpsilon, SpentEpsilon, RemainingEpsilon float64
-	TotalDelta, SpentDelta, RemainingDelta       float64
+	// SpentDelta is the δ of the stated guarantee: the sum of δ under the
+	// basic bound; under the zCDP bound the budget's whole δ, since the
+	// conversion of ρ uses every δ the additive account has not spent.
+	// RemainingDelta is then that unspent additive δ (what partition
+	// selection may still spend).
+	TotalDelta, SpentDelta, RemainingDelta float64
+	// Accounting is the accountant's name ("basic" or "zcdp") and Bound
+	// the account the stated guarantee comes from.
+	Accounting, Bound string
+	// BasicEpsilon and BasicDelta are the basic account: the sums of every
+	// debit's ε and δ.
+	BasicEpsilon, BasicDelta float64
+	// SpentRho and SpentZDelta are the zCDP account: the sum of ρ and of
+	// the δ beside it. TotalRho is the ρ the budget allows with that δ
+	// spent (the largest ρ whose (ε, δ) fits), RemainingRho the rest.
+	SpentRho, SpentZDelta, TotalRho, RemainingRho float64
+}
+
+// fill sets the accounts of bal from spent, and TotalRho and RemainingRho
+// from b.
+func (bal *Balance) fill(b policies.Budget, spent Cost) {
+	bal.BasicEpsilon, bal.BasicDelta = spent.Epsilon(), spent.Delta()
+	bal.SpentRho, bal.SpentZDelta = spent.Rho(), spent.ZDelta()
+	totalEps, totalDel := fromUnits(limitUnits(b.Epsilon, epsilonScale), epsilonScale), fromUnits(limitUnits(b.Delta, deltaScale), deltaScale)
+	if free := totalDel - bal.SpentZDelta; free > 0 {
+		bal.TotalRho = RhoForEpsilon(totalEps, free)
+	}
+	bal.RemainingRho = math.Max(bal.TotalRho-bal.SpentRho, 0)
 }
 
 // Limits returns the total budget of a project on a dataset, and false when

@@ -92,7 +92,7 @@ func TestCostSumsAreExact(t *testing.T) {
 	if err != nil || back != sum {
 		t.Errorf("CostOfUnits(Units()) = %v, %v; want %v", back, err, sum)
 	}
-	if _, err := CostOfUnits(-1, 0, 0); !errors.Is(err, ErrInvalidCost) {
+	if _, err := CostOfUnits(-1, 0, 0, 0); !errors.Is(err, ErrInvalidCost) {
 		t.Errorf("CostOfUnits(negative) = %v, want ErrInvalidCost", err)
 	}
 	if _, ok := (Cost{eps: maxUnits}).Add(c); ok {

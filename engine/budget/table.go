@@ -9,11 +9,12 @@ import (
 // WriteTable writes balances as an aligned text table (`statgate budget show`).
 func WriteTable(w io.Writer, balances []Balance) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tDATASET\tε SPENT\tε REMAINING\tε TOTAL\tδ SPENT\tδ REMAINING\tδ TOTAL")
+	fmt.Fprintln(tw, "PROJECT\tDATASET\tε SPENT\tε REMAINING\tε TOTAL\tδ SPENT\tδ REMAINING\tδ TOTAL\tρ SPENT\tρ REMAINING\tBOUND")
 	for _, b := range balances {
-		fmt.Fprintf(tw, "%s\t%s\t%g\t%g\t%g\t%g\t%g\t%g\n", b.Project, b.Dataset,
+		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%g\t%.4g\t%.4g\t%g\t%.4g\t%.4g\t%s\n", b.Project, b.Dataset,
 			b.SpentEpsilon, b.RemainingEpsilon, b.TotalEpsilon,
-			b.SpentDelta, b.RemainingDelta, b.TotalDelta)
+			b.SpentDelta, b.RemainingDelta, b.TotalDelta,
+			b.SpentRho, b.RemainingRho, b.Bound)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("budget.WriteTable: %w", err)

@@ -28,14 +28,14 @@ func TestBalancesAndWriteTable(t *testing.T) {
 		want    string
 	}{
 		{"all projects, sorted", "", `
-PROJECT   DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL
-cancer    cancer   0        5            5        0        0            0
-diabetes  npr      0.5      9.5          10       1e-08    9.9e-07      1e-06
-diabetes  lmr      0        10           10       0        1e-06        1e-06
+PROJECT   DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL  ρ SPENT  ρ REMAINING  BOUND
+cancer    cancer   0        5            5        0        0            0        0        0            basic
+diabetes  npr      0.5      9.5          10       1e-08    9.9e-07      1e-06    0        1.538        basic
+diabetes  lmr      0        10           10       0        1e-06        1e-06    0        1.539        basic
 `},
 		{"one project", "cancer", `
-PROJECT  DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL
-cancer   cancer   0        5            5        0        0            0
+PROJECT  DATASET  ε SPENT  ε REMAINING  ε TOTAL  δ SPENT  δ REMAINING  δ TOTAL  ρ SPENT  ρ REMAINING  BOUND
+cancer   cancer   0        5            5        0        0            0        0        0            basic
 `},
 	}
 	for _, tc := range tests {

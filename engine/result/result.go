@@ -79,6 +79,11 @@ type Meta struct {
 	// Epsilon and Delta are what the query debited from each dataset's budget.
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
+	// Rho is the query's cost in zero-concentrated DP, and ZDelta the δ
+	// beside it that ρ does not cover (partition selection): the ledger's
+	// zCDP account (see engine/budget).
+	Rho    float64 `json:"rho"`
+	ZDelta float64 `json:"zcdp_delta,omitempty"`
 	// Split says how Epsilon and Delta were divided across the aggregates and partition selection.
 	Split []Spend `json:"split"`
 	// Mechanism is "laplace" or "gaussian".

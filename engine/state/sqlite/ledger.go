@@ -38,22 +38,23 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 		if refused = a.Admit(s, spent); refused != nil {
 			return refused
 		}
-		eps, del, rho := s.Cost.Units()
+		eps, del, rho, zdel := s.Cost.Units()
 		now := formatTime(l.st.now())
 		for _, d := range s.Datasets {
 			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units) VALUES (?, ?, ?, ?, ?)
+				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units, zdelta_units) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (project, dataset) DO UPDATE SET
 					epsilon_units = epsilon_units + excluded.epsilon_units,
 					delta_units = delta_units + excluded.delta_units,
-					rho_units = rho_units + excluded.rho_units`,
-				s.Project, d, eps, del, rho); err != nil {
+					rho_units = rho_units + excluded.rho_units,
+					zdelta_units = zdelta_units + excluded.zdelta_units`,
+				s.Project, d, eps, del, rho, zdel); err != nil {
 				return fmt.Errorf("record spent: %w", err)
 			}
 			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				now, s.QueryID, s.Project, s.Principal, d, eps, del, rho); err != nil {
+				INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				now, s.QueryID, s.Project, s.Principal, d, eps, del, rho, zdel); err != nil {
 				return fmt.Errorf("record entry: %w", err)
 			}
 		}
@@ -76,17 +77,17 @@ type querier interface {
 
 // spentOn returns what a project has spent on a dataset (zero when nothing).
 func spentOn(ctx context.Context, q querier, project, dataset string) (budget.Cost, error) {
-	var eps, del, rho int64
+	var eps, del, rho, zdel int64
 	err := q.QueryRowContext(ctx,
-		`SELECT epsilon_units, delta_units, rho_units FROM budget_spent WHERE project = ? AND dataset = ?`,
-		project, dataset).Scan(&eps, &del, &rho)
+		`SELECT epsilon_units, delta_units, rho_units, zdelta_units FROM budget_spent WHERE project = ? AND dataset = ?`,
+		project, dataset).Scan(&eps, &del, &rho, &zdel)
 	if errors.Is(err, sql.ErrNoRows) {
 		return budget.Cost{}, nil
 	}
 	if err != nil {
 		return budget.Cost{}, fmt.Errorf("read spent of %s × %s: %w", project, dataset, err)
 	}
-	c, err := budget.CostOfUnits(eps, del, rho)
+	c, err := budget.CostOfUnits(eps, del, rho, zdel)
 	if err != nil {
 		return budget.Cost{}, fmt.Errorf("spent of %s × %s: %w", project, dataset, err)
 	}
@@ -104,7 +105,7 @@ func (l *ledger) Spent(ctx context.Context, project, dataset string) (budget.Cos
 
 // History implements state.Ledger.
 func (l *ledger) History(ctx context.Context, project string, limit int) ([]budget.Entry, error) {
-	q := `SELECT id, time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units
+	q := `SELECT id, time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units, zdelta_units
 		FROM budget_entries WHERE project = ? ORDER BY id DESC`
 	args := []any{project}
 	if limit > 0 {
@@ -119,17 +120,17 @@ func (l *ledger) History(ctx context.Context, project string, limit int) ([]budg
 	var out []budget.Entry
 	for rows.Next() {
 		var (
-			e             budget.Entry
-			t             string
-			eps, del, rho int64
+			e                   budget.Entry
+			t                   string
+			eps, del, rho, zdel int64
 		)
-		if err := rows.Scan(&e.ID, &t, &e.QueryID, &e.Project, &e.Principal, &e.Dataset, &eps, &del, &rho); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.QueryID, &e.Project, &e.Principal, &e.Dataset, &eps, &del, &rho, &zdel); err != nil {
 			return nil, fmt.Errorf("sqlite.History: %w", err)
 		}
 		if e.Time, err = parseTime(t); err != nil {
 			return nil, fmt.Errorf("sqlite.History: entry %d: %w", e.ID, err)
 		}
-		if e.Cost, err = budget.CostOfUnits(eps, del, rho); err != nil {
+		if e.Cost, err = budget.CostOfUnits(eps, del, rho, zdel); err != nil {
 			return nil, fmt.Errorf("sqlite.History: entry %d: %w", e.ID, err)
 		}
 		out = append(out, e)

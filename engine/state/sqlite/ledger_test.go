@@ -51,7 +51,7 @@ func spentUnits(t *testing.T, s *Store, project, dataset string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eps, _, _ := c.Units()
+	eps, _, _, _ := c.Units()
 	return eps
 }
 
@@ -64,7 +64,7 @@ func TestDebitSurvivesKill(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	dir := t.TempDir()
-	unit, _, _ := crashSpend(t).Cost.Units()
+	unit, _, _, _ := crashSpend(t).Cost.Units()
 	var spentBefore int64
 	for round := range 5 {
 		reported := runAndKill(t, dir, time.Duration(20+rand.IntN(181))*time.Millisecond)

@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] brings the schema from version i to version i+1. Append
 // new steps; never edit a released one.
@@ -92,6 +92,25 @@ var migrations = [][]string{
 		// 1e-12. Debits recorded before spent no ρ.
 		`ALTER TABLE budget_spent ADD COLUMN rho_units INTEGER NOT NULL DEFAULT 0 CHECK (rho_units >= 0)`,
 		`ALTER TABLE budget_entries ADD COLUMN rho_units INTEGER NOT NULL DEFAULT 0`,
+	},
+	{ // 4: the zCDP account's additive δ (budget.Cost.ZDelta) beside ρ. A
+		// debit recorded before carried no ρ of its own: it is charged ρ =
+		// ε²/2 with all of its δ additive, what every (ε, δ)-DP query
+		// satisfies (budget.NewCost), so that switching to zCDP accounting
+		// never reads it as free, rounded up to a whole unit.
+		`ALTER TABLE budget_spent ADD COLUMN zdelta_units INTEGER NOT NULL DEFAULT 0 CHECK (zdelta_units >= 0)`,
+		`ALTER TABLE budget_entries ADD COLUMN zdelta_units INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE budget_entries SET
+			rho_units = CASE WHEN rho_units = 0 AND epsilon_units > 0
+				THEN CAST(CAST(epsilon_units AS REAL) * epsilon_units * 5e-7 AS INTEGER)
+					+ (CAST(epsilon_units AS REAL) * epsilon_units * 5e-7 > CAST(CAST(epsilon_units AS REAL) * epsilon_units * 5e-7 AS INTEGER))
+				ELSE rho_units END,
+			zdelta_units = delta_units`,
+		`UPDATE budget_spent SET
+			rho_units = coalesce((SELECT sum(e.rho_units) FROM budget_entries e
+				WHERE e.project = budget_spent.project AND e.dataset = budget_spent.dataset), rho_units),
+			zdelta_units = coalesce((SELECT sum(e.zdelta_units) FROM budget_entries e
+				WHERE e.project = budget_spent.project AND e.dataset = budget_spent.dataset), delta_units)`,
 	},
 }
 

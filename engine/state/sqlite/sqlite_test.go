@@ -271,8 +271,9 @@ func TestOpenMigratesVersion1(t *testing.T) {
 }
 
 // TestOpenMigratesVersion2 opens a state file as release 2 wrote it, with
-// debits in the ledger, and checks that the debits keep their ε and δ and
-// spent no ρ, and that the ledger takes the next debit.
+// debits in the ledger, and checks that the debits keep their ε and δ, are
+// charged ρ = ε²/2 with their δ additive (migration 4), and that the
+// ledger takes the next debit.
 func TestOpenMigratesVersion2(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -296,7 +297,8 @@ func TestOpenMigratesVersion2(t *testing.T) {
 	old.Close()
 
 	s := openStore(t, dir, nil)
-	want, err := budget.NewCost(1.5, 2e-8, 0)
+	// The old debit is charged ρ = ε²/2 with its δ additive.
+	want, err := budget.NewCost(1.5, 2e-8, 1.5*1.5/2)
 	if err != nil {
 		t.Fatal(err)
 	}

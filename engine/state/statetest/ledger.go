@@ -206,12 +206,15 @@ func ledgerAllOrNothing(t *testing.T, b Backend) {
 }
 
 // ledgerAdmitterSeesSpent: the admitter is asked with the sums spent on
-// exactly the debit's datasets, ρ included.
+// exactly the debit's datasets, ρ and the zCDP δ included.
 func ledgerAdmitterSeesSpent(t *testing.T, b Backend) {
 	ctx := context.Background()
 	s, _ := open(t, b)
 	l := s.Ledger()
-	first := cost(t, 0.5, 1e-8, 1.25e-4)
+	first, err := budget.NewZCost(0.5, 1e-8, 1.25e-4, 4e-9)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if err := l.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: first}, admitAll{}); err != nil {
 			t.Fatal(err)
@@ -234,7 +237,7 @@ func ledgerAdmitterSeesSpent(t *testing.T, b Backend) {
 		t.Errorf("admitter saw datasets %v, want them sorted: [a b]", datasets)
 	}
 	want, _ := twice.Add(cost(t, 0.1, 0, 0))
-	if got := spentOf(t, l, "p", "a"); got != want || got.Rho() != 2.5e-4 {
+	if got := spentOf(t, l, "p", "a"); got != want || got.Rho() != 2.5e-4 || got.ZDelta() != 8e-9 {
 		t.Errorf("spent on a = %v, want %v", got, want)
 	}
 }

@@ -1,0 +1,84 @@
+package protect
+
+import (
+	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/query"
+)
+
+// gaussianSigmaSlack covers the accuracy to which Google's library
+// calibrates a Gaussian: noise.SigmaForGaussian returns a σ at most 0.1 %
+// above the smallest σ that meets (ε, δ), which scales with the
+// sensitivity. Dividing the σ of sensitivity 1 by this before squaring
+// bounds the ρ of every Gaussian the library calibrates to that (ε, δ),
+// whatever its sensitivity.
+const gaussianSigmaSlack = 1.001
+
+// mechanismRho is the ρ (zCDP) of one mechanism calibrated to (eps, delta)
+// by Google's library: for a Gaussian Δ₂²/(2σ²), which only depends on σ
+// relative to the sensitivity; for pure-ε Laplace ε²/2 (Bun–Steinke 2016,
+// Proposition 1.4).
+func mechanismRho(mechanism string, eps, delta float64) float64 {
+	if mechanism == Gaussian && delta > 0 {
+		s := noise.SigmaForGaussian(1, 1, eps, delta) / gaussianSigmaSlack
+		return 1 / (2 * s * s)
+	}
+	return eps * eps / 2
+}
+
+// Rho is the query's ρ in zero-concentrated DP: the sum over every
+// mechanism it runs of that mechanism's ρ (mechanismRho), each component
+// of an aggregate counted apart (avg: a count and a sum; variance and
+// stddev: the library's three; quantiles: the tree, a count and a
+// histogram), the persons count and the contribution profile included.
+// Partition selection is (ε, δ)-DP, not Gaussian: it is charged ε²/2 and
+// its δ is additive (ZDelta). The query is then ZDelta-approximately
+// ρ-zCDP, and the ledger's zCDP account adds up these two amounts.
+func (r *Release) Rho() float64 {
+	var rho float64
+	mech := r.s.Mechanism
+	for i, a := range r.plan.Aggs {
+		sh := r.l.aggs[i]
+		switch a.Kind {
+		case query.AggAvg:
+			c, s := halve(sh, 0.5)
+			rho += mechanismRho(mech, c.eps, c.delta) + mechanismRho(mech, s.eps, s.delta)
+		case query.AggVariance, query.AggStddev:
+			// dpagg divides the share in three: a count, a sum and a sum
+			// of squares.
+			third := share{sh.eps / 3, sh.delta / 3}
+			rho += 3 * mechanismRho(mech, third.eps, third.delta)
+		case query.AggQuantile:
+			tree, rest := halve(sh, quantileTreeShare)
+			cnt, hist := halve(rest, 0.5)
+			rho += mechanismRho(mech, tree.eps, tree.delta) +
+				mechanismRho(mech, cnt.eps, cnt.delta) + mechanismRho(mech, hist.eps, hist.delta)
+		default:
+			rho += mechanismRho(mech, sh.eps, sh.delta)
+		}
+	}
+	if r.l.suppress && r.l.personsAgg < 0 {
+		rho += mechanismRho(mech, r.l.persons.eps, r.l.persons.delta)
+	}
+	if r.l.selects {
+		rho += r.l.selection.eps * r.l.selection.eps / 2
+	}
+	if r.l.estimate {
+		// Laplace histograms, each at profileEpsilon, composed in sequence.
+		h := float64(max(r.s.ProfileHistograms, 2))
+		e := r.profileEpsilon()
+		rho += h * e * e / 2
+	}
+	return rho
+}
+
+// ZDelta is the δ of the query's zCDP account: partition selection's,
+// which ρ does not cover. It is 0 when the query selects no groups.
+func (r *Release) ZDelta() float64 {
+	if !r.l.selects {
+		return 0
+	}
+	return r.l.selection.delta
+}
+
+// Mechanism is the noise mechanism the release adds (Laplace or Gaussian).
+func (r *Release) Mechanism() string { return r.s.Mechanism }
