@@ -36,8 +36,8 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 		spent := make(map[string]budget.Cost, len(s.Datasets))
 		for _, d := range s.Datasets {
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units)
-				VALUES ($1, $2, 0, 0, 0) ON CONFLICT (project, dataset) DO NOTHING`, s.Project, d); err != nil {
+				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES ($1, $2, 0, 0, 0, 0) ON CONFLICT (project, dataset) DO NOTHING`, s.Project, d); err != nil {
 				return fmt.Errorf("create the row of %s × %s: %w", s.Project, d, err)
 			}
 			c, err := spentOn(ctx, tx, s.Project, d, " FOR UPDATE")
@@ -49,22 +49,23 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 		if refused = a.Admit(s, spent); refused != nil {
 			return refused
 		}
-		eps, del, rho := s.Cost.Units()
+		eps, del, rho, zdel := s.Cost.Units()
 		now := formatTime(l.st.now())
 		for _, d := range s.Datasets {
 			if _, err := tx.Exec(ctx, `
 				UPDATE budget_spent SET
 					epsilon_units = epsilon_units + $3,
 					delta_units = delta_units + $4,
-					rho_units = rho_units + $5
+					rho_units = rho_units + $5,
+					zdelta_units = zdelta_units + $6
 				WHERE project = $1 AND dataset = $2`,
-				s.Project, d, eps, del, rho); err != nil {
+				s.Project, d, eps, del, rho, zdel); err != nil {
 				return fmt.Errorf("record spent: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				now, s.QueryID, s.Project, s.Principal, d, eps, del, rho); err != nil {
+				INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				now, s.QueryID, s.Project, s.Principal, d, eps, del, rho, zdel); err != nil {
 				return fmt.Errorf("record entry: %w", err)
 			}
 		}
@@ -88,17 +89,17 @@ type querier interface {
 // spentOn returns what a project has spent on a dataset (zero when
 // nothing); lock is appended to the SELECT (" FOR UPDATE" or "").
 func spentOn(ctx context.Context, q querier, project, dataset, lock string) (budget.Cost, error) {
-	var eps, del, rho int64
+	var eps, del, rho, zdel int64
 	err := q.QueryRow(ctx,
-		`SELECT epsilon_units, delta_units, rho_units FROM budget_spent WHERE project = $1 AND dataset = $2`+lock,
-		project, dataset).Scan(&eps, &del, &rho)
+		`SELECT epsilon_units, delta_units, rho_units, zdelta_units FROM budget_spent WHERE project = $1 AND dataset = $2`+lock,
+		project, dataset).Scan(&eps, &del, &rho, &zdel)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return budget.Cost{}, nil
 	}
 	if err != nil {
 		return budget.Cost{}, fmt.Errorf("read spent of %s × %s: %w", project, dataset, err)
 	}
-	c, err := budget.CostOfUnits(eps, del, rho)
+	c, err := budget.CostOfUnits(eps, del, rho, zdel)
 	if err != nil {
 		return budget.Cost{}, fmt.Errorf("spent of %s × %s: %w", project, dataset, err)
 	}
@@ -116,7 +117,7 @@ func (l *ledger) Spent(ctx context.Context, project, dataset string) (budget.Cos
 
 // History implements state.Ledger.
 func (l *ledger) History(ctx context.Context, project string, limit int) ([]budget.Entry, error) {
-	q := `SELECT id, time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units
+	q := `SELECT id, time, query_id, project, principal, dataset, epsilon_units, delta_units, rho_units, zdelta_units
 		FROM budget_entries WHERE project = $1 ORDER BY id DESC`
 	args := []any{project}
 	if limit > 0 {
@@ -131,17 +132,17 @@ func (l *ledger) History(ctx context.Context, project string, limit int) ([]budg
 	var out []budget.Entry
 	for rows.Next() {
 		var (
-			e             budget.Entry
-			t             string
-			eps, del, rho int64
+			e                   budget.Entry
+			t                   string
+			eps, del, rho, zdel int64
 		)
-		if err := rows.Scan(&e.ID, &t, &e.QueryID, &e.Project, &e.Principal, &e.Dataset, &eps, &del, &rho); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.QueryID, &e.Project, &e.Principal, &e.Dataset, &eps, &del, &rho, &zdel); err != nil {
 			return nil, fmt.Errorf("postgres.History: %w", err)
 		}
 		if e.Time, err = parseTime(t); err != nil {
 			return nil, fmt.Errorf("postgres.History: entry %d: %w", e.ID, err)
 		}
-		if e.Cost, err = budget.CostOfUnits(eps, del, rho); err != nil {
+		if e.Cost, err = budget.CostOfUnits(eps, del, rho, zdel); err != nil {
 			return nil, fmt.Errorf("postgres.History: entry %d: %w", e.ID, err)
 		}
 		out = append(out, e)

@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Advisory lock keys (pg_advisory_xact_lock's two-int form: the first int
 // is statgate's, the second says what is locked).
@@ -99,6 +99,23 @@ var migrations = [][]string{
 			last_used  text,
 			expires_at text
 		)`,
+	},
+	{ // 2: the zCDP account's additive δ (budget.Cost.ZDelta) beside ρ, as
+		// SQLite's migration 4. A debit recorded without ρ is charged
+		// ρ = ε²/2 (rounded up) with all of its δ additive, what every
+		// (ε, δ)-DP query satisfies, so zCDP accounting never reads it as free.
+		`ALTER TABLE budget_spent ADD COLUMN zdelta_units bigint NOT NULL DEFAULT 0 CHECK (zdelta_units >= 0)`,
+		`ALTER TABLE budget_entries ADD COLUMN zdelta_units bigint NOT NULL DEFAULT 0`,
+		`UPDATE budget_entries SET
+			rho_units = CASE WHEN rho_units = 0 AND epsilon_units > 0
+				THEN ceil(epsilon_units::float8 * epsilon_units * 5e-7)::bigint
+				ELSE rho_units END,
+			zdelta_units = delta_units`,
+		`UPDATE budget_spent s SET
+			rho_units = coalesce((SELECT sum(e.rho_units) FROM budget_entries e
+				WHERE e.project = s.project AND e.dataset = s.dataset), s.rho_units),
+			zdelta_units = coalesce((SELECT sum(e.zdelta_units) FROM budget_entries e
+				WHERE e.project = s.project AND e.dataset = s.dataset), s.delta_units)`,
 	},
 }
 
