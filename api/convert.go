@@ -98,6 +98,7 @@ func fromMeta(m result.Meta) Meta {
 		SuppressedCells: m.SuppressedCells,
 		Notes:           slices.Clone(m.Notes),
 		Extract:         m.Extract,
+		Warnings:        slices.Clone(m.Warnings),
 	}
 }
 

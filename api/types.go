@@ -164,6 +164,8 @@ type Meta struct {
 	// Extract is the fingerprint of the extracts version the result was
 	// computed from (the same on every replica serving the same data).
 	Extract string `json:"extract,omitempty"`
+	// Warnings say when an answer is mostly noise (see result.Meta.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Spend is one part of a result's budget split.

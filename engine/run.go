@@ -16,6 +16,7 @@ import (
 	"github.com/statgate/statgate/engine/compile"
 	"github.com/statgate/statgate/engine/consist"
 	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/plausible"
 	"github.com/statgate/statgate/engine/post"
 	"github.com/statgate/statgate/engine/protect"
 	"github.com/statgate/statgate/engine/refusal"
@@ -208,6 +209,14 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	res.Meta.Rho, res.Meta.ZDelta = pr.release.Rho(), pr.release.ZDelta()
 	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
 	res.Meta.Extract = pr.x.version.Fingerprint
+	final := pr.plan
+	if est != nil {
+		final = est.plan
+	}
+	res.Meta.Warnings = plausible.Warnings(res, final.Aggs, pr.x.publicSizes(final.Datasets))
+	if res.Rows == nil {
+		res.Rows = []result.Row{} // an empty result is [], not null
+	}
 	return res, nil
 }
 

@@ -20,7 +20,8 @@ type genOptions struct {
 
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o genOptions
-	fs := newFlags("gen", "gen --persons N --seed S --out DIR", stderr)
+	fs := newFlags("gen", "gen --persons N --seed S --out DIR", stderr,
+		"statgate gen --persons 100000 --seed 1 --out extracts")
 	fs.IntVar(&o.persons, "persons", 100_000, "number of synthetic persons")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed; the same seed and version give byte-identical files")
 	fs.StringVar(&o.out, "out", "", "output directory for the Parquet files (required)")
@@ -61,7 +62,8 @@ type loadOptions struct {
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o loadOptions
-	fs := newFlags("load", "load --policy FILE --data DIR [--extracts DIR]", stderr)
+	fs := newFlags("load", "load --policy FILE --data DIR [--extracts DIR]", stderr,
+		"statgate load --policy policies/norway-synthetic.yaml --extracts extracts   # into "+defaultData)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
 	fs.StringVar(&o.data, "data", defaultData, "data directory the database is written to (env STATGATE_DATA)")
 	fs.StringVar(&o.extracts, "extracts", "", "directory holding the extract files (default: each dataset's source in the policy)")

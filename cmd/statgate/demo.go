@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,25 +20,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dir     string
 		persons int
 	)
-	fs := newFlags("demo", "demo [--dir DIR] [--persons N] [--addr HOST:PORT]", stderr)
+	fs := newFlags("demo", "demo [--dir DIR] [--data DIR] [--persons N] [--addr HOST:PORT]", stderr,
+		"statgate demo                  # then, in another shell: statgate budget show; statgate audit verify",
+		"statgate demo --addr 127.0.0.1:8081 --metrics-addr ''")
 	o.register(fs)
-	fs.StringVar(&dir, "dir", ".statgate/demo", "cache directory for the generated extract and the data directory")
+	fs.StringVar(&dir, "dir", ".statgate/demo", "cache directory for the generated extract (Parquet files)")
 	fs.IntVar(&persons, "persons", 20_000, "synthetic persons to generate when no extract is cached")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	dataSet := false
-	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
-	if dataSet {
-		fmt.Fprintln(stderr, "statgate demo: --data is not used; the demo keeps its data under --dir")
-		return errUsage
 	}
 	if fs.NArg() > 0 || persons <= 0 {
 		fmt.Fprintln(stderr, "statgate demo: takes no arguments; --persons must be positive")
 		return errUsage
 	}
+	// The demo loads into the data directory every other command reads by
+	// default (--data, STATGATE_DATA), so that `statgate budget show`,
+	// `audit verify` and `query` see what the demo serves.
 	extracts := filepath.Join(dir, "extracts")
-	o.data = filepath.Join(dir, "data")
 	if !haveExtracts(extracts) {
 		fmt.Fprintf(stdout, "generating %d synthetic persons into %s …\n", persons, extracts)
 		if err := generate(ctx, genOptions{persons: persons, seed: 1, out: extracts}, stdout); err != nil {
@@ -51,6 +48,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := load(ctx, loadOptions{policy: o.policy, data: o.data, extracts: extracts}, stdout); err != nil {
 			return err
 		}
+	} else {
+		fmt.Fprintf(stdout, "serving the extracts already loaded in %s (remove it, or pass --data, to load the demo's afresh)\n", o.data)
 	}
 	return serve(ctx, o, func(ts state.Tokens) error { return printDemo(ctx, ts, o.addr, stdout) }, stdout, stderr)
 }

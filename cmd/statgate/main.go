@@ -88,16 +88,29 @@ func usage(w io.Writer) {
 	}
 }
 
-// newFlags returns a flag set that prints its usage to stderr and returns
-// errors instead of exiting.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// newFlags returns a flag set that prints its usage, with the examples
+// given, to stderr and returns errors instead of exiting.
+func newFlags(name, synopsis string, stderr io.Writer, examples ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet("statgate "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: statgate %s\n\nFlags:\n", synopsis)
+		fmt.Fprintf(stderr, "Usage: statgate %s\n", synopsis)
+		writeExamples(stderr, examples)
+		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// writeExamples prints a usage text's examples.
+func writeExamples(w io.Writer, examples []string) {
+	if len(examples) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nExample:")
+	for _, e := range examples {
+		fmt.Fprintln(w, "  "+e)
+	}
 }
 
 // parseFlags parses args and maps flag errors to errUsage (the flag
@@ -120,8 +133,9 @@ func envOr(name, def string) string {
 	return def
 }
 
-// Defaults shared by the subcommands; STATGATE_POLICY and STATGATE_DATA
-// override them.
+// Defaults shared by the subcommands, demo included, so that every
+// operator command finds the data the server (or the demo) uses;
+// STATGATE_POLICY and STATGATE_DATA override them.
 var (
 	defaultPolicy = envOr("STATGATE_POLICY", "policies/norway-synthetic.yaml")
 	defaultData   = envOr("STATGATE_DATA", ".statgate/data")

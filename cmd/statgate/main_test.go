@@ -73,6 +73,7 @@ func TestRunUsage(t *testing.T) {
 		{"bad flag value", []string{"gen", "--persons", "many", "--out", "x"}, 2, "", `invalid value "many" for flag -persons`},
 		{"gen without --out", []string{"gen"}, 2, "", "--out is required"},
 		{"query without SQL", []string{"query", "--project", "p", "--as", "a"}, 2, "", "exactly one SQL argument"},
+		{"query with an unknown format", []string{"query", "--project", "p", "--as", "a", "--format", "xml", "SELECT 1"}, 2, "", "table, json or csv"},
 		{"load with an argument", []string{"load", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"serve with an argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
 		{"demo with zero persons", []string{"demo", "--persons", "0"}, 2, "", "--persons must be positive"},
@@ -297,7 +298,7 @@ func TestRunPipeline(t *testing.T) {
 		var stdout, stderr syncBuffer
 		exit := make(chan int, 1)
 		go func() {
-			exit <- run(dctx, []string{"demo", "--dir", dir, "--policy", testPolicy, "--addr", "127.0.0.1:0",
+			exit <- run(dctx, []string{"demo", "--dir", dir, "--data", data, "--policy", testPolicy, "--addr", "127.0.0.1:0",
 				"--metrics-addr", "127.0.0.1:0", "--threads", "2"}, &stdout, &stderr)
 		}()
 		// ServeListener logs the bound address once it listens.

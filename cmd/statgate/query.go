@@ -1,13 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/policies"
@@ -27,7 +28,8 @@ type queryOptions struct {
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o queryOptions
-	fs := newFlags("query", `query --project P --as PRINCIPAL [--epsilon E] [--totals] [--format table|json] "SQL"`, stderr)
+	fs := newFlags("query", `query --project P --as PRINCIPAL [--epsilon E] [--totals] [--format table|json|csv] "SQL"`, stderr,
+		`statgate query --project diabetes-2026 --as ingrid --format csv "SELECT sex, count(DISTINCT pid) AS persons FROM population GROUP BY 1"`)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
 	fs.StringVar(&o.data, "data", defaultData, "data directory (env STATGATE_DATA)")
 	stateFlag(fs, &o.state)
@@ -35,17 +37,20 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.as, "as", "", "principal asking, as named in the policy's project members (required)")
 	fs.Float64Var(&o.epsilon, "epsilon", 0, "ε to spend (default: the policy's default)")
 	fs.BoolVar(&o.totals, "totals", false, "add margins (totals) with secondary suppression")
-	fs.StringVar(&o.format, "format", "table", "output format: table or json")
+	fs.StringVar(&o.format, "format", "table", "output format: table (values with [95% CI]), json (the API's JSON) or csv (the API's CSV)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.project == "" || o.as == "" || fs.NArg() != 1 || (o.format != "table" && o.format != "json") {
-		fmt.Fprintln(stderr, "statgate query: needs --project, --as, a --format of table or json, and exactly one SQL argument")
+	if o.project == "" || o.as == "" || fs.NArg() != 1 || (o.format != "table" && o.format != "json" && o.format != "csv") {
+		fmt.Fprintln(stderr, "statgate query: needs --project, --as, a --format of table, json or csv, and exactly one SQL argument")
 		fs.Usage()
 		return errUsage
 	}
 	pol, err := policies.Load(o.policy)
 	if err != nil {
+		return err
+	}
+	if err := requireExtracts(o.data); err != nil {
 		return err
 	}
 	store, err := openState(ctx, o.state, o.data)
@@ -64,10 +69,24 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if o.format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+	switch o.format {
+	case "json":
+		b, err := api.Render(res, api.MediaJSON)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasSuffix(b, []byte("\n")) {
+			b = append(b, '\n')
+		}
+		_, err = stdout.Write(b)
+		return err
+	case "csv":
+		b, err := api.Render(res, api.MediaCSV)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
 	}
 	return printResult(stdout, res)
 }
@@ -97,6 +116,9 @@ func printResult(w io.Writer, res *result.Result) error {
 		m.Bounding.MaxGroupsPerPerson, m.Bounding.MaxRowsPerPersonPerGroup, m.MinCellCount, m.RoundTo, m.SuppressedCells)
 	for _, n := range m.Notes {
 		fmt.Fprintln(w, "note:", n)
+	}
+	for _, n := range m.Warnings {
+		fmt.Fprintln(w, "WARNING:", n)
 	}
 	return nil
 }

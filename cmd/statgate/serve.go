@@ -72,7 +72,8 @@ func (o serveOptions) maxConcurrentQueries() int {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o serveOptions
-	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR] [--state URL]", stderr)
+	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR] [--state URL]", stderr,
+		"statgate serve --addr 127.0.0.1:8080 --policy policies/norway-synthetic.yaml --data "+defaultData)
 	o.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
+	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/state"
+	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/engine/tokens"
 	"github.com/statgate/statgate/policies"
 )
@@ -23,6 +29,7 @@ import (
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
 		fmt.Fprintln(stderr, "Usage: statgate token create --principal NAME [--ttl 90d] | token list | token revoke --id ID   [--data DIR]")
+		writeExamples(stderr, tokenExamples)
 		return helpOrUsage(args)
 	}
 	sub := args[0]
@@ -30,7 +37,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		data, stateURL, principal, id string
 		ttl                           ttlFlag
 	)
-	fs := newFlags("token "+sub, "token "+sub+" [--data DIR | --state URL] [--principal NAME] [--ttl DURATION] [--id ID]", stderr)
+	fs := newFlags("token "+sub, "token "+sub+" [--data DIR | --state URL] [--principal NAME] [--ttl DURATION] [--id ID]", stderr, tokenExamples...)
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
 	stateFlag(fs, &stateURL)
 	if sub == "create" {
@@ -47,7 +54,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	st, err := openState(ctx, stateURL, data)
+	open := openExistingState
+	if sub == "create" {
+		open = openState
+	}
+	st, err := open(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}
@@ -83,10 +94,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "show" {
 		fmt.Fprintln(stderr, "Usage: statgate budget show [--policy FILE] [--data DIR] [--project P]")
+		writeExamples(stderr, budgetExamples)
 		return helpOrUsage(args)
 	}
 	var policy, data, stateURL, project string
-	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR | --state URL] [--project P]", stderr)
+	fs := newFlags("budget show", "budget show [--policy FILE] [--data DIR | --state URL] [--project P]", stderr, budgetExamples...)
 	fs.StringVar(&policy, "policy", defaultPolicy, "policy file with the budgets (env STATGATE_POLICY)")
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
 	stateFlag(fs, &stateURL)
@@ -103,7 +115,7 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("no project %q in %s", project, pol.Path)
 		}
 	}
-	st, err := openState(ctx, stateURL, data)
+	st, err := openExistingState(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}
@@ -126,12 +138,13 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "tail" && args[0] != "verify") {
 		fmt.Fprintln(stderr, "Usage: statgate audit tail [-n N] [--data DIR] | audit verify [--data DIR]")
+		writeExamples(stderr, auditExamples)
 		return helpOrUsage(args)
 	}
 	sub := args[0]
 	var data, stateURL string
 	var n int
-	fs := newFlags("audit "+sub, "audit "+sub+" [--data DIR | --state URL]", stderr)
+	fs := newFlags("audit "+sub, "audit "+sub+" [--data DIR | --state URL]", stderr, auditExamples...)
 	fs.StringVar(&data, "data", defaultData, "data directory (env STATGATE_DATA)")
 	stateFlag(fs, &stateURL)
 	if sub == "tail" {
@@ -140,7 +153,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	st, err := openState(ctx, stateURL, data)
+	st, err := openExistingState(ctx, stateURL, data)
 	if err != nil {
 		return err
 	}
@@ -162,6 +175,56 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !rep.OK {
 		return fmt.Errorf("audit log NOT intact: entry %d %s", rep.FirstBad, rep.Problem)
+	}
+	return nil
+}
+
+// Examples of the state commands' usage texts.
+var (
+	tokenExamples = []string{
+		"statgate token create --principal ingrid --ttl 90d",
+		"statgate token list",
+		"statgate token revoke --id 3f9c0a1b2d4e",
+	}
+	budgetExamples = []string{"statgate budget show --project diabetes-2026"}
+	auditExamples  = []string{"statgate audit tail -n 5", "statgate audit verify"}
+)
+
+// requireState returns an error unless dataDir holds a state store.
+// Commands that only read the state (budget show, audit, token list and
+// revoke) must not create an empty one in a wrong directory and report
+// on it as if it were the server's.
+func requireState(dataDir string) error {
+	p := sqlite.Path(dataDir)
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no state store at %s: %s is not the data directory of a server that has run (pass the server's --data, or set STATGATE_DATA; the default, for serve and demo alike, is %s)", p, dataDir, defaultData)
+		}
+		return fmt.Errorf("state store %s: %w", p, err)
+	}
+	return nil
+}
+
+// openExistingState opens the state store like openState, but refuses a
+// data directory without state.db (when url is empty) rather than create
+// one.
+func openExistingState(ctx context.Context, url, dataDir string) (state.Store, error) {
+	if url == "" {
+		if err := requireState(dataDir); err != nil {
+			return nil, err
+		}
+	}
+	return openState(ctx, url, dataDir)
+}
+
+// requireExtracts returns an error unless dataDir holds loaded extracts.
+func requireExtracts(dataDir string) error {
+	p := exec.ExtractsPath(dataDir)
+	if _, err := os.Stat(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no extracts at %s: %s is not a loaded data directory (run `statgate load` or `statgate demo` first, or pass the server's --data; the default is %s)", p, dataDir, defaultData)
+		}
+		return fmt.Errorf("extracts %s: %w", p, err)
 	}
 	return nil
 }

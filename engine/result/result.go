@@ -111,6 +111,10 @@ type Meta struct {
 	// from: their fingerprint (engine/extract.Version), the same on every
 	// replica serving the same data.
 	Extract string `json:"extract,omitempty"`
+	// Warnings say when a released answer should not be read as one:
+	// a measure whose noise's standard deviation exceeds the range its
+	// true value can plausibly take (engine/plausible).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Spend is one part of the budget split.

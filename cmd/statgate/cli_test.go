@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/statgate/statgate/engine/state/sqlite"
+)
+
+// Every command's --help shows an example of its use.
+func TestHelpShowsAnExample(t *testing.T) {
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"demo"}, {"serve"}, {"gen"}, {"load"}, {"query"},
+		{"token", "create"}, {"token", "list"}, {"token", "revoke"}, {"token"},
+		{"budget", "show"}, {"budget"}, {"audit", "tail"}, {"audit", "verify"}, {"audit"},
+	} {
+		code, _, errOut := runCmd(ctx, append(args, "--help")...)
+		if code != 0 {
+			t.Errorf("%v --help: exit %d", args, code)
+		}
+		if !regexp.MustCompile(`(?m)^Example:\n  statgate ` + args[0] + ` `).MatchString(errOut) {
+			t.Errorf("%v --help shows no example:\n%s", args, errOut)
+		}
+	}
+}
+
+// Commands that only read the state refuse a directory without one, and
+// do not leave an empty state file behind: `audit verify` once created
+// state.db in the wrong directory and reported "audit log OK: 0 entries".
+func TestReadCommandsNeedAState(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"audit", "verify"}, {"audit", "tail"}, {"budget", "show", "--policy", testPolicy}, {"token", "list"}, {"token", "revoke", "--id", "x"},
+	} {
+		code, out, errOut := runCmd(ctx, append(args, "--data", dir)...)
+		if code != 1 || strings.Contains(out, "OK") || !strings.Contains(errOut, "no state store at "+sqlite.Path(dir)) {
+			t.Errorf("%v on an empty directory: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+		}
+	}
+	code, _, errOut := runCmd(ctx, "query", "--policy", testPolicy, "--data", dir, "--project", "diabetes-2026", "--as", "ingrid", "SELECT sex, count(*) AS n FROM population GROUP BY 1")
+	if code != 1 || !strings.Contains(errOut, "no extracts at ") {
+		t.Errorf("query on an empty directory: exit %d, stderr %s", code, errOut)
+	}
+	if _, err := os.Stat(sqlite.Path(dir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a read command created %s (%v)", sqlite.Path(dir), err)
+	}
+}
+
+// The demo loads into the default data directory, the one every operator
+// command reads without --data: what the demo serves, `budget show`,
+// `audit verify` and `query` see. They once defaulted to different
+// directories.
+func TestDemoAndOperatorCommandsShareTheData(t *testing.T) {
+	ctx := context.Background()
+	policy, err := filepath.Abs(testPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("STATGATE_DATA") != "" {
+		t.Skip("STATGATE_DATA is set: the default data directory is not the one tested")
+	}
+	t.Chdir(t.TempDir())
+	if code, _, errOut := runCmd(ctx, "gen", "--persons", "1500", "--seed", "3", "--out", filepath.Join(".statgate", "demo", "extracts")); code != 0 {
+		t.Fatalf("gen: %s", errOut)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(dctx, []string{"demo", "--policy", policy, "--addr", "127.0.0.1:0", "--metrics-addr", "", "--threads", "2"}, &stdout, &stderr)
+	}()
+	addr := waitServing(t, &stderr, &stdout, exit)
+	m := regexp.MustCompile(`export RESEARCHER=(\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("demo printed no researcher token:\n%s", stdout.String())
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/query", strings.NewReader(
+		`{"project":"diabetes-2026","sql":"SELECT sex, count(DISTINCT pid) AS persons FROM population GROUP BY 1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("query through the demo: status %d", resp.StatusCode)
+	}
+
+	code, out, errOut := runCmd(ctx, "budget", "show", "--policy", policy, "--project", "diabetes-2026")
+	if code != 0 || !regexp.MustCompile(`(?m)^diabetes-2026\s+population\s+0\.5\s`).MatchString(out) {
+		t.Errorf("budget show without --data does not see the demo's query: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(ctx, "audit", "verify")
+	if code != 0 || !strings.Contains(out, "audit log OK: 1 entries") {
+		t.Errorf("audit verify without --data: exit %d\n%s%s", code, out, errOut)
+	}
+	// The command line asks the same data, next to the running demo, as CSV.
+	code, out, errOut = runCmd(ctx, "query", "--policy", policy, "--project", "diabetes-2026", "--as", "ingrid", "--format", "csv",
+		"SELECT sex, count(DISTINCT pid) AS persons FROM population GROUP BY 1")
+	if code != 0 {
+		t.Fatalf("query --format csv: exit %d\n%s", code, errOut)
+	}
+	cr := csv.NewReader(strings.NewReader(out))
+	cr.Comment = '#' // the API's CSV leads with "#" lines: ε, notes
+	recs, err := cr.ReadAll()
+	if err != nil {
+		t.Fatalf("query --format csv is not CSV: %v\n%s", err, out)
+	}
+	if len(recs) != 3 || strings.Join(recs[0], ",") != "sex,persons,persons_stddev,persons_ci_low,persons_ci_high,suppressed" {
+		t.Errorf("query --format csv:\n%s", out)
+	}
+	code, out, _ = runCmd(ctx, "query", "--policy", policy, "--project", "diabetes-2026", "--as", "ingrid", "--format", "json",
+		"SELECT sex, count(DISTINCT pid) AS persons FROM population WHERE sex = 'X' GROUP BY 1")
+	var res struct {
+		Rows []json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Rows == nil || !strings.Contains(out, `"rows": []`) {
+		t.Errorf("query --format json of an empty result: exit %d, %v\n%s", code, err, out)
+	}
+	cancel()
+	select {
+	case <-exit:
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop")
+	}
+}
+
+// waitServing waits until the server logs its bound address and returns it.
+func waitServing(t *testing.T, stderr, stdout *syncBuffer, exit <-chan int) string {
+	t.Helper()
+	listening := regexp.MustCompile(`msg=serving addr=(127\.0\.0\.1:[1-9][0-9]*)`)
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("exited %d before serving\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not serving after 60s\nstderr: %s", stderr.String())
+		}
+	}
+}
