@@ -47,6 +47,8 @@ type neighbourQuery struct {
 	sql     string
 	epsilon float64
 	totals  bool
+	// always runs the query in the sample too (the shapes of issue 13).
+	always bool
 }
 
 func (q neighbourQuery) String() string {
@@ -136,12 +138,45 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 		out = append(out, neighbourQuery{project: "cancer-survival",
 			sql: "SELECT c.stage AS stage, count(DISTINCT pid) AS persons FROM cancer c JOIN population p USING (pid)" + strings.ReplaceAll(strings.ReplaceAll(where, "n.icd10", "c.icd10"), "n.length_of_stay_days > 1000", "c.stage = 'IV'") + " GROUP BY 1"})
 	}
+	out = append(out, issue13Queries(filters)...)
 	for _, c := range testkit.ReadQueries(t, acceptedCorpus) {
 		project := "diabetes-2026"
 		if strings.Contains(c.SQL(), "cancer") {
 			project = "cancer-survival"
 		}
 		out = append(out, neighbourQuery{project: project, sql: c.SQL()})
+	}
+	return out
+}
+
+// issue13Queries are the shapes of issue 13 under every filter (the npr
+// filters rewritten for the dataset read): aggregates of expressions
+// (bounds by interval arithmetic, also clamped by least/greatest), LEFT
+// JOINs of one-row-per-person datasets, and person-level WITH queries,
+// alone and joined. They run in the sample too.
+func issue13Queries(filters []string) []neighbourQuery {
+	var out []neighbourQuery
+	for i, f := range filters {
+		where := func(fact, dateCol string) string {
+			if f == "" {
+				return ""
+			}
+			w := strings.NewReplacer("n.icd10", fact+".icd10", "n.length_of_stay_days > 1000", fact+"."+dateCol+" > DATE '2020-01-01'").Replace(f)
+			return " WHERE " + w
+		}
+		eps := []float64{0, 2, 0.01}[i%3]
+		add := func(project, sql string) {
+			out = append(out, neighbourQuery{project: project, sql: sql, epsilon: eps, always: true})
+		}
+		add("diabetes-2026", "SELECT p.sex AS sex, avg(year(n.contact_date) - p.birth_year) AS mean_age, "+
+			"sum(least(greatest(n.length_of_stay_days * 2, 0), 50)) AS capped, median(date_diff('day', DATE '2010-01-01', n.contact_date)) AS day "+
+			"FROM npr n JOIN population p USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
+		add("diabetes-2026", "SELECT year(n.contact_date) AS year, count(*) AS contacts, avg(CASE WHEN d.death_date IS NULL THEN 0 ELSE 1 END) AS dead "+
+			"FROM npr n JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
+		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases, "+
+			"avg(CASE WHEN d.death_date IS NULL OR date_diff('day', c.diagnosis_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived, "+
+			"avg(year(c.diagnosis_date) - p.birth_year) AS age FROM cancer c JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+
+			where("c", "diagnosis_date")+" GROUP BY 1")
 	}
 	return out
 }
@@ -209,8 +244,10 @@ func TestNeighbouringDatasets(t *testing.T) {
 	ctx := context.Background()
 	statuses := map[string]int{}
 	ran := 0
-	for i := 0; i < len(qs); i += step {
-		q := qs[i]
+	for i, q := range qs {
+		if i%step != 0 && !q.always {
+			continue
+		}
 		req := Request{Project: q.project, SQL: q.sql, Epsilon: q.epsilon, Totals: q.totals}
 		ra, ea := a.Query(ctx, ingrid, req)
 		rb, eb := b.Query(ctx, ingrid, req)

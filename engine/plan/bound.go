@@ -43,7 +43,9 @@ type RequestBounds struct {
 	// MaxRowsPerPersonPerGroup is L∞ for counts; at most the policy's cap.
 	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group,omitempty"`
 	// Clamp narrows the declared bounds of numeric columns, by column
-	// name, for every aggregate whose argument is that column.
+	// name, for every aggregate whose argument is that column, and the
+	// bounds of an aggregated expression by the aggregate's output name
+	// (query.Aggregate.ClampName).
 	Clamp map[string][2]float64 `json:"clamp,omitempty"`
 }
 
@@ -57,18 +59,18 @@ func applyClamps(q *query.Query, rb *RequestBounds) (*query.Query, error) {
 	used := map[string]bool{}
 	aggs := slices.Clone(q.Aggs)
 	for i, a := range aggs {
-		col, ok := a.Arg.(*query.ColumnRef)
+		if !numericKind(a.Kind) {
+			continue
+		}
+		name := a.ClampName()
+		c, ok := rb.Clamp[name]
 		if !ok {
 			continue
 		}
-		c, ok := rb.Clamp[col.Column]
-		if !ok {
-			continue
-		}
-		used[col.Column] = true
+		used[name] = true
 		if !(c[0] <= c[1]) || c[0] < a.Bounds[0] || c[1] > a.Bounds[1] {
 			return nil, refusal.New(refusal.BoundsAboveCap,
-				fmt.Sprintf("clamp [%g, %g] of %s is not within its declared bounds [%g, %g]", c[0], c[1], col.Column, a.Bounds[0], a.Bounds[1]),
+				fmt.Sprintf("clamp [%g, %g] of %s is not within its declared bounds [%g, %g]", c[0], c[1], name, a.Bounds[0], a.Bounds[1]),
 				"give a clamp inside the declared bounds (GET /v1/datasets/{name} lists them)")
 		}
 		aggs[i].Bounds = c
@@ -77,12 +79,21 @@ func applyClamps(q *query.Query, rb *RequestBounds) (*query.Query, error) {
 		if !used[name] {
 			return nil, refusal.New(refusal.BoundsAboveCap,
 				fmt.Sprintf("clamp names %q, which no aggregate of the query takes as its argument", name),
-				"clamp the columns you aggregate (sum, avg, quantiles, stddev), by column name")
+				"clamp the columns you aggregate (sum, avg, quantiles, stddev) by column name, and expressions by the aggregate's output name")
 		}
 	}
 	out := *q
 	out.Aggs = aggs
 	return &out, nil
+}
+
+// numericKind reports whether aggregates of kind k clamp their argument.
+func numericKind(k query.AggKind) bool {
+	switch k {
+	case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
+		return true
+	}
+	return false
 }
 
 // cube returns every subset of n keys, finest first: the margins of a table.
@@ -125,7 +136,8 @@ const (
 // Bound plans a checked query under the policy's contribution bounds
 // (DESIGN §3). The SQL it returns reads the datasets of q.From (the table
 // name is the dataset name, columns are qualified by TableRef.Alias, joins
-// are inner joins on each dataset's person key) and has this shape:
+// are inner joins on each dataset's person key, or LEFT JOINs of
+// one-row-per-person datasets, query.TableRef.Left) and has this shape:
 //
 //  1. src: the rows passing WHERE (and with a person key), with the person
 //     (From[0]'s person key), the keys k0… and the aggregates' arguments x0….
@@ -315,6 +327,9 @@ func (b *builder) resolveTables() error {
 		alias := aliasOf(t)
 		if b.tables[alias] != nil {
 			return invalidf("table alias %q is used twice", alias)
+		}
+		if t.Left && (len(b.tables) == 0 || !ds.OneRowPerPerson) {
+			return invalidf("dataset %q is LEFT JOINed but is the base table or not one row per person", t.Dataset)
 		}
 		b.tables[alias] = ds
 	}

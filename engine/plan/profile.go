@@ -47,8 +47,9 @@ type Profile struct {
 	Values []ValueProfile
 }
 
-// ValueProfile is the value histograms of one numeric column: Buckets
-// equal buckets over its declared bounds [Lo, Hi].
+// ValueProfile is the value histograms of one numeric column or
+// aggregated expression (Column is its query.Aggregate.ClampName): Buckets
+// equal buckets over its declared or inferred bounds [Lo, Hi].
 type ValueProfile struct {
 	Column  string
 	Lo, Hi  float64
@@ -146,22 +147,22 @@ func (b *builder) profile() *Profile {
 	if b.allDomains {
 		pr.Groups = b.product
 	}
-	valueArg := map[string]int{} // column → the src column x<i> that holds it
+	valueArg := map[string]int{} // clamp name → the src column x<i> that holds it
 	for i, a := range q.Aggs {
 		switch a.Kind {
 		case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
 		default:
 			continue
 		}
-		col, ok := a.Arg.(*query.ColumnRef)
-		if !ok || !(a.Bounds[0] < a.Bounds[1]) {
+		name := a.ClampName()
+		if !(a.Bounds[0] < a.Bounds[1]) {
 			continue
 		}
-		if _, seen := valueArg[col.Column]; seen {
+		if _, seen := valueArg[name]; seen {
 			continue
 		}
-		valueArg[col.Column] = i
-		pr.Values = append(pr.Values, ValueProfile{Column: col.Column, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets})
+		valueArg[name] = i
+		pr.Values = append(pr.Values, ValueProfile{Column: name, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets})
 	}
 	if pr.GroupsCap <= 1 && (pr.RowsCap <= 1 || !pr.Rows) && len(pr.Values) == 0 {
 		return nil // nothing to choose

@@ -126,7 +126,11 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 	s.WriteString("  FROM " + quoteIdent(base.Dataset) + " AS " + quoteIdent(aliasOf(base)) + "\n")
 	for _, t := range q.From[1:] {
 		alias := quoteIdent(aliasOf(t))
-		s.WriteString("  JOIN " + quoteIdent(t.Dataset) + " AS " + alias +
+		join := "  JOIN "
+		if t.Left {
+			join = "  LEFT JOIN "
+		}
+		s.WriteString(join + quoteIdent(t.Dataset) + " AS " + alias +
 			" ON " + baseKey + " = " + alias + "." + quoteIdent(b.tables[aliasOf(t)].PersonKey) + "\n")
 	}
 	s.WriteString("  WHERE " + baseKey + " IS NOT NULL")

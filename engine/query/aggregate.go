@@ -160,26 +160,49 @@ func (ck *checker) countDistinct(k node) (Aggregate, error) {
 	if !ok || len(names) == 0 {
 		return Aggregate{}, bad
 	}
-	_, isKey, err := ck.resolve(names)
+	ref, isKey, err := ck.resolve(names)
 	if err != nil {
 		return Aggregate{}, err
 	}
 	if !isKey {
 		return Aggregate{}, bad
 	}
+	for _, t := range ck.tables {
+		if t.alias == ref.Table && t.left {
+			return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+				"count persons by the key of the first dataset, count(DISTINCT pid); keep persons with a row in the LEFT JOINed one with WHERE <its column> IS NOT NULL",
+				"count(DISTINCT %s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
+		}
+	}
 	return Aggregate{Kind: AggCountDistinct}, nil
 }
 
 // numericArg checks the argument of sum, avg, quantiles, stddev and
-// variance: a numeric column with bounds in the policy.
+// variance: a numeric column with bounds in the policy, or a numeric
+// expression whose bounds follow by interval arithmetic from the declared
+// bounds, integer domains and date years of its columns (see spanOf);
+// least/greatest in the expression tighten them.
 func (ck *checker) numericArg(n node, agg string) (Expr, [2]float64, error) {
 	var none [2]float64
 	if n.class() != "COLUMN_REF" {
-		if _, err := ck.expr(n, inAggregate, 1); err != nil {
+		e, err := ck.expr(n, inAggregate, 1)
+		if err != nil {
 			return nil, none, err
 		}
-		return nil, none, refuse(refusal.AggregateOverExpression, "aggregate the column itself, e.g. "+agg+"(ddd); filter in WHERE",
-			"%s may only aggregate a column, not an expression: the clamping bounds are declared per column", agg)
+		if t := e.ExprType(); !isNumeric(t) {
+			return nil, none, refuse(refusal.AggregateNonNumeric, "aggregate a number, e.g. year(diagnosis_date) - birth_year or date_diff('day', a, b)",
+				"%s needs a numeric expression; this one is %s", agg, t)
+		}
+		s := spanOf(e, ck.policyColumn)
+		if !s.finite() {
+			return nil, none, refuse(refusal.ExpressionUnbounded,
+				"bound the expression with least(greatest(x, lo), hi), or aggregate columns with declared bounds (GET /v1/datasets/{name})",
+				"%s of %s cannot be protected: no finite bound follows from the declared bounds, because %s", agg, describe(e), s.why)
+		}
+		if s.empty {
+			s = point(0)
+		}
+		return e, s.bounds(), nil
 	}
 	names, ok := n.strings("column_names")
 	if !ok || len(names) == 0 {

@@ -182,7 +182,7 @@ func (ck *checker) statement(n node) (*Query, error) {
 	}
 	q := &Query{}
 	for _, t := range ck.tables {
-		q.From = append(q.From, TableRef{Dataset: t.ds.Name, Alias: t.alias})
+		q.From = append(q.From, TableRef{Dataset: t.ds.Name, Alias: t.alias, Left: t.left})
 	}
 	where, ok := n.strictObj("where_clause")
 	having, ok2 := n.strictObj("having")

@@ -15,6 +15,8 @@ var tableAliasRe = regexp.MustCompile(`^[\p{L}_][\p{L}\p{N}_]{0,62}$`)
 type table struct {
 	ds    *policies.Dataset
 	alias string
+	// left: the dataset is LEFT JOINed (see TableRef.Left).
+	left bool
 }
 
 // addTable adds dataset ds under alias, refusing a second use of the
@@ -90,15 +92,17 @@ func (ck *checker) baseTable(n node) error {
 	return ck.addTable(ds, alias)
 }
 
-// join checks an inner join on the person key.
+// join checks an inner join on the person key, or a LEFT JOIN on it of
+// one dataset that has at most one row per person.
 func (ck *checker) join(n node) error {
-	if jt, rt := n.str("join_type"), n.str("ref_type"); jt != "INNER" || rt != "REGULAR" {
+	jt, rt := n.str("join_type"), n.str("ref_type")
+	if (jt != "INNER" && jt != "LEFT") || rt != "REGULAR" {
 		what := strings.ToLower(jt)
 		if rt != "REGULAR" {
 			what = strings.ToLower(rt)
 		}
-		return refuse(refusal.JoinTypeNotAllowed, "use an inner JOIN ... USING (pid) / ON a.pid = b.pid",
-			"%s joins are not allowed; datasets are inner-joined on the person key only", what)
+		return refuse(refusal.JoinTypeNotAllowed, "use an inner JOIN ... USING (pid) / ON a.pid = b.pid, or LEFT JOIN a one-row-per-person dataset",
+			"%s joins are not allowed; datasets are joined on the person key only (inner joins, or LEFT JOIN of one row per person)", what)
 	}
 	if n.set("alias") || n.set("sample") {
 		return refuse(refusal.TableModifierNotAllowed, "join datasets without aliasing or sampling the join", "a join may not be aliased or sampled")
@@ -112,6 +116,25 @@ func (ck *checker) join(n node) error {
 		return err
 	}
 	left, right := ck.tables[before:mid], ck.tables[mid:]
+	if jt == "LEFT" {
+		if len(right) != 1 || !right[0].ds.OneRowPerPerson {
+			return refuse(refusal.LeftJoinNotPersonLevel,
+				"LEFT JOIN one dataset with one row per person (population, death_causes, or a WITH grouped by the person key); join other datasets with an inner JOIN",
+				"the right side of a LEFT JOIN must be one dataset with at most one row per person, so that no person's rows multiply")
+		}
+	}
+	if err := ck.joinCondition(n, before, left, right); err != nil {
+		return err
+	}
+	if jt == "LEFT" {
+		right[0].left = true
+	}
+	return nil
+}
+
+// joinCondition checks USING (person key) or ON a.key = b.key of a join
+// whose sides hold left and right (the tables from before on).
+func (ck *checker) joinCondition(n node, before int, left, right []*table) error {
 	using, ok := n.strings("using_columns")
 	if !ok {
 		return joinConditionErr()
@@ -144,6 +167,12 @@ func (ck *checker) joinOn(cond node, left, right []*table) error {
 	r, rok := ck.joinKey(cond.obj("right"))
 	if !lok || !rok {
 		return joinConditionErr()
+	}
+	if l.left || r.left {
+		// Rows without a person there have a NULL key: an inner join on it
+		// would drop them, which the plan (joining on the base key) would not.
+		return refuse(refusal.JoinConditionNotAllowed, "join on the person key of a dataset that is not LEFT JOINed, e.g. of the first dataset in FROM",
+			"a join condition may not use the person key of a LEFT JOINed dataset")
 	}
 	in := func(t *table, ts []*table) bool {
 		for _, x := range ts {

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"slices"
@@ -167,13 +168,17 @@ func validate(q *Query, c *Catalog) error {
 				return fmt.Errorf("aggregate %d: count without argument", i)
 			}
 		case AggSum, AggAvg, AggQuantile, AggStddev, AggVariance:
-			ref, ok := a.Arg.(*ColumnRef)
-			if !ok || !isNumeric(ref.Type) {
-				return fmt.Errorf("aggregate %d (%s) is not over a numeric column", i, a.Kind)
+			if a.Arg == nil || !isNumeric(a.Arg.ExprType()) {
+				return fmt.Errorf("aggregate %d (%s) is not over a numeric column or expression", i, a.Kind)
 			}
-			col := column(tables[ref.Table], ref.Column)
-			if col.Bounds == nil || *col.Bounds != a.Bounds || a.Bounds[0] > a.Bounds[1] {
-				return fmt.Errorf("aggregate %d (%s): bounds %v differ from the policy's", i, a.Kind, a.Bounds)
+			if ref, ok := a.Arg.(*ColumnRef); ok {
+				col := column(tables[ref.Table], ref.Column)
+				if col.Bounds == nil || *col.Bounds != a.Bounds {
+					return fmt.Errorf("aggregate %d (%s): bounds %v differ from the policy's", i, a.Kind, a.Bounds)
+				}
+			}
+			if lo, hi := a.Bounds[0], a.Bounds[1]; !(lo <= hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+				return fmt.Errorf("aggregate %d (%s): bounds %v are not a finite interval", i, a.Kind, a.Bounds)
 			}
 			if a.Kind == AggQuantile && !(a.P > 0 && a.P < 1) {
 				return fmt.Errorf("aggregate %d: quantile %v", i, a.P)

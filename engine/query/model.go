@@ -8,7 +8,8 @@ package query
 // for concurrent reads.
 type Query struct {
 	// From lists the datasets read: From[0] is the base table, the others
-	// are inner-joined to it on the person key.
+	// are joined to it on the person key (inner joins, or LEFT JOINs of
+	// one-row-per-person datasets; see TableRef.Left).
 	From []TableRef
 	// Where filters rows before bounding; nil when absent.
 	Where Expr
@@ -37,6 +38,11 @@ type TableRef struct {
 	// Alias is the name columns are qualified with in generated SQL; the
 	// checker sets it (the user's alias, or the dataset name).
 	Alias string
+	// Left marks a dataset LEFT JOINed on the person key: every row of
+	// the datasets before it is kept, with this dataset's columns NULL for
+	// a person without a row here. Only a one-row-per-person dataset may
+	// be LEFT JOINed (and never From[0]), so no person's rows multiply.
+	Left bool
 }
 
 // GroupKey is one GROUP BY key.
@@ -65,16 +71,28 @@ const (
 // Aggregate is one aggregate in the SELECT list.
 type Aggregate struct {
 	Kind AggKind
-	// Arg is the aggregated expression (a ColumnRef for numeric aggregates,
-	// any expression for count(col)); nil for count(*) and person counts.
+	// Arg is the aggregated expression (a column, or for numeric
+	// aggregates an expression with finite bounds by interval
+	// arithmetic); nil for count(*) and person counts.
 	Arg Expr
 	// P is the quantile for AggQuantile, in (0, 1).
 	P float64
-	// Bounds are the clamping bounds [lo, hi] of Arg, from the policy, for
-	// sum, avg, quantile, stddev and variance.
+	// Bounds are the clamping bounds [lo, hi] of Arg for sum, avg,
+	// quantile, stddev and variance: a column's declared bounds, or those
+	// that follow for an expression from its columns' (see Check).
 	Bounds [2]float64
 	// Name is the output column name (the alias, or a derived name).
 	Name string
+}
+
+// ClampName is the name that a request's bounds.clamp and the
+// contribution profile give a's argument: the column's name when it is a
+// column, else the aggregate's output name (an expression has no other).
+func (a Aggregate) ClampName() string {
+	if c, ok := a.Arg.(*ColumnRef); ok {
+		return c.Column
+	}
+	return a.Name
 }
 
 // OutputColumn is one item of the SELECT list.

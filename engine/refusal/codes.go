@@ -160,22 +160,21 @@ var (
 
 // Aggregates (query.Check).
 var (
-	NoAggregate             = register("no_aggregate", KindQuery, "a query without an aggregate")
-	MinMaxNotAllowed        = register("min_max_not_allowed", KindQuery, "min or max, which release one person's value")
-	AggregateNotAllowed     = register("aggregate_not_allowed", KindQuery, "string_agg, list, first, mode, ...")
-	NestedAggregate         = register("nested_aggregate", KindQuery, "an aggregate inside an aggregate")
-	AggregateInWhere        = register("aggregate_in_where", KindQuery, "an aggregate in WHERE")
-	AggregateInGroupBy      = register("aggregate_in_group_by", KindQuery, "an aggregate in GROUP BY")
-	AggregateInExpression   = register("aggregate_in_expression", KindQuery, "an aggregate inside an expression: sum(x) * 2, 1 + count(*)")
-	AggregateOverExpression = register("aggregate_over_expression", KindQuery, "an aggregate of an expression, not a column (bounds are declared per column)")
-	AggregateNonNumeric     = register("aggregate_non_numeric", KindQuery, "an aggregate that needs a numeric column, of one that is not")
-	AggregateUnbounded      = register("aggregate_unbounded", KindQuery, "an aggregate of a column the policy gives no bounds")
-	CountDistinctNotPerson  = register("count_distinct_not_person", KindQuery, "count(DISTINCT x) of anything but the person key")
-	DistinctAggregate       = register("distinct_aggregate", KindQuery, "sum(DISTINCT x), ...")
-	AggregateOrderBy        = register("aggregate_order_by", KindQuery, "sum(x ORDER BY y)")
-	AggregateFilter         = register("aggregate_filter", KindQuery, "count(*) FILTER (WHERE ...)")
-	BadQuantile             = register("bad_quantile", KindQuery, "a quantile that is not one constant strictly between 0 and 1")
-	TooManyAggregates       = register("too_many_aggregates", KindQuery, "more than query.MaxAggregates distinct aggregates")
+	NoAggregate            = register("no_aggregate", KindQuery, "a query without an aggregate")
+	MinMaxNotAllowed       = register("min_max_not_allowed", KindQuery, "min or max, which release one person's value")
+	AggregateNotAllowed    = register("aggregate_not_allowed", KindQuery, "string_agg, list, first, mode, ...")
+	NestedAggregate        = register("nested_aggregate", KindQuery, "an aggregate inside an aggregate")
+	AggregateInWhere       = register("aggregate_in_where", KindQuery, "an aggregate in WHERE")
+	AggregateInGroupBy     = register("aggregate_in_group_by", KindQuery, "an aggregate in GROUP BY")
+	AggregateInExpression  = register("aggregate_in_expression", KindQuery, "an aggregate inside an expression: sum(x) * 2, 1 + count(*)")
+	AggregateNonNumeric    = register("aggregate_non_numeric", KindQuery, "an aggregate that needs a numeric column, of one that is not")
+	AggregateUnbounded     = register("aggregate_unbounded", KindQuery, "an aggregate of a column the policy gives no bounds")
+	CountDistinctNotPerson = register("count_distinct_not_person", KindQuery, "count(DISTINCT x) of anything but the person key")
+	DistinctAggregate      = register("distinct_aggregate", KindQuery, "sum(DISTINCT x), ...")
+	AggregateOrderBy       = register("aggregate_order_by", KindQuery, "sum(x ORDER BY y)")
+	AggregateFilter        = register("aggregate_filter", KindQuery, "count(*) FILTER (WHERE ...)")
+	BadQuantile            = register("bad_quantile", KindQuery, "a quantile that is not one constant strictly between 0 and 1")
+	TooManyAggregates      = register("too_many_aggregates", KindQuery, "more than query.MaxAggregates distinct aggregates")
 )
 
 // GROUP BY, HAVING, ORDER BY and the output list (query.Check), and
@@ -238,4 +237,10 @@ var (
 	BudgetExhausted = register("budget_exhausted", KindBudget, "a debit the remaining budget cannot cover")
 	BudgetNotFound  = register("budget_not_found", KindNotFound, "a balance asked for a project and dataset without a budget")
 	ProjectNotFound = register("project_not_found", KindNotFound, "balances asked for a project the policy does not declare")
+)
+
+// LEFT JOIN and aggregates of expressions (query.Check, issue 13).
+var (
+	ExpressionUnbounded    = register("expression_unbounded", KindQuery, "an aggregate of an expression from whose columns' declared bounds no finite bound follows (x / y, an undeclared column)")
+	LeftJoinNotPersonLevel = register("left_join_not_person_level", KindQuery, "a LEFT JOIN whose right side is not one row per person (population, death_causes, a person-level WITH)")
 )
