@@ -48,8 +48,8 @@ func TestLeftJoin(t *testing.T) {
 		return []query.TableRef{{Dataset: "npr", Alias: "npr"}, {Dataset: ds, Alias: "d", Left: true}}
 	}
 	q := &query.Query{From: fromLeft("death_causes"),
-		Keys: []query.GroupKey{key("type", nprType)},
-		Aggs: []query.Aggregate{countStar("n")},
+		Keys:  []query.GroupKey{key("type", nprType)},
+		Aggs:  []query.Aggregate{countStar("n")},
 		Where: &query.IsNull{X: dead}}
 	p, err := Bound(q, pol, &Options{Seed: 1})
 	if err != nil {

@@ -103,11 +103,11 @@ type aggDoc struct {
 // accepts them by shape) and each kind of numericAggregates.
 var aggDocs = []aggDoc{
 	{[]string{"count"}, "count(*), count(col), count(DISTINCT <person key>)", "rows, non-NULL values, or persons (count(DISTINCT) of the person key only)", "SELECT sex, count(*) AS rows, count(DISTINCT pid) AS persons FROM population GROUP BY 1"},
-	{[]string{"sum"}, "sum(col)", "sum of a numeric column with declared bounds", "SELECT year(dispensed_date) AS year, sum(ddd) AS ddd FROM lmr GROUP BY 1"},
-	{[]string{"avg", "mean"}, "avg(col)", "mean of a bounded numeric column", "SELECT contact_type, avg(length_of_stay_days) AS mean_stay FROM npr GROUP BY 1"},
-	{[]string{"quantile_cont", "quantile", "median"}, "quantile_cont(col, p), median(col), percentile_cont(p) WITHIN GROUP (ORDER BY col)", "a quantile (0 < p < 1) of a bounded numeric column", "SELECT median(ddd) AS median_ddd, quantile_cont(ddd, 0.9) AS p90 FROM lmr"},
-	{[]string{"stddev", "stddev_samp"}, "stddev(col)", "sample standard deviation of a bounded numeric column", "SELECT stddev(length_of_stay_days) AS sd FROM npr"},
-	{[]string{"variance", "var_samp"}, "variance(col)", "sample variance of a bounded numeric column", "SELECT variance(ddd) AS v FROM lmr"},
+	{[]string{"sum"}, "sum(x)", "sum of a numeric column with declared bounds, or of a numeric expression whose bounds follow from its columns' (interval arithmetic; least/greatest tighten them)", "SELECT year(dispensed_date) AS year, sum(ddd) AS ddd FROM lmr GROUP BY 1"},
+	{[]string{"avg", "mean"}, "avg(x)", "mean of a bounded numeric column or expression", "SELECT c.stage, avg(year(c.diagnosis_date) - p.birth_year) AS mean_age FROM cancer c JOIN population p USING (pid) GROUP BY 1"},
+	{[]string{"quantile_cont", "quantile", "median"}, "quantile_cont(x, p), median(x), percentile_cont(p) WITHIN GROUP (ORDER BY x)", "a quantile (0 < p < 1) of a bounded numeric column or expression", "SELECT median(ddd) AS median_ddd, quantile_cont(ddd, 0.9) AS p90 FROM lmr"},
+	{[]string{"stddev", "stddev_samp"}, "stddev(x)", "sample standard deviation of a bounded numeric column or expression", "SELECT stddev(length_of_stay_days) AS sd FROM npr"},
+	{[]string{"variance", "var_samp"}, "variance(x)", "sample variance of a bounded numeric column or expression", "SELECT variance(ddd) AS v FROM lmr"},
 }
 
 // funcSynonyms are the names scalarFuncs accepts besides FuncNames, with
@@ -119,7 +119,7 @@ var funcSynonyms = map[string]string{
 // statement is the statement form the checker accepts, clause by clause.
 var statement = []Clause{
 	{"SELECT", "group keys (columns or expressions of columns) and aggregates, each output named once; no *, no DISTINCT, no constant outputs, never the person key"},
-	{"FROM", "datasets of the project; joins are INNER JOIN ... USING (<person key>) or ON a.pid = b.pid between different datasets; no subqueries, CTEs or table functions"},
+	{"FROM", "datasets of the project; joins are INNER JOIN ... USING (<person key>) or ON a.pid = b.pid between different datasets, or LEFT JOIN of one dataset with one row per person (population, death_causes); no subqueries or table functions"},
 	{"WHERE", "conditions on columns: comparisons, AND/OR/NOT, IN (constants), BETWEEN, LIKE/ILIKE, IS [NOT] NULL, CASE, the functions below; not on the person key"},
 	{"GROUP BY", "columns, expressions or output positions; ROLLUP, CUBE and GROUPING SETS give margins"},
 	{"HAVING", "comparisons of output columns with constants, applied to the released (noisy) values"},
