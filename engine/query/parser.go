@@ -24,6 +24,9 @@ const parserDSN = "?enable_external_access=false&autoload_known_extensions=false
 // is safe for concurrent use.
 type Parser struct {
 	db *sql.DB
+	// serialize is json_serialize_sql prepared once (database/sql prepares
+	// it again on each pooled connection that first runs it, then reuses it).
+	serialize *sql.Stmt
 }
 
 // NewParser opens the parser's in-memory DuckDB and locks its
@@ -39,12 +42,19 @@ func NewParser(ctx context.Context) (*Parser, error) {
 	if _, err := db.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
 		return nil, errors.Join(fmt.Errorf("query.NewParser: locking the configuration: %w", err), db.Close())
 	}
-	return &Parser{db: db}, nil
+	stmt, err := db.PrepareContext(ctx, serializeSQL)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("query.NewParser: preparing the parser call: %w", err), db.Close())
+	}
+	return &Parser{db: db, serialize: stmt}, nil
 }
+
+// serializeSQL is the one statement the parser's DuckDB runs.
+const serializeSQL = "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR"
 
 // Close releases the parser's DuckDB.
 func (p *Parser) Close() error {
-	if err := p.db.Close(); err != nil {
+	if err := errors.Join(p.serialize.Close(), p.db.Close()); err != nil {
 		return fmt.Errorf("query.Parser.Close: %w", err)
 	}
 	return nil
@@ -66,7 +76,7 @@ func (p *Parser) Parse(ctx context.Context, text string) (*AST, error) {
 		return nil, refuse(refusal.ParseError, "remove the NUL character", "the query contains a NUL character")
 	}
 	var out string
-	if err := p.db.QueryRowContext(ctx, "SELECT json_serialize_sql($1::VARCHAR)::VARCHAR", text).Scan(&out); err != nil {
+	if err := p.serialize.QueryRowContext(ctx, text).Scan(&out); err != nil {
 		return nil, fmt.Errorf("query.Parse: %w", err)
 	}
 	return decodeAST([]byte(out))

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ type options struct {
 	label    string
 	cacheDir string
 	out      string
+	cpuprof  string
 	args     []string
 	root     string
 }
@@ -85,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.memory, "memory-limit", "", "DuckDB memory_limit (default: DuckDB's)")
 	fs.StringVar(&o.label, "label", "latest", "the run's label in RESULTS.md; a run with the same label is replaced")
 	fs.StringVar(&o.cacheDir, "cache", "", "cache directory of generated extracts (default: the utility benchmark's, under $TMPDIR)")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (server and clients, one process) to this file")
 	fs.StringVar(&o.out, "out", "", "results file (default: benchmarks/RESULTS.md in the repository; \"-\": standard output)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -139,6 +142,17 @@ func run(ctx context.Context, o *options, log io.Writer) error {
 	}
 	defer os.RemoveAll(scratch)
 	machine := benchmarks.DescribeMachine(ctx)
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := load.Run(ctx, &load.Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: scratch,
 		Clients: o.clients, Kinds: o.kinds, Duration: o.duration, Warmup: o.warmup,
 		Threads: o.threads, MemoryLimit: o.memory, Progress: log})

@@ -47,7 +47,9 @@ func Path(dataDir string) string { return filepath.Join(dataDir, FileName) }
 // Store is the state kept in one SQLite file. It is safe for concurrent
 // use, also by several processes that open the same file.
 type Store struct {
-	db *sql.DB
+	// db serves reads; w is the one connection every write of this
+	// process goes through (see write).
+	db, w *sql.DB
 	// now is the clock every record is stamped with (tests replace it
 	// before first use).
 	now    func() time.Time
@@ -66,7 +68,21 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
 	}
-	s := &Store{db: db, now: time.Now}
+	// The writer: the same file and settings, one connection. Writers of
+	// this process queue for it in Go (first come, first served) instead
+	// of meeting on SQLite's write lock, whose busy handler sleeps and
+	// retries: under concurrent requests that retrying made the tails
+	// (issue 14). Other processes still serialise on the lock.
+	w, err := sql.Open("sqlite", dsn(mustAbs(dataDir)))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	s := &Store{db: db, w: w, now: time.Now}
 	s.ledger = &ledger{st: s}
 	s.audit = &auditLog{st: s}
 	s.tokens = &tokenStore{st: s}
@@ -117,6 +133,17 @@ func openDB(ctx context.Context, dataDir string) (*sql.DB, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// mustAbs is the state file's absolute path in dataDir (openDB has
+// already resolved it once, so it cannot fail here but on a removed
+// working directory, where Path's relative form is kept).
+func mustAbs(dataDir string) string {
+	path, err := filepath.Abs(Path(dataDir))
+	if err != nil {
+		return Path(dataDir)
+	}
+	return path
 }
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (database is locked).
@@ -172,15 +199,16 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements state.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 
 // write runs fn in one write transaction and commits it when fn returns
-// nil. The transaction is a BEGIN IMMEDIATE (see dsn): it takes the
-// database's write lock at once, so what fn reads before it writes (what
+// nil, on the store's one writer connection (s.w: this process's writes
+// run one at a time, in the order they ask for it). The transaction is a
+// BEGIN IMMEDIATE (see dsn): it takes the database's write lock at once, so what fn reads before it writes (what
 // was spent, the audit head) cannot change before it commits, whichever
 // goroutine or process writes next. fn's error is returned as it is.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -29,7 +29,7 @@ func (s *tokenStore) Create(ctx context.Context, principal string, opts *tokens.
 	if err != nil {
 		return "", tokens.Info{}, fmt.Errorf("sqlite.Create: %w", err)
 	}
-	if _, err := s.st.db.ExecContext(ctx,
+	if _, err := s.st.w.ExecContext(ctx,
 		`INSERT INTO tokens (id, hash, principal, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		rec.ID, rec.Hash[:], rec.Principal, formatTime(rec.CreatedAt), nullTime(rec.ExpiresAt)); err != nil {
 		return "", tokens.Info{}, fmt.Errorf("sqlite.Create: %w", err)
@@ -72,7 +72,7 @@ func (s *tokenStore) Lookup(ctx context.Context, token string) (string, bool, er
 		return "", false, err
 	}
 	if s.throttle.Due(rec.ID, rec.LastUsed, now) {
-		if _, err := s.st.db.ExecContext(ctx,
+		if _, err := s.st.w.ExecContext(ctx,
 			`UPDATE tokens SET last_used = ? WHERE id = ? AND revoked_at IS NULL`,
 			formatTime(now), rec.ID); err != nil {
 			s.throttle.Forget(rec.ID)
@@ -125,7 +125,7 @@ func (s *tokenStore) List(ctx context.Context) ([]tokens.Info, error) {
 
 // Revoke implements state.Tokens.
 func (s *tokenStore) Revoke(ctx context.Context, id string) error {
-	res, err := s.st.db.ExecContext(ctx,
+	res, err := s.st.w.ExecContext(ctx,
 		`UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
 		formatTime(s.stamp()), id)
 	if err != nil {
