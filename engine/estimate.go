@@ -40,6 +40,15 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
 	noisy := prep.release.NoiseProfile(hists)
+	if pr.Sample > 1 {
+		// A sampled profile's counts stand for Sample persons each
+		// (post-processing of the noisy counts).
+		for _, h := range noisy {
+			for i := range h {
+				h[i] *= float64(pr.Sample)
+			}
+		}
+	}
 	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], prep.release.TypicalSD)
 	ch.Clamp = bounds.Clamps(pr, noisy)
 	if rb := prep.compiled.Bounds; rb != nil {

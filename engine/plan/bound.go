@@ -254,7 +254,7 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 		rows = opts.TableRows
 	}
 	p.SQL = b.sql(seed, b.personBuckets(rows))
-	p.Profile = b.profile()
+	p.Profile = b.profile(seed, rows)
 	return p, nil
 }
 

@@ -39,6 +39,13 @@ type Profile struct {
 	// quantiles and spreads are not: the L0 step drops a person's groups
 	// at random (by a keyed hash), which thins a group without tilting it.
 	Totals bool
+	// Sample is how many persons the profile stands for per person it
+	// reads: on large tables (Options.TableRows) it reads one in Sample
+	// persons, chosen by a keyed hash of the person key (a fresh secret per
+	// query), and the engine multiplies the noisy counts by Sample. 1: every
+	// person. Each person is still in one bucket of each histogram or in
+	// none, so the histograms' sensitivity (and their ε) is unchanged.
+	Sample int
 	// Values profile the numeric columns aggregated by sum, avg,
 	// quantiles or spreads: for each, two more histograms of persons, by
 	// the bucket of their smallest and of their largest value (what
@@ -123,15 +130,32 @@ const (
 	ProfileHigh = "hi:"
 )
 
+// ProfileSampleRows is about how many rows of the largest dataset read a
+// profile reads: on a larger table it samples persons (Profile.Sample =
+// ⌈rows / ProfileSampleRows⌉), since shares of persons need far fewer
+// persons than the table holds, and the profile runs before the bounded
+// query on every request.
+const ProfileSampleRows = 2_000_000
+
+// profileSample is Profile.Sample for datasets of the given sizes.
+func (b *builder) profileSample(rows map[string]int64) int {
+	var most int64
+	for _, t := range b.q.From {
+		most = max(most, rows[t.Dataset])
+	}
+	return int(max((most+ProfileSampleRows-1)/ProfileSampleRows, 1))
+}
+
 // profile returns the query's profile, or nil when there is nothing to
 // choose: the request fixed the bounds, or a person is in one group with
-// one row and no numeric column is aggregated.
-func (b *builder) profile() *Profile {
+// one row and no numeric column is aggregated. seed keys the sample of
+// persons on large tables (rows, as Options.TableRows).
+func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	q := b.q
 	if r := b.request; r != nil && (r.MaxGroupsPerPerson > 0 || r.MaxRowsPerPersonPerGroup > 0) {
 		return nil
 	}
-	pr := &Profile{GroupsCap: b.l0cap, RowsCap: b.rowsCap}
+	pr := &Profile{GroupsCap: b.l0cap, RowsCap: b.rowsCap, Sample: b.profileSample(rows)}
 	if b.step == L0OneGroupPerPerson {
 		pr.GroupsCap = 1
 	}
@@ -173,7 +197,18 @@ func (b *builder) profile() *Profile {
 	}
 	var s strings.Builder
 	s.WriteString("WITH src AS (\n")
-	b.writeSrc(&s, "")
+	sample := ""
+	if pr.Sample > 1 {
+		base := q.From[0]
+		person := quoteIdent(aliasOf(base)) + "." + quoteIdent(b.tables[aliasOf(base)].PersonKey)
+		// Another key than the L0 step's: (person, seed) rather than
+		// (person, keys, seed). Hashed twice: the low bits of DuckDB's
+		// hash of several values follow a sequential person key too
+		// evenly (hash(pid, c) % 16 over pids 0–3999 gives 248–252 each),
+		// which correlates with data that depend on the key's residues.
+		sample = fmt.Sprintf("hash(hash(%s, %d::UBIGINT)) %% %d = 0", person, seed, pr.Sample)
+	}
+	b.writeSrc(&s, sample)
 	s.WriteString("),\npg AS (\n")
 	pgItems := append(append([]string{"person"}, keys...), "count(*) AS r")
 	perItems := []string{"person", "count(*) AS g", "max(r) AS m"}
