@@ -12,8 +12,10 @@
 //	GET  /readyz                      Engine.Ready; 503 while shutting down
 //	GET  /v1/openapi.json             this API's OpenAPI 3.1 document
 //	GET  /v1/sql/reference            the allowed SQL subset (no token)
-//	GET  /v1/datasets[?q=]            data map (bearer token)
-//	GET  /v1/datasets/{name}          one dataset (bearer token)
+//	GET  /v1/datasets[?q=]            data map (no token unless data_map: token)
+//	GET  /v1/datasets/{name}          one dataset (likewise)
+//	GET  /v1/codelists                code lists and code systems (likewise)
+//	GET  /v1/codelists/{name}[?q=]    one, with its codes and their names
 //	POST /v1/query                    ad-hoc SQL (bearer token)
 //	GET  /v1/templates                templates the caller may run
 //	POST /v1/templates/{name}/run     run a template
@@ -68,6 +70,18 @@ type Engine interface {
 	Audit(ctx context.Context, p engine.Principal, limit int) ([]audit.Entry, error)
 	// Ready reports whether the engine can answer queries.
 	Ready(ctx context.Context) error
+}
+
+// DataMapper is what the data map's code list pages need beyond Engine;
+// *engine.Engine implements it. An engine without it serves the data map
+// to token holders only and lists no code lists.
+type DataMapper interface {
+	// DataMap is "public" (served without a token) or "token".
+	DataMap() string
+	// CodeLists returns the code lists and code systems, without codes.
+	CodeLists() []catalog.CodeList
+	// CodeList returns one, with its codes (those matching q when q != "").
+	CodeList(name, q string) (catalog.CodeList, bool)
 }
 
 // Authenticator resolves a bearer token to a principal (state.Tokens, the
@@ -220,10 +234,20 @@ func (h *Handler) routes() *chi.Mux {
 	r.Get("/v1/openapi.json", serveOpenAPI)
 	r.Get("/v1/sql/reference", h.sqlReference)
 
-	r.Group(func(r chi.Router) {
-		r.Use(h.authenticate)
+	dataMap := func(r chi.Router) {
 		r.Get("/v1/datasets", h.listDatasets)
 		r.Get("/v1/datasets/{name}", h.getDataset)
+		r.Get("/v1/codelists", h.listCodeLists)
+		r.Get("/v1/codelists/{name}", h.getCodeList)
+	}
+	if h.publicDataMap() {
+		r.Group(dataMap)
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(h.authenticate)
+		if !h.publicDataMap() {
+			dataMap(r)
+		}
 		r.With(h.limitQueries).Post("/v1/query", h.query)
 		r.Get("/v1/templates", h.listTemplates)
 		r.With(h.limitQueries).Post("/v1/templates/{name}/run", h.runTemplate)
@@ -239,6 +263,8 @@ func (h *Handler) routes() *chi.Mux {
 var endpoints = []string{
 	"GET /v1/datasets[?q=words]",
 	"GET /v1/datasets/{name}",
+	"GET /v1/codelists",
+	"GET /v1/codelists/{name}[?q=words]",
 	"POST /v1/query",
 	"GET /v1/templates",
 	"POST /v1/templates/{name}/run",

@@ -141,7 +141,16 @@ func fromDataset(d catalog.Dataset) Dataset {
 		},
 		Columns: convert(d.Columns, fromDatasetColumn),
 		Hits:    d.Hits,
+		Matches: convert(d.Matches, func(m catalog.Match) SearchMatch {
+			return SearchMatch{Column: m.Column, Field: m.Field, Text: m.Text, Word: m.Word, Via: m.Via}
+		}),
 	}
+}
+
+func fromCodeList(c catalog.CodeList) CodeList {
+	return CodeList{Name: c.Name, Kind: c.Kind, Source: c.Source, Licence: c.Licence, Count: c.Count,
+		UsedBy: slices.Clone(c.UsedBy),
+		Codes:  convert(c.Codes, func(x catalog.Code) CodeListCode { return CodeListCode{Code: x.Code, Name: x.Name, Level: x.Level} })}
 }
 
 func fromDatasetColumn(c catalog.Column) DatasetColumn {

@@ -139,6 +139,29 @@ func TestE2ESession(t *testing.T) {
 		}
 	})
 
+	t.Run("public data map", func(t *testing.T) {
+		// The shipped policy's data_map is public: no token needed.
+		var hits api.DatasetList
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/datasets?q=metformin"}, http.StatusOK), &hits)
+		if len(hits.Datasets) != 1 || hits.Datasets[0].Name != "lmr" || len(hits.Datasets[0].Matches) == 0 ||
+			hits.Datasets[0].Matches[0] != (api.SearchMatch{Column: "atc", Field: "label", Text: "A10BA02 metformin", Word: "metformin"}) {
+			t.Errorf("q=metformin without a token: %+v", hits.Datasets)
+		}
+		var lists api.CodeListList
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/codelists"}, http.StatusOK), &lists)
+		if len(lists.CodeLists) < 5 {
+			t.Errorf("code lists %+v", lists)
+		}
+		var k api.CodeList
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/codelists/kommunenummer?q=oslo"}, http.StatusOK), &k)
+		if len(k.Codes) != 1 || k.Codes[0] != (api.CodeListCode{Code: "0301", Name: "Oslo"}) || k.Licence == "" {
+			t.Errorf("kommunenummer?q=oslo: %+v", k)
+		}
+		if p := problem(t, s.must(t, call{method: http.MethodGet, path: "/v1/codelists/nope"}, http.StatusNotFound)); p.Code != "unknown_code_list" {
+			t.Errorf("unknown code list: %+v", p)
+		}
+	})
+
 	t.Run("datasets", func(t *testing.T) {
 		var all api.DatasetList
 		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/datasets", as: analyst}, http.StatusOK), &all)
@@ -375,8 +398,8 @@ func TestE2ESession(t *testing.T) {
 				400, "missing_field", false},
 			{"bad template parameter", call{method: "POST", path: "/v1/templates/prescriptions_by_atc_year/run", as: analyst,
 				body: `{"project":"diabetes-2026","params":{"atc_prefix":"A10B'; DROP TABLE lmr; --"}}`}, 400, "bad_parameter", true},
-			{"no token", call{method: "GET", path: "/v1/datasets"}, 401, "missing_token", false},
-			{"bad token", call{method: "GET", path: "/v1/datasets", header: map[string]string{"Authorization": "Bearer sg_not_a_token"}},
+			{"no token", call{method: "GET", path: "/v1/templates"}, 401, "missing_token", false},
+			{"bad token", call{method: "GET", path: "/v1/templates", header: map[string]string{"Authorization": "Bearer sg_not_a_token"}},
 				401, "invalid_token", false},
 			{"analyst posts SQL", call{method: "POST", path: "/v1/query", as: analyst, body: queryBody(t, "diabetes-2026", contactsSQL, 0)},
 				403, "role_not_allowed", true},

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/statgate/statgate/engine"
+	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 )
@@ -108,6 +109,47 @@ func (h *Handler) sqlReference(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeJSON(w, r, http.StatusOK, fromSQLReference(query.AllowedSQL()))
+}
+
+// publicDataMap reports whether the policy serves the data map without a
+// token (fail-closed: an engine that does not say is served to token holders).
+func (h *Handler) publicDataMap() bool {
+	dm, ok := h.eng.(DataMapper)
+	return ok && dm.DataMap() == "public"
+}
+
+func (h *Handler) listCodeLists(w http.ResponseWriter, r *http.Request) {
+	if !h.acceptJSON(w, r) {
+		return
+	}
+	list := CodeListList{CodeLists: []CodeList{}}
+	if dm, ok := h.eng.(DataMapper); ok {
+		for _, c := range dm.CodeLists() {
+			list.CodeLists = append(list.CodeLists, fromCodeList(c))
+		}
+	}
+	h.writeJSON(w, r, http.StatusOK, list)
+}
+
+func (h *Handler) getCodeList(w http.ResponseWriter, r *http.Request) {
+	if !h.acceptJSON(w, r) {
+		return
+	}
+	dm, ok := h.eng.(DataMapper)
+	var c catalog.CodeList
+	if ok {
+		c, ok = dm.CodeList(chi.URLParam(r, "name"), strings.TrimSpace(r.URL.Query().Get("q")))
+	}
+	if !ok {
+		h.writeError(w, r, &refusal.Error{Code: refusal.UnknownCodeList,
+			Message: "there is no code list or code system by this name", Hint: "GET /v1/codelists lists them"})
+		return
+	}
+	out := fromCodeList(c)
+	if out.Codes == nil {
+		out.Codes = []CodeListCode{}
+	}
+	h.writeJSON(w, r, http.StatusOK, out)
 }
 
 func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request) {

@@ -216,6 +216,50 @@ type Dataset struct {
 	Columns    []DatasetColumn `json:"columns"`
 	// Hits is the number of search matches (?q= only).
 	Hits int `json:"hits,omitempty"`
+	// Matches say which field each search word matched (?q= only).
+	Matches []SearchMatch `json:"matches,omitempty"`
+}
+
+// SearchMatch says which field of a dataset a search word matched.
+type SearchMatch struct {
+	// Column is the matching column; empty for the dataset's own fields.
+	Column string `json:"column,omitempty"`
+	// Field is "name", "title", "description", "code_system", "code_list",
+	// "domain" (a listed value) or "label" (a code's name).
+	Field string `json:"field"`
+	// Text is the matching text, e.g. "A10BA02 metformin".
+	Text string `json:"text"`
+	// Word is the query word; Via the synonym that matched, if another.
+	Word string `json:"word"`
+	Via  string `json:"via,omitempty"`
+}
+
+// CodeListList is the body of GET /v1/codelists: every code list and
+// code system, without their codes.
+type CodeListList struct {
+	CodeLists []CodeList `json:"code_lists"`
+}
+
+// CodeList is a code list (a public domain) or a code system (names of
+// codes): the body of GET /v1/codelists/{name}.
+type CodeList struct {
+	Name string `json:"name"`
+	// Kind is "code_list" or "code_system".
+	Kind    string `json:"kind"`
+	Source  string `json:"source,omitempty"`
+	Licence string `json:"licence,omitempty"`
+	Count   int    `json:"count"`
+	// UsedBy lists the columns ("dataset.column") that use it.
+	UsedBy []string `json:"used_by"`
+	// Codes are the codes (GET /v1/codelists/{name} only; filtered by ?q=).
+	Codes []CodeListCode `json:"codes,omitempty"`
+}
+
+// CodeListCode is one code with its name.
+type CodeListCode struct {
+	Code  string `json:"code"`
+	Name  string `json:"name,omitempty"`
+	Level string `json:"level,omitempty"`
 }
 
 // DatasetBounding is how a dataset's contributions are bounded and what

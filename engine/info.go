@@ -8,6 +8,7 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/policies"
 )
 
 // Datasets returns the data map: every dataset, or those matching q.
@@ -22,6 +23,24 @@ func (e *Engine) Datasets(q string) []catalog.Dataset {
 // Dataset returns one dataset of the data map.
 func (e *Engine) Dataset(name string) (catalog.Dataset, bool) {
 	return e.current().catalog.Dataset(name)
+}
+
+// DataMap says who may read the data map: policies.DataMapPublic or
+// policies.DataMapToken (the policy's data_map); token for a nil engine.
+func (e *Engine) DataMap() string {
+	if e == nil || e.pol == nil || e.pol.DataMap == "" {
+		return policies.DataMapToken
+	}
+	return e.pol.DataMap
+}
+
+// CodeLists returns the data map's code lists and code systems, without codes.
+func (e *Engine) CodeLists() []catalog.CodeList { return e.catalog.CodeLists() }
+
+// CodeList returns one code list or code system with its codes, those
+// matching q when q is not empty.
+func (e *Engine) CodeList(name, q string) (catalog.CodeList, bool) {
+	return e.catalog.CodeList(name, q)
 }
 
 // Templates lists the templates the principal may run in at least one of

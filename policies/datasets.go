@@ -47,7 +47,7 @@ func (d *decoder) codeLists(n *yaml.Node) error {
 			codes, err = d.strList(e.val, path, "codes")
 		case yaml.MappingNode:
 			var f map[string]*yaml.Node
-			if f, err = d.fields(e.val, path, "file"); err != nil {
+			if f, err = d.fields(e.val, path, labelFields...); err != nil {
 				return err
 			}
 			if f["file"] == nil {
@@ -57,7 +57,17 @@ func (d *decoder) codeLists(n *yaml.Node) error {
 			if rel, err = d.str(f["file"], path+".file"); err != nil {
 				return err
 			}
-			codes, err = d.codeListFile(f["file"], path+".file", rel)
+			if codes, err = d.codeListFile(f["file"], path+".file", rel); err != nil {
+				return err
+			}
+			// A file with a name column also gives the codes' labels.
+			var ls *LabelSet
+			if ls, err = d.labelSet(e.key, f, path, e.name, "code_list", false); err != nil {
+				return err
+			}
+			if ls.Labels != nil {
+				d.p.Labels[e.name] = ls
+			}
 		default:
 			return d.errf(e.val, path, "must be a list of codes or {file: codes.csv}, not %s", kindName(e.val))
 		}

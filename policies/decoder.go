@@ -49,7 +49,7 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, &Error{File: d.file, Problem: "the policy file is empty"}
 	}
 	root := deref(doc.Content[0])
-	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits", "accounting")
+	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits", "accounting", "data_map", "code_systems")
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +59,7 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		Templates:  map[string]*Template{},
 		Roles:      map[string]*Role{},
 		CodeLists:  map[string][]string{},
+		Labels:     map[string]*LabelSet{},
 		Limits:     Limits{MaxQueryCost: DefaultMaxQueryCost},
 		Accounting: AccountingZCDP,
 	}
@@ -75,7 +76,13 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 	if err := d.limits(f["limits"]); err != nil {
 		return nil, err
 	}
+	if err := d.dataMap(f["data_map"]); err != nil {
+		return nil, err
+	}
 	if err := d.codeLists(f["code_lists"]); err != nil {
+		return nil, err
+	}
+	if err := d.codeSystems(f["code_systems"]); err != nil {
 		return nil, err
 	}
 	if f["datasets"] == nil {

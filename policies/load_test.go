@@ -149,6 +149,9 @@ func TestParseErrors(t *testing.T) {
 		{desc: "bounds on non-numeric", old: "clinic: {type: string}", new: "clinic: {type: string, bounds: [0, 1]}", field: "datasets.visits.columns.clinic.bounds", problem: "bounds apply to integer and number columns only"},
 		{desc: "unknown code list", old: "domain: {code_list: sex}", new: "domain: {code_list: gender}", field: "datasets.people.columns.sex.domain.code_list", problem: `unknown code list "gender"`},
 		{desc: "code list value twice", old: "  sex: [M, F]", new: "  sex: [M, F, M]", field: "code_lists.sex[2]", problem: `"M" is listed twice`},
+		{desc: "data_map neither public nor token", old: "code_lists:\n", new: "data_map: open\ncode_lists:\n", field: "data_map", problem: `must be public or token, not "open"`},
+		{desc: "code system without file", old: "code_lists:\n", new: "code_systems:\n  ICD-10: {source: WHO, licence: x}\ncode_lists:\n", field: "code_systems.ICD-10.file", problem: "missing"},
+		{desc: "code system without licence", old: "code_lists:\n", new: "code_systems:\n  ICD-10: {file: nowhere.csv, source: WHO}\ncode_lists:\n", field: "code_systems.ICD-10.licence", problem: "missing: a label file states its licence"},
 		{desc: "code list neither list nor file", old: "  sex: [M, F]", new: "  sex: M", field: "code_lists.sex", problem: "must be a list of codes or {file: codes.csv}"},
 		{desc: "domain range lo > hi", old: "domain: {range: [1900, 2024]}", new: "domain: {range: [2024, 1900]}", field: "datasets.people.columns.birth_year.domain.range", problem: "lo 2024 > hi 1900"},
 		{desc: "domain range on category", old: "domain: {code_list: sex}", new: "domain: {range: [1, 2]}", field: "datasets.people.columns.sex.domain.range", problem: "integer columns only"},
@@ -371,6 +374,29 @@ func TestLoadNorwaySynthetic(t *testing.T) {
 	mun, _ := p.Datasets["population"].Column("municipality")
 	if mun.Domain == nil || mun.Domain.CodeList != "kommunenummer" || mun.Domain.Size() < 300 || !slices.Contains(mun.Domain.Values, "0301") {
 		t.Errorf("municipality domain: want the kommunenummer code list with Oslo (0301), got %d values", mun.Domain.Size())
+	}
+	if p.DataMap != DataMapPublic {
+		t.Errorf("data_map %q, want public", p.DataMap)
+	}
+	label := func(set, code string) string {
+		ls := p.Labels[set]
+		if ls == nil || ls.Source == "" || ls.Licence == "" {
+			t.Fatalf("label set %s missing or without source and licence: %+v", set, ls)
+		}
+		for _, l := range ls.Labels {
+			if l.Code == code {
+				return l.Name
+			}
+		}
+		return ""
+	}
+	for _, tc := range []struct{ set, code, want string }{
+		{"kommunenummer", "0301", "Oslo"}, {"ATC", "A10BA02", "metformin"}, {"ATC", "A10", "Drugs used in diabetes"},
+		{"ICD-10", "E11", "Type 2 diabetes mellitus"}, {"ICD-10", "IV", "Endocrine, nutritional and metabolic diseases (E00–E90)"},
+	} {
+		if got := label(tc.set, tc.code); got != tc.want {
+			t.Errorf("label of %s %s: %q, want %q", tc.set, tc.code, got, tc.want)
+		}
 	}
 	if role, ok := p.Member("diabetes-2026", "pharma-analyst"); !ok || role != "analyst" {
 		t.Errorf("pharma-analyst in diabetes-2026: %q %v", role, ok)

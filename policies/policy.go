@@ -24,6 +24,11 @@ type Policy struct {
 	// Accounting is how spending composes: AccountingZCDP (the default)
 	// or AccountingBasic. Budgets are declared as (ε, δ) under either.
 	Accounting string
+	// DataMap is who may read the data map: DataMapPublic (the default) or DataMapToken.
+	DataMap string
+	// Labels name codes for the data map and its search, by code list
+	// (from a code list file's name column) or code system (code_systems).
+	Labels map[string]*LabelSet
 }
 
 // The accountings a policy's accounting may name (engine/budget implements

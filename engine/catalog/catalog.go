@@ -36,6 +36,8 @@ type Dataset struct {
 	Columns    []Column `json:"columns"`
 	// Hits is the number of search matches (Search only).
 	Hits int `json:"hits,omitempty"`
+	// Matches say which fields the search words matched (Search only).
+	Matches []Match `json:"matches,omitempty"`
 }
 
 // Bounding is how the dataset's contributions are bounded and what one
@@ -104,8 +106,9 @@ type PrefixDomain struct {
 // Catalog is the data map of one policy. It is immutable after New and
 // safe for concurrent use.
 type Catalog struct {
-	datasets []Dataset     // by name
-	index    []searchIndex // same order
+	datasets  []Dataset     // by name
+	index     []searchIndex // same order
+	codeLists []CodeList    // by name
 }
 
 // New builds the data map of a policy. sizes are the exact row counts of
@@ -117,12 +120,12 @@ func New(p *policies.Policy, sizes map[string]int64) *Catalog {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	c := &Catalog{}
+	c := &Catalog{codeLists: buildCodeLists(p)}
 	for _, n := range names {
 		ds := p.Datasets[n]
 		rows, known := sizes[n]
 		c.datasets = append(c.datasets, wireDataset(ds, rows, known))
-		c.index = append(c.index, indexDataset(ds))
+		c.index = append(c.index, indexDataset(p, ds))
 	}
 	return c
 }

@@ -244,3 +244,8 @@ var (
 	ExpressionUnbounded    = register("expression_unbounded", KindQuery, "an aggregate of an expression from whose columns' declared bounds no finite bound follows (x / y, an undeclared column)")
 	LeftJoinNotPersonLevel = register("left_join_not_person_level", KindQuery, "a LEFT JOIN whose right side is not one row per person (population, death_causes, a person-level WITH)")
 )
+
+// The data map (engine/catalog, issue 16).
+var (
+	UnknownCodeList = register("unknown_code_list", KindNotFound, "a code list or code system the data map does not have")
+)
