@@ -17,6 +17,7 @@
 //	GET  /v1/codelists                code lists and code systems (likewise)
 //	GET  /v1/codelists/{name}[?q=]    one, with its codes and their names
 //	POST /v1/query                    ad-hoc SQL (bearer token)
+//	GET  /v1/me                       the caller's principal, projects and roles
 //	GET  /v1/templates                templates the caller may run
 //	POST /v1/templates/{name}/run     run a template
 //	POST /v1/cohorts/estimate         cohort-size estimate
@@ -82,6 +83,13 @@ type DataMapper interface {
 	CodeLists() []catalog.CodeList
 	// CodeList returns one, with its codes (those matching q when q != "").
 	CodeList(name, q string) (catalog.CodeList, bool)
+}
+
+// Identity is what GET /v1/me needs beyond Engine; *engine.Engine
+// implements it. With an engine without it, /v1/me lists no projects.
+type Identity interface {
+	// Memberships lists the principal's projects and roles.
+	Memberships(p engine.Principal) []engine.Membership
 }
 
 // Authenticator resolves a bearer token to a principal (state.Tokens, the
@@ -249,6 +257,7 @@ func (h *Handler) routes() *chi.Mux {
 			dataMap(r)
 		}
 		r.With(h.limitQueries).Post("/v1/query", h.query)
+		r.Get("/v1/me", h.me)
 		r.Get("/v1/templates", h.listTemplates)
 		r.With(h.limitQueries).Post("/v1/templates/{name}/run", h.runTemplate)
 		r.With(h.limitQueries).Post("/v1/cohorts/estimate", h.estimateCohort)
@@ -266,6 +275,7 @@ var endpoints = []string{
 	"GET /v1/codelists",
 	"GET /v1/codelists/{name}[?q=words]",
 	"POST /v1/query",
+	"GET /v1/me",
 	"GET /v1/templates",
 	"POST /v1/templates/{name}/run",
 	"POST /v1/cohorts/estimate",

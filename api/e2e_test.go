@@ -139,6 +139,20 @@ func TestE2ESession(t *testing.T) {
 		}
 	})
 
+	t.Run("me", func(t *testing.T) {
+		var me api.Me
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/me", as: analyst}, http.StatusOK), &me)
+		if me.Principal != analyst || len(me.Projects) != 1 || me.Projects[0].Project != "diabetes-2026" ||
+			me.Projects[0].Role != "analyst" || !slices.Equal(me.Projects[0].Actions, []string{"templates"}) {
+			t.Errorf("me as the analyst: %+v", me)
+		}
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/me", as: researcher}, http.StatusOK), &me)
+		if me.Principal != researcher || len(me.Projects) != 2 || !slices.Contains(me.Projects[0].Actions, "sql") {
+			t.Errorf("me as the researcher: %+v", me)
+		}
+		s.must(t, call{method: http.MethodGet, path: "/v1/me"}, http.StatusUnauthorized)
+	})
+
 	t.Run("public data map", func(t *testing.T) {
 		// The shipped policy's data_map is public: no token needed.
 		var hits api.DatasetList

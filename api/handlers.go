@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,6 +149,21 @@ func (h *Handler) getCodeList(w http.ResponseWriter, r *http.Request) {
 	out := fromCodeList(c)
 	if out.Codes == nil {
 		out.Codes = []CodeListCode{}
+	}
+	h.writeJSON(w, r, http.StatusOK, out)
+}
+
+func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
+	if !h.acceptJSON(w, r) {
+		return
+	}
+	p, _ := principalFrom(r.Context())
+	out := Me{Principal: p.Name, Projects: []ProjectMembership{}}
+	if id, ok := h.eng.(Identity); ok {
+		for _, m := range id.Memberships(p) {
+			out.Projects = append(out.Projects, ProjectMembership{Project: m.Project, Title: m.Title, Role: m.Role,
+				Actions: slices.Clone(m.Actions), Datasets: slices.Clone(m.Datasets)})
+		}
 	}
 	h.writeJSON(w, r, http.StatusOK, out)
 }

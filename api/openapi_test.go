@@ -195,6 +195,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"CodeListList":       reflect.TypeFor[CodeListList](),
 		"CodeList":           reflect.TypeFor[CodeList](),
 		"CodeListCode":       reflect.TypeFor[CodeListCode](),
+		"Me":                 reflect.TypeFor[Me](),
+		"ProjectMembership":  reflect.TypeFor[ProjectMembership](),
 		"DatasetList":        reflect.TypeFor[DatasetList](),
 		"Dataset":            reflect.TypeFor[Dataset](),
 		"DatasetBounding":    reflect.TypeFor[DatasetBounding](),

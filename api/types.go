@@ -458,3 +458,20 @@ type RefusalCode struct {
 	Code string `json:"code"`
 	Doc  string `json:"doc"`
 }
+
+// Me is the body of GET /v1/me: who the bearer token belongs to and the
+// projects they may work in.
+type Me struct {
+	Principal string              `json:"principal"`
+	Projects  []ProjectMembership `json:"projects"`
+}
+
+// ProjectMembership is one project of the caller, with their role and
+// the actions it allows ("templates", "sql", "cohorts", "audit", "tokens").
+type ProjectMembership struct {
+	Project  string   `json:"project"`
+	Title    string   `json:"title"`
+	Role     string   `json:"role"`
+	Actions  []string `json:"actions"`
+	Datasets []string `json:"datasets"`
+}

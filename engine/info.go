@@ -43,6 +43,36 @@ func (e *Engine) CodeList(name, q string) (catalog.CodeList, bool) {
 	return e.catalog.CodeList(name, q)
 }
 
+// Membership is one project a principal belongs to, with their role.
+type Membership struct {
+	Project  string   `json:"project"`
+	Title    string   `json:"title"`
+	Role     string   `json:"role"`
+	Actions  []string `json:"actions"`
+	Datasets []string `json:"datasets"`
+}
+
+// Memberships lists the projects the principal is a member of, by id.
+func (e *Engine) Memberships(p Principal) []Membership {
+	var out []Membership
+	for _, proj := range e.pol.Projects {
+		for _, m := range proj.Members {
+			if m.Principal != p.Name {
+				continue
+			}
+			ms := Membership{Project: proj.ID, Title: proj.Title, Role: m.Role, Actions: []string{}, Datasets: slices.Clone(proj.Datasets)}
+			if r := e.pol.Roles[m.Role]; r != nil {
+				for _, a := range r.Actions {
+					ms.Actions = append(ms.Actions, string(a))
+				}
+			}
+			out = append(out, ms)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
+	return out
+}
+
 // Templates lists the templates the principal may run in at least one of
 // their projects.
 func (e *Engine) Templates(p Principal) []TemplateInfo {
