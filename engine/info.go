@@ -35,12 +35,12 @@ func (e *Engine) DataMap() string {
 }
 
 // CodeLists returns the data map's code lists and code systems, without codes.
-func (e *Engine) CodeLists() []catalog.CodeList { return e.catalog.CodeLists() }
+func (e *Engine) CodeLists() []catalog.CodeList { return e.current().catalog.CodeLists() }
 
 // CodeList returns one code list or code system with its codes, those
 // matching q when q is not empty.
 func (e *Engine) CodeList(name, q string) (catalog.CodeList, bool) {
-	return e.catalog.CodeList(name, q)
+	return e.current().catalog.CodeList(name, q)
 }
 
 // Membership is one project a principal belongs to, with their role.
