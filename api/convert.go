@@ -99,6 +99,28 @@ func fromMeta(m result.Meta) Meta {
 		Notes:           slices.Clone(m.Notes),
 		Extract:         m.Extract,
 		Warnings:        slices.Clone(m.Warnings),
+		DryRun:          fromDryRun(m.DryRun),
+	}
+}
+
+func fromDryRun(d *result.DryRun) *DryRun {
+	if d == nil {
+		return nil
+	}
+	return &DryRun{
+		Cost: convert(d.Cost, func(c result.DryRunCost) DryRunCost {
+			return DryRunCost{Dataset: c.Dataset, Epsilon: c.Epsilon, Delta: c.Delta, Rho: c.Rho}
+		}),
+		Measures: convert(d.Measures, func(e result.Expected) Expected {
+			return Expected{Measure: e.Measure, Aggregate: e.Aggregate, StdDev: clonePtr(e.StdDev), HalfWidth95: clonePtr(e.HalfWidth95), Note: e.Note}
+		}),
+		ReleaseThreshold:   d.ReleaseThreshold,
+		SmallestReleasable: d.SmallestReleasable,
+		BoundsFromData:     d.BoundsFromData,
+		Fits:               d.Fits,
+		BudgetAfter: convert(d.BudgetAfter, func(a result.DryRunAfter) DryRunAfter {
+			return DryRunAfter{Dataset: a.Dataset, RemainingEpsilon: a.RemainingEpsilon, RemainingDelta: a.RemainingDelta, RemainingRho: a.RemainingRho}
+		}),
 	}
 }
 

@@ -295,6 +295,11 @@ func (h *Handler) estimateCohort(w http.ResponseWriter, r *http.Request) {
 // runQuery asks the engine and renders its result as mt.
 func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, req engine.Request) {
 	p, _ := principalFrom(r.Context())
+	o := outputOptionsOf(r)
+	if o.dryRun {
+		// A dry run answers in JSON whatever was negotiated: it has no rows.
+		req.DryRun, mt = true, MediaJSON
+	}
 	res, err := h.eng.Query(r.Context(), p, req)
 	if err == nil && res == nil {
 		err = errors.New("api: engine returned neither a result nor an error")
@@ -304,8 +309,10 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 		h.engineError(w, r, err)
 		return
 	}
-	h.metrics.charged(res)
-	body, err := render(res, mt, outputOptionsOf(r))
+	if !req.DryRun {
+		h.metrics.charged(res)
+	}
+	body, err := render(res, mt, o)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -314,6 +321,9 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 	hd.Set("Statgate-Query-Id", res.Meta.QueryID)
 	hd.Set("Statgate-Epsilon", strconv.FormatFloat(res.Meta.Epsilon, 'g', -1, 64))
 	hd.Set("Statgate-Delta", strconv.FormatFloat(res.Meta.Delta, 'g', -1, 64))
+	if req.DryRun {
+		hd.Set("Statgate-Dry-Run", "true")
+	}
 	if mt == MediaCSV {
 		hd.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "statgate-"+safeFileName(res.Meta.QueryID)+".csv"))
 		mt += "; charset=utf-8; header=present"

@@ -34,9 +34,12 @@ type outputOptions struct {
 	pretty bool
 	// comments writes the "#" lines before a CSV header (?comments=, default true).
 	comments bool
+	// dryRun asks a POST endpoint for the cost and expected accuracy only
+	// (?dry_run=true): nothing is read from the extracts or debited.
+	dryRun bool
 }
 
-// parseOutputOptions reads ?pretty= and ?comments=; a value that is not a
+// parseOutputOptions reads ?pretty=, ?comments= and ?dry_run=; a value that is not a
 // boolean is a 400 naming the parameter.
 func parseOutputOptions(r *http.Request) (outputOptions, error) {
 	o := outputOptions{comments: true}
@@ -44,7 +47,7 @@ func parseOutputOptions(r *http.Request) (outputOptions, error) {
 	for _, p := range []struct {
 		name string
 		dst  *bool
-	}{{"pretty", &o.pretty}, {"comments", &o.comments}} {
+	}{{"pretty", &o.pretty}, {"comments", &o.comments}, {"dry_run", &o.dryRun}} {
 		s := q.Get(p.name)
 		if s == "" {
 			continue

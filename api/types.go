@@ -166,6 +166,9 @@ type Meta struct {
 	Extract string `json:"extract,omitempty"`
 	// Warnings say when an answer is mostly noise (see result.Meta.Warnings).
 	Warnings []string `json:"warnings,omitempty"`
+	// DryRun is set, and Rows empty, for ?dry_run=true: the cost and the
+	// expected accuracy, with nothing read or debited.
+	DryRun *DryRun `json:"dry_run,omitempty"`
 }
 
 // Spend is one part of a result's budget split.
@@ -474,4 +477,57 @@ type ProjectMembership struct {
 	Role     string   `json:"role"`
 	Actions  []string `json:"actions"`
 	Datasets []string `json:"datasets"`
+}
+
+// DryRun states what a request would cost and how accurate its answer
+// would be, from the plan and the policy alone: nothing was read from the
+// extracts and nothing was debited.
+type DryRun struct {
+	// Cost is what the request would debit from each budget it pays.
+	Cost []DryRunCost `json:"cost"`
+	// Measures gives the expected accuracy of every measure.
+	Measures []Expected `json:"measures"`
+	// ReleaseThreshold is the noisy person count a row must reach to be
+	// released (Meta.SuppressBelow), and SmallestReleasable the smallest
+	// true person count released about half of the time; 0: no
+	// suppression.
+	ReleaseThreshold   float64 `json:"release_threshold"`
+	SmallestReleasable int     `json:"smallest_releasable"`
+	// BoundsFromData is true when the contribution bounds are chosen from
+	// a noisy profile of the data at run time; Meta.Bounding then holds
+	// the caps they are chosen under and the expected accuracy is at those.
+	BoundsFromData bool `json:"bounds_from_data"`
+	// Fits says whether every budget could pay Cost now; BudgetAfter is
+	// each budget after paying it.
+	Fits        bool          `json:"fits"`
+	BudgetAfter []DryRunAfter `json:"budget_after"`
+}
+
+// DryRunCost is a request's cost to one budget.
+type DryRunCost struct {
+	Dataset string  `json:"dataset"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	Rho     float64 `json:"rho"`
+}
+
+// DryRunAfter is one budget's remaining guarantee after the request.
+type DryRunAfter struct {
+	Dataset          string  `json:"dataset"`
+	RemainingEpsilon float64 `json:"remaining_epsilon"`
+	RemainingDelta   float64 `json:"remaining_delta"`
+	RemainingRho     float64 `json:"remaining_rho"`
+}
+
+// Expected is the accuracy a measure would have in every released row.
+type Expected struct {
+	Measure   string `json:"measure"`
+	Aggregate string `json:"aggregate"`
+	// StdDev is the standard deviation of the measure's noise and
+	// HalfWidth95 the half-width of its 95 % interval, for counts and
+	// sums; nil when they depend on the group's data (avg, quantiles,
+	// variance), which Note then explains.
+	StdDev      *float64 `json:"stddev,omitempty"`
+	HalfWidth95 *float64 `json:"half_width_95,omitempty"`
+	Note        string   `json:"note,omitempty"`
 }

@@ -86,6 +86,13 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	}
 	defer release() // this request runs on one extracts snapshot throughout
 	pr, err := e.prepare(ctx, x, p, r)
+	if r.DryRun {
+		// Nothing is read, debited or released: nothing to audit.
+		if err != nil {
+			return nil, err
+		}
+		return e.dryRun(ctx, pr)
+	}
 	var res *result.Result
 	if err == nil {
 		res, err = e.run(ctx, p, pr, queryID)
@@ -275,4 +282,48 @@ func newQueryID() string {
 		panic(fmt.Sprintf("engine: crypto/rand failed: %v", err))
 	}
 	return "q_" + hex.EncodeToString(b[:])
+}
+
+// dryRun answers a request that asked only what it would cost
+// (Request.DryRun): the prepared release's columns, meta and expected
+// accuracy, the cost to every budget and each budget after it. It reads
+// the ledger, never the extracts, and writes nothing.
+func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, error) {
+	rel := pr.release
+	project := pr.compiled.Project.ID
+	cost, err := budget.NewZCost(rel.Epsilon(), rel.Delta(), rel.Rho(), rel.ZDelta())
+	if err != nil {
+		return nil, fmt.Errorf("engine.Query: dry run: %w", err)
+	}
+	res := rel.DryRun()
+	d := res.Meta.DryRun
+	res.Meta.Project = project
+	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
+	res.Meta.Epsilon, res.Meta.Delta = rel.Epsilon(), rel.Delta()
+	res.Meta.Rho, res.Meta.ZDelta = rel.Rho(), rel.ZDelta()
+	res.Meta.Extract = pr.x.version.Fingerprint
+	res.Meta.Notes = append(res.Meta.Notes, pr.compiled.Notes...)
+	res.Meta.Notes = append(res.Meta.Notes, "dry run: nothing was read from the registries and nothing was debited")
+	spend := budget.Spend{Project: project, Datasets: pr.plan.Datasets, Cost: cost}
+	switch err := e.book.Check(ctx, e.ledger, spend); {
+	case err == nil:
+		d.Fits = true
+	case refusal.CodeOf(err) == refusal.BudgetExhausted:
+		res.Meta.Notes = append(res.Meta.Notes, "the budget cannot pay this now: "+err.Error())
+	default:
+		if _, ok := refusal.As(err); ok {
+			return nil, err
+		}
+		return nil, fmt.Errorf("engine.Query: dry run: %w", state.Unavailable(err))
+	}
+	for _, ds := range spend.Datasets {
+		d.Cost = append(d.Cost, result.DryRunCost{Dataset: ds, Epsilon: cost.Epsilon(), Delta: cost.Delta(), Rho: cost.Rho()})
+		bal, err := e.book.BalanceAfter(ctx, e.ledger, project, ds, cost)
+		if err != nil {
+			return nil, fmt.Errorf("engine.Query: dry run: %w", err)
+		}
+		d.BudgetAfter = append(d.BudgetAfter, result.DryRunAfter{Dataset: ds,
+			RemainingEpsilon: bal.RemainingEpsilon, RemainingDelta: bal.RemainingDelta, RemainingRho: bal.RemainingRho})
+	}
+	return res, nil
 }

@@ -117,3 +117,38 @@ func (b *Book) Balances(ctx context.Context, r SpentReader, p *policies.Policy, 
 	}
 	return out, nil
 }
+
+// Check reports, from what r says was spent, whether s could be debited
+// now: Admit's answer, without taking anything. A dry run uses it; the
+// answer may change before a real debit, which decides again.
+func (b *Book) Check(ctx context.Context, r SpentReader, s Spend) error {
+	spent := make(map[string]Cost, len(s.Datasets))
+	for _, d := range s.Datasets {
+		c, err := r.Spent(ctx, s.Project, d)
+		if err != nil {
+			return fmt.Errorf("budget.Check: %w", err)
+		}
+		spent[d] = c
+	}
+	return b.Admit(s, spent)
+}
+
+// BalanceAfter returns the balance of project × dataset as it would be
+// after paying cost, with what was spent read from r.
+func (b *Book) BalanceAfter(ctx context.Context, r SpentReader, project, dataset string, cost Cost) (Balance, error) {
+	l, ok := b.limits(project, dataset)
+	if !ok {
+		return Balance{}, notFound(project, dataset)
+	}
+	spent, err := r.Spent(ctx, project, dataset)
+	if err != nil {
+		return Balance{}, fmt.Errorf("budget.BalanceAfter: %w", err)
+	}
+	after, ok := spent.Add(cost)
+	if !ok {
+		after = Cost{eps: maxUnits, del: maxUnits, rho: maxUnits, zdel: maxUnits}
+	}
+	bal := b.acct.Balance(l, after)
+	bal.Project, bal.Dataset = project, dataset
+	return bal, nil
+}

@@ -25,6 +25,11 @@ type Request struct {
 	// Bounds fixes contribution bounds (L0, L∞, clamps of numeric
 	// columns) at or under the policy's caps; nil lets the engine choose.
 	Bounds *plan.RequestBounds
+	// DryRun asks the engine for the cost and expected accuracy only
+	// (result.Meta.DryRun): it compiles, plans and prepares the
+	// protection, then stops, reading no extract and debiting nothing.
+	// Compile ignores it.
+	DryRun bool
 }
 
 // CohortSpec selects persons across registries linked by the person key:

@@ -1,8 +1,12 @@
 package protect
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/result"
 )
 
 // gaussianSigmaSlack covers the accuracy to which Google's library
@@ -82,3 +86,49 @@ func (r *Release) ZDelta() float64 {
 
 // Mechanism is the noise mechanism the release adds (Laplace or Gaussian).
 func (r *Release) Mechanism() string { return r.s.Mechanism }
+
+// DryRun returns what Apply would release, without data: the result's
+// columns and meta (the split, the mechanism, how groups are chosen, the
+// bounds, the suppression rules and the release threshold), no rows, and
+// in Meta.DryRun the expected accuracy of every measure and the release
+// threshold. The engine adds the costs and the budgets. It draws nothing.
+func (r *Release) DryRun() *result.Result {
+	p, s, l := r.plan, r.s, r.l
+	res := assemble(p, l, s, nil)
+	res.Rows = []result.Row{}
+	res.Meta.SuppressBelow = r.threshold
+	d := &result.DryRun{ReleaseThreshold: r.threshold, BoundsFromData: l.estimate}
+	if r.threshold > 0 {
+		d.SmallestReleasable = int(math.Ceil(r.threshold))
+	}
+	// halfWidth is the half-width of the mechanism's (1 − α) interval.
+	halfWidth := func(l0 int64, lInf float64, sh share) *float64 {
+		ci, err := s.mech.ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.delta, s.Alpha)
+		if err != nil {
+			return nil // unreachable: Prepare built this mechanism
+		}
+		return &ci.UpperBound
+	}
+	for i, a := range p.Aggs {
+		sh := l.aggs[i]
+		e := result.Expected{Measure: a.Name, Aggregate: string(a.Kind)}
+		switch a.Kind {
+		case query.AggCountStar, query.AggCount, query.AggCountDistinct, query.AggSum:
+			sd := stdDev(s.Mechanism, a.L0, a.LInf, sh.eps, sh.delta)
+			e.StdDev, e.HalfWidth95 = &sd, halfWidth(a.L0, a.LInf, sh)
+			if a.Kind != query.AggSum && s.RoundTo > 1 {
+				e.Note = fmt.Sprintf("released counts are rounded to multiples of %d", s.RoundTo)
+			}
+		case query.AggAvg:
+			c, sm := halve(sh, 0.5)
+			e.Note = fmt.Sprintf("the mean's noise is about %.3g / n in a group of n values (noise of the sum; the count's noise has sd %.3g), within the bounds [%g, %g]",
+				stdDev(s.Mechanism, a.L0, a.NormLInf, sm.eps, sm.delta), stdDev(s.Mechanism, a.L0, a.LInf, c.eps, c.delta), a.Bounds[0], a.Bounds[1])
+		default:
+			e.Note = fmt.Sprintf("the accuracy of a %s depends on the group's values; it is reported with each answer, within the bounds [%g, %g]",
+				a.Kind, a.Bounds[0], a.Bounds[1])
+		}
+		d.Measures = append(d.Measures, e)
+	}
+	res.Meta.DryRun = d
+	return res
+}
