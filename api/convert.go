@@ -130,11 +130,12 @@ func fromSpend(s result.Spend) Spend {
 
 func fromBounding(b result.Bounding) Bounding {
 	out := Bounding{
-		MaxGroupsPerPerson:       b.MaxGroupsPerPerson,
-		MaxRowsPerPersonPerGroup: b.MaxRowsPerPersonPerGroup,
-		Bounds:                   maps.Clone(b.Bounds),
-		L0Step:                   b.L0Step,
-		Chosen:                   b.Chosen,
+		MaxGroupsPerPerson:         b.MaxGroupsPerPerson,
+		MaxRowsPerPersonPerGroup:   b.MaxRowsPerPersonPerGroup,
+		MaxValuesPerPersonPerGroup: b.MaxValuesPerPersonPerGroup,
+		Bounds:                     maps.Clone(b.Bounds),
+		L0Step:                     b.L0Step,
+		Chosen:                     b.Chosen,
 	}
 	if t := b.Truncated; t != nil {
 		out.Truncated = &Truncated{Pairs: t.Pairs, Rows: t.Rows}

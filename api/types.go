@@ -183,6 +183,9 @@ type Spend struct {
 type Bounding struct {
 	MaxGroupsPerPerson       int `json:"max_groups_per_person"`
 	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group"`
+	// MaxValuesPerPersonPerGroup is how many of a person's values in one
+	// group means, quantiles and spreads take (omitted without them).
+	MaxValuesPerPersonPerGroup int `json:"max_values_per_person_per_group,omitempty"`
 	// Bounds are the clamping bounds per aggregated column.
 	Bounds map[string][2]float64 `json:"bounds,omitempty"`
 	// L0Step is "applied", "one_group_per_person" or "domain_within_limit".

@@ -51,6 +51,11 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 	}
 	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], prep.release.TypicalSD)
 	ch.Clamp = bounds.Clamps(pr, noisy)
+	l0 := ch.L0
+	if l0 == 0 {
+		l0 = prep.plan.Bounds.MaxGroupsPerPerson
+	}
+	ch.LValues, ch.CutValues = bounds.ChooseValues(pr, noisy[plan.ProfileRows], l0, prep.release.ValueSD)
 	if rb := prep.compiled.Bounds; rb != nil {
 		for col, cl := range rb.Clamp {
 			if ch.Clamp == nil {
@@ -60,10 +65,10 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		}
 	}
 	kept := &estimated{plan: prep.plan, release: prep.release}
-	if ch.L0 == 0 && ch.LInf == 0 && ch.Clamp == nil {
+	if ch.L0 == 0 && ch.LInf == 0 && ch.LValues == 0 && ch.Clamp == nil {
 		return kept, nil // the profile says nothing: the policy's bounds stay
 	}
-	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, Clamp: ch.Clamp}
+	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, MaxValuesPerPersonPerGroup: ch.LValues, Clamp: ch.Clamp}
 	o := prep.compiled.PlanOptions(prep.x.sizes)
 	o.Bounds = rb
 	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
@@ -85,6 +90,9 @@ func (x *estimated) report(m *result.Meta) {
 	m.Bounding.Truncated = &result.Truncated{Pairs: x.choice.CutPairs, Rows: x.choice.CutRows}
 	if len(x.choice.Clamp) > 0 {
 		m.Notes = append(m.Notes, fmt.Sprintf("the clamps of aggregated columns were narrowed, from the same noisy profile, to where all but %g%% of the persons' smallest and largest values lie plus one bucket of margin (meta.bounding.bounds); values beyond them are clamped", 100*bounds.MaxClampedShare))
+	}
+	if x.choice.LValues > 0 {
+		m.Notes = append(m.Notes, fmt.Sprintf("means, quantiles and spreads take at most %d values per person and group (meta.bounding.max_values_per_person_per_group), a random sample of the person's values, chosen from the same noisy profile to weigh their noise against the %.1f%% of the rows left out; that weighs persons with many rows less, and does not bias those measures down", x.choice.LValues, 100*x.choice.CutValues))
 	}
 	m.Notes = append(m.Notes, fmt.Sprintf("L0 and L∞ were chosen for this query from a noisy profile of how many groups and rows persons contribute (%g%% of epsilon, listed as %s in split); they are estimated to cut %.1f%% of the person × group pairs and %.1f%% of the rows, and the intervals of counts and sums are widened by that share", 100*protect.BoundsShare, protect.PurposeBounds, 100*x.choice.CutPairs, 100*x.choice.CutRows))
 }

@@ -178,15 +178,21 @@ func (r *Report) writeAnswers(b *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Per question: what was released\n\n")
 	p("Cells are per repetition (a group with two measures is two cells). Not released: groups of the exact answer the\n")
-	p("result does not list, with the largest exact count among them.\n\n")
-	p("| # | question | asked as | status | groups | L0 / L∞ (l0_step) | exact groups | released | suppressed | not released (largest truth) |\n")
+	p("result does not list, with the largest exact count among them. V: the values per person and group that means,\n")
+	p("quantiles and spreads take, when the question has any.\n\n")
+	p("| # | question | asked as | status | groups | L0 / L∞ [/ V] (l0_step) | exact groups | released | suppressed | not released (largest truth) |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, o := range r.Outcomes {
 		s := o.Stats
 		groups, bounds := "–", "–"
 		if o.Answered > 0 {
 			groups = o.Meta.Groups
-			bounds = fmt.Sprintf("%d / %d (%s)", o.Meta.Bounding.MaxGroupsPerPerson, o.Meta.Bounding.MaxRowsPerPersonPerGroup, o.Meta.Bounding.L0Step)
+			b := o.Meta.Bounding
+			bounds = fmt.Sprintf("%d / %d", b.MaxGroupsPerPerson, b.MaxRowsPerPersonPerGroup)
+			if b.MaxValuesPerPersonPerGroup > 0 {
+				bounds += fmt.Sprintf(" / %d", b.MaxValuesPerPersonPerGroup)
+			}
+			bounds += " (" + b.L0Step + ")"
 		}
 		nr := fmt.Sprint(s.NotReleasedGroups)
 		if s.NotReleasedGroups > 0 && !math.IsNaN(s.MaxNotReleased) {

@@ -36,6 +36,58 @@ type Choice struct {
 	CutPairs, CutRows float64
 	// Clamp narrows profiled columns' bounds (see Clamps); nil: none.
 	Clamp map[string][2]float64
+	// LValues is the values a person adds to one group's mean, quantile
+	// or spread (see ChooseValues); 0 leaves the plan's own.
+	LValues int
+	// CutValues estimates the share of rows those aggregates leave out.
+	CutValues float64
+}
+
+// ValueShiftWeight is the share of the rows it leaves out by which a cap
+// on the values per person is taken to move a mean or a quantile, in
+// units of the values' range (or of ranks): dropped rows shift it by
+// their share in the worst case (all at one end of the range), by far
+// less when heavy contributors' values resemble the others'.
+const ValueShiftWeight = 0.25
+
+// UnknownGroups is the number of groups a typical group is taken to be
+// one of when partition selection chooses them (no public count).
+const UnknownGroups = 20
+
+// ChooseValues picks how many of one person's values in one group the
+// query's means, quantiles and spreads take, from the noisy rows
+// histogram (rows[j] persons whose largest group's rows are in bucket j of
+// plan.Edges(RowsCap)): the edge minimising (noise / n)² +
+// (ValueShiftWeight · cut)², with vsd(l0, m) the noise of a typical such
+// measure in rows (ranks of a quantile, range units of a mean or spread)
+// when each person adds at most m values to each of l0 groups, n the rows
+// of a typical group and cut the share of rows beyond m. Fewer values
+// per person do not bias these measures down as they do totals, they
+// only weigh persons with many rows less. It returns 0 (keep the plan's)
+// when the query has none of them or the profile is too small.
+func ChooseValues(pr *plan.Profile, rows []float64, l0 int, vsd func(l0, m int) float64) (m int, cutShare float64) {
+	re := plan.Edges(pr.RowsCap)
+	if !pr.ValueAggs || len(rows) != len(re) || l0 < 1 {
+		return 0, 0
+	}
+	persons, total := mass(rows, re)
+	if persons < 1 || total < 1 {
+		return 0, 0
+	}
+	g := float64(pr.Groups)
+	if g <= 0 {
+		g = UnknownGroups
+	}
+	n := math.Max(total/g, 1)
+	best, bestErr := 0, math.Inf(1)
+	for _, e := range re {
+		c := cut(rows, re, e) / total
+		rel := vsd(l0, e) / n
+		if v := rel*rel + (ValueShiftWeight*c)*(ValueShiftWeight*c); v < bestErr {
+			best, bestErr, cutShare = e, v, c
+		}
+	}
+	return best, cutShare
 }
 
 // MaxClampedShare is the share of persons whose smallest (largest) value

@@ -113,3 +113,49 @@ func TestClamps(t *testing.T) {
 		t.Errorf("values over the whole range narrowed %v", got)
 	}
 }
+
+func TestChooseValues(t *testing.T) {
+	// The noise of a mean's normalised sum at ε 0.1, in rows.
+	meanSD := func(l0, m int) float64 { return math.Sqrt2 * float64(l0) * float64(m) / 2 / 0.1 }
+	pr := plan.Profile{GroupsCap: 24, RowsCap: 60, Groups: 10, Rows: true, ValueAggs: true}
+	// Most persons have a few rows per group, a tenth have 40.
+	rows := func(scale float64) []float64 {
+		return hist(60, map[int]float64{1: 5000 * scale, 3: 3000 * scale, 40: 1000 * scale})
+	}
+	big, _ := ChooseValues(&pr, rows(100), 1, meanSD)
+	small, cutSmall := ChooseValues(&pr, rows(0.1), 1, meanSD)
+	t.Logf("values per person: %d with much data, %d (cutting %.2f of the rows) with little", big, small, cutSmall)
+	if big < 40 {
+		t.Errorf("with 100 times the data the noise is small: want every value of the heavy persons (40), got %d", big)
+	}
+	if small >= big || small < 1 {
+		t.Errorf("with little data the noise of 40 values per person dominates: want fewer than %d, got %d", big, small)
+	}
+	if cutSmall <= 0 || cutSmall >= 1 {
+		t.Errorf("cut share %g, want in (0, 1)", cutSmall)
+	}
+	// The objective it minimises, checked against every edge.
+	_, total := mass(rows(0.1), plan.Edges(60))
+	n := total / 10
+	obj := func(m int) float64 {
+		rel, c := meanSD(1, m)/n, ValueShiftWeight*cut(rows(0.1), plan.Edges(60), m)/total
+		return rel*rel + c*c
+	}
+	for _, e := range plan.Edges(60) {
+		if obj(e) < obj(small)-1e-15 {
+			t.Errorf("edge %d has error %g below the chosen %d's %g", e, obj(e), small, obj(small))
+		}
+	}
+	t.Run("no mean, quantile or spread: nothing to choose", func(t *testing.T) {
+		q := pr
+		q.ValueAggs = false
+		if m, _ := ChooseValues(&q, rows(1), 1, meanSD); m != 0 {
+			t.Errorf("chose %d", m)
+		}
+	})
+	t.Run("an empty profile leaves the plan's", func(t *testing.T) {
+		if m, _ := ChooseValues(&pr, hist(60, nil), 1, meanSD); m != 0 {
+			t.Errorf("chose %d", m)
+		}
+	})
+}

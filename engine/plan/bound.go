@@ -42,6 +42,12 @@ type RequestBounds struct {
 	MaxGroupsPerPerson int `json:"max_groups_per_person,omitempty"`
 	// MaxRowsPerPersonPerGroup is L∞ for counts; at most the policy's cap.
 	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group,omitempty"`
+	// MaxValuesPerPersonPerGroup is how many of a person's values in one
+	// group means, quantiles and spreads take (0: as many as
+	// MaxRowsPerPersonPerGroup); at most the policy's cap of rows. The
+	// engine sets it from the contribution profile (bounds.ChooseValues);
+	// it is not a request field.
+	MaxValuesPerPersonPerGroup int `json:"-"`
 	// Clamp narrows the declared bounds of numeric columns, by column
 	// name, for every aggregate whose argument is that column, and the
 	// bounds of an aggregated expression by the aggregate's output name
@@ -147,11 +153,15 @@ const (
 //     M = max_rows_per_person_per_group; sum(x) the person's sum of values
 //     clamped to [lo, hi], the sum then clamped to [M·min(lo,0), M·max(hi,0)];
 //     avg(x) the capped count and the normalised sum Σ(clamp(x) − mid)·c/n
-//     (mid = (lo+hi)/2, n the person's non-null values, c = min(n, M)), so a
-//     person with many rows counts as M average rows; quantiles, stddev and
-//     variance the list of at most M clamped values (the first M in the
-//     order of hash(value), so that which are kept does not depend on the
-//     order rows arrive in).
+//     (mid = (lo+hi)/2, n the person's non-null values, c = min(n, V)), so a
+//     person with many rows counts as V average rows; quantiles, stddev and
+//     variance a random sample of at most V clamped values, keyed by the
+//     query's seed and a function of the person's values alone (not of the
+//     order rows arrive in). V (Bounds.MaxValuesPerPersonPerGroup) is M
+//     unless the request bounds set it: means, quantiles and spreads are
+//     not biased down by a smaller V, only reweighted towards persons with
+//     fewer rows, so the engine may choose it smaller than M to cut their
+//     noise.
 //  3. The L0 step (Bounds.L0Step = "applied") runs before partials, cut-off
 //     first: the rows of src in their domains get h = hash(person, keys,
 //     seed) (hashed); per person the L0-th smallest of the person's
@@ -195,9 +205,9 @@ const (
 // Sensitivities (Plan.Aggs, Plan.PersonsL0/LInf), without grouping sets:
 // every aggregate and the person count have L0 = the L0 in force;
 // count(*) and count(x) LInf = M; count(DISTINCT person) LInf = 1; sum
-// LInf = M·max(|min(lo,0)|, |max(hi,0)|); avg LInf = M (its count) and
-// NormLInf = M·(hi−lo)/2; quantile, stddev and variance take
-// MaxContributionsPerPartition = M values per person and group. With k
+// LInf = M·max(|min(lo,0)|, |max(hi,0)|); avg LInf = V (its count) and
+// NormLInf = V·(hi−lo)/2; quantile, stddev and variance take
+// MaxContributionsPerPartition = V values per person and group. With k
 // grouping sets, a person is in up to L0 groups of each set, so L0 is
 // multiplied by k, and a margin cell may merge a person's L0 fine groups,
 // so LInf, NormLInf and MaxContributionsPerPartition are multiplied by L0
@@ -280,6 +290,9 @@ type builder struct {
 	// l0 and m are the bounds in force; groups is the L0 after the step
 	// decision (1, the domain size or l0).
 	l0, m, groups int
+	// mv is the values a person adds to one group's mean, quantile or
+	// spread (m unless the request bounds set it).
+	mv int
 	// l0cap is the most L0 may be: keys whose public domains hold at most
 	// this many groups keep every group of a person (no truncation).
 	l0cap int
@@ -591,6 +604,10 @@ func (b *builder) bounds() error {
 			b.m = r.MaxRowsPerPersonPerGroup
 		}
 	}
+	b.mv = b.m
+	if r := b.request; r != nil && r.MaxValuesPerPersonPerGroup > 0 {
+		b.mv = min(r.MaxValuesPerPersonPerGroup, eff.RowsCap)
+	}
 	return nil
 }
 
@@ -647,6 +664,9 @@ func (b *builder) plan() *Plan {
 	p := &Plan{
 		Bounds: Bounds{MaxGroupsPerPerson: b.groups, MaxRowsPerPersonPerGroup: b.m, L0Step: b.step, Chosen: "policy"},
 	}
+	if b.valueAggs() {
+		p.Bounds.MaxValuesPerPersonPerGroup = b.mv
+	}
 	if r := b.request; r != nil && (r.MaxGroupsPerPerson > 0 || r.MaxRowsPerPersonPerGroup > 0) {
 		p.Bounds.Chosen = "request"
 	}
@@ -679,7 +699,7 @@ func (b *builder) plan() *Plan {
 	p.Columns = append(p.Columns, Column{Name: "persons", Role: RolePersons, Index: slices.IndexFunc(q.Aggs, func(a query.Aggregate) bool {
 		return a.Kind == query.AggCountDistinct
 	})})
-	m := float64(b.m)
+	m, mv := float64(b.m), float64(b.mv)
 	for i, a := range q.Aggs {
 		ag := Agg{Kind: a.Kind, Name: a.Name, P: a.P, Bounds: a.Bounds, L0: l0}
 		lo, hi := a.Bounds[0], a.Bounds[1]
@@ -693,18 +713,34 @@ func (b *builder) plan() *Plan {
 			ag.LInf = m * math.Max(math.Abs(math.Min(lo, 0)), math.Max(hi, 0)) * merge
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "sum"), Role: RoleSum, Index: i})
 		case query.AggAvg:
-			ag.LInf = m * merge
-			ag.NormLInf = m * (hi - lo) / 2 * merge
+			ag.LInf = mv * merge
+			ag.NormLInf = mv * (hi - lo) / 2 * merge
 			p.Columns = append(p.Columns,
 				Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i},
 				Column{Name: aggCol(i, "norm_sum"), Role: RoleNormSum, Index: i})
 		case query.AggQuantile, query.AggStddev, query.AggVariance:
-			ag.MaxContributionsPerPartition = int64(b.m) * int64(merge)
+			ag.MaxContributionsPerPartition = int64(b.mv) * int64(merge)
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "values"), Role: RoleValues, Index: i})
 		}
 		p.Aggs = append(p.Aggs, ag)
 	}
 	return p
+}
+
+// valueAggs reports whether the query has a mean, quantile or spread:
+// an aggregate that takes mv values per person and group.
+func (b *builder) valueAggs() bool {
+	return slices.ContainsFunc(b.q.Aggs, func(a query.Aggregate) bool { return isValueAgg(a.Kind) })
+}
+
+// isValueAgg reports whether aggregates of kind k take a person's values
+// (at most mv per group) rather than a capped total.
+func isValueAgg(k query.AggKind) bool {
+	switch k {
+	case query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
+		return true
+	}
+	return false
 }
 
 func keyCol(i int) string { return fmt.Sprintf("k%d", i) }

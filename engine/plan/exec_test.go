@@ -214,21 +214,49 @@ func TestSensitivityBounds(t *testing.T) {
 	tests := []struct {
 		desc string
 		q    *query.Query
+		rb   *RequestBounds
 	}{
-		{"per icd10 code", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("icd10", nprICD)}, Aggs: aggs}},
-		{"per chapter", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("chapter", call("icd10_chapter", query.TypeString, nprICD))}, Aggs: aggs}},
+		{"per icd10 code", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("icd10", nprICD)}, Aggs: aggs}, nil},
+		{"per icd10 code, two values per person for the mean and quantile", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("icd10", nprICD)}, Aggs: aggs},
+			&RequestBounds{MaxValuesPerPersonPerGroup: 2}},
+		{"per chapter", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("chapter", call("icd10_chapter", query.TypeString, nprICD))}, Aggs: aggs}, nil},
 		{"rollup of code and contact type", &query.Query{From: from("npr", "npr"),
-			Keys: []query.GroupKey{key("icd10", nprICD), key("contact_type", nprType)}, Aggs: aggs, GroupingSets: [][]int{{0, 1}, {0}, {}}}},
+			Keys: []query.GroupKey{key("icd10", nprICD), key("contact_type", nprType)}, Aggs: aggs, GroupingSets: [][]int{{0, 1}, {0}, {}}}, nil},
 		{"per sex through a join (one group per person)", &query.Query{From: from("npr", "n", "population", "p"),
 			Keys: []query.GroupKey{key("sex", ref("p", "population", "sex", query.TypeString))},
-			Aggs: []query.Aggregate{countStar("n"), countPersons("persons"), numAgg(query.AggSum, "s", ref("n", "npr", "length_of_stay_days", query.TypeNumber), -10, 90)}}},
+			Aggs: []query.Aggregate{countStar("n"), countPersons("persons"), numAgg(query.AggSum, "s", ref("n", "npr", "length_of_stay_days", query.TypeNumber), -10, 90)}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			db := openDB(t, testPolicy())
 			execAll(t, db, withinBoundsNPR)
 			execAll(t, db, heavyPerson)
-			p := mustBound(t, tc.q, 99)
+			p, err := Bound(tc.q, testPolicy(), &Options{Seed: 99, Bounds: tc.rb})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.rb != nil && tc.rb.MaxValuesPerPersonPerGroup > 0 {
+				v := tc.rb.MaxValuesPerPersonPerGroup
+				if p.Bounds.MaxValuesPerPersonPerGroup != v {
+					t.Fatalf("bounds %+v, want %d values per person", p.Bounds, v)
+				}
+				for _, a := range p.Aggs {
+					switch a.Kind {
+					case query.AggQuantile:
+						if a.MaxContributionsPerPartition != int64(v) {
+							t.Errorf("%s takes %d values per person, want %d", a.Name, a.MaxContributionsPerPartition, v)
+						}
+					case query.AggAvg:
+						if a.LInf != float64(v) || a.NormLInf != float64(v)*50 {
+							t.Errorf("%s: L∞ %g and %g, want %d and %d", a.Name, a.LInf, a.NormLInf, v, v*50)
+						}
+					case query.AggCountStar:
+						if a.LInf != float64(p.Bounds.MaxRowsPerPersonPerGroup) {
+							t.Errorf("count(*) L∞ %g, want the rows cap %d", a.LInf, p.Bounds.MaxRowsPerPersonPerGroup)
+						}
+					}
+				}
+			}
 			keyCols := []string{}
 			for _, c := range p.Columns {
 				if c.Role == RoleKey || c.Role == RoleGroupingID {

@@ -154,8 +154,8 @@ func TestExistsPlan(t *testing.T) {
 		datasets string
 		bounds   Bounds
 	}{
-		{"cohort_by_sex_and_age_band", cohortByBand(), "population,npr,lmr,death_causes", Bounds{1, 1, L0OneGroupPerPerson, "policy"}},
-		{"cohort_on_facts", cohortOnFacts(), "npr,lmr", Bounds{1, 10, L0OneGroupPerPerson, "policy"}},
+		{"cohort_by_sex_and_age_band", cohortByBand(), "population,npr,lmr,death_causes", Bounds{1, 1, L0OneGroupPerPerson, "policy", 0}},
+		{"cohort_on_facts", cohortOnFacts(), "npr,lmr", Bounds{1, 10, L0OneGroupPerPerson, "policy", 0}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

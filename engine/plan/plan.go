@@ -48,6 +48,9 @@ type Bounds struct {
 	// Chosen is "policy" or "request": where L0 and L∞ came from (the
 	// engine reports "estimated" for bounds it chose from a profile).
 	Chosen string
+	// MaxValuesPerPersonPerGroup is how many of a person's values in one
+	// group means, quantiles and spreads take (0 when the query has none).
+	MaxValuesPerPersonPerGroup int
 }
 
 // Key is one group key of the plan.

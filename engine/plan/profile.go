@@ -46,6 +46,10 @@ type Profile struct {
 	// person. Each person is still in one bucket of each histogram or in
 	// none, so the histograms' sensitivity (and their ε) is unchanged.
 	Sample int
+	// ValueAggs is true when some aggregate is a mean, quantile or spread,
+	// which takes Bounds.MaxValuesPerPersonPerGroup values per person and
+	// group (bounds.ChooseValues picks it from the rows histogram).
+	ValueAggs bool
 	// Values profile the numeric columns aggregated by sum, avg,
 	// quantiles or spreads: for each, two more histograms of persons, by
 	// the bucket of their smallest and of their largest value (what
@@ -171,6 +175,7 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	if b.allDomains {
 		pr.Groups = b.product
 	}
+	pr.ValueAggs = b.valueAggs()
 	valueArg := map[string]int{} // clamp name → the src column x<i> that holds it
 	for i, a := range q.Aggs {
 		switch a.Kind {

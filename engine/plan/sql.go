@@ -20,7 +20,7 @@ func (b *builder) sql(seed uint64, buckets int) string {
 	s.WriteString("WITH ")
 	switch {
 	case b.step != L0Applied:
-		b.writeBounded(&s, keys, "", "")
+		b.writeBounded(&s, keys, "", "", seed)
 	case buckets <= 1:
 		b.writeCutFirst(&s, keys, seed, "", "")
 	default:
@@ -43,11 +43,11 @@ func (b *builder) sql(seed uint64, buckets int) string {
 // writeBounded writes the src and partials CTEs of a plan without the L0
 // step: partials aggregates (person, keys) over the rows of src whose keys
 // lie in their domains.
-func (b *builder) writeBounded(s *strings.Builder, keys []string, sfx, cond string) {
+func (b *builder) writeBounded(s *strings.Builder, keys []string, sfx, cond string, seed uint64) {
 	s.WriteString("src" + sfx + " AS (\n")
 	b.writeSrc(s, cond)
 	s.WriteString("),\npartials" + sfx + " AS (\n")
-	b.writePartials(s, keys, "src"+sfx, b.domainFilters(keys))
+	b.writePartials(s, keys, "src"+sfx, b.domainFilters(keys), seed)
 	s.WriteString(")")
 }
 
@@ -83,7 +83,7 @@ func (b *builder) writeCutFirst(s *strings.Builder, keys []string, seed uint64, 
 	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed%[1]s.*\n  FROM hashed%[1]s JOIN cutoffs%[1]s ON hashed%[1]s.person = cutoffs%[1]s.person\n"+
 		"  WHERE cutoffs%[1]s.cut IS NULL OR hashed%[1]s.h <= cutoffs%[1]s.cut\n),\n", sfx)
 	s.WriteString("partials" + sfx + " AS (\n")
-	b.writePartials(s, keys, "kept"+sfx, nil)
+	b.writePartials(s, keys, "kept"+sfx, nil, seed)
 	s.WriteString(")")
 }
 
@@ -146,8 +146,8 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 // writePartials writes the body of the partials CTE: one row per (person,
 // keys) of the CTE src with each aggregate's capped or clamped partial,
 // over the rows that pass filters.
-func (b *builder) writePartials(s *strings.Builder, keys []string, src string, filters []string) {
-	m := b.m
+func (b *builder) writePartials(s *strings.Builder, keys []string, src string, filters []string, seed uint64) {
+	m, mv := b.m, b.mv
 	items := append([]string{"person"}, keys...)
 	for i, a := range b.q.Aggs {
 		x := fmt.Sprintf("x%d", i)
@@ -164,15 +164,20 @@ func (b *builder) writePartials(s *strings.Builder, keys []string, src string, f
 				clamped, renderFloat(float64(m)*min(lo, 0)), renderFloat(float64(m)*max(hi, 0)), i))
 		case query.AggAvg:
 			items = append(items,
-				fmt.Sprintf("least(count(%s), %d) AS c%d", x, m, i),
+				fmt.Sprintf("least(count(%s), %d) AS c%d", x, mv, i),
 				fmt.Sprintf("coalesce(sum(%s - %s), 0) * (least(count(%s), %d) / greatest(count(%s), 1)) AS n%d",
-					clamped, renderFloat(lo+(hi-lo)/2), x, m, x, i))
+					clamped, renderFloat(lo+(hi-lo)/2), x, mv, x, i))
 		case query.AggQuantile, query.AggStddev, query.AggVariance:
-			// Which M of a person's values are kept must not depend on
+			// Which V of a person's values are kept must not depend on
 			// the order rows arrive in (a join before partials makes it
-			// vary between runs): the values in the order of their hash,
-			// a function of the values alone.
-			items = append(items, fmt.Sprintf("list_slice(list(%s ORDER BY hash(%s)) FILTER (WHERE %s IS NOT NULL), 1, %d) AS l%d", clamped, x, x, m, i))
+			// vary between runs), nor favour values the person has few
+			// copies of (ordering by hash(value) alone keeps the copies
+			// of one value together): the values are sorted, so the
+			// position j of each copy is a function of the values alone,
+			// and the V with the smallest hash(value, j, seed) are kept,
+			// a random sample of the person's values.
+			items = append(items, fmt.Sprintf("list_slice(list_transform(list_sort(list_transform(list_sort(list(%s) FILTER (WHERE %s IS NOT NULL)), "+
+				"lambda v, j: {'h': hash(v, j, %d::UBIGINT), 'v': v})), lambda e: e.v), 1, %d) AS l%d", clamped, x, seed, mv, i))
 		}
 	}
 	selectList(s, "  ", items)

@@ -225,8 +225,8 @@ func TestMeasureExact(t *testing.T) {
 		{"avg clamps to the bounds", plan.Agg{Kind: query.AggAvg, L0: 1, LInf: 1, NormLInf: 50, Bounds: bounds}, rawAgg{count: 1, normSum: 5000}, 0, 100, 0, false},
 		{"variance", plan.Agg{Kind: query.AggVariance, L0: 1, MaxContributionsPerPartition: 1, Bounds: bounds}, rawAgg{values: values}, 0, m2, 1e-9, false},
 		{"stddev", plan.Agg{Kind: query.AggStddev, L0: 1, MaxContributionsPerPartition: 1, Bounds: bounds}, rawAgg{values: values}, 0, math.Sqrt(m2), 1e-9, false},
-		// The tree interpolates inside a leaf of width 100/16⁴.
-		{"median", plan.Agg{Kind: query.AggQuantile, P: 0.5, L0: 1, MaxContributionsPerPartition: 1, Bounds: bounds}, rawAgg{values: values}, 0, 2, 100.0 / 65536, false},
+		// The tree interpolates inside a leaf of width 100/16³.
+		{"median", plan.Agg{Kind: query.AggQuantile, P: 0.5, L0: 1, MaxContributionsPerPartition: 1, Bounds: bounds}, rawAgg{values: values}, 0, 2, 100.0 / 4096, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -3,6 +3,7 @@ package protect
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/statgate/statgate/engine/plan"
@@ -62,4 +63,31 @@ func (r *Release) TypicalSD(l0, lInf int) float64 {
 		return 0
 	}
 	return stdDev(r.s.Mechanism, int64(l0), float64(lInf), sh.eps, sh.delta)
+}
+
+// ValueSD is the noise of the query's first mean, quantile or spread when
+// each person adds at most m values to each of l0 groups, in rows: of the
+// normalised sum over the range (a mean: its noise in range units times
+// the group's rows; a spread alike, with a third of its share), or of
+// the rank a quantile's tree walks to. It is what bounds.ChooseValues
+// weighs against the rows a smaller m leaves out; 0 when the query has
+// none.
+func (r *Release) ValueSD(l0, m int) float64 {
+	for i, a := range r.plan.Aggs {
+		sh := r.l.aggs[i]
+		if sh.eps <= 0 {
+			continue
+		}
+		switch a.Kind {
+		case query.AggAvg:
+			return stdDev(r.s.Mechanism, int64(l0), float64(m)/2, sh.eps/2, sh.delta/2)
+		case query.AggStddev, query.AggVariance:
+			return stdDev(r.s.Mechanism, int64(l0), float64(m)/2, sh.eps/3, sh.delta/3)
+		case query.AggQuantile:
+			tree, _ := halve(sh, quantileTreeShare)
+			sigma := stdDev(r.s.Mechanism, treeHeight*int64(l0), float64(m), tree.eps, tree.delta)
+			return sigma * math.Sqrt(treeHeight*branchingFactor) / 2
+		}
+	}
+	return 0
 }

@@ -284,3 +284,50 @@ func TestProfileIsPrivate(t *testing.T) {
 		t.Errorf("the choice never varied (%v): the test says nothing", a)
 	}
 }
+
+// TestValuesChoiceIsPrivate is the empirical privacy test of the choice of
+// values per person for means, quantiles and spreads: two rows histograms
+// that differ by one person (one bucket) lead to the chosen number with
+// probabilities whose log-ratio stays within the histogram's share of ε,
+// over many runs; a histogram read without noise would make some outcome
+// certain on one side and impossible on the other.
+func TestValuesChoiceIsPrivate(t *testing.T) {
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	o := &Options{Epsilon: 20, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: 2}
+	r, err := Prepare(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epsHist := o.Epsilon * BoundsShare / 2 // 1
+	pr := &plan.Profile{GroupsCap: 1, RowsCap: 4, Groups: 1, Rows: true, ValueAggs: true}
+	base := []int64{6, 2, 2, 0}
+	neighbour := []int64{6, 2, 3, 0}
+	// A noise that makes the choice turn on the few persons with 3 rows.
+	vsd := func(_ int, m int) float64 { return 0.6 * float64(m) }
+	const n = 40_000
+	choose := func(h []int64) map[int]int {
+		out := map[int]int{}
+		for range n {
+			noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {10}, plan.ProfileRows: h})
+			m, _ := bounds.ChooseValues(pr, noisy[plan.ProfileRows], 1, vsd)
+			out[m]++
+		}
+		return out
+	}
+	a, b := choose(base), choose(neighbour)
+	worst := 0.0
+	for m := range 5 {
+		pa, pb := float64(a[m])/n, float64(b[m])/n
+		if pa < 0.02 || pb < 0.02 {
+			continue // too rare to estimate
+		}
+		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
+	}
+	t.Logf("outcomes %v vs %v; worst |log ratio| %.3f, ε of the histogram %g", a, b, worst, epsHist)
+	if worst > epsHist+0.1 {
+		t.Errorf("empirical ε %.3f exceeds the histogram's %g", worst, epsHist)
+	}
+	if len(a) < 2 {
+		t.Errorf("the choice never varied (%v): the test says nothing", a)
+	}
+}

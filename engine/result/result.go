@@ -186,6 +186,10 @@ type Bounding struct {
 	// MaxGroupsPerPerson is L0; MaxRowsPerPersonPerGroup is L∞ for counts.
 	MaxGroupsPerPerson       int `json:"max_groups_per_person"`
 	MaxRowsPerPersonPerGroup int `json:"max_rows_per_person_per_group"`
+	// MaxValuesPerPersonPerGroup is how many of a person's values in one
+	// group means, quantiles and spreads take (omitted when the result has
+	// none of them).
+	MaxValuesPerPersonPerGroup int `json:"max_values_per_person_per_group,omitempty"`
 	// Bounds are the clamping bounds per aggregated column.
 	Bounds map[string][2]float64 `json:"bounds,omitempty"`
 	// L0Step says whether the per-person group limit had to be applied, or
