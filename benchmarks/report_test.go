@@ -109,13 +109,17 @@ func TestTargets(t *testing.T) {
 		want []string
 	}{
 		{"met at 10 M", sizeResult(10_000_000, 200, map[Variant]float64{VariantRaw: 2, VariantBounded: 4, VariantEngine: 4.4, VariantBeam: 500}),
-			[]string{"C/B = 1.10 (target ≤ 1.2: met)", "C/A = 2.20", "E/C = 114 (target ≥ 100 at 10 M rows: met)"}},
+			[]string{"C/B = 1.10 (target ≤ 1.1: met)", "C/A = 2.20 (target ≤ 2.0 at 10 M rows: NOT met", "E/C = 114 (target ≥ 100 at 10 M rows: met)"}},
 		{"missed", sizeResult(10_000_000, 200, map[Variant]float64{VariantBounded: 4, VariantEngine: 6, VariantBeam: 300}),
-			[]string{"C/B = 1.50 (target ≤ 1.2: NOT met)", "E/C = 50 (target ≥ 100 at 10 M rows: NOT met)"}},
+			[]string{"C/B = 1.50 (target ≤ 1.1: NOT met)", "E/C = 50 (target ≥ 100 at 10 M rows: NOT met)"}},
+		{"C/A met at 10 M", sizeResult(10_000_000, 200, map[Variant]float64{VariantRaw: 2, VariantEngine: 3.9}),
+			[]string{"C/A = 1.95 (target ≤ 2.0 at 10 M rows: met"}},
+		{"C/A at 100 M", sizeResult(100_000_000, 200, map[Variant]float64{VariantRaw: 20, VariantEngine: 60}),
+			[]string{"C/A = 3.00 (target ≤ 2.5 at 100 M rows: NOT met"}},
 		{"no beam target below 10 M", sizeResult(1_000_000, 200, map[Variant]float64{VariantEngine: 0.5, VariantBeam: 20}),
 			[]string{"E/C = 40"}},
 		{"memory at 100 M", sizeResult(100_000_000, 200, map[Variant]float64{VariantEngine: 50}),
-			[]string{"largest peak RSS of A–D, K = 512 MiB (target ≤ 4 GiB: met)"}},
+			[]string{"largest peak RSS of A–D, K = 512 MiB (target ≤ 3 GiB: met)"}},
 		{"nothing to compare", sizeResult(1_000_000, 200, nil), []string{"no ratio measured"}},
 	}
 	for _, tc := range tests {
