@@ -36,7 +36,9 @@ type Options struct {
 	// SQLite file under DataDir is engine/state/sqlite). The caller opens
 	// it before New and closes it after Close.
 	State state.Store
-	// MemoryLimit and Threads configure DuckDB ("" and 0: DuckDB's defaults).
+	// MemoryLimit and Threads configure DuckDB ("" and 0: DuckDB's
+	// defaults; with 0, one thread when no extract has more than
+	// exec.DefaultSmallTableRows rows, see exec.Options.SmallTableRows).
 	MemoryLimit string
 	Threads     int
 	// QueryTimeout bounds one execution (default 60s).
@@ -170,8 +172,9 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	if e.extracts, err = extract.Open(ctx, &extract.Options{
-		Path:   exec.ExtractsPath(o.DataDir),
-		DB:     exec.Options{MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: o.QueryTimeout},
+		Path: exec.ExtractsPath(o.DataDir),
+		DB: exec.Options{MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: o.QueryTimeout,
+			SmallTableRows: exec.DefaultSmallTableRows},
 		Accept: e.accept,
 	}); err != nil {
 		var ce *checkError

@@ -47,6 +47,11 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
+// DefaultSmallTableRows is the Options.SmallTableRows the engine opens
+// its extracts with: four of DuckDB's row groups (122,880 rows each), so
+// that no scan of a small database splits into more than a few tasks.
+const DefaultSmallTableRows = 4 * 122_880
+
 // DefaultQueryTimeout bounds one query when Options.QueryTimeout is zero.
 const DefaultQueryTimeout = 60 * time.Second
 
@@ -61,8 +66,20 @@ type Options struct {
 	ReadOnly bool
 	// MemoryLimit is DuckDB's memory_limit, e.g. "4GB"; "": DuckDB's default.
 	MemoryLimit string
-	// Threads is DuckDB's thread count; 0: all cores.
+	// Threads is DuckDB's thread count; 0: all cores, or one when
+	// SmallTableRows says the database is small.
 	Threads int
+	// SmallTableRows, when positive and Threads is 0, makes DuckDB run one
+	// thread when no table of the database has more rows than this (read
+	// from DuckDB's catalog when the first connection opens). DuckDB's
+	// thread count belongs to the database instance, not to a query, so it
+	// is chosen from the largest plan the data allow: on small data every
+	// plan is small, and a query that runs on its calling thread only
+	// skips the scheduling of tasks across threads, so concurrent queries
+	// each keep a core (issue 14: about twice the cohort estimates a
+	// second with 8 clients on 2 cores). DefaultSmallTableRows is the
+	// engine's.
+	SmallTableRows int64
 	// QueryTimeout bounds each QueryArrow and Prepare call (on top of the
 	// caller's context); 0: DefaultQueryTimeout.
 	QueryTimeout time.Duration

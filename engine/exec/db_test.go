@@ -5,6 +5,8 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -214,5 +216,45 @@ func TestPing(t *testing.T) {
 	}
 	if err := db.Ping(context.Background()); err == nil {
 		t.Error("Ping on a closed DB succeeded")
+	}
+}
+
+// TestSmallTableRowsChoosesOneThread: with Threads 0 and SmallTableRows
+// set, a database whose tables are all at most that size runs one DuckDB
+// thread, a larger one all cores; Threads set wins.
+func TestSmallTableRowsChoosesOneThread(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one core: one thread either way")
+	}
+	path := filepath.Join(t.TempDir(), "x.duckdb")
+	admin(t, "ATTACH '"+path+"' AS x", "CREATE TABLE x.t AS SELECT range AS i FROM range(1000)", "DETACH x")
+	threads := func(o *Options) string {
+		t.Helper()
+		o.Path, o.ReadOnly = path, true
+		db, err := Open(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v string
+		if err := db.sql.QueryRowContext(context.Background(), "SELECT current_setting('threads')::VARCHAR").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	all := strconv.Itoa(runtime.NumCPU())
+	for _, tc := range []struct {
+		desc string
+		o    Options
+		want string
+	}{
+		{"small", Options{SmallTableRows: 1000}, "1"},
+		{"one row over", Options{SmallTableRows: 999}, all},
+		{"not asked", Options{}, all},
+		{"threads set", Options{SmallTableRows: 1000, Threads: 2}, "2"},
+	} {
+		if got := threads(&tc.o); got != tc.want {
+			t.Errorf("%s: threads %s, want %s", tc.desc, got, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 )
@@ -74,6 +75,18 @@ func lockdown(o *Options) func(driver.ExecerContext) error {
 			return fmt.Errorf("exec: lockdown: %w", err)
 		}
 		if locked != "true" {
+			settings := settings
+			if o.Threads == 0 && o.SmallTableRows > 0 {
+				small, err := isSmall(ctx, q, o.SmallTableRows)
+				if err != nil {
+					return fmt.Errorf("exec: lockdown: %w", err)
+				}
+				if small {
+					// Before the lock, which is last.
+					n := len(settings)
+					settings = append(slices.Clone(settings[:n-1]), "SET GLOBAL threads = 1", settings[n-1])
+				}
+			}
 			for _, s := range settings {
 				if _, err := ex.ExecContext(ctx, s, nil); err != nil {
 					return fmt.Errorf("exec: lockdown: %s: %w", s, err)
@@ -95,6 +108,26 @@ func lockdown(o *Options) func(driver.ExecerContext) error {
 		}
 		return nil
 	}
+}
+
+// isSmall reports whether no table of the database has more than limit
+// rows (DuckDB's catalog estimate, exact for a table that is not being
+// written).
+func isSmall(ctx context.Context, q driver.QueryerContext, limit int64) (bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT coalesce(max(estimated_size), 0)::BIGINT FROM duckdb_tables()", nil)
+	if err != nil {
+		return false, fmt.Errorf("table sizes: %w", err)
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return false, fmt.Errorf("table sizes: %w", err)
+	}
+	n, ok := dest[0].(int64)
+	if !ok {
+		return false, fmt.Errorf("table sizes: got %T", dest[0])
+	}
+	return n <= limit, nil
 }
 
 // setting reads one DuckDB setting as text through a raw driver connection.
