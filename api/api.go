@@ -71,6 +71,9 @@ type Engine interface {
 	Audit(ctx context.Context, p engine.Principal, limit int) ([]audit.Entry, error)
 	// Ready reports whether the engine can answer queries.
 	Ready(ctx context.Context) error
+	// Catalogue returns the data map as a DCAT-AP catalogue in JSON-LD
+	// (engine/dcat), its IRIs under baseURL.
+	Catalogue(baseURL string) map[string]any
 }
 
 // DataMapper is what the data map's code list pages need beyond Engine;
@@ -243,6 +246,7 @@ func (h *Handler) routes() *chi.Mux {
 	r.Get("/v1/sql/reference", h.sqlReference)
 
 	dataMap := func(r chi.Router) {
+		r.Get("/v1/catalog.jsonld", h.catalogue)
 		r.Get("/v1/datasets", h.listDatasets)
 		r.Get("/v1/datasets/{name}", h.getDataset)
 		r.Get("/v1/codelists", h.listCodeLists)
@@ -270,6 +274,7 @@ func (h *Handler) routes() *chi.Mux {
 // endpoints lists the routes for the 404 problem, so a client sees how to
 // fix its request.
 var endpoints = []string{
+	"GET /v1/catalog.jsonld",
 	"GET /v1/datasets[?q=words]",
 	"GET /v1/datasets/{name}",
 	"GET /v1/codelists",

@@ -106,6 +106,10 @@ func (f *fakeEngine) Audit(_ context.Context, p engine.Principal, limit int) ([]
 
 func (f *fakeEngine) Ready(context.Context) error { return f.readyErr }
 
+func (f *fakeEngine) Catalogue(baseURL string) map[string]any {
+	return map[string]any{"@type": "dcat:Catalog", "@id": baseURL + "/v1/catalog.jsonld"}
+}
+
 func (f *fakeEngine) queryCalls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

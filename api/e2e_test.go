@@ -176,6 +176,31 @@ func TestE2ESession(t *testing.T) {
 		}
 	})
 
+	t.Run("catalogue", func(t *testing.T) {
+		// No token: catalogue harvesters carry none.
+		r := s.must(t, call{method: http.MethodGet, path: "/v1/catalog.jsonld"}, http.StatusOK)
+		if mt := r.mediaType(); mt != "application/ld+json" {
+			t.Errorf("media type %q", mt)
+		}
+		var doc struct {
+			Type     string           `json:"@type"`
+			Datasets []map[string]any `json:"dcat:dataset"`
+			Service  []struct {
+				Endpoint struct {
+					ID string `json:"@id"`
+				} `json:"dcat:endpointURL"`
+			} `json:"dcat:service"`
+		}
+		if err := json.Unmarshal(r.body, &doc); err != nil {
+			t.Fatalf("catalogue is not JSON: %v", err)
+		}
+		if doc.Type != "dcat:Catalog" || len(doc.Datasets) != 5 || len(doc.Service) != 1 ||
+			!strings.HasPrefix(doc.Service[0].Endpoint.ID, "http://127.0.0.1:") {
+			t.Errorf("catalogue: type %q, %d datasets, service %+v", doc.Type, len(doc.Datasets), doc.Service)
+		}
+		s.must(t, call{method: http.MethodGet, path: "/v1/catalog.jsonld", header: map[string]string{"Accept": "text/csv"}}, http.StatusNotAcceptable)
+	})
+
 	t.Run("datasets", func(t *testing.T) {
 		var all api.DatasetList
 		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/datasets", as: analyst}, http.StatusOK), &all)

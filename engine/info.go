@@ -8,6 +8,7 @@ import (
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/dcat"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -18,6 +19,12 @@ func (e *Engine) Datasets(q string) []catalog.Dataset {
 		return c.Datasets()
 	}
 	return c.Search(q)
+}
+
+// Catalogue returns the data map as a DCAT-AP 3 / HealthDCAT-AP catalogue
+// in JSON-LD (engine/dcat), its IRIs under baseURL.
+func (e *Engine) Catalogue(baseURL string) map[string]any {
+	return dcat.Build(e.pol, e.current().catalog.Datasets(), dcat.Options{BaseURL: baseURL})
 }
 
 // Dataset returns one dataset of the data map.

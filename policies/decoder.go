@@ -49,7 +49,7 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, &Error{File: d.file, Problem: "the policy file is empty"}
 	}
 	root := deref(doc.Content[0])
-	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits", "accounting", "data_map", "code_systems")
+	f, err := d.fields(root, "", "code_lists", "datasets", "roles", "projects", "templates", "limits", "accounting", "data_map", "code_systems", "catalog")
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +89,9 @@ func (d *decoder) policy(data []byte) (*Policy, error) {
 		return nil, d.errf(root, "datasets", "missing: a policy declares at least one dataset")
 	}
 	if err := d.datasets(f["datasets"]); err != nil {
+		return nil, err
+	}
+	if err := d.catalog(f["catalog"]); err != nil {
 		return nil, err
 	}
 	if err := d.roles(f["roles"]); err != nil {

@@ -29,6 +29,8 @@ type Policy struct {
 	// Labels name codes for the data map and its search, by code list
 	// (from a code list file's name column) or code system (code_systems).
 	Labels map[string]*LabelSet
+	// Catalog is what metadata catalogues are told (DCAT-AP); optional.
+	Catalog Catalog
 }
 
 // The accountings a policy's accounting may name (engine/budget implements

@@ -24,6 +24,7 @@ func TestHelpShowsAnExample(t *testing.T) {
 		{"demo"}, {"serve"}, {"gen"}, {"load"}, {"query"},
 		{"token", "create"}, {"token", "list"}, {"token", "revoke"}, {"token"},
 		{"budget", "show"}, {"budget"}, {"audit", "tail"}, {"audit", "verify"}, {"audit"},
+		{"catalog", "export"}, {"catalog"},
 	} {
 		code, _, errOut := runCmd(ctx, append(args, "--help")...)
 		if code != 0 {
@@ -52,6 +53,11 @@ func TestReadCommandsNeedAState(t *testing.T) {
 	code, _, errOut := runCmd(ctx, "query", "--policy", testPolicy, "--data", dir, "--project", "diabetes-2026", "--as", "ingrid", "SELECT sex, count(*) AS n FROM population GROUP BY 1")
 	if code != 1 || !strings.Contains(errOut, "no extracts at ") {
 		t.Errorf("query on an empty directory: exit %d, stderr %s", code, errOut)
+	}
+	// Without loaded extracts the catalogue is still exported, without sizes.
+	code, out, errOut := runCmd(ctx, "catalog", "export", "--policy", testPolicy, "--data", dir)
+	if code != 0 || !strings.Contains(errOut, "no number of records") || strings.Contains(out, "numberOfRecords") || !strings.Contains(out, `"dcat:Catalog"`) {
+		t.Errorf("catalog export without extracts: exit %d\n%.200s\n%s", code, out, errOut)
 	}
 	if _, err := os.Stat(sqlite.Path(dir)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a read command created %s (%v)", sqlite.Path(dir), err)
@@ -133,6 +139,28 @@ func TestDemoAndOperatorCommandsShareTheData(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Rows == nil || !strings.Contains(out, `"rows": []`) {
 		t.Errorf("query --format json of an empty result: exit %d, %v\n%s", code, err, out)
+	}
+	// The catalogue export reads the same data: rounded sizes, never exact ones.
+	code, out, errOut = runCmd(ctx, "catalog", "export", "--policy", policy, "--base-url", "https://statgate.example.org")
+	var cat struct {
+		Type     string `json:"@type"`
+		Datasets []struct {
+			ID      string `json:"dct:identifier"`
+			Records *struct {
+				Value string `json:"@value"`
+			} `json:"healthdcatap:numberOfRecords"`
+		} `json:"dcat:dataset"`
+	}
+	if err := json.Unmarshal([]byte(out), &cat); code != 0 || err != nil || cat.Type != "dcat:Catalog" || len(cat.Datasets) != 5 {
+		t.Fatalf("catalog export: exit %d, %v\n%.300s%s", code, err, out, errOut)
+	}
+	for _, d := range cat.Datasets {
+		if d.ID == "population" && (d.Records == nil || d.Records.Value != "1500") {
+			t.Errorf("population's number of records %+v, want the data map's 1500", d.Records)
+		}
+	}
+	if !strings.Contains(out, `"https://statgate.example.org/v1/datasets/npr"`) {
+		t.Error("catalog export ignores --base-url")
 	}
 	cancel()
 	select {

@@ -27,14 +27,15 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"demo":   {"generate a small synthetic extract if none is cached, load it, create demo tokens and serve on 127.0.0.1:8080", runDemo},
-		"serve":  {"serve the HTTP API", runServe},
-		"gen":    {"generate synthetic Norwegian-style registries as Parquet", runGen},
-		"load":   {"load the policy's extracts into the data directory", runLoad},
-		"query":  {"answer one aggregate SQL query with protection, from the command line", runQuery},
-		"token":  {"create, list or revoke API tokens (token create|list|revoke)", runToken},
-		"budget": {"show privacy budgets spent and remaining (budget show)", runBudget},
-		"audit":  {"show or verify the audit log (audit tail|verify)", runAudit},
+		"demo":    {"generate a small synthetic extract if none is cached, load it, create demo tokens and serve on 127.0.0.1:8080", runDemo},
+		"serve":   {"serve the HTTP API", runServe},
+		"gen":     {"generate synthetic Norwegian-style registries as Parquet", runGen},
+		"load":    {"load the policy's extracts into the data directory", runLoad},
+		"query":   {"answer one aggregate SQL query with protection, from the command line", runQuery},
+		"token":   {"create, list or revoke API tokens (token create|list|revoke)", runToken},
+		"budget":  {"show privacy budgets spent and remaining (budget show)", runBudget},
+		"audit":   {"show or verify the audit log (audit tail|verify)", runAudit},
+		"catalog": {"export the data map as a DCAT-AP / HealthDCAT-AP catalogue in JSON-LD (catalog export)", runCatalog},
 	}
 }
 
