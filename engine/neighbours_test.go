@@ -177,6 +177,26 @@ func issue13Queries(filters []string) []neighbourQuery {
 			"avg(CASE WHEN d.death_date IS NULL OR date_diff('day', c.diagnosis_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived, "+
 			"avg(year(c.diagnosis_date) - p.birth_year) AS age FROM cancer c JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+
 			where("c", "diagnosis_date")+" GROUP BY 1")
+		// Person-level WITH: the filter inside it, and over its columns outside.
+		inner := where("n", "contact_date")
+		if strings.Contains(inner, "p.") {
+			inner = " JOIN population p USING (pid)" + inner
+		}
+		add("diabetes-2026", "WITH per AS (SELECT n.pid, min(n.contact_date) AS first_date, count(*) AS contacts, "+
+			"sum(n.length_of_stay_days) AS days, bool_or(n.icd10 LIKE 'I10%') AS hypertension, arg_max(n.hospital, n.contact_date) AS last_hospital "+
+			"FROM npr n"+inner+" GROUP BY n.pid) "+
+			"SELECT year(first_date) AS year, count(*) AS patients, avg(contacts) AS mean_contacts, sum(days) AS days "+
+			"FROM per GROUP BY 1")
+		add("diabetes-2026", "WITH per AS (SELECT pid, count(*) AS contacts, bool_or(icd10 LIKE 'I10%') AS hypertension, arg_max(hospital, contact_date) AS last_hospital "+
+			"FROM npr GROUP BY pid) "+
+			"SELECT per.hypertension AS h, per.last_hospital AS hospital, count(*) AS patients, median(per.contacts) AS median_contacts "+
+			"FROM per JOIN population p USING (pid)"+strings.NewReplacer("n.icd10 LIKE 'I10%'", "per.hypertension", "n.icd10 = '"+rareCode+"'", "per.last_hospital = 'Vestre Viken'",
+			"n.contact_date > DATE '2020-01-01'", "per.contacts > 50", "n.icd10 LIKE 'K80%'", "per.contacts >= 59").Replace(where("n", "contact_date"))+" GROUP BY 1, 2")
+		add("cancer-survival", "WITH dx AS (SELECT pid, min(diagnosis_date) AS dx_date, arg_min(stage, diagnosis_date) AS stage FROM cancer GROUP BY pid) "+
+			"SELECT dx.stage AS stage, count(*) AS patients, "+
+			"avg(CASE WHEN d.death_date IS NULL OR date_diff('day', dx.dx_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived "+
+			"FROM dx JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+
+			strings.NewReplacer("c.icd10", "dx.stage", "c.diagnosis_date", "dx.dx_date").Replace(where("c", "diagnosis_date"))+" GROUP BY 1")
 	}
 	return out
 }

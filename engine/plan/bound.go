@@ -284,9 +284,11 @@ func (b *builder) personBuckets(rows map[string]int64) int {
 
 // builder holds one query's resolved tables, bounds and key domains.
 type builder struct {
-	q      *query.Query
-	pol    *policies.Policy
-	tables map[string]*policies.Dataset // by alias
+	q *query.Query
+	// pol is the policy with the datasets q's derived tables stand for
+	// (see withDerived); base is the policy itself.
+	pol, base *policies.Policy
+	tables    map[string]*policies.Dataset // by alias
 	// l0 and m are the bounds in force; groups is the L0 after the step
 	// decision (1, the domain size or l0).
 	l0, m, groups int
@@ -309,7 +311,11 @@ type builder struct {
 }
 
 func newBuilder(q *query.Query, pol *policies.Policy, rb *RequestBounds) (*builder, error) {
-	b := &builder{q: q, pol: pol, tables: map[string]*policies.Dataset{}, request: rb}
+	withTables, err := withDerived(q, pol)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{q: q, pol: withTables, base: pol, tables: map[string]*policies.Dataset{}, request: rb}
 	if err := b.resolveTables(); err != nil {
 		return nil, err
 	}
@@ -360,6 +366,9 @@ func aliasOf(t query.TableRef) string {
 // validate checks that every expression and aggregate is inside the model.
 func (b *builder) validate() error {
 	q := b.q
+	if err := b.validateDerived(); err != nil {
+		return err
+	}
 	if q.Where != nil {
 		if err := b.validateWhere(q.Where); err != nil {
 			return fmt.Errorf("WHERE: %w", err)
@@ -671,8 +680,13 @@ func (b *builder) plan() *Plan {
 		p.Bounds.Chosen = "request"
 	}
 	for _, t := range q.From {
-		if !slices.Contains(p.Datasets, t.Dataset) {
+		if b.derivedIndex(t.Dataset) < 0 && !slices.Contains(p.Datasets, t.Dataset) {
 			p.Datasets = append(p.Datasets, t.Dataset)
+		}
+	}
+	for _, ds := range b.derivedDatasets() {
+		if !slices.Contains(p.Datasets, ds) {
+			p.Datasets = append(p.Datasets, ds)
 		}
 	}
 	for _, x := range existsIn(q.Where) {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -70,5 +71,58 @@ func TestLeftJoin(t *testing.T) {
 	q.Keys = nil
 	if _, err := Bound(q, pol, &Options{Seed: 1}); err == nil {
 		t.Error("a LEFT JOINed base table was planned")
+	}
+}
+
+// TestDerivedTable: a person-level WITH query is planned as a CTE of the
+// plan, read like a one-row-per-person dataset (L0 1, no L0 step, the
+// years of its date column as a public domain), and the datasets it reads
+// are the plan's, so they are debited.
+func TestDerivedTable(t *testing.T) {
+	pol := testPolicy()
+	parser, err := query.NewParser(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parser.Close()
+	cat := query.NewCatalog(pol, []string{"npr", "population", "lmr", "cancer", "death_causes"})
+	q, err := parser.Compile(t.Context(), `WITH first AS (SELECT pid, min(contact_date) AS first_date, count(*) AS n, sum(length_of_stay_days) AS days
+		FROM npr WHERE icd10 LIKE 'E11%' GROUP BY pid)
+		SELECT year(first_date) AS year, count(*) AS patients, avg(n) AS mean_contacts, sum(days) AS days FROM first GROUP BY 1`, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Bound(q, pol, &Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Bounds.L0Step != L0OneGroupPerPerson || p.Bounds.MaxGroupsPerPerson != 1 || p.Bounds.MaxRowsPerPersonPerGroup != 1 {
+		t.Errorf("bounds %+v, want one group and one row per person", p.Bounds)
+	}
+	if len(p.Datasets) != 1 || p.Datasets[0] != "npr" {
+		t.Errorf("datasets %v, want [npr]", p.Datasets)
+	}
+	if len(p.Keys[0].Domain) != 15 {
+		t.Errorf("year domain %v, want 2010–2024", p.Keys[0].Domain)
+	}
+	cap := q.Derived[0].Columns[1].RowsCap
+	for _, want := range []string{
+		"statgate_derived_0 AS (",
+		`min("npr"."contact_date") AS "first_date"`,
+		fmt.Sprintf(`least(count(*), %d) AS "n"`, cap),
+		`GROUP BY "npr"."pid"`,
+		`FROM statgate_derived_0 AS "first"`,
+	} {
+		if !strings.Contains(p.SQL, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, p.SQL)
+		}
+	}
+	// The mean of the capped count: bounds [0, cap]; the sum of the
+	// person's clamped stays: [0, cap × 90].
+	if p.Aggs[1].Bounds != [2]float64{0, float64(cap)} || p.Aggs[2].Bounds != [2]float64{0, float64(cap) * 90} {
+		t.Errorf("aggregate bounds %v and %v", p.Aggs[1].Bounds, p.Aggs[2].Bounds)
+	}
+	if p.Profile == nil || !strings.HasPrefix(p.Profile.SQL, "WITH statgate_derived_0 AS (") {
+		t.Errorf("the profile does not define the derived table: %+v", p.Profile)
 	}
 }

@@ -201,7 +201,9 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 		keys[i] = keyCol(i)
 	}
 	var s strings.Builder
-	s.WriteString("WITH src AS (\n")
+	s.WriteString("WITH ")
+	b.writeDerived(&s)
+	s.WriteString("src AS (\n")
 	sample := ""
 	if pr.Sample > 1 {
 		base := q.From[0]

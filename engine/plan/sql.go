@@ -18,6 +18,7 @@ func (b *builder) sql(seed uint64, buckets int) string {
 	}
 	var s strings.Builder
 	s.WriteString("WITH ")
+	b.writeDerived(&s)
 	switch {
 	case b.step != L0Applied:
 		b.writeBounded(&s, keys, "", "", seed)
@@ -123,14 +124,14 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 		}
 	}
 	selectList(s, "  ", items)
-	s.WriteString("  FROM " + quoteIdent(base.Dataset) + " AS " + quoteIdent(aliasOf(base)) + "\n")
+	s.WriteString("  FROM " + b.relation(base) + " AS " + quoteIdent(aliasOf(base)) + "\n")
 	for _, t := range q.From[1:] {
 		alias := quoteIdent(aliasOf(t))
 		join := "  JOIN "
 		if t.Left {
 			join = "  LEFT JOIN "
 		}
-		s.WriteString(join + quoteIdent(t.Dataset) + " AS " + alias +
+		s.WriteString(join + b.relation(t) + " AS " + alias +
 			" ON " + baseKey + " = " + alias + "." + quoteIdent(b.tables[aliasOf(t)].PersonKey) + "\n")
 	}
 	s.WriteString("  WHERE " + baseKey + " IS NOT NULL")

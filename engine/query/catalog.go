@@ -54,6 +54,20 @@ func (c *Catalog) dataset(name string) (*policies.Dataset, error) {
 	return ds, nil
 }
 
+// knows reports whether the policy declares a dataset named name
+// (case-insensitively), whether or not the project may read it.
+func (c *Catalog) knows(name string) bool {
+	if c == nil || c.policy == nil {
+		return false
+	}
+	for n := range c.policy.Datasets {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // column returns dataset ds's column named name (case-insensitively), or nil.
 func column(ds *policies.Dataset, name string) *policies.Column {
 	for _, c := range ds.Columns {
@@ -75,6 +89,8 @@ func modelType(c *policies.Column) Type {
 		return TypeInteger
 	case policies.TypeNumber:
 		return TypeNumber
+	case policyBool:
+		return TypeBool
 	}
 	return TypeUnknown
 }

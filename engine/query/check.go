@@ -18,6 +18,14 @@ type checker struct {
 	tables []*table
 	// nodes counts expression nodes walked (see maxNodes).
 	nodes int
+	// ctes are the statement's person-level WITH queries, in order, with
+	// the dataset each stands for and whether FROM reads it.
+	ctes   []*Derived
+	cteDS  map[*Derived]*policies.Dataset
+	cteUse map[*Derived]bool
+	// cteNames, in a WITH query's checker, are the names of the WITH
+	// queries, which its FROM may not read.
+	cteNames []string
 }
 
 func newChecker(c *Catalog) *checker { return &checker{cat: c} }
@@ -141,13 +149,8 @@ func (ck *checker) statement(n node) (*Query, error) {
 	default:
 		return nil, refuse(refusal.ClauseNotAllowed, "ask one aggregate SELECT query", "this kind of query is not supported")
 	}
-	if ctes := n.obj("cte_map").list("map"); len(ctes) > 0 {
-		for _, e := range ctes {
-			if strings.Contains(string(mustJSON(e)), `"RECURSIVE_CTE_NODE"`) {
-				return nil, refuse(refusal.RecursiveQuery, "write one SELECT over the datasets", "recursive queries are not allowed")
-			}
-		}
-		return nil, refuse(refusal.CTENotAllowed, "write one SELECT over the datasets; join datasets on the person key", "WITH queries are not allowed")
+	if err := ck.derivedTables(n); err != nil {
+		return nil, err
 	}
 	mods, err := parseModifiers(n)
 	if err != nil {
@@ -183,6 +186,11 @@ func (ck *checker) statement(n node) (*Query, error) {
 	q := &Query{}
 	for _, t := range ck.tables {
 		q.From = append(q.From, TableRef{Dataset: t.ds.Name, Alias: t.alias, Left: t.left})
+	}
+	for _, d := range ck.ctes {
+		if ck.cteUse[d] {
+			q.Derived = append(q.Derived, d)
+		}
 	}
 	where, ok := n.strictObj("where_clause")
 	having, ok2 := n.strictObj("having")

@@ -70,9 +70,20 @@ func (ck *checker) baseTable(n node) error {
 		return refuse(refusal.UnknownDataset, "name datasets without a schema, e.g. FROM npr",
 			"%q is not a dataset", strings.Trim(n.str("catalog_name")+"."+n.str("schema_name")+"."+name, "."))
 	}
-	ds, err := ck.cat.dataset(name)
+	for _, c := range ck.cteNames {
+		if strings.EqualFold(c, name) {
+			return refuse(refusal.CTENested, "read datasets in a WITH query, and join WITH queries in the outer query",
+				"the WITH query reads %s, another WITH query (or itself)", name)
+		}
+	}
+	ds, err := ck.cteDataset(name)
 	if err != nil {
 		return err
+	}
+	if ds == nil {
+		if ds, err = ck.cat.dataset(name); err != nil {
+			return err
+		}
 	}
 	if n.set("sample") {
 		return refuse(refusal.SampleNotAllowed, "query the whole dataset; the answer is protected either way",
@@ -90,6 +101,24 @@ func (ck *checker) baseTable(n node) error {
 			"the alias of dataset %s is not a plain name", ds.Name)
 	}
 	return ck.addTable(ds, alias)
+}
+
+// cteDataset returns the dataset the WITH query name stands for (marking
+// it read), or nil when no WITH query has that name.
+func (ck *checker) cteDataset(name string) (*policies.Dataset, error) {
+	for _, d := range ck.ctes {
+		if strings.EqualFold(d.Name, name) {
+			if ck.cteDS == nil {
+				ck.cteDS, ck.cteUse = map[*Derived]*policies.Dataset{}, map[*Derived]bool{}
+			}
+			if ck.cteDS[d] == nil {
+				ck.cteDS[d] = d.Dataset()
+			}
+			ck.cteUse[d] = true
+			return ck.cteDS[d], nil
+		}
+	}
+	return nil, nil
 }
 
 // join checks an inner join on the person key, or a LEFT JOIN on it of

@@ -72,6 +72,56 @@ func corpusCatalog(t testing.TB, c testkit.Query) *Catalog {
 	return projectCatalog(t, c.Project)
 }
 
+// validateDerived checks one derived table: datasets of the project, each
+// column of an allowed kind over their columns, with consistent bounds.
+func validateDerived(d *Derived, c *Catalog) error {
+	if c.policy.Datasets[d.Name] != nil || len(d.From) == 0 || d.PersonKey == "" {
+		return fmt.Errorf("derived %s: named like a dataset, without FROM or without a person key", d.Name)
+	}
+	inner := &Query{From: d.From, Where: d.Where}
+	for _, t := range d.From {
+		if c.policy.Datasets[t.Dataset] == nil || !c.allowed[t.Dataset] {
+			return fmt.Errorf("derived %s reads %s, not a dataset of the project", d.Name, t.Dataset)
+		}
+	}
+	for _, col := range d.Columns {
+		switch col.Kind {
+		case DerivedCountStar:
+			if col.Arg != nil {
+				return fmt.Errorf("derived %s.%s: count(*) with an argument", d.Name, col.Name)
+			}
+		case DerivedMin, DerivedMax, DerivedCount, DerivedSum, DerivedBoolOr, DerivedArgMin, DerivedArgMax:
+			if col.Arg == nil || ((col.Kind == DerivedArgMin || col.Kind == DerivedArgMax) != (col.By != nil)) {
+				return fmt.Errorf("derived %s.%s: %s with the wrong arguments", d.Name, col.Name, col.Kind)
+			}
+		default:
+			return fmt.Errorf("derived %s.%s: kind %q", d.Name, col.Name, col.Kind)
+		}
+		if b := col.Column.Bounds; b != nil && !(b[0] <= b[1]) {
+			return fmt.Errorf("derived %s.%s: bounds %v", d.Name, col.Name, *b)
+		}
+		if col.Kind == DerivedSum && !(col.ArgBounds[0] <= col.ArgBounds[1]) {
+			return fmt.Errorf("derived %s.%s: argument bounds %v", d.Name, col.Name, col.ArgBounds)
+		}
+		for _, e := range []Expr{col.Arg, col.By} {
+			if e == nil {
+				continue
+			}
+			inner.Aggs = append(inner.Aggs, Aggregate{Kind: AggCount, Arg: e, Name: fmt.Sprintf("a%d", len(inner.Aggs))})
+		}
+	}
+	if len(inner.Aggs) == 0 {
+		inner.Aggs = []Aggregate{{Kind: AggCountStar, Name: "n"}}
+	}
+	for i, a := range inner.Aggs {
+		inner.Output = append(inner.Output, OutputColumn{Name: a.Name, Key: -1, Agg: i})
+	}
+	if err := validate(inner, c); err != nil {
+		return fmt.Errorf("derived %s: %w", d.Name, err)
+	}
+	return nil
+}
+
 // validate checks that q is a consistent model: what FuzzCheck and the
 // corpus tests require of every accepted query.
 func validate(q *Query, c *Catalog) error {
@@ -80,10 +130,22 @@ func validate(q *Query, c *Catalog) error {
 	}
 	tables := map[string]*policies.Dataset{}
 	seen := map[string]bool{}
-	for _, t := range q.From {
+	derived := map[string]*policies.Dataset{}
+	for _, d := range q.Derived {
+		if err := validateDerived(d, c); err != nil {
+			return err
+		}
+		derived[d.Name] = d.Dataset()
+	}
+	for i, t := range q.From {
 		ds := c.policy.Datasets[t.Dataset]
-		if ds == nil || !c.allowed[t.Dataset] {
+		if ds == nil && derived[t.Dataset] != nil {
+			ds = derived[t.Dataset]
+		} else if ds == nil || !c.allowed[t.Dataset] {
 			return fmt.Errorf("FROM %s: not a dataset of the project", t.Dataset)
+		}
+		if t.Left && (i == 0 || !ds.OneRowPerPerson) {
+			return fmt.Errorf("FROM %s: LEFT JOINed but the base table or not one row per person", t.Dataset)
 		}
 		if seen[t.Dataset] || tables[t.Alias] != nil || t.Alias == "" {
 			return fmt.Errorf("FROM %s AS %s: repeated or empty", t.Dataset, t.Alias)

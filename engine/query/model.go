@@ -29,6 +29,9 @@ type Query struct {
 	OrderBy []OrderItem
 	// Limit caps released rows; nil when absent. Applied after protection.
 	Limit *int64
+	// Derived are the person-level WITH queries that From reads (a
+	// TableRef whose Dataset is a Derived's Name), in WITH order.
+	Derived []*Derived
 }
 
 // TableRef is one dataset in FROM.

@@ -239,9 +239,14 @@ var (
 	ProjectNotFound = register("project_not_found", KindNotFound, "balances asked for a project the policy does not declare")
 )
 
-// LEFT JOIN and aggregates of expressions (query.Check, issue 13).
+// Person-level WITH queries, LEFT JOIN and aggregates of expressions
+// (query.Check, issue 13).
 var (
 	ExpressionUnbounded    = register("expression_unbounded", KindQuery, "an aggregate of an expression from whose columns' declared bounds no finite bound follows (x / y, an undeclared column)")
+	CTENotPersonLevel      = register("cte_not_person_level", KindQuery, "a WITH query that is not grouped by the person key alone, or selects something other than the key and aggregates")
+	CTEAggregateNotAllowed = register("cte_aggregate_not_allowed", KindQuery, "an aggregate in a WITH query other than min, max, count, sum, bool_or, arg_min and arg_max (of a column)")
+	CTENested              = register("cte_nested", KindQuery, "a WITH query that reads another WITH query or has a WITH of its own")
+	CTENameTaken           = register("cte_name_taken", KindQuery, "a WITH query named like a dataset, or two named alike")
 	LeftJoinNotPersonLevel = register("left_join_not_person_level", KindQuery, "a LEFT JOIN whose right side is not one row per person (population, death_causes, a person-level WITH)")
 )
 
