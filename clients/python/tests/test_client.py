@@ -94,7 +94,7 @@ class ClientTest(unittest.TestCase):
         self.assertIn("select_star", str(e))
         self.assertEqual(self.spent("diabetes-2026", "npr"), before, "a refusal debited the budget")
         with self.assertRaises(statgate.StatgateError) as cm:
-            statgate.connect(URL, "sg_not-a-token").datasets()
+            statgate.connect(URL, "sg_not-a-token").budget("diabetes-2026")
         self.assertEqual(cm.exception.status, 401)
         with self.assertRaises(statgate.StatgateError) as cm:
             statgate.connect("http://127.0.0.1:9", RESEARCHER).datasets()

@@ -79,7 +79,7 @@ check("a refusal is a condition with code and hint, and debits nothing", {
   expect(e$status == 422 && e$code == "select_star" && nzchar(e$hint), "status, code or hint")
   expect(grepl("select_star", conditionMessage(e)), "message")
   expect(spent("diabetes-2026", "npr") == before, "a refusal debited")
-  e <- tryCatch(sg_datasets(con = sg_connect(url, "sg_not-a-token")), statgate_error = function(e) e)
+  e <- tryCatch(sg_budget("diabetes-2026", con = sg_connect(url, "sg_not-a-token")), statgate_error = function(e) e)
   expect(inherits(e, "statgate_error") && e$status == 401, "bad token")
   sg_connect(url, researcher)
 })
