@@ -8,6 +8,8 @@
 //
 // Routes (see openapi.json for bodies and responses):
 //
+//	GET  /                            the web console (console.go, files in api/web)
+//	GET  /assets/{file}               its CSS and JavaScript
 //	GET  /healthz                     200 while the process runs
 //	GET  /readyz                      Engine.Ready; 503 while shutting down
 //	GET  /v1/openapi.json             this API's OpenAPI 3.1 document
@@ -240,6 +242,7 @@ func (h *Handler) routes() *chi.Mux {
 	r.NotFound(h.notFound)
 	r.MethodNotAllowed(h.methodNotAllowed(r))
 
+	h.consoleRoutes(r)
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
 	r.Get("/v1/openapi.json", serveOpenAPI)

@@ -64,6 +64,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			documented = append(documented, strings.ToUpper(method)+" "+path)
 		}
 	}
+	routed = slices.DeleteFunc(routed, func(r string) bool { return slices.Contains(consoleRoutes, r) })
 	sort.Strings(routed)
 	sort.Strings(documented)
 	for _, r := range routed {

@@ -80,7 +80,10 @@ func printDemo(ctx context.Context, ts state.Tokens, addr string, w io.Writer) e
 	}
 	base := "http://" + addr
 	fmt.Fprintf(w, `
-statgate demo is serving %[1]s (Ctrl-C stops it). Tokens for this run:
+statgate demo is serving %[1]s (Ctrl-C stops it).
+Open %[1]s/ in a browser: the data map needs no token; paste one of these
+under "Sign in" to run templates (ANALYST) or SQL and cohorts (RESEARCHER).
+Tokens for this run:
   export ANALYST=%[2]s      # pharma-analyst: templates in diabetes-2026
   export RESEARCHER=%[3]s   # ingrid: SQL, templates and cohorts
   export ADMIN=%[4]s        # registry-admin: audit log

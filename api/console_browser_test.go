@@ -1,0 +1,284 @@
+package api_test
+
+// The web console in a real browser: chromedp drives Debian's chromium
+// against the end-to-end server (the shipped policy on the checked-in
+// extract). Without a chromium the test skips, unless
+// STATGATE_BROWSER_TESTS=1 (set by .ci/run, which installs it) makes a
+// missing browser a failure. go test ./api -run Console -console.screenshots
+// rewrites the screenshots in docs/ that the README shows.
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+var screenshots = flag.Bool("console.screenshots", false, "write the console test's screenshots into ../docs (committed, shown in the README)")
+
+// chromium finds the browser: $STATGATE_CHROMIUM, else chromium or
+// chromium-browser on PATH.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("STATGATE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("STATGATE_BROWSER_TESTS") == "1" {
+		t.Fatal("STATGATE_BROWSER_TESTS=1 but no chromium on PATH (apt-get install chromium)")
+	}
+	t.Skip("no chromium on PATH; apt-get install chromium to run the browser tests")
+	return ""
+}
+
+// browserLog records what the page asked for and any uncaught JavaScript error.
+type browserLog struct {
+	mu         sync.Mutex
+	requests   []string
+	exceptions []string
+}
+
+func (l *browserLog) add(ev any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		l.requests = append(l.requests, e.Request.URL)
+	case *runtime.EventExceptionThrown:
+		l.exceptions = append(l.exceptions, (&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error())
+	}
+}
+
+func (l *browserLog) snapshot() (requests, exceptions []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.requests...), append([]string(nil), l.exceptions...)
+}
+
+// void drops an action's value.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+func TestConsoleInBrowser(t *testing.T) {
+	path := chromium(t)
+	s := startE2E(t, e2eConfig{})
+
+	// The console's own headers: no request may leave this origin.
+	r := s.must(t, call{method: http.MethodGet, path: "/"}, http.StatusOK)
+	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("console CSP %q", csp)
+	}
+
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	defer cancel()
+	log := &browserLog{}
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(log.add))
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	// submit submits the form of the element with this id as a user's
+	// Enter does (chromedp.Submit calls form.submit(), which skips the
+	// page's submit handler).
+	submit := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf("document.getElementById(%q).form.requestSubmit()", id))
+	}
+	do := func(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(c, steps...); err != nil {
+			c2, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel2()
+			page, _ := chromedp.Run(c2, chromedp.Evaluate[string](`location.hash + "\n" + document.body.innerText`))
+			t.Fatalf("%s: %v\npage %s", what, err, page)
+		}
+	}
+	text := func(t *testing.T, sel string) string {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	shot := func(t *testing.T, name string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if !bytes.HasPrefix(png, []byte("\x89PNG")) || len(png) < 10_000 {
+			t.Fatalf("screenshot %s is not a PNG of a page (%d bytes)", name, len(png))
+		}
+		dir := t.TempDir()
+		if *screenshots {
+			dir = filepath.Join("..", "docs")
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signIn := func(t *testing.T, principal string) {
+		t.Helper()
+		do(t, "sign in as "+principal,
+			chromedp.Navigate(s.url+"/#/signin"),
+			chromedp.WaitVisible(chromedp.ID("token")),
+			chromedp.SetValue(chromedp.ID("token"), s.tokens[principal]),
+			submit("token"),
+			void(chromedp.Poll[bool](fmt.Sprintf("document.getElementById('principal')?.textContent === %q", principal))))
+		if got := text(t, "#principal"); got != principal {
+			t.Fatalf("signed in as %q, want %q", got, principal)
+		}
+	}
+	remaining := func(t *testing.T, dataset string) string {
+		t.Helper()
+		do(t, "budget page", chromedp.Navigate(s.url+"/#/budget?project=diabetes-2026"),
+			chromedp.WaitVisible(chromedp.CSS("#budget-table tr[data-dataset='"+dataset+"'] td.remaining")))
+		return text(t, "#budget-table tr[data-dataset='"+dataset+"'] td.remaining")
+	}
+
+	t.Run("data map without a token", func(t *testing.T) {
+		do(t, "open the data map", chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS(".dataset")))
+		do(t, "search diabetes", chromedp.SetValue(chromedp.ID("search"), "diabetes"), submit("search"),
+			chromedp.WaitVisible(chromedp.CSS(".dataset .match")))
+		got := text(t, "#datasets")
+		for _, want := range []string{"dataset(s) match “diabetes”", "Norwegian Patient Registry", "Norwegian Prescription Database",
+			"lmr.atc label: A10 Drugs used in diabetes", "npr.icd10 label: E11 Type 2 diabetes mellitus"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the search page lacks %q:\n%s", want, got)
+			}
+		}
+		shot(t, "console-data-map.png")
+		do(t, "search sukkersyke", chromedp.Navigate(s.url+"/#/?q=sukkersyke"), chromedp.WaitVisible(chromedp.CSS(".dataset .match")))
+		if got := text(t, "#datasets"); !strings.Contains(got, "(as diabetes)") {
+			t.Errorf("sukkersyke does not say it matched as diabetes:\n%s", got)
+		}
+		do(t, "dataset page", chromedp.Navigate(s.url+"/#/dataset/population"), chromedp.WaitVisible(chromedp.CSS("main table")))
+		if got := text(t, "main"); !strings.Contains(got, "kommunenummer (357 codes)") || !strings.Contains(got, "birth_year") {
+			t.Errorf("dataset page:\n%s", got)
+		}
+		do(t, "code list browser", chromedp.Navigate(s.url+"/#/codelist/ATC?q=metformin"), chromedp.WaitVisible(chromedp.CSS("main table td code")))
+		if got := text(t, "main table"); !strings.Contains(got, "A10BA02") || !strings.Contains(got, "metformin") {
+			t.Errorf("code list page:\n%s", got)
+		}
+	})
+
+	t.Run("analyst runs a template", func(t *testing.T) {
+		signIn(t, analyst)
+		if got := text(t, "#signin-result"); !strings.Contains(got, "diabetes-2026") || !strings.Contains(got, "analyst") {
+			t.Errorf("sign-in page does not show the project and role:\n%s", got)
+		}
+		before := remaining(t, "lmr")
+		const form = "form[data-name='prescriptions_by_atc_year']"
+		do(t, "templates page", chromedp.Navigate(s.url+"/#/templates"), chromedp.WaitVisible(chromedp.CSS(form)))
+		if got := text(t, form+" button"); got != "Run — costs ε 0.5" {
+			t.Errorf("the run button says %q, want the fixed ε before running", got)
+		}
+		do(t, "run the template", chromedp.Click(chromedp.CSS(form+" button")),
+			chromedp.WaitVisible(chromedp.CSS("#result table.result tbody tr")),
+			chromedp.WaitVisible(chromedp.CSS("#result .chart svg polyline")))
+		if got := text(t, "#spent-epsilon"); got != "0.5" {
+			t.Errorf("ε spent shown as %q", got)
+		}
+		rows := text(t, "#result table.result tbody")
+		if !strings.Contains(rows, "2010") || !strings.Contains(rows, "2024") || !strings.Contains(rows, "95%") {
+			t.Errorf("result table lacks the years or the intervals:\n%s", rows)
+		}
+		shot(t, "console-template.png")
+		after := remaining(t, "lmr")
+		if before != "10" || after != "9.5" {
+			t.Errorf("lmr budget shown %q before and %q after the run, want 10 then 9.5", before, after)
+		}
+		if got := text(t, "main"); !strings.Contains(got, "template prescriptions_by_atc_year") {
+			t.Errorf("budget page does not list the run under recent spending:\n%s", got)
+		}
+	})
+
+	t.Run("researcher gets a refusal with its hint", func(t *testing.T) {
+		signIn(t, researcher)
+		do(t, "SQL console", chromedp.Navigate(s.url+"/#/sql"), chromedp.WaitVisible(chromedp.ID("sql")),
+			chromedp.WaitVisible(chromedp.CSS("#reference table")))
+		if got := text(t, "#reference"); !strings.Contains(got, "Generated from the checker's own allow-list") {
+			t.Errorf("reference:\n%s", got)
+		}
+		do(t, "run min()", chromedp.SetValue(chromedp.ID("sql"), "SELECT min(ddd) AS smallest FROM lmr"),
+			chromedp.Click(chromedp.ID("run-sql")), chromedp.WaitVisible(chromedp.CSS("#sql-result .problem")))
+		got := text(t, "#sql-result .problem")
+		for _, want := range []string{"Request not allowed (422)", "min is not allowed", "Hint: use quantile_cont(col, 0.01)", "min_max_not_allowed"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("refusal lacks %q:\n%s", want, got)
+			}
+		}
+		do(t, "open the refused names", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#reference details").forEach(d => d.open = d.textContent.includes("Refused by name"))`))
+		shot(t, "console-sql-refusal.png")
+		do(t, "run an accepted query", chromedp.SetValue(chromedp.ID("sql"), "SELECT icd10_chapter(icd10) AS chapter, count(DISTINCT pid) AS patients FROM npr GROUP BY 1"),
+			chromedp.Click(chromedp.ID("run-sql")), chromedp.WaitVisible(chromedp.CSS("#sql-result .chart svg rect")))
+		if got := text(t, "#sql-result table.result"); !strings.Contains(got, "suppressed") && !strings.Contains(got, "IX") {
+			t.Errorf("chapter result:\n%s", got)
+		}
+	})
+
+	t.Run("cohort builder", func(t *testing.T) {
+		do(t, "cohort page", chromedp.Navigate(s.url+"/#/cohort"), chromedp.WaitVisible(chromedp.CSS("#includes .criterion")),
+			chromedp.Click(chromedp.CSS("main form button[type='submit']")), chromedp.WaitVisible(chromedp.CSS("#cohort-result table.result tbody tr")))
+		if got := text(t, "#cohort-result table.result thead"); !strings.Contains(got, "sex") || !strings.Contains(got, "age_band") {
+			t.Errorf("cohort result header:\n%s", got)
+		}
+	})
+
+	requests, exceptions := log.snapshot()
+	if len(exceptions) > 0 {
+		t.Errorf("uncaught JavaScript errors: %v", exceptions)
+	}
+	base, _ := url.Parse(s.url)
+	n := 0
+	for _, r := range requests {
+		u, err := url.Parse(r)
+		if err != nil || (u.Host != base.Host && u.Scheme != "data" && u.Scheme != "blob" && r != "about:blank") {
+			t.Errorf("the console sent a request elsewhere than its server: %s", r)
+		}
+		if err == nil && u.Host == base.Host {
+			n++
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d requests to the server were seen; is the network log working? %v", n, requests)
+	}
+	fmt.Fprintf(os.Stderr, "console test: %d requests, all to %s\n", len(requests), base.Host)
+}

@@ -1,0 +1,605 @@
+// statgate web console: plain JavaScript, no build step, no request to
+// any server but the one that served it. Pages are routed by the URL
+// fragment (#/sql, #/dataset/npr, ...). The bearer token lives in
+// sessionStorage only (never in a URL) and is sent as an Authorization
+// header. Every value from the server is put into the page as text.
+"use strict";
+
+const TOKEN_KEY = "statgate.token";
+const SPENT_KEY = "statgate.spent";
+
+// ---- small DOM helpers ----------------------------------------------------
+
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "value") el.value = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const kid of kids.flat(Infinity)) {
+    if (kid === undefined || kid === null || kid === false) continue;
+    el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  }
+  return el;
+}
+
+const main = () => document.getElementById("main");
+function show(...kids) { main().replaceChildren(...kids.flat()); }
+
+const SVG = "http://www.w3.org/2000/svg";
+function s(tag, attrs, ...kids) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined) el.setAttribute(k, v);
+  for (const kid of kids.flat()) if (kid) el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  return el;
+}
+
+// ---- API ------------------------------------------------------------------
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+class Problem extends Error {
+  constructor(p, status) { super(p.detail || "request failed"); this.problem = p; this.status = status; }
+}
+
+async function api(method, path, body, accept) {
+  const headers = { Accept: accept || "application/json" };
+  if (token()) headers.Authorization = "Bearer " + token();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const type = resp.headers.get("Content-Type") || "";
+  if (!resp.ok) {
+    let p = { title: resp.statusText, detail: "the server answered " + resp.status, status: resp.status };
+    if (type.includes("json")) p = await resp.json();
+    throw new Problem(p, resp.status);
+  }
+  if (accept && accept !== "application/json") return resp;
+  return resp.json();
+}
+
+// problemBox renders a problem+json body: what was refused, why, and the hint.
+function problemBox(err) {
+  if (!(err instanceof Problem)) {
+    return h("div", { class: "problem" }, h("div", { class: "title" }, "Could not reach the server"), h("div", {}, String(err)));
+  }
+  const p = err.problem;
+  return h("div", { class: "problem", role: "alert", "data-code": p.code || "" },
+    h("div", { class: "title" }, (p.title || "Refused") + (p.status ? " (" + p.status + ")" : "")),
+    h("div", { class: "detail" }, p.detail || ""),
+    p.hint ? h("div", { class: "hint" }, h("b", {}, "Hint: "), p.hint) : null,
+    h("div", { class: "small muted" }, p.code ? ["code ", h("code", {}, p.code)] : null,
+      p.request_id ? " · request " + p.request_id : null,
+      err.status === 401 ? [" · ", h("a", { href: "#/signin" }, "sign in")] : null));
+}
+
+// ---- session --------------------------------------------------------------
+
+let me = null; // GET /v1/me of the current token
+
+async function loadMe() {
+  me = null;
+  if (token()) {
+    try { me = await api("GET", "/v1/me"); } catch (e) { me = null; }
+  }
+  const who = document.getElementById("who");
+  who.textContent = me ? me.principal + " · " + [...new Set(me.projects.map(p => p.role))].join(", ") : "Sign in";
+  return me;
+}
+
+function projectsFor(action) {
+  return me ? me.projects.filter(p => p.actions.includes(action)) : [];
+}
+
+function needSignIn(what) {
+  return h("div", { class: "card" }, h("p", {}, what + " needs a token. "), h("a", { href: "#/signin" }, "Sign in with your token"));
+}
+
+// projectSelect lists projects, the one with the most datasets chosen
+// (the one the examples most likely fit).
+function projectSelect(projects, id) {
+  const best = projects.reduce((a, p) => (!a || p.datasets.length > a.datasets.length ? p : a), null);
+  return h("select", { id: id || "project" }, projects.map(p => h("option", { value: p.project, selected: best && p.project === best.project }, p.project + " — " + p.title)));
+}
+
+function recordSpend(res, what) {
+  const list = JSON.parse(sessionStorage.getItem(SPENT_KEY) || "[]");
+  list.unshift({ time: new Date().toISOString(), what, project: res.meta.project, datasets: res.meta.datasets, epsilon: res.meta.epsilon, query_id: res.meta.query_id });
+  sessionStorage.setItem(SPENT_KEY, JSON.stringify(list.slice(0, 50)));
+}
+
+// ---- results --------------------------------------------------------------
+
+const fmt = new Intl.NumberFormat("en", { maximumSignificantDigits: 6 });
+function num(v) { return typeof v === "number" ? fmt.format(v) : v === null || v === undefined ? "" : String(v); }
+
+function suppressedText(reason, res) {
+  if (reason === "secondary") return "suppressed (secondary: it would reveal a suppressed cell)";
+  const t = res.meta.suppress_below;
+  return "suppressed (too few persons: noisy count below " + (t ? num(Math.round(t)) : res.meta.min_cell_count) + ")";
+}
+
+// resultView shows a released result: what it cost, the table with
+// intervals and suppressed cells, a chart and the notes.
+function resultView(res, rerun) {
+  const m = res.meta;
+  const cols = res.columns;
+  const table = h("table", { class: "result" },
+    h("thead", {}, h("tr", {}, cols.map(c => h("th", { class: c.role === "measure" ? "num" : "" }, c.name,
+      c.role === "measure" ? h("div", { class: "small muted" }, c.aggregate) : null)))),
+    h("tbody", {}, res.rows.map(r => h("tr", { class: r.margin ? "margin" : "" }, r.cells.map((cell, j) => {
+      const c = cols[j];
+      if (c.role !== "measure") return h("td", {}, cell.value === null ? (r.margin ? "Total" : "—") : String(cell.value));
+      if (cell.suppressed) return h("td", { class: "suppressed", title: "reason: " + (cell.reason || "min_cell_count") }, suppressedText(cell.reason, res));
+      return h("td", { class: "num" }, num(cell.value),
+        cell.ci95 ? h("span", { class: "ci" }, "95% " + num(cell.ci95[0]) + " – " + num(cell.ci95[1])) : null,
+        cell.stddev ? h("span", { class: "ci" }, "sd " + num(cell.stddev)) : null);
+    })))));
+  const spent = h("div", { class: "meta" },
+    h("span", {}, h("b", {}, "ε spent: "), h("span", { class: "cost", id: "spent-epsilon" }, num(m.epsilon)), " on each of " + m.datasets.join(", ")),
+    m.delta ? h("span", {}, h("b", {}, "δ: "), num(m.delta)) : null,
+    h("span", {}, h("b", {}, "noise: "), m.mechanism),
+    h("span", {}, h("b", {}, "suppressed cells: "), String(m.suppressed_cells)),
+    h("span", { class: "muted" }, "query " + m.query_id));
+  const downloads = h("div", { class: "row" },
+    h("button", { class: "secondary", onclick: () => downloadCSV(res) }, "Download CSV"),
+    rerun ? h("button", { class: "secondary", onclick: () => rerun() }, "Download Arrow (runs again: costs ε " + num(m.epsilon) + ")") : null);
+  return h("section", { class: "card", id: "result" },
+    h("h2", {}, "Result"), spent, chart(res), table, downloads,
+    m.notes && m.notes.length ? h("details", {}, h("summary", {}, "Notes (" + m.notes.length + ")"), h("ul", { class: "notes" }, m.notes.map(n => h("li", {}, n)))) : null);
+}
+
+function csvCell(v) {
+  const t = v === null || v === undefined ? "" : String(v);
+  return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+}
+
+// downloadCSV writes the shown result as the API's CSV does: # comment
+// lines with the ε and the notes, then the header and the rows.
+function downloadCSV(res) {
+  const m = res.meta;
+  const lines = ["# statgate result: " + m.query_id, "# project: " + m.project + "; datasets: " + m.datasets.join(", "),
+    "# epsilon: " + m.epsilon + " (delta " + m.delta + ", " + m.mechanism + " noise), debited from each dataset's budget"];
+  for (const n of m.notes || []) lines.push("# note: " + n.replace(/[\r\n]+/g, " "));
+  const header = [];
+  for (const c of res.columns) {
+    header.push(c.name);
+    if (c.role === "measure") header.push(c.name + "_stddev", c.name + "_ci_low", c.name + "_ci_high");
+  }
+  header.push("suppressed");
+  lines.push(header.map(csvCell).join(","));
+  for (const r of res.rows) {
+    const rec = [], supp = [];
+    r.cells.forEach((cell, j) => {
+      const c = res.columns[j];
+      if (c.role !== "measure") { rec.push(cell.value); return; }
+      if (cell.suppressed) { supp.push(c.name); rec.push("", "", "", ""); return; }
+      rec.push(cell.value, cell.stddev, cell.ci95 ? cell.ci95[0] : "", cell.ci95 ? cell.ci95[1] : "");
+    });
+    rec.push(supp.join(";"));
+    lines.push(rec.map(csvCell).join(","));
+  }
+  save(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }), "statgate-" + m.query_id + ".csv");
+}
+
+function save(blob, name) {
+  const a = h("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+}
+
+// chart draws the first measure against the first key: lines with a 95 %
+// interval band when the key is a number (years), bars with error bars
+// otherwise; a second key makes one series per value.
+function chart(res) {
+  const cols = res.columns;
+  const mi = cols.findIndex(c => c.role === "measure");
+  const keys = cols.map((c, i) => i).filter(i => cols[i].role === "key");
+  if (mi < 0 || keys.length === 0) return null;
+  const [xi, si] = keys;
+  const rows = res.rows.filter(r => !r.margin && r.cells[xi].value !== null);
+  if (rows.length === 0) return null;
+  const numeric = cols[xi].type === "integer" || cols[xi].type === "number";
+  const seriesOf = r => si === undefined ? "" : String(r.cells[si].value);
+  const series = [...new Set(rows.map(seriesOf))].slice(0, 6);
+  const xs = [...new Set(rows.map(r => r.cells[xi].value))];
+  if (numeric) xs.sort((a, b) => a - b);
+  if (xs.length > 60) return null;
+  const val = r => r.cells[mi];
+  let lo = 0, hi = 0;
+  for (const r of rows) {
+    const c = val(r);
+    if (c.suppressed || c.value === null) continue;
+    const [a, b] = c.ci95 || [c.value, c.value];
+    lo = Math.min(lo, a, c.value); hi = Math.max(hi, b, c.value);
+  }
+  if (hi === lo) hi = lo + 1;
+  const W = 760, H = 280, L = 60, R = 16, T = 14, B = 46;
+  const y = v => T + (H - T - B) * (1 - (v - lo) / (hi - lo));
+  const colors = ["#2f6db5", "#c0582b", "#2f8f5b", "#8a4fb8", "#b08a1a", "#4a5561"];
+  const g = [];
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + (hi - lo) * k / 4;
+    g.push(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, num(Math.round(v * 100) / 100)));
+  }
+  const step = (W - L - R) / xs.length;
+  const xc = x => L + step * (xs.indexOf(x) + 0.5);
+  series.forEach((name, k) => {
+    const pts = rows.filter(r => seriesOf(r) === name && !val(r).suppressed && val(r).value !== null)
+      .sort((a, b) => xs.indexOf(a.cells[xi].value) - xs.indexOf(b.cells[xi].value));
+    const col = colors[k % colors.length];
+    if (numeric) {
+      const band = pts.filter(r => val(r).ci95);
+      // One segment per run of neighbouring released values: a
+      // suppressed cell breaks the line and its band.
+      const segments = [];
+      band.forEach((r, i) => {
+        if (i === 0 || xs.indexOf(r.cells[xi].value) !== xs.indexOf(band[i - 1].cells[xi].value) + 1) segments.push([]);
+        segments[segments.length - 1].push(r);
+      });
+      for (const seg of segments) {
+        const up = seg.map(r => xc(r.cells[xi].value) + "," + y(val(r).ci95[1]));
+        const down = seg.slice().reverse().map(r => xc(r.cells[xi].value) + "," + y(val(r).ci95[0]));
+        if (seg.length > 1) g.push(s("polygon", { class: "band", points: up.concat(down).join(" "), fill: col }));
+        else g.push(s("line", { class: "errbar", x1: xc(seg[0].cells[xi].value), x2: xc(seg[0].cells[xi].value), y1: y(val(seg[0]).ci95[0]), y2: y(val(seg[0]).ci95[1]), stroke: col }));
+        if (seg.length > 1) g.push(s("polyline", { class: "line", stroke: col, points: seg.map(r => xc(r.cells[xi].value) + "," + y(val(r).value)).join(" ") }));
+      }
+      for (const r of pts) g.push(s("circle", { cx: xc(r.cells[xi].value), cy: y(val(r).value), r: 2.5, fill: col }));
+    } else {
+      const bw = step * 0.8 / series.length;
+      for (const r of pts) {
+        const x0 = L + step * xs.indexOf(r.cells[xi].value) + step * 0.1 + bw * k;
+        const c = val(r);
+        g.push(s("rect", { class: "bar", x: x0, width: Math.max(bw - 2, 1), y: Math.min(y(c.value), y(0)), height: Math.abs(y(0) - y(c.value)), fill: col }));
+        if (c.ci95) g.push(s("line", { class: "errbar", x1: x0 + bw / 2, x2: x0 + bw / 2, y1: y(c.ci95[0]), y2: y(c.ci95[1]) }));
+      }
+    }
+  });
+  const every = Math.ceil(xs.length / 16);
+  xs.forEach((x, i) => { if (i % every === 0) g.push(s("text", { x: xc(x), y: H - B + 16, "text-anchor": "middle" }, String(x).slice(0, 14))); });
+  g.push(s("line", { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: "#9aa6b2" }));
+  g.push(s("text", { x: L, y: H - 8 }, cols[mi].name + " by " + cols[xi].name + (numeric ? " — line: released value, band: 95% interval" : " — bars: released value, whiskers: 95% interval")));
+  if (series.length > 1) series.forEach((name, k) => g.push(s("text", { x: W - R - 150, y: T + 12 + 14 * k, fill: colors[k] }, cols[si].name + " = " + name)));
+  return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "chart of " + cols[mi].name }, g));
+}
+
+// runAndShow posts a query request, shows the result (or the refusal)
+// in target, and records what it spent.
+async function runAndShow(target, path, body, what, button) {
+  button.disabled = true;
+  target.replaceChildren(h("p", { class: "spinner" }, "Running…"));
+  try {
+    const res = await api("POST", path, body);
+    recordSpend(res, what);
+    const arrow = async () => {
+      if (!confirm("This runs the query again and spends ε " + res.meta.epsilon + " again. Continue?")) return;
+      const resp = await api("POST", path, body, "application/vnd.apache.arrow.stream");
+      save(await resp.blob(), "statgate-" + (resp.headers.get("Statgate-Query-Id") || "result") + ".arrow");
+    };
+    target.replaceChildren(resultView(res, arrow));
+  } catch (e) {
+    target.replaceChildren(problemBox(e));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- pages ----------------------------------------------------------------
+
+async function pageDataMap(params) {
+  const q = params.get("q") || "";
+  const input = h("input", { type: "search", id: "search", value: q, placeholder: "Search datasets, variables and codes: diabetes, metformin, Oslo, sukkersyke, age …", autofocus: true });
+  const results = h("div", { id: "datasets" });
+  const form = h("form", { onsubmit: e => { e.preventDefault(); location.hash = "#/?q=" + encodeURIComponent(input.value.trim()); } }, input);
+  show(h("h1", {}, "Data map"), h("p", { class: "lead" }, "What the registries hold, before you ask anything: datasets, variables, code lists, public domains and rounded sizes. No token needed."), form, results);
+  try {
+    const list = await api("GET", "/v1/datasets" + (q ? "?q=" + encodeURIComponent(q) : ""));
+    if (q && list.datasets.length === 0) results.append(h("p", {}, "Nothing matches “" + q + "”. Try a diagnosis, a drug, a place or a variable."));
+    if (q) results.append(h("p", { class: "muted small" }, list.datasets.length + " dataset(s) match “" + q + "”"));
+    for (const d of list.datasets) results.append(datasetCard(d));
+  } catch (e) { results.append(problemBox(e)); }
+}
+
+function datasetCard(d) {
+  const matches = (d.matches || []).slice(0, 8);
+  return h("div", { class: "card dataset", "data-name": d.name },
+    h("h3", {}, h("a", { href: "#/dataset/" + encodeURIComponent(d.name) }, d.title), " ", h("span", { class: "tag" }, d.name), h("span", { class: "muted small" }, d.size + " rows")),
+    h("div", {}, d.description || ""),
+    matches.length ? h("div", { class: "matches" }, matches.map(m => h("div", { class: "match" }, "“" + m.word + "”",
+      m.via ? " (as " + m.via + ")" : "", " matched ", h("b", {}, m.column ? d.name + "." + m.column + " " + m.field : m.field), ": ", m.text))) : null);
+}
+
+async function pageDataset(name) {
+  show(h("p", { class: "spinner" }, "Loading…"));
+  try {
+    const d = await api("GET", "/v1/datasets/" + encodeURIComponent(name));
+    const b = d.bounding;
+    show(h("p", {}, h("a", { href: "#/" }, "← Data map")), h("h1", {}, d.title, " ", h("span", { class: "tag" }, d.name)),
+      h("p", { class: "lead" }, d.description || ""),
+      h("div", { class: "meta" }, h("span", {}, h("b", {}, "size: "), d.size), h("span", {}, h("b", {}, "person key: "), d.person_key),
+        h("span", {}, h("b", {}, "one row per person: "), d.one_row_per_person ? "yes" : "no"),
+        h("span", {}, h("b", {}, "min cell count: "), String(b.min_cell_count)), h("span", {}, h("b", {}, "counts rounded to: "), String(b.round_to)),
+        h("span", {}, h("b", {}, "ε per query: "), num(b.epsilon_per_query.default) + " (max " + num(b.epsilon_per_query.max) + ")"),
+        h("span", {}, h("b", {}, "noise: "), b.noise)),
+      h("h2", {}, "Variables"),
+      h("table", {}, h("thead", {}, h("tr", {}, ["name", "type", "description", "code system", "public domain", "bounds"].map(t => h("th", {}, t)))),
+        h("tbody", {}, d.columns.map(c => h("tr", {},
+          h("td", {}, h("code", {}, c.name), c.person_key ? h("span", { class: "tag warn" }, "person key") : null),
+          h("td", {}, c.type), h("td", {}, c.description || ""),
+          h("td", {}, c.code_system ? h("a", { href: "#/codelist/" + encodeURIComponent(c.code_system) }, c.code_system) : ""),
+          h("td", {}, c.public_domain ? domainText(c.public_domain) : "", (c.prefix_domains || []).map(p => h("div", { class: "small muted" }, "first " + p.length + " character(s): ", domainText(p)))),
+          h("td", {}, c.bounds ? "[" + c.bounds[0] + ", " + c.bounds[1] + "]" : ""))))),
+      h("p", { class: "small muted" }, "Grouping by a column with a public domain lists every value, empty ones too; other keys pass private partition selection. Numeric aggregates need declared bounds."));
+  } catch (e) { show(h("p", {}, h("a", { href: "#/" }, "← Data map")), problemBox(e)); }
+}
+
+function domainText(d) {
+  if (d.code_list) return h("span", {}, h("a", { href: "#/codelist/" + encodeURIComponent(d.code_list) }, d.code_list), " (" + d.count + " codes)");
+  return d.summary;
+}
+
+async function pageCodeLists() {
+  show(h("h1", {}, "Code lists"), h("p", { class: "lead" }, "Code lists are public domains (every code is listed in results, empty ones too); code systems name codes for reading and search."));
+  try {
+    const list = await api("GET", "/v1/codelists");
+    main().append(h("table", {}, h("thead", {}, h("tr", {}, ["name", "kind", "codes", "used by", "source", "licence"].map(t => h("th", {}, t)))),
+      h("tbody", {}, list.code_lists.map(c => h("tr", {}, h("td", {}, h("a", { href: "#/codelist/" + encodeURIComponent(c.name) }, c.name)),
+        h("td", {}, c.kind === "code_list" ? "public domain" : "code system"), h("td", { class: "num" }, String(c.count)),
+        h("td", {}, c.used_by.join(", ")), h("td", { class: "small" }, c.source || ""), h("td", { class: "small" }, c.licence || ""))))));
+  } catch (e) { main().append(problemBox(e)); }
+}
+
+async function pageCodeList(name, params) {
+  const q = params.get("q") || "";
+  const input = h("input", { type: "search", id: "code-search", value: q, placeholder: "Filter codes by code or name" });
+  const form = h("form", { onsubmit: e => { e.preventDefault(); location.hash = "#/codelist/" + encodeURIComponent(name) + "?q=" + encodeURIComponent(input.value.trim()); } }, input);
+  show(h("p", {}, h("a", { href: "#/codelists" }, "← Code lists")), h("h1", {}, name), form);
+  try {
+    const c = await api("GET", "/v1/codelists/" + encodeURIComponent(name) + (q ? "?q=" + encodeURIComponent(q) : ""));
+    main().append(h("p", { class: "muted small" }, (c.kind === "code_list" ? "Public domain" : "Code system") + " · " + c.count + " codes · used by " + (c.used_by.join(", ") || "no column") + (c.source ? " · source: " + c.source : "") + (c.licence ? " · licence: " + c.licence : "")),
+      h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "code"), h("th", {}, "name"), h("th", {}, "level"))),
+        h("tbody", {}, c.codes.map(x => h("tr", {}, h("td", {}, h("code", {}, x.code)), h("td", {}, x.name || ""), h("td", {}, x.level || ""))))));
+  } catch (e) { main().append(problemBox(e)); }
+}
+
+function pageSignIn() {
+  const input = h("input", { type: "password", id: "token", placeholder: "sg_…", autocomplete: "off", size: 60 });
+  const out = h("div", { id: "signin-result" });
+  const render = () => {
+    out.replaceChildren();
+    if (!me) return;
+    out.append(h("div", { class: "card" }, h("h3", {}, "Signed in as ", h("span", { id: "principal" }, me.principal)),
+      h("table", {}, h("thead", {}, h("tr", {}, ["project", "role", "may", "datasets"].map(t => h("th", {}, t)))),
+        h("tbody", {}, me.projects.map(p => h("tr", {}, h("td", {}, p.project, h("div", { class: "small muted" }, p.title)), h("td", { class: "role" }, p.role),
+          h("td", {}, p.actions.join(", ")), h("td", {}, p.datasets.join(", ")))))),
+      h("p", {}, "Go on: ", projectsFor("templates").length ? h("a", { href: "#/templates" }, "run a template") : null,
+        projectsFor("sql").length ? [" · ", h("a", { href: "#/sql" }, "ask SQL")] : null,
+        projectsFor("cohorts").length ? [" · ", h("a", { href: "#/cohort" }, "build a cohort")] : null, " · ", h("a", { href: "#/budget" }, "see the budget")),
+      h("button", { class: "secondary", onclick: () => { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(SPENT_KEY); loadMe().then(render); } }, "Sign out")));
+  };
+  const form = h("form", { id: "signin", onsubmit: async e => {
+    e.preventDefault();
+    const t = input.value.trim();
+    if (!t) return;
+    const old = token();
+    sessionStorage.setItem(TOKEN_KEY, t);
+    try {
+      me = await api("GET", "/v1/me");
+      input.value = "";
+      await loadMe();
+      render();
+    } catch (err) {
+      if (old) sessionStorage.setItem(TOKEN_KEY, old); else sessionStorage.removeItem(TOKEN_KEY);
+      await loadMe();
+      out.replaceChildren(problemBox(err));
+    }
+  } }, h("label", { for: "token" }, "Paste the token an operator gave you (statgate token create). It stays in this browser tab only."),
+    h("div", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
+  show(h("h1", {}, "Sign in"), form, out);
+  render();
+}
+
+function paramInput(p) {
+  const id = "param-" + p.name;
+  let input;
+  if (p.enum && p.enum.length) {
+    input = h("select", { id, name: p.name }, p.enum.map(v => h("option", { value: v, selected: p.default === v }, v)));
+  } else if (p.type === "integer" || p.type === "number") {
+    input = h("input", { type: "number", id, name: p.name, min: p.min, max: p.max, step: p.type === "integer" ? 1 : "any",
+      value: p.default !== undefined ? p.default : (p.min !== undefined ? p.min : ""), required: p.required });
+  } else {
+    const ex = /e\.g\.\s*([^\s,;)]+)/.exec(p.description || "");
+    input = h("input", { type: "text", id, name: p.name, placeholder: ex ? ex[1] : "", value: p.default !== undefined ? p.default : (ex ? ex[1] : ""), required: p.required, pattern: p.pattern ? p.pattern.replace(/^\^|\$$/g, "") : undefined });
+  }
+  const range = p.min !== undefined || p.max !== undefined ? " (" + (p.min ?? "") + "–" + (p.max ?? "") + ")" : "";
+  return h("div", {}, h("label", { for: id }, p.name + range + (p.description ? ": " + p.description : "")), input,
+    p.pattern ? h("div", { class: "small muted" }, "pattern ", h("code", {}, p.pattern)) : null);
+}
+
+async function pageTemplates() {
+  if (!me) return show(h("h1", {}, "Templates"), needSignIn("Running an approved template"));
+  show(h("h1", {}, "Approved templates"), h("p", { class: "lead" }, "Each template is a query the registry approved. Fill in its parameters; the ε it costs is fixed and shown before you run it."));
+  try {
+    const list = await api("GET", "/v1/templates");
+    if (list.templates.length === 0) main().append(h("p", {}, "No template is open to you."));
+    for (const t of list.templates) {
+      const projects = projectsFor("templates").filter(p => t.datasets.every(d => p.datasets.includes(d)));
+      const out = h("div", { class: "template-result" });
+      const button = h("button", { type: "submit" }, "Run — costs ε " + num(t.epsilon));
+      const form = h("form", { class: "template", "data-name": t.name, onsubmit: e => {
+        e.preventDefault();
+        const params = {};
+        for (const p of t.params) {
+          const el = form.querySelector("[name='" + p.name + "']");
+          if (el.value === "" && !p.required) continue;
+          params[p.name] = p.type === "integer" ? parseInt(el.value, 10) : p.type === "number" ? Number(el.value) : el.value;
+        }
+        runAndShow(out, "/v1/templates/" + encodeURIComponent(t.name) + "/run", { project: form.querySelector("select.project").value, params }, "template " + t.name, button);
+      } },
+        h("div", { class: "row" }, h("div", {}, h("label", {}, "project"), projectSelect(projects, "project-" + t.name)), t.params.map(paramInput), button));
+      form.querySelector("select").classList.add("project");
+      main().append(h("div", { class: "card" }, h("h3", {}, t.title, " ", h("span", { class: "tag" }, t.name)), h("p", {}, t.description || ""),
+        h("p", { class: "small" }, h("span", { class: "cost" }, "ε " + num(t.epsilon)), " per run, debited from each of: " + t.datasets.join(", ")),
+        projects.length ? form : h("p", { class: "muted" }, "None of your projects holds all of its datasets."),
+        h("details", {}, h("summary", {}, "SQL"), h("pre", {}, t.sql)), out));
+    }
+  } catch (e) { main().append(problemBox(e)); }
+}
+
+const sqlExamples = [
+  ["Patients per ICD-10 chapter", "SELECT icd10_chapter(icd10) AS chapter, count(DISTINCT pid) AS patients FROM npr GROUP BY 1"],
+  ["Persons dispensed metformin per year", "SELECT year(dispensed_date) AS year, count(DISTINCT pid) AS persons FROM lmr WHERE atc = 'A10BA02' GROUP BY 1"],
+  ["Type 2 diabetes by sex", "SELECT p.sex, count(DISTINCT pid) AS persons FROM npr n JOIN population p USING (pid) WHERE n.icd10 LIKE 'E11%' GROUP BY 1"],
+  ["Mean length of stay by contact type", "SELECT contact_type, avg(length_of_stay_days) AS mean_stay, count(*) AS contacts FROM npr GROUP BY 1"],
+  ["Median defined daily doses by drug group", "SELECT left(atc, 1) AS atc_group, median(ddd) AS median_ddd FROM lmr GROUP BY 1"],
+  ["Refused: min releases one person's value", "SELECT min(ddd) AS smallest FROM lmr"],
+];
+
+async function pageSQL() {
+  if (!me) return show(h("h1", {}, "SQL"), needSignIn("Ad-hoc SQL"));
+  const projects = projectsFor("sql");
+  if (!projects.length) return show(h("h1", {}, "SQL"), h("p", {}, "Your role does not allow ad-hoc SQL; try the ", h("a", { href: "#/templates" }, "templates"), "."));
+  const editor = h("textarea", { id: "sql", rows: 7, spellcheck: "false" }, sqlExamples[0][1]);
+  const eps = h("input", { type: "number", id: "epsilon", step: "any", min: "0", placeholder: "policy default" });
+  const totals = h("input", { type: "checkbox", id: "totals" });
+  const out = h("div", { id: "sql-result" });
+  const button = h("button", { type: "submit", id: "run-sql" }, "Run");
+  const examples = h("select", { id: "examples", onchange: e => { editor.value = e.target.value; } },
+    sqlExamples.map(([t, q]) => h("option", { value: q }, t)));
+  const form = h("form", { onsubmit: e => {
+    e.preventDefault();
+    const body = { project: document.getElementById("project").value, sql: editor.value, totals: totals.checked || undefined };
+    if (eps.value !== "") body.epsilon = Number(eps.value);
+    runAndShow(out, "/v1/query", body, "sql", button);
+  } }, h("div", { class: "row" }, h("div", {}, h("label", {}, "project"), projectSelect(projects)), h("div", {}, h("label", {}, "examples"), examples),
+    h("div", {}, h("label", { for: "epsilon" }, "ε (blank: the default)"), eps), h("div", {}, h("label", { for: "totals" }, "margins"), totals)),
+    h("label", { for: "sql" }, "SQL (one SELECT over the project's datasets)"), editor, h("div", { class: "row" }, button));
+  const ref = h("div", { id: "reference" }, h("p", { class: "spinner" }, "Loading the reference…"));
+  show(h("h1", {}, "SQL console"), h("div", { class: "cols" }, h("div", {}, form, out), h("aside", {}, h("h2", {}, "Allowed SQL"), ref)));
+  try {
+    const r = await api("GET", "/v1/sql/reference");
+    ref.replaceChildren(
+      h("p", { class: "small muted" }, "Generated from the checker's own allow-list: what is listed here is exactly what is accepted."),
+      h("details", { open: true }, h("summary", {}, "Statement"), h("table", {}, h("tbody", {}, r.statement.map(c => h("tr", {}, h("th", {}, c.clause), h("td", {}, c.rule)))))),
+      h("details", {}, h("summary", {}, "Aggregates (" + r.aggregates.length + ")"), refTable(r.aggregates, editor)),
+      h("details", {}, h("summary", {}, "Functions (" + r.functions.length + ")"), refTable(r.functions, editor)),
+      h("details", {}, h("summary", {}, "Refused by name"), h("table", {}, h("tbody", {}, r.refused.map(x => h("tr", {},
+        h("td", {}, x.names.join(", ")), h("td", {}, h("code", {}, x.code), h("div", { class: "small" }, x.reason), x.hint ? h("div", { class: "small muted" }, "hint: " + x.hint) : null)))))),
+      h("details", {}, h("summary", {}, "Refusal codes (" + r.codes.length + ")"), h("table", {}, h("tbody", {}, r.codes.map(c => h("tr", {}, h("td", {}, h("code", {}, c.code)), h("td", { class: "small" }, c.doc)))))));
+  } catch (e) { ref.replaceChildren(problemBox(e)); }
+}
+
+function refTable(fns, editor) {
+  return h("table", {}, h("tbody", {}, fns.map(f => h("tr", {}, h("td", {}, h("code", {}, f.signature),
+    f.synonyms && f.synonyms.length ? h("div", { class: "small muted" }, "also: " + f.synonyms.join(", ")) : null),
+    h("td", { class: "small" }, f.doc, " ", h("a", { href: "#", onclick: e => { e.preventDefault(); editor.value = f.example; editor.focus(); } }, "example"))))));
+}
+
+async function pageCohort() {
+  if (!me) return show(h("h1", {}, "Cohorts"), needSignIn("A cohort estimate"));
+  const projects = projectsFor("cohorts");
+  if (!projects.length) return show(h("h1", {}, "Cohorts"), h("p", {}, "Your role does not allow cohort estimates."));
+  const list = await api("GET", "/v1/datasets").catch(() => ({ datasets: [] }));
+  const select = document.createElement("div");
+  const datasetOptions = () => {
+    const p = projects.find(x => x.project === select.querySelector("select").value) || projects[0];
+    return list.datasets.filter(d => p.datasets.includes(d.name));
+  };
+  const psel = projectSelect(projects);
+  psel.addEventListener("change", () => {
+    const names = datasetOptions().map(d => d.name);
+    for (const sel of form.querySelectorAll(".c-dataset")) {
+      const keep = sel.value;
+      sel.replaceChildren(...names.map(n => h("option", { value: n, selected: n === keep }, n)));
+    }
+  });
+  select.append(h("label", {}, "project"), psel);
+  const includes = h("div", { id: "includes" }), excludes = h("div", { id: "excludes" });
+  const criterion = (where, ds, text) => {
+    const row = h("div", { class: "criterion" },
+      h("select", { class: "c-dataset" }, datasetOptions().map(d => h("option", { value: d.name, selected: d.name === ds }, d.name))),
+      h("input", { type: "text", class: "c-where", placeholder: "condition, e.g. icd10 LIKE 'E11%' (empty: any row)", value: text || "" }),
+      h("input", { type: "date", class: "c-from", title: "from (optional)" }), h("input", { type: "date", class: "c-to", title: "to (optional)" }),
+      h("button", { type: "button", title: "remove", onclick: () => row.remove() }, "×"));
+    where.append(row);
+  };
+  criterion(includes, "npr", "icd10 LIKE 'E11%'");
+  criterion(includes, "lmr", "atc LIKE 'A10B%'");
+  const persons = list.datasets.filter(d => d.one_row_per_person);
+  const breakdownNames = ["age_band"];
+  for (const d of persons) for (const c of d.columns) if (c.public_domain && c.public_domain.kind !== "years" && !breakdownNames.includes(c.name)) breakdownNames.push(c.name);
+  const breakdowns = h("div", { class: "row" }, breakdownNames.map(n => h("label", {}, h("input", { type: "checkbox", value: n, checked: n === "sex" || n === "age_band" }), " " + n)));
+  const eps = h("input", { type: "number", id: "cohort-epsilon", step: "any", min: "0", placeholder: "policy default" });
+  const out = h("div", { id: "cohort-result" });
+  const button = h("button", { type: "submit" }, "Estimate");
+  const read = box => [...box.querySelectorAll(".criterion")].map(r => {
+    const c = { dataset: r.querySelector(".c-dataset").value, where: r.querySelector(".c-where").value.trim() };
+    if (r.querySelector(".c-from").value) c.from = r.querySelector(".c-from").value;
+    if (r.querySelector(".c-to").value) c.to = r.querySelector(".c-to").value;
+    return c;
+  });
+  const form = h("form", { onsubmit: e => {
+    e.preventDefault();
+    const body = { project: select.querySelector("select").value, include: read(includes), exclude: read(excludes),
+      breakdown: [...breakdowns.querySelectorAll("input:checked")].map(i => i.value) };
+    if (eps.value !== "") body.epsilon = Number(eps.value);
+    runAndShow(out, "/v1/cohorts/estimate", body, "cohort", button);
+  } }, select,
+    h("h3", {}, "Persons with a row in each of (include)"), includes, h("button", { type: "button", class: "secondary", onclick: () => criterion(includes) }, "+ include criterion"),
+    h("h3", {}, "and none in (exclude)"), excludes, h("button", { type: "button", class: "secondary", onclick: () => criterion(excludes, "death_causes") }, "+ exclude criterion"),
+    h("h3", {}, "Broken down by"), breakdowns,
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "cohort-epsilon" }, "ε (blank: the default)"), eps), button));
+  show(h("h1", {}, "Cohort builder"), h("p", { class: "lead" }, "Count persons across registries linked by the person key: each include is “has a row where …”, each exclude “has no row where …”."), h("div", { class: "card" }, form), out);
+}
+
+async function pageBudget(params) {
+  if (!me) return show(h("h1", {}, "Budget"), needSignIn("The budget"));
+  const projects = me.projects;
+  const sel = projectSelect(projects, "budget-project");
+  if (params.get("project")) sel.value = params.get("project");
+  const out = h("div", { id: "budget" });
+  sel.addEventListener("change", () => { location.hash = "#/budget?project=" + encodeURIComponent(sel.value); });
+  show(h("h1", {}, "Privacy budget"), h("p", { class: "lead" }, "Every released answer spends ε from each dataset it reads, never refunded; a refused request costs nothing."),
+    h("div", {}, h("label", {}, "project"), sel), out);
+  try {
+    const b = await api("GET", "/v1/projects/" + encodeURIComponent(sel.value) + "/budget");
+    out.append(h("table", { id: "budget-table" }, h("thead", {}, h("tr", {}, ["dataset", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),
+      h("tbody", {}, b.datasets.map(d => h("tr", { "data-dataset": d.dataset }, h("td", {}, d.dataset),
+        h("td", { class: "num remaining" }, num(d.epsilon.remaining)), h("td", { class: "num" }, num(d.epsilon.spent)), h("td", { class: "num" }, num(d.epsilon.total)),
+        h("td", {}, h("div", { class: "budget-bar", title: "remaining" }, h("span", { style: "width:" + (100 * d.epsilon.remaining / (d.epsilon.total || 1)).toFixed(1) + "%" }))),
+        h("td", { class: "num" }, num(d.delta.remaining)))))));
+  } catch (e) { out.append(problemBox(e)); }
+  const spent = JSON.parse(sessionStorage.getItem(SPENT_KEY) || "[]").filter(x => x.project === sel.value);
+  out.append(h("h2", {}, "Recent spending in this browser tab"), spent.length ? h("table", {}, h("thead", {}, h("tr", {}, ["time", "what", "ε", "datasets", "query"].map(t => h("th", {}, t)))),
+    h("tbody", {}, spent.map(x => h("tr", {}, h("td", {}, x.time.replace("T", " ").slice(0, 19)), h("td", {}, x.what), h("td", { class: "num" }, num(x.epsilon)), h("td", {}, x.datasets.join(", ")), h("td", { class: "small" }, x.query_id)))))
+    : h("p", { class: "muted" }, "Nothing yet."));
+}
+
+// ---- router ---------------------------------------------------------------
+
+async function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const page = parts[0] || "datamap";
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === (page === "dataset" ? "datamap" : page === "codelist" ? "codelists" : page));
+  document.body.dataset.page = page;
+  switch (page) {
+    case "dataset": return pageDataset(parts[1]);
+    case "codelists": return pageCodeLists();
+    case "codelist": return pageCodeList(parts[1], params);
+    case "signin": return pageSignIn();
+    case "templates": return pageTemplates();
+    case "sql": return pageSQL();
+    case "cohort": return pageCohort();
+    case "budget": return pageBudget(params);
+    default: return pageDataMap(params);
+  }
+}
+
+window.addEventListener("hashchange", () => { route().catch(e => show(problemBox(e))); });
+loadMe().then(route).catch(e => show(problemBox(e)));
