@@ -207,10 +207,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		before := remaining(t, "lmr")
 		const form = "form[data-name='prescriptions_by_atc_year']"
 		do(t, "templates page", chromedp.Navigate(s.url+"/#/templates"), chromedp.WaitVisible(chromedp.CSS(form)))
-		if got := text(t, form+" button"); got != "Run — costs ε 0.5" {
+		if got := text(t, form+" button[type='submit']"); got != "Run — costs ε 0.5" {
 			t.Errorf("the run button says %q, want the fixed ε before running", got)
 		}
-		do(t, "run the template", chromedp.Click(chromedp.CSS(form+" button")),
+		do(t, "preview the template (free)", chromedp.Click(chromedp.CSS(form+" button.preview")),
+			chromedp.WaitVisible(chromedp.CSS("#preview table tbody tr")))
+		if got := text(t, "#preview"); !strings.Contains(got, "nothing was spent") || !strings.Contains(got, "would cost: ε 0.5 on lmr") ||
+			!strings.Contains(got, "budget can pay: yes") || !strings.Contains(got, "lmr ε 9.5") {
+			t.Errorf("dry-run preview:\n%s", got)
+		}
+		do(t, "run the template", chromedp.Click(chromedp.CSS(form+" button[type='submit']")),
 			chromedp.WaitVisible(chromedp.CSS("#result table.result tbody tr")),
 			chromedp.WaitVisible(chromedp.CSS("#result .chart svg polyline")))
 		if got := text(t, "#spent-epsilon"); got != "0.5" {
@@ -223,7 +229,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot(t, "console-template.png")
 		after := remaining(t, "lmr")
 		if before != "10" || after != "9.5" {
-			t.Errorf("lmr budget shown %q before and %q after the run, want 10 then 9.5", before, after)
+			t.Errorf("lmr budget shown %q before and %q after a free preview and one run, want 10 then 9.5", before, after)
 		}
 		if got := text(t, "main"); !strings.Contains(got, "template prescriptions_by_atc_year") {
 			t.Errorf("budget page does not list the run under recent spending:\n%s", got)

@@ -266,6 +266,31 @@ function chart(res) {
   return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "chart of " + cols[mi].name }, g));
 }
 
+// dryRunView shows what a request would cost and how accurate its answer
+// would be (?dry_run=true: nothing is read, spent or audited).
+function dryRunView(res) {
+  const d = res.meta.dry_run;
+  return h("section", { class: "card", id: "preview" }, h("h2", {}, "Preview (free: nothing was spent)"),
+    h("div", { class: "meta" }, h("span", {}, h("b", {}, "would cost: "), d.cost.map(c => "ε " + num(c.epsilon) + " on " + c.dataset).join(", ")),
+      h("span", {}, h("b", {}, "budget can pay: "), d.fits ? "yes" : "no"),
+      d.release_threshold ? h("span", {}, h("b", {}, "rows need a noisy count of "), num(Math.round(d.release_threshold)), " persons (about " + d.smallest_releasable + " true persons are released half of the time)") : null,
+      d.bounds_from_data ? h("span", { class: "muted" }, "bounds chosen from the data at run time") : null),
+    h("table", {}, h("thead", {}, h("tr", {}, ["measure", "aggregate", "expected sd", "95% ±", "note"].map(t => h("th", {}, t)))),
+      h("tbody", {}, d.measures.map(m => h("tr", {}, h("td", {}, m.measure), h("td", {}, m.aggregate), h("td", { class: "num" }, m.stddev !== undefined ? num(m.stddev) : ""),
+        h("td", { class: "num" }, m.half_width_95 !== undefined ? num(m.half_width_95) : ""), h("td", { class: "small" }, m.note || ""))))),
+    h("p", { class: "small muted" }, "Remaining after: " + d.budget_after.map(b => b.dataset + " ε " + num(b.remaining_epsilon)).join(", ")));
+}
+
+// previewButton asks for the free dry run of the request body() builds.
+function previewButton(target, path, body) {
+  const b = h("button", { type: "button", class: "secondary preview", onclick: async () => {
+    b.disabled = true;
+    try { target.replaceChildren(dryRunView(await api("POST", path + "?dry_run=true", body()))); } catch (e) { target.replaceChildren(problemBox(e)); }
+    finally { b.disabled = false; }
+  } }, "Preview cost and accuracy (free)");
+  return b;
+}
+
 // runAndShow posts a query request, shows the result (or the refusal)
 // in target, and records what it spent.
 async function runAndShow(target, path, body, what, button) {
@@ -429,17 +454,21 @@ async function pageTemplates() {
       const projects = projectsFor("templates").filter(p => t.datasets.every(d => p.datasets.includes(d)));
       const out = h("div", { class: "template-result" });
       const button = h("button", { type: "submit" }, "Run — costs ε " + num(t.epsilon));
-      const form = h("form", { class: "template", "data-name": t.name, onsubmit: e => {
-        e.preventDefault();
+      const path = "/v1/templates/" + encodeURIComponent(t.name) + "/run";
+      const body = () => {
         const params = {};
         for (const p of t.params) {
           const el = form.querySelector("[name='" + p.name + "']");
           if (el.value === "" && !p.required) continue;
           params[p.name] = p.type === "integer" ? parseInt(el.value, 10) : p.type === "number" ? Number(el.value) : el.value;
         }
-        runAndShow(out, "/v1/templates/" + encodeURIComponent(t.name) + "/run", { project: form.querySelector("select.project").value, params }, "template " + t.name, button);
+        return { project: form.querySelector("select.project").value, params };
+      };
+      const form = h("form", { class: "template", "data-name": t.name, onsubmit: e => {
+        e.preventDefault();
+        runAndShow(out, path, body(), "template " + t.name, button);
       } },
-        h("div", { class: "row" }, h("div", {}, h("label", {}, "project"), projectSelect(projects, "project-" + t.name)), t.params.map(paramInput), button));
+        h("div", { class: "row" }, h("div", {}, h("label", {}, "project"), projectSelect(projects, "project-" + t.name)), t.params.map(paramInput), button, previewButton(out, path, body)));
       form.querySelector("select").classList.add("project");
       main().append(h("div", { class: "card" }, h("h3", {}, t.title, " ", h("span", { class: "tag" }, t.name)), h("p", {}, t.description || ""),
         h("p", { class: "small" }, h("span", { class: "cost" }, "ε " + num(t.epsilon)), " per run, debited from each of: " + t.datasets.join(", ")),
@@ -469,14 +498,17 @@ async function pageSQL() {
   const button = h("button", { type: "submit", id: "run-sql" }, "Run");
   const examples = h("select", { id: "examples", onchange: e => { editor.value = e.target.value; } },
     sqlExamples.map(([t, q]) => h("option", { value: q }, t)));
-  const form = h("form", { onsubmit: e => {
-    e.preventDefault();
+  const sqlBody = () => {
     const body = { project: document.getElementById("project").value, sql: editor.value, totals: totals.checked || undefined };
     if (eps.value !== "") body.epsilon = Number(eps.value);
-    runAndShow(out, "/v1/query", body, "sql", button);
+    return body;
+  };
+  const form = h("form", { onsubmit: e => {
+    e.preventDefault();
+    runAndShow(out, "/v1/query", sqlBody(), "sql", button);
   } }, h("div", { class: "row" }, h("div", {}, h("label", {}, "project"), projectSelect(projects)), h("div", {}, h("label", {}, "examples"), examples),
     h("div", {}, h("label", { for: "epsilon" }, "ε (blank: the default)"), eps), h("div", {}, h("label", { for: "totals" }, "margins"), totals)),
-    h("label", { for: "sql" }, "SQL (one SELECT over the project's datasets)"), editor, h("div", { class: "row" }, button));
+    h("label", { for: "sql" }, "SQL (one SELECT over the project's datasets)"), editor, h("div", { class: "row" }, button, previewButton(out, "/v1/query", sqlBody)));
   const ref = h("div", { id: "reference" }, h("p", { class: "spinner" }, "Loading the reference…"));
   show(h("h1", {}, "SQL console"), h("div", { class: "cols" }, h("div", {}, form, out), h("aside", {}, h("h2", {}, "Allowed SQL"), ref)));
   try {
@@ -541,17 +573,20 @@ async function pageCohort() {
     if (r.querySelector(".c-to").value) c.to = r.querySelector(".c-to").value;
     return c;
   });
-  const form = h("form", { onsubmit: e => {
-    e.preventDefault();
+  const cohortBody = () => {
     const body = { project: select.querySelector("select").value, include: read(includes), exclude: read(excludes),
       breakdown: [...breakdowns.querySelectorAll("input:checked")].map(i => i.value) };
     if (eps.value !== "") body.epsilon = Number(eps.value);
-    runAndShow(out, "/v1/cohorts/estimate", body, "cohort", button);
+    return body;
+  };
+  const form = h("form", { onsubmit: e => {
+    e.preventDefault();
+    runAndShow(out, "/v1/cohorts/estimate", cohortBody(), "cohort", button);
   } }, select,
     h("h3", {}, "Persons with a row in each of (include)"), includes, h("button", { type: "button", class: "secondary", onclick: () => criterion(includes) }, "+ include criterion"),
     h("h3", {}, "and none in (exclude)"), excludes, h("button", { type: "button", class: "secondary", onclick: () => criterion(excludes, "death_causes") }, "+ exclude criterion"),
     h("h3", {}, "Broken down by"), breakdowns,
-    h("div", { class: "row" }, h("div", {}, h("label", { for: "cohort-epsilon" }, "ε (blank: the default)"), eps), button));
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "cohort-epsilon" }, "ε (blank: the default)"), eps), button, previewButton(out, "/v1/cohorts/estimate", cohortBody)));
   show(h("h1", {}, "Cohort builder"), h("p", { class: "lead" }, "Count persons across registries linked by the person key: each include is “has a row where …”, each exclude “has no row where …”."), h("div", { class: "card" }, form), out);
 }
 
