@@ -23,14 +23,16 @@
 //	GET  /v1/templates                templates the caller may run
 //	POST /v1/templates/{name}/run     run a template
 //	POST /v1/cohorts/estimate         cohort-size estimate
+//	POST /v1/rates                    incidence per person-time
+//	POST /v1/survival                 Kaplan–Meier survival curves
 //	GET  /v1/projects/{id}/budget     a project's budget
 //	GET  /v1/audit[?limit=]           audit log (admins)
 //
 // Prometheus metrics are not on this handler: Handler.Metrics serves
 // GET /metrics to operators on a listener of its own (see metrics.go).
 //
-// The three routes that run queries (POST /v1/query, .../run and
-// /v1/cohorts/estimate) pass execution limits, global and per principal:
+// The routes that run queries (POST /v1/query, .../run,
+// /v1/cohorts/estimate, /v1/rates and /v1/survival) pass execution limits, global and per principal:
 // a request over either gets 429 with Retry-After at once (see
 // Options.MaxConcurrentQueries).
 package api
@@ -54,6 +56,7 @@ import (
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/epi"
 	"github.com/statgate/statgate/engine/result"
 )
 
@@ -61,6 +64,10 @@ import (
 type Engine interface {
 	// Query answers an SQL, template or cohort request with a protected result.
 	Query(ctx context.Context, p engine.Principal, r engine.Request) (*result.Result, error)
+	// Rates answers a rates request (incidence per person-time).
+	Rates(ctx context.Context, p engine.Principal, r engine.RatesRequest) (*epi.RatesResult, error)
+	// Survival answers a survival request (Kaplan–Meier curves).
+	Survival(ctx context.Context, p engine.Principal, r engine.SurvivalRequest) (*epi.SurvivalResult, error)
 	// Datasets returns the data map; q == "" lists all datasets.
 	Datasets(q string) []catalog.Dataset
 	// Dataset returns one dataset of the data map.
@@ -268,6 +275,8 @@ func (h *Handler) routes() *chi.Mux {
 		r.Get("/v1/templates", h.listTemplates)
 		r.With(h.limitQueries).Post("/v1/templates/{name}/run", h.runTemplate)
 		r.With(h.limitQueries).Post("/v1/cohorts/estimate", h.estimateCohort)
+		r.With(h.limitQueries).Post("/v1/rates", h.rates)
+		r.With(h.limitQueries).Post("/v1/survival", h.survival)
 		r.Get("/v1/projects/{id}/budget", h.budget)
 		r.Get("/v1/audit", h.audit)
 	})
@@ -287,6 +296,8 @@ var endpoints = []string{
 	"GET /v1/templates",
 	"POST /v1/templates/{name}/run",
 	"POST /v1/cohorts/estimate",
+	"POST /v1/rates",
+	"POST /v1/survival",
 	"GET /v1/projects/{id}/budget",
 	"GET /v1/audit[?limit=n]",
 	"GET /v1/openapi.json",

@@ -20,6 +20,7 @@ import (
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/catalog"
+	"github.com/statgate/statgate/engine/epi"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/engine/state"
@@ -30,6 +31,8 @@ import (
 type fakeEngine struct {
 	mu        sync.Mutex
 	queryFn   func(ctx context.Context, p engine.Principal, r engine.Request) (*result.Result, error)
+	ratesFn   func(ctx context.Context, p engine.Principal, r engine.RatesRequest) (*epi.RatesResult, error)
+	survFn    func(ctx context.Context, p engine.Principal, r engine.SurvivalRequest) (*epi.SurvivalResult, error)
 	budgetErr error
 	auditErr  error
 	readyErr  error
@@ -47,6 +50,28 @@ func (f *fakeEngine) Query(ctx context.Context, p engine.Principal, r engine.Req
 	f.mu.Unlock()
 	if fn == nil {
 		return sampleResult(), nil
+	}
+	return fn(ctx, p, r)
+}
+
+func (f *fakeEngine) Rates(ctx context.Context, p engine.Principal, r engine.RatesRequest) (*epi.RatesResult, error) {
+	f.mu.Lock()
+	f.calls++
+	fn := f.ratesFn
+	f.mu.Unlock()
+	if fn == nil {
+		return nil, errors.New("fakeEngine: no rates answer")
+	}
+	return fn(ctx, p, r)
+}
+
+func (f *fakeEngine) Survival(ctx context.Context, p engine.Principal, r engine.SurvivalRequest) (*epi.SurvivalResult, error) {
+	f.mu.Lock()
+	f.calls++
+	fn := f.survFn
+	f.mu.Unlock()
+	if fn == nil {
+		return nil, errors.New("fakeEngine: no survival answer")
 	}
 	return fn(ctx, p, r)
 }

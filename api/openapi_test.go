@@ -217,6 +217,19 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"Amount":             reflect.TypeFor[Amount](),
 		"AuditList":          reflect.TypeFor[AuditList](),
 		"AuditEntry":         reflect.TypeFor[AuditEntry](),
+		"EventSpec":          reflect.TypeFor[EventSpec](),
+		"Period":             reflect.TypeFor[Period](),
+		"CohortCriteria":     reflect.TypeFor[CohortCriteria](),
+		"RatesRequest":       reflect.TypeFor[RatesBody](),
+		"SurvivalRequest":    reflect.TypeFor[SurvivalBody](),
+		"Estimate":           reflect.TypeFor[Estimate](),
+		"RateRow":            reflect.TypeFor[RateRow](),
+		"StandardisedRate":   reflect.TypeFor[StandardisedRate](),
+		"RatesResult":        reflect.TypeFor[RatesResult](),
+		"SurvivalPoint":      reflect.TypeFor[SurvivalPoint](),
+		"MedianSurvival":     reflect.TypeFor[MedianSurvival](),
+		"SurvivalStratum":    reflect.TypeFor[SurvivalStratum](),
+		"SurvivalResult":     reflect.TypeFor[SurvivalResult](),
 	}
 	for name := range doc.Components.Schemas {
 		if _, ok := types[name]; !ok {

@@ -254,3 +254,12 @@ var (
 var (
 	UnknownCodeList = register("unknown_code_list", KindNotFound, "a code list or code system the data map does not have")
 )
+
+// Rates and survival (engine/compile, engine/epi): KindBadRequest.
+var (
+	EpiBadSpec       = register("epi_bad_spec", KindBadRequest, "a rates or survival request with a missing or malformed field (dates, interval, horizon, per, standardise)")
+	EpiBadStratum    = register("epi_bad_stratum", KindBadRequest, "a rates or survival stratum that is not age_band, year (rates) or a column with a public domain")
+	EpiTooManyCells  = register("epi_too_many_cells", KindBadRequest, "strata, years and intervals asking for more than epi.MaxCells cells")
+	EpiNoPopulation  = register("epi_no_population", KindBadRequest, "rates, or survival strata from the persons register, without a persons register (with a birth year) the project may read")
+	EpiBadDateColumn = register("epi_bad_date_column", KindBadRequest, "an event or index column that is not a date column of its dataset")
+)

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/statgate/statgate/engine/epi"
+	"github.com/statgate/statgate/engine/result"
+	"github.com/statgate/statgate/policies"
+)
+
+// The neighbouring-datasets property for rates and survival: on the base
+// and neighbour extracts (neighbourExtracts: the neighbour adds one
+// person with a cancer, a death, diagnoses and extreme values), every
+// request must give the same status, refusal code, shape (strata, rows,
+// keys, points) and data-independent metadata. Which numbers are withheld
+// follows noisy values (DP outputs) and may differ.
+
+// epiShape is what must not depend on the neighbour.
+type epiShape struct {
+	status string
+	keys   []map[string]any
+	// points is true when every stratum released has one point per
+	// interval of the horizon (a withheld one has none: its persons count
+	// is a DP output).
+	points bool
+	std    int
+	meta   result.Meta
+}
+
+func epiMeta(m result.Meta) result.Meta {
+	return result.Meta{Epsilon: m.Epsilon, Delta: m.Delta, Split: m.Split, Mechanism: m.Mechanism, Groups: m.Groups,
+		Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo, SuppressBelow: m.SuppressBelow, Notes: m.Notes}
+}
+
+func survivalShape(res *epi.SurvivalResult, err error, horizon int) epiShape {
+	if err != nil {
+		return epiShape{status: outcomeOf(neighbourQuery{}, nil, err).status}
+	}
+	s := epiShape{status: "released", meta: epiMeta(res.Meta), points: true}
+	for _, st := range res.Strata {
+		s.keys = append(s.keys, st.Key)
+		if n := len(st.Points); st.Persons.Suppressed && n != 0 || !st.Persons.Suppressed && n != horizon {
+			s.points = false
+		}
+	}
+	return s
+}
+
+func ratesShape(res *epi.RatesResult, err error) epiShape {
+	if err != nil {
+		return epiShape{status: outcomeOf(neighbourQuery{}, nil, err).status}
+	}
+	s := epiShape{status: "released", meta: epiMeta(res.Meta), std: len(res.Standardised)}
+	for _, r := range res.Rows {
+		s.keys = append(s.keys, r.Key)
+	}
+	return s
+}
+
+func TestNeighbouringDatasetsEpi(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads two extracts")
+	}
+	base, neighbour := neighbourExtracts(t)
+	open := func(dir string) *Engine {
+		pol, err := policies.Load(policyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range pol.Projects {
+			pr.Budget = policies.Budget{Epsilon: 1e12, Delta: 0.5}
+		}
+		return newEngine(t, &Options{Policy: pol, DataDir: dir, Threads: 2})
+	}
+	a, b := open(base), open(neighbour)
+	ctx := context.Background()
+	statuses := map[string]int{}
+	rare := &Criteria{Include: []Criterion{{Dataset: "population", Where: "birth_year = 1915 AND sex = 'M' AND municipality = '5524'"}}}
+	survivals := []SurvivalRequest{
+		survivalReq(),
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31",
+			Interval: "month", Horizon: 60, Strata: []string{"stage", "sex"}},
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer", Where: "icd10 LIKE 'C50%'"}, Event: EventSpec{Dataset: "death_causes"},
+			End: "2024-12-31", Strata: []string{"age_band"}, Cohort: rare, Epsilon: 0.01},
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer", Where: "stage = 'IV'"}, Event: EventSpec{Dataset: "death_causes", Where: "underlying_cause LIKE 'C%'"},
+			End: "2023-06-30", Horizon: 3, Cohort: rare, Epsilon: 2},
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31", Strata: []string{"icd10"}},
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31", Epsilon: 1e-9},
+	}
+	for _, r := range survivals {
+		ra, ea := a.Survival(ctx, ingrid, r)
+		rb, eb := b.Survival(ctx, ingrid, r)
+		h := r.Horizon
+		if h == 0 {
+			h = 5
+		}
+		sa, sb := survivalShape(ra, ea, h), survivalShape(rb, eb, h)
+		statuses[sa.status]++
+		if !reflect.DeepEqual(sa, sb) {
+			t.Errorf("survival %+v\nbase:      %+v\nneighbour: %+v", r, sa, sb)
+		}
+		if sa.status == "failed" {
+			t.Errorf("survival %+v failed after the debit", r)
+		}
+	}
+	rates := []RatesRequest{
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, Period: Period{From: "2015-01-01", To: "2024-12-31"},
+			Strata: []string{"sex", "age_band"}, Standardise: "esp2013"},
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 = 'Q99.8'"}, Period: Period{From: "2010-01-01", To: "2024-12-31"},
+			Strata: []string{"year"}, Cohort: rare, Epsilon: 2},
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "lmr", Where: "atc LIKE 'A10B%'"}, Period: Period{From: "2011-01-01", To: "2011-12-31"},
+			Strata: []string{"municipality"}, Epsilon: 0.01},
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr"}, Period: Period{From: "2015-01-01", To: "2024-12-31"}, Strata: []string{"hospital"}},
+	}
+	for _, r := range rates {
+		ra, ea := a.Rates(ctx, ingrid, r)
+		rb, eb := b.Rates(ctx, ingrid, r)
+		sa, sb := ratesShape(ra, ea), ratesShape(rb, eb)
+		statuses[sa.status]++
+		if !reflect.DeepEqual(sa, sb) {
+			t.Errorf("rates %+v\nbase:      %+v\nneighbour: %+v", r, sa, sb)
+		}
+		if sa.status == "failed" {
+			t.Errorf("rates %+v failed after the debit", r)
+		}
+	}
+	t.Logf("statuses %v", statuses)
+	if statuses["released"] < 6 {
+		t.Errorf("only %d requests released: the test tests little", statuses["released"])
+	}
+}
