@@ -716,6 +716,9 @@ func (b *builder) plan() *Plan {
 	m, mv := float64(b.m), float64(b.mv)
 	for i, a := range q.Aggs {
 		ag := Agg{Kind: a.Kind, Name: a.Name, P: a.P, Bounds: a.Bounds, L0: l0}
+		if a.Kind == query.AggQuantile {
+			ag.Values = RenderValue(a.Arg)
+		}
 		lo, hi := a.Bounds[0], a.Bounds[1]
 		switch a.Kind {
 		case query.AggCountStar, query.AggCount:

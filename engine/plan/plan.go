@@ -116,4 +116,9 @@ type Agg struct {
 	// MaxContributionsPerPartition is what dpagg aggregations fed from a
 	// RoleValues list need: values per person per group.
 	MaxContributionsPerPartition int64
+	// Values names what a quantile's list holds (its rendered argument):
+	// quantiles with equal Values, Bounds, L0 and
+	// MaxContributionsPerPartition read equal lists in every group, so
+	// they may share one noisy tree. "" for other aggregates.
+	Values string
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/google/differential-privacy/go/v3/dpagg"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
@@ -13,14 +14,11 @@ import (
 // protectRow noises every measure of one group and the person count that
 // decides its suppression.
 func (s *settings) protectRow(p *plan.Plan, l *layout, g *rawRow) (*outRow, error) {
-	r := &outRow{set: g.set, keys: g.keys, meas: make([]estimate, len(p.Aggs))}
-	for i, a := range p.Aggs {
-		e, err := s.measure(a, l.aggs[i], &g.aggs[i])
-		if err != nil {
-			return nil, fmt.Errorf("aggregate %q: %w", a.Name, err)
-		}
-		r.meas[i] = e
+	meas, err := s.measures(p, l, g.aggs)
+	if err != nil {
+		return nil, err
 	}
+	r := &outRow{set: g.set, keys: g.keys, meas: meas}
 	switch {
 	case !l.suppress:
 	case l.personsAgg >= 0:
@@ -33,6 +31,69 @@ func (s *settings) protectRow(p *plan.Plan, l *layout, g *rawRow) (*outRow, erro
 		r.persons = e.value
 	}
 	return r, nil
+}
+
+// treeKey identifies the quantiles that read one list of values.
+type treeKey struct {
+	values string
+	bounds [2]float64
+	l0, mc int64
+}
+
+// treeOf is the key of quantile a's tree, or false when a shares none.
+func treeOf(a plan.Agg) (treeKey, bool) {
+	if a.Kind != query.AggQuantile || a.Values == "" {
+		return treeKey{}, false
+	}
+	return treeKey{a.Values, a.Bounds, a.L0, a.MaxContributionsPerPartition}, true
+}
+
+// treeShares sums, per list of values, the tree parts of the shares of
+// the quantiles that read it.
+func treeShares(p *plan.Plan, l *layout) map[treeKey]share {
+	out := map[treeKey]share{}
+	for i, a := range p.Aggs {
+		if k, ok := treeOf(a); ok {
+			t, _ := halve(l.aggs[i], quantileTreeShare)
+			sum := out[k]
+			out[k] = share{sum.eps + t.eps, sum.delta + t.delta}
+		}
+	}
+	return out
+}
+
+// measures protects every aggregate of one group. Quantiles of the same
+// values (plan.Agg.Values, with equal bounds and contributions) share one
+// noisy tree, built with the sum of their tree shares: each rank read off
+// it is post-processing, so together they cost what their shares add up
+// to, and each walks a tree of that larger ε instead of its own.
+func (s *settings) measures(p *plan.Plan, l *layout, raws []rawAgg) ([]estimate, error) {
+	out := make([]estimate, len(p.Aggs))
+	shares := treeShares(p, l)
+	trees := map[treeKey]*dpagg.BoundedQuantiles{}
+	for i, a := range p.Aggs {
+		var (
+			e   estimate
+			err error
+		)
+		if k, ok := treeOf(a); ok {
+			bq := trees[k]
+			if bq == nil {
+				if bq, err = s.quantileTree(a, shares[k], raws[i].values); err != nil {
+					return nil, fmt.Errorf("aggregate %q: %w", a.Name, err)
+				}
+				trees[k] = bq
+			}
+			e, err = s.quantileOn(bq, shares[k], a, l.aggs[i], raws[i].values)
+		} else {
+			e, err = s.measure(a, l.aggs[i], &raws[i])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("aggregate %q: %w", a.Name, err)
+		}
+		out[i] = e
+	}
+	return out, nil
 }
 
 // assemble builds the result from protected rows.
@@ -165,7 +226,7 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 		out = append(out, "avg is a noisy sum over a noisy count, each with half of its epsilon; its interval combines both intervals at their worst corner, clamped to the bounds; its stddev is the interval's half-width over the normal quantile of its level")
 	}
 	if has(query.AggQuantile) {
-		out = append(out, fmt.Sprintf("quantiles use a noisy quantile tree (%g of their epsilon) and a noisy count of values (the rest) that sizes the interval; the interval is a bracket read off the tree and verified on a noisy histogram, or the bounds where it cannot be verified; stddev is the interval's half-width over the normal quantile of its level", quantileTreeShare))
+		out = append(out, fmt.Sprintf("quantiles use a noisy quantile tree (%g of their epsilon; quantiles of the same column share one tree built with the sum of their tree shares) and a noisy count of values (the rest) that sizes the interval; the interval is a bracket read off the tree and verified on a noisy histogram, or the bounds where it cannot be verified; stddev is the interval's half-width over the normal quantile of its level", quantileTreeShare))
 	}
 	if has(query.AggStddev, query.AggVariance) {
 		out = append(out, "stddev and variance come from a noisy count, sum and sum of squares; the interval is their extremes over the three components' intervals; stddev is the interval's half-width over the normal quantile of its level")

@@ -183,26 +183,45 @@ const quantileRankSlack = 0.02
 // probability at least 1-α whatever the data; the bracket's width (from a
 // noisy count of the values) only decides how often an end is verified.
 func (s *settings) quantile(a plan.Agg, sh share, values []float64) (estimate, error) {
-	lo, hi := a.Bounds[0], a.Bounds[1]
-	mc := float64(a.MaxContributionsPerPartition)
-	shTree, rest := halve(sh, quantileTreeShare)
-	shCount, shHist := halve(rest, 0.5)
+	shTree, _ := halve(sh, quantileTreeShare)
+	bq, err := s.quantileTree(a, shTree, values)
+	if err != nil {
+		return estimate{}, err
+	}
+	return s.quantileOn(bq, shTree, a, sh, values)
+}
+
+// quantileTree is the noisy tree of dpagg.BoundedQuantiles over a group's
+// values at share shTree.
+func (s *settings) quantileTree(a plan.Agg, shTree share, values []float64) (*dpagg.BoundedQuantiles, error) {
 	bq, err := dpagg.NewBoundedQuantiles(&dpagg.BoundedQuantilesOptions{
 		Epsilon: shTree.eps, Delta: shTree.delta,
 		MaxPartitionsContributed:     a.L0,
 		MaxContributionsPerPartition: a.MaxContributionsPerPartition,
-		Lower:                        lo, Upper: hi,
+		Lower:                        a.Bounds[0], Upper: a.Bounds[1],
 		TreeHeight: treeHeight, BranchingFactor: branchingFactor,
 		Noise: s.sampler,
 	})
 	if err != nil {
-		return estimate{}, fmt.Errorf("quantile: %w", err)
+		return nil, fmt.Errorf("quantile: %w", err)
 	}
 	for _, v := range values {
 		if err := bq.Add(v); err != nil {
-			return estimate{}, fmt.Errorf("quantile: %w", err)
+			return nil, fmt.Errorf("quantile: %w", err)
 		}
 	}
+	return bq, nil
+}
+
+// quantileOn reads quantile a off the noisy tree bq (built at shTree,
+// which may be the tree of several quantiles of the same values) and
+// checks its interval with the rest of a's own share sh (the part that
+// is not its tree's).
+func (s *settings) quantileOn(bq *dpagg.BoundedQuantiles, shTree share, a plan.Agg, sh share, values []float64) (estimate, error) {
+	lo, hi := a.Bounds[0], a.Bounds[1]
+	mc := float64(a.MaxContributionsPerPartition)
+	_, rest := halve(sh, quantileTreeShare)
+	shCount, shHist := halve(rest, 0.5)
 	q, err := bq.Result(a.P)
 	if err != nil {
 		return estimate{}, fmt.Errorf("quantile: %w", err)

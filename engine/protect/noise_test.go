@@ -369,3 +369,50 @@ func TestRoundCount(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantilesShareATree: two quantiles of the same values read one tree
+// built with both tree shares, so each is about as precise as one quantile
+// at twice the ε, and about twice as precise as when each builds its own
+// tree (the tree's noise scales with 1/ε). Measured as the spread of the
+// released median over many runs on the same values.
+func TestQuantilesShareATree(t *testing.T) {
+	values := make([]float64, 2000)
+	for i := range values {
+		values[i] = float64(i%100) + 0.5 // uniform over [0, 100)
+	}
+	median := func(shared bool) float64 {
+		src := ""
+		if shared {
+			src = "x"
+		}
+		aggs := []plan.Agg{
+			{Kind: query.AggQuantile, Name: "p50", P: 0.5, L0: 1, MaxContributionsPerPartition: 1, Bounds: [2]float64{0, 100}, Values: src},
+			{Kind: query.AggQuantile, Name: "p90", P: 0.9, L0: 1, MaxContributionsPerPartition: 1, Bounds: [2]float64{0, 100}, Values: src},
+		}
+		p := testPlan(nil, aggs, nil)
+		s := mustSettings(t, &Options{Epsilon: 0.1})
+		l, err := split(p, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws := []rawAgg{{values: values}, {values: values}}
+		const n = 400
+		var sq float64
+		for range n {
+			m, err := s.measures(p, l, raws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !(m[0].ci[0] <= m[0].value && m[0].value <= m[0].ci[1]) {
+				t.Fatalf("median %g outside its interval %v", m[0].value, m[0].ci)
+			}
+			sq += (m[0].value - 50) * (m[0].value - 50)
+		}
+		return math.Sqrt(sq / n)
+	}
+	own, shared := median(false), median(true)
+	t.Logf("RMS error of the median: %.3f with its own tree, %.3f with a shared one", own, shared)
+	if r := shared / own; r < 0.3 || r > 0.75 {
+		t.Errorf("shared/own RMS error %.2f, want about 0.5 (twice the tree's ε)", r)
+	}
+}

@@ -85,6 +85,9 @@ func (r *Release) ValueSD(l0, m int) float64 {
 			return stdDev(r.s.Mechanism, int64(l0), float64(m)/2, sh.eps/3, sh.delta/3)
 		case query.AggQuantile:
 			tree, _ := halve(sh, quantileTreeShare)
+			if k, ok := treeOf(a); ok {
+				tree = treeShares(r.plan, r.l)[k]
+			}
 			sigma := stdDev(r.s.Mechanism, treeHeight*int64(l0), float64(m), tree.eps, tree.delta)
 			return sigma * math.Sqrt(treeHeight*branchingFactor) / 2
 		}

@@ -277,10 +277,8 @@ func (r *Release) rehearse() error {
 
 // dryRun runs every mechanism of the plan once on an empty group.
 func (s *settings) dryRun(p *plan.Plan, l *layout, rec *rehearsal) error {
-	for i, a := range p.Aggs {
-		if _, err := s.measure(a, l.aggs[i], &rawAgg{}); err != nil {
-			return fmt.Errorf("aggregate %q: %w", a.Name, err)
-		}
+	if _, err := s.measures(p, l, make([]rawAgg, len(p.Aggs))); err != nil {
+		return err
 	}
 	if l.suppress && l.personsAgg < 0 {
 		if _, err := s.count(0, p.PersonsL0, p.PersonsLInf, l.persons); err != nil {
