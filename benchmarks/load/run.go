@@ -28,6 +28,8 @@ import (
 	"github.com/statgate/statgate/benchmarks/internal/host"
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/exec"
+	"github.com/statgate/statgate/engine/state"
+	"github.com/statgate/statgate/engine/state/postgres"
 	"github.com/statgate/statgate/engine/state/sqlite"
 	"github.com/statgate/statgate/policies"
 )
@@ -52,6 +54,11 @@ type Options struct {
 	MemoryLimit string
 	// Progress, when not nil, receives a line per cell.
 	Progress io.Writer
+	// StateURL, when set, keeps the state (ledger, audit log, tokens) in
+	// the PostgreSQL database it names (engine/state/postgres; an empty
+	// schema of its own, since the run creates tokens) instead of a fresh
+	// SQLite file beside the extracts.
+	StateURL string
 }
 
 // Cell is one (kind, clients) measurement.
@@ -176,7 +183,12 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		return nil, fmt.Errorf("load.Run: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := sqlite.Open(ctx, dir)
+	var st state.Store
+	if opt.StateURL != "" {
+		st, err = postgres.Open(ctx, opt.StateURL)
+	} else {
+		st, err = sqlite.Open(ctx, dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load.Run: %w", err)
 	}
