@@ -260,6 +260,20 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("survival and rates", func(t *testing.T) {
+		do(t, "survival page", chromedp.Navigate(s.url+"/#/survival"), chromedp.WaitVisible(chromedp.ID("analysis")),
+			chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result #result .chart svg path.step")))
+		if got := text(t, "#analysis-result .meta"); !strings.Contains(got, "ε spent: 1") {
+			t.Errorf("survival meta:\n%s", got)
+		}
+		shot(t, "console-survival.png")
+		do(t, "rates page", chromedp.Navigate(s.url+"/#/rates"), chromedp.WaitVisible(chromedp.ID("analysis")),
+			chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result table.result tbody tr")))
+		if got := text(t, "#analysis-result table.result"); !strings.Contains(got, "sex = F") {
+			t.Errorf("rates table:\n%s", got)
+		}
+	})
+
 	t.Run("cohort builder", func(t *testing.T) {
 		do(t, "cohort page", chromedp.Navigate(s.url+"/#/cohort"), chromedp.WaitVisible(chromedp.CSS("#includes .criterion")),
 			chromedp.Click(chromedp.CSS("main form button[type='submit']")), chromedp.WaitVisible(chromedp.CSS("#cohort-result table.result tbody tr")))

@@ -262,7 +262,7 @@ function chart(res) {
   xs.forEach((x, i) => { if (i % every === 0) g.push(s("text", { x: xc(x), y: H - B + 16, "text-anchor": "middle" }, String(x).slice(0, 14))); });
   g.push(s("line", { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: "#9aa6b2" }));
   g.push(s("text", { x: L, y: H - 8 }, cols[mi].name + " by " + cols[xi].name + (numeric ? " — line: released value, band: 95% interval" : " — bars: released value, whiskers: 95% interval")));
-  if (series.length > 1) series.forEach((name, k) => g.push(s("text", { x: W - R - 150, y: T + 12 + 14 * k, fill: colors[k] }, cols[si].name + " = " + name)));
+  if (series.length > 1) series.forEach((name, k) => g.push(s("text", { x: W - R - 150, y: T + 12 + 14 * k, style: "fill:" + colors[k % colors.length] }, cols[si].name + " = " + name)));
   return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "chart of " + cols[mi].name }, g));
 }
 
@@ -613,6 +613,98 @@ async function pageBudget(params) {
     : h("p", { class: "muted" }, "Nothing yet."));
 }
 
+// ---- rates and survival ---------------------------------------------------
+
+const analysisExamples = {
+  rates: { project: "diabetes-2026", event: { dataset: "npr", where: "icd10 LIKE 'E11%'", column: "contact_date" },
+    period: { from: "2015-01-01", to: "2024-12-31" }, strata: ["sex"], standardise: "esp2013", per: 100000, epsilon: 1 },
+  survival: { project: "cancer-survival", index: { dataset: "cancer", column: "diagnosis_date", where: "icd10 LIKE 'C50%'" },
+    event: { dataset: "death_causes", column: "death_date" }, end: "2024-12-31", interval: "year", horizon: 5, strata: ["stage"], epsilon: 1 },
+};
+
+function estimate(e) {
+  if (!e || e.suppressed || e.value === null) return h("td", { class: "suppressed" }, "suppressed");
+  return h("td", { class: "num" }, num(e.value), e.ci95 ? h("span", { class: "ci" }, "95% " + num(e.ci95[0]) + " – " + num(e.ci95[1])) : null);
+}
+
+function keyText(k) { return Object.entries(k || {}).map(([a, b]) => a + " = " + b).join(", ") || "all"; }
+
+function spentLine(m) {
+  return h("div", { class: "meta" }, h("span", {}, h("b", {}, "ε spent: "), h("span", { class: "cost" }, num(m.epsilon)), " on each of " + m.datasets.join(", ")),
+    h("span", { class: "muted" }, "query " + m.query_id));
+}
+
+function ratesView(res) {
+  return h("section", { class: "card", id: "result" }, h("h2", {}, "Incidence"), spentLine(res.meta),
+    h("table", { class: "result" }, h("thead", {}, h("tr", {}, ["stratum", "events", "person-years", "rate"].map(t => h("th", {}, t)))),
+      h("tbody", {}, res.rows.map(r => h("tr", {}, h("td", {}, keyText(r.key)), estimate(r.events), estimate(r.person_years), estimate(r.rate))))),
+    res.standardised && res.standardised.length ? [h("h3", {}, "Standardised (ESP 2013)"), h("table", {}, h("tbody", {}, res.standardised.map(r => h("tr", {}, h("td", {}, keyText(r.key)), estimate(r.rate)))))] : null,
+    res.meta.notes && res.meta.notes.length ? h("details", {}, h("summary", {}, "Notes (" + res.meta.notes.length + ")"), h("ul", { class: "notes" }, res.meta.notes.map(n => h("li", {}, n)))) : null);
+}
+
+// survivalChart draws each stratum's Kaplan–Meier curve as a step
+// function with its 95 % interval as a stepped band.
+function survivalChart(res) {
+  const W = 760, H = 280, L = 50, R = 150, T = 12, B = 40;
+  const tmax = Math.max(1, ...res.strata.flatMap(st => st.points.map(p => p.time)));
+  const x = t => L + (W - L - R) * t / tmax, y = v => T + (H - T - B) * (1 - v);
+  const colors = ["#2f6db5", "#c0582b", "#2f8f5b", "#8a4fb8", "#b08a1a", "#4a5561"];
+  const g = [];
+  for (let k = 0; k <= 4; k++) g.push(s("line", { x1: L, x2: W - R, y1: y(k / 4), y2: y(k / 4), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(k / 4) + 4, "text-anchor": "end" }, String(k / 4)));
+  for (let t = 0; t <= tmax; t++) g.push(s("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" }, String(t)));
+  res.strata.forEach((st, k) => {
+    const col = colors[k % colors.length];
+    let prev = { t: 0, v: 1, lo: 1, hi: 1 }, line = "M" + x(0) + "," + y(1);
+    for (const p of st.points) {
+      if (p.survival === null) break;
+      if (p.ci95) g.push(s("rect", { class: "band", x: x(prev.t), width: x(p.time) - x(prev.t), y: y(p.ci95[1]), height: y(p.ci95[0]) - y(p.ci95[1]), fill: col }));
+      line += " H" + x(p.time) + " V" + y(p.survival);
+      prev = { t: p.time, v: p.survival };
+    }
+    g.push(s("path", { class: "line step", d: line, stroke: col }));
+    g.push(s("text", { x: W - R + 8, y: T + 14 + 14 * k, style: "fill:" + col }, keyText(st.key)));
+  });
+  g.push(s("text", { x: L, y: H - 6 }, "survival by time since the index event (" + (res.interval || "intervals") + ") — steps: Kaplan–Meier estimate, shaded: 95% interval"));
+  return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "survival curves" }, g));
+}
+
+function survivalView(res) {
+  return h("section", { class: "card", id: "result" }, h("h2", {}, "Survival"), spentLine(res.meta), survivalChart(res),
+    res.strata.map(st => h("details", {}, h("summary", {}, keyText(st.key) + (st.median_survival ? " — median " + num(st.median_survival.value) : "")),
+      h("table", {}, h("thead", {}, h("tr", {}, ["time", "survival", "at risk"].map(t => h("th", {}, t)))),
+        h("tbody", {}, st.points.map(p => h("tr", {}, h("td", {}, String(p.time)),
+          p.survival === null ? h("td", { class: "suppressed" }, "suppressed") : h("td", { class: "num" }, num(p.survival), p.ci95 ? h("span", { class: "ci" }, "95% " + num(p.ci95[0]) + " – " + num(p.ci95[1])) : null),
+          h("td", { class: "num" }, p.at_risk === null ? "—" : num(p.at_risk)))))))),
+    res.meta.notes && res.meta.notes.length ? h("details", {}, h("summary", {}, "Notes (" + res.meta.notes.length + ")"), h("ul", { class: "notes" }, res.meta.notes.map(n => h("li", {}, n)))) : null);
+}
+
+// pageAnalysis is the form of POST /v1/rates or /v1/survival: the request
+// as JSON, started from a working example, with a free preview.
+function pageAnalysis(kind) {
+  const title = kind === "rates" ? "Incidence rates" : "Survival";
+  if (!me) return show(h("h1", {}, title), needSignIn(title));
+  const editor = h("textarea", { id: "analysis", rows: 14, spellcheck: "false" }, JSON.stringify(analysisExamples[kind], null, 2));
+  const out = h("div", { id: "analysis-result" });
+  const button = h("button", { type: "submit", id: "run-analysis" }, "Run");
+  const path = "/v1/" + kind;
+  const body = () => JSON.parse(editor.value);
+  const form = h("form", { onsubmit: async e => {
+    e.preventDefault();
+    let b;
+    try { b = body(); } catch (err) { out.replaceChildren(h("div", { class: "problem" }, h("div", { class: "title" }, "Not valid JSON"), String(err))); return; }
+    button.disabled = true;
+    out.replaceChildren(h("p", { class: "spinner" }, "Running…"));
+    try {
+      const res = await api("POST", path, b);
+      recordSpend(res, kind);
+      out.replaceChildren(kind === "rates" ? ratesView(res) : survivalView(res));
+    } catch (err) { out.replaceChildren(problemBox(err)); } finally { button.disabled = false; }
+  } }, h("label", { for: "analysis" }, "request (POST " + path + "; the API's OpenAPI document describes every field)"), editor,
+    h("div", { class: "row" }, button, previewButton(out, path, body)));
+  show(h("h1", {}, title), h("p", { class: "lead" }, kind === "rates" ? "Events per person-time from the persons register, by calendar year and attained age, optionally standardised to the 2013 European Standard Population."
+    : "Kaplan–Meier survival after an index event, censored at the end date, by strata."), h("div", { class: "card" }, form), out);
+}
+
 // ---- router ---------------------------------------------------------------
 
 async function route() {
@@ -632,6 +724,8 @@ async function route() {
     case "sql": return pageSQL();
     case "cohort": return pageCohort();
     case "budget": return pageBudget(params);
+    case "rates": return pageAnalysis("rates");
+    case "survival": return pageAnalysis("survival");
     default: return pageDataMap(params);
   }
 }
