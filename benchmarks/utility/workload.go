@@ -338,6 +338,36 @@ FROM cancer c JOIN population p USING (pid) GROUP BY c.stage`,
 FROM cancer c JOIN population p USING (pid) GROUP BY c.stage`,
 		},
 
+		// ------------------------------------------------ issue 13: person-level WITH, LEFT JOIN, expressions
+		{
+			Name: "mean_age_at_diagnosis_by_stage", Title: "Mean age at cancer diagnosis by stage (an aggregate of an expression)",
+			Project: Cancer, Principal: Researcher,
+			SQL: `SELECT c.stage, avg(year(c.diagnosis_date) - p.birth_year) AS mean_age, count(*) AS cases
+FROM cancer c JOIN population p USING (pid) GROUP BY 1`,
+			Exact: `SELECT c.stage, avg(year(c.diagnosis_date) - p.birth_year) AS mean_age, count(*) AS cases
+FROM cancer c JOIN population p USING (pid) GROUP BY 1`,
+		},
+		{
+			Name: "first_e11_patients_per_year", Title: "New (first-ever) E11 patients per year (a person-level WITH)",
+			Project: Diabetes, Principal: Researcher,
+			SQL: `WITH first AS (SELECT pid, min(contact_date) AS first_date FROM npr WHERE icd10 LIKE 'E11%' GROUP BY pid)
+SELECT year(first_date) AS year, count(*) AS patients FROM first GROUP BY 1`,
+			Exact: `WITH first AS (SELECT pid, min(contact_date) AS first_date FROM npr WHERE icd10 LIKE 'E11%' GROUP BY pid)
+SELECT year(first_date) AS year, count(*) AS patients FROM first GROUP BY 1`,
+		},
+		{
+			Name: "five_year_survival_by_stage", Title: "Five-year survival by stage at first diagnosis, diagnosed 2010–2019 (WITH + LEFT JOIN death_causes)",
+			Project: Cancer, Principal: Researcher,
+			SQL: `WITH dx AS (SELECT pid, min(diagnosis_date) AS dx_date, arg_min(stage, diagnosis_date) AS stage FROM cancer GROUP BY pid)
+SELECT dx.stage, count(*) AS patients,
+       avg(CASE WHEN d.death_date IS NULL OR date_diff('day', dx.dx_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived_5y
+FROM dx LEFT JOIN death_causes d USING (pid) WHERE dx.dx_date <= DATE '2019-12-31' GROUP BY 1`,
+			Exact: `WITH dx AS (SELECT pid, min(diagnosis_date) AS dx_date, arg_min(stage, diagnosis_date) AS stage FROM cancer GROUP BY pid)
+SELECT dx.stage, count(*) AS patients,
+       avg(CASE WHEN d.death_date IS NULL OR date_diff('day', dx.dx_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived_5y
+FROM dx LEFT JOIN death_causes d USING (pid) WHERE dx.dx_date <= DATE '2019-12-31' GROUP BY 1`,
+		},
+
 		// ------------------------------------------------ cohorts
 		{
 			Name: "c50_cohort_by_municipality_sex", Title: "Cohort: persons with a C50 (breast cancer) contact, by municipality and sex",
