@@ -100,6 +100,8 @@ func fromMeta(m result.Meta) Meta {
 		Extract:         m.Extract,
 		Warnings:        slices.Clone(m.Warnings),
 		DryRun:          fromDryRun(m.DryRun),
+		Cached:          m.Cached,
+		CachedFrom:      m.CachedFrom,
 	}
 }
 
@@ -118,6 +120,7 @@ func fromDryRun(d *result.DryRun) *DryRun {
 		SmallestReleasable: d.SmallestReleasable,
 		BoundsFromData:     d.BoundsFromData,
 		Fits:               d.Fits,
+		Cached:             d.Cached,
 		BudgetAfter: convert(d.BudgetAfter, func(a result.DryRunAfter) DryRunAfter {
 			return DryRunAfter{Dataset: a.Dataset, RemainingEpsilon: a.RemainingEpsilon, RemainingDelta: a.RemainingDelta, RemainingRho: a.RemainingRho}
 		}),

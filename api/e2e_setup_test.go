@@ -114,6 +114,9 @@ type e2eConfig struct {
 	diabetesEpsilon float64
 	// accounting replaces the policy's accounting ("": the policy's).
 	accounting string
+	// repeats turns free repeats on (engine.Options.NoRepeats false); the
+	// other tests ask one question several times to see it paid each time.
+	repeats bool
 	// maxBody is api.Options.MaxBodyBytes (0: the default).
 	maxBody int64
 	// queryTimeout is engine.Options.QueryTimeout (0: the default).
@@ -166,7 +169,7 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 		pol.Accounting = cfg.accounting
 	}
 	eng, err := engine.New(ctx, &engine.Options{
-		Policy: pol, DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout,
+		Policy: pol, DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout, NoRepeats: !cfg.repeats,
 	})
 	if err != nil {
 		t.Fatal(err)

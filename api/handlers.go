@@ -324,6 +324,9 @@ func (h *Handler) runQuery(w http.ResponseWriter, r *http.Request, mt string, re
 	if req.DryRun {
 		hd.Set("Statgate-Dry-Run", "true")
 	}
+	if res.Meta.Cached {
+		hd.Set("Statgate-Cached", "true")
+	}
 	if mt == MediaCSV {
 		hd.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "statgate-"+safeFileName(res.Meta.QueryID)+".csv"))
 		mt += "; charset=utf-8; header=present"

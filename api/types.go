@@ -169,6 +169,10 @@ type Meta struct {
 	// DryRun is set, and Rows empty, for ?dry_run=true: the cost and the
 	// expected accuracy, with nothing read or debited.
 	DryRun *DryRun `json:"dry_run,omitempty"`
+	// Cached is true for a free repeat: the stored release of an
+	// identical question (CachedFrom its query id), at no cost.
+	Cached     bool   `json:"cached,omitempty"`
+	CachedFrom string `json:"cached_from,omitempty"`
 }
 
 // Spend is one part of a result's budget split.
@@ -504,6 +508,9 @@ type DryRun struct {
 	// each budget after paying it.
 	Fits        bool          `json:"fits"`
 	BudgetAfter []DryRunAfter `json:"budget_after"`
+	// Cached is true when the question was answered before in the
+	// project: it would be a free repeat, and Cost is zero.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // DryRunCost is a request's cost to one budget.

@@ -45,6 +45,11 @@ type Options struct {
 	QueryTimeout time.Duration
 	// Noise replaces the policy's noise mechanism; tests only.
 	Noise noise.Noise
+	// NoRepeats turns free repeats off: every question is answered (and
+	// paid) anew instead of from the state store's result cache. For
+	// harnesses that re-ask a question to measure its noise (the utility
+	// benchmark, statistical tests); a server keeps repeats on.
+	NoRepeats bool
 }
 
 // Engine answers requests with protected results. It is safe for
@@ -62,6 +67,7 @@ type Engine struct {
 	state    state.Store
 	ledger   state.Ledger
 	audit    state.AuditLog
+	cache    state.Cache  // released answers, for free repeats
 	book     *budget.Book // decides debits from the policy's budgets
 
 	closeOnce sync.Once
@@ -183,7 +189,7 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 		}
 		return nil, fmt.Errorf("engine.New: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
 	}
-	e.state, e.ledger, e.audit = o.State, o.State.Ledger(), o.State.Audit()
+	e.state, e.ledger, e.audit, e.cache = o.State, o.State.Ledger(), o.State.Audit(), o.State.Cache()
 	acct, err := budget.ForAccounting(o.Policy.Accounting)
 	if err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)

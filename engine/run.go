@@ -71,6 +71,8 @@ type prepared struct {
 	options protect.Options
 
 	debitedEpsilon, debitedDelta float64 // set once the ledger took them
+	// cacheKey identifies the question for free repeats (cacheKey).
+	cacheKey string
 }
 
 // Query runs one request through the whole pipeline: compile, plan,
@@ -95,12 +97,18 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 	}
 	var res *result.Result
 	if err == nil {
-		res, err = e.run(ctx, p, pr, queryID)
+		pr.cacheKey = cacheKey(pr)
+		if res = e.cached(ctx, pr, queryID); res == nil {
+			res, err = e.run(ctx, p, pr, queryID)
+		}
 	}
 	// The audit entry is written whatever happened; a result whose entry
 	// cannot be written is not released.
 	if aerr := e.appendAudit(context.WithoutCancel(ctx), p, r, pr, queryID, res, err); aerr != nil && err == nil {
 		err = internal("audit", state.Unavailable(aerr))
+	}
+	if err == nil && !res.Meta.Cached {
+		e.store(context.WithoutCancel(ctx), pr, res)
 	}
 	if err != nil {
 		var ie *internalError
@@ -297,6 +305,13 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	}
 	res := rel.DryRun()
 	d := res.Meta.DryRun
+	pr.cacheKey = cacheKey(pr)
+	if hit := e.cached(ctx, pr, ""); hit != nil {
+		// A repeat is free: nothing would be debited.
+		d.Cached, cost = true, budget.Cost{}
+		res.Meta.Epsilon, res.Meta.Delta, res.Meta.Rho, res.Meta.ZDelta = 0, 0, 0, 0
+		res.Meta.Notes = append(res.Meta.Notes, "this question was answered before in the project ("+hit.Meta.CachedFrom+"): asking it again returns that answer at no cost")
+	}
 	res.Meta.Project = project
 	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
 	res.Meta.Epsilon, res.Meta.Delta = rel.Epsilon(), rel.Delta()
@@ -306,7 +321,7 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	res.Meta.Notes = append(res.Meta.Notes, "dry run: nothing was read from the registries and nothing was debited")
 	spend := budget.Spend{Project: project, Datasets: pr.plan.Datasets, Cost: cost}
 	switch err := e.book.Check(ctx, e.ledger, spend); {
-	case err == nil:
+	case err == nil || d.Cached:
 		d.Fits = true
 	case refusal.CodeOf(err) == refusal.BudgetExhausted:
 		res.Meta.Notes = append(res.Meta.Notes, "the budget cannot pay this now: "+err.Error())

@@ -118,6 +118,11 @@ type Meta struct {
 	// DryRun is set, and Rows empty, when the request asked what it would
 	// cost and how accurate it would be without running (?dry_run=true).
 	DryRun *DryRun `json:"dry_run,omitempty"`
+	// Cached is true when the answer is a free repeat: the stored release
+	// of an identical question asked before in the project (CachedFrom is
+	// its query id), returned again at no cost.
+	Cached     bool   `json:"cached,omitempty"`
+	CachedFrom string `json:"cached_from,omitempty"`
 }
 
 // DryRun states what a request would cost and how accurate its answer
@@ -142,6 +147,9 @@ type DryRun struct {
 	// each budget after paying it.
 	Fits        bool          `json:"fits"`
 	BudgetAfter []DryRunAfter `json:"budget_after"`
+	// Cached is true when the question was answered before in the
+	// project: it would be a free repeat, and Cost is zero.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // DryRunCost is a request's cost to one budget.

@@ -18,9 +18,10 @@
 // chain and check the log over a backend's transaction, and package tokens
 // issues, hashes and checks tokens. A store only keeps what they decide.
 //
-// A result cache, which will answer an identical checked question in the
-// same project from its stored release at no cost, is state too and will
-// be a store here beside these three.
+// The result cache (Cache) answers an identical checked question in the
+// same project from its stored release at no cost: releasing a released
+// answer again is post-processing. It is state too, so it survives
+// restarts and is shared by replicas on one store.
 //
 // Package statetest holds the behavioural tests every backend passes.
 package state
@@ -58,6 +59,7 @@ type Store interface {
 	Ledger() Ledger
 	Audit() AuditLog
 	Tokens() Tokens
+	Cache() Cache
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	// Close releases the store; the Ledger, AuditLog and Tokens it gave
@@ -144,4 +146,19 @@ type Tokens interface {
 	// it fail. Revoking a revoked token is a no-op. An unknown id is
 	// tokens.ErrNotFound.
 	Revoke(ctx context.Context, id string) error
+}
+
+// Cache keeps released answers by project and question key (the engine
+// derives the key from the checked question, its parameters and the
+// extracts' version; see engine's cacheKey). Answers are never shared
+// across projects: a key is looked up in one project only.
+type Cache interface {
+	// Get returns the stored answer of key in project and the query id
+	// that released it; ok is false when there is none.
+	Get(ctx context.Context, project, key string) (body []byte, queryID string, ok bool, err error)
+	// Put stores body, released by queryID, as the answer of key in
+	// project. When an answer is already stored the first one is kept
+	// (two identical questions racing both paid; either answer is a
+	// valid release).
+	Put(ctx context.Context, project, key, queryID string, body []byte) error
 }

@@ -75,6 +75,7 @@ type Store struct {
 	ledger *ledger
 	audit  *auditLog
 	tokens *tokenStore
+	cache  *resultCache
 }
 
 var _ state.Store = (*Store)(nil)
@@ -108,6 +109,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s.ledger = &ledger{st: s}
 	s.audit = &auditLog{st: s}
 	s.tokens = &tokenStore{st: s}
+	s.cache = &resultCache{st: s}
 	return s, nil
 }
 
@@ -138,6 +140,9 @@ func (s *Store) Audit() state.AuditLog { return s.audit }
 
 // Tokens implements state.Store.
 func (s *Store) Tokens() state.Tokens { return s.tokens }
+
+// Cache implements state.Store.
+func (s *Store) Cache() state.Cache { return s.cache }
 
 // Ping implements state.Store.
 func (s *Store) Ping(ctx context.Context) error {

@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Advisory lock keys (pg_advisory_xact_lock's two-int form: the first int
 // is statgate's, the second says what is locked).
@@ -116,6 +116,16 @@ var migrations = [][]string{
 				WHERE e.project = s.project AND e.dataset = s.dataset), s.rho_units),
 			zdelta_units = coalesce((SELECT sum(e.zdelta_units) FROM budget_entries e
 				WHERE e.project = s.project AND e.dataset = s.dataset), s.delta_units)`,
+	},
+	{ // 3: the result cache, as SQLite's migration 5.
+		`CREATE TABLE result_cache (
+			project  text  NOT NULL,
+			key      text  NOT NULL,
+			query_id text  NOT NULL,
+			time     text  NOT NULL,
+			body     bytea NOT NULL,
+			PRIMARY KEY (project, key)
+		)`,
 	},
 }
 

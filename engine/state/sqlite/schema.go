@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrations[i] brings the schema from version i to version i+1. Append
 // new steps; never edit a released one.
@@ -111,6 +111,17 @@ var migrations = [][]string{
 				WHERE e.project = budget_spent.project AND e.dataset = budget_spent.dataset), rho_units),
 			zdelta_units = coalesce((SELECT sum(e.zdelta_units) FROM budget_entries e
 				WHERE e.project = budget_spent.project AND e.dataset = budget_spent.dataset), delta_units)`,
+	},
+	{ // 5: the result cache: a released answer per project × question
+		// key, as the engine's JSON of the result.
+		`CREATE TABLE result_cache (
+			project  TEXT NOT NULL,
+			key      TEXT NOT NULL,
+			query_id TEXT NOT NULL,
+			time     TEXT NOT NULL,
+			body     BLOB NOT NULL,
+			PRIMARY KEY (project, key)
+		) STRICT`,
 	},
 }
 

@@ -1,7 +1,7 @@
 // Package statetest is the behavioural test suite of engine/state: every
 // backend runs it on its own store, so that they all debit, chain and
 // authenticate alike. A backend's test calls Run (or one of TestLedger,
-// TestAuditLog and TestTokens) with a Backend that opens its stores:
+// TestAuditLog, TestTokens and TestCache) with a Backend that opens its stores:
 //
 //	func TestState(t *testing.T) {
 //		statetest.Run(t, func(t *testing.T, now func() time.Time) (state.Store, func(*testing.T) state.Store) {
@@ -32,6 +32,7 @@ func Run(t *testing.T, b Backend) {
 	t.Run("Ledger", func(t *testing.T) { TestLedger(t, b) })
 	t.Run("AuditLog", func(t *testing.T) { TestAuditLog(t, b) })
 	t.Run("Tokens", func(t *testing.T) { TestTokens(t, b) })
+	t.Run("Cache", func(t *testing.T) { TestCache(t, b) })
 }
 
 // open opens a store on the real clock.

@@ -1,0 +1,45 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// resultCache is the state.Cache of a Store: table result_cache.
+type resultCache struct{ st *Store }
+
+// Get implements state.Cache.
+func (c *resultCache) Get(ctx context.Context, project, key string) ([]byte, string, bool, error) {
+	var (
+		body    []byte
+		queryID string
+	)
+	err := c.st.pool.QueryRow(ctx, `SELECT body, query_id FROM result_cache WHERE project = $1 AND key = $2`,
+		project, key).Scan(&body, &queryID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("postgres.Cache.Get: %w", err)
+	}
+	return body, queryID, true, nil
+}
+
+// Put implements state.Cache: the first answer stored for a key is kept.
+func (c *resultCache) Put(ctx context.Context, project, key, queryID string, body []byte) error {
+	if project == "" || key == "" || len(body) == 0 {
+		return errors.New("postgres.Cache.Put: a project, a key and an answer are required")
+	}
+	err := c.st.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO result_cache (project, key, query_id, time, body) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (project, key) DO NOTHING`, project, key, queryID, formatTime(c.st.now()), body)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres.Cache.Put: %w", err)
+	}
+	return nil
+}
