@@ -16,6 +16,7 @@ import (
 
 // queryOptions are the flags of `statgate query`.
 type queryOptions struct {
+	repeats bool // free repeats from the result cache
 	policy  string
 	data    string
 	state   string
@@ -37,6 +38,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.as, "as", "", "principal asking, as named in the policy's project members (required)")
 	fs.Float64Var(&o.epsilon, "epsilon", 0, "ε to spend (default: the policy's default)")
 	fs.BoolVar(&o.totals, "totals", false, "add margins (totals) with secondary suppression")
+	fs.BoolVar(&o.repeats, "repeats", true, "answer a question asked before in the project from its stored release, at no cost (false: answer and pay anew)")
 	fs.StringVar(&o.format, "format", "table", "output format: table (values with [95% CI]), json (the API's JSON) or csv (the API's CSV)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -58,7 +60,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer store.Close()
-	eng, err := engine.New(ctx, &engine.Options{Policy: pol, DataDir: o.data, State: store})
+	eng, err := engine.New(ctx, &engine.Options{Policy: pol, DataDir: o.data, State: store, NoRepeats: !o.repeats})
 	if err != nil {
 		return err
 	}

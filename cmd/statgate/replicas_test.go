@@ -115,7 +115,7 @@ func (c *cluster) start(n int) {
 		r := &replica{base: "http://" + addr, log: &syncBuffer{}, done: make(chan struct{})}
 		r.cmd = osexec.Command(os.Args[0], "serve", "--addr", addr, "--metrics-addr", "", "--policy", c.policy,
 			"--data", c.data, "--state", c.stateURL, "--threads", "1", "--max-concurrent", "64", "--max-per-principal", "64",
-			"--watch-extracts", "200ms")
+			"--watch-extracts", "200ms", "--repeats=false")
 		r.cmd.Env = append(os.Environ(), envExecMain+"=1")
 		r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 		if err := r.cmd.Start(); err != nil {
@@ -444,7 +444,7 @@ func TestBackendsAgree(t *testing.T) {
 			}
 			var s session
 			for i := range 5 {
-				code, _, errOut := cmd([]string{"query"}, "--policy", c.policy, "--project", "diabetes-2026", "--as", "ingrid", "--epsilon", "0.5", "--format", "json",
+				code, _, errOut := cmd([]string{"query"}, "--policy", c.policy, "--project", "diabetes-2026", "--as", "ingrid", "--epsilon", "0.5", "--format", "json", "--repeats=false",
 					"SELECT sex, count(*) AS persons FROM population GROUP BY 1")
 				reason := "released"
 				switch {

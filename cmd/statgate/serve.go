@@ -19,6 +19,7 @@ import (
 
 // serveOptions are the flags of `statgate serve`.
 type serveOptions struct {
+	repeats      bool // free repeats from the result cache (engine.Options.NoRepeats off)
 	addr         string
 	metricsAddr  string // operators' /metrics listener; "" serves none
 	policy       string
@@ -42,8 +43,10 @@ func (o *serveOptions) register(fs interface {
 	IntVar(*int, string, int, string)
 	DurationVar(*time.Duration, string, time.Duration, string)
 	Int64Var(*int64, string, int64, string)
+	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.BoolVar(&o.repeats, "repeats", true, "answer an identical question in the same project from its stored release, at no cost (false: every question is answered and paid anew)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", api.DefaultMetricsAddr,
 		`address of the operators' Prometheus /metrics listener, kept off the public one ("" serves no metrics)`)
 	fs.StringVar(&o.policy, "policy", defaultPolicy, "policy file (env STATGATE_POLICY)")
@@ -101,6 +104,7 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 	eng, err := engine.New(ctx, &engine.Options{
 		Policy: pol, DataDir: o.data, State: store,
 		MemoryLimit: o.memoryLimit, Threads: o.threads, QueryTimeout: o.queryTimeout,
+		NoRepeats: !o.repeats,
 	})
 	if err != nil {
 		return err
