@@ -33,7 +33,9 @@ func mechanismRho(mechanism string, eps, delta float64) float64 {
 // mechanism it runs of that mechanism's ρ (mechanismRho), each component
 // of an aggregate counted apart (avg: a count and a sum; variance and
 // stddev: the library's three; quantiles: the tree, a count and a
-// histogram), the persons count and the contribution profile included.
+// histogram; quantiles of one list of values share one tree, charged once
+// at the sum of their tree shares), the persons count and the
+// contribution profile included.
 // Partition selection is (ε, δ)-DP, not Gaussian: it is charged ε²/2 and
 // its δ is additive (ZDelta). The query is then ZDelta-approximately
 // ρ-zCDP, and the ledger's zCDP account adds up these two amounts.
@@ -54,11 +56,18 @@ func (r *Release) Rho() float64 {
 		case query.AggQuantile:
 			tree, rest := halve(sh, quantileTreeShare)
 			cnt, hist := halve(rest, 0.5)
-			rho += mechanismRho(mech, tree.eps, tree.delta) +
-				mechanismRho(mech, cnt.eps, cnt.delta) + mechanismRho(mech, hist.eps, hist.delta)
+			rho += mechanismRho(mech, cnt.eps, cnt.delta) + mechanismRho(mech, hist.eps, hist.delta)
+			if _, shared := treeOf(a); !shared {
+				rho += mechanismRho(mech, tree.eps, tree.delta)
+			}
 		default:
 			rho += mechanismRho(mech, sh.eps, sh.delta)
 		}
+	}
+	// Quantiles of one list of values share one tree built with the sum
+	// of their tree shares: one mechanism at that sum.
+	for _, t := range treeShares(r.plan, r.l) {
+		rho += mechanismRho(mech, t.eps, t.delta)
 	}
 	if r.l.suppress && r.l.personsAgg < 0 {
 		rho += mechanismRho(mech, r.l.persons.eps, r.l.persons.delta)

@@ -34,6 +34,8 @@ func TestReleaseRho(t *testing.T) {
 			Options{Epsilon: 0.9}, 3 * 0.3 * 0.3 / 2, 0, 1e-12},
 		{"Laplace median: tree, count, histogram", testPlan(nil, []plan.Agg{stayMedian}, nil),
 			Options{Epsilon: 1}, (0.75*0.75 + 2*0.125*0.125) / 2, 0, 1e-12},
+		{"Laplace median and p90 of one column: one tree at the summed share", testPlan(nil, []plan.Agg{sharedQ("stay_median", 0.5), sharedQ("stay_p90", 0.9)}, nil),
+			Options{Epsilon: 2}, (1.5*1.5 + 4*0.125*0.125) / 2, 0, 1e-12},
 		{"Gaussian count with selection", testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil),
 			Options{Epsilon: 1, Delta: 1e-6, Mechanism: Gaussian, MinCellCount: 5},
 			gaussRho(0.5, 0.5e-6) + 0.5*0.5/2, 0.5e-6, 0.0021},
@@ -57,4 +59,12 @@ func TestReleaseRho(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedQ is a quantile of stay that reads the same values as every other
+// sharedQ, so that they share one tree.
+func sharedQ(name string, p float64) plan.Agg {
+	a := stayMedian
+	a.Name, a.P, a.Values = name, p, "stay"
+	return a
 }
