@@ -172,7 +172,9 @@ func (e *Engine) runEpiRequest(ctx context.Context, p Principal, kind, project s
 
 // runEpi debits the budget, executes the plan and protects the result.
 func (e *Engine) runEpi(ctx context.Context, x *loaded, p Principal, pr *epiPrepared, queryID string) (any, error) {
-	cost, err := budget.NewZCost(pr.epsilon, pr.delta, pr.rho, 0)
+	// Its δ (if any) is charged beside ρ as well: ρ covers only its Laplace
+	// mechanisms.
+	cost, err := budget.NewZCost(pr.epsilon, pr.delta, pr.rho, pr.delta)
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
 			QueryID: queryID, Project: pr.project, Principal: p.Name,
