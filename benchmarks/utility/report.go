@@ -85,6 +85,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	r.writeOverall(b)
 	r.writeAnswers(b)
 	r.writeAccuracy(b)
+	if r.Epi != nil {
+		if err := r.Epi.WriteMarkdown(b); err != nil {
+			return err
+		}
+	}
 	writeDefinitions(b)
 	r.writeWorkload(b)
 	_, err := io.WriteString(w, b.String())

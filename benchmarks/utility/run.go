@@ -114,6 +114,8 @@ type Report struct {
 	// History holds rows of the History table (HistoryRow) to write,
 	// oldest first; set by the caller.
 	History []string
+	// Epi is the epidemiology section (RunEpi), when the caller ran it.
+	Epi *EpiReport
 }
 
 // asker is what Run needs of the engine.

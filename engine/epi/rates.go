@@ -30,7 +30,7 @@ const daysPerYear = 365.25
 // EventsShare is the part of a rates question's ε that goes to the event
 // counts; the rest goes to person-time, whose cells are large, so its
 // noise matters far less to a rate.
-const EventsShare = 0.9
+const EventsShare = 0.75
 
 // RatesQuery is a checked incidence question. Each person of the persons
 // register (meeting Cohort) is at risk from From, or 1 July of the birth
@@ -301,7 +301,7 @@ func (r *RatesRelease) Apply(ctx context.Context, rr array.RecordReader) (*Rates
 	}
 	if q(p).Standardise {
 		res.Meta.Notes = append(res.Meta.Notes,
-			"standardised: direct standardisation with the 2013 European Standard Population (Eurostat 2013) over 5-year attained-age groups 0-4 … 90-94, 95+; an age group whose noisy person-years are within 3 standard deviations of 0 is pooled with the next younger groups (the pool's rate for each); ci95 is normal with the Poisson and noise variances")
+			"standardised: direct standardisation with the 2013 European Standard Population (Eurostat 2013) over 5-year attained-age groups 0-4 … 90-94, 95+; an age group whose noisy person-years are within 10 standard deviations of 0 is pooled with the next younger groups (the pool's rate for each); ci95 is normal with the Poisson and noise variances")
 	}
 	return res, nil
 }
@@ -437,6 +437,11 @@ func rateEstimate(e, sdE, years, sdT, per float64) Estimate {
 	return released(rate, sd, ci)
 }
 
+// poolYears is the pooling rule of sparse age groups in standardised
+// rates: a pool's noisy person-years must exceed this many standard
+// deviations of their noise.
+const poolYears = 10
+
 // standardise releases directly standardised rates (ESP 2013) per
 // combination of the strata other than age_band.
 func (r *RatesRelease) standardise(cells [][]string, noisy []noisyCell) []StandardisedRow {
@@ -456,17 +461,17 @@ func (r *RatesRelease) standardise(cells [][]string, noisy []noisyCell) []Standa
 		row := rows[k]
 		var dsr, v, vNoise float64
 		// Age groups from the oldest down; a group whose noisy
-		// person-years are within 3 standard deviations of 0 is pooled
+		// person-years are within poolYears standard deviations of 0 is pooled
 		// with the next younger ones until the pool's are not, and every
-		// group of a pool takes the pool's rate.
+		// group of a pool takes the pool's rate: a ratio of noisy sparse
+		// counts would be biased upwards and dominate the variance.
 		var pool []int
 		var pe, pt, pn float64
 		flush := func(force bool) {
-			sdT := r.time.sd * math.Sqrt(pn)
-			if len(pool) == 0 || (!force && pt <= 3*sdT) || pt <= 0 {
+			sdT, sdE := r.time.sd*math.Sqrt(pn), r.events.sd*math.Sqrt(pn)
+			if len(pool) == 0 || (!force && pt <= poolYears*sdT) || pt <= 0 {
 				return
 			}
-			sdE := r.events.sd * math.Sqrt(pn)
 			rate := pe / pt
 			var w float64
 			for _, g := range pool {

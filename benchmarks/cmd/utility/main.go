@@ -34,6 +34,8 @@ type options struct {
 	cells      string
 	history    string
 	source     string
+	epi        bool
+	epiOnly    bool
 }
 
 func main() {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.history, "history", "", "add this run's targets figures to the report's History table under this label (e.g. 'after item 5'); rows already in --out are kept either way")
 	fs.StringVar(&o.source, "source", "", "how the report describes the source tree (default: git's short commit, and whether engine/ or policies/ have uncommitted changes)")
 	fs.BoolVar(&o.regenerate, "regenerate", false, "generate and load the data even when cached")
+	fs.BoolVar(&o.epi, "epi", true, "also ask the epidemiology questions (POST /v1/survival and /v1/rates at ε 1, issue 13) and report them against exact Kaplan–Meier and rates")
+	fs.BoolVar(&o.epiOnly, "epi-only", false, "ask only the epidemiology questions and print their section (--out is not written)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,9 +90,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.epiOnly {
+		er, err := utility.RunEpi(ctx, d, pol, o.reps, "")
+		if err != nil {
+			return err
+		}
+		return er.WriteMarkdown(stdout)
+	}
 	rep, err := utility.Run(ctx, &utility.Options{Data: d, Policy: pol, Questions: qs, Reps: o.reps, Progress: stderr})
 	if err != nil {
 		return err
+	}
+	if o.epi {
+		if rep.Epi, err = utility.RunEpi(ctx, d, pol, o.reps, ""); err != nil {
+			return err
+		}
 	}
 	rep.Command = commandLine(args)
 	rep.Commit = o.source
