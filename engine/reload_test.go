@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/engine/exec"
@@ -21,8 +22,11 @@ func TestReloadNamesTheNewExtracts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Meta.Extract != before.Fingerprint || len(before.Fingerprint) != 64 {
-		t.Fatalf("meta.extract = %q, want the extracts' fingerprint %q", res.Meta.Extract, before.Fingerprint)
+	if res.Meta.Extract != before.ID || len(before.ID) != 32 {
+		t.Fatalf("meta.extract = %q, want the extracts' version ID %q", res.Meta.Extract, before.ID)
+	}
+	if strings.Contains(before.Fingerprint, res.Meta.Extract) {
+		t.Fatalf("meta.extract %q is part of the fingerprint %q, an exact function of every row", res.Meta.Extract, before.Fingerprint)
 	}
 	if _, changed, err := e.Reload(ctx); err != nil || changed {
 		t.Fatalf("Reload of an unchanged file = %v, %v; want unchanged", changed, err)
@@ -44,8 +48,8 @@ func TestReloadNamesTheNewExtracts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Meta.Extract != after.Fingerprint {
-		t.Errorf("after the reload meta.extract = %q, want the new %q", res.Meta.Extract, after.Fingerprint)
+	if res.Meta.Extract != after.ID {
+		t.Errorf("after the reload meta.extract = %q, want the new %q", res.Meta.Extract, after.ID)
 	}
 	if got := e.current().sizes["population"]; got != 2000 {
 		t.Errorf("population has %d rows after the reload, want the new load's 2000", got)
@@ -57,7 +61,7 @@ func TestReloadNamesTheNewExtracts(t *testing.T) {
 	if _, _, err := e.Reload(ctx); err == nil {
 		t.Error("Reload of a garbage file succeeded")
 	}
-	if res, err := e.Query(ctx, ingrid, req); err != nil || res.Meta.Extract != after.Fingerprint {
-		t.Errorf("after a refused reload: %v, extract %v; want answers from %s", err, res, after.Fingerprint)
+	if res, err := e.Query(ctx, ingrid, req); err != nil || res.Meta.Extract != after.ID {
+		t.Errorf("after a refused reload: %v, extract %v; want answers from %s", err, res, after.ID)
 	}
 }

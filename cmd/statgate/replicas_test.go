@@ -384,8 +384,8 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 
 	// A new load next to the running survivors.
 	before := ok[0].extract
-	if len(before) != 64 {
-		t.Fatalf("answers name extract %q, want a fingerprint", before)
+	if len(before) != 32 {
+		t.Fatalf("answers name extract %q, want a version ID", before)
 	}
 	gen := t.TempDir()
 	if code, _, errOut := runCmd(ctx, "gen", "--persons", "1500", "--seed", "5", "--out", gen); code != 0 {

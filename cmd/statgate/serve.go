@@ -125,7 +125,7 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 	}
 	global, perPrincipal := h.Limits()
 	log.Info("serving", "addr", o.addr, "policy", pol.Path, "data", o.data, "state", describeState(o.state, o.data),
-		"extract", eng.ExtractVersion().Fingerprint, "max_concurrent", global, "max_per_principal", perPrincipal)
+		"extract", eng.ExtractVersion().ID, "fingerprint", eng.ExtractVersion().Fingerprint, "max_concurrent", global, "max_per_principal", perPrincipal)
 	reloads(ctx, eng, o.watchExtracts, log)
 	return api.ServeWithMetrics(ctx, o.addr, o.metricsAddr, h, log)
 }
@@ -143,9 +143,9 @@ func reloads(ctx context.Context, eng *engine.Engine, every time.Duration, log *
 			case err != nil:
 				log.Error("extracts not reloaded; the previous ones keep serving", "trigger", how, "error", err)
 			case changed:
-				log.Info("extracts reloaded", "trigger", how, "extract", v.Fingerprint)
+				log.Info("extracts reloaded", "trigger", how, "extract", v.ID)
 			default:
-				log.Info("extracts unchanged", "trigger", how, "extract", v.Fingerprint)
+				log.Info("extracts unchanged", "trigger", how, "extract", v.ID)
 			}
 		}
 	}

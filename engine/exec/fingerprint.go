@@ -2,16 +2,19 @@ package exec
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // volatileColumns are left out of Fingerprint: they record when, not
-// what, was loaded.
+// what, was loaded, or hold the load's secret version key.
 var volatileColumns = map[string]map[string]bool{
-	loadTable: {"loaded_at": true},
+	loadTable: {"loaded_at": true, "version_key": true},
 }
 
 // Fingerprint hashes the database's state: every table's name, its
@@ -54,4 +57,65 @@ func (db *DB) Fingerprint(ctx context.Context) (string, error) {
 		fmt.Fprintf(h, "rows %d %s\n", rows, total)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// newVersionKey returns a fresh secret for a load's version key: 32
+// random bytes, hex-encoded.
+func newVersionKey() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("exec: version key: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// processKey stands in for the version key of an extracts file written
+// before Load recorded one: random per process, so replicas of such a
+// file name its version differently (a new load mends that).
+var processKey = sync.OnceValue(func() string {
+	k, err := newVersionKey()
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return k
+})
+
+// VersionID returns the public name of the database's version: the first
+// 32 hex digits of HMAC-SHA256, keyed with the secret Load wrote into the
+// file, of the Fingerprint fp. Answers carry this ID, never the
+// fingerprint: the fingerprint is an exact function of every row, so
+// anyone who knows every record but one could test the last one against
+// it, and a dry run would hand that test out for free. Without the key
+// the ID is a pseudo-random label: equal for replicas of one file, new
+// for every load, saying nothing about the rows.
+func (db *DB) VersionID(ctx context.Context, fp string) (string, error) {
+	key, err := db.versionKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("exec.VersionID: %w", err)
+	}
+	if key == "" {
+		key = processKey()
+	}
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(fp))
+	return hex.EncodeToString(m.Sum(nil))[:32], nil
+}
+
+// versionKey reads the key Load recorded, or "" for a file without one
+// (no load table, or one written before the key existed).
+func (db *DB) versionKey(ctx context.Context) (string, error) {
+	var n int
+	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns()
+		WHERE table_name = $1 AND column_name = 'version_key'`, loadTable).Scan(&n)
+	if err != nil || n == 0 {
+		return "", err
+	}
+	var key *string
+	if err := db.sql.QueryRowContext(ctx, "SELECT max(version_key) FROM "+quoteIdent(loadTable)).Scan(&key); err != nil {
+		return "", err
+	}
+	if key == nil {
+		return "", nil
+	}
+	return *key, nil
 }

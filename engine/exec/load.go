@@ -202,13 +202,18 @@ func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources [
 	}
 	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TABLE `+quoteIdent(loadTable)+` (
 		dataset VARCHAR PRIMARY KEY, source VARCHAR, format VARCHAR,
-		source_size BIGINT, source_mtime TIMESTAMP, row_count BIGINT, loaded_at TIMESTAMP)`); err != nil {
+		source_size BIGINT, source_mtime TIMESTAMP, row_count BIGINT, loaded_at TIMESTAMP,
+		version_key VARCHAR)`); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
+	key, err := newVersionKey()
+	if err != nil {
+		return err
+	}
 	for i, d := range loads {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now, key); err != nil {
 			return err
 		}
 	}

@@ -194,6 +194,52 @@ func TestLoadTwiceSameFingerprint(t *testing.T) {
 	}
 }
 
+// TestVersionIDIsKeyed checks that the public version name is not the
+// fingerprint (an exact function of every row) nor anything computable
+// from the rows: two loads of unchanged sources have one fingerprint but
+// two IDs (each load draws its own key), and two opens of one file agree.
+func TestVersionIDIsKeyed(t *testing.T) {
+	dir, pol := fixture(t, ".parquet")
+	data := filepath.Join(dir, "data")
+	idOf := func() (fp, id string) {
+		t.Helper()
+		db, err := Open(context.Background(), &Options{Path: ExtractsPath(data), ReadOnly: true})
+		if err != nil {
+			t.Fatalf("Open extracts: %v", err)
+		}
+		defer db.Close()
+		if fp, err = db.Fingerprint(context.Background()); err != nil {
+			t.Fatalf("Fingerprint: %v", err)
+		}
+		if id, err = db.VersionID(context.Background(), fp); err != nil {
+			t.Fatalf("VersionID: %v", err)
+		}
+		return fp, id
+	}
+	load := func() {
+		t.Helper()
+		if _, err := Load(context.Background(), &LoadOptions{Policy: pol, DataDir: data}); err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+	}
+	load()
+	fp1, id1 := idOf()
+	if _, again := idOf(); again != id1 {
+		t.Errorf("two opens of one file: IDs %s and %s, want one", id1, again)
+	}
+	if len(id1) != 32 || strings.Contains(fp1, id1) {
+		t.Errorf("ID %q: want 32 hex digits unrelated to the fingerprint %q", id1, fp1)
+	}
+	load()
+	fp2, id2 := idOf()
+	if fp2 != fp1 {
+		t.Fatalf("unchanged sources: fingerprints %s and %s", fp1, fp2)
+	}
+	if id2 == id1 {
+		t.Errorf("two loads share the ID %s: it is computable from the rows", id1)
+	}
+}
+
 func TestLoadRecordsSources(t *testing.T) {
 	dir, pol := fixture(t, ".parquet")
 	data := filepath.Join(dir, "data")

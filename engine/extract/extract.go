@@ -16,9 +16,13 @@
 // A snapshot's Version names what it holds: Fingerprint is
 // exec.DB.Fingerprint (SHA-256 over every table's name, columns and rows,
 // independent of load times), so two replicas, or two loads of unchanged
-// sources, report the same fingerprint exactly when they hold the same
-// data. The engine puts it in every answer's meta (result.Meta.Extract), so
-// an answer names the extract version it was computed from. Later work
+// sources, have the same fingerprint exactly when they hold the same data.
+// The fingerprint is an exact function of every row, so it stays inside
+// the process (operator logs, the swap decision). The public name is ID
+// (exec.DB.VersionID, an HMAC of the fingerprint keyed with a secret
+// written by the load): the engine puts it in every answer's meta
+// (result.Meta.Extract), so an answer names the extract version it was
+// computed from without saying anything about the rows. Later work
 // (deliveries, a result cache) keys on it.
 package extract
 
@@ -41,7 +45,11 @@ var ErrClosed = errors.New("extract: the set is closed")
 // Version identifies one extracts database.
 type Version struct {
 	// Fingerprint is exec.DB.Fingerprint of the database (64 hex digits).
+	// It is a function of every row: never release it.
 	Fingerprint string
+	// ID is the version's public name (exec.DB.VersionID, 32 hex digits):
+	// what answers carry in meta.extract.
+	ID string
 	// Opened is when this process opened it.
 	Opened time.Time
 }
@@ -150,7 +158,11 @@ func (s *Set) open(ctx context.Context) (sn *Snapshot, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sn = &Snapshot{DB: db, Version: Version{Fingerprint: fp, Opened: time.Now().UTC()}, Sizes: sizes, set: s, info: info}
+	id, err := db.VersionID(ctx, fp)
+	if err != nil {
+		return nil, err
+	}
+	sn = &Snapshot{DB: db, Version: Version{Fingerprint: fp, ID: id, Opened: time.Now().UTC()}, Sizes: sizes, set: s, info: info}
 	if s.opts.Accept != nil {
 		if sn.Derived, err = s.opts.Accept(ctx, sn); err != nil {
 			return nil, err
