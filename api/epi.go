@@ -166,6 +166,10 @@ func (h *Handler) rates(w http.ResponseWriter, r *http.Request) {
 	if !h.acceptJSON(w, r) {
 		return
 	}
+	if outputOptionsOf(r).dryRun {
+		h.writeError(w, r, dryRunNotSupported(r))
+		return
+	}
 	var body RatesBody
 	if err := decodeJSON(w, r, h.maxBody, &body); err != nil {
 		h.writeError(w, r, err)
@@ -198,6 +202,10 @@ func (h *Handler) rates(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) survival(w http.ResponseWriter, r *http.Request) {
 	if !h.acceptJSON(w, r) {
+		return
+	}
+	if outputOptionsOf(r).dryRun {
+		h.writeError(w, r, dryRunNotSupported(r))
 		return
 	}
 	var body SurvivalBody
@@ -237,4 +245,14 @@ func (h *Handler) writeEpi(w http.ResponseWriter, r *http.Request, queryID strin
 	hd.Set("Statgate-Epsilon", strconv.FormatFloat(eps, 'g', -1, 64))
 	hd.Set("Statgate-Delta", strconv.FormatFloat(delta, 'g', -1, 64))
 	h.writeJSON(w, r, http.StatusOK, body)
+}
+
+// dryRunNotSupported refuses ?dry_run=true on the epidemiology endpoints,
+// before anything is read or debited: their cost is not yet estimated
+// apart from running them, and a preview that silently ran and paid would
+// be worse than none.
+func dryRunNotSupported(r *http.Request) *httpError {
+	return errorf(codeDryRunNotSupported,
+		"leave out dry_run: the request costs the epsilon it asks for (or the policy's default) on each dataset it reads",
+		"%s does not support dry_run=true yet; nothing was run or charged", r.URL.Path)
 }
