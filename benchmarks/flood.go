@@ -407,7 +407,7 @@ func startFloodServer(ctx context.Context, o *FloodOptions) (*floodServer, error
 		return nil, err
 	}
 	e, err := openStateEngine(ctx, &engine.Options{Policy: pol, DataDir: dir,
-		MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: 10 * time.Minute})
+		MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: 10 * time.Minute, NoRepeats: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -229,8 +229,10 @@ func openEngine(ctx context.Context, o *RunnerOptions) (*stateEngine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// NoRepeats: every round asks the same question, which the result
+	// cache would otherwise answer without running it.
 	e, err := openStateEngine(ctx, &engine.Options{Policy: pol, DataDir: o.DataDir,
-		MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: time.Hour})
+		MemoryLimit: o.MemoryLimit, Threads: o.Threads, QueryTimeout: time.Hour, NoRepeats: true})
 	if err != nil {
 		return nil, fmt.Errorf("benchmarks.NewRunner: %w", err)
 	}
