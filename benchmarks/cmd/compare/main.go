@@ -56,17 +56,9 @@ func main() {
 	if benchmarks.IsChild() {
 		os.Exit(benchmarks.ChildMain(ctx))
 	}
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(2)
-	}
-	if err := run(ctx, o, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "compare:", err)
-		os.Exit(1)
+	if code := cli.Run(ctx, "compare", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
+		stop()
+		os.Exit(code)
 	}
 }
 

@@ -52,17 +52,9 @@ type options struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "flood:", err)
-		os.Exit(2)
-	}
-	if err := run(ctx, o, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "flood:", err)
-		os.Exit(1)
+	if code := cli.Run(ctx, "flood", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
+		stop()
+		os.Exit(code)
 	}
 }
 

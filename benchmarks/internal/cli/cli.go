@@ -1,10 +1,14 @@
-// Package cli holds what the benchmark commands (compare, flood) parse and
-// look up alike: row counts written 1M or 100k, and the repository root.
+// Package cli holds what the benchmark commands (compare, flood, load,
+// state) parse, look up and do alike: row counts written 1M or 100k, the
+// repository root, and the shape of their main.
 package cli
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,4 +50,25 @@ func RepoRoot(command string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Run is the benchmark commands' main: it parses args with parse and runs
+// the result under ctx, and returns the exit code: 0 after -h, 2 for a
+// flag error, 1 for a failed run, each error printed to stderr after
+// "name: ".
+func Run[O any](ctx context.Context, name string, args []string, stderr io.Writer,
+	parse func([]string, io.Writer) (O, error), run func(context.Context, O, io.Writer) error) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return 2
+	}
+	if err := run(ctx, o, stderr); err != nil {
+		fmt.Fprintln(stderr, name+":", err)
+		return 1
+	}
+	return 0
 }

@@ -1,8 +1,13 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +48,40 @@ func TestRepoRoot(t *testing.T) {
 	t.Chdir(t.TempDir())
 	if _, err := RepoRoot("test"); err == nil {
 		t.Error("found a statgate root above a temporary directory")
+	}
+}
+
+// TestRunExitCodes: -h exits 0 without running, a flag error 2 and a
+// failed run 1, each error printed after the command's name.
+func TestRunExitCodes(t *testing.T) {
+	parse := func(args []string, stderr io.Writer) (string, error) {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		v := fs.String("v", "ok", "")
+		return *v, fs.Parse(args)
+	}
+	ran := 0
+	run := func(_ context.Context, v string, _ io.Writer) error {
+		ran++
+		if v != "ok" {
+			return errors.New("run failed: " + v)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		args       []string
+		code, runs int
+		stderr     string
+	}{
+		{[]string{"-h"}, 0, 0, ""},
+		{[]string{"-nope"}, 2, 0, "x: flag provided but not defined: -nope\n"},
+		{[]string{"-v", "bad"}, 1, 1, "x: run failed: bad\n"},
+		{nil, 0, 1, ""},
+	} {
+		ran = 0
+		var stderr strings.Builder
+		if code := Run(context.Background(), "x", tc.args, &stderr, parse, run); code != tc.code || ran != tc.runs || stderr.String() != tc.stderr {
+			t.Errorf("Run(%q) = %d after %d runs, stderr %q; want %d, %d, %q", tc.args, code, ran, stderr.String(), tc.code, tc.runs, tc.stderr)
+		}
 	}
 }
