@@ -150,10 +150,18 @@ type Options struct {
 	// *prometheus.Registry does). nil: a new registry with the Go and
 	// process collectors.
 	Registry prometheus.Registerer
+	// BaseURL is the public address the API is reached at, e.g.
+	// https://statgate.example.org (scheme and host, optionally a path; no
+	// query). The DCAT catalogue's IRIs hang from it, so a shared cache
+	// never stores IRIs a request's Host header chose. "" (tests, embedded
+	// use): the IRIs follow the request's Host and the catalogue is served
+	// with Cache-Control: private. statgate serve defaults it from --addr.
+	BaseURL string
 }
 
 // Handler is statgate's HTTP handler. It is safe for concurrent use.
 type Handler struct {
+	baseURL  string // Options.BaseURL without a trailing slash
 	eng      Engine
 	auth     Authenticator
 	log      *slog.Logger
@@ -180,7 +188,12 @@ func New(opts *Options) (*Handler, error) {
 	if opts.MaxConcurrentQueries < 0 || opts.MaxQueriesPerPrincipal < 0 {
 		return nil, errors.New("api.New: MaxConcurrentQueries and MaxQueriesPerPrincipal must not be negative")
 	}
+	base, err := checkBaseURL(opts.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("api.New: %w", err)
+	}
 	h := &Handler{
+		baseURL: base,
 		eng:     opts.Engine,
 		auth:    opts.Auth,
 		log:     opts.Logger,

@@ -255,6 +255,9 @@ func (ts *testServer) do(r req) *httptest.ResponseRecorder {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
+	if host, ok := r.header["Host"]; ok {
+		hr.Host = host // Go keeps the Host header in Request.Host
+	}
 	if r.unknownLength {
 		hr.ContentLength = -1
 	}
@@ -719,6 +722,11 @@ func TestNewOptions(t *testing.T) {
 		{desc: "negative limit", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, MaxBodyBytes: -1}, wantErr: true},
 		{desc: "registerer that cannot gather", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, Registry: registerOnly{prometheus.NewRegistry()}}, wantErr: true},
 		{desc: "defaults", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}}},
+		{desc: "base URL", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, BaseURL: "https://statgate.example.org/registry/"}},
+		{desc: "relative base URL", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, BaseURL: "statgate.example.org"}, wantErr: true},
+		{desc: "base URL of another scheme", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, BaseURL: "ftp://statgate.example.org"}, wantErr: true},
+		{desc: "base URL with a query", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, BaseURL: "https://statgate.example.org/?x=1"}, wantErr: true},
+		{desc: "base URL with user info", opts: &Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, BaseURL: "https://u:p@statgate.example.org"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -742,5 +750,35 @@ func TestTwoHandlersShareARegistry(t *testing.T) {
 		if _, err := New(&Options{Engine: &fakeEngine{}, Auth: fakeAuth{}, Registry: reg}); err != nil {
 			t.Fatalf("handler %d: %v", i, err)
 		}
+	}
+}
+
+// The catalogue's IRIs hang from Options.BaseURL whatever the request's
+// Host says; without a base URL they follow the Host and stay out of
+// shared caches.
+func TestCatalogueBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		desc, base, host, wantID, wantCache string
+	}{
+		{desc: "configured", base: "https://statgate.example.org/", host: "attacker.example",
+			wantID: "https://statgate.example.org/v1/catalog.jsonld", wantCache: "public, max-age=300"},
+		{desc: "configured with a path", base: "https://example.org/statgate", host: "attacker.example",
+			wantID: "https://example.org/statgate/v1/catalog.jsonld", wantCache: "public, max-age=300"},
+		{desc: "not configured", host: "stats.local:8080",
+			wantID: "http://stats.local:8080/v1/catalog.jsonld", wantCache: "private, max-age=300"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			ts := newTestServer(t, nil, func(o *Options) { o.BaseURL = tc.base })
+			w := ts.do(req{method: http.MethodGet, path: "/v1/catalog.jsonld", token: "tok-ingrid", header: map[string]string{"Host": tc.host}})
+			var doc struct {
+				ID string `json:"@id"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || w.Code != http.StatusOK {
+				t.Fatalf("status %d, %v: %s", w.Code, err, w.Body)
+			}
+			if doc.ID != tc.wantID || w.Header().Get("Cache-Control") != tc.wantCache {
+				t.Errorf("@id %q, Cache-Control %q; want %q, %q", doc.ID, w.Header().Get("Cache-Control"), tc.wantID, tc.wantCache)
+			}
+		})
 	}
 }

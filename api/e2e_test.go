@@ -198,6 +198,10 @@ func TestE2ESession(t *testing.T) {
 			!strings.HasPrefix(doc.Service[0].Endpoint.ID, "http://127.0.0.1:") {
 			t.Errorf("catalogue: type %q, %d datasets, service %+v", doc.Type, len(doc.Datasets), doc.Service)
 		}
+		// No api.Options.BaseURL here: IRIs from the request, kept out of shared caches.
+		if cc := r.header.Get("Cache-Control"); cc != "private, max-age=300" {
+			t.Errorf("catalogue without a base URL: Cache-Control %q", cc)
+		}
 		s.must(t, call{method: http.MethodGet, path: "/v1/catalog.jsonld", header: map[string]string{"Accept": "text/csv"}}, http.StatusNotAcceptable)
 	})
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -86,9 +87,28 @@ func TestDemoAndOperatorCommandsShareTheData(t *testing.T) {
 	var stdout, stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(dctx, []string{"demo", "--policy", policy, "--addr", "127.0.0.1:0", "--metrics-addr", "", "--threads", "2"}, &stdout, &stderr)
+		exit <- run(dctx, []string{"demo", "--policy", policy, "--addr", "127.0.0.1:0", "--metrics-addr", "", "--threads", "2",
+			"--base-url", "https://statgate.example.org/"}, &stdout, &stderr)
 	}()
 	addr := waitServing(t, &stderr, &stdout, exit)
+	// The served catalogue's IRIs hang from --base-url, whatever Host the
+	// request names, so a shared cache may keep it.
+	creq, err := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/catalog.jsonld", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creq.Host = "attacker.example"
+	cresp, err := http.DefaultClient.Do(creq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbody, _ := io.ReadAll(cresp.Body)
+	cresp.Body.Close()
+	if cresp.StatusCode != http.StatusOK || !strings.Contains(string(cbody), `"https://statgate.example.org/v1/datasets/npr"`) ||
+		strings.Contains(string(cbody), "attacker.example") || cresp.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Errorf("catalogue through the demo with --base-url: status %d, Cache-Control %q\n%.400s",
+			cresp.StatusCode, cresp.Header.Get("Cache-Control"), cbody)
+	}
 	m := regexp.MustCompile(`export RESEARCHER=(\S+)`).FindStringSubmatch(stdout.String())
 	if m == nil {
 		t.Fatalf("demo printed no researcher token:\n%s", stdout.String())
@@ -186,5 +206,26 @@ func waitServing(t *testing.T, stderr, stdout *syncBuffer, exit <-chan int) stri
 		if time.Now().After(deadline) {
 			t.Fatalf("not serving after 60s\nstderr: %s", stderr.String())
 		}
+	}
+}
+
+func TestPublicBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		desc, addr, flag, want string
+	}{
+		{desc: "the default listen address", addr: "127.0.0.1:8080", want: "http://127.0.0.1:8080"},
+		{desc: "a named host", addr: "stats.example.org:80", want: "http://stats.example.org:80"},
+		{desc: "every interface, port only", addr: ":8080", want: "http://localhost:8080"},
+		{desc: "every IPv4 interface", addr: "0.0.0.0:8080", want: "http://localhost:8080"},
+		{desc: "every IPv6 interface", addr: "[::]:8080", want: "http://localhost:8080"},
+		{desc: "an IPv6 host", addr: "[::1]:8080", want: "http://[::1]:8080"},
+		{desc: "a port chosen when listening: per request", addr: "127.0.0.1:0", want: ""},
+		{desc: "--base-url wins", addr: "0.0.0.0:8080", flag: "https://statgate.example.org", want: "https://statgate.example.org"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			if got := (serveOptions{addr: tc.addr, baseURL: tc.flag}).publicBaseURL(); got != tc.want {
+				t.Errorf("publicBaseURL(%q, %q) = %q, want %q", tc.addr, tc.flag, got, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 type serveOptions struct {
 	repeats      bool // free repeats from the result cache (engine.Options.NoRepeats off)
 	addr         string
+	baseURL      string // --base-url; "" derives it from addr (publicBaseURL)
 	metricsAddr  string // operators' /metrics listener; "" serves none
 	policy       string
 	data         string
@@ -46,6 +48,8 @@ func (o *serveOptions) register(fs interface {
 	BoolVar(*bool, string, bool, string)
 }) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&o.baseURL, "base-url", "",
+		"public address clients reach the API at, e.g. https://statgate.example.org; the DCAT catalogue's IRIs hang from it (default: http:// and --addr)")
 	fs.BoolVar(&o.repeats, "repeats", true, "answer an identical question in the same project from its stored release, at no cost (false: every question is answered and paid anew)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", api.DefaultMetricsAddr,
 		`address of the operators' Prometheus /metrics listener, kept off the public one ("" serves no metrics)`)
@@ -71,6 +75,25 @@ func (o serveOptions) maxConcurrentQueries() int {
 		return o.maxConcurrent
 	}
 	return api.DefaultMaxConcurrentQueries(o.threads)
+}
+
+// publicBaseURL is --base-url, else http:// and the listen address, with
+// an unspecified host (":8080", "0.0.0.0:8080", "[::]:8080") read as
+// localhost. A port chosen at listen time (":0") gives "": the API then
+// builds the catalogue's IRIs from each request and keeps them out of
+// shared caches.
+func (o serveOptions) publicBaseURL() string {
+	if o.baseURL != "" {
+		return o.baseURL
+	}
+	host, port, err := net.SplitHostPort(o.addr)
+	if err != nil || port == "0" || port == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,6 +137,7 @@ func serve(ctx context.Context, o serveOptions, ready func(state.Tokens) error, 
 	h, err := api.New(&api.Options{
 		Engine: eng, Auth: store.Tokens(), Logger: log, MaxBodyBytes: o.maxBody, RequestTimeout: o.queryTimeout + 5*time.Second,
 		MaxConcurrentQueries: o.maxConcurrentQueries(), MaxQueriesPerPrincipal: o.maxPerPrincipal,
+		BaseURL: o.publicBaseURL(),
 	})
 	if err != nil {
 		return err
