@@ -25,6 +25,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	// The pure-Go SQLite driver, registered as "sqlite".
@@ -57,6 +59,13 @@ type Store struct {
 	audit  *auditLog
 	tokens *tokenStore
 	cache  *resultCache
+
+	// mu guards the writes waiting for the writer (see write).
+	mu      sync.Mutex
+	queue   []*pendingWrite
+	leading bool // a goroutine is running the queued writes
+	// commits counts the write transactions committed (for tests).
+	commits atomic.Int64
 }
 
 var _ state.Store = (*Store)(nil)
@@ -206,29 +215,151 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements state.Store.
 func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 
-// write runs fn in one write transaction and commits it when fn returns
-// nil, on the store's one writer connection (s.w: this process's writes
-// run one at a time, in the order they ask for it). The transaction is a
-// BEGIN IMMEDIATE (see dsn): it takes the database's write lock at once, so what fn reads before it writes (what
-// was spent, the audit head) cannot change before it commits, whichever
-// goroutine or process writes next. fn's error is returned as it is.
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+// write runs fn in a write transaction on the store's one writer
+// connection (s.w: this process's writes run one at a time, in the order
+// they ask for it) and returns once what fn wrote is committed — on disk,
+// with synchronous=FULL — or once fn failed, when nothing of it is kept.
+// fn's error is returned as it is.
+//
+// Writes that arrive while a transaction commits share the next one
+// (group commit): the first writer to find the connection free runs every
+// write queued meanwhile, each fn inside a SAVEPOINT of its own, in
+// arrival order, and commits them together, so eight concurrent requests'
+// debits and audit appends cost one commit and one fsync instead of
+// eight. Each fn sees what the writes before it in the batch wrote (a
+// debit sees the budget the previous debit spent; an audit append the
+// head the previous one set); a fn that fails is rolled back to its
+// savepoint alone and the others are kept; a failed commit fails every
+// write of the batch. No write returns before its commit, so the budget
+// is still debited durably before anything runs and the audit entry is
+// durable before the answer is released. The transaction is a BEGIN
+// IMMEDIATE (see dsn): it takes the database's write lock at once, so
+// what a fn reads before it writes (what was spent, the audit head)
+// cannot change before it commits, whichever goroutine or process writes
+// next. A write whose ctx ends while it waits for its batch is not run.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	w := &pendingWrite{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, w)
+	if s.leading {
+		s.mu.Unlock()
+		return <-w.done // the leader runs it, whatever happens to ctx
+	}
+	s.leading = true
+	for {
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		s.commit(batch)
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.leading = false
+			s.mu.Unlock()
+			return <-w.done
+		}
+	}
+}
+
+// pendingWrite is one write waiting in Store.write's queue.
+type pendingWrite struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error // receives the write's outcome, once
+}
+
+// MaxBatch is the most writes Store.write commits in one transaction.
+const MaxBatch = 64
+
+// commit runs a batch of queued writes in transactions of at most
+// MaxBatch writes and sends each its outcome.
+func (s *Store) commit(batch []*pendingWrite) {
+	for len(batch) > 0 {
+		n := min(len(batch), MaxBatch)
+		s.commitOne(batch[:n])
+		batch = batch[n:]
+	}
+}
+
+// commitOne runs writes in one transaction, each fn in a savepoint, and
+// commits them.
+func (s *Store) commitOne(batch []*pendingWrite) {
+	var live []*pendingWrite
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			w.done <- err // given up before it ran: nothing written
+			continue
+		}
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The transaction serves every write of the batch: no single one's
+	// cancellation may roll the others back.
+	ctx := context.WithoutCancel(live[0].ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
+		for _, w := range live {
+			w.done <- fmt.Errorf("begin: %w", err)
 		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
+		return
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	var kept []*pendingWrite
+	for i, w := range live {
+		broken, err := savepoint(ctx, tx, w.fn)
+		if broken {
+			// SQLite may have rolled the whole transaction back (it does
+			// on some I/O and lock errors): nothing of the batch is kept,
+			// and nothing more runs on a connection that may be out of
+			// its transaction.
+			tx.Rollback()
+			w.done <- err
+			for _, o := range append(kept, live[i+1:]...) {
+				o.done <- fmt.Errorf("a write of the same transaction failed: %w", err)
+			}
+			return
+		}
+		if err != nil {
+			w.done <- err
+			continue
+		}
+		kept = append(kept, w)
 	}
-	return nil
+	if len(kept) == 0 {
+		tx.Rollback()
+		return
+	}
+	err = tx.Commit()
+	s.commits.Add(1)
+	if err != nil {
+		err = fmt.Errorf("commit: %w", err)
+	}
+	for _, w := range kept {
+		w.done <- err
+	}
+}
+
+// savepoint runs fn inside a savepoint of tx: when fn fails, what it
+// wrote is undone and the transaction goes on without it. broken reports
+// that the savepoint could not be set, undone or released, so the
+// transaction is not usable any more.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func(*sql.Tx) error) (broken bool, err error) {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+		return true, fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO write"); rerr != nil {
+			return true, errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+		if _, rerr := tx.ExecContext(ctx, "RELEASE write"); rerr != nil {
+			return true, errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
+		}
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE write"); err != nil {
+		return true, fmt.Errorf("release savepoint: %w", err)
+	}
+	return false, nil
 }
 
 // timeFormat is how the store writes times: UTC, fixed width, so that text
