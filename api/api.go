@@ -26,6 +26,7 @@
 //	POST /v1/rates                    incidence per person-time
 //	POST /v1/survival                 Kaplan–Meier survival curves
 //	GET  /v1/projects/{id}/budget     a project's budget
+//	GET  /v1/projects/{id}/budget/history[?limit=&before=]  its debits, newest first
 //	GET  /v1/audit[?limit=]           audit log (admins)
 //
 // Prometheus metrics are not on this handler: Handler.Metrics serves
@@ -76,6 +77,8 @@ type Engine interface {
 	Templates(p engine.Principal) []engine.TemplateInfo
 	// Budget reports a project's budget to its members.
 	Budget(ctx context.Context, p engine.Principal, project string) (*engine.BudgetReport, error)
+	// BudgetHistory returns a page of a project's debits to its members.
+	BudgetHistory(ctx context.Context, p engine.Principal, project string, before int64, limit int) (*engine.BudgetHistory, error)
 	// Audit returns the newest audit entries to admins.
 	Audit(ctx context.Context, p engine.Principal, limit int) ([]audit.Entry, error)
 	// Ready reports whether the engine can answer queries.
@@ -291,6 +294,7 @@ func (h *Handler) routes() *chi.Mux {
 		r.With(h.limitQueries).Post("/v1/rates", h.rates)
 		r.With(h.limitQueries).Post("/v1/survival", h.survival)
 		r.Get("/v1/projects/{id}/budget", h.budget)
+		r.Get("/v1/projects/{id}/budget/history", h.budgetHistory)
 		r.Get("/v1/audit", h.audit)
 	})
 	return r
@@ -312,6 +316,7 @@ var endpoints = []string{
 	"POST /v1/rates",
 	"POST /v1/survival",
 	"GET /v1/projects/{id}/budget",
+	"GET /v1/projects/{id}/budget/history[?limit=n&before=id]",
 	"GET /v1/audit[?limit=n]",
 	"GET /v1/openapi.json",
 	"GET /v1/sql/reference",

@@ -119,6 +119,16 @@ func (f *fakeEngine) Budget(_ context.Context, p engine.Principal, project strin
 	}}, nil
 }
 
+func (f *fakeEngine) BudgetHistory(_ context.Context, p engine.Principal, project string, before int64, limit int) (*engine.BudgetHistory, error) {
+	if f.budgetErr != nil {
+		return nil, f.budgetErr
+	}
+	f.mu.Lock()
+	f.lastLimit = limit
+	f.mu.Unlock()
+	return &engine.BudgetHistory{Project: project}, nil
+}
+
 func (f *fakeEngine) Audit(_ context.Context, p engine.Principal, limit int) ([]audit.Entry, error) {
 	f.mu.Lock()
 	f.lastLimit = limit

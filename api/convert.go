@@ -252,6 +252,16 @@ func fromDatasetBudget(b engine.DatasetBudget) DatasetBudget {
 		Rho: fromAmount(b.Rho), Accounting: b.Accounting, Bound: b.Bound}
 }
 
+// fromBudgetHistory returns the wire form of a page of budget history.
+func fromBudgetHistory(h *engine.BudgetHistory) *BudgetHistory {
+	out := &BudgetHistory{Project: h.Project, NextBefore: h.NextBefore, Debits: []HistoryDebit{}}
+	for _, d := range h.Debits {
+		out.Debits = append(out.Debits, HistoryDebit{ID: d.ID, Time: d.Time, QueryID: d.QueryID, Principal: d.Principal,
+			Kind: d.Kind, Datasets: slices.Clone(d.Datasets), Epsilon: d.Epsilon, Delta: d.Delta, Rho: d.Rho})
+	}
+	return out
+}
+
 func fromAmount(a engine.Amount) Amount {
 	return Amount{Total: a.Total, Spent: a.Spent, Remaining: a.Remaining}
 }

@@ -193,6 +193,42 @@ func (h *Handler) budget(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, http.StatusOK, fromBudget(rep))
 }
 
+func (h *Handler) budgetHistory(w http.ResponseWriter, r *http.Request) {
+	if !h.acceptJSON(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	limit := 0 // the engine's default
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > engine.MaxHistoryLimit {
+			h.writeError(w, r, errorf(codeInvalidParameter,
+				fmt.Sprintf("omit limit for %d debits, or give a whole number from 1 to %d", engine.DefaultHistoryLimit, engine.MaxHistoryLimit),
+				"query parameter \"limit\" must be a whole number from 1 to %d", engine.MaxHistoryLimit))
+			return
+		}
+		limit = n
+	}
+	var before int64
+	if s := q.Get("before"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			h.writeError(w, r, errorf(codeInvalidParameter,
+				"omit before for the newest debits, or pass the next_before of the previous page",
+				"query parameter \"before\" must be a debit id (a whole number from 1)"))
+			return
+		}
+		before = n
+	}
+	p, _ := principalFrom(r.Context())
+	hist, err := h.eng.BudgetHistory(r.Context(), p, chi.URLParam(r, "id"), before, limit)
+	if err != nil {
+		h.engineError(w, r, err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, fromBudgetHistory(hist))
+}
+
 // maxAuditLimit is the largest ?limit= of GET /v1/audit.
 const maxAuditLimit = 1000
 

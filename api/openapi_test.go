@@ -188,6 +188,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"DryRun":             reflect.TypeFor[DryRun](),
 		"DryRunCost":         reflect.TypeFor[DryRunCost](),
 		"DryRunAfter":        reflect.TypeFor[DryRunAfter](),
+		"BudgetHistory":      reflect.TypeFor[BudgetHistory](),
+		"HistoryDebit":       reflect.TypeFor[HistoryDebit](),
 		"Expected":           reflect.TypeFor[Expected](),
 		"Bounding":           reflect.TypeFor[Bounding](),
 		"Truncated":          reflect.TypeFor[Truncated](),

@@ -383,6 +383,30 @@ type DatasetBudget struct {
 	Bound      string `json:"bound"`
 }
 
+// BudgetHistory is the body of GET /v1/projects/{id}/budget/history: a
+// page of the project's debits, newest first.
+type BudgetHistory struct {
+	Project string         `json:"project"`
+	Debits  []HistoryDebit `json:"debits"`
+	// NextBefore is the before of the next (older) page; absent on the last.
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
+// HistoryDebit is one query's debit: its cost, charged once to the
+// project and to each dataset it read, when, by whom, and what kind of
+// request. Free repeats and dry runs debit nothing and are not listed.
+type HistoryDebit struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	QueryID   string    `json:"query_id"`
+	Principal string    `json:"principal"`
+	Kind      string    `json:"kind"`
+	Datasets  []string  `json:"datasets"`
+	Epsilon   float64   `json:"epsilon"`
+	Delta     float64   `json:"delta"`
+	Rho       float64   `json:"rho"`
+}
+
 // Amount is a budget total, what was spent, and what remains (never negative).
 type Amount struct {
 	Total     float64 `json:"total"`

@@ -177,7 +177,7 @@ func (e *Engine) runEpi(ctx context.Context, x *loaded, p Principal, pr *epiPrep
 	cost, err := budget.NewZCost(pr.epsilon, pr.delta, pr.rho, pr.delta)
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
-			QueryID: queryID, Project: pr.project, Principal: p.Name,
+			QueryID: queryID, Project: pr.project, Principal: p.Name, Kind: pr.kind,
 			Datasets: pr.datasets, Cost: cost,
 		}, e.book)
 	}

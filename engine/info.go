@@ -7,8 +7,10 @@ import (
 	"sort"
 
 	"github.com/statgate/statgate/engine/audit"
+	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/dcat"
+	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -141,4 +143,44 @@ func (e *Engine) Audit(ctx context.Context, p Principal, limit int) ([]audit.Ent
 		return nil, fmt.Errorf("engine.Audit: %w", err)
 	}
 	return entries, nil
+}
+
+// The page sizes of BudgetHistory.
+const (
+	// DefaultHistoryLimit is the page size when none is asked for.
+	DefaultHistoryLimit = 50
+	// MaxHistoryLimit is the largest page.
+	MaxHistoryLimit = 500
+)
+
+// BudgetHistory returns a page of a project's debits to its members
+// (every role), newest first: one per query that paid, with what it cost
+// and who asked. Free repeats and dry runs debit nothing and are not in it
+// (the audit log records them). before ≤ 0 starts at the newest; limit ≤ 0
+// is DefaultHistoryLimit, above MaxHistoryLimit MaxHistoryLimit.
+func (e *Engine) BudgetHistory(ctx context.Context, p Principal, project string, before int64, limit int) (*BudgetHistory, error) {
+	proj, err := e.access.Project(p.Name, project)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultHistoryLimit
+	}
+	limit = min(limit, MaxHistoryLimit)
+	// One more than the page tells whether another page follows.
+	debits, err := e.ledger.Debits(ctx, proj.ID, budget.Page{Before: before, Limit: limit + 1})
+	if err != nil {
+		return nil, fmt.Errorf("engine.BudgetHistory: %w", state.Unavailable(err))
+	}
+	h := &BudgetHistory{Project: proj.ID, Debits: []HistoryDebit{}}
+	if len(debits) > limit {
+		debits = debits[:limit]
+		h.NextBefore = debits[limit-1].ID
+	}
+	for _, d := range debits {
+		h.Debits = append(h.Debits, HistoryDebit{ID: d.ID, Time: d.Time.UTC(), QueryID: d.QueryID,
+			Principal: d.Principal, Kind: d.Kind, Datasets: d.Datasets,
+			Epsilon: d.Cost.Epsilon(), Delta: d.Cost.Delta(), Rho: d.Cost.Rho()})
+	}
+	return h, nil
 }

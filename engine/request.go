@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/statgate/statgate/engine/compile"
 	"github.com/statgate/statgate/engine/plan"
 )
@@ -76,4 +78,27 @@ type Amount struct {
 	Total     float64 `json:"total"`
 	Spent     float64 `json:"spent"`
 	Remaining float64 `json:"remaining"`
+}
+
+// BudgetHistory is one page of a project's debits, newest first.
+type BudgetHistory struct {
+	Project string         `json:"project"`
+	Debits  []HistoryDebit `json:"debits"`
+	// NextBefore continues the history (the before of the next page); 0
+	// when this page is the last.
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
+// HistoryDebit is one query's debit: what it cost once, charged to the
+// project and to each of its datasets' budgets, when and by whom.
+type HistoryDebit struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	QueryID   string    `json:"query_id"`
+	Principal string    `json:"principal"`
+	Kind      string    `json:"kind"`
+	Datasets  []string  `json:"datasets"`
+	Epsilon   float64   `json:"epsilon"`
+	Delta     float64   `json:"delta"`
+	Rho       float64   `json:"rho"`
 }

@@ -73,6 +73,9 @@ type prepared struct {
 	debitedEpsilon, debitedDelta float64 // set once the ledger took them
 	// cacheKey identifies the question for free repeats (cacheKey).
 	cacheKey string
+	// kind is the request's kind as the audit log and the ledger record
+	// it (requestKind).
+	kind string
 }
 
 // Query runs one request through the whole pipeline: compile, plan,
@@ -135,7 +138,7 @@ func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request)
 	if err != nil {
 		return nil, err
 	}
-	pr := &prepared{x: x, compiled: c, plan: pl}
+	pr := &prepared{x: x, compiled: c, plan: pl, kind: requestKind(r)}
 	if pr.options, err = e.protectOptions(c, pl, x.persons); err != nil {
 		return pr, err
 	}
@@ -176,7 +179,7 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	cost, err := budget.NewZCost(rel.Epsilon(), rel.Delta(), rel.Rho(), rel.ZDelta())
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
-			QueryID: queryID, Project: project, Principal: p.Name,
+			QueryID: queryID, Project: project, Principal: p.Name, Kind: pr.kind,
 			Datasets: pr.plan.Datasets, Cost: cost,
 		}, e.book)
 	}
@@ -237,22 +240,19 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 
 // appendAudit builds and appends the audit entry of one request.
 func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, pr *prepared, queryID string, res *result.Result, qerr error) error {
-	en := audit.Entry{QueryID: queryID, Principal: p.Name, Project: r.Project}
-	switch {
-	case r.SQL != "":
-		en.Kind, en.Query = "sql", r.SQL
-	case r.Template != "":
-		en.Kind, en.Template = "template", r.Template
+	en := audit.Entry{QueryID: queryID, Principal: p.Name, Project: r.Project, Kind: requestKind(r)}
+	switch en.Kind {
+	case "sql":
+		en.Query = r.SQL
+	case "template":
+		en.Template = r.Template
 		if b, err := json.Marshal(r.Params); err == nil {
 			en.Params = b
 		}
-	case r.Cohort != nil:
-		en.Kind = "cohort"
+	case "cohort":
 		if b, err := json.Marshal(r.Cohort); err == nil {
 			en.Query = string(b)
 		}
-	default:
-		en.Kind = "invalid"
 	}
 	if pr != nil {
 		sum := sha256.Sum256([]byte(pr.plan.SQL))
@@ -281,6 +281,20 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, pr *pr
 	}
 	_, err := e.audit.Append(ctx, en)
 	return err
+}
+
+// requestKind names what r asks ("sql", "template", "cohort"; "invalid"
+// when it asks none of them), as the audit log and the ledger record it.
+func requestKind(r Request) string {
+	switch {
+	case r.SQL != "":
+		return "sql"
+	case r.Template != "":
+		return "template"
+	case r.Cohort != nil:
+		return "cohort"
+	}
+	return "invalid"
 }
 
 // newQueryID returns a random id for one request.

@@ -131,6 +131,9 @@ type Spend struct {
 	Project string
 	// Principal asked the query.
 	Principal string
+	// Kind is the request's kind ("sql", "template", "cohort", "rates",
+	// "survival"), recorded with the debit for the budget history.
+	Kind string
 	// Datasets the query reads; duplicates are paid for once.
 	Datasets []string
 	// Cost is what each dataset pays. Every query spends some ε.

@@ -86,6 +86,9 @@ type Ledger interface {
 	// History returns a project's debits, newest first, at most limit of
 	// them (limit ≤ 0: all).
 	History(ctx context.Context, project string, limit int) ([]budget.Entry, error)
+	// Debits returns a project's debits, one per query with every dataset
+	// it read, newest first, the page p selects.
+	Debits(ctx context.Context, project string, p budget.Page) ([]budget.Debit, error)
 }
 
 // Admitter decides, inside a ledger's debit, whether s may be taken given

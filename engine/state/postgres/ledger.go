@@ -69,6 +69,12 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 				return fmt.Errorf("record entry: %w", err)
 			}
 		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO budget_debits (time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			now, s.QueryID, s.Project, s.Principal, s.Kind, budget.JoinDatasets(s.Datasets), eps, del, rho, zdel); err != nil {
+			return fmt.Errorf("record debit: %w", err)
+		}
 		return nil
 	})
 	switch {
@@ -149,6 +155,50 @@ func (l *ledger) History(ctx context.Context, project string, limit int) ([]budg
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres.History: %w", err)
+	}
+	return out, nil
+}
+
+// Debits implements state.Ledger.
+func (l *ledger) Debits(ctx context.Context, project string, p budget.Page) ([]budget.Debit, error) {
+	q := `SELECT id, time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units
+		FROM budget_debits WHERE project = $1`
+	args := []any{project}
+	if p.Before > 0 {
+		args = append(args, p.Before)
+		q += fmt.Sprintf(` AND id < $%d`, len(args))
+	}
+	q += ` ORDER BY id DESC`
+	if p.Limit > 0 {
+		args = append(args, p.Limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
+	}
+	rows, err := l.st.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Debits: %w", err)
+	}
+	defer rows.Close()
+	var out []budget.Debit
+	for rows.Next() {
+		var (
+			d                   budget.Debit
+			t, ds               string
+			eps, del, rho, zdel int64
+		)
+		if err := rows.Scan(&d.ID, &t, &d.QueryID, &d.Project, &d.Principal, &d.Kind, &ds, &eps, &del, &rho, &zdel); err != nil {
+			return nil, fmt.Errorf("postgres.Debits: %w", err)
+		}
+		if d.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("postgres.Debits: debit %d: %w", d.ID, err)
+		}
+		if d.Cost, err = budget.CostOfUnits(eps, del, rho, zdel); err != nil {
+			return nil, fmt.Errorf("postgres.Debits: debit %d: %w", d.ID, err)
+		}
+		d.Datasets = budget.SplitDatasets(ds)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres.Debits: %w", err)
 	}
 	return out, nil
 }

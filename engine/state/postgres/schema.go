@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Advisory lock keys (pg_advisory_xact_lock's two-int form: the first int
 // is statgate's, the second says what is locked).
@@ -126,6 +126,26 @@ var migrations = [][]string{
 			body     bytea NOT NULL,
 			PRIMARY KEY (project, key)
 		)`,
+	},
+	{ // 4: one row per debit, as SQLite's migration 6.
+		`CREATE TABLE budget_debits (
+			id            bigserial PRIMARY KEY,
+			time          text   NOT NULL,
+			query_id      text   NOT NULL,
+			project       text   NOT NULL,
+			principal     text   NOT NULL,
+			kind          text   NOT NULL,
+			datasets      text   NOT NULL,
+			epsilon_units bigint NOT NULL,
+			delta_units   bigint NOT NULL,
+			rho_units     bigint NOT NULL,
+			zdelta_units  bigint NOT NULL
+		)`,
+		`CREATE INDEX budget_debits_project ON budget_debits (project, id)`,
+		`INSERT INTO budget_debits (time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT min(time), query_id, project, min(principal), '', string_agg(dataset, ',' ORDER BY dataset),
+				max(epsilon_units), max(delta_units), max(rho_units), max(zdelta_units)
+			FROM budget_entries GROUP BY project, query_id ORDER BY min(id)`,
 	},
 }
 

@@ -58,6 +58,12 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 				return fmt.Errorf("record entry: %w", err)
 			}
 		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO budget_debits (time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			now, s.QueryID, s.Project, s.Principal, s.Kind, budget.JoinDatasets(s.Datasets), eps, del, rho, zdel); err != nil {
+			return fmt.Errorf("record debit: %w", err)
+		}
 		return nil
 	})
 	switch {
@@ -137,6 +143,50 @@ func (l *ledger) History(ctx context.Context, project string, limit int) ([]budg
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite.History: %w", err)
+	}
+	return out, nil
+}
+
+// Debits implements state.Ledger.
+func (l *ledger) Debits(ctx context.Context, project string, p budget.Page) ([]budget.Debit, error) {
+	q := `SELECT id, time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units
+		FROM budget_debits WHERE project = ?`
+	args := []any{project}
+	if p.Before > 0 {
+		q += ` AND id < ?`
+		args = append(args, p.Before)
+	}
+	q += ` ORDER BY id DESC`
+	if p.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, p.Limit)
+	}
+	rows, err := l.st.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite.Debits: %w", err)
+	}
+	defer rows.Close()
+	var out []budget.Debit
+	for rows.Next() {
+		var (
+			d                   budget.Debit
+			t, ds               string
+			eps, del, rho, zdel int64
+		)
+		if err := rows.Scan(&d.ID, &t, &d.QueryID, &d.Project, &d.Principal, &d.Kind, &ds, &eps, &del, &rho, &zdel); err != nil {
+			return nil, fmt.Errorf("sqlite.Debits: %w", err)
+		}
+		if d.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("sqlite.Debits: debit %d: %w", d.ID, err)
+		}
+		if d.Cost, err = budget.CostOfUnits(eps, del, rho, zdel); err != nil {
+			return nil, fmt.Errorf("sqlite.Debits: debit %d: %w", d.ID, err)
+		}
+		d.Datasets = budget.SplitDatasets(ds)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite.Debits: %w", err)
 	}
 	return out, nil
 }

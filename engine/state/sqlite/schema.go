@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrations[i] brings the schema from version i to version i+1. Append
 // new steps; never edit a released one.
@@ -122,6 +122,29 @@ var migrations = [][]string{
 			body     BLOB NOT NULL,
 			PRIMARY KEY (project, key)
 		) STRICT`,
+	},
+	{ // 6: one row per debit (a query over three datasets is one row), with
+		// the request's kind, for the budget history. Debits recorded before
+		// are rebuilt from budget_entries (one per query id and project,
+		// the same cost on every dataset), kind unknown ('').
+		`CREATE TABLE budget_debits (
+			id            INTEGER PRIMARY KEY AUTOINCREMENT,
+			time          TEXT    NOT NULL,
+			query_id      TEXT    NOT NULL,
+			project       TEXT    NOT NULL,
+			principal     TEXT    NOT NULL,
+			kind          TEXT    NOT NULL,
+			datasets      TEXT    NOT NULL,
+			epsilon_units INTEGER NOT NULL,
+			delta_units   INTEGER NOT NULL,
+			rho_units     INTEGER NOT NULL,
+			zdelta_units  INTEGER NOT NULL
+		) STRICT`,
+		`CREATE INDEX budget_debits_project ON budget_debits (project, id)`,
+		`INSERT INTO budget_debits (time, query_id, project, principal, kind, datasets, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT min(time), query_id, project, min(principal), '', group_concat(dataset, ','),
+				max(epsilon_units), max(delta_units), max(rho_units), max(zdelta_units)
+			FROM budget_entries GROUP BY project, query_id ORDER BY min(id)`,
 	},
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -288,7 +289,12 @@ func TestOpenMigratesVersion2(t *testing.T) {
 		`INSERT INTO schema_version (version) VALUES (2)`,
 		`INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units) VALUES ('p', 'a', 1500000000, 20000000)`,
 		`INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units)
-			VALUES ('2025-06-01T00:00:00.000000000Z', 'q_old', 'p', 'ingrid', 'a', 1500000000, 20000000)`)
+			VALUES ('2025-06-01T00:00:00.000000000Z', 'q_old', 'p', 'ingrid', 'a', 1500000000, 20000000)`,
+		// A join over two datasets: one entry per dataset, one debit.
+		`INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units) VALUES ('j', 'b', 250000000, 0), ('j', 'c', 250000000, 0)`,
+		`INSERT INTO budget_entries (time, query_id, project, principal, dataset, epsilon_units, delta_units)
+			VALUES ('2025-06-02T00:00:00.000000000Z', 'q_join', 'j', 'kari', 'c', 250000000, 0),
+			       ('2025-06-02T00:00:00.000000000Z', 'q_join', 'j', 'kari', 'b', 250000000, 0)`)
 	for _, s := range stmts {
 		if _, err := old.ExecContext(ctx, s); err != nil {
 			t.Fatalf("writing a version 2 store: %v", err)
@@ -308,6 +314,16 @@ func TestOpenMigratesVersion2(t *testing.T) {
 	h, err := s.Ledger().History(ctx, "p", 0)
 	if err != nil || len(h) != 1 || h[0].QueryID != "q_old" || h[0].Cost != want {
 		t.Errorf("History after migration = %+v, %v", h, err)
+	}
+	// Migration 6 rebuilds one debit per query from the entries.
+	if d, err := s.Ledger().Debits(ctx, "p", budget.Page{}); err != nil || len(d) != 1 || d[0].QueryID != "q_old" ||
+		d[0].Cost != want || !slices.Equal(d[0].Datasets, []string{"a"}) || d[0].Principal != "ingrid" || d[0].Kind != "" {
+		t.Errorf("Debits of p after migration = %+v, %v", d, err)
+	}
+	join, _ := budget.NewCost(0.25, 0, 0.25*0.25/2)
+	if d, err := s.Ledger().Debits(ctx, "j", budget.Page{}); err != nil || len(d) != 1 || d[0].QueryID != "q_join" ||
+		d[0].Cost != join || !slices.Equal(d[0].Datasets, []string{"b", "c"}) || d[0].Principal != "kari" {
+		t.Errorf("Debits of j after migration = %+v, %v", d, err)
 	}
 	more, err := budget.NewCost(0.5, 0, 1e-4)
 	if err != nil {

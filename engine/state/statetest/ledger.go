@@ -28,6 +28,7 @@ func TestLedger(t *testing.T, b Backend) {
 		{"AllOrNothing", ledgerAllOrNothing},
 		{"AdmitterSeesSpent", ledgerAdmitterSeesSpent},
 		{"History", ledgerHistory},
+		{"Debits", ledgerDebits},
 		{"Durable", ledgerDurable},
 		{"ConcurrentDebitsSpendExactlyTheBudget", ledgerConcurrent},
 	}
@@ -239,6 +240,78 @@ func ledgerAdmitterSeesSpent(t *testing.T, b Backend) {
 	want, _ := twice.Add(cost(t, 0.1, 0, 0))
 	if got := spentOf(t, l, "p", "a"); got != want || got.Rho() != 2.5e-4 || got.ZDelta() != 8e-9 {
 		t.Errorf("spent on a = %v, want %v", got, want)
+	}
+}
+
+// ledgerDebits: one debit per spend whatever it joins, with its kind,
+// principal, sorted datasets and cost, newest first, paged by Before and
+// Limit; a refused spend records none.
+func ledgerDebits(t *testing.T, b Backend) {
+	ctx := context.Background()
+	clk := newClock()
+	s, reopen := b(t, clk.Now)
+	l := s.Ledger()
+	spends := []budget.Spend{
+		{QueryID: "q1", Project: "p", Principal: "ingrid", Kind: "sql", Datasets: []string{"c", "a", "b", "a"}, Cost: cost(t, 0.5, 1e-9, 1e-3)},
+		{QueryID: "q2", Project: "other", Principal: "ola", Kind: "template", Datasets: []string{"a"}, Cost: cost(t, 1, 0, 0)},
+		{QueryID: "q3", Project: "p", Principal: "kari", Kind: "rates", Datasets: []string{"b"}, Cost: cost(t, 0.25, 0, 0)},
+		{QueryID: "q4", Project: "p", Principal: "kari", Kind: "cohort", Datasets: []string{"a", "b"}, Cost: cost(t, 0.125, 0, 0)},
+	}
+	for _, sp := range spends {
+		clk.Advance(time.Minute)
+		if err := l.Debit(ctx, sp, admitAll{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refuse := admitFunc(func(budget.Spend, map[string]budget.Cost) error {
+		return &refusal.Error{Code: refusal.BudgetExhausted, Message: "no"}
+	})
+	if err := l.Debit(ctx, budget.Spend{QueryID: "q5", Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, refuse); err == nil {
+		t.Fatal("a refused debit was taken")
+	}
+	all, err := reopen(t).Ledger().Debits(ctx, "p", budget.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range all {
+		got = append(got, d.QueryID)
+	}
+	if strings.Join(got, ",") != "q4,q3,q1" {
+		t.Fatalf("Debits of p = %v, want q4,q3,q1", got)
+	}
+	q1 := all[2]
+	if q1.Project != "p" || q1.Principal != "ingrid" || q1.Kind != "sql" || strings.Join(q1.Datasets, ",") != "a,b,c" ||
+		q1.Cost != cost(t, 0.5, 1e-9, 1e-3) || !q1.Time.Equal(time.Date(2026, 1, 1, 12, 1, 0, 0, time.UTC)) {
+		t.Errorf("q1's debit = %+v", q1)
+	}
+	if !(all[0].ID > all[1].ID && all[1].ID > all[2].ID) {
+		t.Errorf("ids not newest first: %d, %d, %d", all[0].ID, all[1].ID, all[2].ID)
+	}
+	pages := []struct {
+		page budget.Page
+		want string
+	}{
+		{budget.Page{Limit: 2}, "q4,q3"},
+		{budget.Page{Before: all[1].ID, Limit: 2}, "q1"},
+		{budget.Page{Before: all[0].ID}, "q3,q1"},
+		{budget.Page{Before: all[2].ID}, ""},
+	}
+	for _, pg := range pages {
+		d, err := l.Debits(ctx, "p", pg.page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, x := range d {
+			ids = append(ids, x.QueryID)
+		}
+		if strings.Join(ids, ",") != pg.want {
+			t.Errorf("Debits(%+v) = %v, want %s", pg.page, ids, pg.want)
+		}
+	}
+	if d, err := l.Debits(ctx, "none", budget.Page{}); err != nil || len(d) != 0 {
+		t.Errorf("Debits of a project without debits = %v, %v", d, err)
 	}
 }
 
