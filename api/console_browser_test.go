@@ -218,7 +218,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		do(t, "run the template", chromedp.Click(chromedp.CSS(form+" button[type='submit']")),
 			chromedp.WaitVisible(chromedp.CSS("#result table.result tbody tr")),
-			chromedp.WaitVisible(chromedp.CSS("#result .chart svg polyline")))
+			// A circle per released year (a line joins neighbouring ones; at
+			// this extract's size about half the years are suppressed).
+			chromedp.WaitVisible(chromedp.CSS("#result .chart svg circle")))
 		if got := text(t, "#spent-epsilon"); got != "0.5" {
 			t.Errorf("ε spent shown as %q", got)
 		}
@@ -261,17 +263,77 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("survival and rates", func(t *testing.T) {
-		do(t, "survival page", chromedp.Navigate(s.url+"/#/survival"), chromedp.WaitVisible(chromedp.ID("analysis")),
+		// The survival form starts from a worked example, its selects
+		// filled from the data map: the project's datasets, their date
+		// columns and the strata a curve may be split by.
+		do(t, "survival page", chromedp.Navigate(s.url+"/#/survival"), chromedp.WaitVisible(chromedp.ID("index-dataset")))
+		form, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
+			project: document.getElementById("survival-project").value,
+			index: document.getElementById("index-dataset").value,
+			indexColumns: [...document.getElementById("index-column").options].map(o => o.value),
+			event: document.getElementById("event-dataset").value,
+			eventDatasets: [...document.getElementById("event-dataset").options].map(o => o.value),
+			strata: [...document.querySelectorAll("#strata input")].map(i => i.value + (i.checked ? "+" : "")),
+			json: JSON.parse(document.getElementById("analysis").value)})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%v %v %v %v %v", form["project"], form["index"], form["indexColumns"], form["event"], form["eventDatasets"]) !=
+			"cancer-survival cancer [diagnosis_date] death_causes [cancer death_causes population]" {
+			t.Errorf("survival form selects: %v", form)
+		}
+		if st := fmt.Sprint(form["strata"]); !strings.Contains(st, "stage+") || !strings.Contains(st, "age_band") || !strings.Contains(st, "sex") {
+			t.Errorf("survival strata checkboxes %s, want stage ticked, age_band and sex offered", st)
+		}
+		if j, _ := form["json"].(map[string]any); j["end"] != "2024-12-31" || j["interval"] != "year" {
+			t.Errorf("the advanced JSON does not follow the form: %v", form["json"])
+		}
+		// Form → JSON: a field's change rewrites the request.
+		horizon := `(() => { const el = document.getElementById("horizon"); el.value = "4"; el.dispatchEvent(new Event("input", {bubbles: true}));
+			return JSON.parse(document.getElementById("analysis").value).horizon; })()`
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[float64](horizon)); err != nil || got != 4 {
+			t.Errorf("horizon 4 in the form gives horizon %v in the JSON (%v)", got, err)
+		}
+		// JSON → form: valid JSON refills the fields; invalid JSON says so and leaves them.
+		edit := func(js string) string {
+			return `(() => { const ed = document.getElementById("analysis"); ` + js + `; ed.dispatchEvent(new Event("input", {bubbles: true}));
+				return document.getElementById("interval").value + " " + document.getElementById("index-where").value + " | " +
+					document.getElementById("analysis-json-status").textContent; })()`
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](edit(`const b = JSON.parse(ed.value); b.interval = "month"; b.horizon = 24; b.index.where = "icd10 LIKE 'C18%'"; ed.value = JSON.stringify(b)`)))
+		if err != nil || !strings.HasPrefix(got, "month icd10 LIKE 'C18%' |") {
+			t.Errorf("JSON edit → form: %q (%v)", got, err)
+		}
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](edit(`ed.value = ed.value + ","`)))
+		if err != nil || !strings.HasPrefix(got, "month icd10 LIKE 'C18%' |") || !strings.Contains(got, "Not valid JSON yet") {
+			t.Errorf("broken JSON: %q (%v)", got, err)
+		}
+		do(t, "back to the breast cancer example", chromedp.Evaluate[chromedp.Void](edit(`const b = JSON.parse(ed.value.slice(0, -1)); b.interval = "year"; b.horizon = 5; b.index.where = "icd10 LIKE 'C50%'"; ed.value = JSON.stringify(b)`)),
 			chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result #result .chart svg path.step")))
 		if got := text(t, "#analysis-result .meta"); !strings.Contains(got, "ε spent: 1") {
 			t.Errorf("survival meta:\n%s", got)
 		}
 		shot(t, "console-survival.png")
-		do(t, "rates page", chromedp.Navigate(s.url+"/#/rates"), chromedp.WaitVisible(chromedp.ID("analysis")),
-			chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result table.result tbody tr")))
-		if got := text(t, "#analysis-result table.result"); !strings.Contains(got, "sex = F") {
+
+		do(t, "rates page", chromedp.Navigate(s.url+"/#/rates"), chromedp.WaitVisible(chromedp.ID("event-dataset")))
+		// Tick age_band as a user would: the JSON follows; untick it again.
+		strata := `JSON.parse(document.getElementById("analysis").value).strata.join(",")`
+		do(t, "stratify by age band", chromedp.Click(chromedp.CSS("#strata input[value='age_band']")))
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](strata)); err != nil || got != "age_band,sex" {
+			t.Errorf("strata in the JSON after ticking age_band: %q (%v)", got, err)
+		}
+		do(t, "not by age band after all", chromedp.Click(chromedp.CSS("#strata input[value='age_band']")))
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](strata)); err != nil || got != "sex" {
+			t.Errorf("strata in the JSON after unticking age_band: %q (%v)", got, err)
+		}
+		do(t, "run the rates", chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result table.result tbody tr")))
+		if got := text(t, "#analysis-result table.result"); !strings.Contains(got, "sex = F") || !strings.Contains(got, "sex = M") {
 			t.Errorf("rates table:\n%s", got)
 		}
+		if got := text(t, "#analysis-result"); !strings.Contains(got, "Standardised (ESP 2013)") {
+			t.Errorf("the standardise box is ticked but no standardised rate is shown:\n%s", got)
+		}
+		shot(t, "console-rates.png")
 	})
 
 	t.Run("cohort builder", func(t *testing.T) {

@@ -530,61 +530,114 @@ function refTable(fns, editor) {
     h("td", { class: "small" }, f.doc, " ", h("a", { href: "#", onclick: e => { e.preventDefault(); editor.value = f.example; editor.focus(); } }, "example"))))));
 }
 
+// criteriaEditor edits a cohort's criteria as the API's CohortCriteria:
+// rows of include ("has a row where …") and exclude ("has no row where
+// …") criteria, each a dataset, a condition and an optional date range.
+// datasets() lists the datasets a row may name (it changes with the
+// project; refresh() re-reads it). A row keeps the fields it does not
+// show, so a request edited as JSON loses nothing. Adding or removing a
+// row fires a change event on el.
+function criteriaEditor(datasets, ids) {
+  ids = ids || {};
+  const includes = h("div", { id: ids.include, class: "criteria" }), excludes = h("div", { id: ids.exclude, class: "criteria" });
+  const el = h("div", { class: "criteria-editor" });
+  const changed = () => el.dispatchEvent(new Event("change", { bubbles: true }));
+  const options = (sel, keep) => {
+    const names = datasets().map(d => d.name);
+    if (keep && !names.includes(keep)) names.push(keep); // named in JSON: the server says why not
+    sel.replaceChildren(...names.map(n => h("option", { value: n, selected: n === keep }, n)));
+  };
+  const add = (box, c) => {
+    c = c || {};
+    const ds = h("select", { class: "c-dataset", "aria-label": "dataset" });
+    options(ds, c.dataset);
+    const row = h("div", { class: "criterion" }, ds,
+      h("input", { type: "text", class: "c-where", "aria-label": "condition", placeholder: "condition, e.g. icd10 LIKE 'E11%' (empty: any row)", value: c.where || "" }),
+      h("input", { type: "date", class: "c-from", "aria-label": "from", title: "dated on or after (optional)", value: c.from || "" }),
+      h("input", { type: "date", class: "c-to", "aria-label": "to", title: "dated on or before (optional)", value: c.to || "" }),
+      h("button", { type: "button", title: "remove this criterion", onclick: () => { row.remove(); changed(); } }, "×"));
+    const { dataset, where, from, to, ...rest } = c;
+    row.extra = rest;
+    box.append(row);
+  };
+  const read = box => [...box.querySelectorAll(".criterion")].map(r => {
+    const c = { ...r.extra, dataset: r.querySelector(".c-dataset").value };
+    const where = r.querySelector(".c-where").value.trim();
+    if (where) c.where = where;
+    if (r.querySelector(".c-from").value) c.from = r.querySelector(".c-from").value;
+    if (r.querySelector(".c-to").value) c.to = r.querySelector(".c-to").value;
+    return c;
+  });
+  el.append(h("h3", {}, "Persons with a row in each of (include)"), includes,
+    h("button", { type: "button", class: "secondary", onclick: () => { add(includes); changed(); } }, "+ include criterion"),
+    h("h3", {}, "and none in (exclude)"), excludes,
+    h("button", { type: "button", class: "secondary", onclick: () => { add(excludes, { dataset: datasets().some(d => d.name === "death_causes") ? "death_causes" : undefined }); changed(); } }, "+ exclude criterion"));
+  return {
+    el,
+    read: () => ({ include: read(includes), exclude: read(excludes) }),
+    write: c => {
+      includes.replaceChildren(); excludes.replaceChildren();
+      for (const x of (c && c.include) || []) add(includes, x);
+      for (const x of (c && c.exclude) || []) add(excludes, x);
+    },
+    refresh: () => { for (const sel of el.querySelectorAll(".c-dataset")) options(sel, sel.value); },
+  };
+}
+
+// publicColumns are a dataset's columns with a public domain a result may
+// be broken down by (not dates' years).
+function publicColumns(d) {
+  return d ? d.columns.filter(c => c.public_domain && c.public_domain.kind !== "years").map(c => c.name) : [];
+}
+
+// checkboxes is a row of named checkboxes; at most max may be ticked.
+function checkboxes(names, checked, max, cls) {
+  const box = h("div", { class: "row checks " + (cls || "") });
+  const limit = () => {
+    const n = box.querySelectorAll("input:checked").length;
+    for (const i of box.querySelectorAll("input")) i.disabled = !i.checked && max && n >= max;
+  };
+  box.set = (names, checked) => {
+    box.replaceChildren(...names.map(n => h("label", { class: "check" }, h("input", { type: "checkbox", value: n, checked: checked.includes(n) }), " " + n)));
+    limit();
+  };
+  box.values = () => [...box.querySelectorAll("input:checked")].map(i => i.value);
+  box.addEventListener("change", limit);
+  box.set(names, checked);
+  return box;
+}
+
+// datasetsOf lists the data map's datasets a project may read.
+function datasetsOf(list, project) {
+  return project ? list.datasets.filter(d => project.datasets.includes(d.name)) : [];
+}
+
 async function pageCohort() {
   if (!me) return show(h("h1", {}, "Cohorts"), needSignIn("A cohort estimate"));
   const projects = projectsFor("cohorts");
   if (!projects.length) return show(h("h1", {}, "Cohorts"), h("p", {}, "Your role does not allow cohort estimates."));
   const list = await api("GET", "/v1/datasets").catch(() => ({ datasets: [] }));
-  const select = document.createElement("div");
-  const datasetOptions = () => {
-    const p = projects.find(x => x.project === select.querySelector("select").value) || projects[0];
-    return list.datasets.filter(d => p.datasets.includes(d.name));
-  };
   const psel = projectSelect(projects);
-  psel.addEventListener("change", () => {
-    const names = datasetOptions().map(d => d.name);
-    for (const sel of form.querySelectorAll(".c-dataset")) {
-      const keep = sel.value;
-      sel.replaceChildren(...names.map(n => h("option", { value: n, selected: n === keep }, n)));
-    }
-  });
-  select.append(h("label", {}, "project"), psel);
-  const includes = h("div", { id: "includes" }), excludes = h("div", { id: "excludes" });
-  const criterion = (where, ds, text) => {
-    const row = h("div", { class: "criterion" },
-      h("select", { class: "c-dataset" }, datasetOptions().map(d => h("option", { value: d.name, selected: d.name === ds }, d.name))),
-      h("input", { type: "text", class: "c-where", placeholder: "condition, e.g. icd10 LIKE 'E11%' (empty: any row)", value: text || "" }),
-      h("input", { type: "date", class: "c-from", title: "from (optional)" }), h("input", { type: "date", class: "c-to", title: "to (optional)" }),
-      h("button", { type: "button", title: "remove", onclick: () => row.remove() }, "×"));
-    where.append(row);
-  };
-  criterion(includes, "npr", "icd10 LIKE 'E11%'");
-  criterion(includes, "lmr", "atc LIKE 'A10B%'");
+  const project = () => projects.find(x => x.project === psel.value) || projects[0];
+  const criteria = criteriaEditor(() => datasetsOf(list, project()), { include: "includes", exclude: "excludes" });
+  criteria.write({ include: [{ dataset: "npr", where: "icd10 LIKE 'E11%'" }, { dataset: "lmr", where: "atc LIKE 'A10B%'" }] });
+  psel.addEventListener("change", criteria.refresh);
   const persons = list.datasets.filter(d => d.one_row_per_person);
   const breakdownNames = ["age_band"];
-  for (const d of persons) for (const c of d.columns) if (c.public_domain && c.public_domain.kind !== "years" && !breakdownNames.includes(c.name)) breakdownNames.push(c.name);
-  const breakdowns = h("div", { class: "row" }, breakdownNames.map(n => h("label", {}, h("input", { type: "checkbox", value: n, checked: n === "sex" || n === "age_band" }), " " + n)));
+  for (const d of persons) for (const c of publicColumns(d)) if (!breakdownNames.includes(c)) breakdownNames.push(c);
+  const breakdowns = checkboxes(breakdownNames, ["sex", "age_band"]);
   const eps = h("input", { type: "number", id: "cohort-epsilon", step: "any", min: "0", placeholder: "policy default" });
   const out = h("div", { id: "cohort-result" });
   const button = h("button", { type: "submit" }, "Estimate");
-  const read = box => [...box.querySelectorAll(".criterion")].map(r => {
-    const c = { dataset: r.querySelector(".c-dataset").value, where: r.querySelector(".c-where").value.trim() };
-    if (r.querySelector(".c-from").value) c.from = r.querySelector(".c-from").value;
-    if (r.querySelector(".c-to").value) c.to = r.querySelector(".c-to").value;
-    return c;
-  });
   const cohortBody = () => {
-    const body = { project: select.querySelector("select").value, include: read(includes), exclude: read(excludes),
-      breakdown: [...breakdowns.querySelectorAll("input:checked")].map(i => i.value) };
+    const body = { project: psel.value, ...criteria.read(), breakdown: breakdowns.values() };
     if (eps.value !== "") body.epsilon = Number(eps.value);
     return body;
   };
   const form = h("form", { onsubmit: e => {
     e.preventDefault();
     runAndShow(out, "/v1/cohorts/estimate", cohortBody(), "cohort", button);
-  } }, select,
-    h("h3", {}, "Persons with a row in each of (include)"), includes, h("button", { type: "button", class: "secondary", onclick: () => criterion(includes) }, "+ include criterion"),
-    h("h3", {}, "and none in (exclude)"), excludes, h("button", { type: "button", class: "secondary", onclick: () => criterion(excludes, "death_causes") }, "+ exclude criterion"),
+  } }, h("div", {}, h("label", {}, "project"), psel), criteria.el,
     h("h3", {}, "Broken down by"), breakdowns,
     h("div", { class: "row" }, h("div", {}, h("label", { for: "cohort-epsilon" }, "ε (blank: the default)"), eps), button, previewButton(out, "/v1/cohorts/estimate", cohortBody)));
   show(h("h1", {}, "Cohort builder"), h("p", { class: "lead" }, "Count persons across registries linked by the person key: each include is “has a row where …”, each exclude “has no row where …”."), h("div", { class: "card" }, form), out);
@@ -611,98 +664,6 @@ async function pageBudget(params) {
   out.append(h("h2", {}, "Recent spending in this browser tab"), spent.length ? h("table", {}, h("thead", {}, h("tr", {}, ["time", "what", "ε", "datasets", "query"].map(t => h("th", {}, t)))),
     h("tbody", {}, spent.map(x => h("tr", {}, h("td", {}, x.time.replace("T", " ").slice(0, 19)), h("td", {}, x.what), h("td", { class: "num" }, num(x.epsilon)), h("td", {}, x.datasets.join(", ")), h("td", { class: "small" }, x.query_id)))))
     : h("p", { class: "muted" }, "Nothing yet."));
-}
-
-// ---- rates and survival ---------------------------------------------------
-
-const analysisExamples = {
-  rates: { project: "diabetes-2026", event: { dataset: "npr", where: "icd10 LIKE 'E11%'", column: "contact_date" },
-    period: { from: "2015-01-01", to: "2024-12-31" }, strata: ["sex"], standardise: "esp2013", per: 100000, epsilon: 1 },
-  survival: { project: "cancer-survival", index: { dataset: "cancer", column: "diagnosis_date", where: "icd10 LIKE 'C50%'" },
-    event: { dataset: "death_causes", column: "death_date" }, end: "2024-12-31", interval: "year", horizon: 5, strata: ["stage"], epsilon: 1 },
-};
-
-function estimate(e) {
-  if (!e || e.suppressed || e.value === null) return h("td", { class: "suppressed" }, "suppressed");
-  return h("td", { class: "num" }, num(e.value), e.ci95 ? h("span", { class: "ci" }, "95% " + num(e.ci95[0]) + " – " + num(e.ci95[1])) : null);
-}
-
-function keyText(k) { return Object.entries(k || {}).map(([a, b]) => a + " = " + b).join(", ") || "all"; }
-
-function spentLine(m) {
-  return h("div", { class: "meta" }, h("span", {}, h("b", {}, "ε spent: "), h("span", { class: "cost" }, num(m.epsilon)), " on each of " + m.datasets.join(", ")),
-    h("span", { class: "muted" }, "query " + m.query_id));
-}
-
-function ratesView(res) {
-  return h("section", { class: "card", id: "result" }, h("h2", {}, "Incidence"), spentLine(res.meta),
-    h("table", { class: "result" }, h("thead", {}, h("tr", {}, ["stratum", "events", "person-years", "rate"].map(t => h("th", {}, t)))),
-      h("tbody", {}, res.rows.map(r => h("tr", {}, h("td", {}, keyText(r.key)), estimate(r.events), estimate(r.person_years), estimate(r.rate))))),
-    res.standardised && res.standardised.length ? [h("h3", {}, "Standardised (ESP 2013)"), h("table", {}, h("tbody", {}, res.standardised.map(r => h("tr", {}, h("td", {}, keyText(r.key)), estimate(r.rate)))))] : null,
-    res.meta.notes && res.meta.notes.length ? h("details", {}, h("summary", {}, "Notes (" + res.meta.notes.length + ")"), h("ul", { class: "notes" }, res.meta.notes.map(n => h("li", {}, n)))) : null);
-}
-
-// survivalChart draws each stratum's Kaplan–Meier curve as a step
-// function with its 95 % interval as a stepped band.
-function survivalChart(res) {
-  const W = 760, H = 280, L = 50, R = 150, T = 12, B = 40;
-  const tmax = Math.max(1, ...res.strata.flatMap(st => st.points.map(p => p.time)));
-  const x = t => L + (W - L - R) * t / tmax, y = v => T + (H - T - B) * (1 - v);
-  const colors = ["#2f6db5", "#c0582b", "#2f8f5b", "#8a4fb8", "#b08a1a", "#4a5561"];
-  const g = [];
-  for (let k = 0; k <= 4; k++) g.push(s("line", { x1: L, x2: W - R, y1: y(k / 4), y2: y(k / 4), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(k / 4) + 4, "text-anchor": "end" }, String(k / 4)));
-  for (let t = 0; t <= tmax; t++) g.push(s("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" }, String(t)));
-  res.strata.forEach((st, k) => {
-    const col = colors[k % colors.length];
-    let prev = { t: 0, v: 1, lo: 1, hi: 1 }, line = "M" + x(0) + "," + y(1);
-    for (const p of st.points) {
-      if (p.survival === null) break;
-      if (p.ci95) g.push(s("rect", { class: "band", x: x(prev.t), width: x(p.time) - x(prev.t), y: y(p.ci95[1]), height: y(p.ci95[0]) - y(p.ci95[1]), fill: col }));
-      line += " H" + x(p.time) + " V" + y(p.survival);
-      prev = { t: p.time, v: p.survival };
-    }
-    g.push(s("path", { class: "line step", d: line, stroke: col }));
-    g.push(s("text", { x: W - R + 8, y: T + 14 + 14 * k, style: "fill:" + col }, keyText(st.key)));
-  });
-  g.push(s("text", { x: L, y: H - 6 }, "survival by time since the index event (" + (res.interval || "intervals") + ") — steps: Kaplan–Meier estimate, shaded: 95% interval"));
-  return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "survival curves" }, g));
-}
-
-function survivalView(res) {
-  return h("section", { class: "card", id: "result" }, h("h2", {}, "Survival"), spentLine(res.meta), survivalChart(res),
-    res.strata.map(st => h("details", {}, h("summary", {}, keyText(st.key) + (st.median_survival ? " — median " + num(st.median_survival.value) : "")),
-      h("table", {}, h("thead", {}, h("tr", {}, ["time", "survival", "at risk"].map(t => h("th", {}, t)))),
-        h("tbody", {}, st.points.map(p => h("tr", {}, h("td", {}, String(p.time)),
-          p.survival === null ? h("td", { class: "suppressed" }, "suppressed") : h("td", { class: "num" }, num(p.survival), p.ci95 ? h("span", { class: "ci" }, "95% " + num(p.ci95[0]) + " – " + num(p.ci95[1])) : null),
-          h("td", { class: "num" }, p.at_risk === null ? "—" : num(p.at_risk)))))))),
-    res.meta.notes && res.meta.notes.length ? h("details", {}, h("summary", {}, "Notes (" + res.meta.notes.length + ")"), h("ul", { class: "notes" }, res.meta.notes.map(n => h("li", {}, n)))) : null);
-}
-
-// pageAnalysis is the form of POST /v1/rates or /v1/survival: the request
-// as JSON, started from a working example, with a free preview.
-function pageAnalysis(kind) {
-  const title = kind === "rates" ? "Incidence rates" : "Survival";
-  if (!me) return show(h("h1", {}, title), needSignIn(title));
-  const editor = h("textarea", { id: "analysis", rows: 14, spellcheck: "false" }, JSON.stringify(analysisExamples[kind], null, 2));
-  const out = h("div", { id: "analysis-result" });
-  const button = h("button", { type: "submit", id: "run-analysis" }, "Run");
-  const path = "/v1/" + kind;
-  const body = () => JSON.parse(editor.value);
-  const form = h("form", { onsubmit: async e => {
-    e.preventDefault();
-    let b;
-    try { b = body(); } catch (err) { out.replaceChildren(h("div", { class: "problem" }, h("div", { class: "title" }, "Not valid JSON"), String(err))); return; }
-    button.disabled = true;
-    out.replaceChildren(h("p", { class: "spinner" }, "Running…"));
-    try {
-      const res = await api("POST", path, b);
-      recordSpend(res, kind);
-      out.replaceChildren(kind === "rates" ? ratesView(res) : survivalView(res));
-    } catch (err) { out.replaceChildren(problemBox(err)); } finally { button.disabled = false; }
-  } }, h("label", { for: "analysis" }, "request (POST " + path + "; the API's OpenAPI document describes every field)"), editor,
-    h("div", { class: "row" }, button, previewButton(out, path, body)));
-  show(h("h1", {}, title), h("p", { class: "lead" }, kind === "rates" ? "Events per person-time from the persons register, by calendar year and attained age, optionally standardised to the 2013 European Standard Population."
-    : "Kaplan–Meier survival after an index event, censored at the end date, by strata."), h("div", { class: "card" }, form), out);
 }
 
 // ---- router ---------------------------------------------------------------
