@@ -229,13 +229,21 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("result table lacks the years or the intervals:\n%s", rows)
 		}
 		shot(t, "console-template.png")
+		queryID := text(t, "#result .query-id")
 		after := remaining(t, "lmr")
 		if before != "10" || after != "9.5" {
 			t.Errorf("lmr budget shown %q before and %q after a free preview and one run, want 10 then 9.5", before, after)
 		}
-		if got := text(t, "main"); !strings.Contains(got, "template prescriptions_by_atc_year") {
-			t.Errorf("budget page does not list the run under recent spending:\n%s", got)
+		// The ledger's history lists the run: who, what kind, what it cost.
+		row := "#history-table tr[data-query='" + queryID + "']"
+		do(t, "history row", chromedp.WaitVisible(chromedp.CSS(row)))
+		got := strings.Join(strings.Fields(text(t, row)), " ")
+		for _, want := range []string{analyst, "template prescriptions_by_atc_year (run in this tab)", " 0.5 ", "lmr", queryID} {
+			if !strings.Contains(" "+got+" ", want) {
+				t.Errorf("history row lacks %q: %s", want, got)
+			}
 		}
+		shot(t, "console-budget.png")
 	})
 
 	t.Run("researcher gets a refusal with its hint", func(t *testing.T) {
@@ -259,6 +267,12 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.ID("run-sql")), chromedp.WaitVisible(chromedp.CSS("#sql-result .chart svg rect")))
 		if got := text(t, "#sql-result table.result"); !strings.Contains(got, "suppressed") && !strings.Contains(got, "IX") {
 			t.Errorf("chapter result:\n%s", got)
+		}
+		// An answer with no released group says so instead of an empty table.
+		do(t, "run a query nothing matches", chromedp.SetValue(chromedp.ID("sql"), "SELECT icd10, count(DISTINCT pid) AS patients FROM npr WHERE icd10 = 'Z99' GROUP BY 1"),
+			chromedp.Click(chromedp.ID("run-sql")), chromedp.WaitVisible(chromedp.CSS("#sql-result #result p.empty")))
+		if got := text(t, "#sql-result #result"); !strings.Contains(got, "No group was released") || !strings.Contains(got, "ε spent") {
+			t.Errorf("empty result:\n%s", got)
 		}
 	})
 

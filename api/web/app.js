@@ -104,10 +104,13 @@ function projectSelect(projects, id) {
   return h("select", { id: id || "project" }, projects.map(p => h("option", { value: p.project, selected: best && p.project === best.project }, p.project + " — " + p.title)));
 }
 
+// recordSpend remembers what this tab ran under each query id (e.g.
+// "template prescriptions_by_atc_year"), so the budget history, which
+// knows only the kind, can name it.
 function recordSpend(res, what) {
   const list = JSON.parse(sessionStorage.getItem(SPENT_KEY) || "[]");
-  list.unshift({ time: new Date().toISOString(), what, project: res.meta.project, datasets: res.meta.datasets, epsilon: res.meta.epsilon, query_id: res.meta.query_id });
-  sessionStorage.setItem(SPENT_KEY, JSON.stringify(list.slice(0, 50)));
+  list.unshift({ what, query_id: res.meta.query_id });
+  sessionStorage.setItem(SPENT_KEY, JSON.stringify(list.slice(0, 200)));
 }
 
 // ---- results --------------------------------------------------------------
@@ -142,12 +145,14 @@ function resultView(res, rerun) {
     m.delta ? h("span", {}, h("b", {}, "δ: "), num(m.delta)) : null,
     h("span", {}, h("b", {}, "noise: "), m.mechanism),
     h("span", {}, h("b", {}, "suppressed cells: "), String(m.suppressed_cells)),
-    h("span", { class: "muted" }, "query " + m.query_id));
+    h("span", { class: "muted" }, "query ", h("span", { class: "query-id" }, m.query_id)));
   const downloads = h("div", { class: "row" },
     h("button", { class: "secondary", onclick: () => downloadCSV(res) }, "Download CSV"),
     rerun ? h("button", { class: "secondary", onclick: () => rerun() }, "Download Arrow (runs again: costs ε " + num(m.epsilon) + ")") : null);
   return h("section", { class: "card", id: "result" },
-    h("h2", {}, "Result"), spent, chart(res), table, downloads,
+    h("h2", {}, "Result"), spent, chart(res),
+    res.rows.length ? table : h("p", { class: "empty" }, "No group was released: no row matched, or no group's noisy person count reached the release threshold. The ε was spent all the same (the answer is that nothing is large enough to show)."),
+    downloads,
     m.notes && m.notes.length ? h("details", {}, h("summary", {}, "Notes (" + m.notes.length + ")"), h("ul", { class: "notes" }, m.notes.map(n => h("li", {}, n)))) : null);
 }
 
@@ -422,6 +427,7 @@ function pageSignIn() {
       out.replaceChildren(problemBox(err));
     }
   } }, h("label", { for: "token" }, "Paste the token an operator gave you (statgate token create). It stays in this browser tab only."),
+    h("p", { class: "small muted" }, "Trying statgate demo? It printed tokens in its terminal: ANALYST runs templates, RESEARCHER asks SQL, cohorts, rates and survival."),
     h("div", { class: "row" }, input, h("button", { type: "submit" }, "Sign in")));
   show(h("h1", {}, "Sign in"), form, out);
   render();
@@ -660,10 +666,38 @@ async function pageBudget(params) {
         h("td", {}, h("div", { class: "budget-bar", title: "remaining" }, h("span", { style: "width:" + (100 * d.epsilon.remaining / (d.epsilon.total || 1)).toFixed(1) + "%" }))),
         h("td", { class: "num" }, num(d.delta.remaining)))))));
   } catch (e) { out.append(problemBox(e)); }
-  const spent = JSON.parse(sessionStorage.getItem(SPENT_KEY) || "[]").filter(x => x.project === sel.value);
-  out.append(h("h2", {}, "Recent spending in this browser tab"), spent.length ? h("table", {}, h("thead", {}, h("tr", {}, ["time", "what", "ε", "datasets", "query"].map(t => h("th", {}, t)))),
-    h("tbody", {}, spent.map(x => h("tr", {}, h("td", {}, x.time.replace("T", " ").slice(0, 19)), h("td", {}, x.what), h("td", { class: "num" }, num(x.epsilon)), h("td", {}, x.datasets.join(", ")), h("td", { class: "small" }, x.query_id)))))
-    : h("p", { class: "muted" }, "Nothing yet."));
+  out.append(historyView(sel.value));
+}
+
+// historyView lists a project's debits from the ledger, newest first
+// (GET /v1/projects/{id}/budget/history), a page at a time: who asked,
+// when, what kind of request, what it cost and from which datasets. What
+// this tab ran is named (the template, "sql", ...).
+function historyView(project) {
+  const mine = Object.fromEntries(JSON.parse(sessionStorage.getItem(SPENT_KEY) || "[]").map(x => [x.query_id, x.what]));
+  const body = h("tbody", {});
+  const box = h("section", { id: "history" }, h("h2", {}, "Recent spending"),
+    h("p", { class: "small muted" }, "Every paid answer of this project, whoever asked. Free repeats of an answered question and previews cost nothing and are not listed."));
+  const table = h("table", { id: "history-table" }, h("thead", {}, h("tr", {}, ["when (UTC)", "who", "kind", "ε", "δ", "datasets", "query"].map(t => h("th", {}, t)))), body);
+  const more = h("button", { type: "button", class: "secondary", id: "history-more" }, "Older");
+  const load = async before => {
+    more.disabled = true;
+    try {
+      const page = await api("GET", "/v1/projects/" + encodeURIComponent(project) + "/budget/history?limit=20" + (before ? "&before=" + before : ""));
+      if (!before && page.debits.length === 0) { box.append(h("p", { class: "muted", id: "history-empty" }, "Nothing spent yet: run a template, a query or a cohort estimate and it appears here.")); return; }
+      if (!table.isConnected) box.append(table, more);
+      for (const d of page.debits) {
+        body.append(h("tr", { "data-query": d.query_id }, h("td", {}, d.time.replace("T", " ").slice(0, 19)), h("td", {}, d.principal),
+          h("td", { class: "kind" }, d.kind, mine[d.query_id] ? h("div", { class: "small muted" }, mine[d.query_id].replace(d.kind + " ", "") + " (run in this tab)") : null),
+          h("td", { class: "num" }, num(d.epsilon)), h("td", { class: "num" }, d.delta ? num(d.delta) : "0"),
+          h("td", {}, d.datasets.join(", ")), h("td", { class: "small" }, d.query_id)));
+      }
+      more.hidden = !page.next_before;
+      more.onclick = () => load(page.next_before);
+    } catch (e) { box.append(problemBox(e)); } finally { more.disabled = false; }
+  };
+  load(0);
+  return box;
 }
 
 // ---- router ---------------------------------------------------------------
