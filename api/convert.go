@@ -98,6 +98,8 @@ func fromMeta(m result.Meta) Meta {
 		SuppressedCells: m.SuppressedCells,
 		Notes:           slices.Clone(m.Notes),
 		Extract:         m.Extract,
+		ExtractVersion:  m.ExtractVersion,
+		DataUpTo:        maps.Clone(m.DataUpTo),
 		Warnings:        slices.Clone(m.Warnings),
 		DryRun:          fromDryRun(m.DryRun),
 		Cached:          m.Cached,
@@ -156,6 +158,8 @@ func fromDataset(d catalog.Dataset) Dataset {
 		OneRowPerPerson: d.OneRowPerPerson,
 		Size:            d.Size,
 		ApproxRows:      d.ApproxRows,
+		LastDelivery:    d.LastDelivery,
+		DataUpTo:        d.DataUpTo,
 		Bounding: DatasetBounding{
 			MaxGroupsPerPerson:       d.Bounding.MaxGroupsPerPerson,
 			MaxRowsPerPersonPerGroup: d.Bounding.MaxRowsPerPersonPerGroup,

@@ -161,9 +161,14 @@ type Meta struct {
 	SuppressedCells int `json:"suppressed_cells"`
 	// Notes are short remarks for the analyst.
 	Notes []string `json:"notes,omitempty"`
-	// Extract is the fingerprint of the extracts version the result was
+	// Extract is the opaque ID of the extracts version the result was
 	// computed from (the same on every replica serving the same data).
 	Extract string `json:"extract,omitempty"`
+	// ExtractVersion is that version's counter (every load and delivery
+	// makes the next).
+	ExtractVersion int64 `json:"extract_version,omitempty"`
+	// DataUpTo is, per dataset read, the month its data reach ("2026-11").
+	DataUpTo map[string]string `json:"data_up_to,omitempty"`
 	// Warnings say when an answer is mostly noise (see result.Meta.Warnings).
 	Warnings []string `json:"warnings,omitempty"`
 	// DryRun is set, and Rows empty, for ?dry_run=true: the cost and the
@@ -221,9 +226,13 @@ type Dataset struct {
 	// Size is the number of rows in words ("about 12,000", "unknown").
 	Size string `json:"size"`
 	// ApproxRows is the row count to two significant figures; 0 when small or unknown.
-	ApproxRows int64           `json:"approx_rows"`
-	Bounding   DatasetBounding `json:"bounding"`
-	Columns    []DatasetColumn `json:"columns"`
+	ApproxRows int64 `json:"approx_rows"`
+	// LastDelivery is when the dataset's last load or delivery was written.
+	LastDelivery *time.Time `json:"last_delivery,omitempty"`
+	// DataUpTo is the month the data reach ("2026-11"), a declared public fact.
+	DataUpTo string          `json:"data_up_to,omitempty"`
+	Bounding DatasetBounding `json:"bounding"`
+	Columns  []DatasetColumn `json:"columns"`
 	// Hits is the number of search matches (?q= only).
 	Hits int `json:"hits,omitempty"`
 	// Matches say which field each search word matched (?q= only).

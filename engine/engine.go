@@ -18,9 +18,11 @@ import (
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/compile"
+	"github.com/statgate/statgate/engine/delivery"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/engine/extract"
 	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/engine/state"
 	"github.com/statgate/statgate/engine/template"
 	"github.com/statgate/statgate/policies"
@@ -87,6 +89,22 @@ type loaded struct {
 	// dataset: an upper estimate of the persons in the data, for costs.
 	persons int64
 	catalog *catalog.Catalog
+	// upTo is each dataset's "data up to" month (delivery.DataUpTo).
+	upTo map[string]string
+}
+
+// stamp names in meta the extracts version a result was computed from
+// and the month each of its datasets' data reach.
+func (x *loaded) stamp(m *result.Meta, datasets []string) {
+	m.Extract, m.ExtractVersion = x.version.ID, x.version.Counter
+	for _, d := range datasets {
+		if u := x.upTo[d]; u != "" {
+			if m.DataUpTo == nil {
+				m.DataUpTo = map[string]string{}
+			}
+			m.DataUpTo[d] = u
+		}
+	}
 }
 
 // acquire returns the current extracts, held until release is called.
@@ -119,6 +137,12 @@ func (e *Engine) accept(_ context.Context, sn *extract.Snapshot) (any, error) {
 		}
 	}
 	x.catalog = catalog.New(e.pol, sn.Sizes)
+	x.upTo = map[string]string{}
+	for name, ds := range e.pol.Datasets {
+		v := sn.Info.Datasets[name]
+		x.upTo[name] = delivery.DataUpTo(ds, v)
+		x.catalog.SetFreshness(name, v.LastDelivery, x.upTo[name])
+	}
 	return x, nil
 }
 

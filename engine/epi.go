@@ -207,7 +207,7 @@ func (e *Engine) runEpi(ctx context.Context, x *loaded, p Principal, pr *epiPrep
 	meta.Datasets = slices.Clone(pr.datasets)
 	meta.Epsilon, meta.Delta = pr.epsilon, pr.delta
 	meta.Rho = pr.rho
-	meta.Extract = x.version.ID
+	x.stamp(meta, pr.datasets)
 	return out, nil
 }
 

@@ -226,7 +226,7 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	res.Meta.Delta = rel.Delta()
 	res.Meta.Rho, res.Meta.ZDelta = pr.release.Rho(), pr.release.ZDelta()
 	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
-	res.Meta.Extract = pr.x.version.ID
+	pr.x.stamp(&res.Meta, pr.plan.Datasets)
 	final := pr.plan
 	if est != nil {
 		final = est.plan
@@ -330,7 +330,7 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
 	res.Meta.Epsilon, res.Meta.Delta = rel.Epsilon(), rel.Delta()
 	res.Meta.Rho, res.Meta.ZDelta = rel.Rho(), rel.ZDelta()
-	res.Meta.Extract = pr.x.version.ID
+	pr.x.stamp(&res.Meta, pr.plan.Datasets)
 	res.Meta.Notes = append(res.Meta.Notes, pr.compiled.Notes...)
 	res.Meta.Notes = append(res.Meta.Notes, "dry run: nothing was read from the registries and nothing was debited")
 	spend := budget.Spend{Project: project, Datasets: pr.plan.Datasets, Cost: cost}

@@ -31,6 +31,7 @@ func init() {
 		"serve":   {"serve the HTTP API", runServe},
 		"gen":     {"generate synthetic Norwegian-style registries as Parquet", runGen},
 		"load":    {"load the policy's extracts into the data directory", runLoad},
+		"deliver": {"append (or, one row per person, upsert) a delivery to a dataset as a new version", runDeliver},
 		"query":   {"answer one aggregate SQL query with protection, from the command line", runQuery},
 		"token":   {"create, list or revoke API tokens (token create|list|revoke)", runToken},
 		"budget":  {"show privacy budgets spent and remaining (budget show)", runBudget},

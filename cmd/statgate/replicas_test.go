@@ -489,3 +489,102 @@ func TestBackendsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasSwitchToADelivery: `statgate deliver` next to two running
+// replicas while 16 clients keep asking: no request fails, both replicas
+// switch to the delivered version (the same ID and counter on both), and
+// the delivery is in the audit log, which verifies.
+func TestReplicasSwitchToADelivery(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, 1e6)
+	c.start(2)
+	before := c.version(c.replicas[0].base)
+	gen := t.TempDir()
+	if code, _, errOut := runCmd(ctx, "gen", "--persons", "800", "--seed", "5", "--out", gen); code != 0 {
+		t.Fatalf("gen: %s", errOut)
+	}
+	var out, errOut string
+	var code int
+	answers := c.load(16, 30, func() {
+		code, out, errOut = runCmd(ctx, "deliver", "--policy", c.policy, "--data", c.data, "--state", c.stateURL,
+			"--dataset", "population", "--by", "registry-ops", filepath.Join(gen, "population.parquet"))
+	})
+	if code != 0 {
+		t.Fatalf("deliver: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "upserted") || !strings.Contains(out, fmt.Sprintf("version %d", before.counter+1)) {
+		t.Errorf("deliver said %q, want an upsert as version %d", out, before.counter+1)
+	}
+	fromOld := 0
+	for _, a := range answers {
+		if a.status != http.StatusOK {
+			t.Fatalf("a request failed during the delivery: %d %s (replica %d)", a.status, a.code, a.replica)
+		}
+		if a.extract == before.id {
+			fromOld++
+		}
+	}
+	// The switch happened under load: answers from both versions.
+	if fromOld == 0 || fromOld == len(answers) {
+		t.Errorf("%d of %d answers came from the old version, want some from each", fromOld, len(answers))
+	}
+	var after []versionMeta
+	for _, r := range c.replicas {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			v := c.version(r.base)
+			if v.id != before.id {
+				after = append(after, v)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s still answers from version %d after the delivery", r.base, before.counter)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if after[0] != after[1] || after[0].counter != before.counter+1 {
+		t.Errorf("after the delivery the replicas answer from %+v and %+v, want one version %d", after[0], after[1], before.counter+1)
+	}
+	code, tail, _ := runCmd(ctx, "audit", "tail", "-n", "400", "--state", c.stateURL)
+	if code != 0 || !strings.Contains(tail, "delivery") || !strings.Contains(tail, "registry-ops") {
+		t.Errorf("audit tail does not show the delivery:\n%s", tail)
+	}
+	st := c.openPG()
+	defer st.Close()
+	if rep, err := st.Audit().Verify(ctx); err != nil || !rep.OK {
+		t.Errorf("audit verify = %+v, %v", rep, err)
+	}
+}
+
+// versionMeta is what an answer's meta says of the extracts version.
+type versionMeta struct {
+	id      string
+	counter int64
+}
+
+// version asks replicaQuery at base and returns the version it names.
+func (c *cluster) version(base string) versionMeta {
+	c.t.Helper()
+	req, err := http.NewRequest("POST", base+"/v1/query", strings.NewReader(replicaQuery))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Meta struct {
+			Extract        string `json:"extract"`
+			ExtractVersion int64  `json:"extract_version"`
+		} `json:"meta"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("replica %s: %d %v", base, resp.StatusCode, err)
+	}
+	return versionMeta{v.Meta.Extract, v.Meta.ExtractVersion}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/statgate/statgate/policies"
 )
@@ -31,9 +32,16 @@ type Dataset struct {
 	Size string `json:"size"`
 	// ApproxRows is the row count rounded to two significant figures; 0
 	// when there are fewer than 1,000 rows or the size is unknown.
-	ApproxRows int64    `json:"approx_rows"`
-	Bounding   Bounding `json:"bounding"`
-	Columns    []Column `json:"columns"`
+	ApproxRows int64 `json:"approx_rows"`
+	// LastDelivery is when the dataset's last load or delivery was
+	// written (a public, operational fact); nil when not known.
+	LastDelivery *time.Time `json:"last_delivery,omitempty"`
+	// DataUpTo is the month the data reach ("2026-11"): the period the
+	// deliveries declared, else the end of the date column's public years
+	// (see engine/delivery.DataUpTo); empty when neither is known.
+	DataUpTo string   `json:"data_up_to,omitempty"`
+	Bounding Bounding `json:"bounding"`
+	Columns  []Column `json:"columns"`
 	// Hits is the number of search matches (Search only).
 	Hits int `json:"hits,omitempty"`
 	// Matches say which fields the search words matched (Search only).
@@ -128,6 +136,20 @@ func New(p *policies.Policy, sizes map[string]int64) *Catalog {
 		c.index = append(c.index, indexDataset(p, ds))
 	}
 	return c
+}
+
+// SetFreshness records a dataset's last delivery time and "data up to"
+// month. Call it before the catalog is shared (it is not synchronised).
+func (c *Catalog) SetFreshness(name string, last time.Time, upTo string) {
+	for i := range c.datasets {
+		if c.datasets[i].Name == name {
+			if !last.IsZero() {
+				t := last.UTC().Truncate(time.Second)
+				c.datasets[i].LastDelivery = &t
+			}
+			c.datasets[i].DataUpTo = upTo
+		}
+	}
 }
 
 // Datasets returns every dataset, sorted by name. The result is the

@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -94,6 +95,9 @@ type Options struct {
 type DB struct {
 	sql     *sql.DB
 	timeout time.Duration
+	// parts is set for a version file (see version.go): its datasets are
+	// views over attached part files.
+	parts bool
 }
 
 // Open opens the database described by opts and locks down its
@@ -119,11 +123,17 @@ func Open(ctx context.Context, opts *Options) (*DB, error) {
 	if strings.ContainsAny(o.Path, "?#") {
 		return nil, fmt.Errorf("exec.Open: path %q contains '?' or '#'", o.Path)
 	}
-	connector, err := duckdb.NewConnector(dsn(o.Path, startupConfig(o.ReadOnly)), lockdown(&o))
+	var parts []part
+	if _, err := os.Stat(o.Path); err == nil {
+		if parts, err = readParts(ctx, o.Path); err != nil {
+			return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
+		}
+	}
+	connector, err := duckdb.NewConnector(dsn(o.Path, startupConfig(o.ReadOnly, len(parts) > 0)), lockdown(&o, parts))
 	if err != nil {
 		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
 	}
-	db := &DB{sql: sql.OpenDB(connector), timeout: o.QueryTimeout}
+	db := &DB{sql: sql.OpenDB(connector), timeout: o.QueryTimeout, parts: len(parts) > 0}
 	if err := db.sql.PingContext(ctx); err != nil {
 		db.sql.Close()
 		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
@@ -176,6 +186,18 @@ type ColumnInfo struct {
 // table name. statgate's own bookkeeping tables (named _statgate_…) are
 // left out.
 func (db *DB) TableRows(ctx context.Context) (map[string]int64, error) {
+	if db.parts {
+		// A version file's datasets are views; their counts are stored.
+		info, err := db.Version(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("exec.TableRows: %w", err)
+		}
+		rows := make(map[string]int64, len(info.Datasets))
+		for name, d := range info.Datasets {
+			rows[name] = d.Rows
+		}
+		return rows, nil
+	}
 	names, err := tableNames(ctx, db.sql)
 	if err != nil {
 		return nil, fmt.Errorf("exec.TableRows: %w", err)
@@ -236,23 +258,7 @@ func tableNames(ctx context.Context, q queryer) ([]string, error) {
 // tableColumns lists a main-schema table's columns in order; none when the
 // table does not exist.
 func tableColumns(ctx context.Context, q queryer, table string) ([]ColumnInfo, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT column_name, data_type FROM duckdb_columns()
-		 WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1
-		 ORDER BY column_index`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []ColumnInfo
-	for rows.Next() {
-		var c ColumnInfo
-		if err := rows.Scan(&c.Name, &c.DuckType); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	return cols, rows.Err()
+	return catalogColumns(ctx, q, "", table)
 }
 
 // internalPrefix starts the names of statgate's own tables.

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type LoadError struct {
 	Source string
 	// Column is the column at fault; empty when the problem is the file.
 	Column string
+	// Row is the row at fault (1 = the first data row of the file); 0
+	// when the problem is not one row's.
+	Row int64
 	// Reason says what is wrong, in one line.
 	Reason string
 	// Err is the underlying error, if any (e.g. DuckDB's own message).
@@ -42,6 +46,10 @@ func (e *LoadError) Error() string {
 	if e.Column != "" {
 		b.WriteString(": column ")
 		b.WriteString(e.Column)
+	}
+	if e.Row > 0 {
+		b.WriteString(": row ")
+		b.WriteString(strconv.FormatInt(e.Row, 10))
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)

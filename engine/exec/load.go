@@ -54,6 +54,8 @@ type LoadOptions struct {
 type LoadReport struct {
 	// Path is the extracts database file.
 	Path string
+	// Version is the version counter the load made (see Deliver).
+	Version int64
 	// Datasets in name order.
 	Datasets []DatasetLoad
 	// Elapsed is the whole load's duration.
@@ -108,6 +110,15 @@ func Load(ctx context.Context, opts *LoadOptions) (*LoadReport, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("exec.Load: %w", err)
 	}
+	unlock, err := lockData(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("exec.Load: %w", err)
+	}
+	defer unlock()
+	last, err := readCounter(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("exec.Load: %w", err)
+	}
 	final := ExtractsPath(opts.DataDir)
 	tmp, err := tempPath(final)
 	if err != nil {
@@ -115,7 +126,7 @@ func Load(ctx context.Context, opts *LoadOptions) (*LoadReport, error) {
 	}
 	defer removeDatabase(tmp) // a no-op once tmp was renamed
 	p := &progress{w: opts.Progress}
-	rep, err := build(ctx, opts, tmp, p)
+	rep, err := build(ctx, opts, tmp, p, last+1)
 	if err != nil {
 		return nil, err
 	}
@@ -129,13 +140,16 @@ func Load(ctx context.Context, opts *LoadOptions) (*LoadReport, error) {
 	if err := syncDir(opts.DataDir); err != nil {
 		return nil, fmt.Errorf("exec.Load: %w", err)
 	}
-	rep.Path = final
+	if err := writeCounter(opts.DataDir, last+1); err != nil {
+		return nil, fmt.Errorf("exec.Load: %w", err)
+	}
+	rep.Path, rep.Version = final, last+1
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
 
 // build writes every dataset into a new database file at path.
-func build(ctx context.Context, opts *LoadOptions, path string, p *progress) (rep *LoadReport, err error) {
+func build(ctx context.Context, opts *LoadOptions, path string, p *progress, version int64) (rep *LoadReport, err error) {
 	connector, err := duckdb.NewConnector(dsn(path, map[string]string{
 		"autoinstall_known_extensions": "false",
 		"allow_community_extensions":   "false",
@@ -175,7 +189,7 @@ func build(ctx context.Context, opts *LoadOptions, path string, p *progress) (re
 		rep.Datasets = append(rep.Datasets, d)
 		sources[i] = info
 	}
-	if err := publish(ctx, conn, rep.Datasets, sources); err != nil {
+	if err := publish(ctx, conn, rep.Datasets, sources, version); err != nil {
 		return nil, fmt.Errorf("exec.Load: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
@@ -186,7 +200,11 @@ func build(ctx context.Context, opts *LoadOptions, path string, p *progress) (re
 
 // publish renames the staged tables to their dataset names and records
 // the load, in one transaction.
-func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources []sourceInfo) error {
+//
+// The record keeps, besides the sources, the version counter (volatile:
+// left out of the fingerprint) and each table's row-hash sum, so that a
+// delivery on top of this file (Deliver) need not read its rows again.
+func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources []sourceInfo, version int64) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -203,7 +221,7 @@ func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources [
 	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TABLE `+quoteIdent(loadTable)+` (
 		dataset VARCHAR PRIMARY KEY, source VARCHAR, format VARCHAR,
 		source_size BIGINT, source_mtime TIMESTAMP, row_count BIGINT, loaded_at TIMESTAMP,
-		version_key VARCHAR)`); err != nil {
+		version_key VARCHAR, version BIGINT, hash_sum VARCHAR)`); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -212,8 +230,16 @@ func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources [
 		return err
 	}
 	for i, d := range loads {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now, key); err != nil {
+		cols, err := tableColumns(ctx, tx, d.Name)
+		if err != nil {
+			return err
+		}
+		_, sum, err := tableSum(ctx, tx, quoteIdent(d.Name), cols)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now, key, version, sum); err != nil {
 			return err
 		}
 	}

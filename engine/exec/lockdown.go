@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,9 +15,14 @@ import (
 // startupConfig holds the options DuckDB accepts only when a database
 // instance starts (or that should hold from its first statement on). They
 // go in the DSN; lockdown repeats the runtime ones and locks them.
-func startupConfig(readOnly bool) map[string]string {
+//
+// attach says the instance must attach a version file's parts on its
+// first connection: external access then starts enabled, and lockdown
+// disables and locks it right after the attaches, before that connection
+// (or any other) runs a query.
+func startupConfig(readOnly, attach bool) map[string]string {
 	c := map[string]string{
-		"enable_external_access":       "false",
+		"enable_external_access":       strconv.FormatBool(attach),
 		"autoload_known_extensions":    "false",
 		"autoinstall_known_extensions": "false",
 		"allow_community_extensions":   "false",
@@ -59,7 +65,12 @@ func lockdownSettings(o *Options) []string {
 // first connection applies and locks them; later connections (which could
 // no longer SET them) verify that the lock is in place. A mutex keeps two
 // first connections from racing.
-func lockdown(o *Options) func(driver.ExecerContext) error {
+//
+// For a version file, the first connection attaches its parts (read-only,
+// from the file's directory) before the settings: afterwards external
+// access is off and locked, and DuckDB lets queries read only the files
+// already attached.
+func lockdown(o *Options, parts []part) func(driver.ExecerContext) error {
 	settings := lockdownSettings(o)
 	var mu sync.Mutex
 	return func(ex driver.ExecerContext) error {
@@ -75,6 +86,9 @@ func lockdown(o *Options) func(driver.ExecerContext) error {
 			return fmt.Errorf("exec: lockdown: %w", err)
 		}
 		if locked != "true" {
+			if err := attachParts(ctx, ex, filepath.Dir(o.Path), parts); err != nil {
+				return fmt.Errorf("exec: lockdown: %w", err)
+			}
 			settings := settings
 			if o.Threads == 0 && o.SmallTableRows > 0 {
 				small, err := isSmall(ctx, q, o.SmallTableRows)

@@ -52,6 +52,12 @@ type Version struct {
 	ID string
 	// Opened is when this process opened it.
 	Opened time.Time
+	// Counter numbers the versions of the data directory (every `statgate
+	// load` and `statgate deliver` makes the next); Created is when this
+	// one was written. Both are public: they say when data arrived, not
+	// what it holds.
+	Counter int64
+	Created time.Time
 }
 
 // Options configure Open.
@@ -79,6 +85,9 @@ type Snapshot struct {
 	// Sizes are the row counts of its tables (read once: the file does
 	// not change while open).
 	Sizes map[string]int64
+	// Info is what the database says of its version, per dataset (the
+	// last delivery, the declared period): exec.DB.Version.
+	Info *exec.VersionInfo
 	// Derived is what Options.Accept returned for it.
 	Derived any
 
@@ -162,7 +171,12 @@ func (s *Set) open(ctx context.Context) (sn *Snapshot, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sn = &Snapshot{DB: db, Version: Version{Fingerprint: fp, ID: id, Opened: time.Now().UTC()}, Sizes: sizes, set: s, info: info}
+	vi, err := db.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sn = &Snapshot{DB: db, Version: Version{Fingerprint: fp, ID: id, Opened: time.Now().UTC(), Counter: vi.Counter, Created: vi.Created},
+		Sizes: sizes, Info: vi, set: s, info: info}
 	if s.opts.Accept != nil {
 		if sn.Derived, err = s.opts.Accept(ctx, sn); err != nil {
 			return nil, err

@@ -108,9 +108,17 @@ type Meta struct {
 	// Notes are short remarks for the analyst (e.g. how a CI was derived).
 	Notes []string `json:"notes,omitempty"`
 	// Extract is the version of the extracts the result was computed
-	// from: their fingerprint (engine/extract.Version), the same on every
-	// replica serving the same data.
+	// from: an opaque keyed ID (engine/extract.Version.ID), the same on
+	// every replica serving the same data.
 	Extract string `json:"extract,omitempty"`
+	// ExtractVersion is that version's counter: every `statgate load` and
+	// `statgate deliver` makes the next (0: extracts written before
+	// versions were counted).
+	ExtractVersion int64 `json:"extract_version,omitempty"`
+	// DataUpTo is, per dataset read, the month its data reach ("2026-11"):
+	// a declared public fact, never read from the rows
+	// (engine/delivery.DataUpTo).
+	DataUpTo map[string]string `json:"data_up_to,omitempty"`
 	// Warnings say when a released answer should not be read as one:
 	// a measure whose noise's standard deviation exceeds the range its
 	// true value can plausibly take (engine/plausible).

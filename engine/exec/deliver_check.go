@@ -1,0 +1,276 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/statgate/statgate/policies"
+)
+
+// stage reads one delivered file into the table named stage and checks
+// it: the columns Load checks, their storage types those of the dataset
+// (cols), and every row (rowCheck).
+func (d *delivery) stage(ctx context.Context, src, stage string, cols []ColumnInfo) (DatasetLoad, error) {
+	start := time.Now()
+	fail := func(column, reason string, err error) (DatasetLoad, error) {
+		return DatasetLoad{}, &LoadError{Dataset: d.ds.Name, Source: src, Column: column, Reason: reason, Err: err}
+	}
+	fi, err := os.Stat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fail("", "file not found", err)
+	case err != nil:
+		return fail("", firstLine(err), err)
+	case fi.IsDir():
+		return fail("", "is a directory, not a file", nil)
+	}
+	format, ok := formatOf(src)
+	if !ok {
+		return fail("", "unsupported file type (use .parquet, .csv or .csv.gz)", nil)
+	}
+	d.p.printf("deliver %s: reading %s", d.ds.Name, src)
+	var lerr *LoadError
+	if format == formatParquet {
+		lerr = stageParquet(ctx, d.conn, d.ds, src, stage, d.p)
+	} else {
+		lerr = stageCSV(ctx, d.conn, d.ds, src, stage, d.p)
+	}
+	if lerr != nil {
+		lerr.Dataset, lerr.Source = d.ds.Name, src
+		return DatasetLoad{}, lerr
+	}
+	staged, err := d.stagedColumns(ctx, stage)
+	if err != nil {
+		return DatasetLoad{}, err
+	}
+	for _, c := range cols {
+		t, ok := staged[c.Name]
+		if !ok {
+			return fail(c.Name, "missing", nil)
+		}
+		if t != c.DuckType {
+			return fail(c.Name, fmt.Sprintf("read as %s, the dataset holds %s", t, c.DuckType), nil)
+		}
+	}
+	rows, lerr := d.checkRows(ctx, stage, format)
+	if lerr != nil {
+		lerr.Dataset, lerr.Source = d.ds.Name, src
+		return DatasetLoad{}, lerr
+	}
+	return DatasetLoad{Name: d.ds.Name, Source: src, Format: format, Rows: rows, Elapsed: time.Since(start)}, nil
+}
+
+// stagedColumns are a staging table's column types by name.
+func (d *delivery) stagedColumns(ctx context.Context, stage string) (map[string]string, error) {
+	rows, err := d.conn.QueryContext(ctx, "DESCRIBE "+stage)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		n, _ := vals[0].(string)
+		t, _ := vals[1].(string)
+		out[n] = t
+	}
+	return out, rows.Err()
+}
+
+// rowCheck is one condition no delivered row may meet.
+type rowCheck struct {
+	column, bad, reason string
+}
+
+// rowChecks are the conditions of the dataset's rows: a person key,
+// values in their declared public domains, dates no later than Through.
+func (d *delivery) rowChecks() []rowCheck {
+	ds := d.ds
+	checks := []rowCheck{{ds.PersonKey, quoteIdent(ds.PersonKey) + " IS NULL", "no person key (NULL)"}}
+	for _, c := range ds.Columns {
+		col := quoteIdent(c.Name)
+		if c.Domain != nil {
+			if bad, ok := outside(col, c.Domain); ok {
+				checks = append(checks, rowCheck{c.Name, bad, "a value outside the declared domain" + domainName(c.Domain)})
+			}
+		}
+		for n, dom := range c.PrefixDomains {
+			if bad, ok := outside("left("+col+", "+strconv.Itoa(n)+")", dom); ok {
+				checks = append(checks, rowCheck{c.Name, bad, fmt.Sprintf("its first %d characters are outside the declared domain%s", n, domainName(dom))})
+			}
+		}
+		if c.Type == policies.TypeDate && !d.opts.Through.IsZero() {
+			checks = append(checks, rowCheck{c.Name, col + " > DATE " + quoteString(d.opts.Through.Format(time.DateOnly)),
+				"a date after the delivery's declared end " + d.opts.Through.Format(time.DateOnly)})
+		}
+	}
+	return checks
+}
+
+// outside is the condition that col (not NULL) lies outside dom.
+func outside(col string, dom *policies.Domain) (string, bool) {
+	switch {
+	case dom.Range != nil:
+		return fmt.Sprintf("%s IS NOT NULL AND %s NOT BETWEEN %d AND %d", col, col, dom.Range[0], dom.Range[1]), true
+	case len(dom.Values) > 0:
+		q := make([]string, len(dom.Values))
+		for i, v := range dom.Values {
+			q[i] = quoteString(v)
+		}
+		return col + " IS NOT NULL AND " + col + "::VARCHAR NOT IN (" + strings.Join(q, ", ") + ")", true
+	}
+	return "", false
+}
+
+func domainName(dom *policies.Domain) string {
+	if dom.CodeList != "" {
+		return " (code list " + dom.CodeList + ")"
+	}
+	return ""
+}
+
+// checkRows counts the staged rows and finds the first that breaks a
+// rowCheck, or repeats a person in a one-row-per-person dataset. Rows are
+// numbered from 1 in file order (the staging table keeps it).
+func (d *delivery) checkRows(ctx context.Context, stage, format string) (int64, *LoadError) {
+	checks := d.rowChecks()
+	sel := []string{"count(*)"}
+	for _, c := range checks {
+		sel = append(sel, "min(rowid) FILTER (WHERE "+c.bad+")", "count(*) FILTER (WHERE "+c.bad+")")
+	}
+	vals := make([]any, len(sel))
+	var rows int64
+	first := make([]*int64, len(checks))
+	counts := make([]int64, len(checks))
+	vals[0] = &rows
+	for i := range checks {
+		vals[1+2*i], vals[2+2*i] = &first[i], &counts[i]
+	}
+	if err := d.conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+stage).Scan(vals...); err != nil {
+		return 0, &LoadError{Reason: "cannot check the rows: " + firstLine(err), Err: err}
+	}
+	best := -1
+	for i := range checks {
+		if first[i] != nil && (best < 0 || *first[i] < *first[best]) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		c := checks[best]
+		return 0, rowError(c.column, *first[best]+1, format, fmt.Sprintf("%s (%s in this file)", c.reason, count(counts[best], "row", "rows")))
+	}
+	if d.ds.OneRowPerPerson {
+		pk := quoteIdent(d.ds.PersonKey)
+		var dup *int64
+		var n int64
+		err := d.conn.QueryRowContext(ctx, "SELECT min(rowid), count(*) FROM (SELECT rowid, row_number() OVER (PARTITION BY "+pk+" ORDER BY rowid) AS k FROM "+stage+") WHERE k > 1").Scan(&dup, &n)
+		if err != nil {
+			return 0, &LoadError{Reason: "cannot check the person key: " + firstLine(err), Err: err}
+		}
+		if dup != nil {
+			return 0, rowError(d.ds.PersonKey, *dup+1, format, fmt.Sprintf("repeats a person of an earlier row (%s in this file), policy says one_row_per_person", count(n, "row", "rows")))
+		}
+	}
+	return rows, nil
+}
+
+// checkAcross refuses a one-row-per-person delivery whose files (b after
+// a) deliver the same person twice.
+func (d *delivery) checkAcross(ctx context.Context, a, aFile, b, bFile string) error {
+	if !d.ds.OneRowPerPerson {
+		return nil
+	}
+	pk := quoteIdent(d.ds.PersonKey)
+	var dup *int64
+	err := d.conn.QueryRowContext(ctx, "SELECT min(b.rowid) FROM "+b+" b SEMI JOIN "+a+" a ON a."+pk+" = b."+pk).Scan(&dup)
+	if err != nil {
+		return err
+	}
+	if dup != nil {
+		format, _ := formatOf(bFile)
+		le := rowError(d.ds.PersonKey, *dup+1, format, "a person "+filepath.Base(aFile)+" delivers too, policy says one_row_per_person")
+		le.Dataset, le.Source = d.ds.Name, bFile
+		return le
+	}
+	return nil
+}
+
+// rowError is a LoadError at a row of a file (for CSV, also its line).
+func rowError(column string, row int64, format, reason string) *LoadError {
+	if format == formatCSV {
+		reason = fmt.Sprintf("line %d: %s", row+1, reason)
+	}
+	return &LoadError{Column: column, Row: row, Reason: reason}
+}
+
+// lockName is the lock file of a data directory's extracts.
+const lockName = ".extracts.lock"
+
+// lockData takes the data directory's extracts lock (blocking), so that
+// loads and deliveries of it run one at a time.
+func lockData(dataDir string) (func(), error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// counterName is the file holding the last version counter written.
+const counterName = "extracts.version"
+
+// readCounter returns the last version counter written in dataDir (0
+// when none).
+func readCounter(dataDir string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, counterName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", counterName, err)
+	}
+	return n, nil
+}
+
+// writeCounter records n as the last version counter of dataDir.
+func writeCounter(dataDir string, n int64) error {
+	path := filepath.Join(dataDir, counterName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatInt(n, 10)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
