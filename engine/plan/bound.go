@@ -208,10 +208,13 @@ const (
 // LInf = M·max(|min(lo,0)|, |max(hi,0)|); avg LInf = V (its count) and
 // NormLInf = V·(hi−lo)/2; quantile, stddev and variance take
 // MaxContributionsPerPartition = V values per person and group. With k
-// grouping sets, a person is in up to L0 groups of each set, so L0 is
-// multiplied by k, and a margin cell may merge a person's L0 fine groups,
-// so LInf, NormLInf and MaxContributionsPerPartition are multiplied by L0
-// (the person count stays at LInf = 1: it counts distinct persons).
+// grouping sets, a person is in up to L0 groups of each set and a margin
+// cell may merge a person's L0 fine groups, yet the person's rows in one
+// set add up to at most L0 fine groups' worth over all its cells: the
+// measures take L0 = k and LInf, NormLInf and MaxContributionsPerPartition
+// multiplied by L0 (L1 = k·L0·M, L2 = √k·L0·M, both bounds of the change
+// one person makes across all cells); the person count has L0 = k·L0 and
+// LInf = 1 (it counts distinct persons, one per cell).
 //
 // Key domains (Plan.Keys[i].Domain): a column with a policy domain; year()
 // of a date column with policy years; month 1–12, quarter 1–4, day 1–31,
@@ -710,12 +713,21 @@ func (b *builder) plan() *Plan {
 	}
 	l0 := int64(b.groups) * sets
 	p.PersonsL0, p.PersonsLInf = l0, 1
+	// With grouping sets a person's rows in one set add up to at most
+	// merge·M over all its cells, however they fall into cells, so the
+	// measures take L0 = sets and LInf = merge·M: L1 sets·L0·M (Laplace)
+	// and L2 √sets·L0·M (Gaussian) bound what one person changes across
+	// all cells. The distinct-person count keeps (sets·L0, 1).
+	aggL0 := l0
+	if q.GroupingSets != nil {
+		aggL0 = sets
+	}
 	p.Columns = append(p.Columns, Column{Name: "persons", Role: RolePersons, Index: slices.IndexFunc(q.Aggs, func(a query.Aggregate) bool {
 		return a.Kind == query.AggCountDistinct
 	})})
 	m, mv := float64(b.m), float64(b.mv)
 	for i, a := range q.Aggs {
-		ag := Agg{Kind: a.Kind, Name: a.Name, P: a.P, Bounds: a.Bounds, L0: l0}
+		ag := Agg{Kind: a.Kind, Name: a.Name, P: a.P, Bounds: a.Bounds, L0: aggL0}
 		if a.Kind == query.AggQuantile {
 			ag.Values = RenderValue(a.Arg)
 		}
@@ -725,7 +737,7 @@ func (b *builder) plan() *Plan {
 			ag.LInf = m * merge
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i})
 		case query.AggCountDistinct:
-			ag.LInf = 1
+			ag.L0, ag.LInf = l0, 1
 		case query.AggSum:
 			ag.LInf = m * math.Max(math.Abs(math.Min(lo, 0)), math.Max(hi, 0)) * merge
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "sum"), Role: RoleSum, Index: i})

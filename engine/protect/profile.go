@@ -54,13 +54,22 @@ func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (
 // TypicalSD is the noise standard deviation of the query's first measure
 // (or its persons count) under bounds (l0, lInf): what bounds.Choose
 // weighs truncation against.
+//
+// With k grouping sets it is the noise plan.Bound calibrates to them: a
+// measure's (k, l0·lInf), a distinct-person count's (k·l0, 1).
 func (r *Release) TypicalSD(l0, lInf int) float64 {
-	sh := r.l.persons
+	sh, persons := r.l.persons, true
 	if len(r.l.aggs) > 0 {
-		sh = r.l.aggs[0]
+		sh, persons = r.l.aggs[0], r.plan.Aggs[0].Kind == query.AggCountDistinct
 	}
 	if sh.eps <= 0 {
 		return 0
+	}
+	if k := int64(len(r.l.sets)); k > 1 {
+		if persons {
+			return stdDev(r.s.Mechanism, k*int64(l0), 1, sh.eps, sh.delta)
+		}
+		return stdDev(r.s.Mechanism, k, float64(l0*lInf), sh.eps, sh.delta)
 	}
 	return stdDev(r.s.Mechanism, int64(l0), float64(lInf), sh.eps, sh.delta)
 }
