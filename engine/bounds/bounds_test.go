@@ -8,9 +8,8 @@ import (
 	"github.com/statgate/statgate/engine/plan"
 )
 
-// hist builds the histogram over plan.Edges(cap) of value → persons.
-func hist(cap int, m map[int]float64) []float64 {
-	edges := plan.Edges(cap)
+// hist builds the histogram over edges of value → persons.
+func hist(edges []int, m map[int]float64) []float64 {
 	h := make([]float64, len(edges))
 	for v, n := range m {
 		j := 0
@@ -49,7 +48,7 @@ func TestChoose(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			g, r := hist(tc.pr.GroupsCap, tc.groups), hist(tc.pr.RowsCap, tc.rows)
+			g, r := hist(tc.pr.GroupEdges(), tc.groups), hist(tc.pr.RowEdges(), tc.rows)
 			c := Choose(&tc.pr, g, r, laplaceSD)
 			if c.L0 != tc.wantL0 || c.LInf != tc.wantLInf {
 				t.Errorf("chose L0 %d, L∞ %d; want %d, %d (cuts %.4f, %.4f)", c.L0, c.LInf, tc.wantL0, tc.wantLInf, c.CutPairs, c.CutRows)
@@ -61,19 +60,19 @@ func TestChoose(t *testing.T) {
 	}
 	t.Run("means and quantiles alone take L0 1: the L0 step does not tilt them", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 10, Rows: true}
-		c := Choose(&pr, hist(24, map[int]float64{1: 1000, 5: 1000}), hist(20, map[int]float64{1: 2000}), laplaceSD)
+		c := Choose(&pr, hist(pr.GroupEdges(), map[int]float64{1: 1000, 5: 1000}), hist(pr.RowEdges(), map[int]float64{1: 2000}), laplaceSD)
 		if c.L0 != 1 {
 			t.Errorf("L0 %d, want 1", c.L0)
 		}
 	})
 	t.Run("an empty profile leaves the plan's bounds", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15}
-		if c := Choose(&pr, hist(24, nil), hist(20, nil), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {
+		if c := Choose(&pr, hist(pr.GroupEdges(), nil), hist(pr.RowEdges(), nil), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {
 			t.Errorf("%+v", c)
 		}
 	})
 	t.Run("cut shares", func(t *testing.T) {
-		h := hist(5, map[int]float64{1: 10, 5: 10}) // 60 pairs
+		h := hist(plan.Edges(5), map[int]float64{1: 10, 5: 10}) // 60 pairs
 		if got := cut(h, plan.Edges(5), 2) / 60; math.Abs(got-0.5) > 1e-12 {
 			t.Errorf("L0 2 cuts %g of the pairs, want 0.5", got)
 		}
@@ -120,7 +119,7 @@ func TestChooseValues(t *testing.T) {
 	pr := plan.Profile{GroupsCap: 24, RowsCap: 60, Groups: 10, Rows: true, ValueAggs: true}
 	// Most persons have a few rows per group, a tenth have 40.
 	rows := func(scale float64) []float64 {
-		return hist(60, map[int]float64{1: 5000 * scale, 3: 3000 * scale, 40: 1000 * scale})
+		return hist(pr.RowEdges(), map[int]float64{1: 5000 * scale, 3: 3000 * scale, 40: 1000 * scale})
 	}
 	big, _ := ChooseValues(&pr, rows(100), 1, meanSD)
 	small, cutSmall := ChooseValues(&pr, rows(0.1), 1, meanSD)
@@ -135,13 +134,13 @@ func TestChooseValues(t *testing.T) {
 		t.Errorf("cut share %g, want in (0, 1)", cutSmall)
 	}
 	// The objective it minimises, checked against every edge.
-	_, total := mass(rows(0.1), plan.Edges(60))
+	_, total := mass(rows(0.1), pr.RowEdges())
 	n := total / 10
 	obj := func(m int) float64 {
-		rel, c := meanSD(1, m)/n, ValueShiftWeight*cut(rows(0.1), plan.Edges(60), m)/total
+		rel, c := meanSD(1, m)/n, ValueShiftWeight*cut(rows(0.1), pr.RowEdges(), m)/total
 		return rel*rel + c*c
 	}
-	for _, e := range plan.Edges(60) {
+	for _, e := range upTo(pr.RowEdges(), pr.RowsCap) {
 		if obj(e) < obj(small)-1e-15 {
 			t.Errorf("edge %d has error %g below the chosen %d's %g", e, obj(e), small, obj(small))
 		}
@@ -154,7 +153,7 @@ func TestChooseValues(t *testing.T) {
 		}
 	})
 	t.Run("an empty profile leaves the plan's", func(t *testing.T) {
-		if m, _ := ChooseValues(&pr, hist(60, nil), 1, meanSD); m != 0 {
+		if m, _ := ChooseValues(&pr, hist(pr.RowEdges(), nil), 1, meanSD); m != 0 {
 			t.Errorf("chose %d", m)
 		}
 	})

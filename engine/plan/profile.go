@@ -13,9 +13,10 @@ import (
 // of persons, one row per bucket:
 //
 //	what    VARCHAR  "groups" or "rows"
-//	bucket  BIGINT   the 1-based bucket of Edges(GroupsCap) (groups) or
-//	                 Edges(RowsCap) (rows); the last bucket, the cap, holds
-//	                 every person at or above it
+//	bucket  BIGINT   the 1-based bucket of GroupEdges (groups) or
+//	                 RowEdges (rows), which reach Beyond times past the
+//	                 caps so that what the caps themselves cut is seen;
+//	                 the last bucket holds every person at or above it
 //	persons BIGINT   the persons in the bucket
 //
 // Every person is in exactly one bucket of each histogram, so one person
@@ -65,6 +66,35 @@ type ValueProfile struct {
 	Column  string
 	Lo, Hi  float64
 	Buckets int
+}
+
+// Beyond is how many times its cap the groups and rows histograms reach:
+// a person with more groups or rows than the cap is still counted by how
+// many, so the chooser (and the interval widening) sees what the cap
+// itself cuts.
+const Beyond = 4
+
+// GroupEdges are the edges of the groups histogram: Edges of Beyond times
+// GroupsCap, no more than the public number of groups when there is one
+// (nobody is in more groups than there are); the cap itself when it is 1.
+func (p *Profile) GroupEdges() []int {
+	if p.GroupsCap <= 1 {
+		return Edges(p.GroupsCap)
+	}
+	top := p.GroupsCap * Beyond
+	if p.Groups > 0 {
+		top = min(top, max(p.Groups, p.GroupsCap))
+	}
+	return Edges(top)
+}
+
+// RowEdges are the edges of the rows histogram: Edges of Beyond times
+// RowsCap (the cap itself when it is 1).
+func (p *Profile) RowEdges() []int {
+	if p.RowsCap <= 1 {
+		return Edges(p.RowsCap)
+	}
+	return Edges(p.RowsCap * Beyond)
 }
 
 // ValueBuckets is the number of buckets of a value histogram.
@@ -118,7 +148,7 @@ func (p *Profile) Histograms() int { return 2 + 2*len(p.Values) }
 
 // Lengths are the profile's histograms by name and their number of buckets.
 func (p *Profile) Lengths() map[string]int {
-	out := map[string]int{ProfileGroups: len(Edges(p.GroupsCap)), ProfileRows: len(Edges(p.RowsCap))}
+	out := map[string]int{ProfileGroups: len(p.GroupEdges()), ProfileRows: len(p.RowEdges())}
 	for _, v := range p.Values {
 		out[ProfileLow+v.Column], out[ProfileHigh+v.Column] = v.Buckets, v.Buckets
 	}
@@ -239,8 +269,8 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	s.WriteString("per AS (\n")
 	selectList(&s, "  ", perItems)
 	s.WriteString("  FROM pg\n  GROUP BY person\n)\n")
-	fmt.Fprintf(&s, "SELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, bucketSQL("g", Edges(pr.GroupsCap)))
-	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, bucketSQL("m", Edges(pr.RowsCap)))
+	fmt.Fprintf(&s, "SELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, bucketSQL("g", pr.GroupEdges()))
+	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, bucketSQL("m", pr.RowEdges()))
 	for j, v := range pr.Values {
 		w := (v.Hi - v.Lo) / float64(v.Buckets)
 		for _, h := range []struct{ name, col string }{{ProfileLow, fmt.Sprintf("plo%d", j)}, {ProfileHigh, fmt.Sprintf("phi%d", j)}} {

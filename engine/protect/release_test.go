@@ -240,6 +240,12 @@ func applyWith(t *testing.T, r *Release, p *plan.Plan, rows []map[string]any) *r
 	return res
 }
 
+// padded is h with zeros appended up to n buckets (the histograms reach
+// past the caps).
+func padded(h []int64, n int) []int64 {
+	return append(h, make([]int64, max(n-len(h), 0))...)
+}
+
 // TestProfileIsPrivate is the empirical privacy test of bound selection:
 // two profiles that differ by one person (one bucket of the groups
 // histogram) lead to the chosen L0 with probabilities whose log-ratio
@@ -255,8 +261,8 @@ func TestProfileIsPrivate(t *testing.T) {
 	}
 	epsHist := o.Epsilon * BoundsShare / 2 // 1
 	pr := &plan.Profile{GroupsCap: 4, RowsCap: 1, Totals: true}
-	base := []int64{40, 10, 4, 0}
-	neighbour := []int64{40, 10, 5, 0}
+	base := padded([]int64{40, 10, 4, 0}, len(pr.GroupEdges()))
+	neighbour := padded([]int64{40, 10, 5, 0}, len(pr.GroupEdges()))
 	const n = 40_000
 	choose := func(h []int64) map[int]int {
 		out := map[int]int{}
@@ -300,8 +306,8 @@ func TestValuesChoiceIsPrivate(t *testing.T) {
 	}
 	epsHist := o.Epsilon * BoundsShare / 2 // 1
 	pr := &plan.Profile{GroupsCap: 1, RowsCap: 4, Groups: 1, Rows: true, ValueAggs: true}
-	base := []int64{6, 2, 2, 0}
-	neighbour := []int64{6, 2, 3, 0}
+	base := padded([]int64{6, 2, 2, 0}, len(pr.RowEdges()))
+	neighbour := padded([]int64{6, 2, 3, 0}, len(pr.RowEdges()))
 	// A noise that makes the choice turn on the few persons with 3 rows.
 	vsd := func(_ int, m int) float64 { return 0.6 * float64(m) }
 	const n = 40_000

@@ -1,0 +1,146 @@
+package protect
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/statgate/statgate/engine/bounds"
+	"github.com/statgate/statgate/engine/plan"
+)
+
+// The empirical privacy tests of each step that reads the noisy
+// contribution profile, each on its own (TestProfileIsPrivate and
+// TestValuesChoiceIsPrivate test the L0 choice and the values per person):
+// the L∞ choice, the value clamps and the truncation estimate that widens
+// the intervals. Each runs NoiseProfile and the step many times on two
+// profiles that differ by one person and checks that no outcome is more
+// likely on one side than e^ε times the other, ε being the share of the
+// histograms that person is in (the bound_selection share divided among
+// the profile's histograms). The exact profiles are chosen so that the
+// outcome turns on the person: a step that read an exact count, or noised
+// at too small a scale, would show a far larger ratio.
+
+// profileRuns is how many times each side of a neighbouring pair is run.
+const profileRuns = 40_000
+
+// empiricalEpsilon runs outcome n times on each of two inputs and returns
+// the largest |log ratio| of an outcome's frequencies over outcomes seen
+// at least 2 % of the time on both sides, and the outcomes of the first.
+func empiricalEpsilon(t *testing.T, outcome func(side int) string) (float64, map[string]int, map[string]int) {
+	t.Helper()
+	a, b := map[string]int{}, map[string]int{}
+	for range profileRuns {
+		a[outcome(0)]++
+		b[outcome(1)]++
+	}
+	worst := 0.0
+	for o, na := range a {
+		pa, pb := float64(na)/profileRuns, float64(b[o])/profileRuns
+		if pa < 0.02 || pb < 0.02 {
+			continue // too rare to estimate
+		}
+		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
+	}
+	return worst, a, b
+}
+
+// profileRelease is a release whose profile histograms each get ε 1 (of
+// the bound_selection share, BoundsShare of Epsilon, divided among hists).
+func profileRelease(t *testing.T, hists int) *Release {
+	t.Helper()
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	o := &Options{Epsilon: float64(hists) / BoundsShare, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: hists}
+	r, err := Prepare(p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.profileEpsilon(); math.Abs(e-1) > 1e-9 {
+		t.Fatalf("each histogram's ε is %g, want 1", e)
+	}
+	return r
+}
+
+// TestRowsChoiceIsPrivate: the L∞ the chooser takes from the rows
+// histogram (public number of groups: the least expected error among the
+// bounds cutting at most MaxBias) on two histograms one person apart.
+func TestRowsChoiceIsPrivate(t *testing.T) {
+	r := profileRelease(t, 2)
+	pr := &plan.Profile{GroupsCap: 1, RowsCap: 4, Groups: 1, Rows: true, Totals: true}
+	// 60 persons with one row, 3 (or 4) with 3: whether L∞ 2 cuts too
+	// much depends on whether the bucket of 3 is seen.
+	n := len(pr.RowEdges())
+	sides := [2][]int64{padded([]int64{60, 0, 3}, n), padded([]int64{60, 0, 4}, n)}
+	sd := func(_, m int) float64 { return 0.03 * 63 * float64(m) } // 3 % of the rows per row per person
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {63}, plan.ProfileRows: sides[side]})
+		c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], sd)
+		return fmt.Sprint(c.LInf)
+	})
+	t.Logf("L∞ chosen %v vs %v; worst |log ratio| %.3f, ε of the rows histogram 1", a, b, worst)
+	if worst > 1.1 {
+		t.Errorf("empirical ε %.3f exceeds the rows histogram's 1", worst)
+	}
+	if len(a) < 2 {
+		t.Errorf("the choice never varied (%v): the test says nothing", a)
+	}
+}
+
+// TestClampsArePrivate: the narrowed clamp of a column from its two value
+// histograms (smallest and largest value per person). The one person who
+// differs is in one bucket of each, so the bound is their two ε.
+func TestClampsArePrivate(t *testing.T) {
+	r := profileRelease(t, 4)
+	pr := &plan.Profile{Values: []plan.ValueProfile{{Column: "los", Lo: 0, Hi: 8, Buckets: 8}}}
+	lo := func(extra int64) []int64 {
+		h := make([]int64, 8)
+		h[1], h[6] = 2000, 5+extra
+		return h
+	}
+	hi := func(extra int64) []int64 {
+		h := make([]int64, 8)
+		h[2], h[6] = 2000, 5+extra
+		return h
+	}
+	sides := [2]map[string][]int64{
+		{plan.ProfileLow + "los": lo(0), plan.ProfileHigh + "los": hi(0)},
+		{plan.ProfileLow + "los": lo(1), plan.ProfileHigh + "los": hi(1)}, // one more person, all values in [6, 7)
+	}
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		return fmt.Sprint(bounds.Clamps(pr, r.NoiseProfile(sides[side]))["los"])
+	})
+	t.Logf("clamps %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
+	if worst > 2.1 {
+		t.Errorf("empirical ε %.3f exceeds the two value histograms' 2", worst)
+	}
+	if len(a) < 2 {
+		t.Errorf("the clamp never varied (%v): the test says nothing", a)
+	}
+}
+
+// TestTruncationEstimateIsPrivate: the estimated shares of pairs and rows
+// the bounds cut (released in meta.bounding.truncated, and widening every
+// count's and sum's interval), in bins of 0.01, from the groups and rows
+// histograms; the person who differs is in one bucket of each.
+func TestTruncationEstimateIsPrivate(t *testing.T) {
+	r := profileRelease(t, 2)
+	pr := &plan.Profile{GroupsCap: 4, RowsCap: 4, Rows: true, Totals: true} // partition selection
+	g, m := len(pr.GroupEdges()), len(pr.RowEdges())
+	// A few persons past both caps: what the caps cut turns on them.
+	sides := [2][2][]int64{
+		{padded([]int64{300, 40, 0, 0, 0, 0, 0, 0, 0, 6}, g), padded([]int64{300, 40, 0, 0, 0, 0, 0, 0, 0, 6}, m)},
+		{padded([]int64{300, 40, 0, 0, 0, 0, 0, 0, 0, 7}, g), padded([]int64{300, 40, 0, 0, 0, 0, 0, 0, 0, 7}, m)},
+	}
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: sides[side][0], plan.ProfileRows: sides[side][1]})
+		c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(int, int) float64 { return 1 })
+		return fmt.Sprintf("%.2f %.2f", c.CutPairs, c.CutRows)
+	})
+	t.Logf("cut shares %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
+	if worst > 2.1 {
+		t.Errorf("empirical ε %.3f exceeds the two histograms' 2", worst)
+	}
+	if len(a) < 3 {
+		t.Errorf("the estimate never varied (%v): the test says nothing", a)
+	}
+}
