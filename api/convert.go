@@ -124,7 +124,7 @@ func fromDryRun(d *result.DryRun) *DryRun {
 		Fits:               d.Fits,
 		Cached:             d.Cached,
 		BudgetAfter: convert(d.BudgetAfter, func(a result.DryRunAfter) DryRunAfter {
-			return DryRunAfter{Dataset: a.Dataset, RemainingEpsilon: a.RemainingEpsilon, RemainingDelta: a.RemainingDelta, RemainingRho: a.RemainingRho}
+			return DryRunAfter{Scope: a.Scope, Dataset: a.Dataset, Principal: a.Principal, RemainingEpsilon: a.RemainingEpsilon, RemainingDelta: a.RemainingDelta, RemainingRho: a.RemainingRho}
 		}),
 	}
 }
@@ -248,7 +248,17 @@ func fromBudget(r *engine.BudgetReport) *BudgetReport {
 	if r == nil {
 		return nil
 	}
-	return &BudgetReport{Project: r.Project, Datasets: convert(r.Datasets, fromDatasetBudget)}
+	caps := convert(r.Caps, func(c engine.CapBudget) CapBudget {
+		return CapBudget{Scope: c.Scope, Dataset: c.Dataset, Principal: c.Principal, Epsilon: fromAmount(c.Epsilon),
+			Delta: fromAmount(c.Delta), Rho: fromAmount(c.Rho), Bound: c.Bound}
+	})
+	if caps == nil {
+		caps = []CapBudget{}
+	}
+	pp := r.PerPerson
+	return &BudgetReport{Project: r.Project, Datasets: convert(r.Datasets, fromDatasetBudget), Caps: caps,
+		PerPerson: PerPerson{Epsilon: pp.Epsilon, Delta: pp.Delta, From: pp.From,
+			SpentEpsilon: pp.SpentEpsilon, SpentDelta: pp.SpentDelta, Bound: pp.Bound}}
 }
 
 func fromDatasetBudget(b engine.DatasetBudget) DatasetBudget {

@@ -126,6 +126,8 @@ type e2eConfig struct {
 	maxQueries int
 	// wrap, when set, wraps the engine the API calls (to hold a request in flight).
 	wrap func(api.Engine) api.Engine
+	// policy, when set, changes the loaded policy before the engine opens.
+	policy func(*policies.Policy)
 }
 
 // e2eServer is a running server and what the test needs to talk to it.
@@ -167,6 +169,9 @@ func startE2E(t *testing.T, cfg e2eConfig) *e2eServer {
 	pol := e2ePolicy(t, cfg.diabetesEpsilon)
 	if cfg.accounting != "" {
 		pol.Accounting = cfg.accounting
+	}
+	if cfg.policy != nil {
+		cfg.policy(pol)
 	}
 	eng, err := engine.New(ctx, &engine.Options{
 		Policy: pol, DataDir: dir, State: store, Threads: 2, QueryTimeout: cfg.queryTimeout, NoRepeats: !cfg.repeats,

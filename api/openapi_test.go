@@ -190,6 +190,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"DryRunAfter":        reflect.TypeFor[DryRunAfter](),
 		"BudgetHistory":      reflect.TypeFor[BudgetHistory](),
 		"HistoryDebit":       reflect.TypeFor[HistoryDebit](),
+		"CapBudget":          reflect.TypeFor[CapBudget](),
+		"PerPerson":          reflect.TypeFor[PerPerson](),
 		"Expected":           reflect.TypeFor[Expected](),
 		"Bounding":           reflect.TypeFor[Bounding](),
 		"Truncated":          reflect.TypeFor[Truncated](),

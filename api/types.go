@@ -376,6 +376,38 @@ type ParamInfo struct {
 type BudgetReport struct {
 	Project  string          `json:"project"`
 	Datasets []DatasetBudget `json:"datasets"`
+	// Caps are the other budgets the project's queries are charged to:
+	// its project-wide budget, its members' caps, its datasets' lifetime
+	// budgets over all projects (only those the policy declares).
+	Caps []CapBudget `json:"caps"`
+	// PerPerson is the guarantee the project gives each person.
+	PerPerson PerPerson `json:"per_person"`
+}
+
+// CapBudget is one budget beyond project × dataset.
+type CapBudget struct {
+	// Scope is "project", "member" (Principal's cap) or "lifetime"
+	// (Dataset's budget over all projects).
+	Scope     string `json:"scope"`
+	Dataset   string `json:"dataset,omitempty"`
+	Principal string `json:"principal,omitempty"`
+	Epsilon   Amount `json:"epsilon"`
+	Delta     Amount `json:"delta"`
+	Rho       Amount `json:"rho"`
+	Bound     string `json:"bound"`
+}
+
+// PerPerson is what one person can lose in a project, whatever datasets
+// its queries join: at most Epsilon and Delta (From "project_budget" or
+// "datasets", their sum), and SpentEpsilon and SpentDelta so far (Bound:
+// the smaller valid bound).
+type PerPerson struct {
+	Epsilon      float64 `json:"epsilon"`
+	Delta        float64 `json:"delta"`
+	From         string  `json:"from"`
+	SpentEpsilon float64 `json:"spent_epsilon"`
+	SpentDelta   float64 `json:"spent_delta"`
+	Bound        string  `json:"bound"`
 }
 
 // DatasetBudget is the budget of one project × dataset.
@@ -556,7 +588,12 @@ type DryRunCost struct {
 
 // DryRunAfter is one budget's remaining guarantee after the request.
 type DryRunAfter struct {
-	Dataset          string  `json:"dataset"`
+	// Scope names the budget: "dataset" (the project's budget on
+	// Dataset), "project" (the project-wide budget), "member" (Principal's
+	// cap in the project) or "lifetime" (Dataset's cap over all projects).
+	Scope            string  `json:"scope"`
+	Dataset          string  `json:"dataset,omitempty"`
+	Principal        string  `json:"principal,omitempty"`
 	RemainingEpsilon float64 `json:"remaining_epsilon"`
 	RemainingDelta   float64 `json:"remaining_delta"`
 	RemainingRho     float64 `json:"remaining_rho"`

@@ -218,7 +218,7 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
-	if e.book, err = budget.NewBook(budget.PolicyLimits(o.Policy), acct); err != nil {
+	if e.book, err = budget.NewPolicyBook(o.Policy, acct); err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	return e, nil

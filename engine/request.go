@@ -52,10 +52,48 @@ type ParamInfo struct {
 	Required    bool     `json:"required"`
 }
 
-// BudgetReport is a project's budget per dataset.
+// BudgetReport is a project's budget per dataset, its other caps and the
+// per-person guarantee it gives.
 type BudgetReport struct {
 	Project  string          `json:"project"`
 	Datasets []DatasetBudget `json:"datasets"`
+	// Caps are the other budgets the policy declares that the project's
+	// queries are charged to: its project-wide budget, its members' caps
+	// and its datasets' lifetime budgets over all projects.
+	Caps []CapBudget `json:"caps"`
+	// PerPerson is what one person can lose in the project.
+	PerPerson PerPerson `json:"per_person"`
+}
+
+// CapBudget is one budget beyond project × dataset.
+type CapBudget struct {
+	// Scope is "project", "member" (Principal's cap) or "lifetime"
+	// (Dataset's budget over all projects).
+	Scope     string `json:"scope"`
+	Dataset   string `json:"dataset,omitempty"`
+	Principal string `json:"principal,omitempty"`
+	Epsilon   Amount `json:"epsilon"`
+	Delta     Amount `json:"delta"`
+	Rho       Amount `json:"rho"`
+	Bound     string `json:"bound"`
+}
+
+// PerPerson is the per-person guarantee of a project: every query may read
+// any one person, whatever datasets it joins, so the person is the privacy
+// unit across registries.
+type PerPerson struct {
+	// Epsilon and Delta are the most the policy lets the project spend on
+	// one person (From: "project_budget", its project-wide budget with
+	// grants, or "datasets", the sum of its datasets' budgets).
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	From    string  `json:"from"`
+	// SpentEpsilon and SpentDelta bound what it has spent on one person:
+	// all its queries composed, each once, under Bound (the smaller valid
+	// bound, "zcdp" or "basic").
+	SpentEpsilon float64 `json:"spent_epsilon"`
+	SpentDelta   float64 `json:"spent_delta"`
+	Bound        string  `json:"bound"`
 }
 
 // DatasetBudget is the budget of one project × dataset.

@@ -74,8 +74,8 @@ type prepared struct {
 	// cacheKey identifies the question for free repeats (cacheKey).
 	cacheKey string
 	// kind is the request's kind as the audit log and the ledger record
-	// it (requestKind).
-	kind string
+	// it (requestKind); principal who asks (the member charged).
+	kind, principal string
 }
 
 // Query runs one request through the whole pipeline: compile, plan,
@@ -138,7 +138,7 @@ func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request)
 	if err != nil {
 		return nil, err
 	}
-	pr := &prepared{x: x, compiled: c, plan: pl, kind: requestKind(r)}
+	pr := &prepared{x: x, compiled: c, plan: pl, kind: requestKind(r), principal: p.Name}
 	if pr.options, err = e.protectOptions(c, pl, x.persons); err != nil {
 		return pr, err
 	}
@@ -333,7 +333,7 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	pr.x.stamp(&res.Meta, pr.plan.Datasets)
 	res.Meta.Notes = append(res.Meta.Notes, pr.compiled.Notes...)
 	res.Meta.Notes = append(res.Meta.Notes, "dry run: nothing was read from the registries and nothing was debited")
-	spend := budget.Spend{Project: project, Datasets: pr.plan.Datasets, Cost: cost}
+	spend := budget.Spend{Project: project, Principal: pr.principal, Datasets: pr.plan.Datasets, Cost: cost}
 	switch err := e.book.Check(ctx, e.ledger, spend); {
 	case err == nil || d.Cached:
 		d.Fits = true
@@ -347,11 +347,13 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	}
 	for _, ds := range spend.Datasets {
 		d.Cost = append(d.Cost, result.DryRunCost{Dataset: ds, Epsilon: cost.Epsilon(), Delta: cost.Delta(), Rho: cost.Rho()})
-		bal, err := e.book.BalanceAfter(ctx, e.ledger, project, ds, cost)
+	}
+	for _, a := range e.book.Capped(spend) {
+		bal, _, err := e.book.AccountBalance(ctx, e.ledger, a, cost)
 		if err != nil {
 			return nil, fmt.Errorf("engine.Query: dry run: %w", err)
 		}
-		d.BudgetAfter = append(d.BudgetAfter, result.DryRunAfter{Dataset: ds,
+		d.BudgetAfter = append(d.BudgetAfter, result.DryRunAfter{Scope: string(a.Scope), Dataset: a.Dataset, Principal: a.Principal,
 			RemainingEpsilon: bal.RemainingEpsilon, RemainingDelta: bal.RemainingDelta, RemainingRho: bal.RemainingRho})
 	}
 	return res, nil

@@ -73,7 +73,7 @@ func (d *decoder) projects(n *yaml.Node) error {
 // project decodes and checks one project.
 func (d *decoder) project(e entry) (*Project, error) {
 	path := "projects." + e.name
-	f, err := d.fields(e.val, path, "title", "datasets", "budget", "members")
+	f, err := d.fields(e.val, path, "title", "datasets", "budget", "project_budget", "members")
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +86,21 @@ func (d *decoder) project(e entry) (*Project, error) {
 	if p.Datasets, err = d.datasetRefs(e, f["datasets"], path+".datasets"); err != nil {
 		return nil, err
 	}
-	if f["budget"] == nil {
-		return nil, d.errf(e.key, path+".budget", "missing: a project needs a budget {epsilon: E, delta: D}")
+	if f["project_budget"] != nil {
+		b, err := d.budget(f["project_budget"], path+".project_budget")
+		if err != nil {
+			return nil, err
+		}
+		p.ProjectBudget = &b
 	}
-	if p.Budget, err = d.budget(f["budget"], path+".budget"); err != nil {
-		return nil, err
+	switch {
+	case f["budget"] != nil:
+		if p.Budget, err = d.budget(f["budget"], path+".budget"); err != nil {
+			return nil, err
+		}
+		p.DatasetBudgets = true
+	case p.ProjectBudget == nil:
+		return nil, d.errf(e.key, path+".budget", "missing: a project needs a budget per dataset {epsilon: E, delta: D}, a project_budget, or both")
 	}
 	if p.Members, err = d.members(f["members"], path+".members"); err != nil {
 		return nil, err
@@ -123,7 +133,7 @@ func (d *decoder) budget(n *yaml.Node, path string) (Budget, error) {
 	}
 	var b Budget
 	if f["epsilon"] == nil {
-		return b, d.errf(n, path+".epsilon", "missing: the project's total ε per dataset")
+		return b, d.errf(n, path+".epsilon", "missing: the budget's total ε")
 	}
 	if b.Epsilon, err = d.float(f["epsilon"], path+".epsilon"); err != nil {
 		return b, err
@@ -155,11 +165,18 @@ func (d *decoder) members(n *yaml.Node, path string) ([]Member, error) {
 	for i, c := range n.Content {
 		c = deref(c)
 		mpath := fmt.Sprintf("%s[%d]", path, i)
-		f, err := d.fields(c, mpath, "principal", "role")
+		f, err := d.fields(c, mpath, "principal", "role", "budget")
 		if err != nil {
 			return nil, err
 		}
 		var m Member
+		if f["budget"] != nil {
+			b, err := d.budget(f["budget"], mpath+".budget")
+			if err != nil {
+				return nil, err
+			}
+			m.Budget = &b
+		}
 		for _, x := range []struct {
 			field string
 			dst   *string

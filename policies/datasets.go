@@ -19,7 +19,7 @@ import (
 var (
 	datasetFields = []string{"title", "description", "source", "person_key", "one_row_per_person",
 		"max_groups_per_person", "max_rows_per_person_per_group", "min_cell_count", "round_to",
-		"epsilon_per_query", "delta_per_query", "noise", "columns", "role", "birth_year_column", "date_column"}
+		"epsilon_per_query", "delta_per_query", "noise", "columns", "role", "birth_year_column", "date_column", "lifetime_budget"}
 	columnFields = []string{"type", "description", "code_system", "bounds", "domain", "years", "prefix_domains"}
 	columnTypes  = []ColumnType{TypeID, TypeDate, TypeCode, TypeCategory, TypeString, TypeInteger, TypeNumber}
 	noises       = []string{"laplace", "gaussian"}
@@ -217,6 +217,13 @@ func (d *decoder) dataset(e entry) (*Dataset, error) {
 		if *x.dst < x.min {
 			return nil, d.errf(f[x.field], path+"."+x.field, "must be at least %d, not %d", x.min, *x.dst)
 		}
+	}
+	if f["lifetime_budget"] != nil {
+		b, err := d.budget(f["lifetime_budget"], path+".lifetime_budget")
+		if err != nil {
+			return nil, err
+		}
+		ds.LifetimeBudget = &b
 	}
 	if f["epsilon_per_query"] != nil {
 		if ds.Epsilon, err = d.epsilonRange(f["epsilon_per_query"], path+".epsilon_per_query"); err != nil {

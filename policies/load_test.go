@@ -519,3 +519,46 @@ func TestPlaceholders(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBudgets: a project-wide budget (project_budget), with or
+// without a budget per dataset, members' caps and a dataset's lifetime
+// budget; a project needs one of budget and project_budget.
+func TestParseBudgets(t *testing.T) {
+	src := edit(t, "    budget: {epsilon: 5, delta: 1.0e-5}\n    members:\n      - {principal: alice, role: researcher}\n",
+		"    project_budget: {epsilon: 8, delta: 1.0e-5}\n    members:\n      - {principal: alice, role: researcher, budget: {epsilon: 2}}\n")
+	src = strings.Replace(src, "    delta_per_query: 1.0e-7\n", "    delta_per_query: 1.0e-7\n    lifetime_budget: {epsilon: 20, delta: 1.0e-4}\n", 1)
+	p, err := Parse([]byte(src), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := p.Projects["study"]
+	if pr.DatasetBudgets || pr.ProjectBudget == nil || *pr.ProjectBudget != (Budget{Epsilon: 8, Delta: 1e-5}) {
+		t.Errorf("project %+v, want project_budget ε 8 and no budget per dataset", pr)
+	}
+	if m := pr.Members[0]; m.Budget == nil || *m.Budget != (Budget{Epsilon: 2}) || pr.Members[1].Budget != nil {
+		t.Errorf("members %+v, want alice capped at ε 2 and bob not", pr.Members)
+	}
+	if lb := p.Datasets["visits"].LifetimeBudget; lb == nil || *lb != (Budget{Epsilon: 20, Delta: 1e-4}) || p.Datasets["people"].LifetimeBudget != nil {
+		t.Errorf("lifetime budgets: visits %v, people %v", lb, p.Datasets["people"].LifetimeBudget)
+	}
+	// The base policy: a budget per dataset only, as before.
+	b, err := Parse([]byte(base), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr := b.Projects["study"]; !pr.DatasetBudgets || pr.ProjectBudget != nil || pr.Budget.Epsilon != 5 {
+		t.Errorf("base project %+v, want its budget per dataset and no project budget", pr)
+	}
+	for _, tc := range []struct{ desc, old, new, field, problem string }{
+		{"neither budget", "    budget: {epsilon: 5, delta: 1.0e-5}\n", "", "projects.study.budget", "a project_budget, or both"},
+		{"project budget without ε", "    budget: {epsilon: 5, delta: 1.0e-5}\n", "    project_budget: {delta: 1.0e-5}\n", "projects.study.project_budget.epsilon", "missing"},
+		{"member cap of ε 0", "{principal: bob, role: analyst}", "{principal: bob, role: analyst, budget: {epsilon: 0}}", "projects.study.members[1].budget.epsilon", "must be > 0"},
+		{"lifetime δ of 1", "    delta_per_query: 1.0e-7\n", "    delta_per_query: 1.0e-7\n    lifetime_budget: {epsilon: 1, delta: 1}\n", "datasets.visits.lifetime_budget.delta", "below 1"},
+	} {
+		_, err := Parse([]byte(edit(t, tc.old, tc.new)), "x.yaml")
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Field != tc.field || !strings.Contains(pe.Problem, tc.problem) {
+			t.Errorf("%s: %v, want %s: %s", tc.desc, err, tc.field, tc.problem)
+		}
+	}
+}

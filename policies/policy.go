@@ -122,6 +122,10 @@ type Dataset struct {
 	// BirthYearColumn names the persons register's integer year-of-birth
 	// column, which the cohort breakdown age_band reads; "" when none.
 	BirthYearColumn string
+	// LifetimeBudget, when set, caps what every project together may spend
+	// on the dataset (lifetime_budget): the most any one person's record
+	// in it loses over all projects. nil: no such cap.
+	LifetimeBudget *Budget
 	// DateColumn names the date column that a cohort criterion's from/to
 	// bound (the date of what one row records, e.g. the contact date);
 	// "" when none, and then a criterion on the dataset may not give from/to.
@@ -173,9 +177,18 @@ type Project struct {
 	ID       string
 	Title    string
 	Datasets []string
-	// Budget is the total (ε, δ) the project may spend on each of its datasets.
-	Budget  Budget
-	Members []Member
+	// Budget is the total (ε, δ) the project may spend on each of its
+	// datasets (budget): a cap per dataset. With a ProjectBudget it is
+	// optional (DatasetBudgets false: no cap per dataset).
+	Budget Budget
+	// DatasetBudgets says whether Budget was declared.
+	DatasetBudgets bool
+	// ProjectBudget, when set (project_budget), is the project-wide
+	// budget: every query is charged it once, whatever datasets it joins,
+	// so it bounds what one person loses in the project. nil: none (each
+	// dataset's Budget alone, as before project budgets existed).
+	ProjectBudget *Budget
+	Members       []Member
 }
 
 // Budget is a total privacy budget under basic composition.
@@ -188,6 +201,10 @@ type Budget struct {
 type Member struct {
 	Principal string
 	Role      string
+	// Budget, when set, caps what the member's own queries may spend in
+	// the project, all datasets together (charged once per query). nil:
+	// no cap of their own.
+	Budget *Budget
 }
 
 // Action is something a role may be allowed to do.

@@ -22,7 +22,7 @@ import (
 // budget rule.
 type admitAll struct{}
 
-func (admitAll) Admit(budget.Spend, map[string]budget.Cost) error { return nil }
+func (admitAll) Admit(budget.Spend, map[budget.Account]budget.Standing) error { return nil }
 
 // Debits is one backend's debit measurement.
 type Debits struct {

@@ -124,7 +124,7 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	book, err := budget.NewBook(budget.PolicyLimits(pol), acct)
+	book, err := budget.NewPolicyBook(pol, acct)
 	if err != nil {
 		return err
 	}

@@ -14,17 +14,35 @@ import (
 // whether a debit may be taken and reports balances. It stores nothing; a
 // ledger store (engine/state) keeps the spending and calls Admit inside the
 // transaction that debits. A Book is safe for concurrent use when its
-// Limits is.
+// limits are.
 type Book struct {
 	acct   Accountant
-	limits Limits
+	limits AccountLimits
 }
 
-// NewBook returns the book of the budgets limits gives, read through acct
-// (nil: Basic).
+// NewBook returns the book of the project × dataset budgets limits gives,
+// read through acct (nil: Basic); no other account is capped.
 func NewBook(limits Limits, acct Accountant) (*Book, error) {
 	if limits == nil {
 		return nil, errors.New("budget.NewBook: nil limits")
+	}
+	return NewAccountBook(datasetLimits(limits), acct)
+}
+
+// NewPolicyBook returns the book of every budget p declares
+// (PolicyAccountLimits), read through acct (nil: Basic).
+func NewPolicyBook(p *policies.Policy, acct Accountant) (*Book, error) {
+	if p == nil {
+		return nil, errors.New("budget.NewPolicyBook: nil policy")
+	}
+	return NewAccountBook(PolicyAccountLimits(p), acct)
+}
+
+// NewAccountBook returns the book of the budgets limits gives, read
+// through acct (nil: Basic).
+func NewAccountBook(limits AccountLimits, acct Accountant) (*Book, error) {
+	if limits == nil {
+		return nil, errors.New("budget.NewAccountBook: nil limits")
 	}
 	if acct == nil {
 		acct = Basic{}
@@ -32,31 +50,35 @@ func NewBook(limits Limits, acct Accountant) (*Book, error) {
 	return &Book{acct: acct, limits: limits}, nil
 }
 
-// Admit decides a debit: spent holds what s.Project has spent on each of
-// s.Datasets (a dataset without debits may be absent). It returns a
-// *refusal.Error with code refusal.DatasetNotInProject for the first
-// dataset (in order) the project has no budget for, else
-// refusal.BudgetExhausted naming every dataset that cannot pay s.Cost,
-// else nil: then every dataset can pay. Admit only reads, so a store may
+// Admit decides a debit: st holds the standing of the accounts s is
+// charged to (s.Accounts(); an account without debits or grants may be
+// absent). It returns a *refusal.Error with code
+// refusal.DatasetNotInProject for the first dataset (in order) the project
+// has no budget for, else refusal.BudgetExhausted naming every capped
+// account (project × dataset, project-wide, member, lifetime) that cannot
+// pay s.Cost, else nil: then every account can pay. A cap is the policy's
+// budget raised by the account's grants. Admit only reads, so a store may
 // call it again when it retries a transaction.
-func (b *Book) Admit(s Spend, spent map[string]Cost) error {
+func (b *Book) Admit(s Spend, st map[Account]Standing) error {
 	datasets := slices.Clone(s.Datasets)
 	slices.Sort(datasets)
-	datasets = slices.Compact(datasets)
-	limits := make([]policies.Budget, len(datasets))
-	for i, d := range datasets {
-		l, ok := b.limits(s.Project, d)
-		if !ok {
+	for _, d := range slices.Compact(datasets) {
+		if _, _, ok := b.limits(Account{Scope: ScopeDataset, Project: s.Project, Dataset: d}); !ok {
 			return noBudget(s.Project, d)
 		}
-		limits[i] = l
 	}
 	var short []shortfall
-	for i, d := range datasets {
-		_, representable := spent[d].Add(s.Cost)
-		if !representable || !b.acct.Covers(limits[i], spent[d], s.Cost) {
-			bal := b.acct.Balance(limits[i], spent[d])
-			short = append(short, shortfall{d, bal.RemainingEpsilon, bal.RemainingDelta})
+	for _, a := range s.Accounts() {
+		l, capped, _ := b.limits(a)
+		if !capped {
+			continue
+		}
+		l = raised(l, st[a].Granted)
+		spent := st[a].Spent
+		_, representable := spent.Add(s.Cost)
+		if !representable || !b.acct.Covers(l, spent, s.Cost) {
+			bal := b.acct.Balance(l, spent)
+			short = append(short, shortfall{a, bal.RemainingEpsilon, bal.RemainingDelta})
 		}
 	}
 	if len(short) > 0 {
@@ -65,45 +87,51 @@ func (b *Book) Admit(s Spend, spent map[string]Cost) error {
 	return nil
 }
 
-// SpentReader reads what a project has spent on a dataset (the zero Cost
-// when nothing); a ledger store in engine/state is one.
-type SpentReader interface {
-	Spent(ctx context.Context, project, dataset string) (Cost, error)
+// StandingReader reads an account's standing (the zero Standing when it
+// has neither debits nor grants); a ledger store in engine/state is one.
+type StandingReader interface {
+	Standing(ctx context.Context, a Account) (Standing, error)
 }
 
-// Balance returns the balance of project × dataset, with what was spent
-// read from r. A project × dataset without a budget is a KindNotFound
-// refusal (refusal.BudgetNotFound).
-func (b *Book) Balance(ctx context.Context, r SpentReader, project, dataset string) (Balance, error) {
-	l, ok := b.limits(project, dataset)
+// Balance returns the balance of project × dataset, with its standing read
+// from r. A project × dataset without a budget is a KindNotFound refusal
+// (refusal.BudgetNotFound).
+func (b *Book) Balance(ctx context.Context, r StandingReader, project, dataset string) (Balance, error) {
+	bal, _, err := b.AccountBalance(ctx, r, Account{Scope: ScopeDataset, Project: project, Dataset: dataset}, Cost{})
+	return bal, err
+}
+
+// AccountBalance returns the balance of account a after paying cost (the
+// zero Cost: as it stands), with its standing read from r; capped says
+// whether the policy caps a (an uncapped account's balance has its
+// spending and no total). A ScopeDataset account without a budget is a
+// KindNotFound refusal (refusal.BudgetNotFound).
+func (b *Book) AccountBalance(ctx context.Context, r StandingReader, a Account, cost Cost) (Balance, bool, error) {
+	l, capped, ok := b.limits(a)
 	if !ok {
-		return Balance{}, notFound(project, dataset)
+		return Balance{}, false, notFound(a.Project, a.Dataset)
 	}
-	spent, err := r.Spent(ctx, project, dataset)
+	st, err := r.Standing(ctx, a)
 	if err != nil {
-		return Balance{}, fmt.Errorf("budget.Balance: %w", err)
+		return Balance{}, false, fmt.Errorf("budget.Balance: %w", err)
 	}
-	bal := b.acct.Balance(l, spent)
-	bal.Project, bal.Dataset = project, dataset
-	return bal, nil
+	after, ok := st.Spent.Add(cost)
+	if !ok {
+		after = Cost{eps: maxUnits, del: maxUnits, rho: maxUnits, zdel: maxUnits}
+	}
+	bal := b.acct.Balance(raised(l, st.Granted), after)
+	bal.Scope, bal.Project, bal.Dataset, bal.Principal = a.Scope, a.Project, a.Dataset, a.Principal
+	bal.GrantedEpsilon, bal.GrantedDelta = st.Granted.Epsilon(), st.Granted.Delta()
+	return bal, capped, nil
 }
 
 // Balances returns the balance of every dataset of project in p, in the
 // project's dataset order, or of every project (sorted by id) when project
 // is "". An unknown project is a KindNotFound refusal.
-func (b *Book) Balances(ctx context.Context, r SpentReader, p *policies.Policy, project string) ([]Balance, error) {
-	var ids []string
-	if project != "" {
-		if _, ok := p.Projects[project]; !ok {
-			return nil, &refusal.Error{Code: refusal.ProjectNotFound,
-				Message: fmt.Sprintf("there is no project %q in the policy", project)}
-		}
-		ids = []string{project}
-	} else {
-		for id := range p.Projects {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
+func (b *Book) Balances(ctx context.Context, r StandingReader, p *policies.Policy, project string) ([]Balance, error) {
+	ids, err := projectIDs(p, project)
+	if err != nil {
+		return nil, err
 	}
 	var out []Balance
 	for _, id := range ids {
@@ -118,37 +146,134 @@ func (b *Book) Balances(ctx context.Context, r SpentReader, p *policies.Policy, 
 	return out, nil
 }
 
-// Check reports, from what r says was spent, whether s could be debited
-// now: Admit's answer, without taking anything. A dry run uses it; the
-// answer may change before a real debit, which decides again.
-func (b *Book) Check(ctx context.Context, r SpentReader, s Spend) error {
-	spent := make(map[string]Cost, len(s.Datasets))
-	for _, d := range s.Datasets {
-		c, err := r.Spent(ctx, s.Project, d)
+// projectIDs returns project, checked, or every project of p sorted by id
+// when project is "".
+func projectIDs(p *policies.Policy, project string) ([]string, error) {
+	if project != "" {
+		if _, ok := p.Projects[project]; !ok {
+			return nil, &refusal.Error{Code: refusal.ProjectNotFound,
+				Message: fmt.Sprintf("there is no project %q in the policy", project)}
+		}
+		return []string{project}, nil
+	}
+	var ids []string
+	for id := range p.Projects {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// Check reports, from what r says the accounts stand at, whether s could
+// be debited now: Admit's answer, without taking anything. A dry run uses
+// it; the answer may change before a real debit, which decides again.
+func (b *Book) Check(ctx context.Context, r StandingReader, s Spend) error {
+	s, err := s.Normalize()
+	if err != nil {
+		return fmt.Errorf("budget.Check: %w", err)
+	}
+	accounts := s.Accounts()
+	st := make(map[Account]Standing, len(accounts))
+	for _, a := range accounts {
+		c, err := r.Standing(ctx, a)
 		if err != nil {
 			return fmt.Errorf("budget.Check: %w", err)
 		}
-		spent[d] = c
+		st[a] = c
 	}
-	return b.Admit(s, spent)
+	return b.Admit(s, st)
 }
 
-// BalanceAfter returns the balance of project × dataset as it would be
-// after paying cost, with what was spent read from r.
-func (b *Book) BalanceAfter(ctx context.Context, r SpentReader, project, dataset string, cost Cost) (Balance, error) {
-	l, ok := b.limits(project, dataset)
-	if !ok {
-		return Balance{}, notFound(project, dataset)
+// Capped returns the accounts of s the policy caps: the budgets a dry run
+// shows after the debit. The project × dataset accounts come first, in the
+// order of s.Datasets, then the project's, the member's and the lifetime
+// accounts.
+func (b *Book) Capped(s Spend) []Account {
+	var all []Account
+	for _, d := range s.Datasets {
+		all = append(all, Account{Scope: ScopeDataset, Project: s.Project, Dataset: d})
 	}
-	spent, err := r.Spent(ctx, project, dataset)
+	for _, a := range s.Accounts() {
+		if a.Scope != ScopeDataset {
+			all = append(all, a)
+		}
+	}
+	var out []Account
+	for _, a := range all {
+		if _, capped, _ := b.limits(a); capped && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// CheckGrant refuses a grant to an account the policy does not cap (there
+// is no budget to raise): refusal.BudgetNotFound.
+func (b *Book) CheckGrant(a Account) error {
+	if _, capped, ok := b.limits(a); !ok || !capped {
+		return &refusal.Error{Code: refusal.BudgetNotFound,
+			Message: fmt.Sprintf("the policy declares no %s to raise", a),
+			Hint:    "grant to a budget the policy declares: the project's project_budget (no --dataset) or its budget per dataset (--dataset)"}
+	}
+	return nil
+}
+
+// Guarantee is what one person can lose in one project, the person being
+// the privacy unit across registries: every query of the project may read
+// them, whatever datasets it joins.
+type Guarantee struct {
+	Project string
+	// SpentEpsilon and SpentDelta bound what the project has spent on one
+	// person: the composition of all its queries, each counted once (the
+	// project-wide account), under Bound, the smaller valid bound.
+	SpentEpsilon, SpentDelta float64
+	Bound                    string
+	// MaxEpsilon and MaxDelta are the most the policy lets the project
+	// spend on one person: its project-wide budget with its grants, or
+	// without one the sum of its datasets' budgets (basic composition over
+	// the datasets, valid under either accounting); the smaller when both
+	// are declared. From says which: "project_budget" or "datasets".
+	MaxEpsilon, MaxDelta float64
+	From                 string
+}
+
+// Guarantee returns the per-person guarantee of project in p, with the
+// project-wide account and the grants read from r. An unknown project is
+// a KindNotFound refusal.
+func (b *Book) Guarantee(ctx context.Context, r StandingReader, p *policies.Policy, project string) (Guarantee, error) {
+	if _, err := projectIDs(p, project); err != nil {
+		return Guarantee{}, err
+	}
+	g := Guarantee{Project: project}
+	var sum policies.Budget
+	sumOK := true
+	for _, d := range p.Projects[project].Datasets {
+		a := Account{Scope: ScopeDataset, Project: project, Dataset: d}
+		l, capped, _ := b.limits(a)
+		if !capped {
+			sumOK = false
+			break
+		}
+		st, err := r.Standing(ctx, a)
+		if err != nil {
+			return Guarantee{}, fmt.Errorf("budget.Guarantee: %w", err)
+		}
+		l = raised(l, st.Granted)
+		sum.Epsilon, sum.Delta = sum.Epsilon+l.Epsilon, sum.Delta+l.Delta
+	}
+	pa := Account{Scope: ScopeProject, Project: project}
+	st, err := r.Standing(ctx, pa)
 	if err != nil {
-		return Balance{}, fmt.Errorf("budget.BalanceAfter: %w", err)
+		return Guarantee{}, fmt.Errorf("budget.Guarantee: %w", err)
 	}
-	after, ok := spent.Add(cost)
-	if !ok {
-		after = Cost{eps: maxUnits, del: maxUnits, rho: maxUnits, zdel: maxUnits}
+	max, from := sum, "datasets"
+	if l, capped, _ := b.limits(pa); capped {
+		if l = raised(l, st.Granted); !sumOK || l.Epsilon <= sum.Epsilon {
+			max, from = l, "project_budget"
+		}
 	}
-	bal := b.acct.Balance(l, after)
-	bal.Project, bal.Dataset = project, dataset
-	return bal, nil
+	bal := b.acct.Balance(max, st.Spent)
+	g.SpentEpsilon, g.SpentDelta, g.Bound = bal.SpentEpsilon, bal.SpentDelta, bal.Bound
+	g.MaxEpsilon, g.MaxDelta, g.From = bal.TotalEpsilon, bal.TotalDelta, from
+	return g, nil
 }

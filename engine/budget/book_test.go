@@ -17,11 +17,24 @@ func mapLimits(m map[string]policies.Budget) Limits {
 	}
 }
 
-// spentMap is a SpentReader over a map keyed "project/dataset".
+// spentMap is a StandingReader over project × dataset spending keyed
+// "project/dataset".
 type spentMap map[string]Cost
 
-func (m spentMap) Spent(_ context.Context, project, dataset string) (Cost, error) {
-	return m[project+"/"+dataset], nil
+func (m spentMap) Standing(_ context.Context, a Account) (Standing, error) {
+	if a.Scope != ScopeDataset {
+		return Standing{}, nil
+	}
+	return Standing{Spent: m[a.Project+"/"+a.Dataset]}, nil
+}
+
+// onDatasets returns the standings of project's datasets spent as m says.
+func onDatasets(project string, m map[string]Cost) map[Account]Standing {
+	out := map[Account]Standing{}
+	for d, c := range m {
+		out[Account{Scope: ScopeDataset, Project: project, Dataset: d}] = Standing{Spent: c}
+	}
+	return out
 }
 
 func newBook(t *testing.T, m map[string]policies.Budget) *Book {
@@ -61,7 +74,7 @@ func TestAdmit(t *testing.T) {
 			desc:  "ε above the budget",
 			spend: Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 1.5, 0, 0)},
 			code:  refusal.BudgetExhausted, kind: refusal.KindBudget,
-			inMsg: []string{`project "p"`, "ε 1.5 per dataset", "a has ε 1 and δ 1e-06 left"},
+			inMsg: []string{`project "p"`, "cannot spend ε 1.5", "a has ε 1 and δ 1e-06 left"},
 		},
 		{
 			desc:  "δ above the budget",
@@ -103,7 +116,7 @@ func TestAdmit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			err := b.Admit(tc.spend, tc.spent)
+			err := b.Admit(tc.spend, onDatasets(tc.spend.Project, tc.spent))
 			if tc.code == (refusal.Code{}) {
 				if err != nil {
 					t.Fatalf("Admit = %v, want nil", err)
@@ -163,7 +176,7 @@ func TestLoweredBudgetShowsZeroRemaining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Balance{Project: "p", Dataset: "a",
+	want := Balance{Scope: ScopeDataset, Project: "p", Dataset: "a",
 		TotalEpsilon: 3, SpentEpsilon: 5, RemainingEpsilon: 0,
 		TotalDelta: 1e-7, SpentDelta: 5e-7, RemainingDelta: 0,
 		Accounting: "basic", Bound: "basic", BasicEpsilon: 5, BasicDelta: 5e-7, SpentZDelta: 5e-7}
@@ -171,7 +184,7 @@ func TestLoweredBudgetShowsZeroRemaining(t *testing.T) {
 		t.Errorf("Balance = %+v, want %+v", got, want)
 	}
 	small := Spend{Project: "p", Datasets: []string{"a"}, Cost: mustCost(t, 0.001, 0, 0)}
-	if err := b.Admit(small, map[string]Cost{"a": spent["p/a"]}); refusal.CodeOf(err) != refusal.BudgetExhausted {
+	if err := b.Admit(small, onDatasets("p", map[string]Cost{"a": spent["p/a"]})); refusal.CodeOf(err) != refusal.BudgetExhausted {
 		t.Errorf("Admit over a lowered budget = %v, want %s", err, refusal.BudgetExhausted)
 	}
 	// Raising it again makes the difference available.

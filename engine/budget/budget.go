@@ -182,7 +182,10 @@ type Entry struct {
 // valid bounds, named by Bound); Remaining is Total − Spent, never
 // negative, also when a policy lowers a budget below what is spent.
 type Balance struct {
-	Project, Dataset                             string
+	// Scope, Project, Dataset and Principal name the account (a balance
+	// of a project × dataset has Scope ScopeDataset or "").
+	Scope                                        Scope
+	Project, Dataset, Principal                  string
 	TotalEpsilon, SpentEpsilon, RemainingEpsilon float64
 	// SpentDelta is the δ of the stated guarantee: the sum of δ under the
 	// basic bound; under the zCDP bound the budget's whole δ, since the
@@ -200,6 +203,9 @@ type Balance struct {
 	// the δ beside it. TotalRho is the ρ the budget allows with that δ
 	// spent (the largest ρ whose (ε, δ) fits), RemainingRho the rest.
 	SpentRho, SpentZDelta, TotalRho, RemainingRho float64
+	// GrantedEpsilon and GrantedDelta are what grants added to the
+	// policy's budget; the totals include them.
+	GrantedEpsilon, GrantedDelta float64
 }
 
 // fill sets the accounts of bal from spent, and TotalRho and RemainingRho

@@ -52,3 +52,21 @@ func SplitDatasets(s string) []string {
 	slices.Sort(ds)
 	return slices.Compact(ds)
 }
+
+// Grant is a raise of one account's budget, recorded in the ledger (and
+// by `statgate budget grant` in the audit log). Grants only add: a budget
+// is never lowered by the ledger and spending is never refunded; a new
+// budget period is a grant of the period's amount.
+type Grant struct {
+	// ID numbers grants in the order the ledger recorded them.
+	ID   int64
+	Time time.Time
+	// Account is the budget raised: ScopeProject (project_budget) or
+	// ScopeDataset (a project's budget on one dataset), or any account
+	// the policy caps.
+	Account Account
+	// Amount is the ε and δ added (NewGrant).
+	Amount Cost
+	// Principal is who granted (the operator), Reason why.
+	Principal, Reason string
+}

@@ -3,6 +3,7 @@ package budget
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/statgate/statgate/engine/refusal"
@@ -17,28 +18,42 @@ var ErrInvalidCost = errors.New("invalid cost")
 // error, not a refusal.
 var ErrInvalidSpend = errors.New("invalid spend")
 
-// shortfall is one dataset whose budget cannot cover a spend.
+// shortfall is one account whose budget cannot cover a spend.
 type shortfall struct {
-	dataset                    string
+	account                    Account
 	remainingEps, remainingDel float64
 }
 
-// exhausted is the refusal of a debit that would overspend the datasets in
-// short. Budget numbers are policy, not data, so the message shows them.
+// exhausted is the refusal of a debit that would overspend the accounts
+// in short, naming each (which cap stopped the query). Budget numbers are
+// policy, not data, so the message shows them.
 func exhausted(project string, cost Cost, short []shortfall) *refusal.Error {
 	parts := make([]string, len(short))
 	for i, s := range short {
-		parts[i] = fmt.Sprintf("%s has ε %g and δ %g left", s.dataset, s.remainingEps, s.remainingDel)
+		name := s.account.String()
+		if s.account.Scope == ScopeDataset {
+			name = fmt.Sprintf("its budget on %s", s.account.Dataset)
+		}
+		parts[i] = fmt.Sprintf("%s has ε %g and δ %g left", name, s.remainingEps, s.remainingDel)
 	}
 	amount := fmt.Sprintf("ε %g", cost.Epsilon())
 	if cost.del > 0 {
 		amount += fmt.Sprintf(" and δ %g", cost.Delta())
 	}
+	hint := "ask for a smaller epsilon, or ask the registry owner to raise the project's budget"
+	for _, s := range slices.Backward(short) { // the first member or lifetime cap says it
+		switch s.account.Scope {
+		case ScopeMember:
+			hint = "ask for a smaller epsilon, or ask the project's owner to raise your cap"
+		case ScopeLifetime:
+			hint = "the dataset's lifetime budget over all projects is spent: only the registry owner can raise it"
+		}
+	}
 	return &refusal.Error{
 		Code: refusal.BudgetExhausted,
-		Message: fmt.Sprintf("project %q cannot spend %s per dataset: %s",
+		Message: fmt.Sprintf("project %q cannot spend %s: %s",
 			project, amount, strings.Join(parts, "; ")),
-		Hint: "ask for a smaller epsilon, or ask the registry owner to raise the project's budget",
+		Hint: hint,
 	}
 }
 

@@ -170,7 +170,12 @@ type DryRunCost struct {
 
 // DryRunAfter is one budget's remaining guarantee after the request.
 type DryRunAfter struct {
-	Dataset          string  `json:"dataset"`
+	// Scope names the budget: "dataset" (the project's budget on
+	// Dataset), "project" (the project-wide budget), "member" (Principal's
+	// cap in the project) or "lifetime" (Dataset's cap over all projects).
+	Scope            string  `json:"scope"`
+	Dataset          string  `json:"dataset,omitempty"`
+	Principal        string  `json:"principal,omitempty"`
 	RemainingEpsilon float64 `json:"remaining_epsilon"`
 	RemainingDelta   float64 `json:"remaining_delta"`
 	RemainingRho     float64 `json:"remaining_rho"`

@@ -70,11 +70,13 @@ type Store interface {
 // Ledger records spending, per project × dataset, durably and never
 // refunded.
 type Ledger interface {
-	// Debit takes s.Cost from s.Project's budget on every dataset of
-	// s.Datasets, or from none, in one atomic step that serialises with
-	// every other debit on the store: it reads what the project has spent
-	// on each dataset, asks a whether the debit may be taken, and records
-	// it (one budget.Entry per dataset) only when a returns nil. a's
+	// Debit takes s.Cost from every account s is charged to
+	// (s.Accounts(): s.Project's budget on every dataset of s.Datasets,
+	// the project-wide account, the member's, each dataset's lifetime
+	// account), or from none, in one atomic step that serialises with
+	// every other debit on the store: it reads their standing, asks a
+	// whether the debit may be taken, and records it (one budget.Entry per
+	// dataset, one budget.Debit) only when a returns nil. a's
 	// error, typically a *refusal.Error such as budget_exhausted, is
 	// returned as it is and nothing is spent. An invalid s (see
 	// budget.Spend.Normalize) is an error wrapping budget.ErrInvalidSpend.
@@ -89,15 +91,26 @@ type Ledger interface {
 	// Debits returns a project's debits, one per query with every dataset
 	// it read, newest first, the page p selects.
 	Debits(ctx context.Context, project string, p budget.Page) ([]budget.Debit, error)
+	// Standing returns what account a has spent and been granted (zero
+	// when nothing). Every debit is recorded on every account it is
+	// charged to (budget.Spend.Accounts), capped or not.
+	Standing(ctx context.Context, a budget.Account) (budget.Standing, error)
+	// Grant records g (its ID and Time assigned) and adds its amount to
+	// the account's grants, durably, in one transaction that serialises
+	// with debits. An amount without ε is budget.ErrInvalidCost.
+	Grant(ctx context.Context, g budget.Grant) (budget.Grant, error)
+	// Grants returns the grants to a project's accounts (project "":
+	// every grant), oldest first.
+	Grants(ctx context.Context, project string) ([]budget.Grant, error)
 }
 
 // Admitter decides, inside a ledger's debit, whether s may be taken given
-// spent, the sum each of s.Datasets has spent in s.Project (a dataset
-// without debits may be absent). It must only read: a store may call it
-// again when it retries a transaction. *budget.Book is the Admitter the
-// engine uses.
+// the standing of every account s is charged to (s.Accounts(); an account
+// without debits or grants may be absent), read in the debit's
+// transaction. It must only read: a store may call it again when it
+// retries a transaction. *budget.Book is the Admitter the engine uses.
 type Admitter interface {
-	Admit(s budget.Spend, spent map[string]budget.Cost) error
+	Admit(s budget.Spend, st map[budget.Account]budget.Standing) error
 }
 
 var _ Admitter = (*budget.Book)(nil)

@@ -16,9 +16,9 @@ import (
 // both in budget.Cost's integer units, so sums are exact.
 type ledger struct{ st *Store }
 
-// Debit implements state.Ledger: in one transaction it makes sure the
-// project × dataset rows exist, locks them in dataset order (s.Normalize
-// sorts the datasets) with SELECT … FOR UPDATE, asks a, and records the
+// Debit implements state.Ledger: in one transaction it makes sure the rows
+// of every account the debit is charged to exist, locks them in
+// Account.Compare order with SELECT … FOR UPDATE, asks a, and records the
 // debit. A concurrent debit on any of those rows, from this process or
 // another replica, waits for the commit and then reads what this one
 // spent.
@@ -31,34 +31,50 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 		return errors.New("postgres.Debit: nil admitter")
 	}
 	var refused error
+	accounts := s.Accounts()
 	err = l.st.write(ctx, func(tx pgx.Tx) error {
 		refused = nil
-		spent := make(map[string]budget.Cost, len(s.Datasets))
-		for _, d := range s.Datasets {
+		st := make(map[budget.Account]budget.Standing, len(accounts))
+		for _, acc := range accounts { // in Account.Compare order: no lock cycles
 			if _, err := tx.Exec(ctx, `
-				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units, zdelta_units)
-				VALUES ($1, $2, 0, 0, 0, 0) ON CONFLICT (project, dataset) DO NOTHING`, s.Project, d); err != nil {
-				return fmt.Errorf("create the row of %s × %s: %w", s.Project, d, err)
+				INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES ($1, $2, $3, $4, 0, 0, 0, 0) ON CONFLICT (scope, project, dataset, principal) DO NOTHING`,
+				string(acc.Scope), acc.Project, acc.Dataset, acc.Principal); err != nil {
+				return fmt.Errorf("create the row of %s: %w", acc, err)
 			}
-			c, err := spentOn(ctx, tx, s.Project, d, " FOR UPDATE")
+			c, err := standingOf(ctx, tx, acc, " FOR UPDATE")
 			if err != nil {
 				return err
 			}
-			spent[d] = c
+			st[acc] = c
 		}
-		if refused = a.Admit(s, spent); refused != nil {
+		if refused = a.Admit(s, st); refused != nil {
 			return refused
 		}
 		eps, del, rho, zdel := s.Cost.Units()
 		now := formatTime(l.st.now())
-		for _, d := range s.Datasets {
+		for _, acc := range accounts {
 			if _, err := tx.Exec(ctx, `
-				UPDATE budget_spent SET
-					epsilon_units = epsilon_units + $3,
-					delta_units = delta_units + $4,
-					rho_units = rho_units + $5,
-					zdelta_units = zdelta_units + $6
-				WHERE project = $1 AND dataset = $2`,
+				UPDATE budget_accounts SET
+					epsilon_units = epsilon_units + $5,
+					delta_units = delta_units + $6,
+					rho_units = rho_units + $7,
+					zdelta_units = zdelta_units + $8
+				WHERE scope = $1 AND project = $2 AND dataset = $3 AND principal = $4`,
+				string(acc.Scope), acc.Project, acc.Dataset, acc.Principal, eps, del, rho, zdel); err != nil {
+				return fmt.Errorf("record spent on %s: %w", acc, err)
+			}
+		}
+		for _, d := range s.Datasets {
+			// The project × dataset row is guarded by its account's lock.
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (project, dataset) DO UPDATE SET
+					epsilon_units = budget_spent.epsilon_units + excluded.epsilon_units,
+					delta_units = budget_spent.delta_units + excluded.delta_units,
+					rho_units = budget_spent.rho_units + excluded.rho_units,
+					zdelta_units = budget_spent.zdelta_units + excluded.zdelta_units`,
 				s.Project, d, eps, del, rho, zdel); err != nil {
 				return fmt.Errorf("record spent: %w", err)
 			}
@@ -199,6 +215,99 @@ func (l *ledger) Debits(ctx context.Context, project string, p budget.Page) ([]b
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres.Debits: %w", err)
+	}
+	return out, nil
+}
+
+// standingOf returns account a's standing (zero when nothing); lock is
+// appended to the SELECT (" FOR UPDATE" or "").
+func standingOf(ctx context.Context, q querier, a budget.Account, lock string) (budget.Standing, error) {
+	var eps, del, rho, zdel, geps, gdel int64
+	err := q.QueryRow(ctx, `
+		SELECT epsilon_units, delta_units, rho_units, zdelta_units, granted_epsilon_units, granted_delta_units
+		FROM budget_accounts WHERE scope = $1 AND project = $2 AND dataset = $3 AND principal = $4`+lock,
+		string(a.Scope), a.Project, a.Dataset, a.Principal).Scan(&eps, &del, &rho, &zdel, &geps, &gdel)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return budget.Standing{}, nil
+	}
+	if err != nil {
+		return budget.Standing{}, fmt.Errorf("read %s: %w", a, err)
+	}
+	return budget.StandingOfUnits(eps, del, rho, zdel, geps, gdel)
+}
+
+// Standing implements state.Ledger.
+func (l *ledger) Standing(ctx context.Context, a budget.Account) (budget.Standing, error) {
+	st, err := standingOf(ctx, l.st.pool, a, "")
+	if err != nil {
+		return budget.Standing{}, fmt.Errorf("postgres.Standing: %w", err)
+	}
+	return st, nil
+}
+
+// Grant implements state.Ledger: the account's row is raised under its
+// row lock, so a grant serialises with the debits on that account.
+func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error) {
+	eps, del, _, _ := g.Amount.Units()
+	if eps <= 0 {
+		return budget.Grant{}, fmt.Errorf("postgres.Grant: %w: a grant without ε", budget.ErrInvalidCost)
+	}
+	g.Time = l.st.now().UTC()
+	a := g.Account
+	err := l.st.write(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO budget_grants (time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			formatTime(g.Time), string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del, g.Principal, g.Reason).Scan(&g.ID); err != nil {
+			return fmt.Errorf("record grant: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units, granted_epsilon_units, granted_delta_units)
+			VALUES ($1, $2, $3, $4, 0, 0, 0, 0, $5, $6)
+			ON CONFLICT (scope, project, dataset, principal) DO UPDATE SET
+				granted_epsilon_units = budget_accounts.granted_epsilon_units + excluded.granted_epsilon_units,
+				granted_delta_units = budget_accounts.granted_delta_units + excluded.granted_delta_units`,
+			string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del); err != nil {
+			return fmt.Errorf("raise %s: %w", a, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return budget.Grant{}, fmt.Errorf("postgres.Grant: %w", err)
+	}
+	return g, nil
+}
+
+// Grants implements state.Ledger.
+func (l *ledger) Grants(ctx context.Context, project string) ([]budget.Grant, error) {
+	rows, err := l.st.pool.Query(ctx, `
+		SELECT id, time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason
+		FROM budget_grants WHERE $1 = '' OR project = $1 ORDER BY id`, project)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.Grants: %w", err)
+	}
+	defer rows.Close()
+	var out []budget.Grant
+	for rows.Next() {
+		var (
+			g        budget.Grant
+			t, scope string
+			eps, del int64
+		)
+		if err := rows.Scan(&g.ID, &t, &scope, &g.Account.Project, &g.Account.Dataset, &g.Account.Principal, &eps, &del, &g.Principal, &g.Reason); err != nil {
+			return nil, fmt.Errorf("postgres.Grants: %w", err)
+		}
+		g.Account.Scope = budget.Scope(scope)
+		if g.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("postgres.Grants: grant %d: %w", g.ID, err)
+		}
+		if g.Amount, err = budget.CostOfUnits(eps, del, 0, 0); err != nil {
+			return nil, fmt.Errorf("postgres.Grants: grant %d: %w", g.ID, err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres.Grants: %w", err)
 	}
 	return out, nil
 }

@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Advisory lock keys (pg_advisory_xact_lock's two-int form: the first int
 // is statgate's, the second says what is locked).
@@ -146,6 +146,45 @@ var migrations = [][]string{
 			SELECT min(time), query_id, project, min(principal), '', string_agg(dataset, ',' ORDER BY dataset),
 				max(epsilon_units), max(delta_units), max(rho_units), max(zdelta_units)
 			FROM budget_entries GROUP BY project, query_id ORDER BY min(id)`,
+	},
+	{ // 5: every account a debit is charged to, and grants, as SQLite's
+		// migration 7.
+		`CREATE TABLE budget_accounts (
+			scope                 text   NOT NULL,
+			project               text   NOT NULL,
+			dataset               text   NOT NULL,
+			principal             text   NOT NULL,
+			epsilon_units         bigint NOT NULL CHECK (epsilon_units >= 0),
+			delta_units           bigint NOT NULL CHECK (delta_units >= 0),
+			rho_units             bigint NOT NULL CHECK (rho_units >= 0),
+			zdelta_units          bigint NOT NULL CHECK (zdelta_units >= 0),
+			granted_epsilon_units bigint NOT NULL DEFAULT 0 CHECK (granted_epsilon_units >= 0),
+			granted_delta_units   bigint NOT NULL DEFAULT 0 CHECK (granted_delta_units >= 0),
+			PRIMARY KEY (scope, project, dataset, principal)
+		)`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'dataset', project, dataset, '', epsilon_units, delta_units, rho_units, zdelta_units FROM budget_spent`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'lifetime', '', dataset, '', sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_spent GROUP BY dataset`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'project', project, '', '', sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_debits GROUP BY project`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'member', project, '', principal, sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_debits WHERE principal <> '' GROUP BY project, principal`,
+		`CREATE TABLE budget_grants (
+			id            bigserial PRIMARY KEY,
+			time          text   NOT NULL,
+			scope         text   NOT NULL,
+			project       text   NOT NULL,
+			dataset       text   NOT NULL,
+			principal     text   NOT NULL,
+			epsilon_units bigint NOT NULL CHECK (epsilon_units > 0),
+			delta_units   bigint NOT NULL CHECK (delta_units >= 0),
+			granted_by    text   NOT NULL,
+			reason        text   NOT NULL
+		)`,
 	},
 }
 

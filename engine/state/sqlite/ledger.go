@@ -26,20 +26,34 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 		return errors.New("sqlite.Debit: nil admitter")
 	}
 	var refused error
+	accounts := s.Accounts()
 	err = l.st.write(ctx, func(tx *sql.Tx) error {
-		spent := make(map[string]budget.Cost, len(s.Datasets))
-		for _, d := range s.Datasets {
-			c, err := spentOn(ctx, tx, s.Project, d)
+		st := make(map[budget.Account]budget.Standing, len(accounts))
+		for _, acc := range accounts {
+			c, err := standingOf(ctx, tx, acc)
 			if err != nil {
 				return err
 			}
-			spent[d] = c
+			st[acc] = c
 		}
-		if refused = a.Admit(s, spent); refused != nil {
+		if refused = a.Admit(s, st); refused != nil {
 			return refused
 		}
 		eps, del, rho, zdel := s.Cost.Units()
 		now := formatTime(l.st.now())
+		for _, acc := range accounts {
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (scope, project, dataset, principal) DO UPDATE SET
+					epsilon_units = epsilon_units + excluded.epsilon_units,
+					delta_units = delta_units + excluded.delta_units,
+					rho_units = rho_units + excluded.rho_units,
+					zdelta_units = zdelta_units + excluded.zdelta_units`,
+				string(acc.Scope), acc.Project, acc.Dataset, acc.Principal, eps, del, rho, zdel); err != nil {
+				return fmt.Errorf("record spent on %s: %w", acc, err)
+			}
+		}
 		for _, d := range s.Datasets {
 			if _, err := tx.ExecContext(ctx, `
 				INSERT INTO budget_spent (project, dataset, epsilon_units, delta_units, rho_units, zdelta_units) VALUES (?, ?, ?, ?, ?, ?)
@@ -187,6 +201,101 @@ func (l *ledger) Debits(ctx context.Context, project string, p budget.Page) ([]b
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite.Debits: %w", err)
+	}
+	return out, nil
+}
+
+// standingOf returns account a's standing (zero when nothing).
+func standingOf(ctx context.Context, q querier, a budget.Account) (budget.Standing, error) {
+	var eps, del, rho, zdel, geps, gdel int64
+	err := q.QueryRowContext(ctx, `
+		SELECT epsilon_units, delta_units, rho_units, zdelta_units, granted_epsilon_units, granted_delta_units
+		FROM budget_accounts WHERE scope = ? AND project = ? AND dataset = ? AND principal = ?`,
+		string(a.Scope), a.Project, a.Dataset, a.Principal).Scan(&eps, &del, &rho, &zdel, &geps, &gdel)
+	if errors.Is(err, sql.ErrNoRows) {
+		return budget.Standing{}, nil
+	}
+	if err != nil {
+		return budget.Standing{}, fmt.Errorf("read %s: %w", a, err)
+	}
+	return budget.StandingOfUnits(eps, del, rho, zdel, geps, gdel)
+}
+
+// Standing implements state.Ledger.
+func (l *ledger) Standing(ctx context.Context, a budget.Account) (budget.Standing, error) {
+	st, err := standingOf(ctx, l.st.db, a)
+	if err != nil {
+		return budget.Standing{}, fmt.Errorf("sqlite.Standing: %w", err)
+	}
+	return st, nil
+}
+
+// Grant implements state.Ledger.
+func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error) {
+	eps, del, _, _ := g.Amount.Units()
+	if eps <= 0 {
+		return budget.Grant{}, fmt.Errorf("sqlite.Grant: %w: a grant without ε", budget.ErrInvalidCost)
+	}
+	g.Time = l.st.now().UTC()
+	a := g.Account
+	err := l.st.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO budget_grants (time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			formatTime(g.Time), string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del, g.Principal, g.Reason)
+		if err != nil {
+			return fmt.Errorf("record grant: %w", err)
+		}
+		if g.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("record grant: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units, granted_epsilon_units, granted_delta_units)
+			VALUES (?, ?, ?, ?, 0, 0, 0, 0, ?, ?)
+			ON CONFLICT (scope, project, dataset, principal) DO UPDATE SET
+				granted_epsilon_units = granted_epsilon_units + excluded.granted_epsilon_units,
+				granted_delta_units = granted_delta_units + excluded.granted_delta_units`,
+			string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del); err != nil {
+			return fmt.Errorf("raise %s: %w", a, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return budget.Grant{}, fmt.Errorf("sqlite.Grant: %w", err)
+	}
+	return g, nil
+}
+
+// Grants implements state.Ledger.
+func (l *ledger) Grants(ctx context.Context, project string) ([]budget.Grant, error) {
+	rows, err := l.st.db.QueryContext(ctx, `
+		SELECT id, time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason
+		FROM budget_grants WHERE ? = '' OR project = ? ORDER BY id`, project, project)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite.Grants: %w", err)
+	}
+	defer rows.Close()
+	var out []budget.Grant
+	for rows.Next() {
+		var (
+			g        budget.Grant
+			t, scope string
+			eps, del int64
+		)
+		if err := rows.Scan(&g.ID, &t, &scope, &g.Account.Project, &g.Account.Dataset, &g.Account.Principal, &eps, &del, &g.Principal, &g.Reason); err != nil {
+			return nil, fmt.Errorf("sqlite.Grants: %w", err)
+		}
+		g.Account.Scope = budget.Scope(scope)
+		if g.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("sqlite.Grants: grant %d: %w", g.ID, err)
+		}
+		if g.Amount, err = budget.CostOfUnits(eps, del, 0, 0); err != nil {
+			return nil, fmt.Errorf("sqlite.Grants: grant %d: %w", g.ID, err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite.Grants: %w", err)
 	}
 	return out, nil
 }

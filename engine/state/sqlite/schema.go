@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the schema version this binary writes and understands:
 // the number of migration steps (a test checks they agree).
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // migrations[i] brings the schema from version i to version i+1. Append
 // new steps; never edit a released one.
@@ -145,6 +145,50 @@ var migrations = [][]string{
 			SELECT min(time), query_id, project, min(principal), '', group_concat(dataset, ','),
 				max(epsilon_units), max(delta_units), max(rho_units), max(zdelta_units)
 			FROM budget_entries GROUP BY project, query_id ORDER BY min(id)`,
+	},
+	{ // 7: every account a debit is charged to (budget.Spend.Accounts):
+		// project × dataset, project-wide, member, dataset lifetime, each
+		// with its spending and its grants; and the grants themselves.
+		// Existing spending is carried over: project × dataset from
+		// budget_spent, lifetime as its sum over projects, project-wide and
+		// member from budget_debits (each query once), so a cap added to a
+		// policy starts from what was really spent.
+		`CREATE TABLE budget_accounts (
+			scope                 TEXT    NOT NULL,
+			project               TEXT    NOT NULL,
+			dataset               TEXT    NOT NULL,
+			principal             TEXT    NOT NULL,
+			epsilon_units         INTEGER NOT NULL CHECK (epsilon_units >= 0),
+			delta_units           INTEGER NOT NULL CHECK (delta_units >= 0),
+			rho_units             INTEGER NOT NULL CHECK (rho_units >= 0),
+			zdelta_units          INTEGER NOT NULL CHECK (zdelta_units >= 0),
+			granted_epsilon_units INTEGER NOT NULL DEFAULT 0 CHECK (granted_epsilon_units >= 0),
+			granted_delta_units   INTEGER NOT NULL DEFAULT 0 CHECK (granted_delta_units >= 0),
+			PRIMARY KEY (scope, project, dataset, principal)
+		) STRICT`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'dataset', project, dataset, '', epsilon_units, delta_units, rho_units, zdelta_units FROM budget_spent`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'lifetime', '', dataset, '', sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_spent GROUP BY dataset`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'project', project, '', '', sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_debits GROUP BY project`,
+		`INSERT INTO budget_accounts (scope, project, dataset, principal, epsilon_units, delta_units, rho_units, zdelta_units)
+			SELECT 'member', project, '', principal, sum(epsilon_units), sum(delta_units), sum(rho_units), sum(zdelta_units)
+			FROM budget_debits WHERE principal <> '' GROUP BY project, principal`,
+		`CREATE TABLE budget_grants (
+			id            INTEGER PRIMARY KEY AUTOINCREMENT,
+			time          TEXT    NOT NULL,
+			scope         TEXT    NOT NULL,
+			project       TEXT    NOT NULL,
+			dataset       TEXT    NOT NULL,
+			principal     TEXT    NOT NULL,
+			epsilon_units INTEGER NOT NULL CHECK (epsilon_units > 0),
+			delta_units   INTEGER NOT NULL CHECK (delta_units >= 0),
+			granted_by    TEXT    NOT NULL,
+			reason        TEXT    NOT NULL
+		) STRICT`,
 	},
 }
 

@@ -341,4 +341,4 @@ func TestOpenMigratesVersion2(t *testing.T) {
 // admitAll admits every debit.
 type admitAll struct{}
 
-func (admitAll) Admit(budget.Spend, map[string]budget.Cost) error { return nil }
+func (admitAll) Admit(budget.Spend, map[budget.Account]budget.Standing) error { return nil }

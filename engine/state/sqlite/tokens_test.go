@@ -64,6 +64,8 @@ func TestOldStoreTokensKeepWorking(t *testing.T) {
 	}
 	// Turn the file back into a version 1 store.
 	for _, stmt := range []string{
+		`DROP TABLE budget_grants`,
+		`DROP TABLE budget_accounts`,
 		`DROP TABLE budget_debits`,
 		`DROP TABLE result_cache`,
 		`ALTER TABLE budget_spent DROP COLUMN zdelta_units`,

@@ -71,7 +71,7 @@ func spentOf(t *testing.T, l state.Ledger, project, dataset string) budget.Cost 
 // admitAll admits every debit.
 type admitAll struct{}
 
-func (admitAll) Admit(budget.Spend, map[string]budget.Cost) error { return nil }
+func (admitAll) Admit(budget.Spend, map[budget.Account]budget.Standing) error { return nil }
 
 func ledgerRejectsInvalidSpend(t *testing.T, b Backend) {
 	s, _ := open(t, b)
@@ -152,7 +152,7 @@ func ledgerRefusals(t *testing.T, b Backend) {
 	}
 	// Any error of the admitter refuses the debit and comes back.
 	boom := errors.New("boom")
-	err := l.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, admitFunc(func(budget.Spend, map[string]budget.Cost) error { return boom }))
+	err := l.Debit(ctx, budget.Spend{Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, admitFunc(func(budget.Spend, map[budget.Account]budget.Standing) error { return boom }))
 	if !errors.Is(err, boom) {
 		t.Errorf("Debit with a failing admitter = %v, want its error", err)
 	}
@@ -161,9 +161,11 @@ func ledgerRefusals(t *testing.T, b Backend) {
 	}
 }
 
-type admitFunc func(budget.Spend, map[string]budget.Cost) error
+type admitFunc func(budget.Spend, map[budget.Account]budget.Standing) error
 
-func (f admitFunc) Admit(s budget.Spend, spent map[string]budget.Cost) error { return f(s, spent) }
+func (f admitFunc) Admit(s budget.Spend, spent map[budget.Account]budget.Standing) error {
+	return f(s, spent)
+}
 
 func ledgerAllOrNothing(t *testing.T, b Backend) {
 	ctx := context.Background()
@@ -221,9 +223,9 @@ func ledgerAdmitterSeesSpent(t *testing.T, b Backend) {
 			t.Fatal(err)
 		}
 	}
-	var seen map[string]budget.Cost
+	var seen map[budget.Account]budget.Standing
 	var datasets []string
-	spy := admitFunc(func(s budget.Spend, spent map[string]budget.Cost) error {
+	spy := admitFunc(func(s budget.Spend, spent map[budget.Account]budget.Standing) error {
 		seen, datasets = spent, s.Datasets
 		return nil
 	})
@@ -231,7 +233,9 @@ func ledgerAdmitterSeesSpent(t *testing.T, b Backend) {
 		t.Fatal(err)
 	}
 	twice, _ := first.Add(first)
-	if seen["a"] != twice || !seen["b"].IsZero() {
+	onA, onB := budget.Account{Scope: budget.ScopeDataset, Project: "p", Dataset: "a"}, budget.Account{Scope: budget.ScopeDataset, Project: "p", Dataset: "b"}
+	if seen[onA].Spent != twice || !seen[onB].Spent.IsZero() || seen[budget.Account{Scope: budget.ScopeProject, Project: "p"}].Spent != twice ||
+		seen[budget.Account{Scope: budget.ScopeLifetime, Dataset: "a"}].Spent != twice {
 		t.Errorf("admitter saw %v, want a: %v and b: nothing", seen, twice)
 	}
 	if strings.Join(datasets, ",") != "a,b" {
@@ -263,7 +267,7 @@ func ledgerDebits(t *testing.T, b Backend) {
 			t.Fatal(err)
 		}
 	}
-	refuse := admitFunc(func(budget.Spend, map[string]budget.Cost) error {
+	refuse := admitFunc(func(budget.Spend, map[budget.Account]budget.Standing) error {
 		return &refusal.Error{Code: refusal.BudgetExhausted, Message: "no"}
 	})
 	if err := l.Debit(ctx, budget.Spend{QueryID: "q5", Project: "p", Datasets: []string{"a"}, Cost: cost(t, 0.1, 0, 0)}, refuse); err == nil {
@@ -396,17 +400,31 @@ func ledgerDurable(t *testing.T, b Backend) {
 // fails the test.
 func raceDebits(t *testing.T, ledgers []state.Ledger, a state.Admitter, g, n int) int64 {
 	t.Helper()
+	c := cost(t, 0.01, 0, 0)
+	return raceSpends(t, ledgers, a, g, n, func(int64) budget.Spend {
+		return budget.Spend{QueryID: "q", Project: "p", Principal: "x", Datasets: []string{"a"}, Cost: c}
+	})
+}
+
+// raceSpends has g goroutines, spread over ledgers, debit spend(i) for i
+// from 1 to n through a and returns how many succeeded; a refusal other
+// than budget_exhausted, or any error, fails the test.
+func raceSpends(t *testing.T, ledgers []state.Ledger, a state.Admitter, g, n int, spend func(i int64) budget.Spend) int64 {
+	t.Helper()
 	var (
 		next, ok atomic.Int64
 		wg       sync.WaitGroup
 	)
-	c := cost(t, 0.01, 0, 0)
 	errs := make(chan error, g)
 	for i := range g {
 		l := ledgers[i%len(ledgers)]
 		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				err := l.Debit(context.Background(), budget.Spend{QueryID: "q", Project: "p", Principal: "x", Datasets: []string{"a"}, Cost: c}, a)
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				err := l.Debit(context.Background(), spend(i), a)
 				switch {
 				case err == nil:
 					ok.Add(1)

@@ -30,6 +30,7 @@ type Backend func(t *testing.T, now func() time.Time) (s state.Store, reopen fun
 // Run runs the whole suite.
 func Run(t *testing.T, b Backend) {
 	t.Run("Ledger", func(t *testing.T) { TestLedger(t, b) })
+	t.Run("Accounts", func(t *testing.T) { TestAccounts(t, b) })
 	t.Run("AuditLog", func(t *testing.T) { TestAuditLog(t, b) })
 	t.Run("Tokens", func(t *testing.T) { TestTokens(t, b) })
 	t.Run("Cache", func(t *testing.T) { TestCache(t, b) })
