@@ -17,11 +17,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -53,6 +55,7 @@ type browserLog struct {
 	mu         sync.Mutex
 	requests   []string
 	exceptions []string
+	errors     []string // the browser's error-level log: CSP violations, failed loads (not API refusals)
 }
 
 func (l *browserLog) add(ev any) {
@@ -61,15 +64,21 @@ func (l *browserLog) add(ev any) {
 	switch e := ev.(type) {
 	case *network.EventRequestWillBeSent:
 		l.requests = append(l.requests, e.Request.URL)
+	case *cdplog.EventEntryAdded:
+		// An API refusal (a 4xx of /v1/…) is logged too; the page renders it.
+		if u, err := url.Parse(e.Entry.URL); e.Entry.Level == cdplog.EntryLevelError &&
+			(e.Entry.Source != cdplog.EntrySourceNetwork || err != nil || !strings.HasPrefix(u.Path, "/v1/")) {
+			l.errors = append(l.errors, string(e.Entry.Source)+": "+e.Entry.Text)
+		}
 	case *runtime.EventExceptionThrown:
 		l.exceptions = append(l.exceptions, (&chromedp.ExceptionError{ExceptionDetails: e.ExceptionDetails}).Error())
 	}
 }
 
-func (l *browserLog) snapshot() (requests, exceptions []string) {
+func (l *browserLog) snapshot() (requests, exceptions, errors []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.requests...), append([]string(nil), l.exceptions...)
+	return slices.Clone(l.requests), slices.Clone(l.exceptions), slices.Clone(l.errors)
 }
 
 // void drops an action's value.
@@ -82,7 +91,7 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 
 func TestConsoleInBrowser(t *testing.T) {
 	path := chromium(t)
-	s := startE2E(t, e2eConfig{})
+	s := startE2E(t, e2eConfig{repeats: true}) // as statgate serve and demo run
 
 	// The console's own headers: no request may leave this origin.
 	r := s.must(t, call{method: http.MethodGet, path: "/"}, http.StatusOK)
@@ -178,7 +187,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		do(t, "search diabetes", chromedp.SetValue(chromedp.ID("search"), "diabetes"), submit("search"),
 			chromedp.WaitVisible(chromedp.CSS(".dataset .match")))
 		got := text(t, "#datasets")
-		for _, want := range []string{"dataset(s) match “diabetes”", "Norwegian Patient Registry", "Norwegian Prescription Database",
+		for _, want := range []string{"datasets match “diabetes”", "Norwegian Patient Registry", "Norwegian Prescription Database",
 			"lmr.atc label: A10 Drugs used in diabetes", "npr.icd10 label: E11 Type 2 diabetes mellitus"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("the search page lacks %q:\n%s", want, got)
@@ -230,9 +239,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		shot(t, "console-template.png")
 		queryID := text(t, "#result .query-id")
+		// The same question again is a free repeat, and says so.
+		do(t, "run the template again", chromedp.Click(chromedp.CSS(form+" button[type='submit']")),
+			chromedp.WaitVisible(chromedp.ID("cached-notice")))
+		if got := text(t, "#cached-notice"); !strings.Contains(got, "Free repeat") || !strings.Contains(got, queryID) || text(t, "#spent-epsilon") != "0" {
+			t.Errorf("a repeated template run: %q, ε spent %q", got, text(t, "#spent-epsilon"))
+		}
 		after := remaining(t, "lmr")
 		if before != "10" || after != "9.5" {
-			t.Errorf("lmr budget shown %q before and %q after a free preview and one run, want 10 then 9.5", before, after)
+			t.Errorf("lmr budget shown %q before and %q after a free preview, one run and its free repeat, want 10 then 9.5", before, after)
 		}
 		// The ledger's history lists the run: who, what kind, what it cost.
 		row := "#history-table tr[data-query='" + queryID + "']"
@@ -242,6 +257,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			if !strings.Contains(" "+got+" ", want) {
 				t.Errorf("history row lacks %q: %s", want, got)
 			}
+		}
+		if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#history-table tbody tr").length`)); err != nil || n != 1 {
+			t.Errorf("the history lists %d debits (%v), want 1: the repeat and the preview were free", n, err)
 		}
 		shot(t, "console-budget.png")
 	})
@@ -358,9 +376,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
-	requests, exceptions := log.snapshot()
+	requests, exceptions, errors := log.snapshot()
 	if len(exceptions) > 0 {
 		t.Errorf("uncaught JavaScript errors: %v", exceptions)
+	}
+	// Among them the Content-Security-Policy's refusals: a style
+	// attribute the policy blocks would silently lose a chart's colours.
+	if len(errors) > 0 {
+		t.Errorf("the browser logged errors: %q", errors)
 	}
 	base, _ := url.Parse(s.url)
 	n := 0

@@ -17,6 +17,7 @@ function h(tag, attrs, ...kids) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else if (k === "class") el.className = v;
     else if (k === "value") el.value = v;
+    else if (k === "style") el.style.cssText = v; // CSSOM: the CSP blocks style attributes
     else el.setAttribute(k, v === true ? "" : v);
   }
   for (const kid of kids.flat(Infinity)) {
@@ -32,7 +33,11 @@ function show(...kids) { main().replaceChildren(...kids.flat()); }
 const SVG = "http://www.w3.org/2000/svg";
 function s(tag, attrs, ...kids) {
   const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined) el.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined) continue;
+    if (k === "style") el.style.cssText = v; // CSSOM: the CSP blocks style attributes
+    else el.setAttribute(k, v);
+  }
   for (const kid of kids.flat()) if (kid) el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   return el;
 }
@@ -148,12 +153,23 @@ function resultView(res, rerun) {
     h("span", { class: "muted" }, "query ", h("span", { class: "query-id" }, m.query_id)));
   const downloads = h("div", { class: "row" },
     h("button", { class: "secondary", onclick: () => downloadCSV(res) }, "Download CSV"),
-    rerun ? h("button", { class: "secondary", onclick: () => rerun() }, "Download Arrow (runs again: costs ε " + num(m.epsilon) + ")") : null);
+    rerun ? h("button", { class: "secondary", title: "asks the server again for the Arrow stream; what that costs is said first", onclick: () => rerun() }, "Download Arrow") : null);
   return h("section", { class: "card", id: "result" },
-    h("h2", {}, "Result"), spent, chart(res),
+    h("h2", {}, "Result"), spent, answerNotices(m), chart(res),
     res.rows.length ? table : h("p", { class: "empty" }, "No group was released: no row matched, or no group's noisy person count reached the release threshold. The ε was spent all the same (the answer is that nothing is large enough to show)."),
     downloads,
     m.notes && m.notes.length ? h("details", {}, h("summary", {}, "Notes (" + m.notes.length + ")"), h("ul", { class: "notes" }, m.notes.map(n => h("li", {}, n)))) : null);
+}
+
+// answerNotices says what a reader must know before reading the numbers:
+// a free repeat (the stored answer of the same question, nothing spent)
+// and the server's warnings (e.g. an answer that is mostly noise).
+function answerNotices(m) {
+  return [
+    m.cached ? h("div", { class: "notice", id: "cached-notice" }, h("b", {}, "Free repeat. "),
+      "This project asked the same question before" + (m.cached_from ? " (query " + m.cached_from + ")" : "") + ": this is that stored answer, the same numbers, and nothing was spent. Change the question to get a new answer.") : null,
+    (m.warnings || []).map(w => h("div", { class: "notice warn", role: "note" }, h("b", {}, "Warning: "), w)),
+  ];
 }
 
 function csvCell(v) {
@@ -196,6 +212,17 @@ function save(blob, name) {
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
 }
 
+// niceTicks returns round axis values (steps of 1, 2 or 5 × 10^k, about
+// n of them) from at or below lo to at or above hi.
+function niceTicks(lo, hi, n) {
+  const raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map(f => f * mag).find(x => x >= raw * (1 - 1e-9));
+  const first = Math.floor(lo / step + 1e-9), last = Math.ceil(hi / step - 1e-9);
+  const ticks = [];
+  for (let k = first; k <= last; k++) ticks.push(Number((k * step).toPrecision(12)));
+  return ticks;
+}
+
 // chart draws the first measure against the first key: lines with a 95 %
 // interval band when the key is a number (years), bars with error bars
 // otherwise; a second key makes one series per value.
@@ -222,13 +249,14 @@ function chart(res) {
     lo = Math.min(lo, a, c.value); hi = Math.max(hi, b, c.value);
   }
   if (hi === lo) hi = lo + 1;
+  const ticks = niceTicks(lo, hi, 4);
+  lo = ticks[0]; hi = ticks[ticks.length - 1];
   const W = 760, H = 280, L = 60, R = 16, T = 14, B = 46;
   const y = v => T + (H - T - B) * (1 - (v - lo) / (hi - lo));
   const colors = ["#2f6db5", "#c0582b", "#2f8f5b", "#8a4fb8", "#b08a1a", "#4a5561"];
   const g = [];
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + (hi - lo) * k / 4;
-    g.push(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, num(Math.round(v * 100) / 100)));
+  for (const v of ticks) {
+    g.push(s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, num(v)));
   }
   const step = (W - L - R) / xs.length;
   const xc = x => L + step * (xs.indexOf(x) + 0.5);
@@ -278,6 +306,7 @@ function dryRunView(res) {
   return h("section", { class: "card", id: "preview" }, h("h2", {}, "Preview (free: nothing was spent)"),
     h("div", { class: "meta" }, h("span", {}, h("b", {}, "would cost: "), d.cost.map(c => "ε " + num(c.epsilon) + " on " + c.dataset).join(", ")),
       h("span", {}, h("b", {}, "budget can pay: "), d.fits ? "yes" : "no"),
+      d.cached ? h("span", { class: "cost" }, "a free repeat: this project asked it before, so running it returns that answer at no cost") : null,
       d.release_threshold ? h("span", {}, h("b", {}, "rows need a noisy count of "), num(Math.round(d.release_threshold)), " persons (about " + d.smallest_releasable + " true persons are released half of the time)") : null,
       d.bounds_from_data ? h("span", { class: "muted" }, "bounds chosen from the data at run time") : null),
     h("table", {}, h("thead", {}, h("tr", {}, ["measure", "aggregate", "expected sd", "95% ±", "note"].map(t => h("th", {}, t)))),
@@ -304,10 +333,16 @@ async function runAndShow(target, path, body, what, button) {
   try {
     const res = await api("POST", path, body);
     recordSpend(res, what);
+    // The Arrow stream is a second request: the free dry run says first
+    // whether it is a free repeat or what it would spend.
     const arrow = async () => {
-      if (!confirm("This runs the query again and spends ε " + res.meta.epsilon + " again. Continue?")) return;
-      const resp = await api("POST", path, body, "application/vnd.apache.arrow.stream");
-      save(await resp.blob(), "statgate-" + (resp.headers.get("Statgate-Query-Id") || "result") + ".arrow");
+      try {
+        const d = (await api("POST", path + "?dry_run=true", body)).meta.dry_run;
+        const cost = d.cached ? 0 : Math.max(0, ...d.cost.map(c => c.epsilon));
+        if (cost > 0 && !confirm("The Arrow download asks the query again and spends ε " + num(cost) + " again. Continue?")) return;
+        const resp = await api("POST", path, body, "application/vnd.apache.arrow.stream");
+        save(await resp.blob(), "statgate-" + (resp.headers.get("Statgate-Query-Id") || "result") + ".arrow");
+      } catch (e) { target.querySelector("#result").append(problemBox(e)); }
     };
     target.replaceChildren(resultView(res, arrow));
   } catch (e) {
@@ -327,8 +362,8 @@ async function pageDataMap(params) {
   show(h("h1", {}, "Data map"), h("p", { class: "lead" }, "What the registries hold, before you ask anything: datasets, variables, code lists, public domains and rounded sizes. No token needed."), form, results);
   try {
     const list = await api("GET", "/v1/datasets" + (q ? "?q=" + encodeURIComponent(q) : ""));
-    if (q && list.datasets.length === 0) results.append(h("p", {}, "Nothing matches “" + q + "”. Try a diagnosis, a drug, a place or a variable."));
-    if (q) results.append(h("p", { class: "muted small" }, list.datasets.length + " dataset(s) match “" + q + "”"));
+    if (q && list.datasets.length === 0) results.append(h("p", { class: "empty" }, "Nothing matches “" + q + "”. Try a diagnosis, a drug, a place or a variable: diabetes, metformin, Oslo, age."));
+    else if (q) results.append(h("p", { class: "muted small" }, list.datasets.length === 1 ? "1 dataset matches “" + q + "”" : list.datasets.length + " datasets match “" + q + "”"));
     for (const d of list.datasets) results.append(datasetCard(d));
   } catch (e) { results.append(problemBox(e)); }
 }

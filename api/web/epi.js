@@ -14,8 +14,8 @@ function estimate(e) {
 function keyText(k) { return Object.entries(k || {}).map(([a, b]) => a + " = " + b).join(", ") || "all"; }
 
 function spentLine(m) {
-  return h("div", { class: "meta" }, h("span", {}, h("b", {}, "ε spent: "), h("span", { class: "cost" }, num(m.epsilon)), " on each of " + m.datasets.join(", ")),
-    h("span", { class: "muted" }, "query " + m.query_id));
+  return [h("div", { class: "meta" }, h("span", {}, h("b", {}, "ε spent: "), h("span", { class: "cost" }, num(m.epsilon)), " on each of " + m.datasets.join(", ")),
+    h("span", { class: "muted" }, "query ", h("span", { class: "query-id" }, m.query_id))), answerNotices(m)];
 }
 
 function ratesView(res) {
@@ -46,7 +46,8 @@ function survivalChart(res) {
       prev = { t: p.time, v: p.survival };
     }
     g.push(s("path", { class: "line step", d: line, stroke: col }));
-    g.push(s("text", { x: W - R + 8, y: T + 14 + 14 * k, style: "fill:" + col }, keyText(st.key)));
+    const drawn = st.points.length && st.points[0].survival !== null;
+    g.push(s("text", { x: W - R + 8, y: T + 14 + 14 * k, style: "fill:" + (drawn ? col : "#8a95a1") }, keyText(st.key) + (drawn ? "" : " (suppressed)")));
   });
   g.push(s("text", { x: L, y: H - 6 }, "survival by time since the index event (" + (res.interval || "intervals") + ") — steps: Kaplan–Meier estimate, shaded: 95% interval"));
   return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "survival curves" }, g));
