@@ -347,7 +347,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		shot(t, "console-survival.png")
 
-		do(t, "rates page", chromedp.Navigate(s.url+"/#/rates"), chromedp.WaitVisible(chromedp.ID("event-dataset")))
+		do(t, "rates page", chromedp.Navigate(s.url+"/#/rates"), chromedp.WaitVisible(chromedp.ID("rates-form"))) // not #event-dataset: the survival form has one too
 		// Tick age_band as a user would: the JSON follows; untick it again.
 		strata := `JSON.parse(document.getElementById("analysis").value).strata.join(",")`
 		do(t, "stratify by age band", chromedp.Click(chromedp.CSS("#strata input[value='age_band']")))
