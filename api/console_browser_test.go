@@ -27,6 +27,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/statgate/statgate/policies"
 )
 
 var screenshots = flag.Bool("console.screenshots", false, "write the console test's screenshots into ../docs (committed, shown in the README)")
@@ -91,7 +93,17 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 
 func TestConsoleInBrowser(t *testing.T) {
 	path := chromium(t)
-	s := startE2E(t, e2eConfig{repeats: true}) // as statgate serve and demo run
+	// Repeats on, as statgate serve and demo run; diabetes-2026 with a
+	// project-wide budget and a cap on the analyst, for the budget page.
+	s := startE2E(t, e2eConfig{repeats: true, policy: func(p *policies.Policy) {
+		pr := p.Projects["diabetes-2026"]
+		pr.ProjectBudget = &policies.Budget{Epsilon: 8, Delta: 1e-5}
+		for i := range pr.Members {
+			if pr.Members[i].Principal == analyst {
+				pr.Members[i].Budget = &policies.Budget{Epsilon: 2}
+			}
+		}
+	}})
 
 	// The console's own headers: no request may leave this origin.
 	r := s.must(t, call{method: http.MethodGet, path: "/"}, http.StatusOK)
@@ -260,6 +272,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#history-table tbody tr").length`)); err != nil || n != 1 {
 			t.Errorf("the history lists %d debits (%v), want 1: the repeat and the preview were free", n, err)
+		}
+		// The caps the run was also charged to, and the per-person guarantee.
+		for sel, want := range map[string]string{"#caps-table tr[data-cap='project:'] td.remaining": "7.5",
+			"#caps-table tr[data-cap='member:" + analyst + "'] td.remaining": "1.5"} {
+			if got := text(t, sel); got != want {
+				t.Errorf("%s shows %q, want %q", sel, got, want)
+			}
+		}
+		if got := text(t, "#per-person"); !strings.Contains(got, "At most ε 8") || !strings.Contains(got, "project-wide budget") || !strings.Contains(got, "ε 0.5") {
+			t.Errorf("per-person guarantee:\n%s", got)
 		}
 		shot(t, "console-budget.png")
 	})

@@ -691,15 +691,33 @@ async function pageBudget(params) {
   if (params.get("project")) sel.value = params.get("project");
   const out = h("div", { id: "budget" });
   sel.addEventListener("change", () => { location.hash = "#/budget?project=" + encodeURIComponent(sel.value); });
-  show(h("h1", {}, "Privacy budget"), h("p", { class: "lead" }, "Every released answer spends ε from each dataset it reads, never refunded; a refused request costs nothing."),
+  show(h("h1", {}, "Privacy budget"), h("p", { class: "lead" }, "Every released answer spends ε from each dataset it reads (and from the project's and your own cap, where the policy sets them), never refunded; a refused request, a preview and a free repeat cost nothing."),
     h("div", {}, h("label", {}, "project"), sel), out);
   try {
     const b = await api("GET", "/v1/projects/" + encodeURIComponent(sel.value) + "/budget");
-    out.append(h("table", { id: "budget-table" }, h("thead", {}, h("tr", {}, ["dataset", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),
-      h("tbody", {}, b.datasets.map(d => h("tr", { "data-dataset": d.dataset }, h("td", {}, d.dataset),
-        h("td", { class: "num remaining" }, num(d.epsilon.remaining)), h("td", { class: "num" }, num(d.epsilon.spent)), h("td", { class: "num" }, num(d.epsilon.total)),
-        h("td", {}, h("div", { class: "budget-bar", title: "remaining" }, h("span", { style: "width:" + (100 * d.epsilon.remaining / (d.epsilon.total || 1)).toFixed(1) + "%" }))),
-        h("td", { class: "num" }, num(d.delta.remaining)))))));
+    const bar = a => h("td", {}, h("div", { class: "budget-bar", title: "remaining" }, h("span", { style: "width:" + (100 * a.remaining / (a.total || 1)).toFixed(1) + "%" })));
+    const amounts = a => [h("td", { class: "num remaining" }, num(a.remaining)), h("td", { class: "num" }, num(a.spent)), h("td", { class: "num" }, num(a.total)), bar(a)];
+    const pp = b.per_person;
+    if (pp) {
+      out.append(h("div", { class: "card", id: "per-person" }, h("h2", {}, "What one person can lose in this project"),
+        h("p", {}, "At most ", h("span", { class: "cost" }, "ε " + num(pp.epsilon)), pp.delta ? " (δ " + num(pp.delta) + ")" : "",
+          pp.from === "project_budget" ? ", the project-wide budget: every answer is charged to it once, whatever registries it joins."
+            : ", the sum of its datasets' budgets: an answer joining several registries can read one person in each.",
+          " Spent so far on any one person: ", h("b", {}, "ε " + num(pp.spent_epsilon)), pp.spent_delta ? " (δ " + num(pp.spent_delta) + ")" : "", "."),
+        pp.bound ? h("p", { class: "small muted" }, "Added up by " + (pp.bound === "zcdp" ? "zero-concentrated DP (zCDP) accounting" : "basic composition") + ", whichever gives the smaller valid bound.") : null));
+    }
+    const capName = c => c.scope === "project" ? "project-wide" : c.scope === "member" ? "member " + c.principal : c.scope === "lifetime" ? "lifetime of " + c.dataset + " (all projects)" : c.scope;
+    if (b.caps && b.caps.length) {
+      out.append(h("h2", {}, "Caps every answer is also charged to"),
+        h("table", { id: "caps-table" }, h("thead", {}, h("tr", {}, ["budget", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),
+          h("tbody", {}, b.caps.map(c => h("tr", { "data-cap": c.scope + ":" + (c.dataset || c.principal || "") }, h("td", {}, capName(c)), amounts(c.epsilon),
+            h("td", { class: "num" }, c.delta.total ? num(c.delta.remaining) : "—"))))),
+        h("p", { class: "small muted" }, "An answer is released only if every budget it is charged to can pay; a refusal names the one that stopped it."));
+    }
+    out.append(h("h2", {}, "Per dataset"),
+      h("table", { id: "budget-table" }, h("thead", {}, h("tr", {}, ["dataset", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),
+        h("tbody", {}, b.datasets.map(d => h("tr", { "data-dataset": d.dataset }, h("td", {}, d.dataset), amounts(d.epsilon),
+          h("td", { class: "num" }, num(d.delta.remaining)))))));
   } catch (e) { out.append(problemBox(e)); }
   out.append(historyView(sel.value));
 }
