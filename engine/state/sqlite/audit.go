@@ -24,7 +24,7 @@ const columns = `seq, time, query_id, principal, project, datasets, kind, query,
 // transaction.
 func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
 	var out audit.Entry
-	err := l.st.write(ctx, func(tx *sql.Tx) error {
+	err := l.st.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		out, err = audit.Append(ctx, auditTx{tx}, e, l.st.now)
 		return err

@@ -40,8 +40,8 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
-	insert := func(x int, fail error) func(*sql.Tx) error {
-		return func(tx *sql.Tx) error {
+	insert := func(x int, fail error) func(context.Context, *sql.Tx) error {
+		return func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, x); err != nil {
 				return err
 			}
@@ -51,9 +51,9 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- s.write(ctx, func(tx *sql.Tx) error {
+		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			<-release // hold the writer until the others queue
-			return insert(1, nil)(tx)
+			return insert(1, nil)(ctx, tx)
 		})
 	}()
 	queued(t, s, 0)
@@ -70,12 +70,12 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	var seen int
 	results := make([]chan error, 5)
-	fns := []func(*sql.Tx) error{
+	fns := []func(context.Context, *sql.Tx) error{
 		insert(2, nil),
 		insert(3, errRefused), // undone; 2 and 4 kept
 		nil,                   // cancelled before it runs
 		insert(4, nil),
-		func(tx *sql.Tx) error { // sees 1, 2 and 4, not 3
+		func(ctx context.Context, tx *sql.Tx) error { // sees 1, 2 and 4, not 3
 			return tx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&seen)
 		},
 	}
@@ -130,7 +130,7 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- s.write(ctx, func(tx *sql.Tx) error { <-release; return nil })
+		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
 	}()
 	for {
 		s.mu.Lock()
@@ -141,15 +141,15 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	fns := []func(*sql.Tx) error{
-		func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); return err },
-		func(tx *sql.Tx) error {
+	fns := []func(context.Context, *sql.Tx) error{
+		func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); return err },
+		func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
 				return err
 			}
 			return fmt.Errorf("gave up")
 		},
-		func(tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (3)`); return err },
+		func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (3)`); return err },
 	}
 	results := make([]chan error, len(fns))
 	for i, fn := range fns {
@@ -174,5 +174,65 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 	// The writer works again afterwards.
 	if err := s.write(ctx, fns[0]); err != nil {
 		t.Fatalf("write after a broken batch: %v", err)
+	}
+}
+
+// TestCancelledRequestDoesNotBreakItsBatch: a request that goes away
+// (its ctx cancelled) while its write runs neither fails the writes that
+// share its transaction nor loses its own: fn runs on the batch's
+// context, which no single request can cancel. Otherwise a client's
+// disconnect would roll back another request's audit append after that
+// request was debited and executed.
+func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir(), nil)
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
+	}()
+	for {
+		s.mu.Lock()
+		leading := s.leading
+		s.mu.Unlock()
+		if leading {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	a, b := make(chan error, 1), make(chan error, 1)
+	go func() {
+		a <- s.write(gone, func(ctx context.Context, tx *sql.Tx) error {
+			cancel() // the client disconnects while its write runs
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
+			return err
+		})
+	}()
+	queued(t, s, 1)
+	go func() {
+		b <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (2)`)
+			return err
+		})
+	}()
+	queued(t, s, 2)
+	close(release)
+	<-first
+	if err := <-a; err != nil {
+		t.Errorf("the disconnected request's write: %v, want it committed", err)
+	}
+	if err := <-b; err != nil {
+		t.Errorf("the other request's write: %v, want it committed", err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d rows after the batch, want 2", n)
 	}
 }

@@ -219,7 +219,9 @@ func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 // connection (s.w: this process's writes run one at a time, in the order
 // they ask for it) and returns once what fn wrote is committed — on disk,
 // with synchronous=FULL — or once fn failed, when nothing of it is kept.
-// fn's error is returned as it is.
+// fn's error is returned as it is. fn runs with the batch's context,
+// which no single request's cancellation ends (see commitOne): use that
+// ctx, not the request's, for the statements inside the transaction.
 //
 // Writes that arrive while a transaction commits share the next one
 // (group commit): the first writer to find the connection free runs every
@@ -237,7 +239,7 @@ func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 // what a fn reads before it writes (what was spent, the audit head)
 // cannot change before it commits, whichever goroutine or process writes
 // next. A write whose ctx ends while it waits for its batch is not run.
-func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	w := &pendingWrite{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
@@ -263,7 +265,7 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // pendingWrite is one write waiting in Store.write's queue.
 type pendingWrite struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(context.Context, *sql.Tx) error
 	done chan error // receives the write's outcome, once
 }
 
@@ -343,11 +345,11 @@ func (s *Store) commitOne(batch []*pendingWrite) {
 // wrote is undone and the transaction goes on without it. broken reports
 // that the savepoint could not be set, undone or released, so the
 // transaction is not usable any more.
-func savepoint(ctx context.Context, tx *sql.Tx, fn func(*sql.Tx) error) (broken bool, err error) {
+func savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (broken bool, err error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 		return true, fmt.Errorf("savepoint: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO write"); rerr != nil {
 			return true, errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
