@@ -142,14 +142,20 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	fns := []func(context.Context, *sql.Tx) error{
-		func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`); return err },
+		func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
+			return err
+		},
 		func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
 				return err
 			}
 			return fmt.Errorf("gave up")
 		},
-		func(ctx context.Context, tx *sql.Tx) error { _, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (3)`); return err },
+		func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (3)`)
+			return err
+		},
 	}
 	results := make([]chan error, len(fns))
 	for i, fn := range fns {
