@@ -127,8 +127,12 @@ func (c *CohortCriteria) toEngine() *engine.Criteria {
 	return &engine.Criteria{Include: convert(c.Include, Criterion.toEngine), Exclude: convert(c.Exclude, Criterion.toEngine)}
 }
 
+// fromEstimate is the wire form of an estimate, rounded for people
+// (roundEstimate).
 func fromEstimate(e epi.Estimate) Estimate {
-	return Estimate{Value: clonePtr(e.Value), StdDev: e.StdDev, CI: clonePtr(e.CI), Suppressed: e.Suppressed}
+	out := Estimate{Value: clonePtr(e.Value), StdDev: e.StdDev, CI: clonePtr(e.CI), Suppressed: e.Suppressed}
+	roundEstimate(out.Value, &out.StdDev, out.CI)
+	return out
 }
 
 func fromRates(r *epi.RatesResult) *RatesResult {
@@ -148,7 +152,9 @@ func fromSurvival(r *epi.SurvivalResult) *SurvivalResult {
 		Strata: convert(r.Strata, func(s epi.SurvivalStratum) SurvivalStratum {
 			out := SurvivalStratum{Key: maps.Clone(s.Key), Persons: fromEstimate(s.Persons),
 				Points: convert(s.Points, func(p epi.SurvivalPoint) SurvivalPoint {
-					return SurvivalPoint{Time: p.Time, Survival: clonePtr(p.Survival), StdDev: p.StdDev, CI: clonePtr(p.CI), AtRisk: clonePtr(p.AtRisk)}
+					out := SurvivalPoint{Time: p.Time, Survival: clonePtr(p.Survival), StdDev: p.StdDev, CI: clonePtr(p.CI), AtRisk: clonePtr(p.AtRisk)}
+					roundEstimate(out.Survival, &out.StdDev, out.CI)
+					return out
 				})}
 			if out.Points == nil {
 				out.Points = []SurvivalPoint{}

@@ -95,19 +95,49 @@ func forPeople(res *Result) {
 
 // roundCell rounds one measure cell; key cells (no stddev) are left alone.
 func roundCell(c *Cell) {
-	if c.Suppressed || !(c.StdDev > 0) || math.IsInf(c.StdDev, 0) {
+	if c.Suppressed {
 		return
 	}
-	sd := sigDigits(c.StdDev, 3)
-	place := int(math.Floor(math.Log10(sd))) - 1 // the stddev's second significant digit
-	c.StdDev = sd
-	if v, ok := c.Value.(float64); ok && v != math.Trunc(v) {
-		c.Value = roundAt(v, place, math.Round)
-	}
 	if c.CI != nil {
-		ci := [2]float64{roundAt(c.CI[0], place, math.Floor), roundAt(c.CI[1], place, math.Ceil)}
+		ci := *c.CI // never round an array the engine's result shares
 		c.CI = &ci
 	}
+	v, isFloat := c.Value.(float64)
+	if roundMeasure(&v, &c.StdDev, c.CI) && isFloat {
+		c.Value = v
+	}
+}
+
+// roundEstimate rounds a released estimate of the rates and survival
+// answers (a value with its stddev and ci95; value nil when suppressed)
+// as roundCell does a measure cell.
+func roundEstimate(value *float64, sd *float64, ci *[2]float64) {
+	v := 0.0
+	if value != nil {
+		v = *value
+	}
+	if roundMeasure(&v, sd, ci) && value != nil {
+		*value = v
+	}
+}
+
+// roundMeasure rounds the stddev to 3 significant digits, a value that
+// is not whole and the interval (outward) at the place of the stddev's
+// second significant digit. It reports false, changing nothing, without
+// a finite positive stddev.
+func roundMeasure(v, sd *float64, ci *[2]float64) bool {
+	if !(*sd > 0) || math.IsInf(*sd, 0) {
+		return false
+	}
+	*sd = sigDigits(*sd, 3)
+	place := int(math.Floor(math.Log10(*sd))) - 1 // the stddev's second significant digit
+	if *v != math.Trunc(*v) {
+		*v = roundAt(*v, place, math.Round)
+	}
+	if ci != nil {
+		ci[0], ci[1] = roundAt(ci[0], place, math.Floor), roundAt(ci[1], place, math.Ceil)
+	}
+	return true
 }
 
 // sigDigits rounds x to n significant digits; 0, NaN and ±Inf are kept.

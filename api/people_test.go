@@ -50,6 +50,59 @@ func TestRoundCell(t *testing.T) {
 	}
 }
 
+// TestRoundEstimate: the rates' and survival's estimates are rounded as
+// measure cells are, and a suppressed one (no value) is left alone.
+func TestRoundEstimate(t *testing.T) {
+	f := func(x float64) *float64 { return &x }
+	tests := []struct {
+		desc          string
+		value         *float64
+		sd            float64
+		ci            *[2]float64
+		wantV, wantSD float64
+		wantCI        [2]float64
+		wantNilValue  bool
+		wantUntouched bool
+	}{
+		{desc: "a rate", value: f(204.006123), sd: 22.345, ci: &[2]float64{161.543, 247.044},
+			wantV: 204, wantSD: 22.3, wantCI: [2]float64{161, 248}},
+		{desc: "person-years", value: f(84253.123), sd: 251.7, ci: &[2]float64{83757.2, 84749.0},
+			wantV: 84250, wantSD: 252, wantCI: [2]float64{83750, 84750}},
+		{desc: "a survival proportion", value: f(0.912345), sd: 0.04567, ci: &[2]float64{0.82312, 0.98745},
+			wantV: 0.912, wantSD: 0.0457, wantCI: [2]float64{0.823, 0.988}},
+		{desc: "a whole count keeps its value", value: f(170), sd: 15.43, ci: &[2]float64{141.329, 202.434},
+			wantV: 170, wantSD: 15.4, wantCI: [2]float64{141, 203}},
+		{desc: "suppressed: no value, no interval", sd: 3.21, wantNilValue: true, wantSD: 3.21},
+		{desc: "no stddev: untouched", value: f(1.23456), sd: 0, ci: &[2]float64{1.1111, 1.3333},
+			wantV: 1.23456, wantCI: [2]float64{1.1111, 1.3333}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			sd := tc.sd
+			var before [2]float64
+			if tc.ci != nil {
+				before = *tc.ci
+			}
+			roundEstimate(tc.value, &sd, tc.ci)
+			if sd != tc.wantSD {
+				t.Errorf("sd %v, want %v", sd, tc.wantSD)
+			}
+			if tc.wantNilValue {
+				if tc.value != nil || tc.ci != nil {
+					t.Errorf("a suppressed estimate gained a value or an interval")
+				}
+				return
+			}
+			if *tc.value != tc.wantV || *tc.ci != tc.wantCI {
+				t.Errorf("value %v ci %v, want %v %v", *tc.value, *tc.ci, tc.wantV, tc.wantCI)
+			}
+			if tc.ci[0] > before[0] || tc.ci[1] < before[1] {
+				t.Errorf("rounded interval %v does not contain %v", *tc.ci, before)
+			}
+		})
+	}
+}
+
 // TestJSONDigits checks a whole JSON result: no number of a measure cell
 // carries more than the meaningful digits.
 func TestJSONDigits(t *testing.T) {
