@@ -86,26 +86,46 @@ func existsIn(e query.Expr) []*query.Exists {
 	return nil
 }
 
-// renderExists renders [NOT] EXISTS (SELECT 1 FROM dataset AS alias WHERE
-// inner = outer AND where). The inner condition is rendered by
-// RenderFilter, so it cannot fail at run time, and the EXISTS itself
-// never fails: DuckDB refuses try() around a subquery, so RenderFilter
-// never wraps one (see containsExists).
+// renderExists renders an Exists as a semi join on the person key:
+//
+//	(outer IS NOT NULL AND outer IN (SELECT inner FROM dataset AS alias WHERE inner IS NOT NULL AND where))
+//	(outer IS NULL OR outer NOT IN (SELECT inner FROM dataset AS alias WHERE inner IS NOT NULL AND where))
+//
+// for EXISTS and NOT EXISTS (SELECT 1 FROM dataset AS alias WHERE inner =
+// outer AND where): the same truth value for every row, never NULL (the
+// set holds no NULL, and a NULL outer key is decided before IN is asked),
+// so it means what [NOT] EXISTS means wherever it stands. The subquery
+// is uncorrelated (where reads alias's columns only, validateExists), and
+// DuckDB runs it as a hash semi (anti) join, about a fifth less CPU for a
+// three-registry cohort than the correlated EXISTS it decorrelates with a
+// duplicate-eliminating join (issue 14). The inner condition is rendered
+// by RenderFilter, so it cannot fail at run time, and the condition
+// itself never fails: DuckDB refuses try() around a subquery, so
+// RenderFilter never wraps one (see containsExists).
 func renderExists(b *strings.Builder, x *query.Exists) {
 	if x == nil || x.Inner == nil || x.Outer == nil {
 		b.WriteString(unsupportedSQL)
 		return
 	}
 	b.WriteByte('(')
+	renderExpr(b, x.Outer)
 	if x.Not {
-		b.WriteString("NOT ")
+		b.WriteString(" IS NULL OR ")
+		renderExpr(b, x.Outer)
+		b.WriteString(" NOT IN (SELECT ")
+	} else {
+		b.WriteString(" IS NOT NULL AND ")
+		renderExpr(b, x.Outer)
+		b.WriteString(" IN (SELECT ")
 	}
-	b.WriteString("EXISTS (SELECT 1 FROM ")
+	renderExpr(b, x.Inner)
+	b.WriteString(" FROM ")
 	b.WriteString(quoteIdent(x.Table.Dataset))
 	b.WriteString(" AS ")
 	b.WriteString(quoteIdent(aliasOf(x.Table)))
 	b.WriteString(" WHERE ")
-	renderBinary(b, x.Inner, "=", x.Outer)
+	renderExpr(b, x.Inner)
+	b.WriteString(" IS NOT NULL")
 	if x.Where != nil {
 		b.WriteString(" AND ")
 		b.WriteString(RenderFilter(x.Where))

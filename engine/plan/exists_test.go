@@ -218,12 +218,63 @@ func TestExistsInvalid(t *testing.T) {
 func TestRenderFilterKeepsExistsOutOfTry(t *testing.T) {
 	x := exists("lmr", "c1", nprPID, overflows(ref("c1", "lmr", "ddd", query.TypeNumber)), false)
 	got := RenderFilter(and(x, overflows(nprLOS)))
-	want := `((EXISTS (SELECT 1 FROM "lmr" AS "c1" WHERE ("c1"."pid" = "npr"."pid") AND coalesce(try(((CAST("c1"."ddd" AS BIGINT) + 9223372036854775807) > 0)), false))) AND ` +
+	want := `(("npr"."pid" IS NOT NULL AND "npr"."pid" IN (SELECT "c1"."pid" FROM "lmr" AS "c1" WHERE "c1"."pid" IS NOT NULL AND coalesce(try(((CAST("c1"."ddd" AS BIGINT) + 9223372036854775807) > 0)), false))) AND ` +
 		`coalesce(try(((CAST("npr"."length_of_stay_days" AS BIGINT) + 9223372036854775807) > 0)), false))`
 	if got != want {
 		t.Errorf("RenderFilter =\n%s\nwant\n%s", got, want)
 	}
-	if got := RenderFilter(&query.Exists{Table: x.Table, Inner: x.Inner, Outer: x.Outer, Not: true}); got != `(NOT EXISTS (SELECT 1 FROM "lmr" AS "c1" WHERE ("c1"."pid" = "npr"."pid")))` {
+	if got := RenderFilter(&query.Exists{Table: x.Table, Inner: x.Inner, Outer: x.Outer, Not: true}); got != `("npr"."pid" IS NULL OR "npr"."pid" NOT IN (SELECT "c1"."pid" FROM "lmr" AS "c1" WHERE "c1"."pid" IS NOT NULL))` {
 		t.Errorf("NOT EXISTS renders as %s", got)
+	}
+}
+
+// TestExistsAsSemiJoinMeansExists: the IN (NOT IN) form renderExists
+// writes has the truth value of the correlated [NOT] EXISTS it stands for
+// on every row — never NULL, also under NOT — with NULL person keys on
+// either side (a LEFT JOINed table's key as the outer one, rows without a
+// person key in the searched dataset), with and without an inner
+// condition.
+func TestExistsAsSemiJoinMeansExists(t *testing.T) {
+	db := openDB(t, testPolicy())
+	execAll(t, db, `
+		INSERT INTO population SELECT i, 1950 + i % 50, ['M', 'F'][1 + i % 2], '0301', NULL FROM range(300) r(i);
+		INSERT INTO death_causes SELECT i, DATE '2020-01-01', 'I21' FROM range(300) r(i) WHERE i % 3 = 0;
+		INSERT INTO lmr SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE i % 250 END, DATE '2018-01-01', ['A10BA02', 'C07AB02'][1 + i % 2], (i % 40)::DOUBLE, 'gp'
+			FROM range(400) r(i)`)
+	dPID := ref("d", "death_causes", "pid", query.TypeInteger)
+	atcA := &query.Like{X: ref("c1", "lmr", "atc", query.TypeString), Pattern: lit("A%")}
+	// correlated is the EXISTS form renderExists wrote before (issue 14).
+	correlated := func(x *query.Exists) string {
+		s := fmt.Sprintf(`(EXISTS (SELECT 1 FROM "lmr" AS "c1" WHERE ("c1"."pid" = %s)`, RenderValue(x.Outer))
+		if x.Where != nil {
+			s += " AND " + RenderFilter(x.Where)
+		}
+		s += "))"
+		if x.Not {
+			s = "(NOT " + s + ")"
+		}
+		return s
+	}
+	for _, outer := range []*query.ColumnRef{popPID, dPID} {
+		for _, where := range []query.Expr{nil, atcA} {
+			for _, not := range []bool{false, true} {
+				x := exists("lmr", "c1", outer, where, not)
+				t.Run(fmt.Sprintf("%s/where=%v/not=%v", outer.Table, where != nil, not), func(t *testing.T) {
+					count := func(cond string) string {
+						rows := queryRows(t, db, `SELECT count(*) FILTER (WHERE `+cond+`) AS yes, count(*) FILTER (WHERE NOT `+cond+`) AS no,
+							count(*) FILTER (WHERE `+cond+` IS NULL) AS null, string_agg("population"."pid"::VARCHAR, ',' ORDER BY "population"."pid") FILTER (WHERE `+cond+`) AS pids
+							FROM "population" AS "population" LEFT JOIN "death_causes" AS "d" ON "population"."pid" = "d"."pid"`)
+						return fmt.Sprint(rows[0]["yes"], " ", rows[0]["no"], " ", rows[0]["null"], " ", rows[0]["pids"])
+					}
+					got, want := count(RenderFilter(x)), count(correlated(x))
+					if got != want {
+						t.Errorf("%s\n  gives yes/no/null %s\n%s\n  gives %s", RenderFilter(x), got, correlated(x), want)
+					}
+					if strings.HasPrefix(want, "0 ") || strings.Contains(want, " 0 0 ") {
+						t.Errorf("the data do not exercise the condition: %s", want)
+					}
+				})
+			}
+		}
 	}
 }
