@@ -50,7 +50,9 @@ func TestRunAnswersEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := Run(ctx, &Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: t.TempDir(),
-		Clients: []int{1, 2}, Duration: 300 * time.Millisecond, Warmup: 50 * time.Millisecond})
+		// A second per cell: on a loaded machine a request can stall for
+		// half of one, and a cell needs one answer after its warm-up.
+		Clients: []int{1, 2}, Duration: time.Second, Warmup: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
