@@ -125,7 +125,9 @@ func (b *builder) writeRowPartials(s *strings.Builder, keys []string, src string
 //
 //   - src: the rows, with person, keys and arguments;
 //   - hashed<sfx>: those whose keys lie in their domains, with
-//     h = hash(person, keys, seed);
+//     h = hash(person, keys, seed); NOT MATERIALIZED in person buckets
+//     (sfx not ""), since DuckDB keeps a materialised CTE until the query
+//     ends and the buckets are there to hold one bucket's rows at a time;
 //   - cutoffs<sfx>: per person the l0-th smallest of the person's distinct
 //     hashes (NULL when the person has at most l0 groups), deduplicated
 //     with list_distinct on the person's list rather than a DISTINCT
@@ -144,7 +146,15 @@ func (b *builder) writeCutFirst(s *strings.Builder, keys []string, seed uint64, 
 	b.writeSrc(s, cond)
 	s.WriteString("),\n")
 	hashArgs := strings.Join(append(append([]string{"person"}, keys...), fmt.Sprintf("%d::UBIGINT", seed)), ", ")
-	fmt.Fprintf(s, "hashed%[1]s AS (\n  SELECT *, hash(%[2]s) AS h\n  FROM src%[1]s\n", sfx, hashArgs)
+	mat := ""
+	if sfx != "" {
+		// A person bucket: DuckDB would materialise hashed (read twice,
+		// by cutoffs and kept) and keep every bucket's rows until the
+		// query ends, which is what ran out of memory_limit at 100 M rows
+		// (issue 14); inlined, each bucket reads src twice instead.
+		mat = "NOT MATERIALIZED "
+	}
+	fmt.Fprintf(s, "hashed%[1]s AS %[3]s(\n  SELECT *, hash(%[2]s) AS h\n  FROM src%[1]s\n", sfx, hashArgs, mat)
 	if f := b.domainFilters(keys); len(f) > 0 {
 		s.WriteString("  WHERE " + strings.Join(f, "\n    AND ") + "\n")
 	}
