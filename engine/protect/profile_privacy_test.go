@@ -22,7 +22,7 @@ import (
 // at too small a scale, would show a far larger ratio.
 
 // profileRuns is how many times each side of a neighbouring pair is run.
-const profileRuns = 40_000
+const profileRuns = 20_000
 
 // empiricalEpsilon runs outcome n times on each of two inputs and returns
 // the largest |log ratio| of an outcome's frequencies over outcomes seen
