@@ -96,27 +96,21 @@ func (b *builder) writeRowPartials(s *strings.Builder, keys []string, src string
 	for i, a := range b.q.Aggs {
 		x := fmt.Sprintf("x%d", i)
 		lo, hi := a.Bounds[0], a.Bounds[1]
-		clamped := fmt.Sprintf("CASE WHEN %s < %s THEN %s WHEN %s > %s THEN %s ELSE %s END",
-			x, renderFloat(lo), renderFloat(lo), x, renderFloat(hi), renderFloat(hi), x)
+		clamped := clampSQL(x, lo, hi)
 		switch a.Kind {
 		case query.AggCountStar:
 			items = append(items, fmt.Sprintf("1::BIGINT AS c%d", i))
 		case query.AggCount:
 			items = append(items, fmt.Sprintf("(%s IS NOT NULL)::BIGINT AS c%d", x, i))
 		case query.AggSum:
-			items = append(items, fmt.Sprintf("least(greatest(coalesce(%s, 0), %s), %s) AS s%d",
-				clamped, renderFloat(float64(m)*min(lo, 0)), renderFloat(float64(m)*max(hi, 0)), i))
+			items = append(items, fmt.Sprintf("%s AS s%d", clampSumSQL("coalesce("+clamped+", 0)", m, lo, hi), i))
 		case query.AggAvg:
 			items = append(items,
 				fmt.Sprintf("(%s IS NOT NULL)::BIGINT AS c%d", x, i),
 				fmt.Sprintf("coalesce(%s - %s, 0)::DOUBLE AS n%d", clamped, renderFloat(lo+(hi-lo)/2), i))
 		}
 	}
-	selectList(s, "  ", items)
-	s.WriteString("  FROM " + src + "\n")
-	if len(filters) > 0 {
-		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
-	}
+	writeSelect(s, items, src, filters)
 }
 
 // writeCutFirst writes the CTEs of a plan with the L0 step, cut-off first
@@ -223,6 +217,28 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 	s.WriteString("\n")
 }
 
+// clampSQL is x clamped to [lo, hi] (NULL stays NULL).
+func clampSQL(x string, lo, hi float64) string {
+	return fmt.Sprintf("CASE WHEN %s < %s THEN %s WHEN %s > %s THEN %s ELSE %s END",
+		x, renderFloat(lo), renderFloat(lo), x, renderFloat(hi), renderFloat(hi), x)
+}
+
+// clampSumSQL is a person's sum of values clamped to [lo, hi], clamped to
+// [m·min(lo, 0), m·max(hi, 0)].
+func clampSumSQL(sum string, m int, lo, hi float64) string {
+	return fmt.Sprintf("least(greatest(%s, %s), %s)", sum, renderFloat(float64(m)*min(lo, 0)), renderFloat(float64(m)*max(hi, 0)))
+}
+
+// writeSelect writes "SELECT items FROM src [WHERE filters]" with partials'
+// indent.
+func writeSelect(s *strings.Builder, items []string, src string, filters []string) {
+	selectList(s, "  ", items)
+	s.WriteString("  FROM " + src + "\n")
+	if len(filters) > 0 {
+		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
+	}
+}
+
 // writePartials writes the body of the partials CTE: one row per (person,
 // keys) of the CTE src with each aggregate's capped or clamped partial,
 // over the rows that pass filters.
@@ -232,16 +248,14 @@ func (b *builder) writePartials(s *strings.Builder, keys []string, src string, f
 	for i, a := range b.q.Aggs {
 		x := fmt.Sprintf("x%d", i)
 		lo, hi := a.Bounds[0], a.Bounds[1]
-		clamped := fmt.Sprintf("CASE WHEN %s < %s THEN %s WHEN %s > %s THEN %s ELSE %s END",
-			x, renderFloat(lo), renderFloat(lo), x, renderFloat(hi), renderFloat(hi), x)
+		clamped := clampSQL(x, lo, hi)
 		switch a.Kind {
 		case query.AggCountStar:
 			items = append(items, fmt.Sprintf("least(count(*), %d) AS c%d", m, i))
 		case query.AggCount:
 			items = append(items, fmt.Sprintf("least(count(%s), %d) AS c%d", x, m, i))
 		case query.AggSum:
-			items = append(items, fmt.Sprintf("least(greatest(coalesce(sum(%s), 0), %s), %s) AS s%d",
-				clamped, renderFloat(float64(m)*min(lo, 0)), renderFloat(float64(m)*max(hi, 0)), i))
+			items = append(items, fmt.Sprintf("%s AS s%d", clampSumSQL("coalesce(sum("+clamped+"), 0)", m, lo, hi), i))
 		case query.AggAvg:
 			items = append(items,
 				fmt.Sprintf("least(count(%s), %d) AS c%d", x, mv, i),
@@ -260,11 +274,7 @@ func (b *builder) writePartials(s *strings.Builder, keys []string, src string, f
 				"lambda v, j: {'h': hash(v, j, %d::UBIGINT), 'v': v})), lambda e: e.v), 1, %d) AS l%d", clamped, x, seed, mv, i))
 		}
 	}
-	selectList(s, "  ", items)
-	s.WriteString("  FROM " + src + "\n")
-	if len(filters) > 0 {
-		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
-	}
+	writeSelect(s, items, src, filters)
 	s.WriteString("  GROUP BY " + strings.Join(items[:1+len(keys)], ", ") + "\n")
 }
 

@@ -27,6 +27,19 @@ func queued(t *testing.T, s *Store, n int) {
 	}
 }
 
+// waitLeading waits until a goroutine runs s's writes.
+func waitLeading(s *Store) {
+	for {
+		s.mu.Lock()
+		leading := s.leading
+		s.mu.Unlock()
+		if leading {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestWritesQueuedMeanwhileShareOneCommit: writes that arrive while a
 // transaction runs are committed together in the next one; a write that
 // fails is undone alone (its savepoint) and the others are kept; a write
@@ -57,15 +70,7 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 		})
 	}()
 	queued(t, s, 0)
-	for {
-		s.mu.Lock()
-		leading := s.leading
-		s.mu.Unlock()
-		if leading {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitLeading(s)
 	errRefused := errors.New("refused")
 	cancelled, cancel := context.WithCancel(ctx)
 	var seen int
@@ -132,15 +137,7 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 	go func() {
 		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
 	}()
-	for {
-		s.mu.Lock()
-		leading := s.leading
-		s.mu.Unlock()
-		if leading {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitLeading(s)
 	fns := []func(context.Context, *sql.Tx) error{
 		func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
@@ -200,15 +197,7 @@ func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
 	go func() {
 		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
 	}()
-	for {
-		s.mu.Lock()
-		leading := s.leading
-		s.mu.Unlock()
-		if leading {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitLeading(s)
 	gone, cancel := context.WithCancel(ctx)
 	a, b := make(chan error, 1), make(chan error, 1)
 	go func() {
