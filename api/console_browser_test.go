@@ -10,6 +10,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/statgate/statgate/api"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -104,6 +106,29 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		}
 	}})
+
+	// What the server's API offers, read from its OpenAPI document as the
+	// console reads it: the console shows temporal criteria and the epi
+	// preview only where the server accepts them.
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Ref string `json:"$ref"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/openapi.json"}, http.StatusOK), &doc)
+	_, temporal := doc.Components.Schemas["Criterion"].Properties["after"]
+	epiDryRun := slices.ContainsFunc(doc.Paths["/v1/rates"]["post"].Parameters, func(p struct {
+		Ref string `json:"$ref"`
+	}) bool {
+		return p.Ref == "#/components/parameters/dry_run"
+	})
 
 	// The console's own headers: no request may leave this origin.
 	r := s.must(t, call{method: http.MethodGet, path: "/"}, http.StatusOK)
@@ -380,6 +405,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](strata)); err != nil || got != "sex" {
 			t.Errorf("strata in the JSON after unticking age_band: %q (%v)", got, err)
 		}
+		// The free preview of the rates: cost and accuracy, nothing spent
+		// (offered only by a server whose /v1/rates takes dry_run).
+		if epiDryRun {
+			do(t, "preview the rates", chromedp.Click(chromedp.CSS("#rates-form button.preview")), chromedp.WaitVisible(chromedp.CSS("#analysis-result #preview, #analysis-result .problem")))
+			if got := text(t, "#analysis-result"); !strings.Contains(got, "nothing was spent") || !strings.Contains(got, "would cost: ε 1 on") || !strings.Contains(got, "expected sd") {
+				t.Errorf("rates preview:\n%s", got)
+			}
+		} else if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#rates-form button.preview").length`)); err != nil || n != 0 {
+			t.Errorf("the server takes no dry_run on /v1/rates, yet the form offers %d preview buttons (%v)", n, err)
+		}
 		do(t, "run the rates", chromedp.Click(chromedp.ID("run-analysis")), chromedp.WaitVisible(chromedp.CSS("#analysis-result table.result tbody tr")))
 		if got := text(t, "#analysis-result table.result"); !strings.Contains(got, "sex = F") || !strings.Contains(got, "sex = M") {
 			t.Errorf("rates table:\n%s", got)
@@ -395,6 +430,47 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("main form button[type='submit']")), chromedp.WaitVisible(chromedp.CSS("#cohort-result table.result tbody tr")))
 		if got := text(t, "#cohort-result table.result thead"); !strings.Contains(got, "sex") || !strings.Contains(got, "age_band") {
 			t.Errorf("cohort result header:\n%s", got)
+		}
+		if !temporal {
+			if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#includes details.timing").length`)); err != nil || n != 0 {
+				t.Errorf("the server takes no temporal criteria, yet the builder offers %d timing boxes (%v)", n, err)
+			}
+			return
+		}
+		// Timing as a user fills it: the dispensing (#1) within 90 days
+		// after the diagnosis (#0), which has a one-year washout and an
+		// age at diagnosis of 40–79.
+		do(t, "fill the timing", chromedp.Evaluate[chromedp.Void](`(() => {
+			const rows = document.querySelectorAll("#includes .criterion");
+			const set = (row, cls, v) => { const el = row.querySelector(cls); el.value = v; el.dispatchEvent(new Event("change", {bubbles: true})); };
+			rows.forEach(r => r.querySelector("details.timing").open = true);
+			set(rows[1], ".c-after", "0"); set(rows[1], ".c-after-days", "90");
+			set(rows[0], ".c-washout", "365"); set(rows[0], ".c-age-min", "40"); set(rows[0], ".c-age-max", "79");
+			document.getElementById("cohort-result").replaceChildren();
+		})()`))
+		after := `(() => { const s = document.querySelectorAll("#includes .criterion")[1].querySelector(".c-after"); return s.options[s.selectedIndex].textContent; })()`
+		if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](after)); err != nil || !strings.HasPrefix(got, "#0 npr: icd10 LIKE 'E11%'") {
+			t.Errorf("the after select names %q (%v), want #0 npr: icd10 LIKE 'E11%%'", got, err)
+		}
+		shot(t, "console-cohort.png")
+		do(t, "estimate with timing", chromedp.Click(chromedp.CSS("main form button[type='submit']")),
+			chromedp.WaitVisible(chromedp.CSS("#cohort-result #result, #cohort-result .problem")))
+		if got := text(t, "#cohort-result"); strings.Contains(got, "Request not allowed") || strings.Contains(got, "Refused") {
+			t.Fatalf("the timed cohort was refused:\n%s", got)
+		}
+		qid := text(t, "#cohort-result .query-id")
+		var entries api.AuditList
+		decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/audit?limit=50", as: admin}, http.StatusOK), &entries)
+		var spec string
+		for _, e := range entries.Entries {
+			if e.QueryID == qid {
+				spec = e.Query
+			}
+		}
+		for _, want := range []string{`"after":{"criterion":0,"within_days":90}`, `"none_within_days_before":365`, `"age_at_index":[40,79]`} {
+			if !strings.Contains(strings.ReplaceAll(spec, " ", ""), want) {
+				t.Errorf("the audited cohort %s lacks %s: %s", qid, want, spec)
+			}
 		}
 	})
 

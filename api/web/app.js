@@ -80,6 +80,19 @@ function problemBox(err) {
       err.status === 401 ? [" · ", h("a", { href: "#/signin" }, "sign in")] : null));
 }
 
+// features reads what this server's API offers from its OpenAPI document
+// (once), so the console shows only what the server accepts: temporal
+// cohort criteria (Criterion.after) and the free preview of rates and
+// survival (their dry_run parameter).
+let featuresOf = null;
+function features() {
+  featuresOf = featuresOf || api("GET", "/v1/openapi.json").then(doc => {
+    const dryRun = path => ((doc.paths[path] || {}).post || {}).parameters?.some(p => p.$ref === "#/components/parameters/dry_run") || false;
+    return { temporal: !!doc.components.schemas.Criterion?.properties?.after, epiDryRun: dryRun("/v1/rates") && dryRun("/v1/survival") };
+  }).catch(() => ({ temporal: false, epiDryRun: false }));
+  return featuresOf;
+}
+
 // ---- session --------------------------------------------------------------
 
 let me = null; // GET /v1/me of the current token
@@ -573,43 +586,93 @@ function refTable(fns, editor) {
 
 // criteriaEditor edits a cohort's criteria as the API's CohortCriteria:
 // rows of include ("has a row where …") and exclude ("has no row where
-// …") criteria, each a dataset, a condition and an optional date range.
-// datasets() lists the datasets a row may name (it changes with the
-// project; refresh() re-reads it). A row keeps the fields it does not
-// show, so a request edited as JSON loses nothing. Adding or removing a
-// row fires a change event on el.
-function criteriaEditor(datasets, ids) {
+// …") criteria, each a dataset, a condition and an optional date range,
+// and under "timing" the temporal conditions: dated after or before
+// another include criterion's index date (within so many days), a
+// washout, the age at the index date. datasets() lists the datasets a
+// row may name (it changes with the project; refresh() re-reads it). A
+// row keeps the fields it does not show, so a request edited as JSON
+// loses nothing. Adding or removing a row fires a change event on el.
+function criteriaEditor(datasets, ids, temporal) {
   ids = ids || {};
   const includes = h("div", { id: ids.include, class: "criteria" }), excludes = h("div", { id: ids.exclude, class: "criteria" });
   const el = h("div", { class: "criteria-editor" });
-  const changed = () => el.dispatchEvent(new Event("change", { bubbles: true }));
+  const changed = () => { renumber(); el.dispatchEvent(new Event("change", { bubbles: true })); };
   const options = (sel, keep) => {
     const names = datasets().map(d => d.name);
     if (keep && !names.includes(keep)) names.push(keep); // named in JSON: the server says why not
     sel.replaceChildren(...names.map(n => h("option", { value: n, selected: n === keep }, n)));
   };
+  // Rows are numbered as the API counts them in its refusals: from #0,
+  // the includes first, then the excludes; a relative condition names an
+  // include by its number.
+  const renumber = () => {
+    const rows = [...includes.querySelectorAll(".criterion")];
+    [...rows, ...excludes.querySelectorAll(".criterion")].forEach((r, i) => { r.querySelector(".c-number").textContent = "#" + i; });
+    for (const sel of el.querySelectorAll(".c-rel")) {
+      const keep = sel.dataset.want !== undefined ? sel.dataset.want : sel.value;
+      delete sel.dataset.want;
+      const self = sel.closest(".criterion");
+      sel.replaceChildren(h("option", { value: "" }, "—"), ...rows.map((r, i) => r === self ? null : h("option", { value: String(i), selected: String(i) === keep },
+        "#" + i + " " + r.querySelector(".c-dataset").value + (r.querySelector(".c-where").value ? ": " + r.querySelector(".c-where").value.slice(0, 30) : ""))));
+      if (keep !== "" && !sel.value) sel.append(h("option", { value: keep, selected: true }, "#" + keep + " (no such include)"));
+    }
+  };
+  const numberInput = (cls, label, value, min, max) => h("input", { type: "number", class: cls, "aria-label": label, min, max, step: "1", value: value ?? "" });
+  const relative = (which, r) => {
+    const sel = h("select", { class: "c-rel c-" + which, "aria-label": "dated " + which + " the index date of" });
+    sel.dataset.want = r ? String(r.criterion) : "";
+    return h("span", { class: "timing-part" }, "dated " + which + " the index date of ", sel, " within ",
+      numberInput("c-" + which + "-days", which + ": within days", r && r.within_days, 0, 36525), " days");
+  };
   const add = (box, c) => {
     c = c || {};
     const ds = h("select", { class: "c-dataset", "aria-label": "dataset" });
     options(ds, c.dataset);
-    const row = h("div", { class: "criterion" }, ds,
+    const age = c.age_at_index || [];
+    const timed = c.after || c.before || c.none_within_days_before || c.age_at_index;
+    const timing = !temporal ? null : h("details", { class: "timing", open: !!timed }, h("summary", {}, "timing"),
+      h("div", { class: "timing-parts" },
+        relative("after", c.after), relative("before", c.before),
+        h("span", { class: "timing-part" }, "washout: no such row in the ", numberInput("c-washout", "washout days", c.none_within_days_before, 1, 36525), " days before the index date"),
+        h("span", { class: "timing-part" }, "age at the index date ", numberInput("c-age-min", "youngest age", age[0], 0, 150), " to ", numberInput("c-age-max", "oldest age", age[1], 0, 150))),
+      h("div", { class: "small muted" }, "A criterion's index date is the date of the person's first row that meets it. Days count from the index date of the include criterion named."));
+    const row = h("div", { class: "criterion" }, h("span", { class: "c-number" }), ds,
       h("input", { type: "text", class: "c-where", "aria-label": "condition", placeholder: "condition, e.g. icd10 LIKE 'E11%' (empty: any row)", value: c.where || "" }),
       h("input", { type: "date", class: "c-from", "aria-label": "from", title: "dated on or after (optional)", value: c.from || "" }),
       h("input", { type: "date", class: "c-to", "aria-label": "to", title: "dated on or before (optional)", value: c.to || "" }),
-      h("button", { type: "button", title: "remove this criterion", onclick: () => { row.remove(); changed(); } }, "×"));
+      h("button", { type: "button", title: "remove this criterion", onclick: () => { row.remove(); changed(); } }, "×"),
+      timing);
     const { dataset, where, from, to, ...rest } = c;
+    if (temporal) for (const k of ["after", "before", "none_within_days_before", "age_at_index"]) delete rest[k];
     row.extra = rest;
     box.append(row);
   };
+  const int = (r, cls) => { const v = r.querySelector(cls).value; return v === "" ? undefined : parseInt(v, 10); };
   const read = box => [...box.querySelectorAll(".criterion")].map(r => {
     const c = { ...r.extra, dataset: r.querySelector(".c-dataset").value };
     const where = r.querySelector(".c-where").value.trim();
     if (where) c.where = where;
     if (r.querySelector(".c-from").value) c.from = r.querySelector(".c-from").value;
     if (r.querySelector(".c-to").value) c.to = r.querySelector(".c-to").value;
+    if (!temporal) return c;
+    for (const which of ["after", "before"]) {
+      const sel = r.querySelector(".c-" + which);
+      if (sel.value === "") continue;
+      c[which] = { criterion: parseInt(sel.value, 10) };
+      const days = int(r, ".c-" + which + "-days");
+      if (days !== undefined) c[which].within_days = days;
+    }
+    const washout = int(r, ".c-washout");
+    if (washout !== undefined) c.none_within_days_before = washout;
+    const lo = int(r, ".c-age-min"), hi = int(r, ".c-age-max");
+    if (lo !== undefined || hi !== undefined) c.age_at_index = [lo ?? 0, hi ?? 150];
     return c;
   });
-  el.append(h("h3", {}, "Persons with a row in each of (include)"), includes,
+  el.addEventListener("input", e => { if (e.target.classList.contains("c-where")) renumber(); });
+  el.addEventListener("change", e => { if (e.target.classList.contains("c-dataset")) renumber(); });
+  const head = h("div", { class: "criterion-head small muted" }, h("span"), h("span", {}, "dataset"), h("span", {}, "has a row where …"), h("span", {}, "dated from (optional)"), h("span", {}, "dated to (optional)"), h("span"));
+  el.append(h("h3", {}, "Persons with a row in each of (include)"), head, includes,
     h("button", { type: "button", class: "secondary", onclick: () => { add(includes); changed(); } }, "+ include criterion"),
     h("h3", {}, "and none in (exclude)"), excludes,
     h("button", { type: "button", class: "secondary", onclick: () => { add(excludes, { dataset: datasets().some(d => d.name === "death_causes") ? "death_causes" : undefined }); changed(); } }, "+ exclude criterion"));
@@ -620,8 +683,9 @@ function criteriaEditor(datasets, ids) {
       includes.replaceChildren(); excludes.replaceChildren();
       for (const x of (c && c.include) || []) add(includes, x);
       for (const x of (c && c.exclude) || []) add(excludes, x);
+      renumber();
     },
-    refresh: () => { for (const sel of el.querySelectorAll(".c-dataset")) options(sel, sel.value); },
+    refresh: () => { for (const sel of el.querySelectorAll(".c-dataset")) options(sel, sel.value); renumber(); },
   };
 }
 
@@ -660,7 +724,7 @@ async function pageCohort() {
   const list = await api("GET", "/v1/datasets").catch(() => ({ datasets: [] }));
   const psel = projectSelect(projects);
   const project = () => projects.find(x => x.project === psel.value) || projects[0];
-  const criteria = criteriaEditor(() => datasetsOf(list, project()), { include: "includes", exclude: "excludes" });
+  const criteria = criteriaEditor(() => datasetsOf(list, project()), { include: "includes", exclude: "excludes" }, (await features()).temporal);
   criteria.write({ include: [{ dataset: "npr", where: "icd10 LIKE 'E11%'" }, { dataset: "lmr", where: "atc LIKE 'A10B%'" }] });
   psel.addEventListener("change", criteria.refresh);
   const persons = list.datasets.filter(d => d.one_row_per_person);

@@ -28,14 +28,15 @@ function ratesView(res) {
 
 // survivalChart draws each stratum's Kaplan–Meier curve as a step
 // function with its 95 % interval as a stepped band.
-function survivalChart(res) {
+function survivalChart(res, interval) {
   const W = 760, H = 280, L = 50, R = 150, T = 12, B = 40;
   const tmax = Math.max(1, ...res.strata.flatMap(st => st.points.map(p => p.time)));
   const x = t => L + (W - L - R) * t / tmax, y = v => T + (H - T - B) * (1 - v);
   const colors = ["#2f6db5", "#c0582b", "#2f8f5b", "#8a4fb8", "#b08a1a", "#4a5561"];
   const g = [];
   for (let k = 0; k <= 4; k++) g.push(s("line", { x1: L, x2: W - R, y1: y(k / 4), y2: y(k / 4), stroke: "#eef1f4" }), s("text", { x: L - 6, y: y(k / 4) + 4, "text-anchor": "end" }, String(k / 4)));
-  for (let t = 0; t <= tmax; t++) g.push(s("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" }, String(t)));
+  const every = Math.ceil(tmax / 12); // at most about a dozen labels (60 months: every 5th)
+  for (let t = 0; t <= tmax; t += every) g.push(s("text", { x: x(t), y: H - B + 16, "text-anchor": "middle" }, String(t)));
   res.strata.forEach((st, k) => {
     const col = colors[k % colors.length];
     let prev = { t: 0, v: 1, lo: 1, hi: 1 }, line = "M" + x(0) + "," + y(1);
@@ -49,12 +50,12 @@ function survivalChart(res) {
     const drawn = st.points.length && st.points[0].survival !== null;
     g.push(s("text", { x: W - R + 8, y: T + 14 + 14 * k, style: "fill:" + (drawn ? col : "#8a95a1") }, keyText(st.key) + (drawn ? "" : " (suppressed)")));
   });
-  g.push(s("text", { x: L, y: H - 6 }, "survival by time since the index event (" + (res.interval || "intervals") + ") — steps: Kaplan–Meier estimate, shaded: 95% interval"));
+  g.push(s("text", { x: L, y: H - 6 }, "survival by " + (interval === "month" ? "months" : "years") + " since the index event — steps: Kaplan–Meier estimate, shaded: 95% interval"));
   return h("div", { class: "chart" }, s("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "survival curves" }, g));
 }
 
-function survivalView(res) {
-  return h("section", { class: "card", id: "result" }, h("h2", {}, "Survival"), spentLine(res.meta), survivalChart(res),
+function survivalView(res, interval) {
+  return h("section", { class: "card", id: "result" }, h("h2", {}, "Survival"), spentLine(res.meta), survivalChart(res, interval),
     res.strata.map(st => h("details", {}, h("summary", {}, keyText(st.key) + (st.median_survival ? " — median " + num(st.median_survival.value) : "")),
       h("table", {}, h("thead", {}, h("tr", {}, ["time", "survival", "at risk"].map(t => h("th", {}, t)))),
         h("tbody", {}, st.points.map(p => h("tr", {}, h("td", {}, String(p.time)),
@@ -124,104 +125,113 @@ function eventEditor(key, datasets, placeholder, onDataset) {
 // numberOrNone reads a number input: undefined when blank.
 function numberOrNone(input) { return input.value === "" ? undefined : Number(input.value); }
 
-// ratesForm is the form of POST /v1/rates.
-function ratesForm(list, projects) {
-  const psel = projectSelect(projects, "rates-project");
-  const project = () => projects.find(p => p.project === psel.value);
-  const datasets = () => datasetsOf(list, project());
-  const event = eventEditor("event", datasets, "e.g. icd10 LIKE 'E11%'");
-  const from = h("input", { type: "date", id: "period-from" }), to = h("input", { type: "date", id: "period-to" });
-  const strataNames = () => ["age_band", "year", ...datasets().filter(d => d.one_row_per_person).flatMap(publicColumns)];
-  const strata = checkboxes(strataNames(), [], 3, "strata");
+// analysisParts are what the rates and survival forms share: the
+// project, the strata checkboxes (at most 3; strataNames() lists them),
+// ε and the optional cohort. onProject is called when the project
+// changes, before the strata are re-listed.
+function analysisParts(list, projects, kind, strataNames, onProject, temporal) {
+  const psel = projectSelect(projects, kind + "-project");
+  const datasets = () => datasetsOf(list, projects.find(p => p.project === psel.value));
+  const strata = checkboxes([], [], 3, "strata");
   strata.id = "strata";
-  const standardise = h("input", { type: "checkbox", id: "standardise" });
-  const per = h("input", { type: "number", id: "per", min: "1", step: "any", placeholder: "100000" });
   const eps = h("input", { type: "number", id: "analysis-epsilon", min: "0", step: "any", placeholder: "policy default" });
-  const cohort = criteriaEditor(datasets);
+  const cohort = criteriaEditor(datasets, {}, temporal);
   const cohortBox = h("details", { class: "cohort-part" }, h("summary", {}, "Only persons in a cohort (optional)"), cohort.el);
-  psel.addEventListener("change", () => { event.refresh(); cohort.refresh(); strata.set(strataNames(), strata.values()); });
-  const el = h("div", {},
-    h("div", { class: "row" }, field("project", psel), field("period from", from), field("period to", to)),
-    h("h3", {}, "Event: a person's first row of"), event.el,
-    h("h3", {}, "Stratified by (at most 3)"), strata,
-    h("div", { class: "small muted" }, "age_band: attained age in the ESP 2013 groups; year: calendar year of the person-time; the others: the persons register's columns"),
-    h("div", { class: "row" }, h("label", { class: "check" }, standardise, " also standardise to the 2013 European Standard Population"),
-      field("rate per person-years", per), field("ε (blank: the default)", eps)),
-    cohortBox);
+  const restrata = () => strata.set(strataNames(), strata.values());
+  psel.addEventListener("change", () => { onProject(); cohort.refresh(); restrata(); });
   return {
-    el,
-    known: ["project", "event", "period", "strata", "standardise", "per", "epsilon", "cohort"],
-    read: () => {
-      const b = { project: psel.value, event: event.read(), period: { from: from.value, to: to.value } };
+    psel, datasets, strata, restrata, cohortBox,
+    epsField: field("ε (blank: the default)", eps),
+    // read adds the shared fields to the request b.
+    read: b => {
       if (strata.values().length) b.strata = strata.values();
-      if (standardise.checked) b.standardise = "esp2013";
-      if (numberOrNone(per) !== undefined) b.per = numberOrNone(per);
       if (numberOrNone(eps) !== undefined) b.epsilon = numberOrNone(eps);
       const c = cohort.read();
       if (c.include.length || c.exclude.length) b.cohort = c;
       return b;
     },
+    // project selects b's project (before the datasets are filled);
+    // write fills the shared fields from b.
+    project: b => { if (b.project && projects.some(p => p.project === b.project)) psel.value = b.project; },
     write: b => {
-      if (b.project && projects.some(p => p.project === b.project)) psel.value = b.project;
-      event.write(b.event);
-      from.value = (b.period && b.period.from) || ""; to.value = (b.period && b.period.to) || "";
       strata.set([...new Set([...strataNames(), ...(b.strata || [])])], b.strata || []);
-      standardise.checked = !!b.standardise;
-      per.value = b.per ?? ""; eps.value = b.epsilon ?? "";
+      eps.value = b.epsilon ?? "";
       cohort.write(b.cohort);
       cohortBox.open = !!(b.cohort && ((b.cohort.include || []).length || (b.cohort.exclude || []).length));
     },
   };
 }
 
+// ratesForm is the form of POST /v1/rates.
+function ratesForm(list, projects, temporal) {
+  const strataNames = () => ["age_band", "year", ...parts.datasets().filter(d => d.one_row_per_person).flatMap(publicColumns)];
+  const parts = analysisParts(list, projects, "rates", strataNames, () => event.refresh(), temporal);
+  const event = eventEditor("event", parts.datasets, "e.g. icd10 LIKE 'E11%'");
+  const from = h("input", { type: "date", id: "period-from" }), to = h("input", { type: "date", id: "period-to" });
+  const standardise = h("input", { type: "checkbox", id: "standardise" });
+  const per = h("input", { type: "number", id: "per", min: "1", step: "any", placeholder: "100000" });
+  const el = h("div", {},
+    h("div", { class: "row" }, field("project", parts.psel), field("period from", from), field("period to", to)),
+    h("h3", {}, "Event: a person's first row of"), event.el,
+    h("h3", {}, "Stratified by (at most 3)"), parts.strata,
+    h("div", { class: "small muted" }, "age_band: attained age in the ESP 2013 groups; year: calendar year of the person-time; the others: the persons register's columns"),
+    h("div", { class: "row" }, h("label", { class: "check" }, standardise, " also standardise to the 2013 European Standard Population"),
+      field("rate per person-years", per), parts.epsField),
+    parts.cohortBox);
+  return {
+    el,
+    known: ["project", "event", "period", "strata", "standardise", "per", "epsilon", "cohort"],
+    read: () => {
+      const b = { project: parts.psel.value, event: event.read(), period: { from: from.value, to: to.value } };
+      if (standardise.checked) b.standardise = "esp2013";
+      if (numberOrNone(per) !== undefined) b.per = numberOrNone(per);
+      return parts.read(b);
+    },
+    write: b => {
+      parts.project(b);
+      event.write(b.event);
+      from.value = (b.period && b.period.from) || ""; to.value = (b.period && b.period.to) || "";
+      standardise.checked = !!b.standardise;
+      per.value = b.per ?? "";
+      parts.write(b);
+    },
+  };
+}
+
 // survivalForm is the form of POST /v1/survival.
-function survivalForm(list, projects) {
-  const psel = projectSelect(projects, "survival-project");
-  const project = () => projects.find(p => p.project === psel.value);
-  const datasets = () => datasetsOf(list, project());
+function survivalForm(list, projects, temporal) {
   const strataNames = () => {
     const ix = list.datasets.find(d => d.name === index.dataset());
-    return [...new Set(["age_band", ...publicColumns(ix), ...datasets().filter(d => d.one_row_per_person).flatMap(publicColumns)])];
+    return [...new Set(["age_band", ...publicColumns(ix), ...parts.datasets().filter(d => d.one_row_per_person).flatMap(publicColumns)])];
   };
-  const index = eventEditor("index", datasets, "e.g. icd10 LIKE 'C50%'", () => strata.set(strataNames(), strata.values()));
-  const event = eventEditor("event", datasets, "empty: any row (e.g. any death)");
+  const parts = analysisParts(list, projects, "survival", strataNames, () => { index.refresh(); event.refresh(); }, temporal);
+  const index = eventEditor("index", parts.datasets, "e.g. icd10 LIKE 'C50%'", () => parts.restrata());
+  const event = eventEditor("event", parts.datasets, "empty: any row (e.g. any death)");
   const end = h("input", { type: "date", id: "end" });
   const interval = h("select", { id: "interval" }, h("option", { value: "year" }, "years"), h("option", { value: "month" }, "months"));
   const horizon = h("input", { type: "number", id: "horizon", min: "1", max: "360", step: "1", placeholder: "5 years or 60 months" });
-  const strata = checkboxes([], [], 3, "strata");
-  strata.id = "strata";
-  const eps = h("input", { type: "number", id: "analysis-epsilon", min: "0", step: "any", placeholder: "policy default" });
-  const cohort = criteriaEditor(datasets);
-  const cohortBox = h("details", { class: "cohort-part" }, h("summary", {}, "Only persons in a cohort (optional)"), cohort.el);
-  psel.addEventListener("change", () => { index.refresh(); event.refresh(); cohort.refresh(); strata.set(strataNames(), strata.values()); });
   const el = h("div", {},
-    h("div", { class: "row" }, field("project", psel), field("follow-up ends (censoring date)", end), field("interval", interval), field("horizon (intervals)", horizon)),
+    h("div", { class: "row" }, field("project", parts.psel), field("follow-up ends (censoring date)", end), field("interval", interval), field("horizon (intervals)", horizon)),
     h("h3", {}, "Index: follow-up starts at a person's first row of"), index.el,
     h("h3", {}, "Event: ends at their first row on or after it of"), event.el,
-    h("h3", {}, "Stratified by (at most 3)"), strata,
+    h("h3", {}, "Stratified by (at most 3)"), parts.strata,
     h("div", { class: "small muted" }, "age_band: age at the index date; the others: the index dataset's or the persons register's columns with a public domain"),
-    h("div", { class: "row" }, field("ε (blank: the default)", eps)),
-    cohortBox);
+    h("div", { class: "row" }, parts.epsField),
+    parts.cohortBox);
   return {
     el,
     known: ["project", "index", "event", "end", "interval", "horizon", "strata", "epsilon", "cohort"],
     read: () => {
-      const b = { project: psel.value, index: index.read(), event: event.read(), end: end.value, interval: interval.value };
+      const b = { project: parts.psel.value, index: index.read(), event: event.read(), end: end.value, interval: interval.value };
       if (numberOrNone(horizon) !== undefined) b.horizon = numberOrNone(horizon);
-      if (strata.values().length) b.strata = strata.values();
-      if (numberOrNone(eps) !== undefined) b.epsilon = numberOrNone(eps);
-      const c = cohort.read();
-      if (c.include.length || c.exclude.length) b.cohort = c;
-      return b;
+      return parts.read(b);
     },
     write: b => {
-      if (b.project && projects.some(p => p.project === b.project)) psel.value = b.project;
+      parts.project(b);
       index.write(b.index); event.write(b.event);
       end.value = b.end || ""; interval.value = b.interval === "month" ? "month" : "year";
-      horizon.value = b.horizon ?? ""; eps.value = b.epsilon ?? "";
-      strata.set([...new Set([...strataNames(), ...(b.strata || [])])], b.strata || []);
-      cohort.write(b.cohort);
-      cohortBox.open = !!(b.cohort && ((b.cohort.include || []).length || (b.cohort.exclude || []).length));
+      horizon.value = b.horizon ?? "";
+      parts.write(b);
     },
   };
 }
@@ -264,7 +274,8 @@ async function pageAnalysis(kind) {
   const projects = projectsFor("cohorts");
   if (!projects.length) return show(h("h1", {}, title), h("p", {}, "Your role does not allow rates and survival (they need the cohorts action)."));
   const list = await api("GET", "/v1/datasets").catch(() => ({ datasets: [] }));
-  const f = kind === "rates" ? ratesForm(list, projects) : survivalForm(list, projects);
+  const can = await features();
+  const f = kind === "rates" ? ratesForm(list, projects, can.temporal) : survivalForm(list, projects, can.temporal);
   const path = "/v1/" + kind;
   const editor = h("textarea", { id: "analysis", rows: 14, spellcheck: "false", "aria-label": "the request as JSON" });
   const status = h("div", { class: "small muted", id: "analysis-json-status" });
@@ -280,13 +291,13 @@ async function pageAnalysis(kind) {
     try {
       const res = await api("POST", path, b);
       recordSpend(res, kind);
-      out.replaceChildren(kind === "rates" ? ratesView(res) : survivalView(res));
+      out.replaceChildren(kind === "rates" ? ratesView(res) : survivalView(res, b.interval));
     } catch (err) { out.replaceChildren(problemBox(err)); } finally { button.disabled = false; }
   } }, f.el,
     h("details", { class: "advanced", id: "advanced" }, h("summary", {}, "Advanced: the request as JSON (POST " + path + ")"),
       h("p", { class: "small muted" }, "Edit either side: the fields and this JSON follow each other. ", h("a", { href: "/v1/openapi.json" }, "The OpenAPI document"), " describes every field."),
       editor, status),
-    h("div", { class: "row" }, button, previewButton(out, path, body)));
+    h("div", { class: "row" }, button, can.epiDryRun ? previewButton(out, path, body) : null));
   const toJSON = syncJSON(form, f, editor, status);
   f.write(analysisExamples[kind]);
   toJSON();
