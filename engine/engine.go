@@ -125,8 +125,11 @@ func (e *Engine) current() *loaded {
 
 // accept checks a newly opened extracts snapshot (every policy dataset
 // loaded) and derives what requests need from it.
-func (e *Engine) accept(_ context.Context, sn *extract.Snapshot) (any, error) {
+func (e *Engine) accept(ctx context.Context, sn *extract.Snapshot) (any, error) {
 	if err := e.checkLoaded(sn.Sizes); err != nil {
+		return nil, err
+	}
+	if err := e.checkOneRowPerPerson(ctx, sn.DB); err != nil {
 		return nil, err
 	}
 	x := &loaded{db: sn.DB, version: sn.Version, sizes: sn.Sizes}
@@ -236,6 +239,29 @@ func (e *Engine) checkLoaded(sizes map[string]int64) error {
 		if _, ok := sizes[name]; !ok {
 			return &checkError{fmt.Sprintf("engine.New: dataset %q is not loaded in %s; run `statgate load --policy %s --data %s`",
 				name, exec.ExtractsPath(e.opts.DataDir), e.pol.Path, e.opts.DataDir)}
+		}
+	}
+	return nil
+}
+
+// checkOneRowPerPerson refuses extracts in which a dataset the serving
+// policy declares one row per person has a NULL or repeated person key.
+// Plans trust that declaration (one group per person, a row per person in
+// the partials), and `statgate load` or `deliver` may have been run with
+// another policy file than the one served: checking the file itself, once
+// per snapshot, keeps the noise calibrated to what is really there.
+func (e *Engine) checkOneRowPerPerson(ctx context.Context, db *exec.DB) error {
+	for name, ds := range e.pol.Datasets {
+		if !ds.OneRowPerPerson {
+			continue
+		}
+		n, err := db.PersonRepeats(ctx, name, ds.PersonKey)
+		if err != nil {
+			return fmt.Errorf("engine: check %s's person key: %w", name, err)
+		}
+		if n > 0 {
+			return &checkError{fmt.Sprintf("engine.New: dataset %q has rows that repeat a person (or have no %s), but the policy says one_row_per_person; load it again with `statgate load --policy %s`",
+				name, ds.PersonKey, e.pol.Path)}
 		}
 	}
 	return nil

@@ -226,6 +226,20 @@ func (db *DB) TableRows(ctx context.Context) (map[string]int64, error) {
 	return rows, nil
 }
 
+// PersonRepeats counts the rows of table that do not stand for a person
+// of their own: rows whose personKey is NULL or repeats another row's. A
+// dataset the policy declares one row per person must have none, whatever
+// policy the file was loaded or delivered with (see Engine's accept).
+func (db *DB) PersonRepeats(ctx context.Context, table, personKey string) (int64, error) {
+	pk := quoteIdent(personKey)
+	var n int64
+	err := db.sql.QueryRowContext(ctx, "SELECT count(*) - count(DISTINCT "+pk+") FROM "+quoteIdent(table)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("exec.PersonRepeats: %s: %w", table, err)
+	}
+	return n, nil
+}
+
 // Columns returns table's columns in declared order, or an error wrapping
 // ErrNoTable.
 func (db *DB) Columns(ctx context.Context, table string) ([]ColumnInfo, error) {
