@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/api"
+	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/policies"
 )
 
@@ -94,4 +96,34 @@ func TestE2EProjectBudgetAndCaps(t *testing.T) {
 func (s *e2eServer) budgetReport(t *testing.T) string {
 	t.Helper()
 	return string(s.must(t, call{method: http.MethodGet, path: "/v1/projects/diabetes-2026/budget", as: researcher}, http.StatusOK).body)
+}
+
+// TestE2EGrantRaisesABudget: a grant recorded in the shared store (what
+// `statgate budget grant` writes) raises the budget for the very next
+// request of a running server: the project-wide budget that stopped a
+// query pays it after a grant, and the budget endpoint counts the grant.
+func TestE2EGrantRaisesABudget(t *testing.T) {
+	s := startE2E(t, e2eConfig{accounting: "basic", policy: func(p *policies.Policy) {
+		p.Projects["diabetes-2026"].ProjectBudget = &policies.Budget{Epsilon: 0.5, Delta: 1e-5}
+	}})
+	ask := func(sql string, status int) {
+		t.Helper()
+		s.must(t, call{method: http.MethodPost, path: "/v1/query", as: researcher, body: queryBody(t, "diabetes-2026", sql, 0.5)}, status)
+	}
+	ask(contactsSQL, http.StatusOK)
+	ask("SELECT prescriber_type, count(*) AS n FROM lmr GROUP BY 1", http.StatusConflict)
+	amount, err := budget.NewGrant(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Ledger().Grant(context.Background(), budget.Grant{
+		Account: budget.Account{Scope: budget.ScopeProject, Project: "diabetes-2026"}, Amount: amount, Principal: admin}); err != nil {
+		t.Fatal(err)
+	}
+	ask("SELECT prescriber_type, count(*) AS n FROM lmr GROUP BY 1", http.StatusOK)
+	var rep api.BudgetReport
+	decodeJSON(t, s.must(t, call{method: http.MethodGet, path: "/v1/projects/diabetes-2026/budget", as: researcher}, http.StatusOK), &rep)
+	if len(rep.Caps) != 1 || rep.Caps[0].Epsilon.Total != 1.5 || rep.Caps[0].Epsilon.Spent != 1 || rep.PerPerson.Epsilon != 1.5 {
+		t.Errorf("after the grant: caps %+v, per person %+v; want ε 1 spent of 1.5", rep.Caps, rep.PerPerson)
+	}
 }

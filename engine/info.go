@@ -123,15 +123,12 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 			Accounting: b.Accounting, Bound: b.Bound,
 		})
 	}
-	for _, a := range capAccounts(proj) {
-		b, capped, err := e.book.AccountBalance(ctx, e.ledger, a, budget.Cost{})
-		if err != nil {
-			return nil, fmt.Errorf("engine.Budget: %w", err)
-		}
-		if !capped {
-			continue
-		}
-		rep.Caps = append(rep.Caps, CapBudget{Scope: string(a.Scope), Dataset: a.Dataset, Principal: a.Principal,
+	caps, err := e.book.CapBalances(ctx, e.ledger, e.pol, proj.ID)
+	if err != nil {
+		return nil, fmt.Errorf("engine.Budget: %w", err)
+	}
+	for _, b := range caps {
+		rep.Caps = append(rep.Caps, CapBudget{Scope: string(b.Scope), Dataset: b.Dataset, Principal: b.Principal,
 			Epsilon: Amount{Total: b.TotalEpsilon, Spent: b.SpentEpsilon, Remaining: b.RemainingEpsilon},
 			Delta:   Amount{Total: b.TotalDelta, Spent: b.SpentDelta, Remaining: b.RemainingDelta},
 			Rho:     Amount{Total: b.TotalRho, Spent: b.SpentRho, Remaining: b.RemainingRho},
@@ -147,19 +144,6 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 	rep.PerPerson = PerPerson{Epsilon: g.MaxEpsilon, Delta: g.MaxDelta, From: g.From,
 		SpentEpsilon: g.SpentEpsilon, SpentDelta: g.SpentDelta, Bound: g.Bound}
 	return rep, nil
-}
-
-// capAccounts are the accounts of proj beyond project × dataset that a
-// policy may cap: the project's, each member's, each dataset's lifetime.
-func capAccounts(proj *policies.Project) []budget.Account {
-	out := []budget.Account{{Scope: budget.ScopeProject, Project: proj.ID}}
-	for _, m := range proj.Members {
-		out = append(out, budget.Account{Scope: budget.ScopeMember, Project: proj.ID, Principal: m.Principal})
-	}
-	for _, d := range proj.Datasets {
-		out = append(out, budget.Account{Scope: budget.ScopeLifetime, Dataset: d})
-	}
-	return out
 }
 
 // Audit returns the newest audit entries of the projects where the

@@ -34,7 +34,7 @@ func init() {
 		"deliver": {"append (or, one row per person, upsert) a delivery to a dataset as a new version", runDeliver},
 		"query":   {"answer one aggregate SQL query with protection, from the command line", runQuery},
 		"token":   {"create, list or revoke API tokens (token create|list|revoke)", runToken},
-		"budget":  {"show privacy budgets spent and remaining (budget show)", runBudget},
+		"budget":  {"show privacy budgets, raise one, list the grants (budget show|grant|grants)", runBudget},
 		"audit":   {"show or verify the audit log (audit tail|verify)", runAudit},
 		"catalog": {"export the data map as a DCAT-AP / HealthDCAT-AP catalogue in JSON-LD (catalog export)", runCatalog},
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/result"
 	"github.com/statgate/statgate/engine/state/sqlite"
 )
@@ -227,6 +228,55 @@ func TestRunPipeline(t *testing.T) {
 		tail, _ := mustRun(t, "audit", "tail", "-n", "5", "--data", data)
 		if !strings.Contains(tail, "select_star") || !strings.Contains(tail, "ingrid") {
 			t.Errorf("audit tail:\n%s", tail)
+		}
+	})
+
+	t.Run("budget grant", func(t *testing.T) {
+		out, _ := mustRun(t, "budget", "grant", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026",
+			"--dataset", "npr", "--epsilon", "2", "--delta", "1e-6", "--reason", "period 2027", "--by", "registry-admin")
+		if !strings.Contains(out, `granted ε 2 δ 1e-06 to project "diabetes-2026"'s budget on dataset "npr" (grant 1, audit entry 4)`) {
+			t.Errorf("grant output:\n%s", out)
+		}
+		// npr's budget is raised (0.75 spent of 12), lmr's is not.
+		show, _ := mustRun(t, "budget", "show", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026")
+		if !regexp.MustCompile(`(?m)^diabetes-2026\s+npr\s+0\.75\s+11\.25\s+12\s`).MatchString(show) ||
+			!regexp.MustCompile(`(?m)^diabetes-2026\s+lmr\s+0\s+10\s+10\s`).MatchString(show) {
+			t.Errorf("budget show after the grant:\n%s", show)
+		}
+		// The per-person guarantee: the sum of the datasets' budgets (no
+		// project_budget in the shipped policy), the grant included.
+		if !regexp.MustCompile(`(?m)^diabetes-2026\s+42\s+4\.1e-05\s+datasets\s+0\.75\s`).MatchString(show) {
+			t.Errorf("budget show lacks the per-person guarantee ε 42 from the datasets, 0.75 spent:\n%s", show)
+		}
+		// The shipped policy has no project_budget to raise: refused, nothing recorded.
+		code, _, errOut := runCmd(ctx, "budget", "grant", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--epsilon", "1")
+		if code != 1 || !strings.Contains(errOut, "declares no project \"diabetes-2026\"'s project-wide budget to raise") {
+			t.Errorf("grant to an undeclared budget: exit %d, stderr %s", code, errOut)
+		}
+		if code, _, errOut := runCmd(ctx, "budget", "grant", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--dataset", "npr"); code != 2 || !strings.Contains(errOut, "--epsilon above 0") {
+			t.Errorf("grant without ε: exit %d, stderr %s", code, errOut)
+		}
+		list, _ := mustRun(t, "budget", "grants", "--data", data)
+		if !regexp.MustCompile(`(?m)^1\s.*dataset "npr"\s+2\s+1e-06\s+registry-admin\s+period 2027\s+yes$`).MatchString(list) || strings.Count(list, "\n") != 2 {
+			t.Errorf("budget grants:\n%s", list)
+		}
+		if out, _ := mustRun(t, "audit", "verify", "--data", data); !strings.Contains(out, "audit log OK: 4 entries") {
+			t.Errorf("audit verify after the grant:\n%s", out)
+		}
+		// A grant written to the ledger behind the audit log's back is
+		// caught: budget grants marks it and fails.
+		st, err := sqlite.Open(ctx, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amount, _ := budget.NewGrant(50, 0)
+		if _, err := st.Ledger().Grant(ctx, budget.Grant{Account: budget.Account{Scope: budget.ScopeDataset, Project: "diabetes-2026", Dataset: "lmr"}, Amount: amount}); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		code, list, errOut = runCmd(ctx, "budget", "grants", "--data", data, "--project", "diabetes-2026")
+		if code != 1 || !regexp.MustCompile(`(?m)^2\s.*dataset "lmr"\s+50\s.*\sno$`).MatchString(list) || !strings.Contains(errOut, "grants [2] have no matching audit entry") {
+			t.Errorf("an unaudited grant: exit %d\n%s%s", code, list, errOut)
 		}
 	})
 

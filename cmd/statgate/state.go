@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,9 +93,17 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "grant" {
+		return runBudgetGrant(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "grants" {
+		return runBudgetGrants(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "show" {
 		fmt.Fprintln(stderr, "Usage: statgate budget show [--policy FILE] [--data DIR] [--project P]")
-		writeExamples(stderr, budgetExamples)
+		fmt.Fprintln(stderr, "       statgate budget grant --project P [--dataset D] --epsilon E [--delta D] [--reason TEXT]")
+		fmt.Fprintln(stderr, "       statgate budget grants [--project P]")
+		writeExamples(stderr, append(budgetExamples, budgetGrantExamples...))
 		return helpOrUsage(args)
 	}
 	var policy, data, stateURL, project string
@@ -132,7 +141,32 @@ func runBudget(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	return budget.WriteTable(stdout, balances)
+	if err := budget.WriteTable(stdout, balances); err != nil {
+		return err
+	}
+	ids := []string{project}
+	if project == "" {
+		ids = ids[:0]
+		for id := range pol.Projects {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+	}
+	var caps []budget.Balance
+	var guarantees []budget.Guarantee
+	for _, id := range ids {
+		c, err := book.CapBalances(ctx, st.Ledger(), pol, id)
+		if err != nil {
+			return err
+		}
+		caps = append(caps, c...)
+		g, err := book.Guarantee(ctx, st.Ledger(), pol, id)
+		if err != nil {
+			return err
+		}
+		guarantees = append(guarantees, g)
+	}
+	return budget.WriteCaps(stdout, caps, guarantees)
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -186,8 +220,13 @@ var (
 		"statgate token list",
 		"statgate token revoke --id 3f9c0a1b2d4e",
 	}
-	budgetExamples = []string{"statgate budget show --project diabetes-2026"}
-	auditExamples  = []string{"statgate audit tail -n 5", "statgate audit verify"}
+	budgetExamples      = []string{"statgate budget show --project diabetes-2026"}
+	budgetGrantExamples = []string{
+		"statgate budget grant --project diabetes-2026 --epsilon 5 --delta 1e-5 --reason 'budget period 2027'",
+		"statgate budget grant --project diabetes-2026 --dataset npr --epsilon 2",
+		"statgate budget grants --project diabetes-2026",
+	}
+	auditExamples = []string{"statgate audit tail -n 5", "statgate audit verify"}
 )
 
 // requireState returns an error unless dataDir holds a state store.

@@ -35,6 +35,9 @@ const (
 	KindSQL      = "sql"
 	KindTemplate = "template"
 	KindCohort   = "cohort"
+	// KindBudgetGrant records a raise of a budget (`statgate budget
+	// grant`); its Epsilon and Delta are the amounts granted, not spent.
+	KindBudgetGrant = "budget_grant"
 )
 
 // Outcomes of a request.
@@ -45,6 +48,8 @@ const (
 	OutcomeRefused = "refused"
 	// OutcomeFailed: an internal error; nothing was released.
 	OutcomeFailed = "failed"
+	// OutcomeGranted: a budget grant was recorded in the ledger.
+	OutcomeGranted = "granted"
 )
 
 // Entry is one audit record. Append assigns Seq, Time, PrevHash and Hash;
@@ -153,9 +158,9 @@ func appendTo(ctx context.Context, tx Tx, e Entry, now func() time.Time) (Entry,
 // normalize checks the caller's fields and puts them in stored form.
 func normalize(e *Entry) error {
 	switch e.Outcome {
-	case OutcomeReleased, OutcomeRefused, OutcomeFailed:
+	case OutcomeReleased, OutcomeRefused, OutcomeFailed, OutcomeGranted:
 	default:
-		return fmt.Errorf("%w: outcome %q is not %q, %q or %q", ErrInvalidEntry, e.Outcome, OutcomeReleased, OutcomeRefused, OutcomeFailed)
+		return fmt.Errorf("%w: outcome %q is not %q, %q, %q or %q", ErrInvalidEntry, e.Outcome, OutcomeReleased, OutcomeRefused, OutcomeFailed, OutcomeGranted)
 	}
 	if e.Kind == "" {
 		return fmt.Errorf("%w: no kind", ErrInvalidEntry)

@@ -218,6 +218,34 @@ func (b *Book) CheckGrant(a Account) error {
 	return nil
 }
 
+// CapBalances returns the balances of the accounts of project in p beyond
+// project × dataset that the policy caps: its project-wide budget, its
+// members' caps and its datasets' lifetime budgets, in that order.
+func (b *Book) CapBalances(ctx context.Context, r StandingReader, p *policies.Policy, project string) ([]Balance, error) {
+	if _, err := projectIDs(p, project); err != nil {
+		return nil, err
+	}
+	proj := p.Projects[project]
+	accounts := []Account{{Scope: ScopeProject, Project: project}}
+	for _, m := range proj.Members {
+		accounts = append(accounts, Account{Scope: ScopeMember, Project: project, Principal: m.Principal})
+	}
+	for _, d := range proj.Datasets {
+		accounts = append(accounts, Account{Scope: ScopeLifetime, Dataset: d})
+	}
+	var out []Balance
+	for _, a := range accounts {
+		bal, capped, err := b.AccountBalance(ctx, r, a, Cost{})
+		if err != nil {
+			return nil, fmt.Errorf("budget.CapBalances: %w", err)
+		}
+		if capped {
+			out = append(out, bal)
+		}
+	}
+	return out, nil
+}
+
 // Guarantee is what one person can lose in one project, the person being
 // the privacy unit across registries: every query of the project may read
 // them, whatever datasets it joins.
