@@ -207,3 +207,36 @@ func TestLifetimeBudgetSpansProjects(t *testing.T) {
 		t.Errorf("caps %+v, want death_causes' lifetime budget spent", rep.Caps)
 	}
 }
+
+// TestRatesChargeTheProjectBudget: an epidemiology request (rates) goes
+// through the same debit: charged once to the project-wide budget, named
+// in the history with its kind, and refused with nothing debited when the
+// project cannot pay it.
+func TestRatesChargeTheProjectBudget(t *testing.T) {
+	e := openEngine(t, func(o *Options) {
+		o.Policy.Accounting = policies.AccountingBasic
+		o.Policy.Projects["diabetes-2026"].ProjectBudget = &policies.Budget{Epsilon: 1.5, Delta: 1e-5}
+	})
+	ctx := context.Background()
+	r := RatesRequest{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 LIKE 'E11%'"},
+		Period: Period{From: "2015-01-01", To: "2024-12-31"}, Strata: []string{"sex"}, Epsilon: 1}
+	if _, err := e.Rates(ctx, ingrid, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := every(t, e)["project"]; got != 1 {
+		t.Errorf("project-wide account after rates at ε 1: %g", got)
+	}
+	h, err := e.BudgetHistory(ctx, ingrid, "diabetes-2026", 0, 0)
+	if err != nil || len(h.Debits) != 1 || h.Debits[0].Kind != "rates" || h.Debits[0].Epsilon != 1 {
+		t.Fatalf("history %+v, %v; want one rates debit of ε 1", h, err)
+	}
+	before := every(t, e)
+	r.Strata = []string{"age_band"}
+	_, err = e.Rates(ctx, ingrid, r)
+	if rf, ok := refusal.As(err); !ok || rf.Code != refusal.BudgetExhausted || !strings.Contains(rf.Message, "project-wide budget") {
+		t.Fatalf("second rates request: %v; want budget_exhausted naming the project-wide budget", err)
+	}
+	if after := every(t, e); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("a refused rates request debited: before %v, after %v", before, after)
+	}
+}
