@@ -22,11 +22,12 @@ import (
 // at too small a scale, would show a far larger ratio.
 
 // profileRuns is how many times each side of a neighbouring pair is run.
-const profileRuns = 20_000
+const profileRuns = 40_000
 
 // empiricalEpsilon runs outcome n times on each of two inputs and returns
 // the largest |log ratio| of an outcome's frequencies over outcomes seen
-// at least 2 % of the time on both sides, and the outcomes of the first.
+// at least 2 % of the time on both sides, and the outcomes of both sides.
+// Fewer than two such outcomes fail the test: it would say nothing.
 func empiricalEpsilon(t *testing.T, outcome func(side int) string) (float64, map[string]int, map[string]int) {
 	t.Helper()
 	a, b := map[string]int{}, map[string]int{}
@@ -34,13 +35,17 @@ func empiricalEpsilon(t *testing.T, outcome func(side int) string) (float64, map
 		a[outcome(0)]++
 		b[outcome(1)]++
 	}
-	worst := 0.0
+	worst, compared := 0.0, 0
 	for o, na := range a {
 		pa, pb := float64(na)/profileRuns, float64(b[o])/profileRuns
 		if pa < 0.02 || pb < 0.02 {
 			continue // too rare to estimate
 		}
+		compared++
 		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
+	}
+	if compared < 2 {
+		t.Errorf("only %d outcomes are frequent enough to compare (%v vs %v): the test says nothing", compared, a, b)
 	}
 	return worst, a, b
 }
@@ -120,7 +125,7 @@ func TestClampsArePrivate(t *testing.T) {
 
 // TestTruncationEstimateIsPrivate: the estimated shares of pairs and rows
 // the bounds cut (released in meta.bounding.truncated, and widening every
-// count's and sum's interval), in bins of 0.01, from the groups and rows
+// count's and sum's interval), in bins of 0.05, from the groups and rows
 // histograms; the person who differs is in one bucket of each.
 func TestTruncationEstimateIsPrivate(t *testing.T) {
 	r := profileRelease(t, 2)
@@ -134,7 +139,7 @@ func TestTruncationEstimateIsPrivate(t *testing.T) {
 	worst, a, b := empiricalEpsilon(t, func(side int) string {
 		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: sides[side][0], plan.ProfileRows: sides[side][1]})
 		c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(int, int) float64 { return 1 })
-		return fmt.Sprintf("%.2f %.2f", c.CutPairs, c.CutRows)
+		return fmt.Sprintf("%.2f %.2f", math.Round(c.CutPairs/0.05)*0.05, math.Round(c.CutRows/0.05)*0.05)
 	})
 	t.Logf("cut shares %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
 	if worst > 2.1 {

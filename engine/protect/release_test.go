@@ -3,6 +3,7 @@ package protect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -261,27 +262,12 @@ func TestProfileIsPrivate(t *testing.T) {
 	}
 	epsHist := o.Epsilon * BoundsShare / 2 // 1
 	pr := &plan.Profile{GroupsCap: 4, RowsCap: 1, Totals: true}
-	base := padded([]int64{40, 10, 4, 0}, len(pr.GroupEdges()))
-	neighbour := padded([]int64{40, 10, 5, 0}, len(pr.GroupEdges()))
-	const n = 40_000
-	choose := func(h []int64) map[int]int {
-		out := map[int]int{}
-		for range n {
-			noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: h, plan.ProfileRows: {54}})
-			c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(int, int) float64 { return 1 })
-			out[c.L0]++
-		}
-		return out
-	}
-	a, b := choose(base), choose(neighbour)
-	worst := 0.0
-	for l := range 5 {
-		pa, pb := float64(a[l])/n, float64(b[l])/n
-		if pa < 0.02 || pb < 0.02 {
-			continue // too rare to estimate
-		}
-		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
-	}
+	sides := [2][]int64{padded([]int64{40, 10, 4, 0}, len(pr.GroupEdges())), padded([]int64{40, 10, 5, 0}, len(pr.GroupEdges()))}
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: sides[side], plan.ProfileRows: {54}})
+		c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(int, int) float64 { return 1 })
+		return fmt.Sprint(c.L0)
+	})
 	t.Logf("outcomes %v vs %v; worst |log ratio| %.3f, ε of the histogram %g", a, b, worst, epsHist)
 	if worst > epsHist+0.1 {
 		t.Errorf("empirical ε %.3f exceeds the histogram's %g", worst, epsHist)
@@ -306,29 +292,14 @@ func TestValuesChoiceIsPrivate(t *testing.T) {
 	}
 	epsHist := o.Epsilon * BoundsShare / 2 // 1
 	pr := &plan.Profile{GroupsCap: 1, RowsCap: 4, Groups: 1, Rows: true, ValueAggs: true}
-	base := padded([]int64{6, 2, 2, 0}, len(pr.RowEdges()))
-	neighbour := padded([]int64{6, 2, 3, 0}, len(pr.RowEdges()))
+	sides := [2][]int64{padded([]int64{6, 2, 2, 0}, len(pr.RowEdges())), padded([]int64{6, 2, 3, 0}, len(pr.RowEdges()))}
 	// A noise that makes the choice turn on the few persons with 3 rows.
 	vsd := func(_ int, m int) float64 { return 0.6 * float64(m) }
-	const n = 40_000
-	choose := func(h []int64) map[int]int {
-		out := map[int]int{}
-		for range n {
-			noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {10}, plan.ProfileRows: h})
-			m, _ := bounds.ChooseValues(pr, noisy[plan.ProfileRows], 1, vsd)
-			out[m]++
-		}
-		return out
-	}
-	a, b := choose(base), choose(neighbour)
-	worst := 0.0
-	for m := range 5 {
-		pa, pb := float64(a[m])/n, float64(b[m])/n
-		if pa < 0.02 || pb < 0.02 {
-			continue // too rare to estimate
-		}
-		worst = math.Max(worst, math.Abs(math.Log(pa/pb)))
-	}
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {10}, plan.ProfileRows: sides[side]})
+		m, _ := bounds.ChooseValues(pr, noisy[plan.ProfileRows], 1, vsd)
+		return fmt.Sprint(m)
+	})
 	t.Logf("outcomes %v vs %v; worst |log ratio| %.3f, ε of the histogram %g", a, b, worst, epsHist)
 	if worst > epsHist+0.1 {
 		t.Errorf("empirical ε %.3f exceeds the histogram's %g", worst, epsHist)
