@@ -229,3 +229,44 @@ func TestPublicBaseURL(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliverExample runs the README's delivery example: an npr append
+// and a population upsert onto a load, each a new version with its audit
+// entry; then a refused delivery, which names file, row and column and
+// leaves the version as it was.
+func TestDeliverExample(t *testing.T) {
+	ctx := context.Background()
+	data, gen := filepath.Join(t.TempDir(), "data"), t.TempDir()
+	if code, _, errOut := runCmd(ctx, "gen", "--persons", "2000", "--seed", "9", "--out", gen); code != 0 {
+		t.Fatalf("gen: %s", errOut)
+	}
+	registries, _ := filepath.Abs("../../testdata/registries")
+	if code, _, errOut := runCmd(ctx, "load", "--policy", testPolicy, "--data", data, "--extracts", registries); code != 0 {
+		t.Fatalf("load: %s", errOut)
+	}
+	code, out, errOut := runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "npr", "--through", "2024-12", filepath.Join(gen, "npr.parquet"))
+	if code != 0 || !strings.Contains(out, "version 2, ") || !strings.Contains(out, "rows appended") {
+		t.Fatalf("deliver npr: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "population", "--by", "registry-ops", filepath.Join(gen, "population.parquet"))
+	if code != 0 || !strings.Contains(out, "version 3, 2000 rows upserted (2000 replaced, 0 new persons)") {
+		t.Fatalf("deliver population: %d %s %s", code, out, errOut)
+	}
+	// Refused: npr's dates after a declared end.
+	code, out, errOut = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "npr", "--through", "2012-06", filepath.Join(gen, "npr.parquet"))
+	if code != 1 || !strings.Contains(errOut, "npr.parquet: column contact_date: row ") || !strings.Contains(errOut, "after the delivery's declared end 2012-06-30") {
+		t.Errorf("a late date: %d %s %s; want a refusal naming the file, the column and the row", code, out, errOut)
+	}
+	code, tail, _ := runCmd(ctx, "audit", "tail", "-n", "5", "--data", data)
+	if code != 0 || strings.Count(tail, "delivery  released") != 2 || strings.Count(tail, "delivery  refused") != 1 || !strings.Contains(tail, "registry-ops") {
+		t.Errorf("audit tail:\n%s", tail)
+	}
+	if code, out, _ := runCmd(ctx, "audit", "verify", "--data", data); code != 0 {
+		t.Errorf("audit verify: %s", out)
+	}
+	// The next delivery is version 4: the refused one made none.
+	code, out, _ = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "cancer", filepath.Join(gen, "cancer.parquet"))
+	if code != 0 || !strings.Contains(out, "version 4, ") {
+		t.Errorf("deliver cancer: %s", out)
+	}
+}

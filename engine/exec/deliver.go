@@ -175,6 +175,9 @@ func (d *delivery) cleanup() {
 	}
 }
 
+// since is the time since the delivery started, for progress lines.
+func (d *delivery) since() string { return time.Since(d.now).Round(time.Millisecond).String() }
+
 func (d *delivery) exec(ctx context.Context, q string, args ...any) error {
 	_, err := d.conn.ExecContext(ctx, q, args...)
 	return err
@@ -199,6 +202,7 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	if err := d.readCurrent(ctx, cur); err != nil {
 		return nil, fmt.Errorf("read the current extracts: %w", err)
 	}
+	d.p.printf("deliver %s: current extracts read (%s)", d.ds.Name, d.since())
 	st := d.datasets[d.ds.Name]
 	if st == nil {
 		return nil, fmt.Errorf("dataset %s is not in the current extracts (run `statgate load` first)", d.ds.Name)
@@ -224,6 +228,7 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 		rep.Files = append(rep.Files, load)
 		rep.Rows += load.Rows
 	}
+	d.p.printf("deliver %s: %d rows read and checked (%s)", d.ds.Name, rep.Rows, d.since())
 	cols := columnList(st.columns)
 	var union []string
 	for _, s := range stages {
@@ -264,6 +269,7 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 		return nil, err
 	}
 	d.parts[alias] = rel
+	d.p.printf("deliver %s: part %s written (%s)", d.ds.Name, rel, d.since())
 	if rep.Mode == ModeAppend {
 		st.sources = append(st.sources, alias)
 		st.rows += n
@@ -302,10 +308,12 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	if err := checkVersionFile(ctx, tmp, rep.VersionFingerprint); err != nil {
 		return nil, fmt.Errorf("check the new version: %w", err)
 	}
+	d.p.printf("deliver %s: version %d written and checked (%s)", d.ds.Name, d.counter, d.since())
 	if d.opts.Commit != nil {
 		if err := d.opts.Commit(ctx, rep); err != nil {
 			return nil, err
 		}
+		d.p.printf("deliver %s: committed (%s)", d.ds.Name, d.since())
 	}
 	if err := os.Remove(cur + ".wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
