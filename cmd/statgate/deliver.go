@@ -20,7 +20,7 @@ type deliverOptions struct {
 
 // deliverExamples are `statgate deliver`'s usage examples.
 var deliverExamples = []string{
-	"statgate deliver --dataset npr --through 2026-11 npr-2026-11.parquet",
+	"statgate deliver --dataset npr --through 2024-11 npr-2024-11.parquet   # dates within the policy's public years",
 	"statgate deliver --dataset population --by registry-ops population-changes.csv.gz",
 }
 

@@ -104,6 +104,12 @@ func Deliver(ctx context.Context, opts *DeliverOptions) (rep *DeliverReport, err
 	if len(opts.Files) == 0 {
 		return nil, errors.New("exec.Deliver: no files to deliver")
 	}
+	for _, c := range ds.Columns {
+		if c.Type == policies.TypeDate && c.Years != nil && !opts.Through.IsZero() && opts.Through.Year() > c.Years[1] {
+			return nil, fmt.Errorf("exec.Deliver: the delivery's end %s is after %s.%s's public years %d–%d; extend the column's years in the policy first, so that yearly answers include the new data",
+				opts.Through.Format(time.DateOnly), ds.Name, c.Name, c.Years[0], c.Years[1])
+		}
+	}
 	unlock, err := lockData(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("exec.Deliver: %w", err)

@@ -102,7 +102,8 @@ type rowCheck struct {
 }
 
 // rowChecks are the conditions of the dataset's rows: a person key,
-// values in their declared public domains, dates no later than Through.
+// values in their declared public domains, dates within their public
+// years and no later than Through.
 func (d *delivery) rowChecks() []rowCheck {
 	ds := d.ds
 	checks := []rowCheck{{ds.PersonKey, quoteIdent(ds.PersonKey) + " IS NULL", "no person key (NULL)"}}
@@ -117,6 +118,10 @@ func (d *delivery) rowChecks() []rowCheck {
 			if bad, ok := outside("left("+col+", "+strconv.Itoa(n)+")", dom); ok {
 				checks = append(checks, rowCheck{c.Name, bad, fmt.Sprintf("its first %d characters are outside the declared domain%s", n, domainName(dom))})
 			}
+		}
+		if c.Type == policies.TypeDate && c.Years != nil {
+			checks = append(checks, rowCheck{c.Name, fmt.Sprintf("%s IS NOT NULL AND year(%s) NOT BETWEEN %d AND %d", col, col, c.Years[0], c.Years[1]),
+				fmt.Sprintf("a date outside the column's public years %d–%d (extend them in the policy to deliver it)", c.Years[0], c.Years[1])})
 		}
 		if c.Type == policies.TypeDate && !d.opts.Through.IsZero() {
 			checks = append(checks, rowCheck{c.Name, col + " > DATE " + quoteString(d.opts.Through.Format(time.DateOnly)),

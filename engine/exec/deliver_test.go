@@ -31,6 +31,11 @@ func deliverFixture(t *testing.T) (dir, data string, pol *policies.Policy) {
 	if _, err := Load(context.Background(), &LoadOptions{Policy: pol, DataDir: data}); err != nil {
 		t.Fatal(err)
 	}
+	for _, c := range pol.Datasets["npr"].Columns {
+		if c.Name == "contact_date" {
+			c.Years = &[2]int{2010, 2026} // deliveries' dates must lie in them
+		}
+	}
 	return dir, data, pol
 }
 
@@ -165,6 +170,7 @@ func TestDeliverRefusesBadFiles(t *testing.T) {
 		{"null person", "npr", `SELECT CASE WHEN range = 6 THEN NULL ELSE range END AS pid, DATE '2026-10-01' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-null.parquet", time.Time{}, "pid", 7, "no person key"},
 		{"code outside its domain", "npr", `SELECT range AS pid, DATE '2026-10-01' AS contact_date, CASE WHEN range = 3 THEN 'Z99' ELSE 'E11' END AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-code.csv", time.Time{}, "icd10", 4, "line 5: its first 1 characters are outside the declared domain (code list letters)"},
 		{"date after the declared period", "npr", `SELECT range AS pid, DATE '2026-10-01' + range::INTEGER * 10 AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-late.parquet", time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), "contact_date", 5, "a date after the delivery's declared end 2026-10-31"},
+		{"date outside the public years", "npr", `SELECT range AS pid, DATE '2026-12-25' + range::INTEGER * 2 AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-next-year.parquet", time.Time{}, "contact_date", 5, "outside the column's public years 2010–2026"},
 		{"wrong type", "npr", `SELECT range AS pid, DATE '2026-10-01' AS contact_date, 'E11' AS icd10, 'long' AS length_of_stay_days FROM range(10)`, "npr-type.parquet", time.Time{}, "length_of_stay_days", 0, "type VARCHAR"},
 		{"missing column", "npr", `SELECT range AS pid, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-missing.parquet", time.Time{}, "contact_date", 0, "missing"},
 		{"category outside its domain", "population", `SELECT range + 1 AS pid, 1980 AS birth_year, CASE WHEN range = 1 THEN 'X' ELSE 'F' END AS sex, NULL::DATE AS death_date FROM range(3)`, "pop-sex.parquet", time.Time{}, "sex", 2, "outside the declared domain"},
@@ -204,6 +210,11 @@ func TestDeliverRefusesBadFiles(t *testing.T) {
 	var le *LoadError
 	if !errors.As(err, &le) || le.Source != b || le.Row != 1 || !strings.Contains(le.Reason, "pop-a.parquet delivers too") {
 		t.Errorf("a person in two files: %v, want %s row 1 naming pop-a.parquet", err, b)
+	}
+	// A declared end past the public years: answers by year would leave
+	// the new data out while saying they hold it.
+	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{good}, Through: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)}); err == nil || !strings.Contains(err.Error(), "public years 2010–2026") {
+		t.Errorf("a delivery through 2027-01-31 = %v, want refused naming the public years", err)
 	}
 	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{good}}); err != nil {
 		t.Errorf("the good file alone: %v", err)
