@@ -132,7 +132,7 @@ func (s *settings) derivedSD(ci [2]float64) float64 {
 // the two components' intervals, each at level √(1-α) (the noises are
 // independent, so both hold together with probability 1-α): the smallest
 // and largest ratio over the four corners, plus the midpoint, clamped to
-// the bounds.
+// the bounds; its stddev is derivedSD of the unclamped interval.
 func (s *settings) avg(a plan.Agg, sh share, raw *rawAgg) (estimate, error) {
 	lo, hi := a.Bounds[0], a.Bounds[1]
 	mid := lo + (hi-lo)/2
@@ -151,7 +151,11 @@ func (s *settings) avg(a plan.Agg, sh share, raw *rawAgg) (estimate, error) {
 	r := []float64{num.ci[0] / dLo, num.ci[0] / dHi, num.ci[1] / dLo, num.ci[1] / dHi}
 	e.ci = [2]float64{clamp(minOf(r)+mid, lo, hi), clamp(maxOf(r)+mid, lo, hi)}
 	e.ci = widen(e.ci, e.value)
-	e.sd = s.derivedSD(e.ci)
+	// The stddev describes the noise, so it comes from the interval before
+	// clamping: a group whose every value sits at a bound (day contacts'
+	// length of stay, 0) has a clamped interval of width 0, which would
+	// say the released mean is exact.
+	e.sd = s.derivedSD([2]float64{minOf(r), maxOf(r)})
 	return e, nil
 }
 

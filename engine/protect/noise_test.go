@@ -416,3 +416,35 @@ func TestQuantilesShareATree(t *testing.T) {
 		t.Errorf("shared/own RMS error %.2f, want about 0.5 (twice the tree's ε)", r)
 	}
 }
+
+// TestAvgAtABoundStillStatesItsNoise: a group whose every value sits at
+// the lower bound (day contacts' length of stay, 0) releases a mean
+// clamped to 0 with an interval clamped to [0, ·]; its stddev must still
+// describe the noise (not 0, which would say the mean is exact) and be of
+// the scale an interior mean of as many values has.
+func TestAvgAtABoundStillStatesItsNoise(t *testing.T) {
+	bounds := [2]float64{0, 100}
+	agg := plan.Agg{Kind: query.AggAvg, L0: 1, LInf: 1, NormLInf: 50, Bounds: bounds}
+	s := mustSettings(t, &Options{Epsilon: 0.5})
+	meanSD := func(mean float64) float64 {
+		var sum float64
+		const runs = 300
+		for range runs {
+			r := rawAgg{count: 40, normSum: (mean - 50) * 40}
+			e, err := s.measure(agg, share{0.5, 0}, &r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.sd <= 0 {
+				t.Fatalf("mean %g released %g with stddev %g, interval %v", mean, e.value, e.sd, e.ci)
+			}
+			sum += e.sd / runs
+		}
+		return sum
+	}
+	atBound, interior := meanSD(0), meanSD(50)
+	t.Logf("mean stddev at the bound %.3f, interior %.3f", atBound, interior)
+	if atBound < interior/3 || atBound > interior*3 {
+		t.Errorf("stddev at the bound %.3f, interior %.3f: not the same scale", atBound, interior)
+	}
+}
