@@ -150,6 +150,10 @@ type DatasetVersion struct {
 	// Through is the last day of the period its deliveries declared they
 	// cover (the latest declared); zero when none declared one.
 	Through time.Time
+	// HashSum is the exact sum of its rows' DuckDB hashes (decimal), as
+	// Load or Deliver recorded it; "" when not recorded. Equal Rows and
+	// HashSum mean the same rows (what Fingerprint relies on too).
+	HashSum string
 }
 
 // VersionInfo describes the extracts a DB holds.
@@ -187,7 +191,7 @@ func readVersion(ctx context.Context, q queryer, cat string, versioned bool) (*V
 		if err := q.QueryRowContext(ctx, "SELECT counter, created_at FROM "+prefix+quoteIdent(versionTable)).Scan(&info.Counter, &info.Created); err != nil {
 			return nil, err
 		}
-		rows, err := q.QueryContext(ctx, "SELECT dataset, row_count, last_delivery, through FROM "+prefix+quoteIdent(datasetsTable))
+		rows, err := q.QueryContext(ctx, "SELECT dataset, row_count, last_delivery, through, hash_sum FROM "+prefix+quoteIdent(datasetsTable))
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +200,7 @@ func readVersion(ctx context.Context, q queryer, cat string, versioned bool) (*V
 			var name string
 			var d DatasetVersion
 			var through sql.NullTime
-			if err := rows.Scan(&name, &d.Rows, &d.LastDelivery, &through); err != nil {
+			if err := rows.Scan(&name, &d.Rows, &d.LastDelivery, &through, &d.HashSum); err != nil {
 				return nil, err
 			}
 			d.Through = through.Time
@@ -216,14 +220,17 @@ func readVersion(ctx context.Context, q queryer, cat string, versioned bool) (*V
 	has := func(name string) bool {
 		return slices.ContainsFunc(cols, func(c ColumnInfo) bool { return c.Name == name })
 	}
-	counter, through := "0", "NULL::DATE"
+	counter, through, sum := "0", "NULL::DATE", "''"
 	if has("version") {
 		counter = "coalesce(version, 0)"
 	}
 	if has("through") {
 		through = "through"
 	}
-	rows, err := q.QueryContext(ctx, "SELECT dataset, row_count, loaded_at, "+counter+", "+through+" FROM "+prefix+quoteIdent(loadTable))
+	if has("hash_sum") {
+		sum = "coalesce(hash_sum, '')"
+	}
+	rows, err := q.QueryContext(ctx, "SELECT dataset, row_count, loaded_at, "+counter+", "+through+", "+sum+" FROM "+prefix+quoteIdent(loadTable))
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +240,7 @@ func readVersion(ctx context.Context, q queryer, cat string, versioned bool) (*V
 		var d DatasetVersion
 		var n int64
 		var th sql.NullTime
-		if err := rows.Scan(&name, &d.Rows, &d.LastDelivery, &n, &th); err != nil {
+		if err := rows.Scan(&name, &d.Rows, &d.LastDelivery, &n, &th, &d.HashSum); err != nil {
 			return nil, err
 		}
 		d.LastDelivery, d.Through = d.LastDelivery.UTC(), th.Time
