@@ -50,8 +50,17 @@ func (b *Bounds) toEngine() *engine.Bounds {
 }
 
 // toEngine returns the engine's form of a cohort criterion.
+func (r *RelativeTo) toEngine() *engine.RelativeTo {
+	if r == nil {
+		return nil
+	}
+	return &engine.RelativeTo{Criterion: r.Criterion, WithinDays: clonePtr(r.WithinDays)}
+}
+
 func (c Criterion) toEngine() engine.Criterion {
-	return engine.Criterion{Dataset: c.Dataset, Where: c.Where, From: c.From, To: c.To}
+	return engine.Criterion{Dataset: c.Dataset, Where: c.Where, From: c.From, To: c.To,
+		After: c.After.toEngine(), Before: c.Before.toEngine(),
+		NoneWithinDaysBefore: clonePtr(c.NoneWithinDaysBefore), AgeAtIndex: slices.Clone(c.AgeAtIndex)}
 }
 
 // fromResult returns the wire form of a released result.

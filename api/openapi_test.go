@@ -178,6 +178,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"TemplateRunRequest": reflect.TypeFor[TemplateRunBody](),
 		"CohortRequest":      reflect.TypeFor[CohortBody](),
 		"Criterion":          reflect.TypeFor[Criterion](),
+		"RelativeTo":         reflect.TypeFor[RelativeTo](),
 		"Bounds":             reflect.TypeFor[Bounds](),
 		"Result":             reflect.TypeFor[Result](),
 		"Column":             reflect.TypeFor[Column](),

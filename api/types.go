@@ -59,6 +59,21 @@ type Criterion struct {
 	// From and To are optional ISO dates (YYYY-MM-DD), inclusive.
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+	// After and Before date the criterion's rows relative to the index
+	// date of another include criterion; NoneWithinDaysBefore is a
+	// washout; AgeAtIndex [min, max] bounds the age at the index date
+	// (see engine.Criterion).
+	After                *RelativeTo `json:"after,omitempty"`
+	Before               *RelativeTo `json:"before,omitempty"`
+	NoneWithinDaysBefore *int        `json:"none_within_days_before,omitempty"`
+	AgeAtIndex           []int       `json:"age_at_index,omitempty"`
+}
+
+// RelativeTo names an include criterion by its position (from 0) and
+// optionally the most days between its index date and the row's date.
+type RelativeTo struct {
+	Criterion  int  `json:"criterion"`
+	WithinDays *int `json:"within_days,omitempty"`
 }
 
 // Bounds are contribution bounds a request fixes, each at or under the

@@ -120,6 +120,23 @@ func TestCohortCorpusEqualsPlain(t *testing.T) {
 				}
 			}
 
+			if stripped, ok := withoutTemporal(tc.spec); ok {
+				// The temporal conditions must matter on this data, or the
+				// comparison would not tell them from none.
+				c, err := e.prepare(ctx, e.current(), ingrid, Request{Project: tc.project, Cohort: &stripped})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows := mustQuery(t, db, c.plan.SQL)
+				var plainTotal int64
+				for _, row := range rows.rows {
+					plainTotal += int64(mustFloat(t, fmt.Sprint(row[rows.col(t, "persons")])))
+				}
+				if plainTotal == total {
+					t.Errorf("without its temporal conditions the cohort counts the same %d persons", total)
+				}
+			}
+
 			res, err := e.Query(ctx, ingrid, req)
 			if err != nil {
 				t.Fatal(err)
@@ -130,6 +147,24 @@ func TestCohortCorpusEqualsPlain(t *testing.T) {
 			checkReleased(t, res, nk, want)
 		})
 	}
+}
+
+// withoutTemporal is spec without the temporal conditions of its criteria,
+// and whether it had any.
+func withoutTemporal(spec CohortSpec) (CohortSpec, bool) {
+	had := false
+	strip := func(cs []Criterion) []Criterion {
+		out := slices.Clone(cs)
+		for i := range out {
+			if out[i].After != nil || out[i].Before != nil || out[i].NoneWithinDaysBefore != nil || out[i].AgeAtIndex != nil {
+				had = true
+			}
+			out[i].After, out[i].Before, out[i].NoneWithinDaysBefore, out[i].AgeAtIndex = nil, nil, nil, nil
+		}
+		return out
+	}
+	spec.Include, spec.Exclude = strip(spec.Include), strip(spec.Exclude)
+	return spec, had
 }
 
 // checkReleased compares a result released with fake noise with the exact

@@ -73,6 +73,15 @@ func TestSurvivalMatchesPlainLifeTable(t *testing.T) {
 		{desc: "cohort: women",
 			cohort: &Criteria{Include: []Criterion{{Dataset: "population", Where: "sex = 'F'"}}},
 			plain:  "EXISTS (SELECT 1 FROM population q WHERE q.pid = c.pid AND q.sex = 'F')"},
+		{desc: "temporal cohort: aged under 75 at the first C50 diagnosis",
+			cohort: &Criteria{Include: []Criterion{{Dataset: "cancer", Where: "icd10 LIKE 'C50%'", AgeAtIndex: []int{0, 74}}}},
+			plain: `EXISTS (SELECT 1 FROM (SELECT pid, min(diagnosis_date) AS d FROM cancer WHERE icd10 LIKE 'C50%' GROUP BY pid) f
+			        JOIN population q ON q.pid = f.pid WHERE f.pid = c.pid AND year(f.d) - q.birth_year <= 74)`},
+		{desc: "temporal cohort: no other cancer in the five years before",
+			cohort: &Criteria{Include: []Criterion{{Dataset: "cancer", Where: "icd10 LIKE 'C50%'"}},
+				Exclude: []Criterion{{Dataset: "cancer", Where: "icd10 NOT LIKE 'C50%'", Before: &RelativeTo{Criterion: 0, WithinDays: ptr(1826)}}}},
+			plain: `NOT EXISTS (SELECT 1 FROM (SELECT pid, min(diagnosis_date) AS d FROM cancer WHERE icd10 LIKE 'C50%' GROUP BY pid) f
+			        JOIN cancer o ON o.pid = f.pid WHERE f.pid = c.pid AND o.icd10 NOT LIKE 'C50%' AND o.diagnosis_date <= f.d AND o.diagnosis_date >= f.d - 1826)`},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			req := survivalReq()
@@ -124,19 +133,43 @@ func TestSurvivalMatchesPlainLifeTable(t *testing.T) {
 }
 
 func TestRatesMatchPlainCounts(t *testing.T) {
+	for _, tc := range []struct {
+		desc   string
+		cohort *Criteria
+		plain  string // a condition on the person p.pid
+	}{
+		{desc: "everyone", plain: "TRUE"},
+		{desc: "temporal cohort: I10 at 40-79, statin within a year after",
+			cohort: &Criteria{Include: []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'I10%'", AgeAtIndex: []int{40, 79}},
+				{Dataset: "lmr", Where: "atc LIKE 'C10%'", After: &RelativeTo{Criterion: 0, WithinDays: ptr(365)}}}},
+			plain: `p.pid IN (SELECT h.pid FROM (SELECT pid, min(contact_date) AS d FROM npr WHERE icd10 LIKE 'I10%' GROUP BY pid) h
+			          JOIN population q ON q.pid = h.pid JOIN lmr l ON l.pid = h.pid
+			          WHERE year(h.d) - q.birth_year BETWEEN 40 AND 79 AND l.atc LIKE 'C10%' AND l.dispensed_date BETWEEN h.d AND h.d + 365)`},
+	} {
+		t.Run(tc.desc, func(t *testing.T) { testRatesMatchPlainCounts(t, tc.cohort, tc.plain) })
+	}
+}
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
+
+// testRatesMatchPlainCounts compares E11 rates by sex and age group in the
+// cohort with plain DuckDB's events and person-time of the persons p.pid
+// for whom the condition plain holds.
+func testRatesMatchPlainCounts(t *testing.T, cohort *Criteria, plain string) {
 	e := openEngine(t, func(o *Options) { o.Noise = testkit.FakeNoise{Noise: noise.Laplace()} })
 	res, err := e.Rates(context.Background(), ingrid, RatesRequest{Project: "diabetes-2026",
 		Event:  EventSpec{Dataset: "npr", Where: "icd10 LIKE 'E11%'"},
 		Period: Period{From: "2015-01-01", To: "2024-12-31"}, Strata: []string{"sex", "age_band"},
-		Standardise: "esp2013", Epsilon: 1})
+		Standardise: "esp2013", Epsilon: 1, Cohort: cohort})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Events and person-days per sex without any split by year or age.
-	const follow = `
+	follow := `
 WITH ev AS (SELECT pid, min(contact_date) AS te FROM npr WHERE icd10 LIKE 'E11%' GROUP BY pid),
 b AS (SELECT p.sex, ev.te, p.death_date AS td, greatest(DATE '2015-01-01', make_date(p.birth_year, 7, 1)) AS t0
-      FROM population p LEFT JOIN ev USING (pid) WHERE p.birth_year IS NOT NULL),
+      FROM population p LEFT JOIN ev USING (pid) WHERE p.birth_year IS NOT NULL AND ` + plain + `),
 f AS (SELECT sex, te IS NOT NULL AND te <= DATE '2024-12-31' AND (td IS NULL OR te <= td) AS event, t0, te, td FROM b WHERE te IS NULL OR te >= t0),
 g AS (SELECT sex, event, t0, CASE WHEN event THEN te ELSE least(DATE '2025-01-01', coalesce(td + 1, DATE '2025-01-01')) END AS t1 FROM f)
 SELECT sex, MEASURE FROM g WHERE t1 >= t0 GROUP BY 1`

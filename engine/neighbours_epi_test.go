@@ -78,6 +78,14 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 	ctx := context.Background()
 	statuses := map[string]int{}
 	rare := &Criteria{Include: []Criterion{{Dataset: "population", Where: "birth_year = 1915 AND sex = 'M' AND municipality = '5524'"}}}
+	oldAtDiagnosis := &Criteria{Include: []Criterion{{Dataset: "cancer", Where: "icd10 LIKE 'C%'", AgeAtIndex: []int{100, 110}}}}
+	// The neighbour's rare diagnosis, first on 2011-02-07 and every 111
+	// days after, its first A10B dispensing on 2012-01-12, its I10 contacts.
+	rareTemporal := &Criteria{Include: []Criterion{
+		{Dataset: "npr", Where: "icd10 = '" + rareCode + "'", NoneWithinDaysBefore: ptr(365), AgeAtIndex: []int{90, 150}},
+		{Dataset: "lmr", Where: "atc LIKE 'A10B%'", After: &RelativeTo{Criterion: 0, WithinDays: ptr(400)}},
+		{Dataset: "npr", Where: "icd10 LIKE 'I10%'", Before: &RelativeTo{Criterion: 1}},
+	}}
 	survivals := []SurvivalRequest{
 		survivalReq(),
 		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31",
@@ -88,6 +96,13 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 			End: "2023-06-30", Horizon: 3, Cohort: rare, Epsilon: 2},
 		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31", Strata: []string{"icd10"}},
 		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31", Epsilon: 1e-9},
+		// Temporal criteria: the neighbour is 105 at a C50 diagnosis and dies
+		// within four years of it.
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer", Where: "icd10 LIKE 'C50%'"}, Event: EventSpec{Dataset: "death_causes"},
+			End: "2024-12-31", Strata: []string{"stage"}, Cohort: oldAtDiagnosis},
+		{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"}, End: "2024-12-31",
+			Cohort: &Criteria{Include: []Criterion{{Dataset: "cancer", NoneWithinDaysBefore: ptr(3650)}},
+				Exclude: []Criterion{{Dataset: "death_causes", After: &RelativeTo{Criterion: 0, WithinDays: ptr(1500)}}}}, Epsilon: 0.5},
 	}
 	for _, r := range survivals {
 		ra, ea := a.Survival(ctx, ingrid, r)
@@ -113,6 +128,12 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 		{Project: "diabetes-2026", Event: EventSpec{Dataset: "lmr", Where: "atc LIKE 'A10B%'"}, Period: Period{From: "2011-01-01", To: "2011-12-31"},
 			Strata: []string{"municipality"}, Epsilon: 0.01},
 		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr"}, Period: Period{From: "2015-01-01", To: "2024-12-31"}, Strata: []string{"hospital"}},
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 LIKE 'K80%'"}, Period: Period{From: "2011-01-01", To: "2024-12-31"},
+			Strata: []string{"sex"}, Cohort: rareTemporal, Epsilon: 2},
+		{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 LIKE 'E11%'"}, Period: Period{From: "2015-01-01", To: "2024-12-31"},
+			Strata: []string{"age_band"}, Standardise: "esp2013",
+			Cohort: &Criteria{Include: []Criterion{{Dataset: "npr", Where: "icd10 LIKE 'I10%'", AgeAtIndex: []int{40, 150}}},
+				Exclude: []Criterion{{Dataset: "lmr", Where: "atc LIKE 'A10%'", Before: &RelativeTo{Criterion: 0, WithinDays: ptr(365)}}}}},
 	}
 	for _, r := range rates {
 		ra, ea := a.Rates(ctx, ingrid, r)
@@ -124,6 +145,28 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 		}
 		if sa.status == "failed" {
 			t.Errorf("rates %+v failed after the debit", r)
+		}
+	}
+	// Cohort estimates with temporal criteria (the plain ones are in the
+	// SQL corpus's shapes): the same status, columns, rows and meta.
+	cohorts := []Request{
+		{Project: "diabetes-2026", Cohort: &CohortSpec{Include: rareTemporal.Include, Breakdown: []string{"sex"}}},
+		{Project: "diabetes-2026", Cohort: &CohortSpec{Include: rareTemporal.Include}, Epsilon: 0.01},
+		{Project: "diabetes-2026", Cohort: &CohortSpec{Include: []Criterion{{Dataset: "npr", Where: "icd10 = '" + rareCode + "'"}},
+			Exclude: []Criterion{{Dataset: "lmr", After: &RelativeTo{Criterion: 0, WithinDays: ptr(0)}}}, Breakdown: []string{"age_band"}}},
+		{Project: "cancer-survival", Cohort: &CohortSpec{Include: oldAtDiagnosis.Include, Breakdown: []string{"sex"}}, Epsilon: 1},
+		{Project: "cancer-survival", Cohort: &CohortSpec{Include: []Criterion{{Dataset: "cancer", AgeAtIndex: []int{200, 100}}}}},
+	}
+	for _, r := range cohorts {
+		ra, ea := a.Query(ctx, ingrid, r)
+		rb, eb := b.Query(ctx, ingrid, r)
+		oa, ob := outcomeOf(neighbourQuery{}, ra, ea), outcomeOf(neighbourQuery{}, rb, eb)
+		statuses[oa.status]++
+		if !reflect.DeepEqual(oa, ob) {
+			t.Errorf("cohort %+v\nbase:      %+v\nneighbour: %+v", r.Cohort, oa, ob)
+		}
+		if oa.status == "failed" {
+			t.Errorf("cohort %+v failed after the debit", r.Cohort)
 		}
 	}
 	t.Logf("statuses %v", statuses)

@@ -23,6 +23,9 @@ type CohortSpec = compile.CohortSpec
 // Criterion is one registry condition of a cohort (see compile.Criterion).
 type Criterion = compile.Criterion
 
+// RelativeTo names the include criterion a temporal criterion is relative to.
+type RelativeTo = compile.RelativeTo
+
 // Bounds are contribution bounds a request fixes (see plan.RequestBounds).
 type Bounds = plan.RequestBounds
 

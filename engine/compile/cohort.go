@@ -38,9 +38,10 @@ func (c *Compiler) compileCohort(ctx context.Context, proj *policies.Project, r 
 // condition (the where and the from/to bounds, columns qualified with the
 // dataset's name; nil: any row).
 type criterion struct {
-	ds   *policies.Dataset
-	cond query.Expr
-	not  bool // an exclude criterion
+	ds    *policies.Dataset
+	cond  query.Expr
+	where query.Expr // the where alone (the washout's rows)
+	not   bool       // an exclude criterion
 }
 
 // cohortQuery builds the query of a cohort estimate: the persons meeting
@@ -68,29 +69,28 @@ func (c *Compiler) cohortQuery(ctx context.Context, proj *policies.Project, spec
 		return nil, nil, refusal.New(refusal.CohortTooManyBreakdowns, fmt.Sprintf("a cohort may be broken down by at most %d keys", maxCohortBreakdown), "")
 	}
 	cat := query.NewCatalog(c.pol, proj.Datasets)
-	var crit []criterion
-	for i, cr := range append(append([]Criterion{}, spec.Include...), spec.Exclude...) {
-		k, err := c.checkCriterion(ctx, proj, cat, cr)
-		if err != nil {
-			return nil, nil, err
-		}
-		k.not = i >= len(spec.Include)
-		crit = append(crit, k)
+	set, err := c.checkCriteria(ctx, proj, cat, spec.Include, spec.Exclude)
+	if err != nil {
+		return nil, nil, err
 	}
+	crit := set.crit
 
 	q := &query.Query{Aggs: []query.Aggregate{{Kind: query.AggCountDistinct, Name: "persons"}}}
 	var where []query.Expr
 	var notes []string
 	var pop *policies.Dataset
+	first := 0 // the criteria from first on are Exists conditions
 	if len(spec.Breakdown) == 0 {
-		first := crit[0]
-		q.From = []query.TableRef{{Dataset: first.ds.Name, Alias: first.ds.Name}}
-		if first.cond != nil {
-			where = append(where, first.cond)
+		// The base table is the first criterion's rows; a temporal first
+		// criterion is an Exists on them as well.
+		q.From = []query.TableRef{{Dataset: crit[0].ds.Name, Alias: crit[0].ds.Name}}
+		if crit[0].cond != nil {
+			where = append(where, crit[0].cond)
 		}
-		crit = crit[1:]
+		if !set.temporal(0) {
+			first = 1
+		}
 	} else {
-		var err error
 		if pop, err = c.personsRegister(proj); err != nil {
 			return nil, nil, err
 		}
@@ -99,20 +99,12 @@ func (c *Compiler) cohortQuery(ctx context.Context, proj *policies.Project, spec
 	base := q.From[0]
 	baseDS := c.pol.Datasets[base.Dataset]
 	outer := &query.ColumnRef{Table: base.Alias, Dataset: base.Dataset, Column: baseDS.PersonKey, Type: personKeyType}
-	for i, k := range crit {
-		alias := fmt.Sprintf("c%d", i)
+	for i := first; i < len(crit); i++ {
+		alias := fmt.Sprintf("c%d", i-first)
 		for alias == base.Alias {
 			alias += "_"
 		}
-		x := &query.Exists{
-			Table: query.TableRef{Dataset: k.ds.Name, Alias: alias},
-			Inner: &query.ColumnRef{Table: alias, Dataset: k.ds.Name, Column: k.ds.PersonKey, Type: personKeyType},
-			Outer: outer, Not: k.not,
-		}
-		if k.cond != nil {
-			x.Where = query.Requalify(k.cond, k.ds.Name, alias)
-		}
-		where = append(where, x)
+		where = append(where, set.exists(i, alias, outer))
 	}
 	for i, name := range spec.Breakdown {
 		key, filter, note, err := breakdownKey(pop, base.Alias, name)
@@ -159,7 +151,7 @@ func (c *Compiler) checkCriterion(ctx context.Context, proj *policies.Project, c
 	if err != nil {
 		return criterion{}, err
 	}
-	return criterion{ds: d, cond: conjunction(append(conds, dc...))}, nil
+	return criterion{ds: d, cond: conjunction(append(conds, dc...)), where: conjunction(conds)}, nil
 }
 
 // conjunction is the AND of conds: nil for none, the condition itself for one.

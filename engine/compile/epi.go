@@ -369,30 +369,18 @@ func (c *Compiler) epiCohort(ctx context.Context, proj *policies.Project, cat *q
 	if cr == nil {
 		return nil, nil, nil
 	}
-	all := append(append([]Criterion{}, cr.Include...), cr.Exclude...)
-	if len(all) > maxCohortCriteria {
+	if len(cr.Include)+len(cr.Exclude) > maxCohortCriteria {
 		return nil, nil, refusal.New(refusal.CohortTooManyCriteria, fmt.Sprintf("a cohort may have at most %d criteria", maxCohortCriteria), "")
 	}
-	var conds []query.Expr
-	var datasets []string
-	for i, k := range all {
-		ck, err := c.checkCriterion(ctx, proj, cat, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		alias := fmt.Sprintf("c%d", i)
-		x := &query.Exists{
-			Table: query.TableRef{Dataset: ck.ds.Name, Alias: alias},
-			Inner: &query.ColumnRef{Table: alias, Dataset: ck.ds.Name, Column: ck.ds.PersonKey, Type: personKeyType},
-			Outer: outer, Not: i >= len(cr.Include),
-		}
-		if ck.cond != nil {
-			x.Where = query.Requalify(ck.cond, ck.ds.Name, alias)
-		}
-		conds = append(conds, x)
-		datasets = append(datasets, ck.ds.Name)
+	set, err := c.checkCriteria(ctx, proj, cat, cr.Include, cr.Exclude)
+	if err != nil {
+		return nil, nil, err
 	}
-	return conjunction(conds), datasets, nil
+	var conds []query.Expr
+	for i := range set.crit {
+		conds = append(conds, set.exists(i, fmt.Sprintf("c%d", i), outer))
+	}
+	return conjunction(conds), set.datasets(), nil
 }
 
 // epiDate parses a YYYY-MM-DD date of field.

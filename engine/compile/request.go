@@ -63,4 +63,38 @@ type Criterion struct {
 	// cohort_no_date_column when it names none).
 	From string `json:"from,omitempty"`
 	To   string `json:"to,omitempty"`
+
+	// Temporal conditions, all on the dataset's date_column (refused with
+	// cohort_no_date_column when it names none). The criterion's index
+	// date is the date of the person's first row for which Where, From/To
+	// and After/Before hold.
+	//
+	// After: that row is dated on or after the index date of include
+	// criterion After.Criterion (its position in include, from 0), and at
+	// most After.WithinDays days after it when given. Before: on or before
+	// it, at most Before.WithinDays days before it when given.
+	After  *RelativeTo `json:"after,omitempty"`
+	Before *RelativeTo `json:"before,omitempty"`
+	// NoneWithinDaysBefore (washout): the person has no row of the
+	// dataset for which Where holds (whatever its date) in the
+	// NoneWithinDaysBefore days before the index date, the index day
+	// itself excluded.
+	NoneWithinDaysBefore *int `json:"none_within_days_before,omitempty"`
+	// AgeAtIndex [min, max]: the age at the index date — its calendar
+	// year minus the persons register's birth year, the attained age of
+	// /v1/rates — is within [min, max] years, inclusive.
+	AgeAtIndex []int `json:"age_at_index,omitempty"`
+}
+
+// RelativeTo names the include criterion (its position in include, from
+// 0) whose index date a temporal criterion is relative to, and optionally
+// the most days between the two dates.
+type RelativeTo struct {
+	Criterion  int  `json:"criterion"`
+	WithinDays *int `json:"within_days,omitempty"`
+}
+
+// temporal reports whether the criterion has a temporal condition.
+func (c Criterion) temporal() bool {
+	return c.After != nil || c.Before != nil || c.NoneWithinDaysBefore != nil || c.AgeAtIndex != nil
 }

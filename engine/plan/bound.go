@@ -693,8 +693,10 @@ func (b *builder) plan() *Plan {
 		}
 	}
 	for _, x := range existsIn(q.Where) {
-		if !slices.Contains(p.Datasets, x.Table.Dataset) {
-			p.Datasets = append(p.Datasets, x.Table.Dataset)
+		for _, ds := range x.Datasets() {
+			if !slices.Contains(p.Datasets, ds) {
+				p.Datasets = append(p.Datasets, ds)
+			}
 		}
 	}
 	for i, k := range q.Keys {

@@ -55,13 +55,20 @@ func (b *builder) validateExists(x *query.Exists) error {
 	if od := b.tables[out.Table]; od == nil || od.Name != out.Dataset || out.Column != od.PersonKey {
 		return invalidf("EXISTS on %q: the outer column %s.%s is not the person key of a table in FROM", alias, out.Table, out.Column)
 	}
-	if x.Where == nil {
+	if x.Where != nil {
+		if err := b.validateIn(x.Where, map[string]*policies.Dataset{alias: ds}); err != nil {
+			return fmt.Errorf("EXISTS on %q: %w", alias, err)
+		}
+	}
+	if x.Temporal == nil {
 		return nil
 	}
-	if err := b.validateIn(x.Where, map[string]*policies.Dataset{alias: ds}); err != nil {
-		return fmt.Errorf("EXISTS on %q: %w", alias, err)
+	for t := range b.tables {
+		if strings.HasPrefix(t, alias+"_") {
+			return invalidf("EXISTS on %q: the enclosing query's alias %q would clash with its subqueries'", alias, t)
+		}
 	}
-	return nil
+	return b.validateTemporal(x, alias, ds, nil)
 }
 
 // existsIn returns the Exists conditions of a WHERE condition (as
@@ -105,6 +112,10 @@ func existsIn(e query.Expr) []*query.Exists {
 func renderExists(b *strings.Builder, x *query.Exists) {
 	if x == nil || x.Inner == nil || x.Outer == nil {
 		b.WriteString(unsupportedSQL)
+		return
+	}
+	if x.Temporal != nil {
+		renderTemporalExists(b, x)
 		return
 	}
 	b.WriteByte('(')

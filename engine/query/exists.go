@@ -34,6 +34,9 @@ type Exists struct {
 	Where Expr
 	// Not negates the condition: the person has no such row.
 	Not bool
+	// Temporal, when set, dates the rows and adds conditions on the
+	// person's index date (see Temporal); nil: any row where Where holds.
+	Temporal *Temporal
 }
 
 func (e *Exists) ExprType() Type { return TypeBool }

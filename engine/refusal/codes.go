@@ -263,3 +263,11 @@ var (
 	EpiNoPopulation  = register("epi_no_population", KindBadRequest, "rates, or survival strata from the persons register, without a persons register (with a birth year) the project may read")
 	EpiBadDateColumn = register("epi_bad_date_column", KindBadRequest, "an event or index column that is not a date column of its dataset")
 )
+
+// Temporal cohort criteria (engine/compile, issue 13 item 6): KindBadRequest.
+var (
+	CohortBadReference = register("cohort_bad_reference", KindBadRequest, "an after/before naming no other include criterion (out of range, the criterion itself, or on an exclude's index)")
+	CohortCycle        = register("cohort_cycle", KindBadRequest, "criteria whose after/before refer to each other in a cycle")
+	CohortBadDays      = register("cohort_bad_days", KindBadRequest, "a within_days or none_within_days_before that is negative, zero where a window needs a day, or over 36,525 days")
+	CohortBadAge       = register("cohort_bad_age", KindBadRequest, "an age_at_index that is not [min, max] whole years with 0 ≤ min ≤ max ≤ 150")
+)
