@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/statgate/statgate/engine"
 	"github.com/statgate/statgate/engine/epi"
+	"github.com/statgate/statgate/engine/result"
 )
 
 // The wire types of POST /v1/rates and POST /v1/survival (see types.go).
@@ -169,70 +171,67 @@ func fromSurvival(r *epi.SurvivalResult) *SurvivalResult {
 }
 
 func (h *Handler) rates(w http.ResponseWriter, r *http.Request) {
-	if !h.acceptJSON(w, r) {
-		return
-	}
-	if outputOptionsOf(r).dryRun {
-		h.writeError(w, r, dryRunNotSupported(r))
-		return
-	}
 	var body RatesBody
-	if err := decodeJSON(w, r, h.maxBody, &body); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	eps, err := epsilonOf(body.Epsilon)
-	if err == nil {
-		err = required([2]string{"project", body.Project}, [2]string{"event.dataset", body.Event.Dataset},
-			[2]string{"period.from", body.Period.From}, [2]string{"period.to", body.Period.To})
-	}
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	p, _ := principalFrom(r.Context())
-	res, err := h.eng.Rates(r.Context(), p, engine.RatesRequest{Project: body.Project, Event: body.Event.toEngine(),
-		Period: engine.Period{From: body.Period.From, To: body.Period.To}, Cohort: body.Cohort.toEngine(),
-		Strata: body.Strata, Standardise: body.Standardise, Per: body.Per, Epsilon: eps})
-	if err == nil && res == nil {
-		err = errors.New("api: engine returned neither a result nor an error")
-	}
-	if err != nil {
-		h.metrics.chargedFailed(engine.ChargedEpsilon(err))
-		h.engineError(w, r, err)
-		return
-	}
-	h.metrics.epsilon.Add(res.Meta.Epsilon)
-	h.writeEpi(w, r, res.Meta.QueryID, res.Meta.Epsilon, res.Meta.Delta, fromRates(res))
+	serveEpi(h, w, r, &body, func() (float64, error) {
+		eps, err := epsilonOf(body.Epsilon)
+		if err == nil {
+			err = required([2]string{"project", body.Project}, [2]string{"event.dataset", body.Event.Dataset},
+				[2]string{"period.from", body.Period.From}, [2]string{"period.to", body.Period.To})
+		}
+		return eps, err
+	}, func(ctx context.Context, p engine.Principal, eps float64, dryRun bool) (*epi.RatesResult, error) {
+		return h.eng.Rates(ctx, p, engine.RatesRequest{Project: body.Project, Event: body.Event.toEngine(),
+			Period: engine.Period{From: body.Period.From, To: body.Period.To}, Cohort: body.Cohort.toEngine(),
+			Strata: body.Strata, Standardise: body.Standardise, Per: body.Per, Epsilon: eps, DryRun: dryRun})
+	}, func(res *epi.RatesResult) any { return fromRates(res) })
 }
 
 func (h *Handler) survival(w http.ResponseWriter, r *http.Request) {
+	var body SurvivalBody
+	serveEpi(h, w, r, &body, func() (float64, error) {
+		eps, err := epsilonOf(body.Epsilon)
+		if err == nil {
+			err = required([2]string{"project", body.Project}, [2]string{"index.dataset", body.Index.Dataset},
+				[2]string{"event.dataset", body.Event.Dataset}, [2]string{"end", body.End})
+		}
+		return eps, err
+	}, func(ctx context.Context, p engine.Principal, eps float64, dryRun bool) (*epi.SurvivalResult, error) {
+		return h.eng.Survival(ctx, p, engine.SurvivalRequest{Project: body.Project, Index: body.Index.toEngine(),
+			Event: body.Event.toEngine(), End: body.End, Interval: body.Interval, Horizon: body.Horizon,
+			Strata: body.Strata, Cohort: body.Cohort.toEngine(), Epsilon: eps, DryRun: dryRun})
+	}, func(res *epi.SurvivalResult) any { return fromSurvival(res) })
+}
+
+// epiAnswer is a rates or survival answer.
+type epiAnswer interface {
+	comparable
+	ResultMeta() *result.Meta
+}
+
+// serveEpi is the one path of POST /v1/rates and /v1/survival: negotiate
+// JSON, decode the body into dst, check it (check returns the ε asked),
+// ask the engine (with ?dry_run=true, for the preview only), count what
+// was charged and write the wire form of the answer with the result
+// headers.
+func serveEpi[R epiAnswer](h *Handler, w http.ResponseWriter, r *http.Request, dst any,
+	check func() (float64, error), ask func(context.Context, engine.Principal, float64, bool) (R, error), wire func(R) any) {
 	if !h.acceptJSON(w, r) {
 		return
 	}
-	if outputOptionsOf(r).dryRun {
-		h.writeError(w, r, dryRunNotSupported(r))
-		return
-	}
-	var body SurvivalBody
-	if err := decodeJSON(w, r, h.maxBody, &body); err != nil {
+	if err := decodeJSON(w, r, h.maxBody, dst); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	eps, err := epsilonOf(body.Epsilon)
-	if err == nil {
-		err = required([2]string{"project", body.Project}, [2]string{"index.dataset", body.Index.Dataset},
-			[2]string{"event.dataset", body.Event.Dataset}, [2]string{"end", body.End})
-	}
+	eps, err := check()
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	dryRun := outputOptionsOf(r).dryRun
 	p, _ := principalFrom(r.Context())
-	res, err := h.eng.Survival(r.Context(), p, engine.SurvivalRequest{Project: body.Project, Index: body.Index.toEngine(),
-		Event: body.Event.toEngine(), End: body.End, Interval: body.Interval, Horizon: body.Horizon,
-		Strata: body.Strata, Cohort: body.Cohort.toEngine(), Epsilon: eps})
-	if err == nil && res == nil {
+	res, err := ask(r.Context(), p, eps, dryRun)
+	var none R
+	if err == nil && res == none {
 		err = errors.New("api: engine returned neither a result nor an error")
 	}
 	if err != nil {
@@ -240,25 +239,19 @@ func (h *Handler) survival(w http.ResponseWriter, r *http.Request) {
 		h.engineError(w, r, err)
 		return
 	}
-	h.metrics.epsilon.Add(res.Meta.Epsilon)
-	h.writeEpi(w, r, res.Meta.QueryID, res.Meta.Epsilon, res.Meta.Delta, fromSurvival(res))
-}
-
-// writeEpi writes a rates or survival answer with the headers of a result.
-func (h *Handler) writeEpi(w http.ResponseWriter, r *http.Request, queryID string, eps, delta float64, body any) {
+	m := res.ResultMeta()
+	if !dryRun && m.Epsilon > 0 {
+		h.metrics.epsilon.Add(m.Epsilon)
+	}
 	hd := w.Header()
-	hd.Set("Statgate-Query-Id", queryID)
-	hd.Set("Statgate-Epsilon", strconv.FormatFloat(eps, 'g', -1, 64))
-	hd.Set("Statgate-Delta", strconv.FormatFloat(delta, 'g', -1, 64))
-	h.writeJSON(w, r, http.StatusOK, body)
-}
-
-// dryRunNotSupported refuses ?dry_run=true on the epidemiology endpoints,
-// before anything is read or debited: their cost is not yet estimated
-// apart from running them, and a preview that silently ran and paid would
-// be worse than none.
-func dryRunNotSupported(r *http.Request) *httpError {
-	return errorf(codeDryRunNotSupported,
-		"leave out dry_run: the request costs the epsilon it asks for (or the policy's default) on each dataset it reads",
-		"%s does not support dry_run=true yet; nothing was run or charged", r.URL.Path)
+	hd.Set("Statgate-Query-Id", m.QueryID)
+	hd.Set("Statgate-Epsilon", strconv.FormatFloat(m.Epsilon, 'g', -1, 64))
+	hd.Set("Statgate-Delta", strconv.FormatFloat(m.Delta, 'g', -1, 64))
+	if dryRun {
+		hd.Set("Statgate-Dry-Run", "true")
+	}
+	if m.Cached {
+		hd.Set("Statgate-Cached", "true")
+	}
+	h.writeJSON(w, r, http.StatusOK, wire(res))
 }

@@ -79,7 +79,6 @@ var (
 	codeMissingField         = newProblemCode("missing_field", http.StatusBadRequest)
 	codeInvalidEpsilon       = newProblemCode("invalid_epsilon", http.StatusBadRequest)
 	codeInvalidParameter     = newProblemCode("invalid_parameter", http.StatusBadRequest)
-	codeDryRunNotSupported   = newProblemCode("dry_run_not_supported", http.StatusBadRequest)
 	codeTooManyRequests      = newProblemCode("too_many_requests", http.StatusTooManyRequests)
 	codeShuttingDown         = newProblemCode("shutting_down", http.StatusServiceUnavailable)
 	codeNotReady             = newProblemCode("not_ready", http.StatusServiceUnavailable)

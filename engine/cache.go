@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/statgate/statgate/engine/result"
 )
@@ -64,6 +65,11 @@ func canon(b *strings.Builder, v reflect.Value) {
 		canon(b, v.Elem())
 	case reflect.Struct:
 		t := v.Type()
+		if t == reflect.TypeFor[time.Time]() {
+			// Its fields are unexported: write the instant itself.
+			b.WriteString("time.Time{" + v.Interface().(time.Time).UTC().Format(time.RFC3339Nano) + "}")
+			return
+		}
 		b.WriteString(t.String() + "{")
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -132,17 +138,9 @@ func canonFloat(f float64) string {
 }
 
 // cached returns the stored release of pr's question in its project,
-// marked as a free repeat, or nil when there is none. A cache that cannot
-// be read is not an error: the question is answered (and paid) anew.
+// marked as a free repeat, or nil when there is none.
 func (e *Engine) cached(ctx context.Context, pr *prepared, queryID string) *result.Result {
-	if e.opts.NoRepeats {
-		return nil
-	}
-	body, from, ok, err := e.cache.Get(ctx, pr.compiled.Project.ID, pr.cacheKey)
-	if err != nil {
-		slog.WarnContext(ctx, "result cache: read failed; answering anew", "err", err)
-		return nil
-	}
+	body, from, ok := e.lookupAnswer(ctx, pr.compiled.Project.ID, pr.cacheKey)
 	if !ok {
 		return nil
 	}
@@ -151,26 +149,54 @@ func (e *Engine) cached(ctx context.Context, pr *prepared, queryID string) *resu
 		slog.WarnContext(ctx, "result cache: stored answer unreadable; answering anew", "query_id", from, "err", err)
 		return nil
 	}
-	paid := res.Meta.Epsilon
-	res.Meta.Cached, res.Meta.CachedFrom = true, from
-	res.Meta.QueryID = queryID
-	res.Meta.Epsilon, res.Meta.Delta, res.Meta.Rho, res.Meta.ZDelta = 0, 0, 0, 0
-	res.Meta.Notes = append(res.Meta.Notes, fmt.Sprintf(
-		"a repeat of the question released as %s (which paid ε %g): the same answer again, at no cost", from, paid))
+	markRepeat(&res.Meta, from, queryID)
 	return &res
 }
 
-// store keeps a released answer for free repeats; a failure only means
-// the next identical question pays again.
+// lookupAnswer returns the stored answer under key in project and the
+// query id it was released as. A cache that cannot be read is not an
+// error: the question is answered (and paid) anew.
+func (e *Engine) lookupAnswer(ctx context.Context, project, key string) (body []byte, from string, ok bool) {
+	if e.opts.NoRepeats {
+		return nil, "", false
+	}
+	body, from, ok, err := e.cache.Get(ctx, project, key)
+	if err != nil {
+		slog.WarnContext(ctx, "result cache: read failed; answering anew", "err", err)
+		return nil, "", false
+	}
+	return body, from, ok
+}
+
+// markRepeat marks the metadata of a stored answer returned again as a
+// free repeat under queryID: nothing paid, and a note saying which
+// release it repeats.
+func markRepeat(m *result.Meta, from, queryID string) {
+	paid := m.Epsilon
+	m.Cached, m.CachedFrom = true, from
+	m.QueryID = queryID
+	m.Epsilon, m.Delta, m.Rho, m.ZDelta = 0, 0, 0, 0
+	m.Notes = append(m.Notes, fmt.Sprintf(
+		"a repeat of the question released as %s (which paid ε %g): the same answer again, at no cost", from, paid))
+}
+
+// store keeps a released answer for free repeats.
 func (e *Engine) store(ctx context.Context, pr *prepared, res *result.Result) {
+	e.storeAnswer(ctx, pr.compiled.Project.ID, pr.cacheKey, res.Meta.QueryID, res)
+}
+
+// storeAnswer keeps answer, released as queryID, under key in project for
+// free repeats; a failure only means the next identical question pays
+// again.
+func (e *Engine) storeAnswer(ctx context.Context, project, key, queryID string, answer any) {
 	if e.opts.NoRepeats {
 		return
 	}
-	body, err := json.Marshal(res)
+	body, err := json.Marshal(answer)
 	if err == nil {
-		err = e.cache.Put(ctx, pr.compiled.Project.ID, pr.cacheKey, res.Meta.QueryID, body)
+		err = e.cache.Put(ctx, project, key, queryID, body)
 	}
 	if err != nil {
-		slog.WarnContext(ctx, "result cache: store failed", "query_id", res.Meta.QueryID, "err", err)
+		slog.WarnContext(ctx, "result cache: store failed", "query_id", queryID, "err", err)
 	}
 }

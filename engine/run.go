@@ -333,17 +333,27 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	pr.x.stamp(&res.Meta, pr.plan.Datasets)
 	res.Meta.Notes = append(res.Meta.Notes, pr.compiled.Notes...)
 	res.Meta.Notes = append(res.Meta.Notes, "dry run: nothing was read from the registries and nothing was debited")
-	spend := budget.Spend{Project: project, Principal: pr.principal, Datasets: pr.plan.Datasets, Cost: cost}
+	if err := e.previewBudget(ctx, project, pr.principal, pr.plan.Datasets, cost, d, &res.Meta); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// previewBudget completes a dry run's d with the cost to every budget of
+// datasets, whether they can pay it now, and each budget after it (a note
+// in m says when they cannot). It reads the ledger and writes nothing.
+func (e *Engine) previewBudget(ctx context.Context, project, principal string, datasets []string, cost budget.Cost, d *result.DryRun, m *result.Meta) error {
+	spend := budget.Spend{Project: project, Principal: principal, Datasets: datasets, Cost: cost}
 	switch err := e.book.Check(ctx, e.ledger, spend); {
 	case err == nil || d.Cached:
 		d.Fits = true
 	case refusal.CodeOf(err) == refusal.BudgetExhausted:
-		res.Meta.Notes = append(res.Meta.Notes, "the budget cannot pay this now: "+err.Error())
+		m.Notes = append(m.Notes, "the budget cannot pay this now: "+err.Error())
 	default:
 		if _, ok := refusal.As(err); ok {
-			return nil, err
+			return err
 		}
-		return nil, fmt.Errorf("engine.Query: dry run: %w", state.Unavailable(err))
+		return fmt.Errorf("engine: dry run: %w", state.Unavailable(err))
 	}
 	for _, ds := range spend.Datasets {
 		d.Cost = append(d.Cost, result.DryRunCost{Dataset: ds, Epsilon: cost.Epsilon(), Delta: cost.Delta(), Rho: cost.Rho()})
@@ -351,10 +361,10 @@ func (e *Engine) dryRun(ctx context.Context, pr *prepared) (*result.Result, erro
 	for _, a := range e.book.Capped(spend) {
 		bal, _, err := e.book.AccountBalance(ctx, e.ledger, a, cost)
 		if err != nil {
-			return nil, fmt.Errorf("engine.Query: dry run: %w", err)
+			return fmt.Errorf("engine: dry run: %w", err)
 		}
 		d.BudgetAfter = append(d.BudgetAfter, result.DryRunAfter{Scope: string(a.Scope), Dataset: a.Dataset, Principal: a.Principal,
 			RemainingEpsilon: bal.RemainingEpsilon, RemainingDelta: bal.RemainingDelta, RemainingRho: bal.RemainingRho})
 	}
-	return res, nil
+	return nil
 }

@@ -55,6 +55,9 @@ type RatesRequest struct {
 	// Per is the rate's unit in person-years; 0: 100,000.
 	Per     float64
 	Epsilon float64
+	// DryRun asks for the cost and expected accuracy only (as
+	// Request.DryRun); Compile ignores it.
+	DryRun bool
 }
 
 // SurvivalRequest asks for Kaplan–Meier survival after an index event
@@ -74,6 +77,9 @@ type SurvivalRequest struct {
 	Strata  []string
 	Cohort  *Criteria
 	Epsilon float64
+	// DryRun asks for the cost and expected accuracy only (as
+	// Request.DryRun); Compile ignores it.
+	DryRun bool
 }
 
 // CompiledRates is a rates request compiled.

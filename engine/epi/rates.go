@@ -283,16 +283,26 @@ func (r *RatesRelease) Apply(ctx context.Context, rr array.RecordReader) (*Rates
 	if q(p).Standardise {
 		res.Standardised = r.standardise(cells, noisy)
 	}
-	res.Meta.Split = []result.Spend{
+	sc := res.Meta.SuppressedCells
+	res.Meta = r.meta()
+	res.Meta.SuppressedCells = sc
+	return res, nil
+}
+
+// meta is the data-independent metadata of the release's answers.
+func (r *RatesRelease) meta() result.Meta {
+	p := r.p
+	var m result.Meta
+	m.Split = []result.Spend{
 		{Purpose: PurposeEvents, Epsilon: r.events.eps, Delta: r.events.delta},
 		{Purpose: PurposePersonYears, Epsilon: r.time.eps, Delta: r.time.delta},
 	}
-	res.Meta.Mechanism, res.Meta.Groups = r.events.name, "public_domain"
-	res.Meta.Bounding = result.Bounding{MaxGroupsPerPerson: 1, MaxRowsPerPersonPerGroup: 1, L0Step: "one_group_per_person",
+	m.Mechanism, m.Groups = r.events.name, "public_domain"
+	m.Bounding = result.Bounding{MaxGroupsPerPerson: 1, MaxRowsPerPersonPerGroup: 1, L0Step: "one_group_per_person",
 		Bounds: map[string][2]float64{PurposePersonYears: {0, p.periodYears}}}
-	res.Meta.MinCellCount, res.Meta.RoundTo = r.o.MinCellCount, r.o.RoundTo
-	res.Meta.SuppressBelow = thrCell(1)
-	res.Meta.Notes = []string{
+	m.MinCellCount, m.RoundTo = r.o.MinCellCount, r.o.RoundTo
+	m.SuppressBelow = threshold(r.o.MinCellCount, r.events.sd)
+	m.Notes = []string{
 		fmt.Sprintf("the event is each person's first qualifying row; persons whose first event precedes the start of their time at risk are prevalent and not followed; time at risk runs from %s (or 1 July of the birth year, if later) to the first event, death or %s, split by calendar year and attained age (year − birth year)",
 			q(p).From.Format("2006-01-02"), q(p).To.Format("2006-01-02")),
 		fmt.Sprintf("every cell of the grid (strata × %s) gets noise: events (a person has at most one) with standard deviation %.3g, person-years (at most %.2f per person) with %.3g; rows sum their cells",
@@ -300,10 +310,10 @@ func (r *RatesRelease) Apply(ctx context.Context, rr array.RecordReader) (*Rates
 		"ci95 of a rate combines the Poisson variation of the events with the noise in events and person-years (each at level √0.95, ratio of the bounds); events are withheld below the release threshold, and so is the rate",
 	}
 	if q(p).Standardise {
-		res.Meta.Notes = append(res.Meta.Notes,
+		m.Notes = append(m.Notes,
 			"standardised: direct standardisation with the 2013 European Standard Population (Eurostat 2013) over 5-year attained-age groups 0-4 … 90-94, 95+; an age group whose noisy person-years are within 10 standard deviations of 0 is pooled with the next younger groups (the pool's rate for each); ci95 is normal with the Poisson and noise variances")
 	}
-	return res, nil
+	return m
 }
 
 // q is the plan's query.

@@ -287,7 +287,21 @@ func (r *SurvivalRelease) Apply(ctx context.Context, rr array.RecordReader) (*Su
 		}
 		res.Strata = append(res.Strata, r.curve(keyOf(q.Strata, s), noisy, sd))
 	}
-	res.Meta = result.Meta{
+	res.Meta = r.meta()
+	for _, s := range res.Strata {
+		for _, p := range s.Points {
+			if p.AtRisk == nil {
+				res.Meta.SuppressedCells++
+			}
+		}
+	}
+	return res, nil
+}
+
+// meta is the data-independent metadata of the release's answers.
+func (r *SurvivalRelease) meta() result.Meta {
+	q, h, sd := r.p.q, r.p.q.Horizon, r.mech.sd
+	return result.Meta{
 		Split:     []result.Spend{{Purpose: PurposeSurvivalCells, Epsilon: r.mech.eps, Delta: r.mech.delta}},
 		Mechanism: r.mech.name, Groups: "public_domain",
 		Bounding:     result.Bounding{MaxGroupsPerPerson: 1, MaxRowsPerPersonPerGroup: 1, L0Step: "one_group_per_person"},
@@ -300,14 +314,6 @@ func (r *SurvivalRelease) Apply(ctx context.Context, rr array.RecordReader) (*Su
 			"at_risk is the noisy number still followed at each time, rounded; it is withheld below the release threshold",
 		},
 	}
-	for _, s := range res.Strata {
-		for _, p := range s.Points {
-			if p.AtRisk == nil {
-				res.Meta.SuppressedCells++
-			}
-		}
-	}
-	return res, nil
 }
 
 // keyOf is the key object of one stratum combination.
