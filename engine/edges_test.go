@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,5 +100,38 @@ func TestNoiseBeyondThePlausibleRangeWarns(t *testing.T) {
 	}
 	if len(res.Meta.Warnings) != 0 {
 		t.Errorf("ε 0.5: warnings = %q, want none", res.Meta.Warnings)
+	}
+}
+
+// TestUnreadWithQueryIsNotRunOrPaid: a WITH query the outer query never
+// reads is dropped from the model (query.Check keeps only the derived
+// tables FROM names), so it is neither in the plan's SQL nor in the
+// datasets debited (the review's over-charge: its dataset was debited).
+func TestUnreadWithQueryIsNotRunOrPaid(t *testing.T) {
+	e := openEngine(t, nil)
+	ctx := context.Background()
+	const unread = "WITH heavy AS (SELECT pid, count(*) AS n FROM lmr GROUP BY pid) SELECT sex, count(*) AS n FROM population GROUP BY 1"
+	pr, err := e.prepare(ctx, e.current(), ingrid, Request{Project: "diabetes-2026", SQL: unread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.compiled.Query.Derived) != 0 || strings.Contains(pr.plan.SQL, `"lmr"`) || !slices.Equal(pr.plan.Datasets, []string{"population"}) {
+		t.Errorf("derived %v, datasets %v, plan reads lmr: %v", pr.compiled.Query.Derived, pr.plan.Datasets, strings.Contains(pr.plan.SQL, `"lmr"`))
+	}
+	res, err := e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: unread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Meta.Datasets, []string{"population"}) || spent(t, e, "diabetes-2026", "lmr") != 0 || spent(t, e, "diabetes-2026", "population") == 0 {
+		t.Errorf("datasets %v, lmr spent %g", res.Meta.Datasets, spent(t, e, "diabetes-2026", "lmr"))
+	}
+	// Read, the same WITH query is planned and paid for.
+	const read = "WITH heavy AS (SELECT pid, count(*) AS n FROM lmr GROUP BY pid) SELECT p.sex, count(*) AS n FROM population p JOIN heavy h ON h.pid = p.pid GROUP BY 1"
+	res, err = e.Query(ctx, ingrid, Request{Project: "diabetes-2026", SQL: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Meta.Datasets, "lmr") || spent(t, e, "diabetes-2026", "lmr") == 0 {
+		t.Errorf("a WITH query that is read: datasets %v, lmr spent %g", res.Meta.Datasets, spent(t, e, "diabetes-2026", "lmr"))
 	}
 }

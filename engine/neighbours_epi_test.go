@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"math"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/engine/epi"
 	"github.com/statgate/statgate/engine/result"
-	"github.com/statgate/statgate/policies"
 )
 
 // The neighbouring-datasets property for rates and survival: on the base
@@ -63,18 +66,7 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads two extracts")
 	}
-	base, neighbour := neighbourExtracts(t)
-	open := func(dir string) *Engine {
-		pol, err := policies.Load(policyPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, pr := range pol.Projects {
-			pr.Budget = policies.Budget{Epsilon: 1e12, Delta: 0.5}
-		}
-		return newEngine(t, &Options{Policy: pol, DataDir: dir, Threads: 2})
-	}
-	a, b := open(base), open(neighbour)
+	a, b := neighbourEngines(t)
 	ctx := context.Background()
 	statuses := map[string]int{}
 	rare := &Criteria{Include: []Criterion{{Dataset: "population", Where: "birth_year = 1915 AND sex = 'M' AND municipality = '5524'"}}}
@@ -173,4 +165,114 @@ func TestNeighbouringDatasetsEpi(t *testing.T) {
 	if statuses["released"] < 6 {
 		t.Errorf("only %d requests released: the test tests little", statuses["released"])
 	}
+}
+
+// TestTemporalCohortsChangeOnePersonsCells: the protection of rates and
+// survival (and engine/epi's empirical-ε tests, which run on cells) rests
+// on each person changing the exact cell histogram by at most one event
+// and the period's person-years (rates) or one count (survival). With
+// temporal cohort criteria the neighbour — who meets them — must still
+// change the executed plan's cells by no more than that, and must change
+// them (or the test tells nothing).
+func TestTemporalCohortsChangeOnePersonsCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads two extracts")
+	}
+	a, b := neighbourEngines(t)
+	ctx := context.Background()
+	rareTemporal := &Criteria{Include: []Criterion{
+		{Dataset: "npr", Where: "icd10 = '" + rareCode + "'", NoneWithinDaysBefore: ptr(365), AgeAtIndex: []int{90, 150}},
+		{Dataset: "lmr", Where: "atc LIKE 'A10B%'", After: &RelativeTo{Criterion: 0, WithinDays: ptr(400)}},
+		{Dataset: "npr", Where: "icd10 LIKE 'I10%'", Before: &RelativeTo{Criterion: 1}},
+	}}
+	// cells runs sql on e's extracts: the measure columns by the text of
+	// every other column.
+	cells := func(e *Engine, sql string, measures ...string) map[string][]float64 {
+		rr, err := e.current().db.QueryArrow(ctx, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rr.Release()
+		out := map[string][]float64{}
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			for i := range int(rec.NumRows()) {
+				var key []string
+				vals := make([]float64, len(measures))
+				for c := range int(rec.NumCols()) {
+					name, col := rec.ColumnName(c), rec.Column(c)
+					if m := slices.Index(measures, name); m >= 0 {
+						v, err := strconv.ParseFloat(col.ValueStr(i), 64)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						vals[m] = v
+						continue
+					}
+					key = append(key, col.ValueStr(i))
+				}
+				k := strings.Join(key, "|")
+				for m := range vals {
+					vals[m] += lookup(out[k], m)
+				}
+				out[k] = vals
+			}
+		}
+		if err := rr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	l1 := func(x, y map[string][]float64, m int) float64 {
+		var d float64
+		for k := range x {
+			d += math.Abs(lookup(x[k], m) - lookup(y[k], m))
+		}
+		for k := range y {
+			if _, ok := x[k]; !ok {
+				d += math.Abs(lookup(y[k], m))
+			}
+		}
+		return d
+	}
+	rates := RatesRequest{Project: "diabetes-2026", Event: EventSpec{Dataset: "npr", Where: "icd10 LIKE 'K80%'"},
+		Period: Period{From: "2011-01-01", To: "2024-12-31"}, Strata: []string{"sex", "age_band", "year"}, Cohort: rareTemporal}
+	c, err := a.compiler.Rates(ctx, ingrid.Name, rates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := epi.PlanRates(c.Query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := cells(a, rp.SQL, "days", "events"), cells(b, rp.SQL, "days", "events")
+	if d := l1(ra, rb, 1); d != 1 {
+		t.Errorf("rates: the neighbour changes the events by %g in all, want 1 (their one K80 event)", d)
+	}
+	if d := l1(ra, rb, 0); d <= 0 || d > 5114 {
+		t.Errorf("rates: the neighbour changes the person-days by %g in all, want some and at most the period's 5,114", d)
+	}
+	surv := SurvivalRequest{Project: "cancer-survival", Index: EventSpec{Dataset: "cancer"}, Event: EventSpec{Dataset: "death_causes"},
+		End: "2024-12-31", Strata: []string{"stage"},
+		Cohort: &Criteria{Include: []Criterion{{Dataset: "cancer", Where: "icd10 LIKE 'C%'", AgeAtIndex: []int{100, 110}, NoneWithinDaysBefore: ptr(3650)}},
+			Exclude: []Criterion{{Dataset: "death_causes", After: &RelativeTo{Criterion: 0, WithinDays: ptr(30)}}}}}
+	sc, err := a.compiler.Survival(ctx, ingrid.Name, surv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := epi.PlanSurvival(sc.Query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := l1(cells(a, sp.SQL, "n"), cells(b, sp.SQL, "n"), 0); d != 1 {
+		t.Errorf("survival: the neighbour changes the cells by %g in all, want 1", d)
+	}
+}
+
+// lookup is v[i], or 0 when v is shorter.
+func lookup(v []float64, i int) float64 {
+	if i < len(v) {
+		return v[i]
+	}
+	return 0
 }

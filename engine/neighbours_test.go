@@ -235,24 +235,30 @@ func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 	return o
 }
 
-func TestNeighbouringDatasets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads two extracts")
-	}
-	base, neighbour := neighbourExtracts(t)
+// neighbourEngines opens engines on the base and the neighbour extracts
+// (neighbourExtracts) with budgets no generated corpus can exhaust: an
+// exhausted budget would make both sides refuse alike and test nothing.
+func neighbourEngines(t *testing.T) (base, neighbour *Engine) {
+	t.Helper()
+	baseDir, neighbourDir := neighbourExtracts(t)
 	open := func(dir string) *Engine {
 		pol, err := policies.Load(policyPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Budgets no generated corpus can exhaust: an exhausted budget
-		// would make both sides refuse alike and test nothing.
 		for _, pr := range pol.Projects {
 			pr.Budget = policies.Budget{Epsilon: 1e12, Delta: 0.5}
 		}
 		return newEngine(t, &Options{Policy: pol, DataDir: dir, Threads: 2})
 	}
-	a, b := open(base), open(neighbour)
+	return open(baseDir), open(neighbourDir)
+}
+
+func TestNeighbouringDatasets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads two extracts")
+	}
+	a, b := neighbourEngines(t)
 	qs := neighbourQueries(t)
 	if len(qs) < 2500 {
 		t.Fatalf("the corpus has %d queries, want at least 2,500", len(qs))

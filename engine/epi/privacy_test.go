@@ -170,9 +170,10 @@ func TestRatesEmpiricalEpsilon(t *testing.T) {
 		return out
 	}
 	got := empiricalEpsilon(sample(1, base), sample(1, neighbour), 400)
-	t.Logf("ε̂ of the events = %.3f (ε 1, of which %.1f to events)", got, EventsShare)
+	share := EventsShare(3653 / daysPerYear)
+	t.Logf("ε̂ of the events = %.3f (ε 1, of which %.2f to events)", got, share)
 	if got > 1.1 || got < 0.6 {
-		t.Errorf("ε̂ = %.3f, want about %.1f and at most 1.1", got, EventsShare)
+		t.Errorf("ε̂ = %.3f, want about %.2f and at most 1.1", got, share)
 	}
 	if got := empiricalEpsilon(sample(2.5, base), sample(2.5, neighbour), 400); got <= 1.1 {
 		t.Errorf("ε̂ = %.3f for a release at ε 2.5: the estimate cannot tell", got)

@@ -28,9 +28,20 @@ const (
 const daysPerYear = 365.25
 
 // EventsShare is the part of a rates question's ε that goes to the event
-// counts; the rest goes to person-time, whose cells are large, so its
-// noise matters far less to a rate.
-const EventsShare = 0.75
+// counts when one person can have at most periodYears of person-time; the
+// rest goes to person-time. It minimises the noise variance of a rate
+// e/t, σ²(e)/e² + σ²(t)/t² with σ(e) ∝ 1/ε_e and σ(t) ∝ periodYears/ε_t,
+// at the public incidence PlausibleIncidence (e = r·t):
+// ε_e/ε_t = (1/(periodYears·r))^(2/3). Rarer events only make person-time
+// matter less. It depends on nothing in the data.
+func EventsShare(periodYears float64) float64 {
+	return 1 / (1 + math.Pow(periodYears*PlausibleIncidence, 2.0/3))
+}
+
+// PlausibleIncidence is the highest incidence per person-year EventsShare
+// plans for (1 %: more than the incidence of type 2 diabetes, cancer or
+// myocardial infarction in any age group but the oldest).
+const PlausibleIncidence = 0.01
 
 // RatesQuery is a checked incidence question. Each person of the persons
 // register (meeting Cohort) is at risk from From, or 1 July of the birth
@@ -182,7 +193,7 @@ func (p *RatesPlan) Prepare(o *Options) (*RatesRelease, error) {
 	if o == nil || o.Epsilon <= 0 {
 		return nil, errors.New("epi: an epsilon is required")
 	}
-	ee := o.Epsilon * EventsShare
+	ee := o.Epsilon * EventsShare(p.periodYears)
 	ev, err := newMechanism(o, ee, 1)
 	if err != nil {
 		return nil, err
@@ -256,7 +267,10 @@ func (r *RatesRelease) Apply(ctx context.Context, rr array.RecordReader) (*Rates
 		if err != nil {
 			return nil, err
 		}
-		noisy[i] = noisyCell{math.Max(e, 0), math.Max(t, 0)}
+		// Unclamped: sums of cells stay unbiased (a cell of no events
+		// clamped at 0 would add half its noise's scale to every sum);
+		// what is released is clamped at 0.
+		noisy[i] = noisyCell{e, t}
 	}
 	res := &RatesResult{Rows: []RateRow{}}
 	// Rows: the user's strata; cells are summed over the dimensions the
@@ -266,6 +280,7 @@ func (r *RatesRelease) Apply(ctx context.Context, rr array.RecordReader) (*Rates
 	thrCell := func(n int) float64 { return threshold(r.o.MinCellCount, r.events.sd*math.Sqrt(float64(n))) }
 	for _, k := range order {
 		agg := rows[k]
+		agg.events, agg.years = math.Max(agg.events, 0), math.Max(agg.years, 0)
 		row := RateRow{Key: r.key(agg.values, false)}
 		n := float64(agg.n)
 		sdE, sdT := r.events.sd*math.Sqrt(n), r.time.sd*math.Sqrt(n)
@@ -474,28 +489,56 @@ func (r *RatesRelease) standardise(cells [][]string, noisy []noisyCell) []Standa
 		// person-years are within poolYears standard deviations of 0 is pooled
 		// with the next younger ones until the pool's are not, and every
 		// group of a pool takes the pool's rate: a ratio of noisy sparse
-		// counts would be biased upwards and dominate the variance.
+		// counts would be biased upwards and dominate the variance. The
+		// pool's rate weighs its groups by the inverse of their variance
+		// (a group of little person-time carries as much noise in its
+		// events as a large one, and little information): the weight of
+		// group g is t_g / (σ²(e_g) + r·t_g), at the pool's plain rate r.
 		var pool []int
+		var members []*rowAgg
 		var pe, pt, pn float64
 		flush := func(force bool) {
-			sdT, sdE := r.time.sd*math.Sqrt(pn), r.events.sd*math.Sqrt(pn)
+			sdT := r.time.sd * math.Sqrt(pn)
 			if len(pool) == 0 || (!force && pt <= poolYears*sdT) || pt <= 0 {
 				return
 			}
-			rate := pe / pt
+			// The pool's noisy sums are unbiased; its rate is clamped at 0.
+			plain := math.Max(pe, 0) / pt
+			var num, den float64
+			aw := make([]float64, len(members))
+			for i, m := range members {
+				n := float64(m.n)
+				aw[i] = math.Max(m.years, 0) / (n*r.events.sd*r.events.sd + plain*math.Max(m.years, 0))
+				num += aw[i] * m.events
+				den += aw[i] * m.years
+			}
+			rate := plain
+			if den > 0 {
+				rate = math.Max(num, 0) / den
+			}
 			var w float64
 			for _, g := range pool {
 				w += weights[esp2013[g].Label] / total
 			}
 			dsr += w * rate
-			noiseVar := (sdE*sdE + rate*rate*sdT*sdT) / (pt * pt)
-			v += w * w * (math.Max(pe, 0)/(pt*pt) + noiseVar)
-			vNoise += w * w * noiseVar
-			pool, pe, pt, pn = nil, 0, 0, 0
+			// Var(Σ a·e / Σ a·t): Poisson and noise in each group's events
+			// and person-years.
+			var vp, vn float64
+			for i, m := range members {
+				n := float64(m.n)
+				vn += aw[i] * aw[i] * n * (r.events.sd*r.events.sd + rate*rate*r.time.sd*r.time.sd)
+				vp += aw[i] * aw[i] * rate * math.Max(m.years, 0)
+			}
+			if den > 0 {
+				v += w * w * (vp + vn) / (den * den)
+				vNoise += w * w * vn / (den * den)
+			}
+			pool, members, pe, pt, pn = nil, nil, 0, 0, 0
 		}
 		for g := len(esp2013) - 1; g >= 0; g-- {
 			if a := groups[cellKey(append(append([]string{}, row.values...), esp2013[g].Label))]; a != nil {
 				pe, pt, pn = pe+a.events, pt+a.years, pn+float64(a.n)
+				members = append(members, a)
 			}
 			pool = append(pool, g)
 			flush(false)
@@ -507,7 +550,7 @@ func (r *RatesRelease) standardise(cells [][]string, noisy []noisyCell) []Standa
 			for _, g := range pool {
 				w += weights[esp2013[g].Label] / total
 			}
-			dsr += w * row.events / row.years
+			dsr += w * math.Max(row.events, 0) / row.years
 		}
 		se := math.Sqrt(v) * p.q.Per
 		val := dsr * p.q.Per
