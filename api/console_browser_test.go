@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,8 +284,11 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("a repeated template run: %q, ε spent %q", got, text(t, "#spent-epsilon"))
 		}
 		after := remaining(t, "lmr")
-		if before != "10" || after != "9.5" {
-			t.Errorf("lmr budget shown %q before and %q after a free preview, one run and its free repeat, want 10 then 9.5", before, after)
+		// The template costs ε 0.5; the stated spend is the smaller of
+		// basic composition's 0.5 and the zCDP bound of its noise (less
+		// when its parts are Gaussian).
+		if left, err := strconv.ParseFloat(after, 64); before != "10" || err != nil || left < 9.5 || left >= 10 {
+			t.Errorf("lmr budget shown %q before and %q after a free preview, one run and its free repeat, want 10 then between 9.5 and 10", before, after)
 		}
 		// The ledger's history lists the run: who, what kind, what it cost.
 		row := "#history-table tr[data-query='" + queryID + "']"

@@ -125,7 +125,7 @@ func fromDryRun(d *result.DryRun) *DryRun {
 			return DryRunCost{Dataset: c.Dataset, Epsilon: c.Epsilon, Delta: c.Delta, Rho: c.Rho}
 		}),
 		Measures: convert(d.Measures, func(e result.Expected) Expected {
-			return Expected{Measure: e.Measure, Aggregate: e.Aggregate, StdDev: clonePtr(e.StdDev), HalfWidth95: clonePtr(e.HalfWidth95), Note: e.Note}
+			return Expected{Measure: e.Measure, Aggregate: e.Aggregate, Mechanism: e.Mechanism, StdDev: clonePtr(e.StdDev), HalfWidth95: clonePtr(e.HalfWidth95), Note: e.Note}
 		}),
 		ReleaseThreshold:   d.ReleaseThreshold,
 		SmallestReleasable: d.SmallestReleasable,
@@ -139,7 +139,7 @@ func fromDryRun(d *result.DryRun) *DryRun {
 }
 
 func fromSpend(s result.Spend) Spend {
-	return Spend{Purpose: s.Purpose, Epsilon: s.Epsilon, Delta: s.Delta}
+	return Spend{Purpose: s.Purpose, Epsilon: s.Epsilon, Delta: s.Delta, Mechanism: s.Mechanism, TreeMechanism: s.TreeMechanism}
 }
 
 func fromBounding(b result.Bounding) Bounding {

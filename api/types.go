@@ -160,7 +160,8 @@ type Meta struct {
 	ZDelta float64 `json:"zcdp_delta,omitempty"`
 	// Split says how Epsilon and Delta were divided.
 	Split []Spend `json:"split"`
-	// Mechanism is "laplace" or "gaussian".
+	// Mechanism is "laplace", "gaussian", or "mixed" when the parts
+	// (Split) add different noises.
 	Mechanism string `json:"mechanism"`
 	// Groups says how output groups were chosen: "public_domain",
 	// "partition_selection" or "single_group".
@@ -201,6 +202,10 @@ type Spend struct {
 	Purpose string  `json:"purpose"`
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
+	// Mechanism is the noise this part adds ("laplace" or "gaussian";
+	// absent for partition selection); TreeMechanism a quantile tree's.
+	Mechanism     string `json:"mechanism,omitempty"`
+	TreeMechanism string `json:"tree_mechanism,omitempty"`
 }
 
 // Bounding reports the contribution bounds a result was computed under.
@@ -618,6 +623,8 @@ type DryRunAfter struct {
 type Expected struct {
 	Measure   string `json:"measure"`
 	Aggregate string `json:"aggregate"`
+	// Mechanism is the noise the measure would add.
+	Mechanism string `json:"mechanism,omitempty"`
 	// StdDev is the standard deviation of the measure's noise and
 	// HalfWidth95 the half-width of its 95 % interval, for counts and
 	// sums; nil when they depend on the group's data (avg, quantiles,

@@ -77,6 +77,10 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 	}
 	po := prep.options
 	po.Truncation = &protect.Truncation{Pairs: ch.CutPairs, Rows: ch.CutRows}
+	// The mechanisms stay those the debited release chose from the
+	// policy's bounds: chosen again from these data-derived bounds, they
+	// (and the ρ they spend) could depend on the data.
+	po.Mechanisms = prep.release.Mechanisms()
 	rel, err := protect.Prepare(p, &po)
 	if err != nil {
 		return kept, nil // as above

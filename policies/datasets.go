@@ -22,7 +22,7 @@ var (
 		"epsilon_per_query", "delta_per_query", "noise", "columns", "role", "birth_year_column", "date_column", "lifetime_budget"}
 	columnFields = []string{"type", "description", "code_system", "bounds", "domain", "years", "prefix_domains"}
 	columnTypes  = []ColumnType{TypeID, TypeDate, TypeCode, TypeCategory, TypeString, TypeInteger, TypeNumber}
-	noises       = []string{"laplace", "gaussian"}
+	noises       = []string{"laplace", "gaussian", "auto"}
 )
 
 // resolve makes a path from the policy file absolute.

@@ -36,7 +36,7 @@ const (
 	// groups × 10 quantiles of issue 11's flood cost 125 million.
 	DefaultMaxQueryCost = 10_000_000
 	// DefaultNoise is noise when omitted.
-	DefaultNoise = "laplace"
+	DefaultNoise = "auto"
 )
 
 // Load reads and validates the policy file at path. See Parse.
@@ -63,7 +63,8 @@ func Load(path string) (*Policy, error) {
 //   - min_cell_count: 10 (DefaultMinCellCount); round_to: 0, no rounding;
 //   - epsilon_per_query: {default: 0.1, max: 1}; with only max given, the
 //     default is min(0.1, max); with only default given, max = default;
-//   - delta_per_query: 0; noise: laplace;
+//   - delta_per_query: 0; noise: auto (Laplace or Gaussian per part of a
+//     query, whichever is more accurate; Laplace when delta_per_query is 0);
 //   - role, birth_year_column, date_column: none. role: persons marks the
 //     persons register (at most one per policy, and one_row_per_person)
 //     that cohort estimates count persons in and take breakdowns from;

@@ -111,7 +111,10 @@ type Dataset struct {
 	// selection of groups without a public domain). 0 means pure ε: such a
 	// query may only group by keys with a public domain.
 	DeltaPerQuery float64
-	// Noise is "laplace" (default) or "gaussian" (requires DeltaPerQuery > 0).
+	// Noise is "auto" (default: the engine gives every noisy part of a
+	// query the one of Laplace and Gaussian noise that is more accurate at
+	// its share of ε and δ; Laplace throughout when DeltaPerQuery is 0),
+	// "laplace" or "gaussian" (requires DeltaPerQuery > 0).
 	Noise string
 	// Columns in declared order.
 	Columns []*Column

@@ -36,7 +36,8 @@ type Effective struct {
 	// per person (of all datasets when every one is).
 	DeltaPerQuery float64
 	// Noise is "gaussian" when some dataset asks for it and DeltaPerQuery
-	// is positive, else "laplace".
+	// is positive, else "auto" when some dataset asks for that and
+	// DeltaPerQuery is positive, else "laplace".
 	Noise string
 	// Limits are the policy's limits on one query's work.
 	Limits Limits
@@ -59,7 +60,7 @@ func (p *Policy) Resolve(datasets []string) (*Effective, error) {
 		Noise:    "laplace",
 	}
 	delta, factDelta := math.Inf(1), math.Inf(1)
-	gaussian := false
+	gaussian, auto := false, false
 	for _, name := range datasets {
 		d, ok := p.Datasets[name]
 		if !ok {
@@ -71,6 +72,7 @@ func (p *Policy) Resolve(datasets []string) (*Effective, error) {
 		e.MinCellCount = max(e.MinCellCount, d.MinCellCount)
 		e.RoundTo = max(e.RoundTo, d.RoundTo)
 		gaussian = gaussian || d.Noise == "gaussian"
+		auto = auto || d.Noise == "auto"
 		delta = math.Min(delta, d.DeltaPerQuery)
 		if d.OneRowPerPerson {
 			continue
@@ -99,8 +101,11 @@ func (p *Policy) Resolve(datasets []string) (*Effective, error) {
 		e.DeltaPerQuery = factDelta
 	}
 	e.Epsilon.Default = math.Min(math.Max(e.Epsilon.Default, e.Epsilon.Min), e.Epsilon.Max)
-	if gaussian && e.DeltaPerQuery > 0 {
+	switch {
+	case gaussian && e.DeltaPerQuery > 0:
 		e.Noise = "gaussian"
+	case auto && e.DeltaPerQuery > 0:
+		e.Noise = "auto"
 	}
 	return e, nil
 }

@@ -19,7 +19,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{"one fact dataset", []string{"npr"}, nil, func(t *testing.T, e *Effective) {
 			if e.MaxGroupsPerPerson != npr.MaxGroupsPerPerson || e.MaxRowsPerPersonPerGroup != npr.MaxRowsPerPersonPerGroup ||
-				e.DeltaPerQuery != npr.DeltaPerQuery || e.Noise != "laplace" || e.Epsilon != npr.Epsilon {
+				e.DeltaPerQuery != npr.DeltaPerQuery || e.Noise != "auto" || e.Epsilon != npr.Epsilon {
 				t.Errorf("%+v", e)
 			}
 		}},
@@ -36,6 +36,26 @@ func TestResolve(t *testing.T) {
 		{"gaussian wins when δ > 0", []string{"cancer", "population"}, nil, func(t *testing.T, e *Effective) {
 			if e.Noise != "gaussian" || e.MaxGroupsPerPerson != cancer.MaxGroupsPerPerson {
 				t.Errorf("%+v", e)
+			}
+		}},
+		{"a pinned laplace stays laplace", []string{"lmr"}, func() { p.Datasets["lmr"].Noise = "laplace" }, func(t *testing.T, e *Effective) {
+			if e.Noise != "laplace" {
+				t.Errorf("noise %q, want laplace", e.Noise)
+			}
+		}},
+		{"auto without δ is laplace", []string{"lmr"}, func() { p.Datasets["lmr"].DeltaPerQuery = 0 }, func(t *testing.T, e *Effective) {
+			if e.Noise != "laplace" {
+				t.Errorf("noise %q, want laplace", e.Noise)
+			}
+		}},
+		{"auto joins a pinned laplace", []string{"npr", "lmr"}, func() { p.Datasets["lmr"].Noise = "laplace" }, func(t *testing.T, e *Effective) {
+			if e.Noise != "auto" {
+				t.Errorf("noise %q, want auto", e.Noise)
+			}
+		}},
+		{"gaussian pinned wins over auto", []string{"cancer", "lmr"}, nil, func(t *testing.T, e *Effective) {
+			if e.Noise != "gaussian" {
+				t.Errorf("noise %q, want gaussian", e.Noise)
 			}
 		}},
 		{"tightest of two facts, largest cell rules", []string{"npr", "lmr"}, func() {

@@ -49,14 +49,19 @@ func treeOf(a plan.Agg) (treeKey, bool) {
 }
 
 // treeShares sums, per list of values, the tree parts of the shares of
-// the quantiles that read it.
+// the quantiles that read it, of the tree's mechanism once the layout's
+// mechanisms are chosen.
 func treeShares(p *plan.Plan, l *layout) map[treeKey]share {
 	out := map[treeKey]share{}
 	for i, a := range p.Aggs {
 		if k, ok := treeOf(a); ok {
 			t, _ := halve(l.aggs[i], quantileTreeShare)
 			sum := out[k]
-			out[k] = share{sum.eps + t.eps, sum.delta + t.delta}
+			mech := ""
+			if l.mechs != nil {
+				mech = l.mechs.Trees[i]
+			}
+			out[k] = share{sum.eps + t.eps, sum.delta + t.delta, mech}
 		}
 	}
 	return out
@@ -85,6 +90,8 @@ func (s *settings) measures(p *plan.Plan, l *layout, raws []rawAgg) ([]estimate,
 				trees[k] = bq
 			}
 			e, err = s.quantileOn(bq, shares[k], a, l.aggs[i], raws[i].values)
+		} else if a.Kind == query.AggQuantile {
+			e, err = s.quantile(a, l.aggs[i], l.trees[i], raws[i].values)
 		} else {
 			e, err = s.measure(a, l.aggs[i], &raws[i])
 		}
@@ -146,7 +153,7 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 		Epsilon:   s.Epsilon,
 		Delta:     delta,
 		Split:     slices.Clone(l.spends),
-		Mechanism: s.Mechanism,
+		Mechanism: l.mechanismOf(),
 		Groups:    groupsMode(p, l),
 		Bounding: result.Bounding{
 			MaxGroupsPerPerson:         p.Bounds.MaxGroupsPerPerson,
@@ -202,7 +209,14 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 	has := func(kinds ...query.AggKind) bool {
 		return slices.ContainsFunc(p.Aggs, func(a plan.Agg) bool { return slices.Contains(kinds, a.Kind) })
 	}
-	out = append(out, fmt.Sprintf("%s noise; epsilon is divided equally between the parts listed in split; intervals are %g%% confidence intervals for the exact value of the bounded data", s.Mechanism, 100*(1-s.Alpha)))
+	switch m := l.mechanismOf(); {
+	case l.mechs.Deferred:
+		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta at the bounds chosen from the data (Laplace where no bounds were chosen); the cost is that of Laplace noise (the larger rho), so either fits; epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", 100*(1-s.Alpha)))
+	case s.Mechanism == Auto:
+		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta, named in split (here: %s); epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", m, 100*(1-s.Alpha)))
+	default:
+		out = append(out, fmt.Sprintf("%s noise; epsilon is divided equally between the parts listed in split; intervals are %g%% confidence intervals for the exact value of the bounded data", m, 100*(1-s.Alpha)))
+	}
 	switch groupsMode(p, l) {
 	case GroupsPublicDomain:
 		out = append(out, "every combination of the keys' public domains is listed, empty ones included; values outside a key's domain (NULL too, unless the domain lists it) are not released")

@@ -57,17 +57,17 @@ func normalQuantile(p float64) float64 {
 // path every noisy number of this package goes through, except those dpagg
 // aggregations draw themselves.
 func (s *settings) addNoise(x float64, l0 int64, lInf float64, sh share, alpha float64) (estimate, error) {
-	v, err := s.sampler.AddNoiseFloat64(x, l0, lInf, sh.eps, sh.delta)
+	v, err := s.sampler(sh.mech).AddNoiseFloat64(x, l0, lInf, sh.eps, sh.noiseDelta())
 	if err != nil {
 		return estimate{}, fmt.Errorf("adding noise: %w", err)
 	}
-	ci, err := s.mech.ComputeConfidenceIntervalFloat64(v, l0, lInf, sh.eps, sh.delta, alpha)
+	ci, err := s.mech(sh.mech).ComputeConfidenceIntervalFloat64(v, l0, lInf, sh.eps, sh.noiseDelta(), alpha)
 	if err != nil {
 		return estimate{}, fmt.Errorf("confidence interval: %w", err)
 	}
 	return estimate{
 		value: v,
-		sd:    stdDev(s.Mechanism, l0, lInf, sh.eps, sh.delta),
+		sd:    stdDev(sh.mech, l0, lInf, sh.eps, sh.delta),
 		ci:    [2]float64{ci.LowerBound, ci.UpperBound},
 	}, nil
 }
@@ -94,7 +94,10 @@ func (s *settings) measure(a plan.Agg, sh share, raw *rawAgg) (estimate, error) 
 	case query.AggAvg:
 		return s.avg(a, sh, raw)
 	case query.AggQuantile:
-		return s.quantile(a, sh, raw.values)
+		// A tree of the quantile's own mechanism; measures passes the
+		// layout's tree share instead.
+		tree, _ := halve(sh, quantileTreeShare)
+		return s.quantile(a, sh, tree, raw.values)
 	case query.AggVariance, query.AggStddev:
 		return s.variance(a, sh, raw.values)
 	}
@@ -112,10 +115,11 @@ func (s *settings) count(x float64, l0 int64, lInf float64, sh share) (estimate,
 	return e, nil
 }
 
-// halve splits a share in two parts that add up to it.
+// halve splits a share in two parts that add up to it, of the same
+// mechanism.
 func halve(sh share, frac float64) (share, share) {
-	a := share{sh.eps * frac, sh.delta * frac}
-	return a, share{sh.eps - a.eps, sh.delta - a.delta}
+	a := share{sh.eps * frac, sh.delta * frac, sh.mech}
+	return a, share{sh.eps - a.eps, sh.delta - a.delta, sh.mech}
 }
 
 // derivedSD is the standard deviation reported for measures computed from
@@ -186,8 +190,10 @@ const quantileRankSlack = 0.02
 // verified falls back to the bound lo or hi, so the interval holds with
 // probability at least 1-α whatever the data; the bracket's width (from a
 // noisy count of the values) only decides how often an end is verified.
-func (s *settings) quantile(a plan.Agg, sh share, values []float64) (estimate, error) {
-	shTree, _ := halve(sh, quantileTreeShare)
+//
+// sh is the quantile's share, shTree its tree's (the tree part of sh with
+// the tree's mechanism, or the sum of such parts for a shared tree).
+func (s *settings) quantile(a plan.Agg, sh, shTree share, values []float64) (estimate, error) {
 	bq, err := s.quantileTree(a, shTree, values)
 	if err != nil {
 		return estimate{}, err
@@ -199,12 +205,12 @@ func (s *settings) quantile(a plan.Agg, sh share, values []float64) (estimate, e
 // values at share shTree.
 func (s *settings) quantileTree(a plan.Agg, shTree share, values []float64) (*dpagg.BoundedQuantiles, error) {
 	bq, err := dpagg.NewBoundedQuantiles(&dpagg.BoundedQuantilesOptions{
-		Epsilon: shTree.eps, Delta: shTree.delta,
+		Epsilon: shTree.eps, Delta: shTree.noiseDelta(),
 		MaxPartitionsContributed:     a.L0,
 		MaxContributionsPerPartition: a.MaxContributionsPerPartition,
 		Lower:                        a.Bounds[0], Upper: a.Bounds[1],
 		TreeHeight: treeHeight, BranchingFactor: branchingFactor,
-		Noise: s.sampler,
+		Noise: s.sampler(shTree.mech),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("quantile: %w", err)
@@ -238,14 +244,14 @@ func (s *settings) quantileOn(bq *dpagg.BoundedQuantiles, shTree share, a plan.A
 		return estimate{}, err
 	}
 	binAlpha := 1 - math.Pow(1-s.Alpha, 1.0/3)
-	w, err := s.mech.ComputeConfidenceIntervalFloat64(0, a.L0, mc, shHist.eps, shHist.delta, binAlpha)
+	w, err := s.mech(shHist.mech).ComputeConfidenceIntervalFloat64(0, a.L0, mc, shHist.eps, shHist.noiseDelta(), binAlpha)
 	if err != nil {
 		return estimate{}, fmt.Errorf("quantile: %w", err)
 	}
 	hw := w.UpperBound // half-width of every bin's interval
 	bLo, bHi := lo, hi
 	if n.value >= 1 {
-		sigma := stdDev(s.Mechanism, treeHeight*a.L0, mc, shTree.eps, shTree.delta)
+		sigma := stdDev(shTree.mech, treeHeight*a.L0, mc, shTree.eps, shTree.delta)
 		// At each level of the tree the rank within the chosen node moves
 		// by about σ·√branchingFactor/2 values (relative to n, whatever
 		// the node's size); the levels add in quadrature.
@@ -276,7 +282,7 @@ func (s *settings) quantileOn(bq *dpagg.BoundedQuantiles, shTree share, a plan.A
 	}
 	var low, high [3]float64 // each bin's interval, at least 0
 	for i, x := range bins {
-		nx, err := s.sampler.AddNoiseFloat64(x, a.L0, mc, shHist.eps, shHist.delta)
+		nx, err := s.sampler(shHist.mech).AddNoiseFloat64(x, a.L0, mc, shHist.eps, shHist.noiseDelta())
 		if err != nil {
 			return estimate{}, fmt.Errorf("quantile: %w", err)
 		}
@@ -311,11 +317,11 @@ func (s *settings) variance(a plan.Agg, sh share, values []float64) (estimate, e
 	)
 	if a.Kind == query.AggStddev {
 		sd, err := dpagg.NewBoundedStandardDeviation(&dpagg.BoundedStandardDeviationOptions{
-			Epsilon: sh.eps, Delta: sh.delta,
+			Epsilon: sh.eps, Delta: sh.noiseDelta(),
 			MaxPartitionsContributed:     a.L0,
 			MaxContributionsPerPartition: a.MaxContributionsPerPartition,
 			Lower:                        lo, Upper: hi,
-			Noise: s.sampler,
+			Noise: s.sampler(sh.mech),
 		})
 		if err != nil {
 			return estimate{}, fmt.Errorf("stddev: %w", err)
@@ -328,11 +334,11 @@ func (s *settings) variance(a plan.Agg, sh share, values []float64) (estimate, e
 		}
 	} else {
 		v, err := dpagg.NewBoundedVariance(&dpagg.BoundedVarianceOptions{
-			Epsilon: sh.eps, Delta: sh.delta,
+			Epsilon: sh.eps, Delta: sh.noiseDelta(),
 			MaxPartitionsContributed:     a.L0,
 			MaxContributionsPerPartition: a.MaxContributionsPerPartition,
 			Lower:                        lo, Upper: hi,
-			Noise: s.sampler,
+			Noise: s.sampler(sh.mech),
 		})
 		if err != nil {
 			return estimate{}, fmt.Errorf("variance: %w", err)

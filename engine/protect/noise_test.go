@@ -65,7 +65,7 @@ func TestNoiseScale(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			s := mustSettings(t, &tc.o)
-			sh := share{tc.o.Epsilon, tc.o.Delta}
+			sh := share{tc.o.Epsilon, tc.o.Delta, s.Mechanism}
 			var sum, sumSq, sd float64
 			covered := 0
 			for _, e := range draws(t, n, func() (estimate, error) { return s.measure(tc.agg, sh, &tc.raw) }) {
@@ -147,7 +147,7 @@ func TestEmpiricalPrivacy(t *testing.T) {
 			}
 			draw := func(raw rawAgg) []float64 {
 				return draws(t, runs, func() (float64, error) {
-					e, err := s.measure(a, share{eps, 0}, &raw)
+					e, err := s.measure(a, share{eps, 0, s.Mechanism}, &raw)
 					return e.value, err
 				})
 			}
@@ -231,7 +231,7 @@ func TestMeasureExact(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			s := mustSettings(t, &Options{Epsilon: 1, Noise: testkit.FakeNoise{Noise: noise.Laplace(), Shift: tc.shift}})
-			e, err := s.measure(tc.agg, share{1, 0}, &tc.raw)
+			e, err := s.measure(tc.agg, share{1, 0, s.Mechanism}, &tc.raw)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,7 +301,7 @@ func TestDerivedIntervals(t *testing.T) {
 			var width float64
 			for range tc.runs {
 				r := raw
-				e, err := s.measure(tc.agg, share{tc.o.Epsilon, tc.o.Delta}, &r)
+				e, err := s.measure(tc.agg, share{tc.o.Epsilon, tc.o.Delta, s.Mechanism}, &r)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -67,11 +67,11 @@ func (r *Release) TypicalSD(l0, lInf int) float64 {
 	}
 	if k := int64(len(r.l.sets)); k > 1 {
 		if persons {
-			return stdDev(r.s.Mechanism, k*int64(l0), 1, sh.eps, sh.delta)
+			return stdDev(sh.mech, k*int64(l0), 1, sh.eps, sh.delta)
 		}
-		return stdDev(r.s.Mechanism, k, float64(l0*lInf), sh.eps, sh.delta)
+		return stdDev(sh.mech, k, float64(l0*lInf), sh.eps, sh.delta)
 	}
-	return stdDev(r.s.Mechanism, int64(l0), float64(lInf), sh.eps, sh.delta)
+	return stdDev(sh.mech, int64(l0), float64(lInf), sh.eps, sh.delta)
 }
 
 // ValueSD is the noise of the query's first mean, quantile or spread when
@@ -89,15 +89,12 @@ func (r *Release) ValueSD(l0, m int) float64 {
 		}
 		switch a.Kind {
 		case query.AggAvg:
-			return stdDev(r.s.Mechanism, int64(l0), float64(m)/2, sh.eps/2, sh.delta/2)
+			return stdDev(sh.mech, int64(l0), float64(m)/2, sh.eps/2, sh.delta/2)
 		case query.AggStddev, query.AggVariance:
-			return stdDev(r.s.Mechanism, int64(l0), float64(m)/2, sh.eps/3, sh.delta/3)
+			return stdDev(sh.mech, int64(l0), float64(m)/2, sh.eps/3, sh.delta/3)
 		case query.AggQuantile:
-			tree, _ := halve(sh, quantileTreeShare)
-			if k, ok := treeOf(a); ok {
-				tree = treeShares(r.plan, r.l)[k]
-			}
-			sigma := stdDev(r.s.Mechanism, treeHeight*int64(l0), float64(m), tree.eps, tree.delta)
+			tree := r.l.trees[i]
+			sigma := stdDev(tree.mech, treeHeight*int64(l0), float64(m), tree.eps, tree.delta)
 			return sigma * math.Sqrt(treeHeight*branchingFactor) / 2
 		}
 	}

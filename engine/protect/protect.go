@@ -33,6 +33,15 @@ const (
 	Laplace = "laplace"
 	// Gaussian is (ε, δ)-DP noise; it needs Options.Delta > 0.
 	Gaussian = "gaussian"
+	// Auto picks, for every noisy component of the query apart, the one
+	// of Laplace (at its ε share, δ 0) and Gaussian (at its ε and δ
+	// shares) whose noise has the smaller standard deviation (see
+	// chooseMechanism). With Options.Delta = 0 it is Laplace throughout.
+	Auto = "auto"
+	// Mixed is what Release.Mechanism and result.Meta.Mechanism say when
+	// an Auto query adds Laplace noise to some parts and Gaussian to
+	// others; meta.split names each part's mechanism.
+	Mixed = "mixed"
 )
 
 // DefaultAlpha is the default 1 − confidence level of released intervals (95%).
@@ -52,8 +61,15 @@ type Options struct {
 	// budget. Delta may be 0 (pure ε): then every key must have a public
 	// domain and Mechanism must be Laplace.
 	Epsilon, Delta float64
-	// Mechanism is Laplace or Gaussian; "" means Laplace.
+	// Mechanism is Laplace, Gaussian or Auto; "" means Laplace.
 	Mechanism string
+	// Mechanisms, when set, pins the mechanism of every component to
+	// what an earlier Release of the same query chose
+	// (Release.Mechanisms): the engine prepares the release of a plan
+	// whose bounds came from the data with the choices of the release it
+	// debited, so that the choice, and with it ρ, never depends on the
+	// data. Its lengths must match the plan's aggregates.
+	Mechanisms *Mechanisms
 	// MinCellCount suppresses every measure of a row whose noisy
 	// distinct-person count is below it; 0 disables suppression. It is also
 	// the pre-threshold of partition selection.
@@ -99,12 +115,53 @@ type Truncation struct {
 	Pairs, Rows float64
 }
 
+// Mechanisms is the noise mechanism (Laplace or Gaussian) of every
+// noisy component of one query.
+type Mechanisms struct {
+	// Aggs is each aggregate's mechanism, in plan.Aggs order: of its one
+	// noise (counts, sums), of both halves of a mean, of the three parts
+	// of a variance or standard deviation, of a quantile's count and
+	// histogram.
+	Aggs []string
+	// Trees is each quantile's tree mechanism, in plan.Aggs order ("" for
+	// other aggregates); quantiles sharing one tree share its mechanism.
+	Trees []string
+	// Persons is the mechanism of the persons count that decides
+	// suppression, "" when the query has none of its own.
+	Persons string
+	// Deferred is true for an Auto query whose bounds come from its noisy
+	// contribution profile (Options.EstimateBounds): the mechanisms are
+	// then chosen only once those bounds are known (pinned, a release
+	// chooses again at its own bounds). Until then every component
+	// counts as Laplace, whose ρ (ε²/2) is at least the Gaussian's at
+	// the same (ε, δ), and keeps its δ share, so that the debit covers
+	// either choice and never depends on the data.
+	Deferred bool
+}
+
 // settings are validated Options with defaults filled in.
 type settings struct {
 	Options
-	// mech computes standard deviations and intervals; sampler draws noise.
-	mech    noise.Noise
-	sampler noise.Noise
+	// lap and gauss compute standard deviations and intervals; sampLap
+	// and sampGauss draw noise (Options.Noise when set).
+	lap, gauss         noise.Noise
+	sampLap, sampGauss noise.Noise
+}
+
+// mech is the noise that computes the intervals of mechanism m.
+func (s *settings) mech(m string) noise.Noise {
+	if m == Gaussian {
+		return s.gauss
+	}
+	return s.lap
+}
+
+// sampler is the noise that draws mechanism m's noise.
+func (s *settings) sampler(m string) noise.Noise {
+	if m == Gaussian {
+		return s.sampGauss
+	}
+	return s.sampLap
 }
 
 // validate checks o and fills defaults. Errors here are configuration
@@ -123,15 +180,16 @@ func validate(o *Options) (*settings, error) {
 	}
 	switch s.Mechanism {
 	case "", Laplace:
-		s.Mechanism, s.mech = Laplace, noise.Laplace()
+		s.Mechanism = Laplace
 	case Gaussian:
 		if s.Delta <= 0 {
 			return nil, fmt.Errorf("gaussian noise needs delta > 0")
 		}
-		s.mech = noise.Gaussian()
+	case Auto:
 	default:
-		return nil, fmt.Errorf("unknown noise mechanism %q (want %q or %q)", s.Mechanism, Laplace, Gaussian)
+		return nil, fmt.Errorf("unknown noise mechanism %q (want %q, %q or %q)", s.Mechanism, Laplace, Gaussian, Auto)
 	}
+	s.lap, s.gauss = noise.Laplace(), noise.Gaussian()
 	if s.MinCellCount < 0 || s.RoundTo < 0 {
 		return nil, fmt.Errorf("min cell count %d and round_to %d must not be negative", s.MinCellCount, s.RoundTo)
 	}
@@ -141,9 +199,9 @@ func validate(o *Options) (*settings, error) {
 	if !(s.Alpha > 0 && s.Alpha < 1) {
 		return nil, fmt.Errorf("alpha %g must be in (0, 1)", s.Alpha)
 	}
-	s.sampler = s.Noise
-	if s.sampler == nil {
-		s.sampler = s.mech
+	s.sampLap, s.sampGauss = s.lap, s.gauss
+	if s.Noise != nil {
+		s.sampLap, s.sampGauss = s.Noise, s.Noise
 	}
 	return s, nil
 }

@@ -105,7 +105,7 @@ func releaseThreshold(p *plan.Plan, s *settings, l *layout) (float64, error) {
 	}
 	// A two-sided interval at level 1 − 2·MissRate has the one-sided
 	// quantile as its upper end.
-	ci, err := s.mech.ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.delta, 2*MissRate)
+	ci, err := s.mech(sh.mech).ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.noiseDelta(), 2*MissRate)
 	if err != nil {
 		return 0, fmt.Errorf("release threshold: %w", err)
 	}
@@ -250,18 +250,17 @@ func (r *Release) apply(ctx context.Context, rr array.RecordReader) (*result.Res
 // sampler, and checks the smallest ε any of them gets against
 // MinMechanismEpsilon. The outputs are discarded: they depend on no data.
 func (r *Release) rehearse() error {
-	rec := &rehearsal{Noise: r.s.mech, minEps: math.Inf(1)}
+	rec := newRehearsal(r.s)
 	var failed error
-	// First through the recorder, then through the mechanism itself: dpagg
-	// constructors check more when they recognise the library's own noise.
-	for _, n := range []noise.Noise{rec, r.s.mech} {
-		dry := *r.s
-		dry.sampler, dry.mech = n, n
-		if failed = dry.dryRun(r.plan, r.l, rec); failed != nil {
+	// First through the recorder, then through the mechanisms themselves:
+	// dpagg constructors check more when they recognise the library's own
+	// noise.
+	for _, dry := range []settings{rec.settings(r.s), r.s.real()} {
+		if failed = dry.dryRun(r.plan, r.l, rec.lap); failed != nil {
 			break
 		}
 	}
-	if rec.minEps < MinMechanismEpsilon*(1-1e-9) { // slack for the shares' rounding
+	if rec.minEps() < MinMechanismEpsilon*(1-1e-9) { // slack for the shares' rounding
 		least := leastEpsilon(r.plan, r.s)
 		return &refusal.Error{Code: refusal.EpsilonTooSmall,
 			Message: fmt.Sprintf("epsilon %g is too small for this query: divided between its %d parts it leaves some noise mechanism below %g, the least statgate uses", r.s.Epsilon, len(r.spends), MinMechanismEpsilon),
@@ -314,10 +313,10 @@ func leastEpsilon(p *plan.Plan, s *settings) float64 {
 	if err != nil {
 		return math.NaN()
 	}
-	rec := &rehearsal{Noise: s.mech, minEps: math.Inf(1)}
-	unit.sampler, unit.mech = rec, rec
-	_ = unit.dryRun(p, l, rec) // only the noted ε matters
-	return ceilSignificant(MinMechanismEpsilon/rec.minEps, 2)
+	rec := newRehearsal(s)
+	unit = rec.settings(&unit)
+	_ = unit.dryRun(p, l, rec.lap) // only the noted ε matters
+	return ceilSignificant(MinMechanismEpsilon/rec.minEps(), 2)
 }
 
 // drawsPerGroup is roughly how many noise draws protecting one group of a
@@ -375,6 +374,35 @@ func ceilSignificant(x float64, n int) float64 {
 type rehearsal struct {
 	noise.Noise
 	minEps float64
+}
+
+// rehearsals are the recorders of both mechanisms of one rehearsal.
+type rehearsals struct {
+	lap, gauss *rehearsal
+}
+
+func newRehearsal(s *settings) *rehearsals {
+	return &rehearsals{
+		lap:   &rehearsal{Noise: s.lap, minEps: math.Inf(1)},
+		gauss: &rehearsal{Noise: s.gauss, minEps: math.Inf(1)},
+	}
+}
+
+// settings returns s with the recorders in place of both mechanisms.
+func (rs *rehearsals) settings(s *settings) settings {
+	dry := *s
+	dry.lap, dry.sampLap, dry.gauss, dry.sampGauss = rs.lap, rs.lap, rs.gauss, rs.gauss
+	return dry
+}
+
+// minEps is the smallest ε either recorder noted.
+func (rs *rehearsals) minEps() float64 { return math.Min(rs.lap.minEps, rs.gauss.minEps) }
+
+// real returns s with the library's own mechanisms as samplers.
+func (s *settings) real() settings {
+	dry := *s
+	dry.sampLap, dry.sampGauss = s.lap, s.gauss
+	return dry
 }
 
 func (r *rehearsal) note(eps float64) {

@@ -31,7 +31,7 @@ func TestKeep(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			s := mustSettings(t, &Options{Epsilon: 1, Delta: 1e-7, MinCellCount: tc.minCell})
 			kept := 0
-			for _, k := range draws(t, runs, func() (bool, error) { return s.keep(tc.persons, share{1, 1e-7}, tc.l0) }) {
+			for _, k := range draws(t, runs, func() (bool, error) { return s.keep(tc.persons, share{1, 1e-7, ""}, tc.l0) }) {
 				if k {
 					kept++
 				}

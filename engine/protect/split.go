@@ -25,9 +25,21 @@ const (
 	PurposeBounds = "bound_selection"
 )
 
-// share is one component's part of the query's (ε, δ).
+// share is one component's part of the query's (ε, δ), and the noise
+// mechanism of that component. A Laplace share may carry δ (a quantile's
+// count and histogram are Laplace while its Gaussian tree takes part of
+// the aggregate's δ): noiseDelta gives the library 0 for it.
 type share struct {
 	eps, delta float64
+	mech       string
+}
+
+// noiseDelta is the δ to pass the noise library: 0 for Laplace.
+func (sh share) noiseDelta() float64 {
+	if sh.mech == Gaussian {
+		return sh.delta
+	}
+	return 0
 }
 
 // groupSet is one grouping set of the plan: the keys it groups by.
@@ -44,8 +56,11 @@ type groupSet struct {
 // layout is how one query's budget is divided and which steps it pays for.
 type layout struct {
 	spends []result.Spend
-	// aggs holds each aggregate's share, in plan.Aggs order.
-	aggs []share
+	// aggs holds each aggregate's share, in plan.Aggs order; trees the
+	// tree share of each quantile (the sum of the tree parts of the
+	// quantiles sharing it, of the tree's mechanism), zero for others.
+	aggs  []share
+	trees []share
 	// suppress is true when MinCellCount > 0. personsAgg is then the index
 	// of the count_persons aggregate whose noisy value decides
 	// suppression, or -1 when the separate persons share pays for it.
@@ -59,6 +74,8 @@ type layout struct {
 	estimate bool
 	bounds   share
 	sets     []groupSet
+	// mechs is the mechanism of every noisy component.
+	mechs *Mechanisms
 }
 
 // split computes the layout of p under validated settings: how the
@@ -140,8 +157,11 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 	}
 	exactSum(l.spends, len(l.spends)-1, s.Epsilon, func(sp *result.Spend) *float64 { return &sp.Epsilon })
 
-	// δ: equal shares among the components that need it.
-	var consumers []int
+	// δ: equal shares among the components that need it. Under Auto
+	// every noisy component is first offered its equal part; those that
+	// choose Laplace at it give theirs back, and the δ is divided again
+	// among partition selection and the Gaussian ones (more δ only makes
+	// a Gaussian better, so no choice changes).
 	selIdx, boundsIdx := -1, -1
 	if l.selects {
 		selIdx = len(p.Aggs)
@@ -152,37 +172,69 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 	if l.estimate {
 		boundsIdx = len(l.spends) - 1
 	}
+	noisy := func(i int) bool { return i != boundsIdx && i != selIdx }
+	l.assignDelta(s.Delta, func(i int) bool { return i == selIdx || (noisy(i) && s.Mechanism != Laplace) })
+	l.shares(p, extra)
+	mechs, err := l.choose(p, s, extra)
+	if err != nil {
+		return nil, err
+	}
+	if mechs.Deferred || (s.Mechanisms != nil && s.Mechanisms.Deferred) {
+		// Every component keeps the δ it was offered: the debit (of the
+		// deferred release) covers whichever mechanism is chosen later.
+		l.setMechanisms(p, mechs)
+		return l, nil
+	}
+	gaussian := func(i int) bool {
+		if i >= len(p.Aggs) {
+			return extra && i == len(p.Aggs) && mechs.Persons == Gaussian
+		}
+		return mechs.Aggs[i] == Gaussian || mechs.Trees[i] == Gaussian
+	}
+	l.assignDelta(s.Delta, func(i int) bool { return i == selIdx || (noisy(i) && gaussian(i)) })
+	l.shares(p, extra)
+	l.setMechanisms(p, mechs)
+	return l, nil
+}
+
+// assignDelta divides delta equally among the spends consumer names,
+// adding up to delta exactly, and sets the others' δ to 0.
+func (l *layout) assignDelta(delta float64, consumer func(int) bool) {
+	var consumers []int
 	for i := range l.spends {
-		switch {
-		case i == boundsIdx:
-			// The profile is noised with Laplace: pure ε.
-		case i == selIdx || s.Mechanism == Gaussian:
+		l.spends[i].Delta = 0
+		if consumer(i) {
 			consumers = append(consumers, i)
 		}
 	}
-	if len(consumers) > 0 {
-		for _, i := range consumers {
-			l.spends[i].Delta = s.Delta / float64(len(consumers))
-		}
-		exactSum(l.spends, consumers[len(consumers)-1], s.Delta, func(sp *result.Spend) *float64 { return &sp.Delta })
+	if len(consumers) == 0 {
+		return
 	}
+	for _, i := range consumers {
+		l.spends[i].Delta = delta / float64(len(consumers))
+	}
+	exactSum(l.spends, consumers[len(consumers)-1], delta, func(sp *result.Spend) *float64 { return &sp.Delta })
+}
 
+// shares copies the spends' amounts into the layout's shares (without
+// mechanisms).
+func (l *layout) shares(p *plan.Plan, extra bool) {
+	l.aggs = l.aggs[:0]
 	for i := range p.Aggs {
-		l.aggs = append(l.aggs, share{l.spends[i].Epsilon, l.spends[i].Delta})
+		l.aggs = append(l.aggs, share{eps: l.spends[i].Epsilon, delta: l.spends[i].Delta})
 	}
 	next := len(p.Aggs)
 	if extra {
-		l.persons = share{l.spends[next].Epsilon, l.spends[next].Delta}
+		l.persons = share{eps: l.spends[next].Epsilon, delta: l.spends[next].Delta}
 		next++
 	}
 	if l.selects {
-		l.selection = share{l.spends[next].Epsilon, l.spends[next].Delta}
+		l.selection = share{eps: l.spends[next].Epsilon, delta: l.spends[next].Delta}
 		next++
 	}
 	if l.estimate {
-		l.bounds = share{l.spends[next].Epsilon, 0}
+		l.bounds = share{eps: l.spends[next].Epsilon, mech: Laplace}
 	}
-	return l, nil
 }
 
 // exactSum adjusts the field of spends[last] so that adding the field over

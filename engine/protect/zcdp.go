@@ -3,6 +3,7 @@ package protect
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/statgate/statgate/engine/query"
@@ -41,36 +42,35 @@ func mechanismRho(mechanism string, eps, delta float64) float64 {
 // ρ-zCDP, and the ledger's zCDP account adds up these two amounts.
 func (r *Release) Rho() float64 {
 	var rho float64
-	mech := r.s.Mechanism
 	for i, a := range r.plan.Aggs {
 		sh := r.l.aggs[i]
 		switch a.Kind {
 		case query.AggAvg:
 			c, s := halve(sh, 0.5)
-			rho += mechanismRho(mech, c.eps, c.delta) + mechanismRho(mech, s.eps, s.delta)
+			rho += mechanismRho(c.mech, c.eps, c.delta) + mechanismRho(s.mech, s.eps, s.delta)
 		case query.AggVariance, query.AggStddev:
 			// dpagg divides the share in three: a count, a sum and a sum
 			// of squares.
-			third := share{sh.eps / 3, sh.delta / 3}
-			rho += 3 * mechanismRho(mech, third.eps, third.delta)
+			rho += 3 * mechanismRho(sh.mech, sh.eps/3, sh.delta/3)
 		case query.AggQuantile:
-			tree, rest := halve(sh, quantileTreeShare)
+			_, rest := halve(sh, quantileTreeShare)
 			cnt, hist := halve(rest, 0.5)
-			rho += mechanismRho(mech, cnt.eps, cnt.delta) + mechanismRho(mech, hist.eps, hist.delta)
+			rho += mechanismRho(cnt.mech, cnt.eps, cnt.delta) + mechanismRho(hist.mech, hist.eps, hist.delta)
 			if _, shared := treeOf(a); !shared {
-				rho += mechanismRho(mech, tree.eps, tree.delta)
+				t := r.l.trees[i]
+				rho += mechanismRho(t.mech, t.eps, t.delta)
 			}
 		default:
-			rho += mechanismRho(mech, sh.eps, sh.delta)
+			rho += mechanismRho(sh.mech, sh.eps, sh.delta)
 		}
 	}
 	// Quantiles of one list of values share one tree built with the sum
 	// of their tree shares: one mechanism at that sum.
 	for _, t := range treeShares(r.plan, r.l) {
-		rho += mechanismRho(mech, t.eps, t.delta)
+		rho += mechanismRho(t.mech, t.eps, t.delta)
 	}
 	if r.l.suppress && r.l.personsAgg < 0 {
-		rho += mechanismRho(mech, r.l.persons.eps, r.l.persons.delta)
+		rho += mechanismRho(r.l.persons.mech, r.l.persons.eps, r.l.persons.delta)
 	}
 	if r.l.selects {
 		rho += r.l.selection.eps * r.l.selection.eps / 2
@@ -93,8 +93,20 @@ func (r *Release) ZDelta() float64 {
 	return r.l.selection.delta
 }
 
-// Mechanism is the noise mechanism the release adds (Laplace or Gaussian).
-func (r *Release) Mechanism() string { return r.s.Mechanism }
+// Mechanism is the noise mechanism the release adds: Laplace, Gaussian,
+// or Mixed when Auto chose Laplace for some components and Gaussian for
+// others (Mechanisms says which).
+func (r *Release) Mechanism() string { return r.l.mechanismOf() }
+
+// Mechanisms is the mechanism of every noisy component of the release,
+// chosen before the debit from the plan and the options alone. Passed
+// back as Options.Mechanisms it pins them in a later Prepare of the same
+// query.
+func (r *Release) Mechanisms() *Mechanisms {
+	m := *r.l.mechs
+	m.Aggs, m.Trees = slices.Clone(m.Aggs), slices.Clone(m.Trees)
+	return &m
+}
 
 // DryRun returns what Apply would release, without data: the result's
 // columns and meta (the split, the mechanism, how groups are chosen, the
@@ -106,13 +118,22 @@ func (r *Release) DryRun() *result.Result {
 	res := assemble(p, l, s, nil)
 	res.Rows = []result.Row{}
 	res.Meta.SuppressBelow = r.threshold
+	if l.mechs.Deferred {
+		// Chosen with the bounds, from the data's noisy profile.
+		res.Meta.Mechanism = Auto
+		for i := range res.Meta.Split {
+			if res.Meta.Split[i].Purpose != PurposeBounds {
+				res.Meta.Split[i].Mechanism, res.Meta.Split[i].TreeMechanism = "", ""
+			}
+		}
+	}
 	d := &result.DryRun{ReleaseThreshold: r.threshold, BoundsFromData: l.estimate}
 	if r.threshold > 0 {
 		d.SmallestReleasable = int(math.Ceil(r.threshold))
 	}
 	// halfWidth is the half-width of the mechanism's (1 − α) interval.
 	halfWidth := func(l0 int64, lInf float64, sh share) *float64 {
-		ci, err := s.mech.ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.delta, s.Alpha)
+		ci, err := s.mech(sh.mech).ComputeConfidenceIntervalFloat64(0, l0, lInf, sh.eps, sh.noiseDelta(), s.Alpha)
 		if err != nil {
 			return nil // unreachable: Prepare built this mechanism
 		}
@@ -120,10 +141,13 @@ func (r *Release) DryRun() *result.Result {
 	}
 	for i, a := range p.Aggs {
 		sh := l.aggs[i]
-		e := result.Expected{Measure: a.Name, Aggregate: string(a.Kind)}
+		e := result.Expected{Measure: a.Name, Aggregate: string(a.Kind), Mechanism: sh.mech}
+		if l.mechs.Deferred {
+			e.Mechanism = "" // chosen with the bounds, from the data's noisy profile
+		}
 		switch a.Kind {
 		case query.AggCountStar, query.AggCount, query.AggCountDistinct, query.AggSum:
-			sd := stdDev(s.Mechanism, a.L0, a.LInf, sh.eps, sh.delta)
+			sd := stdDev(sh.mech, a.L0, a.LInf, sh.eps, sh.delta)
 			e.StdDev, e.HalfWidth95 = &sd, halfWidth(a.L0, a.LInf, sh)
 			if a.Kind != query.AggSum && s.RoundTo > 1 {
 				e.Note = fmt.Sprintf("released counts are rounded to multiples of %d", s.RoundTo)
@@ -131,7 +155,7 @@ func (r *Release) DryRun() *result.Result {
 		case query.AggAvg:
 			c, sm := halve(sh, 0.5)
 			e.Note = fmt.Sprintf("the mean's noise is about %.3g / n in a group of n values (noise of the sum; the count's noise has sd %.3g), within the bounds [%g, %g]",
-				stdDev(s.Mechanism, a.L0, a.NormLInf, sm.eps, sm.delta), stdDev(s.Mechanism, a.L0, a.LInf, c.eps, c.delta), a.Bounds[0], a.Bounds[1])
+				stdDev(sm.mech, a.L0, a.NormLInf, sm.eps, sm.delta), stdDev(c.mech, a.L0, a.LInf, c.eps, c.delta), a.Bounds[0], a.Bounds[1])
 		default:
 			e.Note = fmt.Sprintf("the accuracy of a %s depends on the group's values; it is reported with each answer, within the bounds [%g, %g]",
 				a.Kind, a.Bounds[0], a.Bounds[1])

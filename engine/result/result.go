@@ -86,7 +86,9 @@ type Meta struct {
 	ZDelta float64 `json:"zcdp_delta,omitempty"`
 	// Split says how Epsilon and Delta were divided across the aggregates and partition selection.
 	Split []Spend `json:"split"`
-	// Mechanism is "laplace" or "gaussian".
+	// Mechanism is "laplace" or "gaussian", or "mixed" when the engine
+	// chose Laplace for some parts and Gaussian for others (Split names
+	// each part's).
 	Mechanism string `json:"mechanism"`
 	// Groups says how output groups were chosen: "public_domain",
 	// "partition_selection" or "single_group".
@@ -185,6 +187,8 @@ type DryRunAfter struct {
 type Expected struct {
 	Measure   string `json:"measure"`
 	Aggregate string `json:"aggregate"`
+	// Mechanism is the noise the measure would add (as in Meta.Split).
+	Mechanism string `json:"mechanism,omitempty"`
 	// StdDev is the standard deviation of the measure's noise and
 	// HalfWidth95 the half-width of its 95 % interval, for counts and
 	// sums; nil when they depend on the group's data (avg, quantiles,
@@ -200,6 +204,12 @@ type Spend struct {
 	Purpose string  `json:"purpose"`
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
+	// Mechanism is the noise this part adds, "laplace" or "gaussian"
+	// (empty for partition selection, the library's own mechanism);
+	// TreeMechanism that of a quantile's tree, which may differ from its
+	// count's and histogram's.
+	Mechanism     string `json:"mechanism,omitempty"`
+	TreeMechanism string `json:"tree_mechanism,omitempty"`
 }
 
 // Bounding reports the contribution bounds a result was computed under.
