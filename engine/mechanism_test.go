@@ -37,23 +37,24 @@ func splitRho(t *testing.T, m result.Meta) (rho, profileEps float64) {
 }
 
 // TestMechanismChoiceEndToEnd: on npr (policy noise auto, δ 1e-7) a count
-// by ICD-10 chapter, where a person may reach many chapters, is noised
-// with Gaussian noise (smaller at that L0), a distinct-person count of
-// one group with Laplace (and debits no δ); each answer's meta names the
-// mechanism of every part (as its dry run did, unless the bounds and so
-// the mechanisms are chosen from the data), charges what the dry run
-// said, and the ledger's ρ grows by exactly the ρ charged: what the
-// parts' mechanisms imply, or, with bounds from the data, Laplace's ρ,
-// which covers either choice.
+// by ICD-10 chapter with L0 fixed at 22 is noised with Gaussian noise
+// (smaller at that L0); the same count with bounds chosen from the data,
+// and a distinct-person count of one group, with Laplace (debiting no δ
+// for their parts); each answer's meta names the mechanism of every part
+// as its dry run did, charges what the dry run said, and the ledger's ρ
+// grows by exactly the ρ the parts' mechanisms imply.
 func TestMechanismChoiceEndToEnd(t *testing.T) {
 	e := openEngine(t, nil)
 	ctx := context.Background()
+	chapterSQL := "SELECT icd10_chapter(icd10) AS chapter, count(*) AS contacts FROM npr GROUP BY 1"
 	tests := []struct {
 		desc, sql string
+		bounds    *Bounds
 		want      string
 	}{
-		{"every chapter", "SELECT icd10_chapter(icd10) AS chapter, count(*) AS contacts FROM npr GROUP BY 1", protect.Gaussian},
-		{"one group", "SELECT count(DISTINCT pid) AS persons FROM npr WHERE contact_type = 'inpatient'", protect.Laplace},
+		{"every chapter, bounds fixed", chapterSQL, &Bounds{MaxGroupsPerPerson: 22, MaxRowsPerPersonPerGroup: 10}, protect.Gaussian},
+		{"every chapter, bounds from the data", chapterSQL + " HAVING count(*) >= 0", nil, protect.Laplace},
+		{"one group", "SELECT count(DISTINCT pid) AS persons FROM npr WHERE contact_type = 'inpatient'", nil, protect.Laplace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -61,7 +62,7 @@ func TestMechanismChoiceEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := Request{Project: "diabetes-2026", SQL: tc.sql}
+			req := Request{Project: "diabetes-2026", SQL: tc.sql, Bounds: tc.bounds}
 			dry := req
 			dry.DryRun = true
 			preview, err := e.Query(ctx, ingrid, dry)
@@ -73,25 +74,19 @@ func TestMechanismChoiceEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := res.Meta
-			// With bounds from the data the dry run cannot name the
-			// mechanism (it is chosen with the bounds) and the debit is
-			// Laplace's ρ, which covers either.
-			deferred := preview.Meta.DryRun.BoundsFromData
-			wantDry := tc.want
-			if deferred {
-				wantDry = ""
-				if preview.Meta.Mechanism != protect.Auto {
-					t.Errorf("dry run mechanism %q, want auto", preview.Meta.Mechanism)
-				}
+			// With bounds from the data (chosen after the debit) Auto is
+			// Laplace throughout; with fixed bounds it chooses per part.
+			if (tc.bounds == nil) != preview.Meta.DryRun.BoundsFromData && tc.bounds != nil {
+				t.Fatalf("bounds from the data: %v", preview.Meta.DryRun.BoundsFromData)
 			}
-			if m.Mechanism != tc.want || m.Split[0].Mechanism != tc.want || preview.Meta.DryRun.Measures[0].Mechanism != wantDry {
+			if m.Mechanism != tc.want || m.Split[0].Mechanism != tc.want || preview.Meta.DryRun.Measures[0].Mechanism != tc.want {
 				t.Fatalf("mechanism %q, split %+v, dry run %+v; want %s", m.Mechanism, m.Split, preview.Meta.DryRun.Measures, tc.want)
 			}
 			if m.Rho != preview.Meta.Rho || m.Epsilon != preview.Meta.Epsilon || m.Delta != preview.Meta.Delta {
 				t.Errorf("charged ε %g δ %g ρ %g, the dry run said ε %g δ %g ρ %g", m.Epsilon, m.Delta, m.Rho, preview.Meta.Epsilon, preview.Meta.Delta, preview.Meta.Rho)
 			}
 			for i, sp := range m.Split {
-				if dry := preview.Meta.Split[i]; sp.Epsilon != dry.Epsilon || sp.Delta != dry.Delta || (!deferred && sp != dry) {
+				if dry := preview.Meta.Split[i]; sp != dry {
 					t.Errorf("part %d: released %+v, dry run said %+v", i, sp, dry)
 				}
 				if sp.Mechanism == protect.Laplace && sp.Delta != 0 {
@@ -108,20 +103,7 @@ func TestMechanismChoiceEndToEnd(t *testing.T) {
 				t.Errorf("released %+v, dry run sd %g", res.Rows, sd)
 			}
 			implied, prof := splitRho(t, m)
-			noised := m.Rho - implied
-			switch {
-			case deferred:
-				// Charged as Laplace: Σ ε²/2 of the parts, plus the profile.
-				var lap float64
-				for _, sp := range m.Split {
-					if sp.Purpose != protect.PurposeBounds {
-						lap += sp.Epsilon * sp.Epsilon / 2
-					}
-				}
-				if got := m.Rho - lap; got <= 0 || got > prof*prof/4*(1+1e-9) || m.Rho < implied {
-					t.Errorf("deferred: ρ charged %g, Laplace's %g plus at most %g for the profile; the mechanisms used imply %g", m.Rho, lap, prof*prof/4, implied)
-				}
-			case noised < -1e-15 || noised > 0.0021*implied+prof*prof/4 || (prof > 0 && noised <= 0):
+			if noised := m.Rho - implied; noised < -1e-15 || noised > 0.0021*implied+prof*prof/4 || (prof > 0 && noised <= 0) {
 				t.Errorf("meta ρ %g, the parts' mechanisms imply %g plus at most %g for the profile", m.Rho, implied, prof*prof/4)
 			}
 			after, err := e.book.Balance(ctx, e.ledger, "diabetes-2026", "npr")

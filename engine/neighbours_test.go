@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -228,14 +227,6 @@ func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 		// the release threshold and the notes that quote them.
 		o.meta.Bounding = result.Bounding{Chosen: m.Bounding.Chosen}
 		o.meta.SuppressBelow, o.meta.Notes = 0, nil
-		// Under noise auto the mechanism of each part is chosen at those
-		// bounds (the ledger charged Laplace's ρ, which covers either):
-		// post-processing of the same profile.
-		o.meta.Mechanism = ""
-		o.meta.Split = slices.Clone(m.Split)
-		for i := range o.meta.Split {
-			o.meta.Split[i].Mechanism, o.meta.Split[i].TreeMechanism = "", ""
-		}
 	}
 	if m.Groups == "partition_selection" || strings.Contains(q.sql, "HAVING") {
 		// Which groups pass selection or a HAVING on noisy values is DP-chosen.

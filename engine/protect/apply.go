@@ -210,8 +210,6 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 		return slices.ContainsFunc(p.Aggs, func(a plan.Agg) bool { return slices.Contains(kinds, a.Kind) })
 	}
 	switch m := l.mechanismOf(); {
-	case l.mechs.Deferred:
-		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta at the bounds chosen from the data (Laplace where no bounds were chosen); the cost is that of Laplace noise (the larger rho), so either fits; epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", 100*(1-s.Alpha)))
 	case s.Mechanism == Auto:
 		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta, named in split (here: %s); epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", m, 100*(1-s.Alpha)))
 	default:

@@ -58,8 +58,12 @@ func componentShare(a plan.Agg, sh share) share {
 func (l *layout) choose(p *plan.Plan, s *settings, extra bool) (*Mechanisms, error) {
 	n := len(p.Aggs)
 	if s.Mechanism == Auto && s.EstimateBounds && s.Mechanisms == nil {
-		// Chosen once the bounds are known; charged as Laplace until then.
-		m := &Mechanisms{Aggs: make([]string, n), Trees: make([]string, n), Deferred: true}
+		// The bounds, and with them the better mechanism, come from the
+		// data's noisy profile after the debit: a choice made then would
+		// need δ and ρ the debit could only cover for both mechanisms
+		// (every part's δ, Laplace's ρ), so such a query is Laplace
+		// throughout, as a Laplace policy would make it.
+		m := &Mechanisms{Aggs: make([]string, n), Trees: make([]string, n)}
 		for i, a := range p.Aggs {
 			m.Aggs[i] = Laplace
 			if a.Kind == query.AggQuantile {
@@ -68,39 +72,6 @@ func (l *layout) choose(p *plan.Plan, s *settings, extra bool) (*Mechanisms, err
 		}
 		if extra {
 			m.Persons = Laplace
-		}
-		return m, nil
-	}
-	if pin := s.Mechanisms; pin != nil && pin.Deferred {
-		// The release of a deferred choice: Auto at these bounds, except
-		// where a Gaussian would spend more ρ than the Laplace the debit
-		// was charged for (never, at the δ of a policy).
-		auto := *s
-		auto.Mechanisms, auto.Mechanism = nil, Auto
-		auto.EstimateBounds = false
-		m, err := l.choose(p, &auto, extra)
-		if err != nil {
-			return nil, err
-		}
-		cheaper := func(mech string, sh share) string {
-			if mech == Gaussian && mechanismRho(Gaussian, sh.eps, sh.delta) > mechanismRho(Laplace, sh.eps, 0) {
-				return Laplace
-			}
-			return mech
-		}
-		trees := treeShares(p, l)
-		for i, a := range p.Aggs {
-			m.Aggs[i] = cheaper(m.Aggs[i], componentShare(a, l.aggs[i]))
-			if a.Kind == query.AggQuantile {
-				tree, _ := halve(l.aggs[i], quantileTreeShare)
-				if k, ok := treeOf(a); ok {
-					tree = trees[k]
-				}
-				m.Trees[i] = cheaper(m.Trees[i], tree)
-			}
-		}
-		if extra {
-			m.Persons = cheaper(m.Persons, l.persons)
 		}
 		return m, nil
 	}

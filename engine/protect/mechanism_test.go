@@ -260,36 +260,17 @@ func TestAutoEmpiricalPrivacy(t *testing.T) {
 	}
 }
 
-// TestAutoDeferredWithEstimatedBounds: when the bounds come from the
-// noisy profile, the prepared (debited) release charges every part as
-// Laplace and keeps its δ; the release at the chosen bounds then picks
-// per part, and never spends more ρ or δ than was debited.
-func TestAutoDeferredWithEstimatedBounds(t *testing.T) {
-	p := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: 4, LInf: 3}}, nil)
-	o := &Options{Epsilon: 0.5, Delta: 1e-7, Mechanism: Auto, EstimateBounds: true}
-	debited, err := Prepare(p, o)
+// TestAutoLaplaceWithEstimatedBounds: when the bounds come from the
+// noisy profile (after the debit), Auto is Laplace throughout and debits
+// no δ for its parts, whatever L0 the plan had before the profile.
+func TestAutoLaplaceWithEstimatedBounds(t *testing.T) {
+	p := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: 24, LInf: 3}}, nil)
+	r, err := Prepare(p, &Options{Epsilon: 0.5, Delta: 1e-7, Mechanism: Auto, EstimateBounds: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := debited.Mechanisms()
-	wantRho := (0.45*0.45 + 2*0.025*0.025) / 2 // the count as Laplace; two profile histograms at ε 0.025
-	if !m.Deferred || debited.Mechanism() != Laplace || debited.DryRun().Meta.Mechanism != Auto || math.Abs(debited.Rho()-wantRho) > 1e-12 || debited.Delta() != 1e-7 {
-		t.Fatalf("deferred release: %+v %s (dry run %s) ρ %g (want %g) δ %g", m, debited.Mechanism(), debited.DryRun().Meta.Mechanism, debited.Rho(), wantRho, debited.Delta())
-	}
-	for _, l0 := range []int64{1, 24} {
-		chosen := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: l0, LInf: 3}}, nil)
-		po := *o
-		po.Mechanisms = m
-		r, err := Prepare(chosen, &po)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := Laplace
-		if l0 == 24 {
-			want = Gaussian
-		}
-		if r.Mechanism() != want || r.Rho() > debited.Rho() || r.Delta() != debited.Delta() {
-			t.Errorf("L0 %d: %s ρ %g δ %g; want %s within the debited ρ %g, δ %g", l0, r.Mechanism(), r.Rho(), r.Delta(), want, debited.Rho(), debited.Delta())
-		}
+	wantRho := (0.45*0.45 + 2*0.025*0.025) / 2 // the count; two profile histograms at ε 0.025
+	if r.Mechanism() != Laplace || math.Abs(r.Rho()-wantRho) > 1e-12 || r.Delta() != 0 {
+		t.Errorf("%s ρ %g (want %g) δ %g", r.Mechanism(), r.Rho(), wantRho, r.Delta())
 	}
 }
