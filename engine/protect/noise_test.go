@@ -431,7 +431,7 @@ func TestAvgAtABoundStillStatesItsNoise(t *testing.T) {
 		const runs = 300
 		for range runs {
 			r := rawAgg{count: 40, normSum: (mean - 50) * 40}
-			e, err := s.measure(agg, share{0.5, 0}, &r)
+			e, err := s.measure(agg, share{0.5, 0, s.Mechanism}, &r)
 			if err != nil {
 				t.Fatal(err)
 			}
