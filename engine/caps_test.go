@@ -240,3 +240,36 @@ func TestRatesChargeTheProjectBudget(t *testing.T) {
 		t.Errorf("a refused rates request debited: before %v, after %v", before, after)
 	}
 }
+
+// TestCapsWithoutDeltaBoundEpsilonOnly: a member cap or a lifetime budget
+// declared with ε alone does not refuse a query for its δ (the cancer
+// registry's Gaussian noise): its δ is what the budgets it sits over
+// allow; its ε still binds.
+func TestCapsWithoutDeltaBoundEpsilonOnly(t *testing.T) {
+	e := openEngine(t, func(o *Options) {
+		o.NoRepeats = true
+		o.Policy.Accounting = policies.AccountingBasic // ε adds up: the cap's ε binds at 0.7
+		pr := o.Policy.Projects["cancer-survival"]
+		for i, m := range pr.Members {
+			if m.Principal == ingrid.Name {
+				pr.Members[i].Budget = &policies.Budget{Epsilon: 0.7}
+			}
+		}
+		o.Policy.Datasets["cancer"].LifetimeBudget = &policies.Budget{Epsilon: 5}
+	})
+	ctx := context.Background()
+	q := Request{Project: "cancer-survival", SQL: "SELECT stage, count(*) AS cases FROM cancer GROUP BY 1", Epsilon: 0.5}
+	res, err := e.Query(ctx, ingrid, q)
+	if err != nil {
+		t.Fatalf("a Gaussian query under ε-only caps: %v", err)
+	}
+	if res.Meta.Delta <= 0 {
+		t.Fatalf("meta.delta %g: the query spends no δ, the test shows nothing", res.Meta.Delta)
+	}
+	q.Epsilon = 0.4 // 0.5 + 0.4 > the member's ε 0.7
+	if _, err := e.Query(ctx, ingrid, q); err == nil {
+		t.Error("the member's ε cap did not bind")
+	} else if r, ok := refusal.As(err); !ok || r.Code != refusal.BudgetExhausted || !strings.Contains(r.Message, "cap") {
+		t.Errorf("second query: %v; want budget_exhausted naming the member's cap", err)
+	}
+}

@@ -117,7 +117,11 @@ func PolicyAccountLimits(p *policies.Policy) AccountLimits {
 	return func(a Account) (policies.Budget, bool, bool) {
 		if a.Scope == ScopeLifetime {
 			if ds, ok := p.Datasets[a.Dataset]; ok && ds.LifetimeBudget != nil {
-				return *ds.LifetimeBudget, true, true
+				b := *ds.LifetimeBudget
+				if b.Delta == 0 {
+					b.Delta = lifetimeDelta(p, a.Dataset)
+				}
+				return b, true, true
 			}
 			return policies.Budget{}, false, true
 		}
@@ -140,12 +144,46 @@ func PolicyAccountLimits(p *policies.Policy) AccountLimits {
 		case a.Scope == ScopeMember:
 			for _, m := range pr.Members {
 				if m.Principal == a.Principal && m.Budget != nil {
-					return *m.Budget, true, true
+					b := *m.Budget
+					if b.Delta == 0 {
+						b.Delta = projectDelta(pr)
+					}
+					return b, true, true
 				}
 			}
 		}
 		return policies.Budget{}, false, true
 	}
+}
+
+// A cap declared without δ (a member's budget, a dataset's lifetime
+// budget) bounds ε only: its δ is the most the budgets it sits over
+// allow, so that it never refuses a query they admit for its δ alone
+// (Gaussian noise, partition selection). projectDelta is that δ for a
+// member: the project-wide δ, or without one the sum of the project's
+// per-dataset δs; lifetimeDelta for a dataset's lifetime budget: the sum
+// over the projects that read it of what each may spend on it.
+func projectDelta(pr *policies.Project) float64 {
+	if pr.ProjectBudget != nil {
+		return pr.ProjectBudget.Delta
+	}
+	return pr.Budget.Delta * float64(len(pr.Datasets))
+}
+
+// lifetimeDelta: see projectDelta.
+func lifetimeDelta(p *policies.Policy, dataset string) float64 {
+	var sum float64
+	for _, pr := range p.Projects {
+		if !slices.Contains(pr.Datasets, dataset) {
+			continue
+		}
+		if pr.DatasetBudgets || pr.ProjectBudget == nil {
+			sum += pr.Budget.Delta
+		} else {
+			sum += pr.ProjectBudget.Delta
+		}
+	}
+	return min(sum, 0.5)
 }
 
 // datasetLimits adapts a project × dataset Limits: every other scope is
