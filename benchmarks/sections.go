@@ -38,6 +38,13 @@ const sectionMarker = "<!-- "
 // with first, at its start). A file missing is created. It writes through
 // a temporary file renamed over path.
 func WriteSection(path, begin, end, section string, first bool) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// /dev/null or a pipe: written to, never read or replaced.
+		if err := os.WriteFile(path, []byte(replaceSection("", begin, end, section, first)), 0o644); err != nil {
+			return fmt.Errorf("benchmarks.WriteSection: %w", err)
+		}
+		return nil
+	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("benchmarks.WriteSection: %w", err)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -83,5 +84,30 @@ func TestReplaceSection(t *testing.T) {
 		if got := replaceSection(tc.text, b, e, sec, tc.first); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.desc, got, tc.want)
 		}
+	}
+}
+
+// TestWriteSectionToAPipeWritesIntoIt: a results path that is not a
+// regular file (a pipe here, /dev/null in practice) is written to, never
+// replaced by a file — run as root, renaming over /dev/null would break
+// every program on the machine that writes to it.
+func TestWriteSectionToAPipeWritesIntoIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sink")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		b, _ := os.ReadFile(path)
+		got <- string(b)
+	}()
+	if err := WriteSection(path, LoadBegin, LoadEnd, LoadBegin+"\nfigures\n"+LoadEnd+"\n", false); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; !strings.Contains(s, "figures") {
+		t.Errorf("the pipe read %q, want the section", s)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("after WriteSection the path is %v (%v), want the pipe still", fi.Mode(), err)
 	}
 }

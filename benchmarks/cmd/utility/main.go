@@ -137,8 +137,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeFile writes path through a temporary file renamed when complete.
+// writeFile writes path through a temporary file renamed when complete;
+// a path that is not a regular file (/dev/null, a pipe) is written to
+// directly, never replaced.
 func writeFile(path string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return errors.Join(write(f), f.Close())
+	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
