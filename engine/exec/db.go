@@ -262,8 +262,17 @@ type queryer interface {
 
 // tableNames lists the base tables of the main schema, sorted.
 func tableNames(ctx context.Context, q queryer) ([]string, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+	return listTables(ctx, q, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`)
+}
+
+// catalogTables lists the main-schema tables of catalog cat, sorted.
+func catalogTables(ctx context.Context, q queryer, cat string) ([]string, error) {
+	return listTables(ctx, q, `SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = 'main' ORDER BY table_name`, cat)
+}
+
+// listTables runs a query of table names and returns them.
+func listTables(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

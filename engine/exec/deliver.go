@@ -480,24 +480,6 @@ func (d *delivery) readBase(ctx context.Context, cur string, last int64) error {
 	return nil
 }
 
-// catalogTables lists the main-schema tables of catalog cat.
-func catalogTables(ctx context.Context, q queryer, cat string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = $1 AND schema_name = 'main' ORDER BY table_name`, cat)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
-}
-
 // nextAlias is an alias no part of the version uses yet.
 func (d *delivery) nextAlias() string {
 	n := 0

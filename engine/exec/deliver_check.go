@@ -23,18 +23,9 @@ func (d *delivery) stage(ctx context.Context, src, stage string, cols []ColumnIn
 	fail := func(column, reason string, err error) (DatasetLoad, error) {
 		return DatasetLoad{}, &LoadError{Dataset: d.ds.Name, Source: src, Column: column, Reason: reason, Err: err}
 	}
-	fi, err := os.Stat(src)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fail("", "file not found", err)
-	case err != nil:
-		return fail("", firstLine(err), err)
-	case fi.IsDir():
-		return fail("", "is a directory, not a file", nil)
-	}
-	format, ok := formatOf(src)
-	if !ok {
-		return fail("", "unsupported file type (use .parquet, .csv or .csv.gz)", nil)
+	_, format, reason, err := sourceFile(src)
+	if reason != "" {
+		return fail("", reason, err)
 	}
 	d.p.printf("deliver %s: reading %s", d.ds.Name, src)
 	var lerr *LoadError

@@ -43,6 +43,26 @@ type fileColumn struct {
 	name, duckType string
 }
 
+// sourceFile checks that src is a file statgate reads and returns its
+// info and format; reason (with the error behind it, if any) says what is
+// wrong with it otherwise.
+func sourceFile(src string) (fi fs.FileInfo, format, reason string, err error) {
+	fi, err = os.Stat(src)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", "file not found", err
+	case err != nil:
+		return nil, "", firstLine(err), err
+	case fi.IsDir():
+		return nil, "", "is a directory, not a file", nil
+	}
+	format, ok := formatOf(src)
+	if !ok {
+		return nil, "", "unsupported file type (use .parquet, .csv or .csv.gz)", nil
+	}
+	return fi, format, "", nil
+}
+
 // loadDataset reads one dataset's source into its staging table, checking
 // it against the policy.
 func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src string, p *progress) (DatasetLoad, sourceInfo, error) {
@@ -50,18 +70,9 @@ func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src 
 	fail := func(column, reason string, err error) (DatasetLoad, sourceInfo, error) {
 		return DatasetLoad{}, sourceInfo{}, &LoadError{Dataset: ds.Name, Source: src, Column: column, Reason: reason, Err: err}
 	}
-	fi, err := os.Stat(src)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fail("", "file not found", err)
-	case err != nil:
-		return fail("", firstLine(err), err)
-	case fi.IsDir():
-		return fail("", "is a directory, not a file", nil)
-	}
-	format, ok := formatOf(src)
-	if !ok {
-		return fail("", "unsupported file type (use .parquet, .csv or .csv.gz)", nil)
+	fi, format, reason, err := sourceFile(src)
+	if reason != "" {
+		return fail("", reason, err)
 	}
 	p.printf("load %s: reading %s", ds.Name, src)
 
