@@ -120,7 +120,10 @@ func textAt(a arrow.Array, i int) (string, bool, error) {
 	}
 	switch x := a.(type) {
 	case *array.String:
-		return x.Value(i), true, nil
+		// A copy: Value aliases the batch's buffer, which DuckDB's native
+		// Arrow export reuses once the reader moves on or is released,
+		// while the key outlives it in the cell map.
+		return strings.Clone(x.Value(i)), true, nil
 	case *array.Int64:
 		return fmt.Sprint(x.Value(i)), true, nil
 	}
