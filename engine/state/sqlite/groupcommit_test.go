@@ -28,6 +28,30 @@ func queued(t *testing.T, s *Store, n int) {
 }
 
 // waitLeading waits until a goroutine runs s's writes.
+// heldStore opens a store with a table t whose writer is busy: a first
+// write holds it until release is called, so that writes queue behind it
+// for one batch; release waits for the first write.
+func heldStore(t *testing.T) (s *Store, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	s = openStore(t, t.TempDir(), nil)
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-hold; return nil })
+	}()
+	waitLeading(s)
+	return s, func() {
+		close(hold)
+		if err := <-first; err != nil {
+			t.Errorf("the holding write: %v", err)
+		}
+	}
+}
+
 func waitLeading(s *Store) {
 	for {
 		s.mu.Lock()
@@ -128,16 +152,7 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 // nothing of it is committed.
 func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), nil)
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
-	}()
-	waitLeading(s)
+	s, release := heldStore(t)
 	fns := []func(context.Context, *sql.Tx) error{
 		func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
@@ -160,8 +175,7 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 		go func() { results[i] <- s.write(ctx, fn) }()
 		queued(t, s, i+1)
 	}
-	close(release)
-	<-first
+	release()
 	for i, ch := range results {
 		if err := <-ch; err == nil {
 			t.Errorf("write %d of a broken batch reported done", i)
@@ -188,16 +202,7 @@ func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 // request was debited and executed.
 func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, t.TempDir(), nil)
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-release; return nil })
-	}()
-	waitLeading(s)
+	s, release := heldStore(t)
 	gone, cancel := context.WithCancel(ctx)
 	a, b := make(chan error, 1), make(chan error, 1)
 	go func() {
@@ -215,8 +220,7 @@ func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
 		})
 	}()
 	queued(t, s, 2)
-	close(release)
-	<-first
+	release()
 	if err := <-a; err != nil {
 		t.Errorf("the disconnected request's write: %v, want it committed", err)
 	}
