@@ -320,26 +320,12 @@ func appendEpiAudit[R epiResult](ctx context.Context, e *Engine, p Principal, ki
 		en.Query = string(b)
 	}
 	if pr != nil {
-		sum := sha256.Sum256([]byte(pr.sql))
-		en.PlanHash = hex.EncodeToString(sum[:])
+		en.PlanHash = planHash(pr.sql)
 		en.Datasets = pr.datasets
 		en.Epsilon, en.Delta = pr.debitedEpsilon, pr.debitedDelta
 	}
-	switch {
-	case qerr == nil && released != nil:
-		en.Outcome = "released"
-		b, err := json.Marshal(released)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		en.ResultDigest = hex.EncodeToString(sum[:])
-	default:
-		if rf, ok := refusal.As(qerr); ok {
-			en.Outcome, en.Reason = "refused", rf.Code.String()
-		} else {
-			en.Outcome, en.Reason = "failed", "internal_error"
-		}
+	if err := setOutcome(&en, qerr, released != nil, released); err != nil {
+		return err
 	}
 	_, err := e.audit.Append(ctx, en)
 	return err

@@ -255,25 +255,11 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, pr *pr
 		}
 	}
 	if pr != nil {
-		sum := sha256.Sum256([]byte(pr.plan.SQL))
-		en.PlanHash = hex.EncodeToString(sum[:])
+		en.PlanHash = planHash(pr.plan.SQL)
 		en.Datasets = pr.plan.Datasets
 	}
-	switch {
-	case qerr == nil && res != nil:
-		en.Outcome = "released"
-		b, err := json.Marshal(res)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		en.ResultDigest = hex.EncodeToString(sum[:])
-	default:
-		if rf, ok := refusal.As(qerr); ok {
-			en.Outcome, en.Reason = "refused", rf.Code.String()
-		} else {
-			en.Outcome, en.Reason = "failed", "internal_error"
-		}
+	if err := setOutcome(&en, qerr, res != nil, res); err != nil {
+		return err
 	}
 	if pr != nil {
 		// What was debited, also when execution failed afterwards.
@@ -281,6 +267,33 @@ func (e *Engine) appendAudit(ctx context.Context, p Principal, r Request, pr *pr
 	}
 	_, err := e.audit.Append(ctx, en)
 	return err
+}
+
+// planHash is the audit entry's hash of the SQL a request ran.
+func planHash(sql string) string {
+	sum := sha256.Sum256([]byte(sql))
+	return hex.EncodeToString(sum[:])
+}
+
+// setOutcome records in en how a request ended: released (with the digest
+// of what was released, when hasResult and qerr is nil), refused (the
+// refusal's code) or failed.
+func setOutcome(en *audit.Entry, qerr error, hasResult bool, released any) error {
+	if qerr == nil && hasResult {
+		b, err := json.Marshal(released)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		en.Outcome, en.ResultDigest = "released", hex.EncodeToString(sum[:])
+		return nil
+	}
+	if rf, ok := refusal.As(qerr); ok {
+		en.Outcome, en.Reason = "refused", rf.Code.String()
+	} else {
+		en.Outcome, en.Reason = "failed", "internal_error"
+	}
+	return nil
 }
 
 // requestKind names what r asks ("sql", "template", "cohort"; "invalid"
