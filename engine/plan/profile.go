@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/statgate/statgate/engine/query"
@@ -9,15 +10,23 @@ import (
 
 // Profile is the SQL that measures, for one query, how much each person
 // contributes: how many of the query's groups a person has rows in, and
-// the most rows a person has in one group. Its result is two histograms
-// of persons, one row per bucket:
+// the most rows a person has in one group. Its result counts persons by
+// what they contribute, one row per combination present:
 //
-//	what    VARCHAR  "groups" or "rows"
-//	bucket  BIGINT   the 1-based bucket of GroupEdges (groups) or
-//	                 RowEdges (rows), which reach Beyond times past the
-//	                 caps so that what the caps themselves cut is seen;
-//	                 the last bucket holds every person at or above it
-//	persons BIGINT   the persons in the bucket
+//	g       BIGINT   the person's groups, at most the last of GroupEdges
+//	m       BIGINT   the most rows the person has in one group, at most
+//	                 the last of RowEdges
+//	lo<j>   BIGINT   for Values[j], the 1-based bucket of the person's
+//	hi<j>   BIGINT   smallest and largest value; NULL when the person has
+//	                 no finite value
+//	persons BIGINT   the persons with these values
+//
+// Tally adds its rows up into histograms: of groups by GroupEdges and of
+// rows by RowEdges, which reach Beyond times past the caps so that what
+// the caps themselves cut is seen (the last bucket holds every person at
+// or above it), and the value histograms. The buckets of g and m are found
+// in Go rather than by a CASE expression in the SQL, which DuckDB took
+// longer to plan than to run on small tables.
 //
 // Every person is in exactly one bucket of each histogram, so one person
 // changes each histogram by one in one bucket: noised with Laplace at ε,
@@ -129,18 +138,39 @@ func bitsLen(n int) int {
 	return l
 }
 
-// bucketSQL is the 1-based bucket of value v among edges.
-func bucketSQL(v string, edges []int) string {
-	if len(edges) <= 1 {
-		return "1"
+// bucketOf is the 1-based bucket of count v among edges (lower edges,
+// ascending): the last bucket whose edge is at most v; 1 below the first.
+func bucketOf(v int64, edges []int) int {
+	return max(sort.Search(len(edges), func(j int) bool { return int64(edges[j]) > v }), 1)
+}
+
+// Tally adds one row of the profile's result to hists (keyed and sized
+// as Lengths): vals are the row's columns before persons (g, m, then lo
+// and hi of each value profile), valid false for a NULL one. A row of
+// another shape, or a bucket out of range (the SQL makes none), adds
+// nothing, so no data value can make reading fail.
+func (p *Profile) Tally(hists map[string][]int64, vals []int64, valid []bool, persons int64) {
+	if len(vals) != 2+2*len(p.Values) || len(valid) != len(vals) {
+		return
 	}
-	var b strings.Builder
-	b.WriteString("CASE")
-	for j := len(edges) - 1; j >= 1; j-- {
-		fmt.Fprintf(&b, " WHEN %s >= %d THEN %d", v, edges[j], j+1)
+	add := func(name string, b int) {
+		if h := hists[name]; b >= 1 && b <= len(h) {
+			h[b-1] += persons
+		}
 	}
-	b.WriteString(" ELSE 1 END")
-	return b.String()
+	if valid[0] {
+		add(ProfileGroups, bucketOf(vals[0], p.GroupEdges()))
+	}
+	if valid[1] {
+		add(ProfileRows, bucketOf(vals[1], p.RowEdges()))
+	}
+	for j, v := range p.Values {
+		for k, name := range []string{ProfileLow + v.Column, ProfileHigh + v.Column} {
+			if i := 2 + 2*j + k; valid[i] && vals[i] >= 1 && vals[i] <= int64(v.Buckets) {
+				add(name, int(vals[i]))
+			}
+		}
+	}
 }
 
 // Histograms is the number of histograms of the profile.
@@ -269,16 +299,20 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	s.WriteString("per AS (\n")
 	selectList(&s, "  ", perItems)
 	s.WriteString("  FROM pg\n  GROUP BY person\n)\n")
-	fmt.Fprintf(&s, "SELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileGroups, bucketSQL("g", pr.GroupEdges()))
-	fmt.Fprintf(&s, "UNION ALL\nSELECT '%s' AS what, (%s)::BIGINT AS bucket, count(*)::BIGINT AS persons FROM per GROUP BY 2\n", ProfileRows, bucketSQL("m", pr.RowEdges()))
+	g, m := pr.GroupEdges(), pr.RowEdges()
+	out := []string{fmt.Sprintf("least(g, %d)::BIGINT AS g", g[len(g)-1]), fmt.Sprintf("least(m, %d)::BIGINT AS m", m[len(m)-1])}
 	for j, v := range pr.Values {
 		w := (v.Hi - v.Lo) / float64(v.Buckets)
-		for _, h := range []struct{ name, col string }{{ProfileLow, fmt.Sprintf("plo%d", j)}, {ProfileHigh, fmt.Sprintf("phi%d", j)}} {
-			bucket := fmt.Sprintf("1 + least(greatest(floor((%s - %s) / %s), 0), %d)::BIGINT", h.col, renderFloat(v.Lo), renderFloat(w), v.Buckets-1)
-			fmt.Fprintf(&s, "UNION ALL\nSELECT %s AS what, %s AS bucket, count(*)::BIGINT AS persons FROM per WHERE %s IS NOT NULL AND isfinite(%s) GROUP BY 2\n",
-				quoteString(h.name+v.Column), bucket, h.col, h.col)
+		for _, h := range []struct{ name, col string }{{"lo", fmt.Sprintf("plo%d", j)}, {"hi", fmt.Sprintf("phi%d", j)}} {
+			out = append(out, fmt.Sprintf("CASE WHEN isfinite(%s) THEN 1 + least(greatest(floor((%s - %s) / %s), 0), %d)::BIGINT END AS %s%d",
+				h.col, h.col, renderFloat(v.Lo), renderFloat(w), v.Buckets-1, h.name, j))
 		}
 	}
+	positions := make([]string, len(out))
+	for i := range out {
+		positions[i] = fmt.Sprint(i + 1)
+	}
+	s.WriteString("SELECT " + strings.Join(out, ", ") + ", count(*)::BIGINT AS persons\nFROM per\nGROUP BY " + strings.Join(positions, ", ") + "\n")
 	pr.SQL = s.String()
 	return pr
 }

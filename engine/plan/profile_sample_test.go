@@ -25,8 +25,12 @@ func TestProfileSamplesPersonsOnLargeTables(t *testing.T) {
 		Aggs: []query.Aggregate{countStar("n"), losBounded(query.AggSum, "s")}}
 	hist := func(p *Plan) map[string]float64 {
 		out := map[string]float64{}
-		for _, r := range queryRows(t, db, p.Profile.SQL) {
-			out[fmt.Sprintf("%v/%v", r["what"], r["bucket"])] += toFloat(t, r["persons"])
+		for what, h := range tallyRows(t, p.Profile, queryRows(t, db, p.Profile.SQL)) {
+			for b, n := range h {
+				if n > 0 {
+					out[fmt.Sprintf("%s/%d", what, b+1)] += float64(n)
+				}
+			}
 		}
 		return out
 	}

@@ -11,38 +11,40 @@ import (
 )
 
 // ReadProfile reads the exact histograms of a plan.Profile's SQL from rr,
-// by name (plan.Profile.Lengths): h[b-1] is the persons in bucket b.
-// Unknown rows or buckets out of range (the SQL makes none) are skipped,
-// so no data value can make it fail; it fails only when ctx ends or
-// reading fails. The histograms are exact: they leave this package only
-// through Release.NoiseProfile. The caller owns (and releases) rr.
+// by name (plan.Profile.Lengths): h[b-1] is the persons in bucket b
+// (plan.Profile.Tally). Rows that are not counts, or buckets out of range
+// (the SQL makes none), are skipped, so no data value can make it fail;
+// it fails only when ctx ends, reading fails or the result has another
+// number of columns. The histograms are exact: they leave this package
+// only through Release.NoiseProfile. The caller owns (and releases) rr.
 func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (map[string][]int64, error) {
 	hists := map[string][]int64{}
 	for name, n := range pr.Lengths() {
 		hists[name] = make([]int64, n)
 	}
+	nv := 2 + 2*len(pr.Values) // g, m, lo and hi of each value profile; then persons
+	vals, valid := make([]int64, nv), make([]bool, nv)
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		rec := rr.RecordBatch()
-		if rec.NumCols() != 3 {
-			return nil, fmt.Errorf("protect.ReadProfile: %d columns, want 3", rec.NumCols())
+		if int(rec.NumCols()) != nv+1 {
+			return nil, fmt.Errorf("protect.ReadProfile: %d columns, want %d", rec.NumCols(), nv+1)
 		}
+	rows:
 		for i := 0; i < int(rec.NumRows()); i++ {
-			what, err := keyAt(rec.Column(0), i, query.TypeString)
-			name, isName := what.(string)
-			if err != nil || !isName {
+			n, ok, err := intAt(rec.Column(nv), i)
+			if err != nil || !ok {
 				continue
 			}
-			b, ok, err1 := intAt(rec.Column(1), i)
-			n, ok2, err2 := intAt(rec.Column(2), i)
-			if err1 != nil || err2 != nil || !ok || !ok2 {
-				continue
+			for c := range nv {
+				var err error
+				if vals[c], valid[c], err = intAt(rec.Column(c), i); err != nil {
+					continue rows
+				}
 			}
-			if h := hists[name]; b >= 1 && b <= int64(len(h)) {
-				h[b-1] += n
-			}
+			pr.Tally(hists, vals, valid, n)
 		}
 	}
 	if err := rr.Err(); err != nil {
