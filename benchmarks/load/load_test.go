@@ -63,6 +63,10 @@ func TestRunAnswersEveryKind(t *testing.T) {
 		if len(c.Failed) > 0 || len(c.Latencies) == 0 || c.QPS() <= 0 {
 			t.Errorf("%s with %d clients: %d answered, not 200: %v", c.Kind, c.Clients, len(c.Latencies), c.Failed)
 		}
+		// Every answer took some CPU, and no request costs a second of it.
+		if cpu := c.CPUPerAnswer(); cpu <= 0 || cpu > 1 {
+			t.Errorf("%s with %d clients: %g s CPU per answer", c.Kind, c.Clients, cpu)
+		}
 	}
 	if res.Global != 2 || res.PerPrincipal != 2 {
 		t.Errorf("limits %d / %d, want the most clients, 2 / 2", res.Global, res.PerPrincipal)

@@ -56,15 +56,15 @@ func (r *Report) Markdown() string {
 		orUnknown(r.Machine.Load), rev, r.Machine.Go, orUnknown(r.Machine.DuckDB), arrowOf(r.Machine))
 	w("%d synthetic persons (`engine/synth`); %s per cell after %s of warm-up; API limits %d global / %d per principal, one principal per client.\n\n",
 		r.Persons, res.Options.Duration, res.Options.Warmup, res.Global, res.PerPrincipal)
-	w("| kind | clients | answered | q/s | q/s vs raw | p50 ms | p99 ms | max ms | not 200 | load avg start → end |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	w("| kind | clients | answered | q/s | q/s vs raw | p50 ms | p99 ms | max ms | CPU ms / answer | not 200 | load avg start → end |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, c := range res.Cells {
 		vsRaw := "–"
 		if raw := res.Cell(Raw, c.Clients); raw != nil && c.Kind != Raw && raw.QPS() > 0 {
 			vsRaw = fmt.Sprintf("%.2f", c.QPS()/raw.QPS())
 		}
-		w("| %s | %d | %d | %.0f | %s | %.1f | %.1f | %.1f | %s | %s → %s |\n", c.Kind, c.Clients, len(c.Latencies), c.QPS(), vsRaw,
-			1e3*c.Quantile(0.5), 1e3*c.Quantile(0.99), 1e3*c.Quantile(1), failed(c.Failed), orUnknown(c.LoadBefore), orUnknown(c.LoadAfter))
+		w("| %s | %d | %d | %.0f | %s | %.1f | %.1f | %.1f | %.2f | %s | %s → %s |\n", c.Kind, c.Clients, len(c.Latencies), c.QPS(), vsRaw,
+			1e3*c.Quantile(0.5), 1e3*c.Quantile(0.99), 1e3*c.Quantile(1), 1e3*c.CPUPerAnswer(), failed(c.Failed), orUnknown(c.LoadBefore), orUnknown(c.LoadAfter))
 	}
 	w("\nTargets (measured, not asserted), 8 clients: at least %.0f q/s with p99 at most %.0f ms.\n\n", TargetQPS, 1e3*TargetP99)
 	for _, k := range []Kind{AdHoc, Cohort, Template} {
@@ -127,6 +127,8 @@ within a range of years, an ATC group in lmr, no death, by sex), so no cache can
 SQL as it is on the same DuckDB file (locked-down connection, no HTTP, no bounding, no noise) with the same number of clients:
 the ceiling in the same run. Every statgate request is checked, debited durably before it runs and audited durably before it
 is answered. Latencies are request sent to last byte read, nearest rank; the machine is shared, so read the load averages.
+"CPU ms / answer" is the CPU the whole process (server, clients and DuckDB) used during the cell per request answered: what one
+request costs, which other work on the machine changes far less than it changes q/s.
 
 `
 

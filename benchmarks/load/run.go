@@ -73,9 +73,21 @@ type Cell struct {
 	// Failed counts the other responses by status (-1: transport or
 	// DuckDB errors).
 	Failed map[int]int
+	// CPUSeconds is the CPU this process (server and clients) used while
+	// the cell measured: per answer it is what a request costs, however
+	// busy the rest of the machine was.
+	CPUSeconds float64
 	// LoadBefore and LoadAfter are the 1-minute load averages when the
 	// cell started and ended: the machine may be shared.
 	LoadBefore, LoadAfter string
+}
+
+// CPUPerAnswer is the process CPU per request answered 200, in seconds.
+func (c *Cell) CPUPerAnswer() float64 {
+	if len(c.Latencies) == 0 {
+		return 0
+	}
+	return c.CPUSeconds / float64(len(c.Latencies))
 }
 
 // QPS is the requests answered 200 per second.
@@ -238,8 +250,8 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 			}
 			res.Cells = append(res.Cells, c)
 			if opt.Progress != nil {
-				fmt.Fprintf(opt.Progress, "%-8s %d clients: %6.0f q/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms, failed %v, load %s → %s\n",
-					k, n, c.QPS(), 1e3*c.Quantile(0.5), 1e3*c.Quantile(0.99), 1e3*c.Quantile(1), c.Failed, c.LoadBefore, c.LoadAfter)
+				fmt.Fprintf(opt.Progress, "%-8s %d clients: %6.0f q/s, p50 %.1f ms, p99 %.1f ms, max %.1f ms, CPU %.2f ms/answer, failed %v, load %s → %s\n",
+					k, n, c.QPS(), 1e3*c.Quantile(0.5), 1e3*c.Quantile(0.99), 1e3*c.Quantile(1), 1e3*c.CPUPerAnswer(), c.Failed, c.LoadBefore, c.LoadAfter)
 			}
 		}
 	}
@@ -335,7 +347,9 @@ func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64,
 	}
 	sleepUntil(ctx, warmEnd)
 	c.LoadBefore = host.Load()
+	cpu0 := host.ProcessCPU()
 	wg.Wait()
+	c.CPUSeconds = (host.ProcessCPU() - cpu0).Seconds()
 	c.LoadAfter = host.Load()
 	if err := ctx.Err(); err != nil {
 		return nil, err
