@@ -24,7 +24,7 @@ const columns = `seq, time, query_id, principal, project, datasets, kind, query,
 // transaction.
 func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
 	var out audit.Entry
-	err := l.st.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := l.st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		out, err = audit.Append(ctx, auditTx{tx}, e, l.st.now)
 		return err
@@ -36,7 +36,7 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Entry, erro
 }
 
 // auditTx is audit.Tx over a write transaction.
-type auditTx struct{ tx *sql.Tx }
+type auditTx struct{ tx *wtx }
 
 func (t auditTx) Head(ctx context.Context) (int64, string, bool, error) {
 	return head(ctx, t.tx)

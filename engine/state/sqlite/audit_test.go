@@ -42,7 +42,7 @@ func insertRaw(t *testing.T, db *sql.DB, e audit.Entry) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := (auditTx{tx}).Insert(context.Background(), e.Raw()); err != nil {
+	if err := (auditTx{&wtx{Tx: tx}}).Insert(context.Background(), e.Raw()); err != nil {
 		t.Fatalf("insert forged entry: %v", err)
 	}
 	if err := tx.Commit(); err != nil {

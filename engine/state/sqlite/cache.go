@@ -32,7 +32,7 @@ func (c *resultCache) Put(ctx context.Context, project, key, queryID string, bod
 	if project == "" || key == "" || len(body) == 0 {
 		return errors.New("sqlite.Cache.Put: a project, a key and an answer are required")
 	}
-	err := c.st.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO result_cache (project, key, query_id, time, body) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (project, key) DO NOTHING`, project, key, queryID, formatTime(c.st.now()), body)
 		return err

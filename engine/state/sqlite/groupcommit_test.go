@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"testing"
@@ -41,7 +40,7 @@ func heldStore(t *testing.T) (s *Store, release func()) {
 	hold := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { <-hold; return nil })
+		first <- s.write(ctx, func(ctx context.Context, tx *wtx) error { <-hold; return nil })
 	}()
 	waitLeading(s)
 	return s, func() {
@@ -77,8 +76,8 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE t (x INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
-	insert := func(x int, fail error) func(context.Context, *sql.Tx) error {
-		return func(ctx context.Context, tx *sql.Tx) error {
+	insert := func(x int, fail error) func(context.Context, *wtx) error {
+		return func(ctx context.Context, tx *wtx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO t (x) VALUES (?)`, x); err != nil {
 				return err
 			}
@@ -88,7 +87,7 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		first <- s.write(ctx, func(ctx context.Context, tx *wtx) error {
 			<-release // hold the writer until the others queue
 			return insert(1, nil)(ctx, tx)
 		})
@@ -99,12 +98,12 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	var seen int
 	results := make([]chan error, 5)
-	fns := []func(context.Context, *sql.Tx) error{
+	fns := []func(context.Context, *wtx) error{
 		insert(2, nil),
 		insert(3, errRefused), // undone; 2 and 4 kept
 		nil,                   // cancelled before it runs
 		insert(4, nil),
-		func(ctx context.Context, tx *sql.Tx) error { // sees 1, 2 and 4, not 3
+		func(ctx context.Context, tx *wtx) error { // sees 1, 2 and 4, not 3
 			return tx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&seen)
 		},
 	}
@@ -153,18 +152,18 @@ func TestWritesQueuedMeanwhileShareOneCommit(t *testing.T) {
 func TestBrokenTransactionFailsTheWholeBatch(t *testing.T) {
 	ctx := context.Background()
 	s, release := heldStore(t)
-	fns := []func(context.Context, *sql.Tx) error{
-		func(ctx context.Context, tx *sql.Tx) error {
+	fns := []func(context.Context, *wtx) error{
+		func(ctx context.Context, tx *wtx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
 			return err
 		},
-		func(ctx context.Context, tx *sql.Tx) error {
+		func(ctx context.Context, tx *wtx) error {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
 				return err
 			}
 			return fmt.Errorf("gave up")
 		},
-		func(ctx context.Context, tx *sql.Tx) error {
+		func(ctx context.Context, tx *wtx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (3)`)
 			return err
 		},
@@ -206,7 +205,7 @@ func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
 	gone, cancel := context.WithCancel(ctx)
 	a, b := make(chan error, 1), make(chan error, 1)
 	go func() {
-		a <- s.write(gone, func(ctx context.Context, tx *sql.Tx) error {
+		a <- s.write(gone, func(ctx context.Context, tx *wtx) error {
 			cancel() // the client disconnects while its write runs
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (1)`)
 			return err
@@ -214,7 +213,7 @@ func TestCancelledRequestDoesNotBreakItsBatch(t *testing.T) {
 	}()
 	queued(t, s, 1)
 	go func() {
-		b <- s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		b <- s.write(ctx, func(ctx context.Context, tx *wtx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO t VALUES (2)`)
 			return err
 		})

@@ -27,7 +27,7 @@ func (l *ledger) Debit(ctx context.Context, s budget.Spend, a state.Admitter) er
 	}
 	var refused error
 	accounts := s.Accounts()
-	err = l.st.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = l.st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		st := make(map[budget.Account]budget.Standing, len(accounts))
 		for _, acc := range accounts {
 			c, err := standingOf(ctx, tx, acc)
@@ -238,7 +238,7 @@ func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error
 	}
 	g.Time = l.st.now().UTC()
 	a := g.Account
-	err := l.st.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := l.st.write(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `
 			INSERT INTO budget_grants (time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -66,6 +66,15 @@ type Store struct {
 	leading bool // a goroutine is running the queued writes
 	// commits counts the write transactions committed (for tests).
 	commits atomic.Int64
+
+	// stmts are the write statements prepared on the writer connection,
+	// by text (see wtx); missed are those a write ran unprepared, prepared
+	// once its batch has finished.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+	missed map[string]bool
+	// unprepared counts the statements writes ran unprepared (for tests).
+	unprepared atomic.Int64
 }
 
 var _ state.Store = (*Store)(nil)
@@ -92,7 +101,7 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{db: db, w: w, now: time.Now}
+	s := &Store{db: db, w: w, now: time.Now, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
 	s.ledger = &ledger{st: s}
 	s.audit = &auditLog{st: s}
 	s.tokens = &tokenStore{st: s}
@@ -213,7 +222,16 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close implements state.Store.
-func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	var errs []error
+	for q, st := range s.stmts {
+		errs = append(errs, st.Close())
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
+	return errors.Join(append(errs, s.w.Close(), s.db.Close())...)
+}
 
 // write runs fn in a write transaction on the store's one writer
 // connection (s.w: this process's writes run one at a time, in the order
@@ -239,7 +257,7 @@ func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 // what a fn reads before it writes (what was spent, the audit head)
 // cannot change before it commits, whichever goroutine or process writes
 // next. A write whose ctx ends while it waits for its batch is not run.
-func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(context.Context, *wtx) error) error {
 	w := &pendingWrite{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.mu.Lock()
 	s.queue = append(s.queue, w)
@@ -265,7 +283,7 @@ func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Tx) err
 // pendingWrite is one write waiting in Store.write's queue.
 type pendingWrite struct {
 	ctx  context.Context
-	fn   func(context.Context, *sql.Tx) error
+	fn   func(context.Context, *wtx) error
 	done chan error // receives the write's outcome, once
 }
 
@@ -279,6 +297,7 @@ func (s *Store) commit(batch []*pendingWrite) {
 		n := min(len(batch), MaxBatch)
 		s.commitOne(batch[:n])
 		batch = batch[n:]
+		s.prepareMissed()
 	}
 }
 
@@ -307,8 +326,9 @@ func (s *Store) commitOne(batch []*pendingWrite) {
 		return
 	}
 	var kept []*pendingWrite
+	wt := &wtx{Tx: tx, st: s}
 	for i, w := range live {
-		broken, err := savepoint(ctx, tx, w.fn)
+		broken, err := savepoint(ctx, wt, w.fn)
 		if broken {
 			// SQLite may have rolled the whole transaction back (it does
 			// on some I/O and lock errors): nothing of the batch is kept,
@@ -345,7 +365,7 @@ func (s *Store) commitOne(batch []*pendingWrite) {
 // wrote is undone and the transaction goes on without it. broken reports
 // that the savepoint could not be set, undone or released, so the
 // transaction is not usable any more.
-func savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx) error) (broken bool, err error) {
+func savepoint(ctx context.Context, tx *wtx, fn func(context.Context, *wtx) error) (broken bool, err error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 		return true, fmt.Errorf("savepoint: %w", err)
 	}
@@ -363,6 +383,84 @@ func savepoint(ctx context.Context, tx *sql.Tx, fn func(context.Context, *sql.Tx
 	}
 	return false, nil
 }
+
+// wtx is a write transaction on the writer connection whose statements
+// run prepared: a write's statements are the same few texts every time
+// (a debit's dozen, an audit append's three), and SQLite parsing them
+// anew for every request cost more CPU than running them (issue 14). A
+// text met for the first time runs unprepared and is prepared on the
+// writer once its batch has finished (the connection is the
+// transaction's until then); later writes reuse it. Statements behave
+// exactly as tx's own: same connection, same transaction.
+type wtx struct {
+	*sql.Tx
+	st *Store
+}
+
+// prepared returns q's statement bound to the transaction, or nil when q
+// is not prepared yet (it will be after this batch) or t has no store.
+func (t *wtx) prepared(ctx context.Context, q string) *sql.Stmt {
+	if t.st == nil {
+		return nil
+	}
+	t.st.stmtMu.Lock()
+	st := t.st.stmts[q]
+	if st == nil {
+		t.st.missed[q] = true
+	}
+	t.st.stmtMu.Unlock()
+	if st == nil {
+		t.st.unprepared.Add(1)
+		return nil
+	}
+	return t.Tx.StmtContext(ctx, st)
+}
+
+// ExecContext is sql.Tx.ExecContext with q prepared.
+func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, q, args...)
+}
+
+// QueryRowContext is sql.Tx.QueryRowContext with q prepared.
+func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, q, args...)
+}
+
+// QueryContext is sql.Tx.QueryContext with q prepared.
+func (t *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
+// prepareMissed prepares on the writer the statements writes ran
+// unprepared. It runs between batches, when no transaction holds the
+// writer's one connection. A statement that fails to prepare stays
+// unprepared (its writes report their own errors).
+func (s *Store) prepareMissed() {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	for q := range s.missed {
+		delete(s.missed, q)
+		if s.stmts[q] != nil || len(s.stmts) >= maxPrepared {
+			continue
+		}
+		if st, err := s.w.PrepareContext(context.Background(), q); err == nil {
+			s.stmts[q] = st
+		}
+	}
+}
+
+// maxPrepared bounds the writer's prepared statements; the writes use
+// about twenty texts.
+const maxPrepared = 256
 
 // timeFormat is how the store writes times: UTC, fixed width, so that text
 // order is time order and a time reads back exactly as written. It is
