@@ -72,6 +72,13 @@ type Engine struct {
 	cache    state.Cache  // released answers, for free repeats
 	book     *budget.Book // decides debits from the policy's budgets
 
+	// noisyProfile, when set (tests only), sees every noisy contribution
+	// profile a query draws and returns the one the bounds are chosen
+	// from: the neighbouring-datasets test gives the neighbour's engine
+	// the base's draw, to show that the bounds and mechanisms chosen
+	// after the debit depend on that DP output alone.
+	noisyProfile func(map[string][]float64) map[string][]float64
+
 	closeOnce sync.Once
 }
 

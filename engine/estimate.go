@@ -40,6 +40,9 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
 	noisy := prep.release.NoiseProfile(hists)
+	if e.noisyProfile != nil {
+		noisy = e.noisyProfile(noisy)
+	}
 	if pr.Sample > 1 {
 		// A sampled profile's counts stand for Sample persons each
 		// (post-processing of the noisy counts).
@@ -49,21 +52,31 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 			}
 		}
 	}
-	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], prep.release.TypicalSD)
-	ch.Clamp = bounds.Clamps(pr, noisy)
+	clamps := bounds.Clamps(pr, noisy)
+	if rb := prep.compiled.Bounds; rb != nil {
+		for col, cl := range rb.Clamp {
+			if clamps == nil {
+				clamps = map[string][2]float64{}
+			}
+			clamps[col] = cl // the request's own clamp wins
+		}
+	}
+	// Every measure's noise weighs in the choice, a sum's or mean's
+	// relative to a typical value under the clamp it will get.
+	scales := make([]protect.Scale, len(prep.compiled.Query.Aggs))
+	for i, a := range prep.compiled.Query.Aggs {
+		name := a.ClampName()
+		scales[i] = protect.Scale{Bounds: clamps[name], Typical: bounds.Typical(pr, noisy, name)}
+	}
+	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(l0, lInf int) float64 {
+		return prep.release.TypicalSD(l0, lInf, scales)
+	})
+	ch.Clamp = clamps
 	l0 := ch.L0
 	if l0 == 0 {
 		l0 = prep.plan.Bounds.MaxGroupsPerPerson
 	}
 	ch.LValues, ch.CutValues = bounds.ChooseValues(pr, noisy[plan.ProfileRows], l0, prep.release.ValueSD)
-	if rb := prep.compiled.Bounds; rb != nil {
-		for col, cl := range rb.Clamp {
-			if ch.Clamp == nil {
-				ch.Clamp = map[string][2]float64{}
-			}
-			ch.Clamp[col] = cl // the request's own clamp wins
-		}
-	}
 	kept := &estimated{plan: prep.plan, release: prep.release}
 	if ch.L0 == 0 && ch.LInf == 0 && ch.LValues == 0 && ch.Clamp == nil {
 		return kept, nil // the profile says nothing: the policy's bounds stay
@@ -77,9 +90,11 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 	}
 	po := prep.options
 	po.Truncation = &protect.Truncation{Pairs: ch.CutPairs, Rows: ch.CutRows}
-	// The mechanisms stay those the debited release chose from the
-	// policy's bounds: chosen again from these data-derived bounds, they
-	// (and the ρ they spend) could depend on the data.
+	// Pinned to the debited release's mechanisms: a Laplace or Gaussian
+	// policy's stay; under Auto (Deferred) the release chooses again at
+	// these bounds, within the Laplace ρ and every part's δ the debit
+	// took before any data were read, so what was charged never depends
+	// on the data, and the choice depends only on the noisy profile.
 	po.Mechanisms = prep.release.Mechanisms()
 	rel, err := protect.Prepare(p, &po)
 	if err != nil {

@@ -27,7 +27,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -222,12 +224,12 @@ func outcomeOf(q neighbourQuery, res *result.Result, err error) outcome {
 		meta: result.Meta{Epsilon: m.Epsilon, Delta: m.Delta, Split: m.Split, Mechanism: m.Mechanism,
 			Groups: m.Groups, Bounding: m.Bounding, MinCellCount: m.MinCellCount, RoundTo: m.RoundTo,
 			SuppressBelow: m.SuppressBelow, Notes: m.Notes}}
-	if m.Bounding.Chosen == "estimated" {
-		// L0, L∞ and clamps were chosen from a noisy profile: DP outputs, like
-		// the release threshold and the notes that quote them.
-		o.meta.Bounding = result.Bounding{Chosen: m.Bounding.Chosen}
-		o.meta.SuppressBelow, o.meta.Notes = 0, nil
-	}
+	// Bounds chosen from the noisy contribution profile (L0, L∞, clamps,
+	// what they cut, the release threshold and notes quoting them) and,
+	// under noise auto, the mechanism of every part chosen at those
+	// bounds are compared in full: the neighbour's engine is given the
+	// base's noisy profile (replayProfiles), so equal choices show they
+	// depend on that DP output alone, never on the data directly.
 	if m.Groups == "partition_selection" || strings.Contains(q.sql, "HAVING") {
 		// Which groups pass selection or a HAVING on noisy values is DP-chosen.
 		o.rows = -1
@@ -270,13 +272,25 @@ func TestNeighbouringDatasets(t *testing.T) {
 	ctx := context.Background()
 	statuses := map[string]int{}
 	ran := 0
+	replay := replayProfiles(a, b)
+	estimated, gaussian := 0, 0
 	for i, q := range qs {
 		if i%step != 0 && !q.always {
 			continue
 		}
 		req := Request{Project: q.project, SQL: q.sql, Epsilon: q.epsilon, Totals: q.totals}
+		replay.reset()
 		ra, ea := a.Query(ctx, ingrid, req)
 		rb, eb := b.Query(ctx, ingrid, req)
+		if replay.drawn != replay.replayed {
+			t.Errorf("%v\nthe base drew %d noisy profiles, the neighbour was given %d", q, replay.drawn, replay.replayed)
+		}
+		if ea == nil && ra.Meta.Bounding.Chosen == "estimated" {
+			estimated++
+			if slices.ContainsFunc(ra.Meta.Split, func(sp result.Spend) bool { return sp.Mechanism == "gaussian" && sp.Purpose != "bound_selection" }) {
+				gaussian++
+			}
+		}
 		oa, ob := outcomeOf(q, ra, ea), outcomeOf(q, rb, eb)
 		ran++
 		statuses[oa.status]++
@@ -287,10 +301,58 @@ func TestNeighbouringDatasets(t *testing.T) {
 			t.Errorf("%v\nfailed after the debit on both extracts", q)
 		}
 	}
-	t.Logf("%d of %d queries on both extracts; statuses %v", ran, len(qs), statuses)
+	t.Logf("%d of %d queries on both extracts; statuses %v; %d with bounds from the data, %d of them with Gaussian parts", ran, len(qs), statuses, estimated, gaussian)
+	if estimated == 0 || gaussian == 0 {
+		t.Errorf("%d answers with bounds from the data, %d with Gaussian parts: the corpus does not test the choices made after the debit", estimated, gaussian)
+	}
 	if statuses["released"] < ran/4 {
 		t.Errorf("only %d of %d queries were released: the corpus tests little", statuses["released"], ran)
 	}
+}
+
+// profileReplay gives the neighbour's engine the noisy contribution
+// profiles the base's engine drew for the same request.
+type profileReplay struct {
+	mu       sync.Mutex
+	drawn    int
+	replayed int
+	profiles []map[string][]float64
+}
+
+// replayProfiles records base's noisy profiles and hands them, in order,
+// to neighbour.
+func replayProfiles(base, neighbour *Engine) *profileReplay {
+	r := &profileReplay{}
+	base.noisyProfile = func(noisy map[string][]float64) map[string][]float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.drawn++
+		cp := make(map[string][]float64, len(noisy))
+		for k, h := range noisy {
+			cp[k] = slices.Clone(h)
+		}
+		r.profiles = append(r.profiles, cp)
+		return noisy
+	}
+	neighbour.noisyProfile = func(noisy map[string][]float64) map[string][]float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.replayed >= len(r.profiles) {
+			r.replayed++
+			return noisy // the base drew none: the outcomes differ anyway
+		}
+		p := r.profiles[r.replayed]
+		r.replayed++
+		return p
+	}
+	return r
+}
+
+// reset forgets the profiles of the previous request.
+func (r *profileReplay) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drawn, r.replayed, r.profiles = 0, 0, nil
 }
 
 // neighbourExtracts writes the base and neighbour extracts as Parquet and

@@ -222,8 +222,10 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	res.Meta.Time = time.Now().UTC()
 	res.Meta.Project = project
 	res.Meta.Datasets = slices.Clone(pr.plan.Datasets)
-	res.Meta.Epsilon = rel.Epsilon()
-	res.Meta.Delta = rel.Delta()
+	// What the ledger charged: the debited release's amounts (a release
+	// re-made at bounds chosen from the data may use less, never more).
+	res.Meta.Epsilon = pr.release.Epsilon()
+	res.Meta.Delta = pr.release.Delta()
 	res.Meta.Rho, res.Meta.ZDelta = pr.release.Rho(), pr.release.ZDelta()
 	res.Meta.Notes = append(res.Meta.Notes, c.Notes...)
 	pr.x.stamp(&res.Meta, pr.plan.Datasets)

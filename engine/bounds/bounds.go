@@ -153,6 +153,35 @@ func Clamps(pr *plan.Profile, hists map[string][]float64) map[string][2]float64 
 	return out
 }
 
+// Typical is a typical |value| of one row of a profiled column, from its
+// noisy value histograms (hists["lo:"+column], hists["hi:"+column]): the
+// mean over persons of the |middle| of the bucket of their smallest and
+// of their largest value, the two averaged. It is 0 when the column is
+// not profiled or its histograms hold fewer than one noisy person. Like
+// the rest of the package it reads only DP outputs.
+func Typical(pr *plan.Profile, hists map[string][]float64, column string) float64 {
+	for _, v := range pr.Values {
+		if v.Column != column {
+			continue
+		}
+		w := (v.Hi - v.Lo) / float64(v.Buckets)
+		var t float64
+		for _, h := range [][]float64{hists[plan.ProfileLow+column], hists[plan.ProfileHigh+column]} {
+			n, sum := 0.0, 0.0
+			for j, c := range h {
+				n += c
+				sum += c * math.Abs(v.Lo+(float64(j)+0.5)*w)
+			}
+			if n < 1 || len(h) != v.Buckets {
+				return 0
+			}
+			t += sum / n / 2
+		}
+		return t
+	}
+	return 0
+}
+
 // Choose picks the bounds of a query from the noisy histograms of its
 // profile: groups[j] persons whose number of groups is in bucket j of
 // Profile.GroupEdges, rows[j] persons whose largest group's rows are in

@@ -210,6 +210,8 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 		return slices.ContainsFunc(p.Aggs, func(a plan.Agg) bool { return slices.Contains(kinds, a.Kind) })
 	}
 	switch m := l.mechanismOf(); {
+	case l.mechs.Deferred || (s.Mechanisms != nil && s.Mechanisms.Deferred):
+		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta at the bounds chosen from the data, named in split (here: %s; Laplace where no bounds were chosen); the debit, made before the data were read, is that of Laplace noise (the larger rho) with every part's delta, so either choice fits it and what was charged does not depend on the data; epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", m, 100*(1-s.Alpha)))
 	case s.Mechanism == Auto:
 		out = append(out, fmt.Sprintf("each part listed in split adds the noise (Laplace or Gaussian) that is more accurate at its share of epsilon and delta, named in split (here: %s); epsilon is divided equally between the parts; intervals are %g%% confidence intervals for the exact value of the bounded data", m, 100*(1-s.Alpha)))
 	default:

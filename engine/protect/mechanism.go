@@ -31,6 +31,21 @@ func chooseMechanism(l0 int64, sh share) string {
 	return Laplace
 }
 
+// deferredChoice is the mechanism the release of a deferred choice
+// (Mechanisms.Deferred) gives a component of sensitivity l0 at share sh,
+// once the bounds are chosen from the data: Auto's (chooseMechanism),
+// except where a Gaussian would spend more ρ than the Laplace noise the
+// debit was charged for (never at the δ of a policy). Like
+// chooseMechanism it reads no data: l0 comes from bounds chosen from the
+// noisy profile, a DP output.
+func deferredChoice(l0 int64, sh share) string {
+	m := chooseMechanism(l0, sh)
+	if m == Gaussian && mechanismRho(Gaussian, sh.eps, sh.delta) > mechanismRho(Laplace, sh.eps, 0) {
+		return Laplace
+	}
+	return m
+}
+
 // componentShare is the share of one noise of aggregate a with share sh
 // (its components are equal parts): the whole share of a count or sum,
 // half of a mean's, a third of a variance's, and for a quantile the share
@@ -53,17 +68,17 @@ func componentShare(a plan.Agg, sh share) share {
 // choose returns the mechanism of every noisy component of the layout's
 // query: the pinned Options.Mechanisms, the one mechanism of a Laplace or
 // Gaussian query, or under Auto chooseMechanism at each component's
-// share (l.aggs, l.persons as assigned so far). extra is true when the
-// query has a persons count of its own.
+// share (l.aggs, l.persons as assigned so far). An Auto query whose
+// bounds come from its noisy profile (Options.EstimateBounds) is
+// Deferred: Laplace throughout, charged as such, and the release at the
+// bounds chosen from the profile, pinned to it, chooses with
+// deferredChoice. extra is true when the query has a persons count of
+// its own.
 func (l *layout) choose(p *plan.Plan, s *settings, extra bool) (*Mechanisms, error) {
 	n := len(p.Aggs)
 	if s.Mechanism == Auto && s.EstimateBounds && s.Mechanisms == nil {
-		// The bounds, and with them the better mechanism, come from the
-		// data's noisy profile after the debit: a choice made then would
-		// need δ and ρ the debit could only cover for both mechanisms
-		// (every part's δ, Laplace's ρ), so such a query is Laplace
-		// throughout, as a Laplace policy would make it.
-		m := &Mechanisms{Aggs: make([]string, n), Trees: make([]string, n)}
+		// Chosen once the bounds are known; charged as Laplace until then.
+		m := &Mechanisms{Aggs: make([]string, n), Trees: make([]string, n), Deferred: true}
 		for i, a := range p.Aggs {
 			m.Aggs[i] = Laplace
 			if a.Kind == query.AggQuantile {
@@ -75,7 +90,10 @@ func (l *layout) choose(p *plan.Plan, s *settings, extra bool) (*Mechanisms, err
 		}
 		return m, nil
 	}
-	if pin := s.Mechanisms; pin != nil {
+	// The release of a deferred choice (pinned to a Deferred debited
+	// one) chooses as Auto at its own bounds, within the debited ρ.
+	deferred := s.Mechanisms != nil && s.Mechanisms.Deferred
+	if pin := s.Mechanisms; pin != nil && !deferred {
 		if len(pin.Aggs) != n || len(pin.Trees) != n || (extra && pin.Persons == "") {
 			return nil, fmt.Errorf("pinned mechanisms (%d aggregates, %d trees, persons %q) do not fit a plan of %d aggregates (persons count: %v)",
 				len(pin.Aggs), len(pin.Trees), pin.Persons, n, extra)
@@ -93,11 +111,14 @@ func (l *layout) choose(p *plan.Plan, s *settings, extra bool) (*Mechanisms, err
 	}
 	m := &Mechanisms{Aggs: make([]string, n), Trees: make([]string, n)}
 	var trees map[treeKey]share
-	if s.Mechanism == Auto {
+	if s.Mechanism == Auto || deferred {
 		trees = treeShares(p, l)
 	}
 	pick := func(l0 int64, sh share) string {
-		if s.Mechanism == Auto {
+		switch {
+		case deferred:
+			return deferredChoice(l0, sh)
+		case s.Mechanism == Auto:
 			return chooseMechanism(l0, sh)
 		}
 		return s.Mechanism

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/differential-privacy/go/v3/noise"
+	"github.com/statgate/statgate/engine/bounds"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
 	"gonum.org/v1/gonum/stat/distuv"
@@ -260,17 +261,112 @@ func TestAutoEmpiricalPrivacy(t *testing.T) {
 	}
 }
 
-// TestAutoLaplaceWithEstimatedBounds: when the bounds come from the
-// noisy profile (after the debit), Auto is Laplace throughout and debits
-// no δ for its parts, whatever L0 the plan had before the profile.
-func TestAutoLaplaceWithEstimatedBounds(t *testing.T) {
-	p := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: 24, LInf: 3}}, nil)
-	r, err := Prepare(p, &Options{Epsilon: 0.5, Delta: 1e-7, Mechanism: Auto, EstimateBounds: true})
+// TestAutoDeferredWithEstimatedBounds: when the bounds come from the
+// noisy profile, the prepared (debited) release charges every part as
+// Laplace and keeps its δ; the release at the chosen bounds then picks
+// per part, and never spends more ρ or δ than was debited.
+func TestAutoDeferredWithEstimatedBounds(t *testing.T) {
+	p := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: 4, LInf: 3}}, nil)
+	o := &Options{Epsilon: 0.5, Delta: 1e-7, Mechanism: Auto, EstimateBounds: true}
+	debited, err := Prepare(p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRho := (0.45*0.45 + 2*0.025*0.025) / 2 // the count; two profile histograms at ε 0.025
-	if r.Mechanism() != Laplace || math.Abs(r.Rho()-wantRho) > 1e-12 || r.Delta() != 0 {
-		t.Errorf("%s ρ %g (want %g) δ %g", r.Mechanism(), r.Rho(), wantRho, r.Delta())
+	m := debited.Mechanisms()
+	wantRho := (0.45*0.45 + 2*0.025*0.025) / 2 // the count as Laplace; two profile histograms at ε 0.025
+	if !m.Deferred || debited.Mechanism() != Laplace || debited.DryRun().Meta.Mechanism != Auto || math.Abs(debited.Rho()-wantRho) > 1e-12 || debited.Delta() != 1e-7 {
+		t.Fatalf("deferred release: %+v %s (dry run %s) ρ %g (want %g) δ %g", m, debited.Mechanism(), debited.DryRun().Meta.Mechanism, debited.Rho(), wantRho, debited.Delta())
+	}
+	for _, l0 := range []int64{1, 24} {
+		chosen := testPlan(nil, []plan.Agg{{Kind: query.AggCountStar, Name: "n", L0: l0, LInf: 3}}, nil)
+		po := *o
+		po.Mechanisms = m
+		r, err := Prepare(chosen, &po)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Laplace
+		if l0 == 24 {
+			want = Gaussian
+		}
+		if r.Mechanism() != want || r.Rho() > debited.Rho() || r.Delta() != debited.Delta() {
+			t.Errorf("L0 %d: %s ρ %g δ %g; want %s within the debited ρ %g, δ %g", l0, r.Mechanism(), r.Rho(), r.Delta(), want, debited.Rho(), debited.Delta())
+		}
+	}
+}
+
+// TestTypicalSDModelsTheNoiseUsed: the bound chooser's error model
+// (Release.TypicalSD, ValueSD) states the noise of the mechanism each
+// measure will have at the bounds it weighs: for a deferred Auto release
+// Laplace at small L0 and the smaller Gaussian at large L0 (a Laplace
+// policy's stays Laplace), every measure weighed (root mean square, a
+// sum relative to its typical value), so that on a profile where persons
+// reach many groups the chooser takes a larger L0 with Gaussian noise
+// than the Laplace model would.
+func TestTypicalSDModelsTheNoiseUsed(t *testing.T) {
+	const eps, delta = 0.5, 1e-7
+	count := plan.Agg{Kind: query.AggCountStar, Name: "n", L0: 4, LInf: 3}
+	prep := func(mech string, aggs ...plan.Agg) *Release {
+		t.Helper()
+		r, err := Prepare(testPlan(nil, aggs, nil), &Options{Epsilon: eps, Delta: delta, Mechanism: mech, EstimateBounds: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	lap := func(l0, lInf, e float64) float64 { return math.Sqrt2 * l0 * lInf / e }
+	gauss := func(l0 int64, lInf, e, d float64) float64 { return noise.SigmaForGaussian(l0, lInf, e, d) }
+	share := eps * (1 - BoundsShare)
+	auto, laplace := prep(Auto, count), prep(Laplace, count)
+	if got, want := auto.TypicalSD(1, 3, nil), lap(1, 3, share); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("auto, L0 1: sd %g, want Laplace's %g", got, want)
+	}
+	g24 := gauss(24, 3, share, delta)
+	if g24 >= lap(24, 3, share) {
+		t.Fatalf("case does not test what it says: Gaussian %g, Laplace %g at L0 24", g24, lap(24, 3, share))
+	}
+	if got := auto.TypicalSD(24, 3, nil); math.Abs(got-g24) > 1e-9*g24 {
+		t.Errorf("auto, L0 24: sd %g, want Gaussian's %g", got, g24)
+	}
+	if got, want := laplace.TypicalSD(24, 3, nil), lap(24, 3, share); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("laplace policy, L0 24: sd %g, want %g", got, want)
+	}
+	// Every measure: a count and a sum of values in [0, 100] typically 10
+	// weigh as the root mean square of the count's noise and the sum's
+	// noise over 10, each at half the share.
+	sum := plan.Agg{Kind: query.AggSum, Name: "s", L0: 4, LInf: 300, Bounds: [2]float64{0, 100}}
+	both := prep(Auto, count, sum)
+	half := share / 2
+	sc := []Scale{{}, {Typical: 10}}
+	for _, l0 := range []int64{1, 24} {
+		c := math.Min(lap(float64(l0), 3, half), gauss(l0, 3, half, delta/2))
+		s := math.Min(lap(float64(l0), 300, half), gauss(l0, 300, half, delta/2)) / 10
+		want := math.Sqrt((c*c + s*s) / 2)
+		if got := both.TypicalSD(int(l0), 3, sc); math.Abs(got-want) > 1e-9*want {
+			t.Errorf("count and sum, L0 %d: sd %g, want %g", l0, got, want)
+		}
+	}
+	// A mean's values at L0 24: Gaussian too.
+	avg := prep(Auto, plan.Agg{Kind: query.AggAvg, Name: "m", L0: 4, LInf: 3, NormLInf: 150, Bounds: [2]float64{0, 100}})
+	if got, want := avg.ValueSD(24, 6), gauss(24, 3, share/2, delta/2); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("mean's values, L0 24: sd %g, want Gaussian's %g", got, want)
+	}
+	// Persons in 1–24 of 24 public groups, fewer the more groups (1000/k
+	// persons in k groups): Laplace takes L0 16, Gaussian 20.
+	pr := &plan.Profile{GroupsCap: 24, RowsCap: 1, Groups: 24, Totals: true}
+	ge := pr.GroupEdges()
+	groups := make([]float64, len(ge))
+	for j, e := range ge {
+		groups[j] = 1000 / float64(e)
+	}
+	rows := make([]float64, len(pr.RowEdges()))
+	rows[0] = 1
+	sdOf := func(r *Release) func(l0, lInf int) float64 {
+		return func(l0, lInf int) float64 { return r.TypicalSD(l0, lInf, nil) }
+	}
+	withLaplace, withAuto := bounds.Choose(pr, groups, rows, sdOf(laplace)), bounds.Choose(pr, groups, rows, sdOf(auto))
+	t.Logf("L0 chosen: %d with the Laplace model, %d with the mechanism Auto will use", withLaplace.L0, withAuto.L0)
+	if withAuto.L0 <= withLaplace.L0 {
+		t.Errorf("L0 %d knowing Gaussian noise grows as √L0, %d with Laplace: want larger", withAuto.L0, withLaplace.L0)
 	}
 }

@@ -129,6 +129,14 @@ type Mechanisms struct {
 	// Persons is the mechanism of the persons count that decides
 	// suppression, "" when the query has none of its own.
 	Persons string
+	// Deferred is true for an Auto query whose bounds come from its noisy
+	// contribution profile (Options.EstimateBounds): the mechanisms are
+	// then chosen only once those bounds are known (pinned, a release
+	// chooses again at its own bounds). Until then every component
+	// counts as Laplace, whose ρ (ε²/2) is at least the Gaussian's at
+	// the same (ε, δ), and keeps its δ share, so that the debit covers
+	// either choice and never depends on the data.
+	Deferred bool
 }
 
 // settings are validated Options with defaults filled in.

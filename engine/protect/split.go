@@ -179,6 +179,12 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mechs.Deferred || (s.Mechanisms != nil && s.Mechanisms.Deferred) {
+		// Every component keeps the δ it was offered: the debit (of the
+		// deferred release) covers whichever mechanism is chosen later.
+		l.setMechanisms(p, mechs)
+		return l, nil
+	}
 	gaussian := func(i int) bool {
 		if i >= len(p.Aggs) {
 			return extra && i == len(p.Aggs) && mechs.Persons == Gaussian

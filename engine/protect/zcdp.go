@@ -118,6 +118,15 @@ func (r *Release) DryRun() *result.Result {
 	res := assemble(p, l, s, nil)
 	res.Rows = []result.Row{}
 	res.Meta.SuppressBelow = r.threshold
+	if l.mechs.Deferred {
+		// Chosen with the bounds, from the data's noisy profile.
+		res.Meta.Mechanism = Auto
+		for i := range res.Meta.Split {
+			if res.Meta.Split[i].Purpose != PurposeBounds {
+				res.Meta.Split[i].Mechanism, res.Meta.Split[i].TreeMechanism = "", ""
+			}
+		}
+	}
 	d := &result.DryRun{ReleaseThreshold: r.threshold, BoundsFromData: l.estimate}
 	if r.threshold > 0 {
 		d.SmallestReleasable = int(math.Ceil(r.threshold))
@@ -133,6 +142,9 @@ func (r *Release) DryRun() *result.Result {
 	for i, a := range p.Aggs {
 		sh := l.aggs[i]
 		e := result.Expected{Measure: a.Name, Aggregate: string(a.Kind), Mechanism: sh.mech}
+		if l.mechs.Deferred {
+			e.Mechanism = "" // chosen with the bounds, from the data's noisy profile
+		}
 		switch a.Kind {
 		case query.AggCountStar, query.AggCount, query.AggCountDistinct, query.AggSum:
 			sd := stdDev(sh.mech, a.L0, a.LInf, sh.eps, sh.delta)
