@@ -25,7 +25,7 @@ const MaxCutShare = 0.02
 // public: the error is minimised among the bounds that cut at most this
 // share, so no answer is biased by more (the interval is widened by what
 // is cut).
-const MaxBias = 0.05
+const MaxBias = 0.03
 
 // Choice is the chosen L0 and L∞ and what they are estimated to cut.
 type Choice struct {
@@ -71,6 +71,9 @@ const UnknownGroups = 20
 // when the query has none of them or the profile is too small.
 func ChooseValues(pr *plan.Profile, rows []float64, l0 int, vsd func(l0, m int) float64) (m int, cutShare float64) {
 	re := pr.RowEdges()
+	if !pr.HasRows() {
+		return 0, 0
+	}
 	if !pr.ValueAggs || len(rows) != len(re) || l0 < 1 {
 		return 0, 0
 	}
@@ -198,6 +201,7 @@ func Typical(pr *plan.Profile, hists map[string][]float64, column string) float6
 // plan's bounds.
 func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) float64) Choice {
 	ge, re := pr.GroupEdges(), pr.RowEdges()
+	groups, rows = whole(pr, groups, rows)
 	if len(groups) != len(ge) || len(rows) != len(re) {
 		return Choice{}
 	}
@@ -252,32 +256,53 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	l0s = append(l0s, min(pr.Groups, gc[len(gc)-1]))
 	// The two cuts add up in a total (a row the L0 step keeps may still be
 	// beyond L∞): the bias of a typical cell is their sum, and MaxBias caps
-	// the sum. When no bounds keep the sum under it, the least error wins
-	// among all.
-	best, bestErr := Choice{}, math.Inf(1)
-	any, anyErr := Choice{}, math.Inf(1)
+	// the sum. When no bounds keep the sum under it (the caps themselves
+	// cut more), the least error wins among the bounds that cut at most
+	// MaxBias more than the least any bounds cut: trading bias for noise
+	// without a limit chose bounds cutting a quarter of the rows of a
+	// many-group question.
+	type cand struct {
+		c       Choice
+		bias, e float64
+	}
+	var cands []cand
+	least := math.Inf(1)
 	for _, l := range l0s {
 		for _, m := range lInfs {
 			cp, cr := pairBias(l), cutRows(m)
 			rel := sd(l, m) * g / total
 			bias := cp + cr
-			e := bias*bias + rel*rel
-			c := Choice{L0: l, LInf: m, CutPairs: cutPairs(l), CutRows: cr}
-			if e < anyErr {
-				any, anyErr = c, e
-			}
-			if bias <= MaxBias && e < bestErr {
-				best, bestErr = c, e
-			}
+			cands = append(cands, cand{Choice{L0: l, LInf: m, CutPairs: cutPairs(l), CutRows: cr}, bias, bias*bias + rel*rel})
+			least = math.Min(least, bias)
 		}
 	}
-	if math.IsInf(bestErr, 1) {
-		best = any
+	limit := math.Max(MaxBias, least+MaxBias)
+	best, bestErr := Choice{}, math.Inf(1)
+	for _, c := range cands {
+		if c.bias <= limit && c.e < bestErr {
+			best, bestErr = c.c, c.e
+		}
 	}
 	if !pr.Rows {
 		best.LInf = 0
 	}
 	return best
+}
+
+// whole fills in the histograms a profile leaves out (plan.Profile.HasGroups,
+// HasRows): with one group per person everyone is in the groups
+// histogram's one bucket, with one row (or no row count) everyone in the
+// rows histogram's first; the persons are those of the histogram kept.
+func whole(pr *plan.Profile, groups, rows []float64) ([]float64, []float64) {
+	switch {
+	case !pr.HasGroups() && pr.HasRows():
+		groups = append(make([]float64, 0, len(pr.GroupEdges())), sum(rows))
+		groups = append(groups, make([]float64, len(pr.GroupEdges())-1)...)
+	case pr.HasGroups() && !pr.HasRows():
+		rows = make([]float64, len(pr.RowEdges()))
+		rows[0] = sum(groups)
+	}
+	return groups, rows
 }
 
 // sum is the persons of a histogram.

@@ -65,6 +65,34 @@ func TestChoose(t *testing.T) {
 			t.Errorf("L0 %d, want 1", c.L0)
 		}
 	})
+	t.Run("when the caps cut more than MaxBias, the bounds cut at most MaxBias more than the caps", func(t *testing.T) {
+		// 300 groups of about 100 rows each: noise dominates, and a noisy
+		// bucket far past the cap makes even the cap look biased.
+		pr := plan.Profile{GroupsCap: 1, RowsCap: 30, Groups: 300, Rows: true, Totals: true}
+		rows := hist(pr.RowEdges(), map[int]float64{1: 500, 4: 500, 8: 1000, 12: 1000, 16: 500, 110: 300})
+		c := Choose(&pr, nil, rows, laplaceSD)
+		_, total := mass(rows, pr.RowEdges())
+		least := cut(rows, pr.RowEdges(), pr.RowsCap) / total
+		if least <= MaxBias {
+			t.Fatalf("the cap cuts %.3f: the case needs more than MaxBias", least)
+		}
+		if c.CutRows > least+MaxBias+1e-12 {
+			t.Errorf("L∞ %d cuts %.3f of the rows; the cap cuts %.3f, so at most %.3f", c.LInf, c.CutRows, least, least+MaxBias)
+		}
+		if c.LInf >= pr.RowsCap {
+			t.Errorf("L∞ %d: with this much noise a smaller bound within the limit is better", c.LInf)
+		}
+	})
+	t.Run("one group per person: no groups histogram, the rows histogram's persons", func(t *testing.T) {
+		pr := plan.Profile{GroupsCap: 1, RowsCap: 20, Groups: 5, Rows: true, Totals: true}
+		if pr.HasGroups() || !pr.HasRows() || pr.Histograms() != 1 {
+			t.Fatalf("histograms: groups %v rows %v, %d", pr.HasGroups(), pr.HasRows(), pr.Histograms())
+		}
+		c := Choose(&pr, nil, hist(pr.RowEdges(), map[int]float64{1: 50_000, 3: 20_000, 6: 5_000}), laplaceSD)
+		if c.LInf != 6 || c.CutPairs != 0 {
+			t.Errorf("chose L∞ %d (cut pairs %g); want 6, the most rows anyone has, with this much data", c.LInf, c.CutPairs)
+		}
+	})
 	t.Run("an empty profile leaves the plan's bounds", func(t *testing.T) {
 		pr := plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15}
 		if c := Choose(&pr, hist(pr.GroupEdges(), nil), hist(pr.RowEdges(), nil), laplaceSD); c.L0 != 0 || c.LInf != 0 || c.Clamp != nil {

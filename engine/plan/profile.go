@@ -173,12 +173,38 @@ func (p *Profile) Tally(hists map[string][]int64, vals []int64, valid []bool, pe
 	}
 }
 
-// Histograms is the number of histograms of the profile.
-func (p *Profile) Histograms() int { return 2 + 2*len(p.Values) }
+// HasGroups is true when the profile holds the groups histogram: when the
+// query may choose L0 (GroupsCap > 1). With one group per person it
+// would say only how many persons there are, which the rows histogram
+// says too, and its share of ε goes to the others.
+func (p *Profile) HasGroups() bool { return p.GroupsCap > 1 }
+
+// HasRows is true when the profile holds the rows histogram: when the
+// query may choose L∞ (RowsCap > 1 and some aggregate counts or sums
+// rows) or the values a mean, quantile or spread takes per person.
+func (p *Profile) HasRows() bool { return p.RowsCap > 1 && (p.Rows || p.ValueAggs) }
+
+// Histograms is the number of histograms of the profile (at least 1).
+func (p *Profile) Histograms() int {
+	n := 2 * len(p.Values)
+	if p.HasGroups() {
+		n++
+	}
+	if p.HasRows() {
+		n++
+	}
+	return max(n, 1)
+}
 
 // Lengths are the profile's histograms by name and their number of buckets.
 func (p *Profile) Lengths() map[string]int {
-	out := map[string]int{ProfileGroups: len(p.GroupEdges()), ProfileRows: len(p.RowEdges())}
+	out := map[string]int{}
+	if p.HasGroups() {
+		out[ProfileGroups] = len(p.GroupEdges())
+	}
+	if p.HasRows() {
+		out[ProfileRows] = len(p.RowEdges())
+	}
 	for _, v := range p.Values {
 		out[ProfileLow+v.Column], out[ProfileHigh+v.Column] = v.Buckets, v.Buckets
 	}

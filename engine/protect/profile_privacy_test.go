@@ -149,3 +149,41 @@ func TestTruncationEstimateIsPrivate(t *testing.T) {
 		t.Errorf("the estimate never varied (%v): the test says nothing", a)
 	}
 }
+
+// TestPooledTailIsPrivate: the truncation estimate when the tail of the
+// rows histogram lies under the noise and NoiseProfile pools it (each run
+// of buckets under the cutoff keeps its noisy sum): the person who
+// differs is in one bucket of that run, so the pooled sum moves by one
+// and the bound is still the two histograms' ε.
+func TestPooledTailIsPrivate(t *testing.T) {
+	r := profileRelease(t, 2)
+	pr := &plan.Profile{GroupsCap: 2, RowsCap: 8, Groups: 2, Rows: true, Totals: true}
+	g, m := len(pr.GroupEdges()), len(pr.RowEdges())
+	// One person per bucket past 3 rows, each under the cutoff; the
+	// neighbour has a second person with 12 rows.
+	tail := func(extra int64) []int64 {
+		h := padded([]int64{400, 100, 40}, m)
+		for j := 3; j < m; j++ {
+			h[j] = 1
+		}
+		h[10] += extra
+		return h
+	}
+	sides := [2][2][]int64{{padded([]int64{500, 80}, g), tail(0)}, {padded([]int64{500, 81}, g), tail(1)}}
+	cutoff := familyCutoff(m) * math.Sqrt2 / r.profileEpsilon()
+	if cutoff < 2 {
+		t.Fatalf("cutoff %g: the tail buckets would count on their own", cutoff)
+	}
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: sides[side][0], plan.ProfileRows: sides[side][1]})
+		c := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(_, m int) float64 { return float64(m) })
+		return fmt.Sprintf("%d %.2f", c.LInf, math.Round(c.CutRows/0.02)*0.02)
+	})
+	t.Logf("L∞ and cut share %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
+	if worst > 2.1 {
+		t.Errorf("empirical ε %.3f exceeds the two histograms' 2", worst)
+	}
+	if len(a) < 3 {
+		t.Errorf("the estimate never varied (%v): the test says nothing", a)
+	}
+}

@@ -131,12 +131,24 @@ func (r *Release) Delta() float64 { return r.delta }
 // value of each profiled column) with Laplace noise, the PurposeBounds
 // share divided equally between Options.ProfileHistograms histograms. One
 // person is in one bucket of each histogram, so together they are ε-DP
-// for that share. A bucket whose noisy count is under ProfileCutoff
-// standard deviations of its noise is read as empty: the many empty
-// buckets of a long tail would otherwise add up to a tail of noise that
-// pulls the chosen bounds out (post-processing, free). It draws nothing
-// when the options did not reserve the share, and cannot fail: Prepare
-// checked its parameters.
+// for that share. It draws nothing when the options did not reserve the
+// share, and cannot fail: Prepare checked its parameters.
+//
+// What it returns is post-processing of the noisy counts (free). In the
+// groups and rows histograms a bucket counts on its own only when its
+// noisy count reaches familyCutoff standard deviations, a level pure
+// noise reaches in any bucket of the histogram with probability at most
+// ProfileFalseBuckets: at a fixed 2σ, one of the twenty-odd empty buckets
+// of a long tail showed a phantom of hundreds of persons far out in about
+// a third of the queries, and the chooser then took every cut for over
+// the bias limit. The buckets that do not count are not read as empty:
+// each run of them keeps its noisy sum (an unbiased count of the persons
+// in the run, whose noise grows only as the square root of its length),
+// placed in the run's first bucket, so a thin tail spread over many
+// buckets, each under the noise, is still seen at its least (the rows it
+// holds are a lower estimate). The value histograms keep
+// ProfileValueCutoff: their empty tail buckets would otherwise widen a
+// narrowed clamp back to the declared bounds.
 func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 	if !r.l.estimate {
 		return nil
@@ -149,19 +161,58 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 	sd := math.Sqrt2 / eps
 	out := make(map[string][]float64, len(hists))
 	for name, h := range hists {
-		cutoff := ProfileCutoff * sd
-		if strings.HasPrefix(name, plan.ProfileLow) || strings.HasPrefix(name, plan.ProfileHigh) {
-			cutoff = ProfileValueCutoff * sd
-		}
-		noisy := make([]float64, len(h))
+		raw := make([]float64, len(h))
 		for i, x := range h {
 			v, err := lap.AddNoiseFloat64(float64(x), 1, 1, eps, 0)
-			if err != nil || v < cutoff {
-				v = 0 // err is unreachable: the parameters passed Prepare
+			if err != nil {
+				v = 0 // unreachable: the parameters passed Prepare
 			}
-			noisy[i] = v
+			raw[i] = v
 		}
-		out[name] = noisy
+		if strings.HasPrefix(name, plan.ProfileLow) || strings.HasPrefix(name, plan.ProfileHigh) {
+			for i, v := range raw {
+				if v < ProfileValueCutoff*sd {
+					raw[i] = 0
+				}
+			}
+			out[name] = raw
+			continue
+		}
+		out[name] = poolUnseen(raw, familyCutoff(len(raw))*sd)
+	}
+	return out
+}
+
+// ProfileFalseBuckets is the probability that pure Laplace noise reaches
+// familyCutoff in some bucket of a groups or rows histogram.
+const ProfileFalseBuckets = 0.05
+
+// familyCutoff is the threshold, in standard deviations of the Laplace
+// noise, that noise alone exceeds in one of n buckets with probability at
+// most ProfileFalseBuckets: P(X > c·sd) = e^{−c√2}/2 per bucket. Never
+// under ProfileCutoff.
+func familyCutoff(n int) float64 {
+	c := math.Log(float64(max(n, 1))/(2*ProfileFalseBuckets)) / math.Sqrt2
+	return math.Max(c, ProfileCutoff)
+}
+
+// poolUnseen keeps the noisy counts at or above cutoff and replaces each
+// maximal run of the others by one bucket, its first, holding the run's
+// noisy sum (0 when that is negative).
+func poolUnseen(raw []float64, cutoff float64) []float64 {
+	out := make([]float64, len(raw))
+	for j := 0; j < len(raw); {
+		if raw[j] >= cutoff {
+			out[j] = raw[j]
+			j++
+			continue
+		}
+		k, run := j, 0.0
+		for ; k < len(raw) && raw[k] < cutoff; k++ {
+			run += raw[k]
+		}
+		out[j] = math.Max(run, 0)
+		j = k
 	}
 	return out
 }
@@ -171,8 +222,9 @@ func (r *Release) profileEpsilon() float64 {
 	return r.l.bounds.eps / float64(max(r.s.ProfileHistograms, 2))
 }
 
-// ProfileCutoff is how many standard deviations of its noise a bucket of
-// the contribution profile must reach to count (NoiseProfile).
+// ProfileCutoff is the least number of standard deviations of its noise
+// a bucket of the groups or rows histogram must reach to count on its
+// own (NoiseProfile; familyCutoff is higher for long histograms).
 const ProfileCutoff = 2
 
 // ProfileValueCutoff is that threshold for the value histograms, whose

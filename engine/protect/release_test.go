@@ -308,3 +308,70 @@ func TestValuesChoiceIsPrivate(t *testing.T) {
 		t.Errorf("the choice never varied (%v): the test says nothing", a)
 	}
 }
+
+func TestFamilyCutoff(t *testing.T) {
+	for _, n := range []int{1, 8, 24, 40} {
+		c := familyCutoff(n)
+		// Pure Laplace noise of sd 1 reaches c in some bucket of n with
+		// probability 1 − (1 − e^{−c√2}/2)^n, at most ProfileFalseBuckets
+		// (or the 2 σ floor's for short histograms).
+		p := 1 - math.Pow(1-math.Exp(-c*math.Sqrt2)/2, float64(n))
+		if c < ProfileCutoff || (c > ProfileCutoff && math.Abs(p-ProfileFalseBuckets) > 0.003) {
+			t.Errorf("%d buckets: cutoff %.2f σ, false bucket probability %.4f", n, c, p)
+		}
+	}
+}
+
+func TestPoolUnseen(t *testing.T) {
+	raw := []float64{900, 300, 40, -30, 50, 20, 500, -80, 10}
+	got := poolUnseen(raw, 100)
+	want := []float64{900, 300, 80, 0, 0, 0, 500, 0, 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("pooled %v, want %v: each run under the cutoff keeps its sum (0 if negative) in its first bucket", got, want)
+	}
+	var in, out float64
+	for i := range raw[:6] {
+		in, out = in+raw[i], out+got[i]
+	}
+	if in != out {
+		t.Errorf("the persons of the first six buckets went from %g to %g", in, out)
+	}
+}
+
+// TestNoiseProfileSeesAThinTail: a tail of persons spread thinly over
+// many buckets, each under the noise, is seen in the pooled sum (on
+// average the persons it holds), where reading each bucket alone against
+// the cutoff saw none; and pure noise past it shows no phantom bucket far
+// out in more than about ProfileFalseBuckets of the draws.
+func TestNoiseProfileSeesAThinTail(t *testing.T) {
+	r := profileRelease(t, 2) // ε 1 per histogram: Laplace sd √2
+	const n = 24
+	exact := make([]int64, n)
+	exact[0], exact[1] = 1000, 300
+	for j := 2; j < 12; j++ {
+		exact[j] = 2 // 20 persons, each bucket under 2 σ (2.8)
+	}
+	var tail float64
+	phantoms := 0
+	const runs = 4000
+	for range runs {
+		h := r.NoiseProfile(map[string][]int64{plan.ProfileRows: exact})[plan.ProfileRows]
+		for _, v := range h[2:12] {
+			tail += v
+		}
+		for _, v := range h[12:] {
+			if v > 0 && v >= familyCutoff(n)*math.Sqrt2 {
+				phantoms++
+				break
+			}
+		}
+	}
+	// The pooled run from bucket 2 on holds 20 persons plus the positive
+	// part of the noise of 22 buckets (sd √2·√22 ≈ 6.6): 20–24 on average.
+	if mean := tail / runs; mean < 18 || mean > 26 {
+		t.Errorf("the thin tail holds %.1f persons on average, want about 20", mean)
+	}
+	if p := float64(phantoms) / runs; p > 2*ProfileFalseBuckets {
+		t.Errorf("a bucket past the tail counted on its own in %.1f%% of the draws", 100*p)
+	}
+}
