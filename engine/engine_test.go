@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -233,9 +235,20 @@ func TestFailedExecutionKeepsDebit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var logged bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 	_, err = e.Query(context.Background(), ingrid, req)
+	slog.SetDefault(prev)
 	if !errors.Is(err, ErrInternal) {
 		t.Fatalf("want ErrInternal, got %v", err)
+	}
+	// The caller sees the stage only; the operators' log has the cause.
+	if strings.Contains(err.Error(), "deadline") {
+		t.Errorf("the caller's message names the cause: %v", err)
+	}
+	if l := logged.String(); !strings.Contains(l, "stage=execute") || !strings.Contains(l, "deadline exceeded") || !strings.Contains(l, "charged_epsilon=0.5") {
+		t.Errorf("log of the failure = %q, want its stage, cause and charge", l)
 	}
 	// The ledger holds the debit the dry run announced (under zCDP the
 	// stated ε may be below the 0.5 asked: the parts' Gaussian noise).

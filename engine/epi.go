@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -193,10 +192,11 @@ func runEpi[R epiResult](ctx context.Context, e *Engine, p Principal, kind, proj
 		err = internal("audit", state.Unavailable(aerr))
 	}
 	if err != nil {
-		var ie *internalError
-		if errors.As(err, &ie) && pr != nil {
-			ie.epsilon = pr.debitedEpsilon
+		charged := 0.0
+		if pr != nil {
+			charged = pr.debitedEpsilon
 		}
+		noteFailure(ctx, queryID, err, charged)
 		return none, err
 	}
 	if !cached {

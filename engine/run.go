@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -46,6 +47,21 @@ func (e *internalError) Error() string { return ErrInternal.Error() + " (" + e.s
 func (e *internalError) Unwrap() []error { return []error{ErrInternal, e.cause} }
 
 func internal(stage string, cause error) error { return &internalError{stage: stage, cause: cause} }
+
+// noteFailure records on a failure after checking what the ledger charged
+// for it (ChargedEpsilon) and logs its cause for the operators: the caller
+// only ever sees the stage, while the cause (DuckDB's error text, a
+// timeout, the memory limit) is what explains it. The log stays on the
+// server, as the audit log does.
+func noteFailure(ctx context.Context, queryID string, err error, charged float64) {
+	var ie *internalError
+	if !errors.As(err, &ie) {
+		return
+	}
+	ie.epsilon = charged
+	slog.ErrorContext(ctx, "request failed after checking; nothing was released",
+		"query_id", queryID, "stage", ie.stage, "charged_epsilon", charged, "cause", ie.cause)
+}
 
 // ChargedEpsilon is the ε the ledger charged for a request that failed
 // after its debit (nothing was released and the debit is kept), or 0.
@@ -114,10 +130,11 @@ func (e *Engine) Query(ctx context.Context, p Principal, r Request) (*result.Res
 		e.store(context.WithoutCancel(ctx), pr, res)
 	}
 	if err != nil {
-		var ie *internalError
-		if errors.As(err, &ie) && pr != nil {
-			ie.epsilon = pr.debitedEpsilon
+		charged := 0.0
+		if pr != nil {
+			charged = pr.debitedEpsilon
 		}
+		noteFailure(ctx, queryID, err, charged)
 		return nil, err
 	}
 	return res, nil
