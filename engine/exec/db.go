@@ -37,11 +37,14 @@ package exec
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,6 +87,17 @@ type Options struct {
 	// QueryTimeout bounds each QueryArrow and Prepare call (on top of the
 	// caller's context); 0: DefaultQueryTimeout.
 	QueryTimeout time.Duration
+	// SpillDir is where DuckDB may write the pages of a query that does
+	// not fit in MemoryLimit (hash tables, sorts, joins): in a directory
+	// named for Path (see spillDir), which DuckDB creates when it first
+	// spills and which Close removes,
+	// so the DBs of two extracts versions never share one. "" means beside
+	// Path (the extracts' own directory, which holds the same rows
+	// unspilled), or no spilling for an in-memory database. It is set when
+	// the database starts, before the lock-down: no query can change it or
+	// read a file in it (DuckDB lets glob() list its temp directory's file
+	// names; plans never call glob, and no file content can be read).
+	SpillDir string
 }
 
 // DB is an open extracts database whose every connection is locked down.
@@ -98,6 +112,8 @@ type DB struct {
 	// parts is set for a version file (see version.go): its datasets are
 	// views over attached part files.
 	parts bool
+	// spill is the DB's own spill directory ("" for none), removed by Close.
+	spill string
 }
 
 // Open opens the database described by opts and locks down its
@@ -129,11 +145,16 @@ func Open(ctx context.Context, opts *Options) (*DB, error) {
 			return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
 		}
 	}
-	connector, err := duckdb.NewConnector(dsn(o.Path, startupConfig(o.ReadOnly, len(parts) > 0)), lockdown(&o, parts))
+	spill, err := spillDir(&o)
 	if err != nil {
 		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
 	}
-	db := &DB{sql: sql.OpenDB(connector), timeout: o.QueryTimeout, parts: len(parts) > 0}
+	connector, err := duckdb.NewConnector(dsn(o.Path, startupConfig(o.ReadOnly, len(parts) > 0, spill)), lockdown(&o, parts))
+	if err != nil {
+		removeSpill(spill)
+		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
+	}
+	db := &DB{sql: sql.OpenDB(connector), timeout: o.QueryTimeout, parts: len(parts) > 0, spill: spill}
 	// database/sql keeps two idle connections by default: with more
 	// queries at once than that (eight API clients, each request's profile
 	// and plan), every further connection was closed after its query and a
@@ -143,9 +164,54 @@ func Open(ctx context.Context, opts *Options) (*DB, error) {
 	db.sql.SetMaxIdleConns(maxIdleConns)
 	if err := db.sql.PingContext(ctx); err != nil {
 		db.sql.Close()
+		removeSpill(spill)
 		return nil, fmt.Errorf("exec.Open: %s: %w", describePath(o.Path), err)
 	}
 	return db, nil
+}
+
+// spillDir names the DB's spill directory (Options.SpillDir), or returns
+// "" for an in-memory database without one. DuckDB's Go driver
+// keeps one database instance per path for the process, and refuses to
+// open a path again with another configuration while its instance is
+// open; so the directory is named for the database's path (its base name
+// and a hash of the absolute path): opening one path twice shares the
+// instance and its directory, while another path (the hard link the
+// extracts are opened through, one per version) has its own.
+func spillDir(o *Options) (string, error) {
+	parent := o.SpillDir
+	if parent == "" {
+		if o.Path == "" {
+			return "", nil
+		}
+		parent = filepath.Dir(o.Path)
+	}
+	if o.Path == "" {
+		// Every in-memory database is an instance of its own.
+		dir, err := os.MkdirTemp(parent, spillPrefix+"memory-")
+		if err != nil {
+			return "", fmt.Errorf("spill directory: %w", err)
+		}
+		return dir, nil
+	}
+	abs, err := filepath.Abs(o.Path)
+	if err != nil {
+		return "", fmt.Errorf("spill directory: %w", err)
+	}
+	sum := sha256.Sum256([]byte(abs))
+	// DuckDB creates the directory when it first spills and removes it
+	// when the instance closes: a DB that never spills leaves no trace.
+	return filepath.Join(parent, spillPrefix+filepath.Base(abs)+"-"+hex.EncodeToString(sum[:6])), nil
+}
+
+// spillPrefix starts the name of every DB's spill directory.
+const spillPrefix = "statgate-spill-"
+
+// removeSpill removes a spill directory (DuckDB has closed its files).
+func removeSpill(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // maxIdleConns is how many idle connections DB keeps for the next queries.
@@ -153,7 +219,9 @@ const maxIdleConns = 64
 
 // Close closes the database; readers still open fail afterwards.
 func (db *DB) Close() error {
-	if err := db.sql.Close(); err != nil {
+	err := db.sql.Close()
+	removeSpill(db.spill)
+	if err != nil {
 		return fmt.Errorf("exec.Close: %w", err)
 	}
 	return nil

@@ -19,10 +19,13 @@ import (
 // attach says the instance must attach a version file's parts on its
 // first connection: external access then starts enabled, and lockdown
 // disables and locks it right after the attaches, before that connection
-// (or any other) runs a query.
-func startupConfig(readOnly, attach bool) map[string]string {
+// (or any other) runs a query. spill is the temp_directory ("": DuckDB's
+// default); DuckDB refuses to set one once external access is disabled,
+// so it too starts the instance with external access enabled, which
+// lockdown disables before any query.
+func startupConfig(readOnly, attach bool, spill string) map[string]string {
 	c := map[string]string{
-		"enable_external_access":       strconv.FormatBool(attach),
+		"enable_external_access":       strconv.FormatBool(attach || spill != ""),
 		"autoload_known_extensions":    "false",
 		"autoinstall_known_extensions": "false",
 		"allow_community_extensions":   "false",
@@ -30,6 +33,9 @@ func startupConfig(readOnly, attach bool) map[string]string {
 	}
 	if readOnly {
 		c["access_mode"] = "READ_ONLY"
+	}
+	if spill != "" {
+		c["temp_directory"] = spill
 	}
 	return c
 }

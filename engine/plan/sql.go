@@ -122,11 +122,12 @@ func (b *builder) writeRowPartials(s *strings.Builder, keys []string, src string
 //     h = hash(person, keys, seed); NOT MATERIALIZED in person buckets
 //     (sfx not ""), since DuckDB keeps a materialised CTE until the query
 //     ends and the buckets are there to hold one bucket's rows at a time;
-//   - cutoffs<sfx>: per person the l0-th smallest of the person's distinct
-//     hashes (NULL when the person has at most l0 groups), deduplicated
-//     with list_distinct on the person's list rather than a DISTINCT
-//     aggregate (about 10 % faster at 1 M rows, same result);
-//   - kept<sfx>: the rows whose h is at most their person's cut-off;
+//   - pairs<sfx>: the distinct (person, h), one per (person, group);
+//   - cutoffs<sfx>: per person over l0 groups the l0-th smallest of the
+//     person's hashes, from a row_number() window over the pairs (persons
+//     with at most l0 groups have no row);
+//   - kept<sfx>: the rows whose person has no cut-off or whose h is at
+//     most it (a LEFT JOIN on the person);
 //   - partials<sfx>: (person, keys) aggregated over the kept rows only.
 //
 // A person's groups are the distinct (keys) of the person's rows, and h is
@@ -134,7 +135,13 @@ func (b *builder) writeRowPartials(s *strings.Builder, keys []string, src string
 // smallest hashes name, as when the cut-off is taken from one row per
 // (person, group): the same result for the same seed, with the
 // (person, group) aggregation running over the kept rows only
-// (notes/bounding-plan-costs.md).
+// (notes/bounding-plan-costs.md). Every operator of this formulation (hash
+// aggregates of fixed-size states, a window's sort, a hash join) can spill
+// to DuckDB's temp_directory, so it runs within memory_limit at any table
+// size; the earlier per-person list_sort(list_distinct(list(h)))[l0] was
+// about as fast in memory but its list states cannot spill (Out of Memory
+// at 100 M rows and a 2.5 GB limit, and at 10 M rows under 250 MB, where
+// this one completes; issue 14).
 func (b *builder) writeCutFirst(s *strings.Builder, keys []string, seed uint64, sfx, cond string) {
 	s.WriteString("src" + sfx + " AS (\n")
 	b.writeSrc(s, cond)
@@ -153,8 +160,9 @@ func (b *builder) writeCutFirst(s *strings.Builder, keys []string, seed uint64, 
 		s.WriteString("  WHERE " + strings.Join(f, "\n    AND ") + "\n")
 	}
 	s.WriteString("),\n")
-	fmt.Fprintf(s, "cutoffs%[1]s AS (\n  SELECT person, list_sort(list_distinct(list(h)))[%[2]d] AS cut\n  FROM hashed%[1]s\n  GROUP BY person\n),\n", sfx, b.groups)
-	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed%[1]s.*\n  FROM hashed%[1]s JOIN cutoffs%[1]s ON hashed%[1]s.person = cutoffs%[1]s.person\n"+
+	fmt.Fprintf(s, "pairs%[1]s AS (\n  SELECT person, h\n  FROM hashed%[1]s\n  GROUP BY person, h\n),\n", sfx)
+	fmt.Fprintf(s, "cutoffs%[1]s AS (\n  SELECT person, h AS cut\n  FROM pairs%[1]s\n  QUALIFY row_number() OVER (PARTITION BY person ORDER BY h) = %[2]d\n),\n", sfx, b.groups)
+	fmt.Fprintf(s, "kept%[1]s AS (\n  SELECT hashed%[1]s.*\n  FROM hashed%[1]s LEFT JOIN cutoffs%[1]s ON hashed%[1]s.person = cutoffs%[1]s.person\n"+
 		"  WHERE cutoffs%[1]s.cut IS NULL OR hashed%[1]s.h <= cutoffs%[1]s.cut\n),\n", sfx)
 	s.WriteString("partials" + sfx + " AS (\n")
 	b.writePartials(s, keys, "kept"+sfx, nil, seed)
