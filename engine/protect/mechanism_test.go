@@ -351,13 +351,14 @@ func TestTypicalSDModelsTheNoiseUsed(t *testing.T) {
 	if got, want := avg.ValueSD(24, 6), gauss(24, 3, share/2, delta/2); math.Abs(got-want) > 1e-9*want {
 		t.Errorf("mean's values, L0 24: sd %g, want Gaussian's %g", got, want)
 	}
-	// Persons in 1–24 of 24 public groups, fewer the more groups (1000/k
-	// persons in k groups): Laplace takes L0 16, Gaussian 20.
+	// Persons in 1–24 of 24 public groups, fewer the more groups (3000/k
+	// persons in k groups): Laplace takes L0 20, Gaussian 24 (at 1000/k
+	// bounds.MaxBias, 3 %, holds both at 20).
 	pr := &plan.Profile{GroupsCap: 24, RowsCap: 1, Groups: 24, Totals: true}
 	ge := pr.GroupEdges()
 	groups := make([]float64, len(ge))
 	for j, e := range ge {
-		groups[j] = 1000 / float64(e)
+		groups[j] = 3000 / float64(e)
 	}
 	rows := make([]float64, len(pr.RowEdges()))
 	rows[0] = 1
