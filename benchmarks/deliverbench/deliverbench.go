@@ -236,7 +236,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	logf("delivering %d rows with %d clients asking", o.DeliveryRows, o.Clients)
 	t0 := time.Now()
-	rep, err := delivery.Deliver(ctx, &delivery.Options{Policy: pol, DataDir: dir, Dataset: "npr", Files: []string{file}, Principal: "bench", Audit: st.Audit()})
+	rep, err := delivery.Deliver(ctx, &delivery.Options{Policy: pol, DataDir: dir, Dataset: "npr", Files: []string{file}, Principal: "bench", Audit: st.Audit(), Progress: o.Progress})
 	if err != nil {
 		stopLoad()
 		wg.Wait()

@@ -22,7 +22,7 @@ import (
 func TestHelpShowsAnExample(t *testing.T) {
 	ctx := context.Background()
 	for _, args := range [][]string{
-		{"demo"}, {"serve"}, {"gen"}, {"load"}, {"query"},
+		{"demo"}, {"serve"}, {"gen"}, {"load"}, {"query"}, {"compact"}, {"prune"},
 		{"token", "create"}, {"token", "list"}, {"token", "revoke"}, {"token"},
 		{"budget", "show"}, {"budget"}, {"audit", "tail"}, {"audit", "verify"}, {"audit"},
 		{"catalog", "export"}, {"catalog"},
@@ -241,7 +241,7 @@ func TestDeliverExample(t *testing.T) {
 		t.Fatalf("gen: %s", errOut)
 	}
 	registries, _ := filepath.Abs("../../testdata/registries")
-	if code, _, errOut := runCmd(ctx, "load", "--policy", testPolicy, "--data", data, "--extracts", registries); code != 0 {
+	if code, _, errOut := runCmd(ctx, "load", "--policy", testPolicy, "--data", data, "--extracts", registries, "--through", "npr=2024-12"); code != 0 {
 		t.Fatalf("load: %s", errOut)
 	}
 	code, out, errOut := runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "npr", "--through", "2024-12", filepath.Join(gen, "npr.parquet"))
@@ -254,11 +254,17 @@ func TestDeliverExample(t *testing.T) {
 	}
 	// Refused: npr's dates after a declared end.
 	code, out, errOut = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "npr", "--through", "2012-06", filepath.Join(gen, "npr.parquet"))
-	if code != 1 || !strings.Contains(errOut, "npr.parquet: column contact_date: row ") || !strings.Contains(errOut, "after the delivery's declared end 2012-06-30") {
+	if code != 1 || !strings.Contains(errOut, "npr.parquet: column contact_date: row ") || !strings.Contains(errOut, "after the declared end 2012-06-30") {
 		t.Errorf("a late date: %d %s %s; want a refusal naming the file, the column and the row", code, out, errOut)
 	}
-	code, tail, _ := runCmd(ctx, "audit", "tail", "-n", "5", "--data", data)
-	if code != 0 || strings.Count(tail, "delivery  released") != 2 || strings.Count(tail, "delivery  refused") != 1 || !strings.Contains(tail, "registry-ops") {
+	// Refused: npr's deliveries declare their period (since the load), so
+	// one without --through would leave "data up to" behind.
+	code, out, errOut = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "npr", filepath.Join(gen, "npr.parquet"))
+	if code != 1 || !strings.Contains(errOut, "give --through for this one too") || !strings.Contains(errOut, "2024-12-31") {
+		t.Errorf("npr without --through: %d %s %s; want refused naming the last declared end", code, out, errOut)
+	}
+	code, tail, _ := runCmd(ctx, "audit", "tail", "-n", "6", "--data", data)
+	if code != 0 || strings.Count(tail, "delivery  released") != 2 || strings.Count(tail, "delivery  refused") != 2 || !strings.Contains(tail, "registry-ops") {
 		t.Errorf("audit tail:\n%s", tail)
 	}
 	if code, out, _ := runCmd(ctx, "audit", "verify", "--data", data); code != 0 {
@@ -268,5 +274,29 @@ func TestDeliverExample(t *testing.T) {
 	code, out, _ = runCmd(ctx, "deliver", "--policy", testPolicy, "--data", data, "--dataset", "cancer", filepath.Join(gen, "cancer.parquet"))
 	if code != 0 || !strings.Contains(out, "version 4, ") {
 		t.Errorf("deliver cancer: %s", out)
+	}
+	// Compaction: npr and cancer are read from their base and a delivery.
+	code, out, errOut = runCmd(ctx, "compact", "--data", data, "--by", "ops")
+	if code != 0 || !strings.Contains(out, "compacted cancer (2 parts), npr (2 parts)") || !strings.Contains(out, "version 5, ") {
+		t.Fatalf("compact: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(ctx, "compact", "--data", data); code != 0 || !strings.Contains(out, "nothing to compact") {
+		t.Errorf("a second compact: %s", out)
+	}
+	if code, out, _ := runCmd(ctx, "prune", "--data", data); code != 0 || !strings.Contains(out, "younger than --grace 10m0s: nothing removed") {
+		t.Errorf("prune right after: %s", out)
+	}
+	// Left: the base (its population table was replaced by the upsert's
+	// part, but deaths and lmr still read it), the population upsert, the
+	// two merged parts; gone: npr's and cancer's delivery parts.
+	code, out, _ = runCmd(ctx, "prune", "--data", data, "--grace", "0s")
+	if code != 0 || strings.Count(out, "removed parts/") != 2 || !strings.Contains(out, "-npr-") || !strings.Contains(out, "-cancer-") || strings.Contains(out, "compact") {
+		t.Errorf("prune: %s", out)
+	}
+	if code, tail, _ := runCmd(ctx, "audit", "tail", "-n", "1", "--data", data); code != 0 || !strings.Contains(tail, "compaction  released") {
+		t.Errorf("audit tail after compact:\n%s", tail)
+	}
+	if code, out, _ := runCmd(ctx, "query", "--policy", testPolicy, "--data", data, "--project", "diabetes-2026", "--as", "ingrid", "SELECT count(*) AS n FROM npr"); code != 0 {
+		t.Errorf("a query on the compacted, pruned extracts: %s", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 type deliverOptions struct {
 	policy, data, state  string
 	dataset, through, by string
+	compactAfter         int
 	files                []string
 }
 
@@ -33,6 +34,7 @@ func runDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&o.dataset, "dataset", "", "dataset the files deliver rows of (required)")
 	fs.StringVar(&o.through, "through", "", "last day (or month) the delivery covers, a public fact; later dates are refused and answers say \"data up to\" its month")
 	fs.StringVar(&o.by, "by", envOr("USER", "operator"), "who delivers, for the audit log")
+	fs.IntVar(&o.compactAfter, "compact-after", 0, "once the delivery is live, compact the dataset if it is read from more than this many part files (0: never; see `statgate compact`)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,5 +79,8 @@ func deliver(ctx context.Context, o deliverOptions, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "delivered %s to %s in %.1fs: version %d, %s; delivery fingerprint %s (audited)\n",
 		o.dataset, rep.Path, rep.Elapsed.Seconds(), rep.Version, what, rep.Fingerprint)
+	if o.compactAfter > 0 && rep.Parts > o.compactAfter {
+		return compactWith(ctx, st, compactOptions{data: o.data, by: o.by, datasets: listFlag{o.dataset}}, stdout)
+	}
 	return nil
 }

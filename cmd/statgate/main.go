@@ -32,6 +32,8 @@ func init() {
 		"gen":     {"generate synthetic Norwegian-style registries as Parquet", runGen},
 		"load":    {"load the policy's extracts into the data directory", runLoad},
 		"deliver": {"append (or, one row per person, upsert) a delivery to a dataset as a new version", runDeliver},
+		"compact": {"merge a dataset's delivery part files into one, as a new version of the same data", runCompact},
+		"prune":   {"remove the part files no version uses any more (after compact, upserts or a load)", runPrune},
 		"query":   {"answer one aggregate SQL query with protection, from the command line", runQuery},
 		"token":   {"create, list or revoke API tokens (token create|list|revoke)", runToken},
 		"budget":  {"show privacy budgets, raise one, list the grants (budget show|grant|grants)", runBudget},

@@ -1,7 +1,8 @@
 // Package delivery adds a registry's delivery to the extracts of a data
 // directory (engine/exec.Deliver: a new immutable version the running
-// servers switch to) and records every delivery, accepted or refused, in
-// the audit log: who delivered, the dataset, the rows and the delivered
+// servers switch to), merges a dataset's accumulated part files into one
+// (Compact: a new version of the same rows), and records every delivery
+// and compaction, accepted or refused, in the audit log: who delivered, the dataset, the rows and the delivered
 // rows' fingerprint, chained and verifiable like every other entry.
 //
 // A delivery's entry is written before its version goes live (the
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,4 +160,74 @@ func DataUpTo(ds *policies.Dataset, v exec.DatasetVersion) string {
 		return fmt.Sprintf("%04d-12", date.Years[1])
 	}
 	return ""
+}
+
+// KindCompaction is the audit entry kind of a compaction.
+const KindCompaction = "compaction"
+
+// CompactOptions configure Compact. DataDir, Principal and Audit are
+// required.
+type CompactOptions struct {
+	DataDir string
+	// Datasets and MinParts choose what to compact (exec.CompactOptions).
+	Datasets  []string
+	MinParts  int
+	Principal string
+	Audit     state.AuditLog
+	Progress  io.Writer
+}
+
+// CompactParams are a compaction entry's parameters.
+type CompactParams struct {
+	// Datasets are the compacted datasets with the parts each was read from.
+	Datasets map[string]int `json:"datasets,omitempty"`
+	Rows     int64          `json:"rows,omitempty"`
+	Version  int64          `json:"version,omitempty"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// Compact merges the part files of the datasets that have several
+// (exec.Compact) and audits it: the entry (who, the datasets, the rows
+// rewritten, the new version, the unchanged fingerprint as its digest) is
+// written before the compacted version goes live; a failed compaction is
+// audited as refused and changes nothing. Nothing to compact: no version,
+// no entry.
+func Compact(ctx context.Context, o *CompactOptions) (*exec.CompactReport, error) {
+	if o == nil || o.Audit == nil || o.Principal == "" {
+		return nil, errors.New("delivery.Compact: an audit log and a principal are required")
+	}
+	entry := func(outcome string, p CompactParams, datasets []string, digest string) audit.Entry {
+		params, _ := json.Marshal(p)
+		e := audit.Entry{Principal: o.Principal, Datasets: datasets, Kind: KindCompaction,
+			Query: "compact " + strings.Join(o.Datasets, " "), Params: params, Outcome: outcome, ResultDigest: digest}
+		if outcome == audit.OutcomeRefused {
+			e.Reason = ReasonRefused
+		}
+		return e
+	}
+	rep, err := exec.Compact(ctx, &exec.CompactOptions{
+		DataDir: o.DataDir, Datasets: o.Datasets, MinParts: o.MinParts, Principal: o.Principal, Progress: o.Progress,
+		Commit: func(ctx context.Context, r *exec.CompactReport) error {
+			names := make([]string, 0, len(r.Datasets))
+			for n := range r.Datasets {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if _, err := o.Audit.Append(ctx, entry(audit.OutcomeReleased, CompactParams{Datasets: r.Datasets, Rows: r.Rows, Version: r.Version}, names, r.Fingerprint)); err != nil {
+				return &auditError{err}
+			}
+			return nil
+		},
+	})
+	if err == nil {
+		return rep, nil
+	}
+	var ae *auditError
+	if errors.As(err, &ae) {
+		return nil, fmt.Errorf("delivery.Compact: the compaction was not made, its audit entry could not be written: %w", ae.err)
+	}
+	if _, aerr := o.Audit.Append(ctx, entry(audit.OutcomeRefused, CompactParams{Error: err.Error()}, o.Datasets, "")); aerr != nil {
+		return nil, errors.Join(err, fmt.Errorf("delivery.Compact: audit the failure: %w", aerr))
+	}
+	return nil, err
 }

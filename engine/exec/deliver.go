@@ -75,7 +75,10 @@ type DeliverReport struct {
 	Delivered time.Time
 	// Path is the extracts file, Part the part file holding the rows.
 	Path, Part string
-	Elapsed    time.Duration
+	// Parts is how many part files the dataset is read from now (see
+	// Compact).
+	Parts   int
+	Elapsed time.Duration
 }
 
 // Deliver adds a delivery to a dataset of the extracts in DataDir as a
@@ -104,11 +107,8 @@ func Deliver(ctx context.Context, opts *DeliverOptions) (rep *DeliverReport, err
 	if len(opts.Files) == 0 {
 		return nil, errors.New("exec.Deliver: no files to deliver")
 	}
-	for _, c := range ds.Columns {
-		if c.Type == policies.TypeDate && c.Years != nil && !opts.Through.IsZero() && opts.Through.Year() > c.Years[1] {
-			return nil, fmt.Errorf("exec.Deliver: the delivery's end %s is after %s.%s's public years %d–%d; extend the column's years in the policy first, so that yearly answers include the new data",
-				opts.Through.Format(time.DateOnly), ds.Name, c.Name, c.Years[0], c.Years[1])
-		}
+	if err := checkThrough(ds, opts.Through); err != nil {
+		return nil, fmt.Errorf("exec.Deliver: %w", err)
 	}
 	unlock, err := lockData(opts.DataDir)
 	if err != nil {
@@ -142,6 +142,11 @@ type delivery struct {
 	datasets map[string]*datasetState
 	history  []historyRow
 	counter  int64
+	// key, when set, is the version key the new version keeps (a
+	// compaction: the same data keeps its public ID); else a new one.
+	key string
+	// curKey is the current version file's key ("" for a base file).
+	curKey string
 	// created are files to remove unless the delivery succeeds.
 	created []string
 	done    bool
@@ -194,15 +199,7 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	if _, err := os.Stat(cur); err != nil {
 		return nil, fmt.Errorf("%s: %w (run `statgate load` first)", cur, err)
 	}
-	connector, err := duckdb.NewConnector(dsn("", map[string]string{
-		"autoinstall_known_extensions": "false",
-		"allow_community_extensions":   "false",
-	}), nil)
-	if err != nil {
-		return nil, err
-	}
-	d.db = sql.OpenDB(connector)
-	if d.conn, err = d.db.Conn(ctx); err != nil {
+	if err := d.open(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.readCurrent(ctx, cur); err != nil {
@@ -213,14 +210,38 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	if st == nil {
 		return nil, fmt.Errorf("dataset %s is not in the current extracts (run `statgate load` first)", d.ds.Name)
 	}
+	if st.through.Valid && d.opts.Through.IsZero() {
+		// Without a declaration the dataset's "data up to" would stay at
+		// the last declared month while rows of later months arrive.
+		return nil, fmt.Errorf("%s's deliveries declare the period they cover (the last declared end: %s); give --through for this one too (a late delivery for an earlier period gives its own end; answers keep saying the latest)",
+			d.ds.Name, st.through.Time.Format(time.DateOnly))
+	}
 	rep := &DeliverReport{Dataset: d.ds.Name, Mode: ModeAppend, Version: d.counter, Delivered: d.now, Path: cur}
 	if d.ds.OneRowPerPerson {
 		rep.Mode = ModeUpsert
 	}
+	// The part file. An append stages the delivered files in it and
+	// keeps them as its table: the rows are written once, as a load
+	// writes them. An upsert stages them in memory and writes the
+	// dataset's new table (it is one row per person: small).
+	alias := d.nextAlias()
+	rel := filepath.Join("parts", fmt.Sprintf("v%06d-%s-%s.duckdb", d.counter, d.ds.Name, randomHex(4)))
+	abs := filepath.Join(d.opts.DataDir, rel)
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, err
+	}
+	d.created = append(d.created, abs)
+	if err := d.exec(ctx, "ATTACH "+quoteString(abs)+" AS "+quoteIdent(alias)); err != nil {
+		return nil, err
+	}
+	stageIn := ""
+	if rep.Mode == ModeAppend {
+		stageIn = quoteIdent(alias) + "."
+	}
 	// Stage and check every file.
 	var stages []string
 	for i, f := range d.opts.Files {
-		stage := quoteIdent(fmt.Sprintf("%sdelivery_%d", stagePrefix, i))
+		stage := stageIn + quoteIdent(fmt.Sprintf("%sdelivery_%d", stagePrefix, i))
 		load, err := d.stage(ctx, f, stage, st.columns)
 		if err != nil {
 			return nil, err
@@ -247,22 +268,22 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	}
 	rep.Fingerprint = sumsFingerprint([]datasetSum{{name: d.ds.Name, columns: st.columns, rows: n, hashSum: sum}})
 
-	// The part file.
-	alias := d.nextAlias()
-	rel := filepath.Join("parts", fmt.Sprintf("v%06d-%s-%s.duckdb", d.counter, d.ds.Name, randomHex(4)))
-	abs := filepath.Join(d.opts.DataDir, rel)
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, err
-	}
-	d.created = append(d.created, abs)
-	if err := d.exec(ctx, "ATTACH "+quoteString(abs)+" AS "+quoteIdent(alias)); err != nil {
-		return nil, err
-	}
 	target := quoteIdent(alias) + "." + quoteIdent(d.ds.Name)
 	p := d.p
 	err = p.during(d.ds.Name, func() error {
 		if rep.Mode == ModeAppend {
-			return d.exec(ctx, "CREATE TABLE "+target+" AS SELECT "+cols+" FROM "+delivered)
+			if len(stages) == 1 {
+				return d.exec(ctx, "ALTER TABLE "+stages[0]+" RENAME TO "+quoteIdent(d.ds.Name))
+			}
+			if err := d.exec(ctx, "CREATE TABLE "+target+" AS SELECT "+cols+" FROM "+delivered); err != nil {
+				return err
+			}
+			for _, s := range stages {
+				if err := d.exec(ctx, "DROP TABLE "+s); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		pk := quoteIdent(d.ds.PersonKey)
 		return d.exec(ctx, "CREATE TABLE "+target+" AS SELECT "+cols+" FROM "+d.unionOf(st)+" c WHERE c."+pk+
@@ -301,41 +322,72 @@ func (d *delivery) run(ctx context.Context) (*DeliverReport, error) {
 	}
 	d.history = append(d.history, historyRow{counter: d.counter, dataset: d.ds.Name, mode: rep.Mode,
 		files: strings.Join(files, ", "), rows: n, fingerprint: rep.Fingerprint, delivered: d.now, principal: d.opts.Principal})
-	rep.Part = abs
+	rep.Part, rep.Parts = abs, len(st.sources)
 
-	tmp, err := tempPath(cur)
-	if err != nil {
-		return nil, err
-	}
-	d.created = append(d.created, tmp)
-	if rep.VersionFingerprint, err = d.writeVersion(ctx, tmp); err != nil {
-		return nil, fmt.Errorf("write the version: %w", err)
-	}
-	if err := checkVersionFile(ctx, tmp, rep.VersionFingerprint); err != nil {
-		return nil, fmt.Errorf("check the new version: %w", err)
-	}
-	d.p.printf("deliver %s: version %d written and checked (%s)", d.ds.Name, d.counter, d.since())
-	if d.opts.Commit != nil {
-		if err := d.opts.Commit(ctx, rep); err != nil {
-			return nil, err
+	commit := func(ctx context.Context, fp string) error {
+		rep.VersionFingerprint = fp
+		if d.opts.Commit == nil {
+			return nil
 		}
-		d.p.printf("deliver %s: committed (%s)", d.ds.Name, d.since())
+		return d.opts.Commit(ctx, rep)
 	}
-	if err := os.Remove(cur + ".wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.publish(ctx, cur, "deliver "+d.ds.Name, commit); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, cur); err != nil {
-		return nil, err
-	}
-	if err := syncDir(d.opts.DataDir); err != nil {
-		return nil, err
-	}
-	if err := writeCounter(d.opts.DataDir, d.counter); err != nil {
-		return nil, err
-	}
-	d.done = true
 	p.printf("deliver %s: version %d, %d rows (%s) in %.1fs", d.ds.Name, d.counter, rep.Rows, rep.Mode, time.Since(d.now).Seconds())
 	return rep, nil
+}
+
+// open opens the in-memory DuckDB instance the delivery works in (not
+// locked down: it reads the delivered files and writes the part).
+func (d *delivery) open(ctx context.Context) error {
+	connector, err := duckdb.NewConnector(dsn("", map[string]string{
+		"autoinstall_known_extensions": "false",
+		"allow_community_extensions":   "false",
+	}), nil)
+	if err != nil {
+		return err
+	}
+	d.db = sql.OpenDB(connector)
+	d.conn, err = d.db.Conn(ctx)
+	return err
+}
+
+// publish writes the new version beside cur, checks it as a server will
+// open it, calls commit with its fingerprint (the audit entry: an error
+// abandons the version) and renames it over cur, which makes it live.
+func (d *delivery) publish(ctx context.Context, cur, what string, commit func(ctx context.Context, fp string) error) error {
+	tmp, err := tempPath(cur)
+	if err != nil {
+		return err
+	}
+	d.created = append(d.created, tmp)
+	fp, err := d.writeVersion(ctx, tmp)
+	if err != nil {
+		return fmt.Errorf("write the version: %w", err)
+	}
+	if err := checkVersionFile(ctx, tmp, fp); err != nil {
+		return fmt.Errorf("check the new version: %w", err)
+	}
+	d.p.printf("%s: version %d written and checked (%s)", what, d.counter, d.since())
+	if err := commit(ctx, fp); err != nil {
+		return err
+	}
+	d.p.printf("%s: committed (%s)", what, d.since())
+	if err := os.Remove(cur + ".wal"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		return err
+	}
+	if err := syncDir(d.opts.DataDir); err != nil {
+		return err
+	}
+	if err := writeCounter(d.opts.DataDir, d.counter); err != nil {
+		return err
+	}
+	d.done = true
+	return nil
 }
 
 // readCurrent reads the current extracts (a base file or a version
@@ -366,6 +418,9 @@ func (d *delivery) readCurrent(ctx context.Context, cur string) error {
 	}
 	info, err := readVersion(ctx, d.conn, "cur", true)
 	if err != nil {
+		return err
+	}
+	if err := d.conn.QueryRowContext(ctx, "SELECT version_key FROM cur."+quoteIdent(versionTable)).Scan(&d.curKey); err != nil {
 		return err
 	}
 	d.counter = max(last, info.Counter) + 1
@@ -492,11 +547,14 @@ func (d *delivery) nextAlias() string {
 }
 
 // unionOf selects a dataset's current rows: the UNION ALL of its parts.
-func (d *delivery) unionOf(st *datasetState) string {
+func (d *delivery) unionOf(st *datasetState) string { return unionOf(d.ds.Name, st) }
+
+// unionOf selects dataset name's rows in st: the UNION ALL of its parts.
+func unionOf(name string, st *datasetState) string {
 	cols := columnList(st.columns)
 	sel := make([]string, len(st.sources))
 	for i, a := range st.sources {
-		sel[i] = "SELECT " + cols + " FROM " + quoteIdent(a) + "." + quoteIdent(d.ds.Name)
+		sel[i] = "SELECT " + cols + " FROM " + quoteIdent(a) + "." + quoteIdent(name)
 	}
 	return "(" + strings.Join(sel, " UNION ALL ") + ")"
 }
@@ -532,9 +590,12 @@ func (d *delivery) writeVersion(ctx context.Context, path string) (string, error
 	if err := d.exec(ctx, "ATTACH "+quoteString(path)+" AS ver"); err != nil {
 		return "", err
 	}
-	key, err := newVersionKey()
-	if err != nil {
-		return "", err
+	key := d.key
+	if key == "" {
+		var err error
+		if key, err = newVersionKey(); err != nil {
+			return "", err
+		}
 	}
 	names := make([]string, 0, len(d.datasets))
 	for n := range d.datasets {

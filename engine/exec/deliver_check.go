@@ -92,9 +92,8 @@ type rowCheck struct {
 	column, bad, reason string
 }
 
-// rowChecks are the conditions of the dataset's rows: a person key,
-// values in their declared public domains, dates within their public
-// years and no later than Through.
+// rowChecks are the conditions a delivered row must not meet: no person
+// key, a value outside its declared public domain, then dateChecks.
 func (d *delivery) rowChecks() []rowCheck {
 	ds := d.ds
 	checks := []rowCheck{{ds.PersonKey, quoteIdent(ds.PersonKey) + " IS NULL", "no person key (NULL)"}}
@@ -110,16 +109,48 @@ func (d *delivery) rowChecks() []rowCheck {
 				checks = append(checks, rowCheck{c.Name, bad, fmt.Sprintf("its first %d characters are outside the declared domain%s", n, domainName(dom))})
 			}
 		}
-		if c.Type == policies.TypeDate && c.Years != nil {
+	}
+	return append(checks, dateChecks(ds, d.opts.Through)...)
+}
+
+// dateChecks are the conditions no loaded or delivered row may meet: a
+// date outside its column's public years, or (when through is not zero)
+// after the declared end of the period the file covers. Load and Deliver
+// both apply them, so that "data up to" never claims a month the yearly
+// answers leave out, nor one the rows go past.
+func dateChecks(ds *policies.Dataset, through time.Time) []rowCheck {
+	var checks []rowCheck
+	for _, c := range ds.Columns {
+		if c.Type != policies.TypeDate {
+			continue
+		}
+		col := quoteIdent(c.Name)
+		if c.Years != nil {
 			checks = append(checks, rowCheck{c.Name, fmt.Sprintf("%s IS NOT NULL AND year(%s) NOT BETWEEN %d AND %d", col, col, c.Years[0], c.Years[1]),
 				fmt.Sprintf("a date outside the column's public years %d–%d (extend them in the policy to deliver it)", c.Years[0], c.Years[1])})
 		}
-		if c.Type == policies.TypeDate && !d.opts.Through.IsZero() {
-			checks = append(checks, rowCheck{c.Name, col + " > DATE " + quoteString(d.opts.Through.Format(time.DateOnly)),
-				"a date after the delivery's declared end " + d.opts.Through.Format(time.DateOnly)})
+		if !through.IsZero() {
+			checks = append(checks, rowCheck{c.Name, col + " > DATE " + quoteString(through.Format(time.DateOnly)),
+				"a date after the declared end " + through.Format(time.DateOnly)})
 		}
 	}
 	return checks
+}
+
+// checkThrough refuses a declared period end past the public years of
+// one of the dataset's date columns: answers would claim data up to a
+// month no yearly answer includes.
+func checkThrough(ds *policies.Dataset, through time.Time) error {
+	if through.IsZero() {
+		return nil
+	}
+	for _, c := range ds.Columns {
+		if c.Type == policies.TypeDate && c.Years != nil && through.Year() > c.Years[1] {
+			return fmt.Errorf("%s's declared end %s is after %s.%s's public years %d–%d; extend the column's years in the policy first, so that yearly answers include the new data",
+				ds.Name, through.Format(time.DateOnly), ds.Name, c.Name, c.Years[0], c.Years[1])
+		}
+	}
+	return nil
 }
 
 // outside is the condition that col (not NULL) lies outside dom.
@@ -148,31 +179,9 @@ func domainName(dom *policies.Domain) string {
 // rowCheck, or repeats a person in a one-row-per-person dataset. Rows are
 // numbered from 1 in file order (the staging table keeps it).
 func (d *delivery) checkRows(ctx context.Context, stage, format string) (int64, *LoadError) {
-	checks := d.rowChecks()
-	sel := []string{"count(*)"}
-	for _, c := range checks {
-		sel = append(sel, "min(rowid) FILTER (WHERE "+c.bad+")", "count(*) FILTER (WHERE "+c.bad+")")
-	}
-	vals := make([]any, len(sel))
-	var rows int64
-	first := make([]*int64, len(checks))
-	counts := make([]int64, len(checks))
-	vals[0] = &rows
-	for i := range checks {
-		vals[1+2*i], vals[2+2*i] = &first[i], &counts[i]
-	}
-	if err := d.conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+stage).Scan(vals...); err != nil {
-		return 0, &LoadError{Reason: "cannot check the rows: " + firstLine(err), Err: err}
-	}
-	best := -1
-	for i := range checks {
-		if first[i] != nil && (best < 0 || *first[i] < *first[best]) {
-			best = i
-		}
-	}
-	if best >= 0 {
-		c := checks[best]
-		return 0, rowError(c.column, *first[best]+1, format, fmt.Sprintf("%s (%s in this file)", c.reason, count(counts[best], "row", "rows")))
+	rows, lerr := firstBadRow(ctx, d.conn, stage, format, d.rowChecks())
+	if lerr != nil {
+		return 0, lerr
 	}
 	if d.ds.OneRowPerPerson {
 		pk := quoteIdent(d.ds.PersonKey)
@@ -185,6 +194,38 @@ func (d *delivery) checkRows(ctx context.Context, stage, format string) (int64, 
 		if dup != nil {
 			return 0, rowError(d.ds.PersonKey, *dup+1, format, fmt.Sprintf("repeats a person of an earlier row (%s in this file), policy says one_row_per_person", count(n, "row", "rows")))
 		}
+	}
+	return rows, nil
+}
+
+// firstBadRow counts the rows of a staging table and refuses the first
+// (in file order) that meets one of checks, naming its column and how
+// many rows of the file meet the same check.
+func firstBadRow(ctx context.Context, conn queryer, stage, format string, checks []rowCheck) (int64, *LoadError) {
+	sel := []string{"count(*)"}
+	for _, c := range checks {
+		sel = append(sel, "min(rowid) FILTER (WHERE "+c.bad+")", "count(*) FILTER (WHERE "+c.bad+")")
+	}
+	vals := make([]any, len(sel))
+	var rows int64
+	first := make([]*int64, len(checks))
+	counts := make([]int64, len(checks))
+	vals[0] = &rows
+	for i := range checks {
+		vals[1+2*i], vals[2+2*i] = &first[i], &counts[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+stage).Scan(vals...); err != nil {
+		return 0, &LoadError{Reason: "cannot check the rows: " + firstLine(err), Err: err}
+	}
+	best := -1
+	for i := range checks {
+		if first[i] != nil && (best < 0 || *first[i] < *first[best]) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		c := checks[best]
+		return 0, rowError(c.column, *first[best]+1, format, fmt.Sprintf("%s (%s in this file)", c.reason, count(counts[best], "row", "rows")))
 	}
 	return rows, nil
 }

@@ -169,7 +169,7 @@ func TestDeliverRefusesBadFiles(t *testing.T) {
 	}{
 		{"null person", "npr", `SELECT CASE WHEN range = 6 THEN NULL ELSE range END AS pid, DATE '2026-10-01' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-null.parquet", time.Time{}, "pid", 7, "no person key"},
 		{"code outside its domain", "npr", `SELECT range AS pid, DATE '2026-10-01' AS contact_date, CASE WHEN range = 3 THEN 'Z99' ELSE 'E11' END AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-code.csv", time.Time{}, "icd10", 4, "line 5: its first 1 characters are outside the declared domain (code list letters)"},
-		{"date after the declared period", "npr", `SELECT range AS pid, DATE '2026-10-01' + range::INTEGER * 10 AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-late.parquet", time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), "contact_date", 5, "a date after the delivery's declared end 2026-10-31"},
+		{"date after the declared period", "npr", `SELECT range AS pid, DATE '2026-10-01' + range::INTEGER * 10 AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-late.parquet", time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), "contact_date", 5, "a date after the declared end 2026-10-31"},
 		{"date outside the public years", "npr", `SELECT range AS pid, DATE '2026-12-25' + range::INTEGER * 2 AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-next-year.parquet", time.Time{}, "contact_date", 5, "outside the column's public years 2010–2026"},
 		{"wrong type", "npr", `SELECT range AS pid, DATE '2026-10-01' AS contact_date, 'E11' AS icd10, 'long' AS length_of_stay_days FROM range(10)`, "npr-type.parquet", time.Time{}, "length_of_stay_days", 0, "type VARCHAR"},
 		{"missing column", "npr", `SELECT range AS pid, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, "npr-missing.parquet", time.Time{}, "contact_date", 0, "missing"},
@@ -218,5 +218,50 @@ func TestDeliverRefusesBadFiles(t *testing.T) {
 	}
 	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{good}}); err != nil {
 		t.Errorf("the good file alone: %v", err)
+	}
+}
+
+// TestDeliveriesKeepDeclaringTheirPeriod: once a dataset's deliveries
+// declare the period they cover, each later one must too — else "data up
+// to" would stay at the last declared month while later rows arrive. A
+// late delivery for an earlier period declares its own end and the
+// dataset keeps the latest.
+func TestDeliveriesKeepDeclaringTheirPeriod(t *testing.T) {
+	dir, data, pol := deliverFixture(t)
+	ctx := context.Background()
+	nov := filepath.Join(dir, "npr-nov.parquet")
+	copyTo(t, `SELECT range + 1 AS pid, DATE '2026-11-03' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, nov)
+	oct := filepath.Join(dir, "npr-oct.parquet")
+	copyTo(t, `SELECT range + 1 AS pid, DATE '2026-10-03' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days FROM range(10)`, oct)
+	novEnd, octEnd := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{nov}, Through: novEnd}); err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprintOf(t, data)
+	_, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{oct}})
+	if err == nil || !strings.Contains(err.Error(), "give --through for this one too") || !strings.Contains(err.Error(), "2026-11-30") {
+		t.Fatalf("a delivery without --through after a declared one = %v; want refused naming the last declared end", err)
+	}
+	if after := fingerprintOf(t, data); after != before {
+		t.Error("the refused delivery changed the extracts")
+	}
+	rep, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{oct}, Through: octEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openExtracts(t, data)
+	defer db.Close()
+	info, err := db.Version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Counter != rep.Version || !info.Datasets["npr"].Through.Equal(novEnd) {
+		t.Errorf("after a late October delivery npr is through %s (version %d); want the latest declared, %s", info.Datasets["npr"].Through, info.Counter, novEnd)
+	}
+	// population declared nothing: its deliveries need no --through.
+	pop := filepath.Join(dir, "pop.parquet")
+	copyTo(t, `SELECT 900 AS pid, 1990 AS birth_year, 'F' AS sex, NULL::DATE AS death_date`, pop)
+	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "population", Files: []string{pop}}); err != nil {
+		t.Errorf("a population delivery without --through: %v", err)
 	}
 }

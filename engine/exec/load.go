@@ -45,6 +45,12 @@ type LoadOptions struct {
 	// source: the file read is filepath.Join(ExtractsDir,
 	// filepath.Base(dataset.Source)).
 	ExtractsDir string
+	// Through, per dataset, is the last day its source covers: a public
+	// fact the registry declares, as for a delivery (DeliverOptions.Through).
+	// A row with a later date is refused, and answers say the dataset
+	// holds data up to its month. A dataset without one declares nothing:
+	// "data up to" is then the end of its date column's public years.
+	Through map[string]time.Time
 	// Progress receives one line per step (a dataset started, still
 	// reading every few seconds, rows loaded and time taken); nil: silent.
 	Progress io.Writer
@@ -106,6 +112,18 @@ func Load(ctx context.Context, opts *LoadOptions) (*LoadReport, error) {
 	}
 	if len(opts.Policy.Datasets) == 0 {
 		return nil, fmt.Errorf("exec.Load: %s: %w", opts.Policy.Path, ErrNoDatasets)
+	}
+	for name, t := range opts.Through {
+		ds, ok := opts.Policy.Datasets[name]
+		if !ok {
+			return nil, fmt.Errorf("exec.Load: --through for %q, which the policy does not declare", name)
+		}
+		if !slices.ContainsFunc(ds.Columns, func(c *policies.Column) bool { return c.Type == policies.TypeDate }) {
+			return nil, fmt.Errorf("exec.Load: --through for %s, which has no date column", name)
+		}
+		if err := checkThrough(ds, t); err != nil {
+			return nil, fmt.Errorf("exec.Load: %w", err)
+		}
 	}
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("exec.Load: %w", err)
@@ -182,14 +200,14 @@ func build(ctx context.Context, opts *LoadOptions, path string, p *progress, ver
 		if opts.ExtractsDir != "" {
 			src = filepath.Join(opts.ExtractsDir, filepath.Base(ds.Source))
 		}
-		d, info, err := loadDataset(ctx, conn, ds, src, p)
+		d, info, err := loadDataset(ctx, conn, ds, src, opts.Through[name], p)
 		if err != nil {
 			return nil, err
 		}
 		rep.Datasets = append(rep.Datasets, d)
 		sources[i] = info
 	}
-	if err := publish(ctx, conn, rep.Datasets, sources, version); err != nil {
+	if err := publish(ctx, conn, rep.Datasets, sources, version, opts.Through); err != nil {
 		return nil, fmt.Errorf("exec.Load: %w", err)
 	}
 	if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
@@ -204,7 +222,7 @@ func build(ctx context.Context, opts *LoadOptions, path string, p *progress, ver
 // The record keeps, besides the sources, the version counter (volatile:
 // left out of the fingerprint) and each table's row-hash sum, so that a
 // delivery on top of this file (Deliver) need not read its rows again.
-func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources []sourceInfo, version int64) error {
+func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources []sourceInfo, version int64, through map[string]time.Time) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -221,7 +239,7 @@ func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources [
 	if _, err := tx.ExecContext(ctx, `CREATE OR REPLACE TABLE `+quoteIdent(loadTable)+` (
 		dataset VARCHAR PRIMARY KEY, source VARCHAR, format VARCHAR,
 		source_size BIGINT, source_mtime TIMESTAMP, row_count BIGINT, loaded_at TIMESTAMP,
-		version_key VARCHAR, version BIGINT, hash_sum VARCHAR)`); err != nil {
+		version_key VARCHAR, version BIGINT, hash_sum VARCHAR, through DATE)`); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -238,8 +256,12 @@ func publish(ctx context.Context, conn *sql.Conn, loads []DatasetLoad, sources [
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now, key, version, sum); err != nil {
+		var th sql.NullTime
+		if t, ok := through[d.Name]; ok && !t.IsZero() {
+			th = sql.NullTime{Time: t, Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+quoteIdent(loadTable)+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			d.Name, d.Source, d.Format, sources[i].size, sources[i].mtime, d.Rows, now, key, version, sum, th); err != nil {
 			return err
 		}
 	}

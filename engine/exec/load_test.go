@@ -525,3 +525,61 @@ func TestLoadNorwaySyntheticPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadChecksDatesAndRecordsThrough: `statgate load` refuses a date
+// outside its column's public years, and with a declared period end
+// (LoadOptions.Through) a later date, naming file, row and column; the
+// declared end is the version's, so a delivery on top must declare its
+// own.
+func TestLoadChecksDatesAndRecordsThrough(t *testing.T) {
+	dir, pol := fixture(t, ".parquet")
+	ctx := context.Background()
+	data := filepath.Join(dir, "data")
+	for _, c := range pol.Datasets["npr"].Columns {
+		if c.Name == "contact_date" {
+			c.Years = &[2]int{2016, 2024} // the fixture's contacts are of 2015
+		}
+	}
+	_, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data})
+	var le *LoadError
+	if !errors.As(err, &le) || le.Dataset != "npr" || le.Column != "contact_date" || le.Row != 1 || !strings.Contains(le.Reason, "public years 2016–2024") {
+		t.Fatalf("a load with dates outside the public years = %v; want npr's contact_date row 1 refused", err)
+	}
+	if _, err := os.Stat(ExtractsPath(data)); err == nil {
+		t.Fatal("the refused load wrote extracts")
+	}
+	for _, c := range pol.Datasets["npr"].Columns {
+		if c.Name == "contact_date" {
+			c.Years = &[2]int{2010, 2024}
+		}
+	}
+	// Contacts run from 2015-01-01 for 365 days; row 32 is 2015-02-01.
+	_, err = Load(ctx, &LoadOptions{Policy: pol, DataDir: data, Through: map[string]time.Time{"npr": time.Date(2015, 1, 31, 0, 0, 0, 0, time.UTC)}})
+	if !errors.As(err, &le) || le.Column != "contact_date" || le.Row != 32 || !strings.Contains(le.Reason, "after the declared end 2015-01-31") {
+		t.Fatalf("a load with dates after --through = %v; want contact_date row 32 refused", err)
+	}
+	if _, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data, Through: map[string]time.Time{"npr": time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)}}); err == nil || !strings.Contains(err.Error(), "public years 2010–2024") {
+		t.Errorf("a load through 2025-01-31 = %v; want refused naming the public years", err)
+	}
+	if _, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data, Through: map[string]time.Time{"population": time.Date(2030, 1, 31, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Errorf("population has a date column (death_date); --through for it: %v", err)
+	}
+	end := time.Date(2015, 12, 31, 0, 0, 0, 0, time.UTC)
+	if _, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data, Through: map[string]time.Time{"npr": end}}); err != nil {
+		t.Fatal(err)
+	}
+	db := openExtracts(t, data)
+	info, err := db.Version(ctx)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Datasets["npr"].Through.Equal(end) || !info.Datasets["population"].Through.IsZero() {
+		t.Errorf("loaded version: npr through %s, population %s; want %s and none", info.Datasets["npr"].Through, info.Datasets["population"].Through, end)
+	}
+	f := filepath.Join(dir, "npr-more.parquet")
+	copyTo(t, `SELECT 1 AS pid, DATE '2015-06-01' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days`, f)
+	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{f}}); err == nil || !strings.Contains(err.Error(), "2015-12-31") {
+		t.Errorf("a delivery without --through onto a load that declared one = %v; want refused", err)
+	}
+}

@@ -65,7 +65,7 @@ func sourceFile(src string) (fi fs.FileInfo, format, reason string, err error) {
 
 // loadDataset reads one dataset's source into its staging table, checking
 // it against the policy.
-func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src string, p *progress) (DatasetLoad, sourceInfo, error) {
+func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src string, through time.Time, p *progress) (DatasetLoad, sourceInfo, error) {
 	start := time.Now()
 	fail := func(column, reason string, err error) (DatasetLoad, sourceInfo, error) {
 		return DatasetLoad{}, sourceInfo{}, &LoadError{Dataset: ds.Name, Source: src, Column: column, Reason: reason, Err: err}
@@ -92,6 +92,11 @@ func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src 
 		return DatasetLoad{}, sourceInfo{}, lerr
 	}
 	rows, lerr := checkPersons(ctx, conn, ds, stage)
+	if lerr == nil {
+		if checks := dateChecks(ds, through); len(checks) > 0 {
+			_, lerr = firstBadRow(ctx, conn, stage, format, checks)
+		}
+	}
 	if lerr != nil {
 		lerr.Dataset, lerr.Source = ds.Name, src
 		return DatasetLoad{}, sourceInfo{}, lerr

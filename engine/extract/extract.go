@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,12 +214,10 @@ func (sn *Snapshot) close() error { return sn.DB.Close() }
 // opens numbers the opens of this process, for uniqueLink.
 var opens atomic.Int64
 
-// uniqueLink is a name beside path no other open of any process uses:
-// .<file>.open-<pid>-<n>.
-func uniqueLink(path string) string {
-	dir, file := filepath.Split(path)
-	return filepath.Join(dir, fmt.Sprintf(".%s.open-%d-%d", file, os.Getpid(), opens.Add(1)))
-}
+// uniqueLink is a name beside path no other open of any process uses
+// (exec.OpeningLink: .<file>.open-<host>-<pid>-<n>). While it exists,
+// exec.Prune keeps the part files of the version it names.
+func uniqueLink(path string) string { return exec.OpeningLink(path, opens.Add(1)) }
 
 // Current returns the current snapshot's Version and Derived without
 // holding it: for what needs no database (the data map, a readiness
@@ -244,8 +241,9 @@ func (s *Set) Changed() bool {
 	return !os.SameFile(info, cur) || info.Size() != cur.Size() || !info.ModTime().Equal(cur.ModTime())
 }
 
-// Reload opens the file at Path again and, when it holds other data than
-// the current snapshot (another fingerprint), makes it current; it returns
+// Reload opens the file at Path again and, when it is another version
+// than the current snapshot (another fingerprint or version counter),
+// makes it current; it returns
 // the current Version and whether it changed. On an error the current
 // snapshot stays.
 func (s *Set) Reload(ctx context.Context) (Version, bool, error) {
@@ -263,9 +261,12 @@ func (s *Set) Reload(ctx context.Context) (Version, bool, error) {
 		return Version{}, false, ErrClosed
 	}
 	old := s.cur
-	if old.Version.Fingerprint == sn.Version.Fingerprint {
-		// The same data (a load of unchanged sources): keep the open one,
-		// but remember the new file so that Changed settles.
+	if old.Version.Fingerprint == sn.Version.Fingerprint && old.Version.Counter == sn.Version.Counter {
+		// The same file again (copied back, touched): keep the open one,
+		// but remember the new file so that Changed settles. A new version
+		// of the same data (a compaction, a load of unchanged sources with
+		// another declared period) is swapped in like any other: answers
+		// name the version they ran on.
 		old.info = sn.info
 		s.mu.Unlock()
 		sn.close()
