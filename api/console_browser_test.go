@@ -309,6 +309,11 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Errorf("%s shows %q, want %q", sel, got, want)
 			}
 		}
+		// The analyst's cap is written with ε alone: its δ is the
+		// project-wide budget's, and says so.
+		if got := text(t, "#caps-table tr[data-cap='member:"+analyst+"'] td.delta-total"); !strings.Contains(got, "0.00001") || !strings.Contains(got, "implied: the project-wide budget") {
+			t.Errorf("the member cap's δ shows %q, want 1e-5 implied by the project-wide budget", got)
+		}
 		if got := text(t, "#per-person"); !strings.Contains(got, "At most ε 8") || !strings.Contains(got, "project-wide budget") || !strings.Contains(got, "ε 0.5") {
 			t.Errorf("per-person guarantee:\n%s", got)
 		}

@@ -259,7 +259,7 @@ func fromBudget(r *engine.BudgetReport) *BudgetReport {
 	}
 	caps := convert(r.Caps, func(c engine.CapBudget) CapBudget {
 		return CapBudget{Scope: c.Scope, Dataset: c.Dataset, Principal: c.Principal, Epsilon: fromAmount(c.Epsilon),
-			Delta: fromAmount(c.Delta), Rho: fromAmount(c.Rho), Bound: c.Bound}
+			Delta: fromAmount(c.Delta), Rho: fromAmount(c.Rho), Bound: c.Bound, DeltaFrom: c.DeltaFrom}
 	})
 	if caps == nil {
 		caps = []CapBudget{}

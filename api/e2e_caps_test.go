@@ -48,6 +48,17 @@ func TestE2EProjectBudgetAndCaps(t *testing.T) {
 	if c, ok := caps["member:"+analyst]; !ok || c.Epsilon.Spent != 0 || c.Epsilon.Total != 0.5 {
 		t.Errorf("analyst's cap %+v, want ε 0 of 0.5 spent", c)
 	}
+	// The analyst's cap and lmr's lifetime budget are written with ε
+	// alone: the report says where their δ comes from (review F5).
+	if c := caps["member:"+analyst]; c.DeltaFrom != "project_budget" || c.Delta.Total != 1e-5 {
+		t.Errorf("analyst's cap δ %+v from %q, want 1e-5 from the project_budget", c.Delta, c.DeltaFrom)
+	}
+	if c := caps["lifetime:lmr"]; (c.DeltaFrom != "projects" && c.DeltaFrom != "ceiling") || !(c.Delta.Total > 0) {
+		t.Errorf("lmr's lifetime δ %+v from %q, want the projects' sum", c.Delta, c.DeltaFrom)
+	}
+	if c := caps["project:"]; c.DeltaFrom != "declared" {
+		t.Errorf("the project-wide budget's δ from %q, want declared", c.DeltaFrom)
+	}
 	if pp := rep.PerPerson; pp.Epsilon != 1 || pp.From != "project_budget" || pp.SpentEpsilon != 0.4 {
 		t.Errorf("per_person %+v, want at most ε 1, ε 0.4 spent", pp)
 	}
@@ -116,8 +127,8 @@ func TestE2EGrantRaisesABudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.store.Ledger().Grant(context.Background(), budget.Grant{
-		Account: budget.Account{Scope: budget.ScopeProject, Project: "diabetes-2026"}, Amount: amount, Principal: admin}); err != nil {
+	if _, _, err := s.store.Ledger().Grant(context.Background(), budget.Grant{
+		Account: budget.Account{Scope: budget.ScopeProject, Project: "diabetes-2026"}, Amount: amount, Principal: admin}, nil); err != nil {
 		t.Fatal(err)
 	}
 	ask("SELECT prescriber_type, count(*) AS n FROM lmr GROUP BY 1", http.StatusOK)

@@ -415,6 +415,10 @@ type CapBudget struct {
 	Delta     Amount `json:"delta"`
 	Rho       Amount `json:"rho"`
 	Bound     string `json:"bound"`
+	// DeltaFrom says where Delta.Total comes from: "declared", or for a
+	// cap written with ε alone the budgets it sits over ("project_budget",
+	// "dataset_budgets", "projects", or "ceiling": that sum capped at 0.5).
+	DeltaFrom string `json:"delta_from"`
 }
 
 // PerPerson is what one person can lose in a project, whatever datasets

@@ -132,7 +132,7 @@ func (e *Engine) Budget(ctx context.Context, p Principal, project string) (*Budg
 			Epsilon: Amount{Total: b.TotalEpsilon, Spent: b.SpentEpsilon, Remaining: b.RemainingEpsilon},
 			Delta:   Amount{Total: b.TotalDelta, Spent: b.SpentDelta, Remaining: b.RemainingDelta},
 			Rho:     Amount{Total: b.TotalRho, Spent: b.SpentRho, Remaining: b.RemainingRho},
-			Bound:   b.Bound})
+			Bound:   b.Bound, DeltaFrom: b.DeltaFrom})
 	}
 	if rep.Caps == nil {
 		rep.Caps = []CapBudget{}

@@ -79,6 +79,11 @@ type CapBudget struct {
 	Delta     Amount `json:"delta"`
 	Rho       Amount `json:"rho"`
 	Bound     string `json:"bound"`
+	// DeltaFrom says where Delta.Total comes from: "declared" by the
+	// policy, or, for a cap written with ε alone, implied by the budgets
+	// it sits over (budget.DeltaSource: "project_budget",
+	// "dataset_budgets", "projects", "ceiling").
+	DeltaFrom string `json:"delta_from"`
 }
 
 // PerPerson is the per-person guarantee of a project: every query may read

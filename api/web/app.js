@@ -771,12 +771,21 @@ async function pageBudget(params) {
         pp.bound ? h("p", { class: "small muted" }, "Added up by " + (pp.bound === "zcdp" ? "zero-concentrated DP (zCDP) accounting" : "basic composition") + ", whichever gives the smaller valid bound.") : null));
     }
     const capName = c => c.scope === "project" ? "project-wide" : c.scope === "member" ? "member " + c.principal : c.scope === "lifetime" ? "lifetime of " + c.dataset + " (all projects)" : c.scope;
+    // Where a cap written with ε alone takes its δ from (delta_from).
+    const deltaFrom = {
+      project_budget: "implied: the project-wide budget's δ",
+      dataset_budgets: "implied: the sum of the project's per-dataset δs",
+      projects: "implied: the sum of what every project reading it may spend",
+      ceiling: "implied: capped at 0.5, a limit, not a meaningful bound",
+    };
     if (b.caps && b.caps.length) {
       out.append(h("h2", {}, "Caps every answer is also charged to"),
-        h("table", { id: "caps-table" }, h("thead", {}, h("tr", {}, ["budget", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),
+        h("table", { id: "caps-table" }, h("thead", {}, h("tr", {}, ["budget", "remaining ε", "spent ε", "total ε", "", "remaining δ", "total δ"].map(t => h("th", {}, t)))),
           h("tbody", {}, b.caps.map(c => h("tr", { "data-cap": c.scope + ":" + (c.dataset || c.principal || "") }, h("td", {}, capName(c)), amounts(c.epsilon),
-            h("td", { class: "num" }, c.delta.total ? num(c.delta.remaining) : "—"))))),
-        h("p", { class: "small muted" }, "An answer is released only if every budget it is charged to can pay; a refusal names the one that stopped it."));
+            h("td", { class: "num" }, c.delta.total ? num(c.delta.remaining) : "—"),
+            h("td", { class: "num delta-total" }, c.delta.total ? num(c.delta.total) : "—",
+              deltaFrom[c.delta_from] ? h("div", { class: "small muted" }, deltaFrom[c.delta_from]) : null))))),
+        h("p", { class: "small muted" }, "An answer is released only if every budget it is charged to can pay; a refusal names the one that stopped it. A cap the policy writes with ε alone bounds ε; its δ is the one the budgets it sits over allow, so it never refuses a query they admit for its δ alone."));
     }
     out.append(h("h2", {}, "Per dataset"),
       h("table", { id: "budget-table" }, h("thead", {}, h("tr", {}, ["dataset", "remaining ε", "spent ε", "total ε", "", "remaining δ"].map(t => h("th", {}, t)))),

@@ -31,9 +31,9 @@ type grantRecord struct {
 func grantQueryID(id int64) string { return "grant_" + strconv.FormatInt(id, 10) }
 
 // grantBudget raises one budget the policy declares: it records the grant
-// in the ledger, then appends it to the audit log (kind budget_grant,
-// outcome granted). A grant whose audit entry cannot be written is
-// reported with its id; `budget grants` then shows it as unaudited.
+// in the ledger and its audit entry (kind budget_grant, outcome granted)
+// in one transaction of the state store, so a grant whose audit entry
+// cannot be written is not recorded either (review F4).
 func grantBudget(ctx context.Context, st state.Store, pol *policies.Policy, g budget.Grant) (budget.Grant, audit.Entry, error) {
 	acct, err := budget.ForAccounting(pol.Accounting)
 	if err != nil {
@@ -46,24 +46,23 @@ func grantBudget(ctx context.Context, st state.Store, pol *policies.Policy, g bu
 	if err := book.CheckGrant(g.Account); err != nil {
 		return budget.Grant{}, audit.Entry{}, err
 	}
-	g, err = st.Ledger().Grant(ctx, g)
-	if err != nil {
-		return budget.Grant{}, audit.Entry{}, err
+	entry := func(g budget.Grant) (audit.Entry, error) {
+		rec := grantRecord{GrantID: g.ID, Scope: string(g.Account.Scope), Project: g.Account.Project, Dataset: g.Account.Dataset,
+			Principal: g.Account.Principal, Epsilon: g.Amount.Epsilon(), Delta: g.Amount.Delta(), Reason: g.Reason}
+		body, err := json.Marshal(rec)
+		if err != nil {
+			return audit.Entry{}, err
+		}
+		en := audit.Entry{QueryID: grantQueryID(g.ID), Principal: g.Principal, Project: g.Account.Project,
+			Kind: audit.KindBudgetGrant, Query: string(body), Epsilon: rec.Epsilon, Delta: rec.Delta, Outcome: audit.OutcomeGranted}
+		if g.Account.Dataset != "" {
+			en.Datasets = []string{g.Account.Dataset}
+		}
+		return en, nil
 	}
-	rec := grantRecord{GrantID: g.ID, Scope: string(g.Account.Scope), Project: g.Account.Project, Dataset: g.Account.Dataset,
-		Principal: g.Account.Principal, Epsilon: g.Amount.Epsilon(), Delta: g.Amount.Delta(), Reason: g.Reason}
-	body, err := json.Marshal(rec)
+	g, en, err := st.Ledger().Grant(ctx, g, entry)
 	if err != nil {
-		return g, audit.Entry{}, err
-	}
-	en := audit.Entry{QueryID: grantQueryID(g.ID), Principal: g.Principal, Project: g.Account.Project,
-		Kind: audit.KindBudgetGrant, Query: string(body), Epsilon: rec.Epsilon, Delta: rec.Delta, Outcome: audit.OutcomeGranted}
-	if g.Account.Dataset != "" {
-		en.Datasets = []string{g.Account.Dataset}
-	}
-	en, err = st.Audit().Append(ctx, en)
-	if err != nil {
-		return g, audit.Entry{}, fmt.Errorf("grant %d is recorded in the ledger but its audit entry could not be written (`statgate budget grants` shows it unaudited): %w", g.ID, err)
+		return budget.Grant{}, audit.Entry{}, fmt.Errorf("the grant and its audit entry were not recorded: %w", err)
 	}
 	return g, en, nil
 }

@@ -270,7 +270,7 @@ func TestRunPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		amount, _ := budget.NewGrant(50, 0)
-		if _, err := st.Ledger().Grant(ctx, budget.Grant{Account: budget.Account{Scope: budget.ScopeDataset, Project: "diabetes-2026", Dataset: "lmr"}, Amount: amount}); err != nil {
+		if _, _, err := st.Ledger().Grant(ctx, budget.Grant{Account: budget.Account{Scope: budget.ScopeDataset, Project: "diabetes-2026", Dataset: "lmr"}, Amount: amount}, nil); err != nil {
 			t.Fatal(err)
 		}
 		st.Close()

@@ -170,6 +170,61 @@ func projectDelta(pr *policies.Project) float64 {
 	return pr.Budget.Delta * float64(len(pr.Datasets))
 }
 
+// Where the δ of a capped account comes from (Balance.DeltaFrom).
+const (
+	// DeltaDeclared: the policy states the cap's δ (or the account is
+	// not a member cap or lifetime budget).
+	DeltaDeclared = "declared"
+	// DeltaFromProjectBudget: a member cap written with ε alone takes the
+	// δ of its project's project_budget.
+	DeltaFromProjectBudget = "project_budget"
+	// DeltaFromDatasetBudgets: a member cap written with ε alone in a
+	// project without project_budget takes the sum of the project's
+	// per-dataset δs.
+	DeltaFromDatasetBudgets = "dataset_budgets"
+	// DeltaFromProjects: a lifetime budget written with ε alone takes the
+	// sum of the δs every project reading the dataset may spend on it.
+	DeltaFromProjects = "projects"
+	// DeltaCeiling: that sum exceeded MaxImpliedDelta, which it is then.
+	DeltaCeiling = "ceiling"
+)
+
+// MaxImpliedDelta is the most δ a lifetime budget written with ε alone
+// takes (lifetimeDelta). It is not a meaningful privacy bound — an
+// (ε, 0.5) statement says little — but only a ceiling that keeps the
+// zCDP conversion finite; an owner who means a δ writes it.
+const MaxImpliedDelta = 0.5
+
+// DeltaSource says where the δ of account a's cap comes from under p: one
+// of the Delta constants. It reads only the policy.
+func DeltaSource(p *policies.Policy, a Account) string {
+	switch a.Scope {
+	case ScopeLifetime:
+		ds, ok := p.Datasets[a.Dataset]
+		if !ok || ds.LifetimeBudget == nil || ds.LifetimeBudget.Delta != 0 {
+			return DeltaDeclared
+		}
+		if lifetimeDelta(p, a.Dataset) >= MaxImpliedDelta {
+			return DeltaCeiling
+		}
+		return DeltaFromProjects
+	case ScopeMember:
+		pr, ok := p.Projects[a.Project]
+		if !ok {
+			return DeltaDeclared
+		}
+		for _, m := range pr.Members {
+			if m.Principal == a.Principal && m.Budget != nil && m.Budget.Delta == 0 {
+				if pr.ProjectBudget != nil {
+					return DeltaFromProjectBudget
+				}
+				return DeltaFromDatasetBudgets
+			}
+		}
+	}
+	return DeltaDeclared
+}
+
 // lifetimeDelta: see projectDelta.
 func lifetimeDelta(p *policies.Policy, dataset string) float64 {
 	var sum float64
@@ -183,7 +238,7 @@ func lifetimeDelta(p *policies.Policy, dataset string) float64 {
 			sum += pr.ProjectBudget.Delta
 		}
 	}
-	return min(sum, 0.5)
+	return min(sum, MaxImpliedDelta)
 }
 
 // datasetLimits adapts a project × dataset Limits: every other scope is

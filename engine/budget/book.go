@@ -240,6 +240,7 @@ func (b *Book) CapBalances(ctx context.Context, r StandingReader, p *policies.Po
 			return nil, fmt.Errorf("budget.CapBalances: %w", err)
 		}
 		if capped {
+			bal.DeltaFrom = DeltaSource(p, a)
 			out = append(out, bal)
 		}
 	}

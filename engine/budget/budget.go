@@ -206,6 +206,9 @@ type Balance struct {
 	// GrantedEpsilon and GrantedDelta are what grants added to the
 	// policy's budget; the totals include them.
 	GrantedEpsilon, GrantedDelta float64
+	// DeltaFrom says where TotalDelta comes from for a cap written with
+	// ε alone (DeltaSource); set by Book.CapBalances, "" elsewhere.
+	DeltaFrom string
 }
 
 // fill sets the accounts of bal from spent, and TotalRho and RemainingRho

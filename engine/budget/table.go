@@ -65,11 +65,15 @@ func WriteGrants(w io.Writer, grants []Grant, audited map[int64]bool) error {
 func WriteCaps(w io.Writer, caps []Balance, guarantees []Guarantee) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(caps) > 0 {
-		fmt.Fprintln(tw, "\nBUDGET\tε SPENT\tε REMAINING\tε TOTAL\tδ SPENT\tδ REMAINING\tδ TOTAL\tBOUND")
+		fmt.Fprintln(tw, "\nBUDGET\tε SPENT\tε REMAINING\tε TOTAL\tδ SPENT\tδ REMAINING\tδ TOTAL\tδ FROM\tBOUND")
 		for _, b := range caps {
 			a := Account{Scope: b.Scope, Project: b.Project, Dataset: b.Dataset, Principal: b.Principal}
-			fmt.Fprintf(tw, "%s\t%.4g\t%.4g\t%g\t%.4g\t%.4g\t%g\t%s\n", a,
-				b.SpentEpsilon, b.RemainingEpsilon, b.TotalEpsilon, b.SpentDelta, b.RemainingDelta, b.TotalDelta, b.Bound)
+			from := b.DeltaFrom
+			if from == "" {
+				from = DeltaDeclared
+			}
+			fmt.Fprintf(tw, "%s\t%.4g\t%.4g\t%g\t%.4g\t%.4g\t%g\t%s\t%s\n", a,
+				b.SpentEpsilon, b.RemainingEpsilon, b.TotalEpsilon, b.SpentDelta, b.RemainingDelta, b.TotalDelta, from, b.Bound)
 		}
 	}
 	if len(guarantees) > 0 {

@@ -3,6 +3,7 @@ package budget
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,27 @@ func TestWriteHistory(t *testing.T) {
 		"7   2026-01-02 03:04:05Z  p        npr      ingrid     q_1    0.5  1e-08\n"
 	if buf.String() != want {
 		t.Errorf("WriteHistory:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+// TestWriteCapsNamesTheDeltaSource: `budget show` lists every cap with
+// where its δ comes from (declared, or implied for a cap written with ε
+// alone) and the per-person guarantee.
+func TestWriteCapsNamesTheDeltaSource(t *testing.T) {
+	caps := []Balance{
+		{Scope: ScopeProject, Project: "p", TotalEpsilon: 8, TotalDelta: 1e-5, DeltaFrom: DeltaDeclared, Bound: "zcdp"},
+		{Scope: ScopeMember, Project: "p", Principal: "ann", TotalEpsilon: 2, TotalDelta: 1e-5, DeltaFrom: DeltaFromProjectBudget, Bound: "zcdp"},
+		{Scope: ScopeLifetime, Dataset: "a", TotalEpsilon: 5, TotalDelta: 0.5, DeltaFrom: DeltaCeiling, Bound: "zcdp"},
+	}
+	var b strings.Builder
+	if err := WriteCaps(&b, caps, []Guarantee{{Project: "p", MaxEpsilon: 8, MaxDelta: 1e-5, From: "project_budget", Bound: "zcdp"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, re := range []string{`(?m)^BUDGET\s.*\sδ TOTAL\s+δ FROM\s+BOUND$`, `(?m)member "ann".*\s1e-05\s+project_budget\s+zcdp$`,
+		`(?m)"a"'s lifetime.*\s0\.5\s+ceiling\s+zcdp$`, `(?m)project.*"p".*\s1e-05\s+declared\s+zcdp$`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("budget show lacks %s:\n%s", re, out)
+		}
 	}
 }

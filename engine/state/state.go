@@ -97,8 +97,13 @@ type Ledger interface {
 	Standing(ctx context.Context, a budget.Account) (budget.Standing, error)
 	// Grant records g (its ID and Time assigned) and adds its amount to
 	// the account's grants, durably, in one transaction that serialises
-	// with debits. An amount without ε is budget.ErrInvalidCost.
-	Grant(ctx context.Context, g budget.Grant) (budget.Grant, error)
+	// with debits. When entry is not nil, the same transaction appends
+	// to the audit log the entry it returns for g as recorded (as
+	// AuditLog.Append would): the grant and its audit entry are durable
+	// together or not at all, so a failing append (or entry's error)
+	// leaves no grant. It returns the stored entry (zero when entry is
+	// nil). An amount without ε is budget.ErrInvalidCost.
+	Grant(ctx context.Context, g budget.Grant, entry func(budget.Grant) (audit.Entry, error)) (budget.Grant, audit.Entry, error)
 	// Grants returns the grants to a project's accounts (project "":
 	// every grant), oldest first.
 	Grants(ctx context.Context, project string) ([]budget.Grant, error)

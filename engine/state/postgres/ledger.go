@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/state"
 )
@@ -247,14 +248,22 @@ func (l *ledger) Standing(ctx context.Context, a budget.Account) (budget.Standin
 
 // Grant implements state.Ledger: the account's row is raised under its
 // row lock, so a grant serialises with the debits on that account.
-func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error) {
+func (l *ledger) Grant(ctx context.Context, g budget.Grant, entry func(budget.Grant) (audit.Entry, error)) (budget.Grant, audit.Entry, error) {
 	eps, del, _, _ := g.Amount.Units()
 	if eps <= 0 {
-		return budget.Grant{}, fmt.Errorf("postgres.Grant: %w: a grant without ε", budget.ErrInvalidCost)
+		return budget.Grant{}, audit.Entry{}, fmt.Errorf("postgres.Grant: %w: a grant without ε", budget.ErrInvalidCost)
 	}
 	g.Time = l.st.now().UTC()
 	a := g.Account
+	var stored audit.Entry
 	err := l.st.write(ctx, func(tx pgx.Tx) error {
+		if entry != nil {
+			// The log's lock first, as every append takes it (debits take
+			// none, so no cycle with their account locks).
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, AuditLockKey); err != nil {
+				return fmt.Errorf("lock the log: %w", err)
+			}
+		}
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO budget_grants (time, scope, project, dataset, principal, epsilon_units, delta_units, granted_by, reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
@@ -270,12 +279,24 @@ func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error
 			string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del); err != nil {
 			return fmt.Errorf("raise %s: %w", a, err)
 		}
+		if entry == nil {
+			return nil
+		}
+		// The audit entry in the same transaction: it fails, the grant is
+		// rolled back with it.
+		en, err := entry(g)
+		if err != nil {
+			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+		}
+		if stored, err = audit.Append(ctx, auditTx{tx}, en, l.st.now); err != nil {
+			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+		}
 		return nil
 	})
 	if err != nil {
-		return budget.Grant{}, fmt.Errorf("postgres.Grant: %w", err)
+		return budget.Grant{}, audit.Entry{}, fmt.Errorf("postgres.Grant: %w", err)
 	}
-	return g, nil
+	return g, stored, nil
 }
 
 // Grants implements state.Ledger.

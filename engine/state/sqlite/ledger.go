@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/state"
 )
@@ -231,11 +232,12 @@ func (l *ledger) Standing(ctx context.Context, a budget.Account) (budget.Standin
 }
 
 // Grant implements state.Ledger.
-func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error) {
+func (l *ledger) Grant(ctx context.Context, g budget.Grant, entry func(budget.Grant) (audit.Entry, error)) (budget.Grant, audit.Entry, error) {
 	eps, del, _, _ := g.Amount.Units()
 	if eps <= 0 {
-		return budget.Grant{}, fmt.Errorf("sqlite.Grant: %w: a grant without ε", budget.ErrInvalidCost)
+		return budget.Grant{}, audit.Entry{}, fmt.Errorf("sqlite.Grant: %w: a grant without ε", budget.ErrInvalidCost)
 	}
+	var stored audit.Entry
 	g.Time = l.st.now().UTC()
 	a := g.Account
 	err := l.st.write(ctx, func(ctx context.Context, tx *wtx) error {
@@ -258,12 +260,24 @@ func (l *ledger) Grant(ctx context.Context, g budget.Grant) (budget.Grant, error
 			string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del); err != nil {
 			return fmt.Errorf("raise %s: %w", a, err)
 		}
+		if entry == nil {
+			return nil
+		}
+		// The audit entry in the same transaction (savepoint): it fails,
+		// the grant is undone with it.
+		en, err := entry(g)
+		if err != nil {
+			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+		}
+		if stored, err = audit.Append(ctx, auditTx{tx}, en, l.st.now); err != nil {
+			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+		}
 		return nil
 	})
 	if err != nil {
-		return budget.Grant{}, fmt.Errorf("sqlite.Grant: %w", err)
+		return budget.Grant{}, audit.Entry{}, fmt.Errorf("sqlite.Grant: %w", err)
 	}
-	return g, nil
+	return g, stored, nil
 }
 
 // Grants implements state.Ledger.

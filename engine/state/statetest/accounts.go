@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/engine/state"
@@ -26,6 +27,7 @@ func TestAccounts(t *testing.T, b Backend) {
 		{"EveryDebitOnEveryAccount", accountsRecorded},
 		{"RefusedDebitTouchesNoAccount", accountsRefused},
 		{"Grants", accountsGrants},
+		{"GrantAndItsAuditEntryTogether", accountsGrantAudited},
 		{"ConcurrentDebitsRespectAMemberCap", accountsConcurrentMember},
 		{"ConcurrentDebitsRespectALifetimeCap", accountsConcurrentLifetime},
 	}
@@ -153,7 +155,7 @@ func accountsGrants(t *testing.T, b Backend) {
 	var ids []int64
 	for _, g := range grants {
 		clk.Advance(time.Minute)
-		got, err := l.Grant(ctx, g)
+		got, _, err := l.Grant(ctx, g, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,8 +186,68 @@ func accountsGrants(t *testing.T, b Backend) {
 	if all, err := l2.Grants(ctx, ""); err != nil || len(all) != 4 {
 		t.Errorf("Grants(all) = %d, %v; want 4", len(all), err)
 	}
-	if _, err := l.Grant(ctx, budget.Grant{Account: projectAccount("p")}); !errors.Is(err, budget.ErrInvalidCost) {
+	if _, _, err := l.Grant(ctx, budget.Grant{Account: projectAccount("p")}, nil); !errors.Is(err, budget.ErrInvalidCost) {
 		t.Errorf("a grant without ε = %v, want ErrInvalidCost", err)
+	}
+}
+
+// accountsGrantAudited: a grant with an audit entry stores both in one
+// transaction — the entry chained in the log, naming the grant's id —
+// and when the entry cannot be appended (an invalid entry, or the
+// caller's own error) neither is stored: no grant listed, the account
+// not raised, the log unchanged, also after reopening.
+func accountsGrantAudited(t *testing.T, b Backend) {
+	ctx := context.Background()
+	clk := newClock()
+	s, reopen := b(t, clk.Now)
+	l := s.Ledger()
+	one, err := budget.NewGrant(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := budget.Grant{Account: projectAccount("p"), Amount: one, Principal: "registry-admin", Reason: "2027"}
+	entry := func(outcome string) func(budget.Grant) (audit.Entry, error) {
+		return func(g budget.Grant) (audit.Entry, error) {
+			return audit.Entry{QueryID: fmt.Sprintf("grant_%d", g.ID), Principal: g.Principal, Project: g.Account.Project,
+				Kind: audit.KindBudgetGrant, Epsilon: g.Amount.Epsilon(), Outcome: outcome}, nil
+		}
+	}
+	got, en, err := l.Grant(ctx, g, entry(audit.OutcomeGranted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if en.Seq == 0 || en.Hash == "" || en.QueryID != fmt.Sprintf("grant_%d", got.ID) || en.Epsilon != 1 {
+		t.Errorf("stored entry %+v for grant %d", en, got.ID)
+	}
+	// Refused appends: an entry the log cannot store, the caller's error.
+	for _, fail := range []func(budget.Grant) (audit.Entry, error){
+		entry("maybe"),
+		func(budget.Grant) (audit.Entry, error) { return audit.Entry{}, errors.New("no entry") },
+	} {
+		if _, _, err := l.Grant(ctx, budget.Grant{Account: projectAccount("p"), Amount: one, Principal: "registry-admin"}, fail); err == nil {
+			t.Error("a grant whose audit entry fails was recorded")
+		}
+	}
+	s2 := reopen(t)
+	grants, err := s2.Ledger().Grants(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grants) != 1 || grants[0].ID != got.ID {
+		t.Errorf("grants %+v, want only grant %d (the failed ones left none)", grants, got.ID)
+	}
+	if st := standingOf(t, s2.Ledger(), projectAccount("p")); st.Granted != one {
+		t.Errorf("project p granted %v, want %v: a failed grant raised it", st.Granted, one)
+	}
+	entries, err := s2.Audit().List(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Seq != en.Seq {
+		t.Errorf("audit log %+v, want the one grant's entry", entries)
+	}
+	if rep, err := s2.Audit().Verify(ctx); err != nil || !rep.OK {
+		t.Errorf("the log after grants: %+v, %v", rep, err)
 	}
 }
 
