@@ -187,3 +187,26 @@ func TestPooledTailIsPrivate(t *testing.T) {
 		t.Errorf("the estimate never varied (%v): the test says nothing", a)
 	}
 }
+
+// TestOneHistogramProfileGetsTheWholeShare: a profile of one histogram
+// (one group per person, or only persons counted) is noised at the whole
+// bound_selection share and charged exactly that, not half of it with the
+// other half charged for nothing.
+func TestOneHistogramProfileGetsTheWholeShare(t *testing.T) {
+	if e := profileRelease(t, 1).profileEpsilon(); math.Abs(e-1) > 1e-9 {
+		t.Fatalf("one histogram noised at ε %g, want its whole share 1", e)
+	}
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	rho := func(hists int) float64 {
+		r, err := Prepare(p, &Options{Epsilon: 2 / BoundsShare, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: hists})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Rho()
+	}
+	// Same share (ε 2) either way: one histogram at ε 2 is ρ 2, two at
+	// ε 1 are ρ 1; everything else in the release is the same.
+	if d := rho(1) - rho(2); math.Abs(d-1) > 1e-9 {
+		t.Errorf("ρ of one histogram minus ρ of two at the same share is %g, want 1 (2²/2 − 2·1²/2)", d)
+	}
+}

@@ -219,7 +219,17 @@ func poolUnseen(raw []float64, cutoff float64) []float64 {
 
 // profileEpsilon is each profile histogram's ε.
 func (r *Release) profileEpsilon() float64 {
-	return r.l.bounds.eps / float64(max(r.s.ProfileHistograms, 2))
+	return r.l.bounds.eps / float64(r.s.profileHistograms())
+}
+
+// profileHistograms is Options.ProfileHistograms, 0 meaning 2: a profile
+// of one histogram (one group per person, or persons alone counted) gets
+// the whole share.
+func (o Options) profileHistograms() int {
+	if o.ProfileHistograms <= 0 {
+		return 2
+	}
+	return o.ProfileHistograms
 }
 
 // ProfileCutoff is the least number of standard deviations of its noise
@@ -338,7 +348,7 @@ func (s *settings) dryRun(p *plan.Plan, l *layout, rec *rehearsal) error {
 	}
 	if l.estimate {
 		// The profile's histograms share it equally, Laplace.
-		eps := l.bounds.eps / float64(max(s.ProfileHistograms, 2))
+		eps := l.bounds.eps / float64(s.profileHistograms())
 		rec.note(eps)
 		if _, err := noise.Laplace().AddNoiseFloat64(0, 1, 1, eps, 0); err != nil {
 			return fmt.Errorf("contribution profile: %w", err)

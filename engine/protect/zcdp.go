@@ -77,7 +77,7 @@ func (r *Release) Rho() float64 {
 	}
 	if r.l.estimate {
 		// Laplace histograms, each at profileEpsilon, composed in sequence.
-		h := float64(max(r.s.ProfileHistograms, 2))
+		h := float64(r.s.profileHistograms())
 		e := r.profileEpsilon()
 		rho += h * e * e / 2
 	}
