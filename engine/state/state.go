@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/statgate/statgate/engine/audit"
 	"github.com/statgate/statgate/engine/budget"
@@ -182,4 +183,24 @@ type Cache interface {
 	// (two identical questions racing both paid; either answer is a
 	// valid release).
 	Put(ctx context.Context, project, key, queryID string, body []byte) error
+}
+
+// AppendGrantEntry is the audit half of Ledger.Grant, for the stores: in
+// the grant's transaction (t, the store's audit.Tx over it) it appends
+// the entry entry returns for g as recorded, and returns it stored (the
+// zero entry when entry is nil). Its error makes the store roll the grant
+// back with it.
+func AppendGrantEntry(ctx context.Context, t audit.Tx, g budget.Grant, entry func(budget.Grant) (audit.Entry, error), now func() time.Time) (audit.Entry, error) {
+	if entry == nil {
+		return audit.Entry{}, nil
+	}
+	en, err := entry(g)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+	}
+	stored, err := audit.Append(ctx, t, en, now)
+	if err != nil {
+		return audit.Entry{}, fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
+	}
+	return stored, nil
 }

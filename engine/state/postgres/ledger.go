@@ -279,19 +279,11 @@ func (l *ledger) Grant(ctx context.Context, g budget.Grant, entry func(budget.Gr
 			string(a.Scope), a.Project, a.Dataset, a.Principal, eps, del); err != nil {
 			return fmt.Errorf("raise %s: %w", a, err)
 		}
-		if entry == nil {
-			return nil
-		}
 		// The audit entry in the same transaction: it fails, the grant is
 		// rolled back with it.
-		en, err := entry(g)
-		if err != nil {
-			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
-		}
-		if stored, err = audit.Append(ctx, auditTx{tx}, en, l.st.now); err != nil {
-			return fmt.Errorf("audit entry of grant %d: %w", g.ID, err)
-		}
-		return nil
+		var err error
+		stored, err = state.AppendGrantEntry(ctx, auditTx{tx}, g, entry, l.st.now)
+		return err
 	})
 	if err != nil {
 		return budget.Grant{}, audit.Entry{}, fmt.Errorf("postgres.Grant: %w", err)
