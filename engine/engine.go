@@ -15,6 +15,7 @@ import (
 	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/statgate/statgate/engine/access"
+	"github.com/statgate/statgate/engine/admit"
 	"github.com/statgate/statgate/engine/budget"
 	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/compile"
@@ -71,6 +72,9 @@ type Engine struct {
 	audit    state.AuditLog
 	cache    state.Cache  // released answers, for free repeats
 	book     *budget.Book // decides debits from the policy's budgets
+	// gate admits big plans by their estimated memory against DuckDB's
+	// memory limit, one limit for every snapshot open at once.
+	gate *admit.Gate
 
 	// noisyProfile, when set (tests only), sees every noisy contribution
 	// profile a query draws and returns the one the bounds are chosen
@@ -226,6 +230,9 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine.New: extracts in %s (run `statgate load` first): %w", o.DataDir, err)
 	}
 	e.state, e.ledger, e.audit, e.cache = o.State, o.State.Ledger(), o.State.Audit(), o.State.Cache()
+	if e.gate, err = e.newGate(ctx); err != nil {
+		return nil, fmt.Errorf("engine.New: %w", err)
+	}
 	acct, err := budget.ForAccounting(o.Policy.Accounting)
 	if err != nil {
 		return nil, fmt.Errorf("engine.New: %w", err)
@@ -234,6 +241,33 @@ func New(ctx context.Context, opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine.New: %w", err)
 	}
 	return e, nil
+}
+
+// newGate returns the admission gate of the engine's DuckDB memory limit
+// (as the extracts' database reports it).
+func (e *Engine) newGate(ctx context.Context) (*admit.Gate, error) {
+	sn, err := e.extracts.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer sn.Release()
+	limit, err := sn.DB.MemoryLimit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return admit.New(limit), nil
+}
+
+// admit waits until a plan reading the given datasets fits in DuckDB's
+// memory limit beside the plans running (admit.Gate); it runs before the
+// debit, so a request that gives up waiting has spent nothing. The
+// estimate comes from the snapshot's table sizes alone.
+func (e *Engine) admit(ctx context.Context, x *loaded, datasets []string) (func(), error) {
+	var rows int64
+	for _, d := range datasets {
+		rows += x.sizes[d]
+	}
+	return e.gate.Acquire(ctx, admit.Estimate(rows))
 }
 
 // checkError is checkLoaded's refusal, which New returns as it is.

@@ -209,6 +209,11 @@ func runEpi[R epiResult](ctx context.Context, e *Engine, p Principal, kind, proj
 func epiRun[R epiResult](ctx context.Context, e *Engine, x *loaded, p Principal, kind string, pr *epiPrepared[R], queryID string) (R, error) {
 	var none R
 	rel := pr.rel
+	done, err := e.admit(ctx, x, pr.datasets)
+	if err != nil {
+		return none, err // nothing debited
+	}
+	defer done()
 	// Its δ (if any) is charged beside ρ as well: ρ covers only its Laplace
 	// mechanisms.
 	cost, err := budget.NewZCost(rel.Epsilon(), rel.Delta(), rel.Rho(), rel.Delta())

@@ -193,6 +193,11 @@ func (e *Engine) protectOptions(c *compile.Compiled, pl *plan.Plan, persons int6
 func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID string) (*result.Result, error) {
 	c, rel := pr.compiled, pr.release
 	project := c.Project.ID
+	done, err := e.admit(ctx, pr.x, pr.plan.Datasets)
+	if err != nil {
+		return nil, err // nothing debited
+	}
+	defer done()
 	cost, err := budget.NewZCost(rel.Epsilon(), rel.Delta(), rel.Rho(), rel.ZDelta())
 	if err == nil {
 		err = e.ledger.Debit(ctx, budget.Spend{
