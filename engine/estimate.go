@@ -83,7 +83,7 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 	}
 	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, MaxValuesPerPersonPerGroup: ch.LValues, Clamp: ch.Clamp}
 	o := prep.compiled.PlanOptions(prep.x.sizes)
-	o.Bounds = rb
+	o.Bounds, o.MemoryLimit = rb, e.gate.Capacity()
 	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
 	if err != nil {
 		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan

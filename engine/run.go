@@ -151,7 +151,9 @@ func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := plan.Bound(c.Query, e.pol, c.PlanOptions(x.sizes))
+	po := c.PlanOptions(x.sizes)
+	po.MemoryLimit = e.gate.Capacity()
+	pl, err := plan.Bound(c.Query, e.pol, po)
 	if err != nil {
 		return nil, err
 	}

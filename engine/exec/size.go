@@ -10,9 +10,9 @@ import (
 // MemoryLimit returns DuckDB's memory_limit in bytes, as the database
 // instance has it (Options.MemoryLimit, or DuckDB's default of 80 % of
 // the machine's memory).
+// It is read at start-up, so the query timeout (which tests set to a
+// nanosecond) does not apply.
 func (db *DB) MemoryLimit(ctx context.Context) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, db.timeout)
-	defer cancel()
 	var s string
 	if err := db.sql.QueryRowContext(ctx, "SELECT current_setting('memory_limit')::VARCHAR").Scan(&s); err != nil {
 		return 0, fmt.Errorf("exec.MemoryLimit: %w", err)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/statgate/statgate/engine/admit"
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/refusal"
 	"github.com/statgate/statgate/policies"
@@ -23,6 +24,11 @@ type Options struct {
 	// unknown. They only decide the person buckets of the L0 step (see
 	// Bound): the SQL's result does not depend on them.
 	TableRows map[string]int64
+	// MemoryLimit is DuckDB's memory limit in bytes (0: unknown). With
+	// TableRows it decides the person buckets (see Bound): more of them
+	// when the estimated memory of one bucket's L0 step
+	// (admit.Estimate of its rows) would pass half the limit.
+	MemoryLimit int64
 	// Bounds are contribution bounds the request fixes, each at or under
 	// the policy's cap (nil: the engine chooses).
 	Bounds *RequestBounds
@@ -177,13 +183,16 @@ const (
 //     slower). Groups of one person tie only on a 64-bit hash collision
 //     (probability below n²/2⁶⁵ for a person with n groups), the one way a
 //     person could keep more than L0 groups.
-//     DuckDB cannot spill the per-person lists of hashes to disk, so on
-//     large tables (Options.TableRows above RowsPerPersonBucket rows) steps
-//     1–3 run once per person bucket (hash(person) % buckets), as branches
-//     src0, hashed0, cutoffs0, kept0, partials0, src1, … whose partials
-//     are combined with UNION ALL: DuckDB then holds one bucket's lists at
-//     a time. A person's groups all fall in one bucket, so the result is
-//     the same as without buckets, for the same seed.
+//     On large tables (Options.TableRows above RowsPerPersonBucket rows,
+//     or more than Options.MemoryLimit allows one bucket, see
+//     personBuckets) steps 1–3 run once per person bucket (hash(person) %
+//     buckets), as branches src0, hashed0, pairs0, cutoffs0, kept0,
+//     partials0, src1, … whose partials are combined with UNION ALL, each
+//     bucket's rows read from the table rather than materialised. Every
+//     step can spill, but at 100 M rows and a 2.5 GB limit one bucket
+//     spilled 4 GB and crashed DuckDB 1.5.6 (SIGSEGV), while 8 buckets ran
+//     at 2.8 GiB peak. A person's groups all fall in one bucket, so the
+//     result is the same as without buckets, for the same seed.
 //  4. The totals per group: the keys, [the grouping id,] the persons and
 //     the aggregates' columns (see Column and Role).
 //
@@ -263,17 +272,21 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 	}
 	p := b.plan()
 	var rows map[string]int64
+	var limit int64
 	if opts != nil {
-		rows = opts.TableRows
+		rows, limit = opts.TableRows, opts.MemoryLimit
 	}
-	p.SQL = b.sql(seed, b.personBuckets(rows))
+	p.SQL = b.sql(seed, b.personBuckets(rows, limit))
 	p.Profile = b.profile(seed, rows)
 	return p, nil
 }
 
 // personBuckets is the number of person buckets of the L0 step (1: none)
-// for datasets of the given sizes.
-func (b *builder) personBuckets(rows map[string]int64) int {
+// for datasets of the given sizes and DuckDB's memory limit (0: unknown):
+// one per RowsPerPersonBucket rows of the largest dataset read, and at
+// least enough that one bucket's estimated memory is at most half the
+// limit, at most MaxPersonBuckets.
+func (b *builder) personBuckets(rows map[string]int64, memoryLimit int64) int {
 	if b.step != L0Applied {
 		return 1
 	}
@@ -282,6 +295,10 @@ func (b *builder) personBuckets(rows map[string]int64) int {
 		most = max(most, rows[t.Dataset])
 	}
 	n := (most + RowsPerPersonBucket - 1) / RowsPerPersonBucket
+	if half := memoryLimit / 2; half > 0 {
+		need := admit.Estimate(most)
+		n = max(n, (need+half-1)/half)
+	}
 	return int(min(max(n, 1), MaxPersonBuckets))
 }
 

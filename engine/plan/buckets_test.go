@@ -146,3 +146,31 @@ func TestBucketsDoNotChangeTheResult(t *testing.T) {
 		})
 	}
 }
+
+// TestBucketsFromTheMemoryLimit: a memory limit under which one bucket's
+// estimated memory passes half the limit adds buckets; a large limit
+// keeps the buckets of the table size.
+func TestBucketsFromTheMemoryLimit(t *testing.T) {
+	perCode := &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("icd10", nprICD)},
+		Aggs: []query.Aggregate{countStar("n")}}
+	for _, tc := range []struct {
+		rows, limit int64
+		want        int
+	}{
+		{100_000_000, 0, 8},
+		{100_000_000, 100 << 30, 8},
+		{100_000_000, 2_500_000_000, 8},
+		{100_000_000, 1_000_000_000, 20},
+		{10_000_000, 1_000_000_000, 2},
+		{10_000_000, 4_000_000_000, 1},
+		{100_000_000, 1 << 20, MaxPersonBuckets},
+	} {
+		p, err := Bound(perCode, testPolicy(), &Options{Seed: 5, TableRows: map[string]int64{"npr": tc.rows}, MemoryLimit: tc.limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bucketsOf(p.SQL); got != tc.want {
+			t.Errorf("%d rows, limit %d: %d buckets, want %d", tc.rows, tc.limit, got, tc.want)
+		}
+	}
+}
