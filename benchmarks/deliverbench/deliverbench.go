@@ -7,8 +7,9 @@
 // requests run on the new version (and until a client's answer names
 // it), the same rows loaded alone with `statgate load` and the ratio of
 // the two, the copy-and-append alternative (copy the extracts file,
-// INSERT the delivery inside it, checkpoint) timed on the same data, the
-// clients' answers and errors through the switch and their median
+// INSERT the delivery inside it, checkpoint) timed on the same data —
+// all three under the same closed-loop load, and again idle after it —,
+// the clients' answers and errors through the switch and their median
 // latency before and after it (the cost of reading a dataset as a view
 // over two parts), and a refused delivery (one NULL person key): the
 // version, its fingerprint and the exact data must stay byte-identical.
@@ -35,6 +36,7 @@ import (
 	"github.com/statgate/statgate/engine/delivery"
 	"github.com/statgate/statgate/engine/exec"
 	"github.com/statgate/statgate/engine/state/sqlite"
+	"github.com/statgate/statgate/policies"
 )
 
 // Options configure Run.
@@ -53,6 +55,10 @@ type Options struct {
 	Watch       time.Duration
 	MemoryLimit string
 	Threads     int
+	// QueryTimeout bounds each execution of the engine and of the exact
+	// check (0: 15 minutes; a 100 M-row question on a loaded 2-core
+	// machine takes minutes, and the benchmark is about the switch).
+	QueryTimeout time.Duration
 	// SkipCopy leaves out the copy-and-append option.
 	SkipCopy bool
 	// Progress receives a line per step; nil: silent.
@@ -67,13 +73,20 @@ type Result struct {
 	Watch              time.Duration
 	// Deliver is exec.Deliver's time with its audit entry; Visible from
 	// the delivery's start until the engine runs new requests on it;
-	// FirstAnswer until a client's answer named the new version.
+	// FirstAnswer until a client's answer named the new version. All
+	// three with the clients asking.
 	Deliver, Visible, FirstAnswer float64
-	// LoadAlone is `statgate load` of the delivery's rows alone.
+	// LoadAlone is `statgate load` of the delivery's rows alone, with the
+	// clients asking (the delivery's conditions).
 	LoadAlone float64
 	// Copy is the copy-and-append option: copy extracts.duckdb, append
-	// the rows inside it, checkpoint (0 when skipped).
+	// the rows inside it, checkpoint (0 when skipped), with the clients
+	// asking.
 	Copy float64
+	// The same three without clients, after them: the delivery's rows
+	// delivered again (VisibleIdle until the engine runs on them),
+	// loaded alone, copied and appended.
+	DeliverIdle, VisibleIdle, LoadAloneIdle, CopyIdle float64
 	// Answers and Errors of the clients through the switch; Old and New
 	// how many answers named each version.
 	Answers, Errors, Old, New int
@@ -134,13 +147,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Scratch, 0o755); err != nil {
 		return nil, err
 	}
-	lt, err := del.MeasureLoad(ctx, benchmarks.NPRParquet, o.Scratch)
-	if err != nil {
-		return nil, err
-	}
-	r.LoadAlone = lt.Seconds
-	logf("load of the %d delivered rows alone: %.2fs", lt.Rows, lt.Seconds)
-
 	pol, err := benchmarks.Policy()
 	if err != nil {
 		return nil, err
@@ -155,7 +161,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer st.Close()
-	e, err := engine.New(ctx, &engine.Options{Policy: pol, DataDir: dir, State: st, MemoryLimit: o.MemoryLimit, Threads: o.Threads, NoRepeats: true})
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 15 * time.Minute
+	}
+	e, err := engine.New(ctx, &engine.Options{Policy: pol, DataDir: dir, State: st, MemoryLimit: o.MemoryLimit, Threads: o.Threads, NoRepeats: true, QueryTimeout: o.QueryTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +180,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := rawExec(ctx, "", "COPY (SELECT CASE WHEN pid = (SELECT min(pid) FROM read_parquet("+quote(file)+")) THEN NULL ELSE pid END AS pid, * EXCLUDE (pid) FROM read_parquet("+quote(file)+")) TO "+quote(bad)+" (FORMAT parquet)"); err != nil {
 		return nil, err
 	}
-	before, fpBefore, err := exactData(ctx, dir)
+	before, fpBefore, err := exactData(ctx, dir, o.QueryTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +190,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.Refused = rerr.Error()
 	time.Sleep(2 * o.Watch)
-	after, fpAfter, err := exactData(ctx, dir)
+	after, fpAfter, err := exactData(ctx, dir, o.QueryTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -224,35 +233,47 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		})
 	}
-	// Let every client finish a question on the old version first.
+	// Let the clients answer on the old version first (as many answers as
+	// clients).
 	for {
 		mu.Lock()
 		n := len(answers)
 		mu.Unlock()
-		if n >= 2*o.Clients {
+		if n >= o.Clients {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	logf("delivering %d rows with %d clients asking", o.DeliveryRows, o.Clients)
-	t0 := time.Now()
-	rep, err := delivery.Deliver(ctx, &delivery.Options{Policy: pol, DataDir: dir, Dataset: "npr", Files: []string{file}, Principal: "bench", Audit: st.Audit(), Progress: o.Progress})
+	// The three ways of adding the rows, each with the clients asking:
+	// loading them alone, copying the extracts and appending inside, and
+	// the delivery.
+	lt, err := del.MeasureLoad(ctx, benchmarks.NPRParquet, o.Scratch)
 	if err != nil {
 		stopLoad()
 		wg.Wait()
 		return nil, err
 	}
-	r.Deliver = time.Since(t0).Seconds()
-	for e.ExtractVersion().Counter != rep.Version {
-		if time.Since(t0) > 10*time.Minute {
-			return nil, errors.New("the delivery did not become visible in 10 minutes")
+	r.LoadAlone = lt.Seconds
+	logf("load of the %d delivered rows alone, clients asking: %.2fs", lt.Rows, lt.Seconds)
+	if !o.SkipCopy {
+		if r.Copy, err = copyAndAppend(ctx, base.ExtractsDir(), o.Scratch, file); err != nil {
+			stopLoad()
+			wg.Wait()
+			return nil, err
 		}
-		time.Sleep(5 * time.Millisecond)
+		logf("copy and append, clients asking: %.2fs", r.Copy)
 	}
-	r.Visible = time.Since(t0).Seconds()
+	logf("delivering %d rows with %d clients asking", o.DeliveryRows, o.Clients)
+	t0 := time.Now()
+	r.Deliver, r.Visible, _, err = deliverVisible(ctx, e, pol, dir, file, st, o.Progress)
+	if err != nil {
+		stopLoad()
+		wg.Wait()
+		return nil, err
+	}
 	logf("delivered in %.2fs, visible after %.2fs", r.Deliver, r.Visible)
-	// Each client answers on the new version at least twice.
-	for range 2 * o.Clients {
+	// As many answers on the new version as clients.
+	for range o.Clients {
 		select {
 		case <-newOnes:
 		case <-time.After(15 * time.Minute):
@@ -282,21 +303,51 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	r.MedianOld, r.MedianNew = stats.Median(oldS), stats.Median(newS)
-	stopWatch()
 
+	// The same without clients: the rows delivered again (an append of
+	// the same rows is a delivery like another), loaded alone, copied.
+	if r.DeliverIdle, r.VisibleIdle, _, err = deliverVisible(ctx, e, pol, dir, file, st, o.Progress); err != nil {
+		return nil, err
+	}
+	logf("idle: delivered in %.2fs, visible after %.2fs", r.DeliverIdle, r.VisibleIdle)
+	stopWatch()
+	if lt, err = del.MeasureLoad(ctx, benchmarks.NPRParquet, o.Scratch); err != nil {
+		return nil, err
+	}
+	r.LoadAloneIdle = lt.Seconds
+	logf("idle: load of the delivered rows alone: %.2fs", r.LoadAloneIdle)
 	if !o.SkipCopy {
-		if r.Copy, err = copyAndAppend(ctx, base.ExtractsDir(), o.Scratch, file); err != nil {
+		if r.CopyIdle, err = copyAndAppend(ctx, base.ExtractsDir(), o.Scratch, file); err != nil {
 			return nil, err
 		}
-		logf("copy and append: %.2fs", r.Copy)
+		logf("idle: copy and append: %.2fs", r.CopyIdle)
 	}
 	return r, nil
 }
 
+// deliverVisible delivers file to npr in dir and waits until e runs new
+// requests on it: the seconds of the delivery (with its audit entry) and
+// until visible.
+func deliverVisible(ctx context.Context, e *engine.Engine, pol *policies.Policy, dir, file string, st *sqlite.Store, progress io.Writer) (float64, float64, *exec.DeliverReport, error) {
+	t0 := time.Now()
+	rep, err := delivery.Deliver(ctx, &delivery.Options{Policy: pol, DataDir: dir, Dataset: "npr", Files: []string{file}, Principal: "bench", Audit: st.Audit(), Progress: progress})
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	d := time.Since(t0).Seconds()
+	for e.ExtractVersion().Counter != rep.Version {
+		if time.Since(t0) > 10*time.Minute {
+			return 0, 0, nil, errors.New("the delivery did not become visible in 10 minutes")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return d, time.Since(t0).Seconds(), rep, nil
+}
+
 // exactData reads the exact aggregate and the fingerprint of the
 // extracts in dataDir through a read-only locked-down DB of its own.
-func exactData(ctx context.Context, dataDir string) (string, string, error) {
-	db, err := exec.Open(ctx, &exec.Options{Path: exec.ExtractsPath(dataDir), ReadOnly: true})
+func exactData(ctx context.Context, dataDir string, timeout time.Duration) (string, string, error) {
+	db, err := exec.Open(ctx, &exec.Options{Path: exec.ExtractsPath(dataDir), ReadOnly: true, QueryTimeout: timeout})
 	if err != nil {
 		return "", "", err
 	}

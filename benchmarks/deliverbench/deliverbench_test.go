@@ -26,6 +26,9 @@ func TestRunSmall(t *testing.T) {
 	if r.Visible < r.Deliver || r.Deliver <= 0 || r.LoadAlone <= 0 || r.Copy <= 0 || r.FirstAnswer < r.Visible {
 		t.Errorf("times %+v: want visible after the delivery, the first new answer after that", r)
 	}
+	if r.VisibleIdle < r.DeliverIdle || r.DeliverIdle <= 0 || r.LoadAloneIdle <= 0 || r.CopyIdle <= 0 {
+		t.Errorf("idle times %+v: want each measured, visible after the delivery", r)
+	}
 	if !r.RefusedSame || !strings.Contains(r.Refused, "column pid: row ") {
 		t.Errorf("refused delivery %q, unchanged %v; want a refusal naming the pid row and nothing changed", r.Refused, r.RefusedSame)
 	}

@@ -80,38 +80,61 @@ func Deliver(ctx context.Context, o *Options) (*exec.DeliverReport, error) {
 		if !o.Through.IsZero() {
 			p.Through = o.Through.Format(time.DateOnly)
 		}
-		params, _ := json.Marshal(p)
-		e := audit.Entry{Principal: o.Principal, Datasets: []string{o.Dataset}, Kind: Kind,
-			Query: "deliver --dataset " + o.Dataset + " " + strings.Join(files, " "), Params: params,
-			Outcome: outcome, ResultDigest: digest}
-		if outcome == audit.OutcomeRefused {
-			e.Reason = ReasonRefused
-		}
-		return e
+		return newEntry(o.Principal, Kind, []string{o.Dataset}, "deliver --dataset "+o.Dataset+" "+strings.Join(files, " "), p, outcome, digest)
 	}
-	rep, err := exec.Deliver(ctx, &exec.DeliverOptions{
-		Policy: o.Policy, DataDir: o.DataDir, Dataset: o.Dataset, Files: o.Files, Through: o.Through,
-		Principal: o.Principal, Progress: o.Progress,
-		Commit: func(ctx context.Context, r *exec.DeliverReport) error {
-			_, err := o.Audit.Append(ctx, entry(audit.OutcomeReleased, Params{Mode: r.Mode, Files: files, Rows: r.Rows,
-				Replaced: r.Replaced, Version: r.Version}, r.Fingerprint))
-			if err != nil {
-				return &auditError{err}
-			}
-			return nil
-		},
+	var rep *exec.DeliverReport
+	err := audited(ctx, o.Audit, "delivery", func(commit func(context.Context, audit.Entry) error) (err error) {
+		rep, err = exec.Deliver(ctx, &exec.DeliverOptions{
+			Policy: o.Policy, DataDir: o.DataDir, Dataset: o.Dataset, Files: o.Files, Through: o.Through,
+			Principal: o.Principal, Progress: o.Progress,
+			Commit: func(ctx context.Context, r *exec.DeliverReport) error {
+				return commit(ctx, entry(audit.OutcomeReleased, Params{Mode: r.Mode, Files: files, Rows: r.Rows,
+					Replaced: r.Replaced, Version: r.Version}, r.Fingerprint))
+			},
+		})
+		return err
+	}, func(err error) audit.Entry {
+		return entry(audit.OutcomeRefused, Params{Files: files, Error: err.Error()}, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// newEntry is an audit entry of an operator's change to the extracts.
+func newEntry(principal, kind string, datasets []string, query string, params any, outcome, digest string) audit.Entry {
+	b, _ := json.Marshal(params)
+	e := audit.Entry{Principal: principal, Datasets: datasets, Kind: kind, Query: query, Params: b,
+		Outcome: outcome, ResultDigest: digest}
+	if outcome == audit.OutcomeRefused {
+		e.Reason = ReasonRefused
+	}
+	return e
+}
+
+// audited runs op, whose Commit hook appends the released entry through
+// commit before the new version goes live, and audits op's failure with
+// the entry refused gives (what names the operation in errors). A failed
+// commit abandons the operation and is not audited again.
+func audited(ctx context.Context, log state.AuditLog, what string, op func(commit func(context.Context, audit.Entry) error) error, refused func(error) audit.Entry) error {
+	err := op(func(ctx context.Context, e audit.Entry) error {
+		if _, err := log.Append(ctx, e); err != nil {
+			return &auditError{err}
+		}
+		return nil
 	})
 	if err == nil {
-		return rep, nil
+		return nil
 	}
 	var ae *auditError
 	if errors.As(err, &ae) {
-		return nil, fmt.Errorf("delivery.Deliver: the delivery was not made, its audit entry could not be written: %w", ae.err)
+		return fmt.Errorf("delivery: the %s was not made, its audit entry could not be written: %w", what, ae.err)
 	}
-	if _, aerr := o.Audit.Append(ctx, entry(audit.OutcomeRefused, Params{Files: files, Error: err.Error()}, "")); aerr != nil {
-		return nil, errors.Join(err, fmt.Errorf("delivery.Deliver: audit the refusal: %w", aerr))
+	if _, aerr := log.Append(ctx, refused(err)); aerr != nil {
+		return errors.Join(err, fmt.Errorf("delivery: audit the refused %s: %w", what, aerr))
 	}
-	return nil, err
+	return err
 }
 
 // auditError marks the Commit hook's failure.
@@ -196,38 +219,27 @@ func Compact(ctx context.Context, o *CompactOptions) (*exec.CompactReport, error
 	if o == nil || o.Audit == nil || o.Principal == "" {
 		return nil, errors.New("delivery.Compact: an audit log and a principal are required")
 	}
-	entry := func(outcome string, p CompactParams, datasets []string, digest string) audit.Entry {
-		params, _ := json.Marshal(p)
-		e := audit.Entry{Principal: o.Principal, Datasets: datasets, Kind: KindCompaction,
-			Query: "compact " + strings.Join(o.Datasets, " "), Params: params, Outcome: outcome, ResultDigest: digest}
-		if outcome == audit.OutcomeRefused {
-			e.Reason = ReasonRefused
-		}
-		return e
-	}
-	rep, err := exec.Compact(ctx, &exec.CompactOptions{
-		DataDir: o.DataDir, Datasets: o.Datasets, MinParts: o.MinParts, Principal: o.Principal, Progress: o.Progress,
-		Commit: func(ctx context.Context, r *exec.CompactReport) error {
-			names := make([]string, 0, len(r.Datasets))
-			for n := range r.Datasets {
-				names = append(names, n)
-			}
-			slices.Sort(names)
-			if _, err := o.Audit.Append(ctx, entry(audit.OutcomeReleased, CompactParams{Datasets: r.Datasets, Rows: r.Rows, Version: r.Version}, names, r.Fingerprint)); err != nil {
-				return &auditError{err}
-			}
-			return nil
-		},
+	query := strings.TrimSpace("compact " + strings.Join(o.Datasets, " "))
+	var rep *exec.CompactReport
+	err := audited(ctx, o.Audit, "compaction", func(commit func(context.Context, audit.Entry) error) (err error) {
+		rep, err = exec.Compact(ctx, &exec.CompactOptions{
+			DataDir: o.DataDir, Datasets: o.Datasets, MinParts: o.MinParts, Principal: o.Principal, Progress: o.Progress,
+			Commit: func(ctx context.Context, r *exec.CompactReport) error {
+				names := make([]string, 0, len(r.Datasets))
+				for n := range r.Datasets {
+					names = append(names, n)
+				}
+				slices.Sort(names)
+				return commit(ctx, newEntry(o.Principal, KindCompaction, names, query,
+					CompactParams{Datasets: r.Datasets, Rows: r.Rows, Version: r.Version}, audit.OutcomeReleased, r.Fingerprint))
+			},
+		})
+		return err
+	}, func(err error) audit.Entry {
+		return newEntry(o.Principal, KindCompaction, o.Datasets, query, CompactParams{Error: err.Error()}, audit.OutcomeRefused, "")
 	})
-	if err == nil {
-		return rep, nil
+	if err != nil {
+		return nil, err
 	}
-	var ae *auditError
-	if errors.As(err, &ae) {
-		return nil, fmt.Errorf("delivery.Compact: the compaction was not made, its audit entry could not be written: %w", ae.err)
-	}
-	if _, aerr := o.Audit.Append(ctx, entry(audit.OutcomeRefused, CompactParams{Error: err.Error()}, o.Datasets, "")); aerr != nil {
-		return nil, errors.Join(err, fmt.Errorf("delivery.Compact: audit the failure: %w", aerr))
-	}
-	return nil, err
+	return rep, nil
 }

@@ -55,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.bench.Watch, "watch", 250*time.Millisecond, "how often the engine checks the extracts file")
 	fs.StringVar(&o.bench.MemoryLimit, "memory-limit", "", "DuckDB memory limit of the engine")
 	fs.IntVar(&o.bench.Threads, "threads", 0, "DuckDB threads of the engine (0: all cores)")
+	fs.DurationVar(&o.bench.QueryTimeout, "query-timeout", 15*time.Minute, "bound on each execution (the engine's and the exact check's)")
 	fs.BoolVar(&o.bench.SkipCopy, "skip-copy", false, "skip the copy-and-append alternative")
 	fs.StringVar(&o.bench.Cache, "cache", "", "cache of generated data (default: benchmarks/.cache in the repository)")
 	fs.StringVar(&o.bench.Scratch, "scratch", "", "scratch directory (default: $TMPDIR/statgate-deliver)")
