@@ -152,12 +152,25 @@ func TestTruncationEstimateIsPrivate(t *testing.T) {
 
 // TestPooledTailIsPrivate: the truncation estimate when the tail of the
 // rows histogram lies under the noise and NoiseProfile pools it (each run
-// of buckets under the cutoff keeps its noisy sum): the person who
-// differs is in one bucket of that run, so the pooled sum moves by one
-// and the bound is still the two histograms' ε.
+// of buckets under the cutoff keeps its noisy sum, shared among its
+// buckets or, the tail's, spread by spreadTail): the person who differs is in one bucket of that run, so
+// the pooled sum moves by one and the bound is still the two histograms'
+// ε.
 func TestPooledTailIsPrivate(t *testing.T) {
+	for _, spread := range []bool{true, false} {
+		t.Run(fmt.Sprintf("tail spread %v", spread), func(t *testing.T) { pooledTailIsPrivate(t, spread) })
+	}
+}
+
+// pooledTailIsPrivate is TestPooledTailIsPrivate with the tail spread by
+// spreadTail (the plan's profile gives the edges) or shared as its
+// positive noisy counts are (no edges).
+func pooledTailIsPrivate(t *testing.T, spread bool) {
 	r := profileRelease(t, 2)
 	pr := &plan.Profile{GroupsCap: 2, RowsCap: 8, Groups: 2, Rows: true, Totals: true}
+	if spread {
+		r.plan.Profile = pr
+	}
 	g, m := len(pr.GroupEdges()), len(pr.RowEdges())
 	// One person per bucket past 3 rows, each under the cutoff; the
 	// neighbour has a second person with 12 rows.

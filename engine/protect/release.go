@@ -144,9 +144,8 @@ func (r *Release) Delta() float64 { return r.delta }
 // the bias limit. The buckets that do not count are not read as empty:
 // each run of them keeps its noisy sum (an unbiased count of the persons
 // in the run, whose noise grows only as the square root of its length),
-// placed in the run's first bucket, so a thin tail spread over many
-// buckets, each under the noise, is still seen at its least (the rows it
-// holds are a lower estimate). The value histograms keep
+// shared as poolUnseen says, so a thin tail spread over many buckets, each
+// under the noise, is still seen. The value histograms keep
 // ProfileValueCutoff: their empty tail buckets would otherwise widen a
 // narrowed clamp back to the declared bounds.
 func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
@@ -178,7 +177,16 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 			out[name] = raw
 			continue
 		}
-		out[name] = poolUnseen(raw, familyCutoff(len(raw))*sd)
+		var edges []int
+		if pr := r.plan.Profile; pr != nil {
+			switch name {
+			case plan.ProfileGroups:
+				edges = pr.GroupEdges()
+			case plan.ProfileRows:
+				edges = pr.RowEdges()
+			}
+		}
+		out[name] = poolUnseen(raw, familyCutoff(len(raw))*sd, edges)
 	}
 	return out
 }
@@ -197,9 +205,16 @@ func familyCutoff(n int) float64 {
 }
 
 // poolUnseen keeps the noisy counts at or above cutoff and replaces each
-// maximal run of the others by one bucket, its first, holding the run's
-// noisy sum (0 when that is negative).
-func poolUnseen(raw []float64, cutoff float64) []float64 {
+// maximal run of the others by its noisy sum (0 when that is negative),
+// shared among the run's buckets as their positive noisy counts are; the
+// run that reaches the last bucket after two buckets that were seen — the
+// tail — is spread instead as they fall off (spreadTail), when edges, the
+// histogram's lower bucket edges, are given. Held in one bucket, the sum
+// said the wrong thing whenever the run was more than a tail: on 20,000
+// persons every bucket of persons by their years with a dispensing was
+// under the cutoff, and the run from the first bucket put them all in one
+// year (L0 1, counts 87 % low).
+func poolUnseen(raw []float64, cutoff float64, edges []int) []float64 {
 	out := make([]float64, len(raw))
 	for j := 0; j < len(raw); {
 		if raw[j] >= cutoff {
@@ -207,14 +222,79 @@ func poolUnseen(raw []float64, cutoff float64) []float64 {
 			j++
 			continue
 		}
-		k, run := j, 0.0
+		k, run, positive := j, 0.0, 0.0
 		for ; k < len(raw) && raw[k] < cutoff; k++ {
 			run += raw[k]
+			positive += math.Max(raw[k], 0)
 		}
-		out[j] = math.Max(run, 0)
+		switch {
+		case run <= 0:
+		case k == len(raw) && len(edges) == len(raw) && j >= 2 && raw[j-2] >= cutoff:
+			out[j] = run
+			spreadTail(out, edges, j) // bucket j-1 is seen: the run is maximal
+		default:
+			for i := j; i < k; i++ {
+				out[i] = run * math.Max(raw[i], 0) / positive
+			}
+		}
 		j = k
 	}
 	return out
+}
+
+// TailExponentMin and TailExponentMax bound the power law spreadTail
+// spreads a histogram's tail by: density ∝ count^−α, α read off the two
+// buckets seen before the tail.
+const (
+	TailExponentMin = 3
+	TailExponentMax = 6
+)
+
+// spreadTail spreads the persons h[j] of a histogram's tail (the run of
+// buckets from j to the last, each under the cutoff; the run's noisy sum
+// is in h[j]) over those buckets as the two buckets before it fall off:
+// a power law in the count per unit of width, its exponent read off them
+// and kept within [TailExponentMin, TailExponentMax]. Held in its first bucket the tail's
+// persons count as the fewest rows or groups they can have, and a thin
+// heavy tail (a few hundred persons with 6–50 stays in one hospital,
+// each bucket of them under the noise) cut the rows of that many stays
+// unseen; spread, its rows are about what such tails hold. The floor 3
+// keeps a tail of noise alone, which the sum also holds (its positive
+// part), from weighing much: with exponent 2 or less a few dozen persons
+// of noise spread out to the histogram's end stood for thousands of rows.
+// The caller spreads only a tail after two buckets that were seen.
+func spreadTail(h []float64, edges []int, j int) {
+	if j < 2 || h[j] <= 0 || h[j-1] <= 0 || h[j-2] <= 0 {
+		return
+	}
+	rep := func(i int) float64 {
+		if i+1 >= len(edges) {
+			return float64(edges[i])
+		}
+		return float64(edges[i]+edges[i+1]-1) / 2
+	}
+	width := func(i int) float64 {
+		if i+1 >= len(edges) {
+			return 1
+		}
+		return float64(edges[i+1] - edges[i])
+	}
+	da, db := h[j-2]/width(j-2), h[j-1]/width(j-1)
+	alpha := float64(TailExponentMax)
+	if da > db && rep(j-1) > rep(j-2) {
+		alpha = math.Log(da/db) / math.Log(rep(j-1)/rep(j-2))
+	}
+	alpha = math.Min(math.Max(alpha, TailExponentMin), TailExponentMax)
+	w := make([]float64, len(h)-j)
+	var total float64
+	for i := range w {
+		w[i] = width(j+i) * math.Pow(rep(j+i)/rep(j-1), -alpha)
+		total += w[i]
+	}
+	persons := h[j]
+	for i := range w {
+		h[j+i] = persons * w[i] / total
+	}
 }
 
 // profileEpsilon is each profile histogram's ε.
