@@ -307,7 +307,8 @@ func senderFor(k Kind, base string, tokens []string, raw *exec.DB) sender {
 }
 
 // measure runs n closed-loop clients of kind k for o.Warmup, then for
-// o.Duration, and keeps what the second phase measured.
+// o.Duration (longer when a client has not yet had a request measured),
+// and keeps what the second phase measured.
 func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64, send sender) (*Cell, error) {
 	c := &Cell{Kind: k, Clients: n, Failed: map[int]int{}}
 	var (
@@ -322,9 +323,13 @@ func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A client ends its cell after o.Duration, but not before one
+			// request of its own was measured: on a loaded machine a
+			// warm-up request can outlast the whole cell.
+			measured := false
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				if !t0.Before(end) {
+				if !t0.Before(end) && measured {
 					return
 				}
 				st, err := send(ctx, j, int(next.Add(1)))
@@ -332,6 +337,7 @@ func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64,
 				if !t0.After(warmEnd) {
 					continue // warm-up
 				}
+				measured = true
 				mu.Lock()
 				if st == http.StatusOK && err == nil {
 					c.Latencies = append(c.Latencies, d)
