@@ -141,7 +141,7 @@ func toProblem(ctx context.Context, err error) Problem {
 		p.Code, p.Detail, p.Hint = r.Code.String(), r.Message, r.Hint
 	case errors.Is(err, context.DeadlineExceeded):
 		p.Status, p.Title, p.Code = codeTimeout.status, "Timeout", codeTimeout.name
-		p.Detail = "the request took longer than the server's time limit and was stopped; nothing was released, and budget already debited for it is not refunded"
+		p.Detail = "the request took longer than the server's time limit and was stopped; nothing was released; if the limit passed after its budget was debited (see the project's budget history), that debit is not refunded, and if it passed while waiting to run, nothing was debited"
 		p.Hint = "ask a narrower question (fewer groups, fewer datasets) or try again when the server is less busy"
 	case errors.Is(err, context.Canceled):
 		p.Status, p.Title, p.Code = codeClientClosedRequest.status, "Client closed request", codeClientClosedRequest.name
