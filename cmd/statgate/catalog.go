@@ -34,12 +34,8 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&data, "data", defaultData, "data directory whose loaded extracts give the rounded sizes (env STATGATE_DATA)")
 	fs.StringVar(&base, "base-url", "http://127.0.0.1:8080", "the API's public base URL; the catalogue's IRIs hang from it")
 	fs.StringVar(&out, "out", "", "file to write (default: standard output)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlagsOnly(fs, args[1:]); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "statgate catalog export: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
 	}
 	pol, err := policies.Load(policy)
 	if err != nil {

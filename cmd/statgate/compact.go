@@ -39,12 +39,8 @@ func runCompact(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&o.datasets, "dataset", "dataset to compact (repeatable; default: all with at least --min-parts parts)")
 	fs.IntVar(&o.minParts, "min-parts", 2, "compact a dataset read from at least this many part files")
 	fs.StringVar(&o.by, "by", envOr("USER", "operator"), "who compacts, for the audit log")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "statgate compact: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
 	}
 	return compact(ctx, o, stdout)
 }
@@ -97,12 +93,8 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.data, "data", defaultData, "data directory holding the extracts (env STATGATE_DATA)")
 	fs.DurationVar(&o.grace, "grace", 10*time.Minute, "how long the current version must have been live first (every replica has switched)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be removed, remove nothing")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "statgate prune: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
 	}
 	rep, err := exec.Prune(ctx, &exec.PruneOptions{DataDir: o.data, Grace: o.grace, DryRun: o.dryRun})
 	if err != nil {

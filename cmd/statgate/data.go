@@ -122,12 +122,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&o.data, "data", defaultData, "data directory the database is written to (env STATGATE_DATA)")
 	fs.StringVar(&o.extracts, "extracts", "", "directory holding the extract files (default: each dataset's source in the policy)")
 	fs.Var(&o.through, "through", "last day (or month) a dataset's source covers, a public fact: DATASET=YYYY-MM[-DD], or YYYY-MM[-DD] for every dataset with a date column (repeatable); later dates are refused, answers say \"data up to\" its month, and later deliveries to it must declare theirs")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "statgate load: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
 	}
 	return load(ctx, o, stdout)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -101,12 +100,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", "serve [--addr HOST:PORT] [--policy FILE] [--data DIR] [--state URL]", stderr,
 		"statgate serve --addr 127.0.0.1:8080 --policy policies/norway-synthetic.yaml --data "+defaultData)
 	o.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "statgate serve: unexpected argument %q\n", fs.Arg(0))
-		return errUsage
 	}
 	return serve(ctx, o, nil, stdout, stderr)
 }
