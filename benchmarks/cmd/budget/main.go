@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -33,14 +32,7 @@ type options struct {
 	args               []string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if code := cli.Run(ctx, "budget", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
-		stop()
-		os.Exit(code)
-	}
-}
+func main() { cli.Main("budget", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("budget", flag.ContinueOnError)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -33,14 +32,7 @@ type options struct {
 	args    []string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if code := cli.Run(ctx, "deliver", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
-		stop()
-		os.Exit(code)
-	}
-}
+func main() { cli.Main("deliver", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
@@ -49,14 +48,7 @@ type options struct {
 	args            []string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if code := cli.Run(ctx, "flood", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
-		stop()
-		os.Exit(code)
-	}
-}
+func main() { cli.Main("flood", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("flood", flag.ContinueOnError)

@@ -20,7 +20,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,14 +52,7 @@ type options struct {
 	args     []string
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if code := cli.Run(ctx, "state", os.Args[1:], os.Stderr, parseFlags, run); code != 0 {
-		stop()
-		os.Exit(code)
-	}
-}
+func main() { cli.Main("state", parseFlags, run) }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("state", flag.ContinueOnError)

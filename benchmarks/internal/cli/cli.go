@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,6 +50,17 @@ func RepoRoot(command string) (string, error) {
 			return "", errors.New("run " + command + " inside the statgate repository (no go.mod of github.com/statgate/statgate above the working directory)")
 		}
 		dir = parent
+	}
+}
+
+// Main runs a benchmark command as its process: Run on os.Args under a
+// context that SIGINT cancels, then exits with Run's code when it is not 0.
+func Main[O any](name string, parse func([]string, io.Writer) (O, error), run func(context.Context, O, io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if code := Run(ctx, name, os.Args[1:], os.Stderr, parse, run); code != 0 {
+		stop()
+		os.Exit(code)
 	}
 }
 
