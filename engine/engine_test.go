@@ -435,12 +435,12 @@ func TestLargeTablesArePlannedInPersonBuckets(t *testing.T) {
 		return c.plan.SQL, len(res.Columns)
 	}
 	small, smallRows := run()
-	if c := strings.Count(small, "cutoffs"); c == 0 || strings.Contains(small, "cutoffs1") {
+	if c := strings.Count(small, "kept"); c == 0 || strings.Contains(small, "kept1") {
 		t.Fatalf("small npr: want one L0 step without buckets, plan:\n%s", small)
 	}
 	e.current().sizes["npr"] = 3*plan.RowsPerPersonBucket + 1
 	large, largeRows := run()
-	if !strings.Contains(large, "cutoffs3") || strings.Contains(large, "cutoffs4") {
+	if !strings.Contains(large, "kept3") || strings.Contains(large, "kept4") {
 		t.Fatalf("npr of %d rows: want 4 person buckets, plan:\n%s", e.current().sizes["npr"], large)
 	}
 	if smallRows == 0 || largeRows == 0 {

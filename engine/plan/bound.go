@@ -168,31 +168,29 @@ const (
 //     not biased down by a smaller V, only reweighted towards persons with
 //     fewer rows, so the engine may choose it smaller than M to cut their
 //     noise.
-//  3. The L0 step (Bounds.L0Step = "applied") runs before partials, cut-off
-//     first: the rows of src in their domains get h = hash(person, keys,
-//     seed) (hashed); per person the L0-th smallest of the person's
-//     distinct hashes is the cut-off (cutoffs; NULL for a person with at
-//     most L0 groups); only the rows with h at or under their person's
-//     cut-off are kept (kept, an inner join), and partials aggregates those
-//     rows alone. A person in more than L0 groups thus keeps the L0 groups
-//     with the smallest hashes. Taking the cut-off from the distinct hashes
-//     of the rows rather than from one row per (person, group) gives the
-//     same groups and lets DuckDB aggregate (person, group) over the kept
-//     rows only, which with most persons over L0 is a fraction of them
-//     (notes/bounding-plan-costs.md; a row_number() window is several times
-//     slower). Groups of one person tie only on a 64-bit hash collision
+//  3. The L0 step (Bounds.L0Step = "applied") runs before partials: the
+//     rows of src in their domains are ranked per person by h =
+//     hash(person, keys, seed) with dense_rank(), which gives every row of
+//     a (person, group) its group's rank among the person's distinct
+//     groups, and only the rows ranked at most L0 are kept (kept);
+//     partials aggregates those rows alone. A person in more than L0
+//     groups thus keeps the L0 groups with the smallest hashes. One window
+//     over the rows is cheaper in DuckDB than a per-person cut-off taken
+//     from the distinct (person, h) and joined back (0.6× at 10 M rows,
+//     issue 14), and the (person, group) aggregation runs over the kept
+//     rows only. Groups of one person tie only on a 64-bit hash collision
 //     (probability below n²/2⁶⁵ for a person with n groups), the one way a
 //     person could keep more than L0 groups.
 //     On large tables (Options.TableRows above RowsPerPersonBucket rows,
 //     or more than Options.MemoryLimit allows one bucket, see
 //     personBuckets) steps 1–3 run once per person bucket (hash(person) %
-//     buckets), as branches src0, hashed0, pairs0, cutoffs0, kept0,
-//     partials0, src1, … whose partials are combined with UNION ALL, each
-//     bucket's rows read from the table rather than materialised. Every
-//     step can spill, but at 100 M rows and a 2.5 GB limit one bucket
-//     spilled 4 GB and crashed DuckDB 1.5.6 (SIGSEGV), while 8 buckets ran
-//     at 2.8 GiB peak. A person's groups all fall in one bucket, so the
-//     result is the same as without buckets, for the same seed.
+//     buckets), as branches src0, kept0, partials0, src1, … whose
+//     partials are combined with UNION ALL, each bucket's rows read from
+//     the table once. Every step can spill, but at 100 M rows and a 2.5 GB
+//     limit one bucket of the earlier formulation spilled 4 GB and crashed
+//     DuckDB 1.5.6 (SIGSEGV), while 8 buckets ran at 2.8 GiB peak. A
+//     person's groups all fall in one bucket, so the result is the same as
+//     without buckets, for the same seed.
 //  4. The totals per group: the keys, [the grouping id,] the persons and
 //     the aggregates' columns (see Column and Role).
 //
