@@ -10,7 +10,7 @@ import (
 )
 
 // TestProfileSamplesPersonsOnLargeTables: over more than
-// ProfileSampleRows rows the profile reads one in Sample persons, and its
+// ProfileFullRows rows the profile reads one in Sample persons, and its
 // histograms times Sample estimate the full ones within binomial error;
 // the sample depends on the seed; below the size it reads everyone.
 func TestProfileSamplesPersonsOnLargeTables(t *testing.T) {
@@ -34,16 +34,25 @@ func TestProfileSamplesPersonsOnLargeTables(t *testing.T) {
 		}
 		return out
 	}
-	full, err := Bound(q, testPolicy(), &Options{Seed: 3, TableRows: map[string]int64{"npr": ProfileSampleRows}})
+	full, err := Bound(q, testPolicy(), &Options{Seed: 3, TableRows: map[string]int64{"npr": ProfileFullRows}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if full.Profile.Sample != 1 || strings.Contains(full.Profile.SQL, "% 1 = 0") {
-		t.Fatalf("at ProfileSampleRows rows: sample %d, want 1 (no filter)", full.Profile.Sample)
+		t.Fatalf("at ProfileFullRows rows: sample %d, want 1 (no filter)", full.Profile.Sample)
 	}
 	want := hist(full)
 	if want["groups/1"]+want["groups/2"]+want["groups/3"]+want["groups/4"] < 1000 {
 		t.Fatalf("full profile %v: too few persons", want)
+	}
+	for rows, want := range map[int64]int{ProfileFullRows + 1: 3, 10_000_000: 10, 100_000_000: 100} {
+		p, err := Bound(q, testPolicy(), &Options{Seed: 3, TableRows: map[string]int64{"npr": rows}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Profile.Sample != want {
+			t.Errorf("at %d rows: sample %d, want %d", rows, p.Profile.Sample, want)
+		}
 	}
 	var samples []map[string]float64
 	for _, seed := range []uint64{3, 4} {
