@@ -11,6 +11,7 @@ import (
 	"github.com/statgate/statgate/benchmarks"
 	"github.com/statgate/statgate/benchmarks/internal/cli"
 	"github.com/statgate/statgate/benchmarks/utility"
+	"github.com/statgate/statgate/policies"
 )
 
 // TestQuestionsAreDistinct: no question repeats within far more requests
@@ -37,18 +38,7 @@ func TestRunAnswersEveryKind(t *testing.T) {
 		t.Skip("generates a small extract")
 	}
 	ctx := context.Background()
-	root, err := cli.RepoRoot("load test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := utility.LoadPolicy(filepath.Join(root, utility.PolicyPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := utility.Prepare(ctx, &utility.DataOptions{Persons: 2000, Seed: 3, CacheDir: t.TempDir(), Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol, data := prepare(t)
 	res, err := Run(ctx, &Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: t.TempDir(),
 		// A second per cell: on a loaded machine a request can stall for
 		// half of one, and a cell needs one answer after its warm-up.
@@ -72,7 +62,62 @@ func TestRunAnswersEveryKind(t *testing.T) {
 		t.Errorf("limits %d / %d, want the most clients, 2 / 2", res.Global, res.PerPrincipal)
 	}
 	md := (&Report{Label: "test", Command: "load", Persons: 2000, Result: res}).Markdown()
-	for _, want := range []string{"| raw | 1 |", "| adhoc | 2 |", "| template | 1 |", "| cohort | 2 |", runBegin("test"), runEnd} {
+	for _, want := range []string{"| raw | 1 |", "| adhoc | 2 |", "| raw-template | 1 |", "| template | 1 |", "| raw-cohort | 2 |", "| cohort | 2 |",
+		runBegin("test"), runEnd} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// loadPolicy loads the shipped policy, budgets raised (utility.LoadPolicy).
+func loadPolicy(t *testing.T) *policies.Policy {
+	t.Helper()
+	root, err := cli.RepoRoot("load test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := utility.LoadPolicy(filepath.Join(root, utility.PolicyPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
+
+// prepare loads the shipped policy (loadPolicy) and a 2,000-person
+// synthetic extract.
+func prepare(t *testing.T) (*policies.Policy, *utility.Data) {
+	t.Helper()
+	pol := loadPolicy(t)
+	data, err := utility.Prepare(context.Background(), &utility.DataOptions{Persons: 2000, Seed: 3, CacheDir: t.TempDir(), Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol, data
+}
+
+// TestReportComparesEachKindWithItsRaw: "q/s vs raw" divides by the
+// kind's own raw kind, and the targets name the raw kind's q/s.
+func TestReportComparesEachKindWithItsRaw(t *testing.T) {
+	cell := func(k Kind, n int) *Cell {
+		return &Cell{Kind: k, Clients: 8, Seconds: 1, Latencies: make([]float64, n)}
+	}
+	res := &Result{Started: time.Unix(0, 0), Cells: []*Cell{cell(Raw, 400), cell(AdHoc, 300), cell(RawTemplate, 1000),
+		cell(Template, 250), cell(RawCohort, 310), cell(Cohort, 269)}}
+	md := (&Report{Label: "test", Result: res}).Markdown()
+	for _, want := range []string{"| adhoc | 8 | 300 | 300 | 0.75 |", "| template | 8 | 250 | 250 | 0.25 |", "| cohort | 8 | 269 | 269 | 0.87 |",
+		"| raw-cohort | 8 | 310 | 310 | – |",
+		"- adhoc: 300 q/s, p99 0.0 ms: not met (plain DuckDB on the same question: 400 q/s)\n",
+		"- cohort: 269 q/s, p99 0.0 ms: not met (plain DuckDB on the same question: 310 q/s)\n",
+		"- template: 250 q/s, p99 0.0 ms: not met (plain DuckDB on the same question: 1000 q/s)\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// Without its raw kind a kind has no ratio and no ceiling.
+	res.Cells = []*Cell{cell(Raw, 400), cell(Cohort, 269)}
+	md = (&Report{Label: "test", Result: res}).Markdown()
+	for _, want := range []string{"| cohort | 8 | 269 | 269 | – |", "- cohort: 269 q/s, p99 0.0 ms: not met\n"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}

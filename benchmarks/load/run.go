@@ -2,9 +2,10 @@
 // c clients (1, 2 and 8 by default) each send a request, read the whole
 // response and send the next, for a fixed time, with ad-hoc SQL, template
 // runs and cohort estimates, every request a question not asked before
-// (so that no cache can answer it). The same ad-hoc questions run as plain
-// SQL on DuckDB with the same number of clients give the ceiling the
-// engine is compared with in the same run. Report renders a run as its
+// (so that no cache can answer it). The same questions of each kind run as
+// plain SQL on DuckDB with the same number of clients (the raw kinds: raw,
+// raw-template, raw-cohort) give the ceiling each kind is compared with in
+// the same run. Report renders a run as its
 // part of benchmarks/RESULTS.md (see benchmarks.WriteSection).
 package load
 
@@ -264,9 +265,9 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 type sender func(ctx context.Context, j, i int) (int, error)
 
 // senderFor returns how a kind's requests are sent: HTTP to base with
-// client j's token, or (Raw) SQL to raw.
+// client j's token, or (a raw kind) SQL to raw.
 func senderFor(k Kind, base string, tokens []string, raw *exec.DB) sender {
-	if k == Raw {
+	if k.IsRaw() {
 		return func(ctx context.Context, _, i int) (int, error) {
 			rr, err := raw.QueryArrow(ctx, question(k, i).sql)
 			if err != nil {

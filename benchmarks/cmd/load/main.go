@@ -1,8 +1,9 @@
 // Command load is statgate's closed-loop load generator: it serves the API
 // on loopback over a synthetic extract and measures requests per second
 // and latencies with 1, 2 and 8 clients sending ad-hoc SQL, template runs
-// and cohort estimates (every request a new question), next to the same
-// ad-hoc SQL run as it is on DuckDB, and writes its run, labelled, into the
+// and cohort estimates (every request a new question), each next to the
+// same questions run as plain SQL on DuckDB (raw, raw-template,
+// raw-cohort), and writes its run, labelled, into the
 // load section of benchmarks/RESULTS.md.
 //
 //	go run -tags duckdb_arrow ./benchmarks/cmd/load --label after
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +58,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run -tags duckdb_arrow ./benchmarks/cmd/load [flags]\n\n"+
 			"Closed-loop clients against the API on loopback (ad hoc, template, cohort; a new question per\n"+
-			"request) and the same ad-hoc SQL on raw DuckDB; writes a labelled run into benchmarks/RESULTS.md.\n\nFlags:\n")
+			"request), each next to the same questions as plain SQL on DuckDB (raw, raw-template, raw-cohort);\n"+
+			"writes a labelled run into benchmarks/RESULTS.md.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	o := &options{args: args}
@@ -64,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.persons, "persons", 20000, "synthetic persons (engine/synth; cached like the utility benchmark's)")
 	fs.Uint64Var(&o.seed, "seed", 1, "data seed")
 	fs.StringVar(&clients, "clients", "1,2,8", "concurrent clients per cell, comma-separated")
-	fs.StringVar(&kinds, "kinds", "raw,adhoc,template,cohort", "kinds of request, comma-separated")
+	fs.StringVar(&kinds, "kinds", kindList(load.Kinds), "kinds of request, comma-separated")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "time each (kind, clients) cell sends requests")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each cell")
 	fs.IntVar(&o.threads, "threads", 0, "DuckDB threads (0: all cores)")
@@ -88,12 +91,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	for _, f := range strings.Split(kinds, ",") {
 		k := load.Kind(strings.TrimSpace(f))
-		switch k {
-		case load.Raw, load.AdHoc, load.Template, load.Cohort:
-			o.kinds = append(o.kinds, k)
-		default:
-			return nil, fmt.Errorf("--kinds: unknown kind %q (want raw, adhoc, template, cohort)", k)
+		if !slices.Contains(load.Kinds, k) {
+			return nil, fmt.Errorf("--kinds: unknown kind %q (want %s)", k, strings.ReplaceAll(kindList(load.Kinds), ",", ", "))
 		}
+		o.kinds = append(o.kinds, k)
 	}
 	if o.persons < 100 || o.duration <= 0 || o.warmup < 0 || o.threads < 0 {
 		return nil, errors.New("--persons must be at least 100, --duration positive, --warmup and --threads not negative")
@@ -154,6 +155,15 @@ func run(ctx context.Context, o *options, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "wrote run %q into %s\n", o.label, o.out)
 	return nil
+}
+
+// kindList is kinds comma-separated, as --kinds takes them.
+func kindList(kinds []load.Kind) string {
+	s := make([]string, len(kinds))
+	for i, k := range kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ",")
 }
 
 // commandLine is the command that reproduces this run.
