@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/statgate/statgate/engine/bounds"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/protect"
@@ -16,27 +15,6 @@ type estimated struct {
 	plan    *plan.Plan
 	release *protect.Release
 	choice  bounds.Choice
-	// fold and folded are the prepared plan's fold and the bounded
-	// results it returned at every candidate L∞, when the profile ran as
-	// a fold (plan.Fold); nil otherwise.
-	fold   *plan.Fold
-	folded *protect.Folded
-}
-
-// result returns the bounded result of x.plan when the fold holds it
-// (false: run x.plan's SQL).
-func (x *estimated) result() (array.RecordReader, bool) {
-	if x == nil || x.folded == nil || !x.fold.Folds(x.plan) {
-		return nil, false
-	}
-	return x.folded.Reader(x.plan.Bounds.MaxGroupsPerPerson, x.plan.Bounds.MaxRowsPerPersonPerGroup)
-}
-
-// close releases what the fold copied.
-func (x *estimated) close() {
-	if x != nil {
-		x.folded.Release()
-	}
 }
 
 // estimateBounds runs the plan's contribution profile, noises it with the
@@ -47,52 +25,20 @@ func (x *estimated) close() {
 // (cancellation, I/O); when the noisy profile says nothing, or
 // re-planning would not work, the query keeps the plan it was prepared
 // with, so no data value can make the query fail here.
-//
-// A profile with a fold (plan.Fold) runs as the fold's one statement,
-// which also returns the bounded result at every candidate L∞; the
-// estimate keeps those results, and the caller takes the one of the
-// chosen bounds (estimated.result) instead of running the plan's SQL,
-// whenever the chosen plan folds (no L0 step, a candidate L∞). Whether it
-// does depends on the noisy profile alone, and either way the result is
-// the same (plan's TestFoldEqualsTheProfileAndTheBoundedQuery). The caller
-// closes the estimate.
 func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated, error) {
 	pr := prep.plan.Profile
 	if pr == nil {
 		return nil, nil
 	}
-	sqlText := pr.SQL
-	if pr.Fold != nil {
-		sqlText = pr.Fold.SQL
-	}
-	rr, err := prep.x.db.QueryArrow(ctx, sqlText)
+	rr, err := prep.x.db.QueryArrow(ctx, pr.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
 	defer rr.Release()
-	var hists map[string][]int64
-	var folded *protect.Folded
-	if pr.Fold != nil {
-		hists, folded, err = protect.ReadFold(ctx, rr, pr)
-	} else {
-		hists, err = protect.ReadProfile(ctx, rr, pr)
-	}
+	hists, err := protect.ReadProfile(ctx, rr, pr)
 	if err != nil {
 		return nil, fmt.Errorf("contribution profile: %w", err)
 	}
-	est, err := e.choose(prep, hists)
-	if err != nil {
-		folded.Release()
-		return nil, err
-	}
-	est.fold, est.folded = pr.Fold, folded
-	return est, nil
-}
-
-// choose noises the profile's exact histograms and re-plans with the
-// bounds they suggest (see estimateBounds).
-func (e *Engine) choose(prep *prepared, hists map[string][]int64) (*estimated, error) {
-	pr := prep.plan.Profile
 	noisy := prep.release.NoiseProfile(hists)
 	if e.noisyProfile != nil {
 		noisy = e.noisyProfile(noisy)
@@ -138,9 +84,6 @@ func (e *Engine) choose(prep *prepared, hists map[string][]int64) (*estimated, e
 	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, MaxValuesPerPersonPerGroup: ch.LValues, Clamp: ch.Clamp}
 	o := prep.compiled.PlanOptions(prep.x.sizes)
 	o.Bounds, o.MemoryLimit = rb, e.gate.Capacity()
-	if f := pr.Fold; f != nil {
-		o.Seed = f.Seed // the fold's results rank groups with it
-	}
 	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
 	if err != nil {
 		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan

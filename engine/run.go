@@ -222,16 +222,13 @@ func (e *Engine) run(ctx context.Context, p Principal, pr *prepared, queryID str
 	if err != nil {
 		return nil, internal("execute", err)
 	}
-	defer est.close()
 	sqlText := pr.plan.SQL
 	if est != nil {
 		rel, sqlText = est.release, est.plan.SQL
 	}
-	rr, folded := est.result()
-	if !folded {
-		if rr, err = pr.x.db.QueryArrow(ctx, sqlText); err != nil {
-			return nil, internal("execute", err)
-		}
+	rr, err := pr.x.db.QueryArrow(ctx, sqlText)
+	if err != nil {
+		return nil, internal("execute", err)
 	}
 	defer rr.Release()
 	res, err := rel.Apply(ctx, rr)

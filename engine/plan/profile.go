@@ -60,10 +60,6 @@ type Profile struct {
 	// which takes Bounds.MaxValuesPerPersonPerGroup values per person and
 	// group (bounds.ChooseValues picks it from the rows histogram).
 	ValueAggs bool
-	// Fold, when not nil, is the query folded into this profile's pass
-	// (see Fold): the engine runs Fold.SQL instead of SQL, and takes the
-	// bounded result from it when the bounds it chooses allow.
-	Fold *Fold
 	// Values profile the numeric columns aggregated by sum, avg,
 	// quantiles or spreads: for each, two more histograms of persons, by
 	// the bucket of their smallest and of their largest value (what
@@ -262,10 +258,6 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 		return nil
 	}
 	pr := &Profile{GroupsCap: b.l0cap, RowsCap: b.rowsCap, Sample: b.profileSample(rows)}
-	folds := b.foldable()
-	if folds {
-		pr.Sample = 1 // the fold reads every row anyway
-	}
 	if b.step == L0OneGroupPerPerson {
 		pr.GroupsCap = 1
 	}
@@ -360,8 +352,5 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	}
 	s.WriteString("SELECT " + strings.Join(out, ", ") + ", count(*)::BIGINT AS persons\nFROM per\nGROUP BY " + strings.Join(positions, ", ") + "\n")
 	pr.SQL = s.String()
-	if folds && len(pr.Values) == 0 {
-		pr.Fold = b.fold(pr, seed)
-	}
 	return pr
 }

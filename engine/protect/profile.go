@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
@@ -24,43 +23,34 @@ func ReadProfile(ctx context.Context, rr array.RecordReader, pr *plan.Profile) (
 		hists[name] = make([]int64, n)
 	}
 	nv := 2 + 2*len(pr.Values) // g, m, lo and hi of each value profile; then persons
+	vals, valid := make([]int64, nv), make([]bool, nv)
 	for rr.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := tallyBatch(rr.RecordBatch(), pr, hists, nv); err != nil {
-			return nil, fmt.Errorf("protect.ReadProfile: %w", err)
+		rec := rr.RecordBatch()
+		if int(rec.NumCols()) != nv+1 {
+			return nil, fmt.Errorf("protect.ReadProfile: %d columns, want %d", rec.NumCols(), nv+1)
+		}
+	rows:
+		for i := 0; i < int(rec.NumRows()); i++ {
+			n, ok, err := intAt(rec.Column(nv), i)
+			if err != nil || !ok {
+				continue
+			}
+			for c := range nv {
+				var err error
+				if vals[c], valid[c], err = intAt(rec.Column(c), i); err != nil {
+					continue rows
+				}
+			}
+			pr.Tally(hists, vals, valid, n)
 		}
 	}
 	if err := rr.Err(); err != nil {
 		return nil, fmt.Errorf("protect.ReadProfile: %w", err)
 	}
 	return hists, ctx.Err()
-}
-
-// tallyBatch adds the rows of one batch of a profile's result (nv value
-// columns, then persons) into hists. A row with a value the columns'
-// types cannot hold is skipped, so no data value can make reading fail.
-func tallyBatch(rec arrow.RecordBatch, pr *plan.Profile, hists map[string][]int64, nv int) error {
-	if int(rec.NumCols()) != nv+1 {
-		return fmt.Errorf("%d columns, want %d", rec.NumCols(), nv+1)
-	}
-	vals, valid := make([]int64, nv), make([]bool, nv)
-rows:
-	for i := 0; i < int(rec.NumRows()); i++ {
-		n, ok, err := intAt(rec.Column(nv), i)
-		if err != nil || !ok {
-			continue
-		}
-		for c := range nv {
-			var err error
-			if vals[c], valid[c], err = intAt(rec.Column(c), i); err != nil {
-				continue rows
-			}
-		}
-		pr.Tally(hists, vals, valid, n)
-	}
-	return nil
 }
 
 // Scale is what the bound chooser's error model knows of one
