@@ -212,8 +212,12 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		return nil, fmt.Errorf("load.Run: %w", err)
 	}
 	defer eng.Close()
+	// The raw kinds' DuckDB chooses its threads as the engine's does (one
+	// per query on a small registry), so the ceiling is run as the
+	// engine runs its own statements.
 	raw, err := exec.Open(ctx, &exec.Options{Path: exec.ExtractsPath(dir), ReadOnly: true,
-		Threads: opt.Threads, MemoryLimit: opt.MemoryLimit, QueryTimeout: time.Minute})
+		Threads: opt.Threads, MemoryLimit: opt.MemoryLimit, QueryTimeout: time.Minute,
+		SmallTableRows: exec.DefaultSmallTableRows})
 	if err != nil {
 		return nil, fmt.Errorf("load.Run: raw DuckDB: %w", err)
 	}
