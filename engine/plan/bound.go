@@ -187,8 +187,9 @@ const (
 //     buckets), as branches src0, kept0, partials0, src1, … whose
 //     partials are combined with UNION ALL, each bucket's rows read from
 //     the table once. Every step can spill, but at 100 M rows and a 2.5 GB
-//     limit one bucket of the earlier formulation spilled 4 GB and crashed
-//     DuckDB 1.5.6 (SIGSEGV), while 8 buckets ran at 2.8 GiB peak. A
+//     limit one bucket of the session-6 formulation spilled 4 GB and
+//     crashed DuckDB 1.5.6 (SIGSEGV); with 8 buckets this step's engine
+//     process peaked at 2.7–2.8 GiB (benchmarks/RESULTS-100M.md). A
 //     person's groups all fall in one bucket, so the result is the same as
 //     without buckets, for the same seed.
 //  4. The totals per group: the keys, [the grouping id,] the persons and
@@ -280,18 +281,16 @@ func Bound(q *query.Query, pol *policies.Policy, opts *Options) (*Plan, error) {
 }
 
 // personBuckets is the number of person buckets of the L0 step (1: none)
-// for datasets of the given sizes and DuckDB's memory limit (0: unknown):
-// one per RowsPerPersonBucket rows of the largest dataset read, and at
+// for datasets of the given sizes (as the data map publishes them, see
+// publicRows) and DuckDB's memory limit (0: unknown): one per
+// RowsPerPersonBucket rows of the largest dataset read, and at
 // least enough that one bucket's estimated memory is at most half the
 // limit, at most MaxPersonBuckets.
 func (b *builder) personBuckets(rows map[string]int64, memoryLimit int64) int {
 	if b.step != L0Applied {
 		return 1
 	}
-	var most int64
-	for _, t := range b.q.From {
-		most = max(most, rows[t.Dataset])
-	}
+	most := b.publicRows(rows)
 	n := (most + RowsPerPersonBucket - 1) / RowsPerPersonBucket
 	if half := memoryLimit / 2; half > 0 {
 		need := admit.Estimate(most)

@@ -8,7 +8,7 @@ import (
 	"github.com/statgate/statgate/engine/query"
 )
 
-// TestL0StepKeepsTheSmallestHashes checks the cut-off-first L0 step against
+// TestL0StepKeepsTheSmallestHashes checks the plan's L0 step against
 // a reference that states the rule directly: per person, rank the distinct
 // groups by hash(person, keys, seed) with a row_number() window and keep
 // the first L0. The bounded result over all rows must equal the bounded
