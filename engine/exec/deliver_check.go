@@ -93,10 +93,22 @@ type rowCheck struct {
 }
 
 // rowChecks are the conditions a delivered row must not meet: no person
-// key, a value outside its declared public domain, then dateChecks.
+// key, then domainChecks and dateChecks.
 func (d *delivery) rowChecks() []rowCheck {
 	ds := d.ds
 	checks := []rowCheck{{ds.PersonKey, quoteIdent(ds.PersonKey) + " IS NULL", "no person key (NULL)"}}
+	checks = append(checks, domainChecks(ds)...)
+	return append(checks, dateChecks(ds, d.opts.Through)...)
+}
+
+// domainChecks are the conditions no loaded or delivered row may meet: a
+// value outside its column's declared public domain, or whose first n
+// characters are outside the column's prefix domain for n. Queries drop
+// such rows from every group (a key outside its domain forms no group),
+// so a file holding them would be answered as if they were not there;
+// load and deliver refuse it instead, naming the row.
+func domainChecks(ds *policies.Dataset) []rowCheck {
+	var checks []rowCheck
 	for _, c := range ds.Columns {
 		col := quoteIdent(c.Name)
 		if c.Domain != nil {
@@ -110,7 +122,7 @@ func (d *delivery) rowChecks() []rowCheck {
 			}
 		}
 	}
-	return append(checks, dateChecks(ds, d.opts.Through)...)
+	return checks
 }
 
 // dateChecks are the conditions no loaded or delivered row may meet: a

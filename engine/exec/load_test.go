@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -499,10 +500,26 @@ func TestLoadNorwaySyntheticPolicy(t *testing.T) {
 		policies.TypeID: "range + 1", policies.TypeDate: "DATE '2020-01-01'", policies.TypeInteger: "2000",
 		policies.TypeNumber: "1.5", policies.TypeCode: "'E11'", policies.TypeCategory: "'x'", policies.TypeString: "'x'",
 	}
+	// A value inside the column's declared domain, when it has one (load
+	// refuses any other).
+	valueOf := func(c *policies.Column) string {
+		switch {
+		case c.Domain != nil && c.Domain.Range != nil:
+			return fmt.Sprint(c.Domain.Range[0])
+		case c.Domain != nil && len(c.Domain.Values) > 0:
+			return quoteString(c.Domain.Values[0])
+		}
+		for _, d := range c.PrefixDomains {
+			if len(d.Values) > 0 && len(c.PrefixDomains) == 1 {
+				return quoteString(d.Values[0] + "1")
+			}
+		}
+		return values[c.Type]
+	}
 	for _, ds := range pol.Datasets {
 		var cols []string
 		for _, c := range ds.Columns {
-			cols = append(cols, values[c.Type]+" AS "+quoteIdent(c.Name))
+			cols = append(cols, valueOf(c)+" AS "+quoteIdent(c.Name))
 		}
 		copyTo(t, "SELECT "+strings.Join(cols, ", ")+" FROM range(3)", filepath.Join(dir, filepath.Base(ds.Source)))
 	}
@@ -581,5 +598,61 @@ func TestLoadChecksDatesAndRecordsThrough(t *testing.T) {
 	copyTo(t, `SELECT 1 AS pid, DATE '2015-06-01' AS contact_date, 'E11' AS icd10, 1.0 AS length_of_stay_days`, f)
 	if _, err := Deliver(ctx, &DeliverOptions{Policy: pol, DataDir: data, Dataset: "npr", Files: []string{f}}); err == nil || !strings.Contains(err.Error(), "2015-12-31") {
 		t.Errorf("a delivery without --through onto a load that declared one = %v; want refused", err)
+	}
+}
+
+// TestLoadChecksDomains: `statgate load` refuses a value outside its
+// column's declared domain, and one whose prefix is outside a prefix
+// domain, naming dataset, column and the first such row, as deliveries
+// do; nothing is written. Queries would otherwise answer as if those rows
+// were not there (a key outside its domain forms no group).
+func TestLoadChecksDomains(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		desc   string
+		set    func(pol *policies.Policy)
+		column string
+		row    int64
+		reason string
+	}{
+		{"a value outside the domain", func(pol *policies.Policy) {
+			for _, c := range pol.Datasets["population"].Columns {
+				if c.Name == "sex" {
+					c.Domain = &policies.Domain{Values: []string{"F"}} // row 2 is M
+				}
+			}
+		}, "sex", 2, "outside the declared domain"},
+		{"a range", func(pol *policies.Policy) {
+			for _, c := range pol.Datasets["population"].Columns {
+				if c.Name == "birth_year" {
+					c.Domain = &policies.Domain{Range: &[2]int{1950, 1960}} // row 12 is 1961
+				}
+			}
+		}, "birth_year", 12, "outside the declared domain"},
+		{"a prefix outside its domain", func(pol *policies.Policy) {
+			for _, c := range pol.Datasets["npr"].Columns {
+				if c.Name == "icd10" {
+					c.PrefixDomains = map[int]*policies.Domain{3: {CodeList: "icd10_e", Values: []string{"E10", "E11", "E12"}}} // row 1 is E10, row 4 E13
+				}
+			}
+		}, "icd10", 4, "first 3 characters are outside the declared domain (code list icd10_e)"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			dir, pol := fixture(t, ".parquet")
+			data := filepath.Join(dir, "data")
+			if _, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data}); err != nil {
+				t.Fatalf("the fixture as it is: %v", err)
+			}
+			data = filepath.Join(dir, "data2")
+			tc.set(pol)
+			_, err := Load(ctx, &LoadOptions{Policy: pol, DataDir: data})
+			var le *LoadError
+			if !errors.As(err, &le) || le.Column != tc.column || le.Row != tc.row || !strings.Contains(le.Reason, tc.reason) {
+				t.Fatalf("Load = %v; want %s row %d refused (%s)", err, tc.column, tc.row, tc.reason)
+			}
+			if _, err := os.Stat(ExtractsPath(data)); err == nil {
+				t.Fatal("the refused load wrote extracts")
+			}
+		})
 	}
 }

@@ -93,7 +93,7 @@ func loadDataset(ctx context.Context, conn *sql.Conn, ds *policies.Dataset, src 
 	}
 	rows, lerr := checkPersons(ctx, conn, ds, stage)
 	if lerr == nil {
-		if checks := dateChecks(ds, through); len(checks) > 0 {
+		if checks := append(domainChecks(ds), dateChecks(ds, through)...); len(checks) > 0 {
 			_, lerr = firstBadRow(ctx, conn, stage, format, checks)
 		}
 	}
