@@ -82,8 +82,8 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		return kept, nil // the profile says nothing: the policy's bounds stay
 	}
 	rb := &plan.RequestBounds{MaxGroupsPerPerson: ch.L0, MaxRowsPerPersonPerGroup: ch.LInf, MaxValuesPerPersonPerGroup: ch.LValues, Clamp: ch.Clamp}
-	o := prep.compiled.PlanOptions(prep.x.sizes)
-	o.Bounds, o.MemoryLimit = rb, e.gate.Capacity()
+	o := e.planOptions(prep.compiled, prep.x)
+	o.Bounds = rb
 	p, err := plan.Bound(prep.compiled.Query, e.pol, o)
 	if err != nil {
 		return kept, nil // cannot happen (the bounds are within the caps); keep the prepared plan

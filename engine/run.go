@@ -151,9 +151,7 @@ func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request)
 	if err != nil {
 		return nil, err
 	}
-	po := c.PlanOptions(x.sizes)
-	po.MemoryLimit = e.gate.Capacity()
-	pl, err := plan.Bound(c.Query, e.pol, po)
+	pl, err := plan.Bound(c.Query, e.pol, e.planOptions(c, x))
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +166,15 @@ func (e *Engine) prepare(ctx context.Context, x *loaded, p Principal, r Request)
 		return pr, err
 	}
 	return pr, nil
+}
+
+// planOptions are the options every plan of c on the snapshot x is made
+// with: the request's, the snapshot's table sizes and DuckDB's memory
+// limit (the admission gate's capacity).
+func (e *Engine) planOptions(c *compile.Compiled, x *loaded) *plan.Options {
+	o := c.PlanOptions(x.sizes)
+	o.MemoryLimit = e.gate.Capacity()
+	return o
 }
 
 // protectOptions derives the protection's options from the effective

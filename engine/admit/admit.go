@@ -18,11 +18,13 @@ import (
 )
 
 // BytesPerRow is the estimated DuckDB memory of a bounded plan per row it
-// reads: the cut-off-first L0 step over 10 M npr rows peaked at 1.25 GB
-// resident in memory (its hash aggregates of (person, group) pairs, the
-// window's sort and the join; notes in engine/plan's writeCutFirst),
-// about 125 bytes a row; 100 rounds it down, since spilling lets DuckDB
-// work in less.
+// reads: session 6's cut-off L0 step over 10 M npr rows peaked at 1.25 GB
+// resident in memory (its hash aggregates of (person, group) pairs, a
+// window's sort and a join), about 125 bytes a row; 100 rounds it down,
+// since spilling lets DuckDB work in less. The dense_rank() step that
+// replaced it (engine/plan's writeRanked) needs less (a review run at 6 M
+// rows: 428 MB peak against 692 MB), so the estimate errs towards
+// waiting.
 const BytesPerRow = 100
 
 // SmallShare is the part of the memory limit under which a plan is

@@ -314,20 +314,11 @@ func sum(h []float64) float64 {
 	return t
 }
 
-// rep is the value a bucket's persons are taken to have: the middle of
-// [edges[j], edges[j+1]), the cap itself for the last bucket.
-func rep(edges []int, j int) float64 {
-	if j+1 >= len(edges) {
-		return float64(edges[j])
-	}
-	return float64(edges[j]+edges[j+1]-1) / 2
-}
-
 // mass returns the persons of a histogram and the sum of value × persons.
 func mass(h []float64, edges []int) (persons, weighted float64) {
 	for j, n := range h {
 		persons += n
-		weighted += rep(edges, j) * n
+		weighted += plan.BucketValue(edges, j) * n
 	}
 	return persons, weighted
 }
@@ -336,7 +327,7 @@ func mass(h []float64, edges []int) (persons, weighted float64) {
 func cut(h []float64, edges []int, l int) float64 {
 	var c float64
 	for j, n := range h {
-		if v := rep(edges, j); v > float64(l) {
+		if v := plan.BucketValue(edges, j); v > float64(l) {
 			c += (v - float64(l)) * n
 		}
 	}

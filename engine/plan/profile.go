@@ -139,6 +139,16 @@ func bitsLen(n int) int {
 	return l
 }
 
+// BucketValue is the count a histogram's bucket j (0-based) stands for:
+// the middle of [edges[j], edges[j+1]), the last edge itself for the last
+// bucket (which holds every count at or above it).
+func BucketValue(edges []int, j int) float64 {
+	if j+1 >= len(edges) {
+		return float64(edges[j])
+	}
+	return float64(edges[j]+edges[j+1]-1) / 2
+}
+
 // bucketOf is the 1-based bucket of count v among edges (lower edges,
 // ascending): the last bucket whose edge is at most v; 1 below the first.
 func bucketOf(v int64, edges []int) int {
@@ -337,13 +347,7 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 	}
 	selectList(&s, "  ", pgItems)
 	s.WriteString("  FROM src\n")
-	var filters []string
-	for i, k := range q.Keys {
-		if f := domainFilter(keys[i], b.domains[i], k.Expr.ExprType()); f != "" {
-			filters = append(filters, f)
-		}
-	}
-	if len(filters) > 0 {
+	if filters := b.domainFilters(keys); len(filters) > 0 {
 		s.WriteString("  WHERE " + strings.Join(filters, "\n    AND ") + "\n")
 	}
 	s.WriteString("  GROUP BY " + strings.Join(append([]string{"person"}, keys...), ", ") + "\n),\n")

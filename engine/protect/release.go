@@ -267,12 +267,7 @@ func spreadTail(h []float64, edges []int, j int) {
 	if j < 2 || h[j] <= 0 || h[j-1] <= 0 || h[j-2] <= 0 {
 		return
 	}
-	rep := func(i int) float64 {
-		if i+1 >= len(edges) {
-			return float64(edges[i])
-		}
-		return float64(edges[i]+edges[i+1]-1) / 2
-	}
+	rep := func(i int) float64 { return plan.BucketValue(edges, i) }
 	width := func(i int) float64 {
 		if i+1 >= len(edges) {
 			return 1
