@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestRunAnswersEveryKind(t *testing.T) {
 	res, err := Run(ctx, &Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: t.TempDir(),
 		// A second per cell: on a loaded machine a request can stall for
 		// half of one, and a cell needs one answer after its warm-up.
-		Clients: []int{1, 2}, Duration: time.Second, Warmup: 50 * time.Millisecond})
+		Clients: []int{1, 2}, Duration: time.Second, Warmup: 50 * time.Millisecond, Stages: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +58,20 @@ func TestRunAnswersEveryKind(t *testing.T) {
 		if cpu := c.CPUPerAnswer(); cpu <= 0 || cpu > 1 {
 			t.Errorf("%s with %d clients: %g s CPU per answer", c.Kind, c.Clients, cpu)
 		}
+		// Only each engine kind's cell with the most clients is profiled,
+		// and its DuckDB work is found on the stack.
+		if profiled := !c.Kind.IsRaw() && c.Clients == 2; profiled != (c.Stages != nil) {
+			t.Errorf("%s with %d clients: stages %v", c.Kind, c.Clients, c.Stages)
+		} else if profiled && !slices.ContainsFunc(c.Stages, func(s Stage) bool { return s.Name == "DuckDB: execute the bounded SQL, read Arrow" && s.Seconds > 0 }) {
+			t.Errorf("%s: no DuckDB execution among the stages %v", c.Kind, c.Stages)
+		}
 	}
 	if res.Global != 2 || res.PerPrincipal != 2 {
 		t.Errorf("limits %d / %d, want the most clients, 2 / 2", res.Global, res.PerPrincipal)
 	}
 	md := (&Report{Label: "test", Command: "load", Persons: 2000, Result: res}).Markdown()
 	for _, want := range []string{"| raw | 1 |", "| adhoc | 2 |", "| raw-template | 1 |", "| template | 1 |", "| raw-cohort | 2 |", "| cohort | 2 |",
-		runBegin("test"), runEnd} {
+		runBegin("test"), runEnd, "Where an answer's CPU goes", "| stage | adhoc, 2 clients | template, 2 clients | cohort, 2 clients |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
@@ -154,5 +162,47 @@ func TestWriteRunKeepsOtherRuns(t *testing.T) {
 	}
 	if strings.Count(got, runEnd) != 2 || strings.Count(got, "| adhoc | 8 | 2 | 2 |") != 2 {
 		t.Errorf("want two runs of one cell each:\n%s", got)
+	}
+}
+
+// TestStageOf: a sample is named by the first stage all of whose
+// functions are on its stack, so DuckDB work under the contribution
+// profile or the parser is not counted as the bounded query's.
+func TestStageOf(t *testing.T) {
+	const (
+		eng   = "github.com/statgate/statgate/engine.(*Engine).Query"
+		est   = "github.com/statgate/statgate/engine.(*Engine).estimateBounds"
+		arrow = "github.com/statgate/statgate/engine/exec.(*DB).QueryArrow"
+		prep  = "github.com/duckdb/duckdb-go-bindings._Cfunc_duckdb_prepare_extracted_statement"
+		exe   = "github.com/duckdb/duckdb-go-bindings._Cfunc_duckdb_execute_pending"
+	)
+	cases := []struct {
+		frames []string
+		want   string
+	}{
+		{[]string{"runtime.cgocall", exe, arrow, est, eng}, "contribution profile: DuckDB"},
+		{[]string{"math.log1p", "github.com/statgate/statgate/engine/protect.(*Release).NoiseProfile", est, eng}, "contribution profile: noise, bound choice, new plan"},
+		{[]string{"runtime.cgocall", prep, arrow, "github.com/statgate/statgate/engine.(*Engine).run", eng}, "DuckDB: parse, bind, plan the bounded SQL"},
+		{[]string{"runtime.cgocall", exe, arrow, "github.com/statgate/statgate/engine.(*Engine).run", eng}, "DuckDB: execute the bounded SQL, read Arrow"},
+		{[]string{"runtime.cgocall", exe, "github.com/statgate/statgate/engine/query.(*Parser).Parse", "github.com/statgate/statgate/engine.(*Engine).prepare", eng}, "parse (json_serialize_sql), check, plan"},
+		{[]string{"modernc.org/sqlite/lib._sqlite3VdbeExec", "github.com/statgate/statgate/engine/state/sqlite.(*Store).commit"}, "state store: debit, audit append, answer (SQLite)"},
+		{[]string{"encoding/json.Marshal", "github.com/statgate/statgate/api.(*Handler).query", "net/http.HandlerFunc.ServeHTTP"}, "HTTP API: auth, limits, JSON"},
+		{[]string{"runtime.gcBgMarkWorker"}, otherStage},
+	}
+	for _, c := range cases {
+		if got := stageOf(c.frames); got != c.want {
+			t.Errorf("%v: %q, want %q", c.frames[:2], got, c.want)
+		}
+	}
+	names := StageNames()
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Errorf("stage %q listed twice: its rules are not next to each other", n)
+		}
+		seen[n] = true
+	}
+	if names[len(names)-1] != otherStage {
+		t.Errorf("stage names %v: other not last", names)
 	}
 }

@@ -82,8 +82,61 @@ func (r *Report) Markdown() string {
 		}
 		w("- %s: %.0f q/s, p99 %.1f ms: %s%s\n", k, c.QPS(), 1e3*c.Quantile(0.99), met, ceiling)
 	}
+	r.writeStages(w)
 	w("%s\n", runEnd)
 	return b.String()
+}
+
+// writeStages writes where the profiled cells' CPU went, per answer and
+// as a share of the cell's profiled CPU, when the run profiled any.
+func (r *Report) writeStages(w func(string, ...any)) {
+	var cells []*Cell
+	for _, c := range r.Result.Cells {
+		if c.Stages != nil && len(c.Latencies) > 0 {
+			cells = append(cells, c)
+		}
+	}
+	if len(cells) == 0 {
+		return
+	}
+	w("\nWhere an answer's CPU goes (`--stages`: the CPU profile of each kind's cell with the most clients, every goroutine of the process, samples named by the first stage whose functions are on their stack; work on DuckDB's own worker threads, which have no Go stack, counts as other): CPU ms per answer, and the share of the cell's profiled CPU.\n\n")
+	w("| stage |")
+	for _, c := range cells {
+		w(" %s, %d clients |", c.Kind, c.Clients)
+	}
+	w("\n|---|")
+	for range cells {
+		w("---:|")
+	}
+	w("\n")
+	totals := make([]float64, len(cells))
+	for i, c := range cells {
+		for _, s := range c.Stages {
+			totals[i] += s.Seconds
+		}
+	}
+	for _, name := range StageNames() {
+		w("| %s |", name)
+		for i, c := range cells {
+			var sec float64
+			for _, s := range c.Stages {
+				if s.Name == name {
+					sec = s.Seconds
+				}
+			}
+			if sec == 0 {
+				w(" – |")
+				continue
+			}
+			w(" %.2f (%.0f %%) |", 1e3*sec/float64(len(c.Latencies)), 100*sec/totals[i])
+		}
+		w("\n")
+	}
+	w("| all profiled CPU |")
+	for i, c := range cells {
+		w(" %.2f |", 1e3*totals[i]/float64(len(c.Latencies)))
+	}
+	w("\n")
 }
 
 func failed(m map[int]int) string {

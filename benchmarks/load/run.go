@@ -60,6 +60,10 @@ type Options struct {
 	// schema of its own, since the run creates tokens) instead of a fresh
 	// SQLite file beside the extracts.
 	StateURL string
+	// Stages profiles the CPU of each engine kind's cell with the most
+	// clients and adds it up by pipeline stage (Cell.Stages). Nothing else
+	// may profile the process meanwhile.
+	Stages bool
 }
 
 // Cell is one (kind, clients) measurement.
@@ -81,6 +85,9 @@ type Cell struct {
 	// LoadBefore and LoadAfter are the 1-minute load averages when the
 	// cell started and ended: the machine may be shared.
 	LoadBefore, LoadAfter string
+	// Stages is where the cell's CPU went, by pipeline stage, when it was
+	// profiled (Options.Stages); nil otherwise.
+	Stages []Stage
 }
 
 // CPUPerAnswer is the process CPU per request answered 200, in seconds.
@@ -249,7 +256,7 @@ func Run(ctx context.Context, o *Options) (*Result, error) {
 		var next atomic.Int64 // the kind's question counter
 		for _, n := range opt.Clients {
 			send := senderFor(k, base, tokens, raw)
-			c, err := measure(ctx, k, n, &opt, &next, send)
+			c, err := measure(ctx, k, n, &opt, &next, send, opt.Stages && !k.IsRaw() && n == most)
 			if err != nil {
 				return nil, fmt.Errorf("load.Run: %s with %d clients: %w", k, n, err)
 			}
@@ -314,7 +321,7 @@ func senderFor(k Kind, base string, tokens []string, raw *exec.DB) sender {
 // measure runs n closed-loop clients of kind k for o.Warmup, then for
 // o.Duration (longer when a client has not yet had a request measured),
 // and keeps what the second phase measured.
-func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64, send sender) (*Cell, error) {
+func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64, send sender, profiled bool) (*Cell, error) {
 	c := &Cell{Kind: k, Clients: n, Failed: map[int]int{}}
 	var (
 		mu       sync.Mutex
@@ -358,9 +365,23 @@ func measure(ctx context.Context, k Kind, n int, o *Options, next *atomic.Int64,
 	}
 	sleepUntil(ctx, warmEnd)
 	c.LoadBefore = host.Load()
+	var stopProfile func() ([]Stage, error)
+	if profiled {
+		var err error
+		if stopProfile, err = cpuProfile(); err != nil {
+			wg.Wait()
+			return nil, err
+		}
+	}
 	cpu0 := host.ProcessCPU()
 	wg.Wait()
 	c.CPUSeconds = (host.ProcessCPU() - cpu0).Seconds()
+	if stopProfile != nil {
+		var err error
+		if c.Stages, err = stopProfile(); err != nil {
+			return nil, err
+		}
+	}
 	c.LoadAfter = host.Load()
 	if err := ctx.Err(); err != nil {
 		return nil, err

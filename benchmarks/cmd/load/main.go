@@ -46,6 +46,7 @@ type options struct {
 	cacheDir string
 	out      string
 	cpuprof  string
+	stages   bool
 	args     []string
 	root     string
 }
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.label, "label", "latest", "the run's label in RESULTS.md; a run with the same label is replaced")
 	fs.StringVar(&o.cacheDir, "cache", "", "cache directory of generated extracts (default: the utility benchmark's, under $TMPDIR)")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the run (server and clients, one process) to this file")
+	fs.BoolVar(&o.stages, "stages", true, "profile each engine kind's cell with the most clients and report its CPU by pipeline stage (not with --cpuprofile)")
 	fs.StringVar(&o.out, "out", "", "results file (default: benchmarks/RESULTS.md in the repository; \"-\": standard output)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -95,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("--kinds: unknown kind %q (want %s)", k, strings.ReplaceAll(kindList(load.Kinds), ",", ", "))
 		}
 		o.kinds = append(o.kinds, k)
+	}
+	if o.cpuprof != "" {
+		o.stages = false // one CPU profile at a time
 	}
 	if o.persons < 100 || o.duration <= 0 || o.warmup < 0 || o.threads < 0 {
 		return nil, errors.New("--persons must be at least 100, --duration positive, --warmup and --threads not negative")
@@ -140,7 +145,7 @@ func run(ctx context.Context, o *options, log io.Writer) error {
 	}
 	res, err := load.Run(ctx, &load.Options{Policy: pol, ExtractsDir: data.ExtractsDir(), Scratch: scratch,
 		Clients: o.clients, Kinds: o.kinds, Duration: o.duration, Warmup: o.warmup,
-		Threads: o.threads, MemoryLimit: o.memory, Progress: log})
+		Threads: o.threads, MemoryLimit: o.memory, Progress: log, Stages: o.stages})
 	if err != nil {
 		return err
 	}

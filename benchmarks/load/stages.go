@@ -1,0 +1,131 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/google/pprof/profile"
+)
+
+// Stage is one part of the pipeline and the CPU its samples took in a
+// profiled cell, over every goroutine (server, DuckDB's calls, clients).
+type Stage struct {
+	Name    string
+	Seconds float64
+}
+
+// stageRules name the stage a CPU sample belongs to: the first rule all
+// of whose function-name fragments occur in the sample's stack. Order
+// matters: the contribution profile's statement is DuckDB work inside
+// estimateBounds, the parser's json_serialize_sql is DuckDB work inside
+// query.(*Parser), so those come before the DuckDB rules.
+var stageRules = []struct {
+	name  string
+	frags []string
+}{
+	{"contribution profile: DuckDB", []string{"engine.(*Engine).estimateBounds", "engine/exec."}},
+	{"contribution profile: noise, bound choice, new plan", []string{"engine.(*Engine).estimateBounds"}},
+	{"parse (json_serialize_sql), check, plan", []string{"engine.(*Engine).prepare"}},
+	{"repeat cache lookup and key", []string{"engine.(*Engine).cached"}},
+	{"repeat cache lookup and key", []string{"engine.cacheKey"}},
+	{"DuckDB: parse, bind, plan the bounded SQL", []string{"engine/exec.", "_Cfunc_duckdb_extract_statements"}},
+	{"DuckDB: parse, bind, plan the bounded SQL", []string{"engine/exec.", "_Cfunc_duckdb_prepare_extracted_statement"}},
+	{"DuckDB: execute the bounded SQL, read Arrow", []string{"engine/exec."}},
+	{"protect: noise, selection, suppression, intervals", []string{"engine/protect."}},
+	{"state store: debit, audit append, answer (SQLite)", []string{"engine/state/"}},
+	{"engine: the rest (admission, consistency, metadata)", []string{"statgate/engine."}},
+	{"HTTP API: auth, limits, JSON", []string{"statgate/api."}},
+	{"HTTP transport (server and clients)", []string{"net/http."}},
+	{"load generator clients", []string{"benchmarks/load."}},
+}
+
+// otherStage takes the samples no rule names: the Go runtime's own work
+// (garbage collection, scheduling) above all.
+const otherStage = "Go runtime (GC, scheduler) and other"
+
+// StageNames are the stages in report order.
+func StageNames() []string {
+	var out []string
+	for _, r := range stageRules {
+		if len(out) == 0 || out[len(out)-1] != r.name {
+			out = append(out, r.name)
+		}
+	}
+	return append(out, otherStage)
+}
+
+// stages adds up a CPU profile's samples by stage.
+func stages(p *profile.Profile) []Stage {
+	cpu := -1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" {
+			cpu = i
+		}
+	}
+	if cpu < 0 {
+		return nil
+	}
+	secs := map[string]float64{}
+	var frames []string
+	for _, s := range p.Sample {
+		frames = frames[:0]
+		for _, loc := range s.Location {
+			for _, ln := range loc.Line {
+				if ln.Function != nil {
+					frames = append(frames, ln.Function.Name)
+				}
+			}
+		}
+		secs[stageOf(frames)] += float64(s.Value[cpu]) / 1e9
+	}
+	var out []Stage
+	for _, name := range StageNames() {
+		if secs[name] > 0 {
+			out = append(out, Stage{Name: name, Seconds: secs[name]})
+		}
+	}
+	return out
+}
+
+// stageOf is the stage of a stack of function names.
+func stageOf(frames []string) string {
+rules:
+	for _, r := range stageRules {
+		for _, f := range r.frags {
+			if !anyContains(frames, f) {
+				continue rules
+			}
+		}
+		return r.name
+	}
+	return otherStage
+}
+
+func anyContains(frames []string, frag string) bool {
+	for _, f := range frames {
+		if strings.Contains(f, frag) {
+			return true
+		}
+	}
+	return false
+}
+
+// cpuProfile profiles the process's CPU until the returned stop is
+// called, which returns the samples by stage. It fails when a profile is
+// already running (the load command's --cpuprofile).
+func cpuProfile() (stop func() ([]Stage, error), err error) {
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() ([]Stage, error) {
+		pprof.StopCPUProfile()
+		p, err := profile.Parse(&buf)
+		if err != nil {
+			return nil, fmt.Errorf("CPU profile: %w", err)
+		}
+		return stages(p), nil
+	}, nil
+}
