@@ -85,15 +85,17 @@ type ValueProfile struct {
 const Beyond = 4
 
 // GroupEdges are the edges of the groups histogram: Edges of Beyond times
-// GroupsCap, no more than the public number of groups when there is one
-// (nobody is in more groups than there are); the cap itself when it is 1.
+// GroupsCap, no more than the public number of groups when there is one,
+// even under the cap (nobody is in more groups than there are: buckets
+// past it would hold noise alone, which the chooser read as persons in
+// more groups); the cap itself when it is 1.
 func (p *Profile) GroupEdges() []int {
 	if p.GroupsCap <= 1 {
 		return Edges(p.GroupsCap)
 	}
 	top := p.GroupsCap * Beyond
 	if p.Groups > 0 {
-		top = min(top, max(p.Groups, p.GroupsCap))
+		top = min(top, p.Groups)
 	}
 	return Edges(top)
 }

@@ -176,3 +176,19 @@ func TestTallyBucketsByEdges(t *testing.T) {
 		t.Errorf("rows histogram %v, want 100 in bucket 1 (the wrong-shaped row skipped)", rows)
 	}
 }
+
+// TestGroupEdgesStopAtThePublicGroups: with a public number of groups
+// under the cap, the groups histogram ends there (nobody is in more
+// groups than there are), so no bucket that must be empty is noised.
+func TestGroupEdgesStopAtThePublicGroups(t *testing.T) {
+	cases := []struct {
+		cap, groups, last int
+	}{{24, 3, 3}, {24, 0, 96}, {6, 200, 24}, {4, 10, 10}}
+	for _, c := range cases {
+		p := &Profile{GroupsCap: c.cap, Groups: c.groups}
+		e := p.GroupEdges()
+		if e[len(e)-1] != c.last {
+			t.Errorf("cap %d, %d public groups: edges %v, want the last at %d", c.cap, c.groups, e, c.last)
+		}
+	}
+}
