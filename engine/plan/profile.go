@@ -187,10 +187,11 @@ func (p *Profile) Tally(hists map[string][]int64, vals []int64, valid []bool, pe
 }
 
 // HasGroups is true when the profile holds the groups histogram: when the
-// query may choose L0 (GroupsCap > 1). With one group per person it
-// would say only how many persons there are, which the rows histogram
-// says too, and its share of ε goes to the others.
-func (p *Profile) HasGroups() bool { return p.GroupsCap > 1 }
+// query may choose L0 (GroupsCap > 1) among more than one public group.
+// With one group per person, or one group in all, it would say only how
+// many persons there are, which the rows histogram says too, and its
+// share of ε goes to the others.
+func (p *Profile) HasGroups() bool { return p.GroupsCap > 1 && p.Groups != 1 }
 
 // HasRows is true when the profile holds the rows histogram: when the
 // query may choose L∞ (RowsCap > 1 and some aggregate counts or sums
@@ -316,7 +317,7 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 		valueArg[name] = i
 		pr.Values = append(pr.Values, ValueProfile{Column: name, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets})
 	}
-	if pr.GroupsCap <= 1 && (pr.RowsCap <= 1 || !pr.Rows) && len(pr.Values) == 0 {
+	if !pr.HasGroups() && (pr.RowsCap <= 1 || !pr.Rows) && len(pr.Values) == 0 {
 		return nil // nothing to choose
 	}
 	keys := make([]string, len(q.Keys))

@@ -191,4 +191,10 @@ func TestGroupEdgesStopAtThePublicGroups(t *testing.T) {
 			t.Errorf("cap %d, %d public groups: edges %v, want the last at %d", c.cap, c.groups, e, c.last)
 		}
 	}
+	// One public group in all: everyone is in it, so there is no groups
+	// histogram to noise, and its share goes to the rows histogram.
+	one := &Profile{GroupsCap: 24, Groups: 1, RowsCap: 10, Rows: true}
+	if one.HasGroups() || one.Histograms() != 1 {
+		t.Errorf("one public group: HasGroups %v, %d histograms, want none of groups and one in all", one.HasGroups(), one.Histograms())
+	}
 }
