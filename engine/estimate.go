@@ -68,15 +68,23 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		name := a.ClampName()
 		scales[i] = protect.Scale{Bounds: clamps[name], Typical: bounds.Typical(pr, noisy, name)}
 	}
-	ch := bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], func(l0, lInf int) float64 {
+	// The bounds come from the likely reading of the histograms' tails;
+	// the intervals are widened by what the cautious reading says they
+	// cut, when that is more (protect.Release.NoiseProfile).
+	groups, rows := likely(noisy, plan.ProfileGroups), likely(noisy, plan.ProfileRows)
+	ch := bounds.Choose(pr, groups, rows, func(l0, lInf int) float64 {
 		return prep.release.TypicalSD(l0, lInf, scales)
 	})
+	if ch.L0 > 0 || ch.LInf > 0 {
+		cp, cr := bounds.Cuts(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], ch.L0, ch.LInf)
+		ch.CutPairs, ch.CutRows = max(ch.CutPairs, cp), max(ch.CutRows, cr)
+	}
 	ch.Clamp = clamps
 	l0 := ch.L0
 	if l0 == 0 {
 		l0 = prep.plan.Bounds.MaxGroupsPerPerson
 	}
-	ch.LValues, ch.CutValues = bounds.ChooseValues(pr, noisy[plan.ProfileRows], l0, prep.release.ValueSD)
+	ch.LValues, ch.CutValues = bounds.ChooseValues(pr, rows, l0, prep.release.ValueSD)
 	kept := &estimated{plan: prep.plan, release: prep.release}
 	if ch.L0 == 0 && ch.LInf == 0 && ch.LValues == 0 && ch.Clamp == nil {
 		return kept, nil // the profile says nothing: the policy's bounds stay
@@ -101,6 +109,15 @@ func (e *Engine) estimateBounds(ctx context.Context, prep *prepared) (*estimated
 		return kept, nil // as above
 	}
 	return &estimated{plan: p, release: rel, choice: ch}, nil
+}
+
+// likely is the likely reading of a noisy profile's histogram
+// (plan.ProfileLikely), or the histogram itself when there is none.
+func likely(noisy map[string][]float64, name string) []float64 {
+	if h, ok := noisy[plan.ProfileLikely+name]; ok {
+		return h
+	}
+	return noisy[name]
 }
 
 // report writes the estimated bounds into the result's metadata.

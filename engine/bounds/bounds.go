@@ -289,6 +289,29 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 	return best
 }
 
+// Cuts estimates the shares of person × group pairs and of rows that
+// bounds l0 and lInf cut (0: that bound is not estimated), from the noisy
+// groups and rows histograms as Choose reads them; 0 when the profile is
+// too small to say.
+func Cuts(pr *plan.Profile, groups, rows []float64, l0, lInf int) (pairs, rowShare float64) {
+	ge, re := pr.GroupEdges(), pr.RowEdges()
+	groups, rows = whole(pr, groups, rows)
+	if len(groups) != len(ge) || len(rows) != len(re) {
+		return 0, 0
+	}
+	persons, all := mass(groups, ge)
+	if persons < 1 || all < 1 {
+		return 0, 0
+	}
+	if l0 > 0 {
+		pairs = cut(groups, ge, l0) / all
+	}
+	if _, maxRows := mass(rows, re); pr.Rows && maxRows >= 1 && lInf > 0 {
+		rowShare = cut(rows, re, lInf) / maxRows
+	}
+	return pairs, rowShare
+}
+
 // whole fills in the histograms a profile leaves out (plan.Profile.HasGroups,
 // HasRows): with one group per person everyone is in the groups
 // histogram's one bucket, with one row (or no row count) everyone in the

@@ -186,3 +186,24 @@ func TestChooseValues(t *testing.T) {
 		}
 	})
 }
+
+// TestCuts: the shares Cuts gives at a choice's bounds are the ones
+// Choose reports for them, and a bound of 0 is not estimated.
+func TestCuts(t *testing.T) {
+	pr := &plan.Profile{GroupsCap: 24, RowsCap: 20, Groups: 15, Rows: true, Totals: true}
+	groups := make([]float64, len(pr.GroupEdges()))
+	rows := make([]float64, len(pr.RowEdges()))
+	groups[0], groups[3], groups[9] = 500, 200, 40 // 1, 4 and 10+ groups
+	rows[0], rows[4], rows[len(rows)-1] = 600, 100, 40
+	c := Choose(pr, groups, rows, func(l0, m int) float64 { return 0.01 * float64(l0*m) })
+	cp, cr := Cuts(pr, groups, rows, c.L0, c.LInf)
+	if math.Abs(cp-c.CutPairs) > 1e-12 || math.Abs(cr-c.CutRows) > 1e-12 {
+		t.Errorf("Cuts at L0 %d, L∞ %d: %g, %g; Choose said %g, %g", c.L0, c.LInf, cp, cr, c.CutPairs, c.CutRows)
+	}
+	if cp, cr := Cuts(pr, groups, rows, 1, 1); !(cp > 0.3 && cr > 0.3) {
+		t.Errorf("L0 1 and L∞ 1 cut %g of the pairs and %g of the rows, want much", cp, cr)
+	}
+	if cp, cr := Cuts(pr, groups, rows, 0, 0); cp != 0 || cr != 0 {
+		t.Errorf("bounds of 0 cut %g, %g; want 0 (not estimated)", cp, cr)
+	}
+}

@@ -232,6 +232,10 @@ const (
 	// ProfileLow and ProfileHigh prefix a column's value histograms.
 	ProfileLow  = "lo:"
 	ProfileHigh = "hi:"
+	// ProfileLikely prefixes the likely reading of the groups and rows
+	// histograms (protect.Release.NoiseProfile): the one the bounds are
+	// chosen from.
+	ProfileLikely = "likely:"
 )
 
 // ProfileFullRows is the most rows of the largest dataset read (as the

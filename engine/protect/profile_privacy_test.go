@@ -223,3 +223,33 @@ func TestOneHistogramProfileGetsTheWholeShare(t *testing.T) {
 		t.Errorf("ρ of one histogram minus ρ of two at the same share is %g, want 1 (2²/2 − 2·1²/2)", d)
 	}
 }
+
+// TestLikelyChoiceIsPrivate: the engine's choice from the likely reading
+// of the rows histogram, with the intervals' widening from the cautious
+// one (L∞ and the widened share, to a tenth), on two histograms one
+// person apart, in the case where the likely reading differs: a first
+// bucket seen and a tail the noise could have made (the plan's profile
+// gives the edges the tails are spread with).
+func TestLikelyChoiceIsPrivate(t *testing.T) {
+	pr := &plan.Profile{GroupsCap: 1, RowsCap: 4, Groups: 1, Rows: true, Totals: true}
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	p.Profile = pr
+	r, err := Prepare(p, &Options{Epsilon: 2 / BoundsShare, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(pr.RowEdges())
+	// 60 persons with one row, 2 (or 3) with 3: under the noise (sd √2).
+	sides := [2][]int64{padded([]int64{60, 0, 2}, n), padded([]int64{60, 0, 3}, n)}
+	sd := func(_, m int) float64 { return 0.03 * 63 * float64(m) }
+	worst, a, b := empiricalEpsilon(t, func(side int) string {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {63}, plan.ProfileRows: sides[side]})
+		c := bounds.Choose(pr, noisy[plan.ProfileLikely+plan.ProfileGroups], noisy[plan.ProfileLikely+plan.ProfileRows], sd)
+		_, cr := bounds.Cuts(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], c.L0, c.LInf)
+		return fmt.Sprintf("%d %.1f", c.LInf, math.Max(c.CutRows, cr))
+	})
+	t.Logf("outcomes %v vs %v; worst |log ratio| %.3f, ε of the rows histogram 1", a, b, worst)
+	if worst > 1.1 {
+		t.Errorf("empirical ε %.3f exceeds the rows histogram's 1", worst)
+	}
+}

@@ -134,7 +134,9 @@ func (r *Release) Delta() float64 { return r.delta }
 // for that share. It draws nothing when the options did not reserve the
 // share, and cannot fail: Prepare checked its parameters.
 //
-// What it returns is post-processing of the noisy counts (free). In the
+// What it returns is post-processing of the noisy counts (free): each
+// histogram by name, and the groups and rows histograms' likely reading
+// under plan.ProfileLikely + name (see poolUnseen). In the
 // groups and rows histograms a bucket counts on its own only when its
 // noisy count reaches familyCutoff standard deviations, a level pure
 // noise reaches in any bucket of the histogram with probability at most
@@ -186,7 +188,9 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 				edges = pr.RowEdges()
 			}
 		}
-		out[name] = poolUnseen(raw, familyCutoff(len(raw))*sd, edges)
+		cutoff := familyCutoff(len(raw)) * sd
+		out[name] = poolUnseen(raw, sd, cutoff, edges, false)
+		out[plan.ProfileLikely+name] = poolUnseen(raw, sd, cutoff, edges, true)
 	}
 	return out
 }
@@ -214,24 +218,57 @@ func familyCutoff(n int) float64 {
 // persons every bucket of persons by their years with a dispensing was
 // under the cutoff, and the run from the first bucket put them all in one
 // year (L0 1, counts 87 % low).
-func poolUnseen(raw []float64, cutoff float64, edges []int) []float64 {
+//
+// That is the cautious reading: whatever persons the noise may hide in a
+// tail stay where the noisy counts put them. The likely reading (likely
+// true) differs in one case: a tail run after a bucket that was seen,
+// whose persons past its first bucket sum to less than TailSignificance
+// standard deviations of their noise (sd is one bucket's), is spread from
+// its start as a power law of exponent TailExponentMax, continuing the
+// bucket seen, as tails fall off where nothing says otherwise. Shared as
+// the noisy counts are, twenty buckets of noise put phantom persons with
+// dozens of rows far out: on a small query (the contacts of 311 patients,
+// none with more than 4 in one group) the chooser then took L∞ 30, ten
+// times the noise, in half the queries. A real tail under the noise (78
+// of 535 persons with a dispensing in all 15 years, the rest in 1–3)
+// reads the same way, so the engine chooses the bounds from the likely
+// reading and widens the intervals by what the cautious one says they
+// cut. A run from the first bucket (nothing seen before it) is read
+// cautiously in both: spread steeply from there it put every statin user
+// at one dispensing a year (L∞ 1, counts 80 % low).
+func poolUnseen(raw []float64, sd, cutoff float64, edges []int, likely bool) []float64 {
+	// seen says whether bucket i counts on its own. In the likely reading
+	// the first bucket, where most persons usually are, needs only
+	// ProfileCutoff: noise alone reaches that in one bucket 2 % of the
+	// time, and there it stands for the fewest rows, which cut nothing.
+	seen := func(i int) bool {
+		if likely && i == 0 {
+			return raw[i] >= math.Min(cutoff, ProfileCutoff*sd)
+		}
+		return raw[i] >= cutoff
+	}
 	out := make([]float64, len(raw))
 	for j := 0; j < len(raw); {
-		if raw[j] >= cutoff {
+		if seen(j) {
 			out[j] = raw[j]
 			j++
 			continue
 		}
 		k, run, positive := j, 0.0, 0.0
-		for ; k < len(raw) && raw[k] < cutoff; k++ {
+		for ; k < len(raw) && !seen(k); k++ {
 			run += raw[k]
 			positive += math.Max(raw[k], 0)
 		}
 		switch {
 		case run <= 0:
-		case k == len(raw) && len(edges) == len(raw) && j >= 2 && raw[j-2] >= cutoff:
+		case k == len(raw) && len(edges) == len(raw) && j >= 2 && seen(j-2):
 			out[j] = run
 			spreadTail(out, edges, j) // bucket j-1 is seen: the run is maximal
+		case likely && j >= 1 && k == len(raw) && len(edges) == len(raw) && (k-j < 2 || run-raw[j] < TailSignificance*sd*math.Sqrt(float64(k-j-1))):
+			// A tail whose persons past its first bucket the noise could
+			// have made: spread from its start as the steepest tail
+			// spreadTail allows, not as its buckets' noise falls.
+			spreadPower(out, edges, j, run, plan.BucketValue(edges, j-1), TailExponentMax)
 		default:
 			for i := j; i < k; i++ {
 				out[i] = run * math.Max(raw[i], 0) / positive
@@ -280,17 +317,34 @@ func spreadTail(h []float64, edges []int, j int) {
 		alpha = math.Log(da/db) / math.Log(rep(j-1)/rep(j-2))
 	}
 	alpha = math.Min(math.Max(alpha, TailExponentMin), TailExponentMax)
+	spreadPower(h, edges, j, h[j], rep(j-1), alpha)
+}
+
+// spreadPower puts persons into buckets j to the last of h as a power
+// law of exponent alpha in the count per unit of width, relative to the
+// count anchor.
+func spreadPower(h []float64, edges []int, j int, persons, anchor, alpha float64) {
+	width := func(i int) float64 {
+		if i+1 >= len(edges) {
+			return 1
+		}
+		return float64(edges[i+1] - edges[i])
+	}
 	w := make([]float64, len(h)-j)
 	var total float64
 	for i := range w {
-		w[i] = width(j+i) * math.Pow(rep(j+i)/rep(j-1), -alpha)
+		w[i] = width(j+i) * math.Pow(plan.BucketValue(edges, j+i)/anchor, -alpha)
 		total += w[i]
 	}
-	persons := h[j]
 	for i := range w {
 		h[j+i] = persons * w[i] / total
 	}
 }
+
+// TailSignificance is how many standard deviations of its noise a
+// histogram's tail run must sum to for its buckets' noisy counts to say
+// where its persons are (poolUnseen).
+const TailSignificance = 2
 
 // profileEpsilon is each profile histogram's ε.
 func (r *Release) profileEpsilon() float64 {

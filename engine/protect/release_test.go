@@ -326,7 +326,7 @@ func TestFamilyCutoff(t *testing.T) {
 
 func TestPoolUnseen(t *testing.T) {
 	raw := []float64{900, 300, 40, -30, 50, 20, 500, -80, 10}
-	got := poolUnseen(raw, 100, nil)
+	got := poolUnseen(raw, 50, 100, nil, false)
 	want := []float64{900, 300, 80 * 40 / 110.0, 0, 80 * 50 / 110.0, 80 * 20 / 110.0, 500, 0, 0}
 	for i := range want {
 		if math.Abs(got[i]-want[i]) > 1e-9 {
@@ -434,5 +434,87 @@ func TestSpreadTail(t *testing.T) {
 	}
 	if first > 0.5*want {
 		t.Errorf("the case does not need spreading: the first bucket alone holds %.0f of %.0f", first, want)
+	}
+}
+
+// TestNoiseProfileNoPhantomTail: a small query's rows histogram, its
+// first bucket seen and the rest under the noise (persons with 1, 2, 3
+// and 4 rows at 4.4, 1, 0.14 and 0.04 noise sds, the contacts of 311
+// patients at ε 0.5): the run after the first bucket holds a few persons
+// and the noise of twenty buckets. In the cautious reading, spread in
+// proportion to its buckets' noisy counts, it puts phantom persons with
+// dozens of rows far out, and the chooser takes L∞ 30 (noise ×10) in
+// about half the queries; in the likely reading, spread as a steep tail
+// from its start, the choice stays at the few rows the persons have, and
+// the cautious reading still says what those bounds may cut.
+func TestNoiseProfileNoPhantomTail(t *testing.T) {
+	pr := &plan.Profile{GroupsCap: 1, RowsCap: 30, Groups: 3, Rows: true, Totals: true}
+	p := testPlan([]plan.Key{codeKey}, []plan.Agg{personsAgg}, nil)
+	p.Profile = pr   // its edges: tails are spread only with them
+	const eps = 0.05 // each histogram's: Laplace sd 28.3
+	r, err := Prepare(p, &Options{Epsilon: 2 * eps / BoundsShare, Delta: 1e-6, MinCellCount: 5, EstimateBounds: true, ProfileHistograms: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := padded([]int64{123, 28, 4, 1}, len(pr.RowEdges()))
+	sd := func(l0, m int) float64 { return 7 * float64(l0*m) } // a count's Laplace noise at ε 0.2
+	const runs = 2000
+	var far, cautiousFar int
+	var cautiousCut, likelyCut float64
+	chosen := make([]int, 0, runs)
+	for range runs {
+		noisy := r.NoiseProfile(map[string][]int64{plan.ProfileGroups: {156}, plan.ProfileRows: slices.Clone(rows)})
+		c := bounds.Choose(pr, noisy[plan.ProfileLikely+plan.ProfileGroups], noisy[plan.ProfileLikely+plan.ProfileRows], sd)
+		chosen = append(chosen, c.LInf)
+		if c.LInf >= 10 {
+			far++
+		}
+		if bounds.Choose(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], sd).LInf >= 10 {
+			cautiousFar++
+		}
+		_, cr := bounds.Cuts(pr, noisy[plan.ProfileGroups], noisy[plan.ProfileRows], 1, c.LInf)
+		cautiousCut += cr
+		likelyCut += c.CutRows
+	}
+	slices.Sort(chosen)
+	t.Logf("likely reading: L∞ p10 %d, median %d, p90 %d, ≥ 10 in %d of %d; cautious: ≥ 10 in %d; mean cut at the chosen bounds, likely %.3f, cautious %.3f",
+		chosen[runs/10], chosen[runs/2], chosen[9*runs/10], far, runs, cautiousFar, likelyCut/runs, cautiousCut/runs)
+	// What remains is ProfileFalseBuckets' share: a bucket of noise far
+	// out seen on its own.
+	if float64(far) > 2*ProfileFalseBuckets*runs {
+		t.Errorf("L∞ of 10 or more (nobody has more than 4 rows) in %d of %d queries", far, runs)
+	}
+	if m := chosen[runs/2]; m > 4 {
+		t.Errorf("median L∞ %d, want at most 4", m)
+	}
+	if cautiousFar < runs/4 {
+		t.Errorf("the cautious reading chose L∞ ≥ 10 in only %d of %d: the case does not show the phantom tail", cautiousFar, runs)
+	}
+	if cautiousCut <= likelyCut {
+		t.Errorf("the cautious reading's cut (%.1f) is not above the likely one's (%.1f): it cannot widen the intervals", cautiousCut, likelyCut)
+	}
+}
+
+// TestLikelyReadingKeepsARunFromTheStart: with no bucket seen before a
+// run, the likely reading is the cautious one (persons with 4–7 rows a
+// year, every bucket under the noise: spread steeply from the first
+// bucket they would all have had one); the first bucket counts on its
+// own at ProfileCutoff there, and a tail after it reads steeply.
+func TestLikelyReadingKeepsARunFromTheStart(t *testing.T) {
+	raw := []float64{40, 30, 60, 150, 110, 90, 70, 0, -20, 10}
+	edges := plan.Edges(12) // 1…8, 10, 12: one edge a bucket
+	if len(edges) != len(raw) {
+		t.Fatalf("edges %v for %d buckets", edges, len(raw))
+	}
+	cautious, likely := poolUnseen(raw, 50, 300, edges, false), poolUnseen(raw, 50, 300, edges, true)
+	if !slices.Equal(cautious, likely) {
+		t.Errorf("a run from the first bucket read %v likely, %v cautiously", likely, cautious)
+	}
+	// After a bucket that was seen, a tail the noise could have made
+	// reads steeply.
+	raw = []float64{900, 30, 20, 40, -10, 25, 0, -20, 10, 5}
+	cautious, likely = poolUnseen(raw, 50, 300, edges, false), poolUnseen(raw, 50, 300, edges, true)
+	if slices.Equal(cautious, likely) || likely[1] <= cautious[1] {
+		t.Errorf("a tail after a seen bucket read %v likely, %v cautiously: want more persons at its start", likely, cautious)
 	}
 }
