@@ -221,11 +221,14 @@ func familyCutoff(n int) float64 {
 //
 // That is the cautious reading: whatever persons the noise may hide in a
 // tail stay where the noisy counts put them. The likely reading (likely
-// true) differs in one case: a tail run after a bucket that was seen,
-// whose persons past its first bucket sum to less than TailSignificance
-// standard deviations of their noise (sd is one bucket's), is spread from
-// its start as a power law of exponent TailExponentMax, continuing the
-// bucket seen, as tails fall off where nothing says otherwise. Shared as
+// true) differs in two ways. Its first bucket counts on its own at
+// ProfileCutoff, so a run may start after it (and a tail after it and
+// the next be spread by spreadTail). And a tail run after a bucket that
+// was seen, whose persons past its first bucket sum to less than
+// TailSignificance standard deviations of their noise (sd is one
+// bucket's), is spread from its start as a power law of exponent
+// TailExponentMax, continuing the bucket seen, as tails fall off where
+// nothing says otherwise. Shared as
 // the noisy counts are, twenty buckets of noise put phantom persons with
 // dozens of rows far out: on a small query (the contacts of 311 patients,
 // none with more than 4 in one group) the chooser then took L∞ 30, ten

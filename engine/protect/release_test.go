@@ -517,4 +517,17 @@ func TestLikelyReadingKeepsARunFromTheStart(t *testing.T) {
 	if slices.Equal(cautious, likely) || likely[1] <= cautious[1] {
 		t.Errorf("a tail after a seen bucket read %v likely, %v cautiously: want more persons at its start", likely, cautious)
 	}
+	// A tail whose persons past its first bucket are more than the noise
+	// makes (2 sd·√8 = 283) is where its noisy counts say in both.
+	raw = []float64{900, 30, 20, 40, 150, 160, 170, 140, 10, 5}
+	if cautious, likely = poolUnseen(raw, 50, 300, edges, false), poolUnseen(raw, 50, 300, edges, true); !slices.Equal(cautious, likely) {
+		t.Errorf("a significant tail read %v likely, %v cautiously: want its noisy counts in both", likely, cautious)
+	}
+	// Only the likely reading sees the first bucket at ProfileCutoff
+	// (2 sd = 100) rather than the family cutoff (300).
+	raw = []float64{150, 20, 10, 0, 5, -5, 0, 0, 0, 0}
+	cautious, likely = poolUnseen(raw, 50, 300, edges, false), poolUnseen(raw, 50, 300, edges, true)
+	if likely[0] != 150 || cautious[0] == 150 {
+		t.Errorf("a first bucket at 3 sd read %v likely, %v cautiously: want it seen in the likely reading only", likely[0], cautious[0])
+	}
 }
