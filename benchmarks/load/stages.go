@@ -17,6 +17,22 @@ type Stage struct {
 	Seconds float64
 }
 
+// The stages (StageNames gives the order they are reported in).
+const (
+	stageProfileDuckDB = "contribution profile: DuckDB"
+	stageProfileChoice = "contribution profile: noise, bound choice, new plan"
+	stageParse         = "parse (json_serialize_sql), check, plan"
+	stageCache         = "repeat cache lookup and key"
+	stagePlan          = "DuckDB: parse, bind, plan the bounded SQL"
+	stageExecute       = "DuckDB: execute the bounded SQL, read Arrow"
+	stageProtect       = "protect: noise, selection, suppression, intervals"
+	stageState         = "state store: debit, audit append, answer (SQLite)"
+	stageEngine        = "engine: the rest (admission, audit entry, consistency, metadata)"
+	stageAPI           = "HTTP API: auth, limits, JSON"
+	stageHTTP          = "HTTP transport (server and clients)"
+	stageClients       = "load generator clients"
+)
+
 // stageRules name the stage a CPU sample belongs to: the first rule all
 // of whose function-name fragments occur in the sample's stack. Order
 // matters: the contribution profile's statement is DuckDB work inside
@@ -26,28 +42,28 @@ var stageRules = []struct {
 	name  string
 	frags []string
 }{
-	{"contribution profile: DuckDB", []string{"engine.(*Engine).estimateBounds", "engine/exec."}},
+	{stageProfileDuckDB, []string{"engine.(*Engine).estimateBounds", "engine/exec."}},
 	// The native build's reader is called through an embedded interface,
 	// whose wrapper has no frame of engine/exec's.
-	{"contribution profile: DuckDB", []string{"engine.(*Engine).estimateBounds", "duckdb-go"}},
-	{"contribution profile: noise, bound choice, new plan", []string{"engine.(*Engine).estimateBounds"}},
-	{"parse (json_serialize_sql), check, plan", []string{"engine.(*Engine).prepare"}},
-	{"repeat cache lookup and key", []string{"engine.(*Engine).cached"}},
-	{"repeat cache lookup and key", []string{"engine.cacheKey"}},
-	{"DuckDB: parse, bind, plan the bounded SQL", []string{"engine/exec.", "_Cfunc_duckdb_extract_statements"}},
-	{"DuckDB: parse, bind, plan the bounded SQL", []string{"engine/exec.", "_Cfunc_duckdb_prepare_extracted_statement"}},
-	{"DuckDB: execute the bounded SQL, read Arrow", []string{"engine/exec."}},
-	{"DuckDB: execute the bounded SQL, read Arrow", []string{"duckdb-go"}},
-	{"protect: noise, selection, suppression, intervals", []string{"engine/protect."}},
-	{"state store: debit, audit append, answer (SQLite)", []string{"engine/state/", "statgate/engine.(*Engine)"}},
+	{stageProfileDuckDB, []string{"engine.(*Engine).estimateBounds", "duckdb-go"}},
+	{stageProfileChoice, []string{"engine.(*Engine).estimateBounds"}},
+	{stageParse, []string{"engine.(*Engine).prepare"}},
+	{stageCache, []string{"engine.(*Engine).cached"}},
+	{stageCache, []string{"engine.cacheKey"}},
+	{stagePlan, []string{"engine/exec.", "_Cfunc_duckdb_extract_statements"}},
+	{stagePlan, []string{"engine/exec.", "_Cfunc_duckdb_prepare_extracted_statement"}},
+	{stageExecute, []string{"engine/exec."}},
+	{stageExecute, []string{"duckdb-go"}},
+	{stageProtect, []string{"engine/protect."}},
+	{stageState, []string{"engine/state/", "statgate/engine.(*Engine)"}},
 	// Every handler runs inside the authenticating middleware: only its
 	// own token lookup is the API's.
-	{"HTTP API: auth, limits, JSON", []string{"engine/state/", "api.(*Handler).authenticate"}},
-	{"state store: debit, audit append, answer (SQLite)", []string{"engine/state/"}},
-	{"engine: the rest (admission, audit entry, consistency, metadata)", []string{"statgate/engine."}},
-	{"HTTP API: auth, limits, JSON", []string{"statgate/api."}},
-	{"HTTP transport (server and clients)", []string{"net/http."}},
-	{"load generator clients", []string{"benchmarks/load."}},
+	{stageAPI, []string{"engine/state/", "api.(*Handler).authenticate"}},
+	{stageState, []string{"engine/state/"}},
+	{stageEngine, []string{"statgate/engine."}},
+	{stageAPI, []string{"statgate/api."}},
+	{stageHTTP, []string{"net/http."}},
+	{stageClients, []string{"benchmarks/load."}},
 }
 
 // otherStage takes the samples no rule names: the Go runtime's own work

@@ -200,27 +200,16 @@ func Typical(pr *plan.Profile, hists map[string][]float64, column string) float6
 // to say anything (fewer than one noisy person or pair), it leaves the
 // plan's bounds.
 func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) float64) Choice {
-	ge, re := pr.GroupEdges(), pr.RowEdges()
-	groups, rows = whole(pr, groups, rows)
-	if len(groups) != len(ge) || len(rows) != len(re) {
+	sh := readShares(pr, groups, rows)
+	if sh == nil {
 		return Choice{}
 	}
-	persons, pairs := mass(groups, ge)
-	if persons < 1 || pairs < 1 {
-		return Choice{}
-	}
-	_, maxRows := mass(rows, re)
-	cutPairs := func(l int) float64 { return cut(groups, ge, l) / pairs }
+	ge, re, pairs, maxRows := sh.ge, sh.re, sh.pairs, sh.maxRows
+	cutPairs, cutRows := sh.cutPairs, sh.cutRows
 	// What the L0 step cuts biases only totals (see plan.Profile.Totals).
 	pairBias := cutPairs
 	if !pr.Totals {
 		pairBias = func(int) float64 { return 0 }
-	}
-	cutRows := func(m int) float64 {
-		if !pr.Rows || maxRows < 1 {
-			return 0
-		}
-		return cut(rows, re, m) / maxRows
 	}
 	// The candidates: the edges up to the caps (the histograms reach
 	// past them, so a cap's own cut is measured).
@@ -294,22 +283,56 @@ func Choose(pr *plan.Profile, groups, rows []float64, sd func(l0 int, lInf int) 
 // groups and rows histograms as Choose reads them; 0 when the profile is
 // too small to say.
 func Cuts(pr *plan.Profile, groups, rows []float64, l0, lInf int) (pairs, rowShare float64) {
-	ge, re := pr.GroupEdges(), pr.RowEdges()
-	groups, rows = whole(pr, groups, rows)
-	if len(groups) != len(ge) || len(rows) != len(re) {
-		return 0, 0
-	}
-	persons, all := mass(groups, ge)
-	if persons < 1 || all < 1 {
+	sh := readShares(pr, groups, rows)
+	if sh == nil {
 		return 0, 0
 	}
 	if l0 > 0 {
-		pairs = cut(groups, ge, l0) / all
+		pairs = sh.cutPairs(l0)
 	}
-	if _, maxRows := mass(rows, re); pr.Rows && maxRows >= 1 && lInf > 0 {
-		rowShare = cut(rows, re, lInf) / maxRows
+	if lInf > 0 {
+		rowShare = sh.cutRows(lInf)
 	}
 	return pairs, rowShare
+}
+
+// shares is a profile's groups and rows histograms (whole) read for what
+// bounds cut: pairs is the person × group pairs, maxRows the rows of
+// every person's largest group.
+type shares struct {
+	groups, rows   []float64
+	ge, re         []int
+	pairs, maxRows float64
+	countsRows     bool // plan.Profile.Rows
+}
+
+// readShares reads the histograms, or returns nil when they do not fit
+// the profile's edges or hold less than one noisy person or pair.
+func readShares(pr *plan.Profile, groups, rows []float64) *shares {
+	sh := &shares{ge: pr.GroupEdges(), re: pr.RowEdges(), countsRows: pr.Rows}
+	sh.groups, sh.rows = whole(pr, groups, rows)
+	if len(sh.groups) != len(sh.ge) || len(sh.rows) != len(sh.re) {
+		return nil
+	}
+	persons, pairs := mass(sh.groups, sh.ge)
+	if persons < 1 || pairs < 1 {
+		return nil
+	}
+	sh.pairs = pairs
+	_, sh.maxRows = mass(sh.rows, sh.re)
+	return sh
+}
+
+// cutPairs is the share of the pairs L0 l cuts.
+func (sh *shares) cutPairs(l int) float64 { return cut(sh.groups, sh.ge, l) / sh.pairs }
+
+// cutRows is the share of the rows L∞ m cuts (0 when no aggregate counts
+// rows, or the profile has less than one row).
+func (sh *shares) cutRows(m int) float64 {
+	if !sh.countsRows || sh.maxRows < 1 {
+		return 0
+	}
+	return cut(sh.rows, sh.re, m) / sh.maxRows
 }
 
 // whole fills in the histograms a profile leaves out (plan.Profile.HasGroups,

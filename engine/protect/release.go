@@ -308,13 +308,7 @@ func spreadTail(h []float64, edges []int, j int) {
 		return
 	}
 	rep := func(i int) float64 { return plan.BucketValue(edges, i) }
-	width := func(i int) float64 {
-		if i+1 >= len(edges) {
-			return 1
-		}
-		return float64(edges[i+1] - edges[i])
-	}
-	da, db := h[j-2]/width(j-2), h[j-1]/width(j-1)
+	da, db := h[j-2]/bucketWidth(edges, j-2), h[j-1]/bucketWidth(edges, j-1)
 	alpha := float64(TailExponentMax)
 	if da > db && rep(j-1) > rep(j-2) {
 		alpha = math.Log(da/db) / math.Log(rep(j-1)/rep(j-2))
@@ -327,21 +321,24 @@ func spreadTail(h []float64, edges []int, j int) {
 // law of exponent alpha in the count per unit of width, relative to the
 // count anchor.
 func spreadPower(h []float64, edges []int, j int, persons, anchor, alpha float64) {
-	width := func(i int) float64 {
-		if i+1 >= len(edges) {
-			return 1
-		}
-		return float64(edges[i+1] - edges[i])
-	}
 	w := make([]float64, len(h)-j)
 	var total float64
 	for i := range w {
-		w[i] = width(j+i) * math.Pow(plan.BucketValue(edges, j+i)/anchor, -alpha)
+		w[i] = bucketWidth(edges, j+i) * math.Pow(plan.BucketValue(edges, j+i)/anchor, -alpha)
 		total += w[i]
 	}
 	for i := range w {
 		h[j+i] = persons * w[i] / total
 	}
+}
+
+// bucketWidth is the counts bucket i of a histogram holds (the last,
+// open-ended bucket counts as 1).
+func bucketWidth(edges []int, i int) float64 {
+	if i+1 >= len(edges) {
+		return 1
+	}
+	return float64(edges[i+1] - edges[i])
 }
 
 // TailSignificance is how many standard deviations of its noise a
