@@ -47,7 +47,8 @@ type CompareOptions struct {
 	// Loads measures the load throughput of npr from Parquet and CSV
 	// (needs Data prepared with csv).
 	Loads bool
-	// Explain profiles the raw and the bounded query with EXPLAIN ANALYZE.
+	// Explain profiles the raw and the bounded query, and the bounded
+	// plan's contribution profile, with EXPLAIN ANALYZE.
 	Explain bool
 	// Progress receives a line per step; nil: silent.
 	Progress io.Writer
@@ -80,6 +81,10 @@ type SizeResult struct {
 	// RawProfile and BoundedProfile are EXPLAIN ANALYZE of A's and B's SQL.
 	RawProfile     *Profile `json:"raw_profile,omitempty"`
 	BoundedProfile *Profile `json:"bounded_profile,omitempty"`
+	// ContributionProfile is EXPLAIN ANALYZE of the contribution
+	// profile's SQL (plan.Profile): the statement C runs beyond B, before
+	// it, to choose the bounds; nil when the plan has none.
+	ContributionProfile *Profile `json:"contribution_profile,omitempty"`
 	// Generated and Loaded are the data preparation times (possibly of an
 	// earlier, cached run); Elapsed is this Compare's wall time.
 	Generated, Loaded, Elapsed float64
@@ -242,7 +247,7 @@ func Compare(ctx context.Context, o *CompareOptions) (*SizeResult, error) {
 	return res, nil
 }
 
-// profiles fills the raw and bounded profiles of res.
+// profiles fills the raw, bounded and contribution profiles of res.
 func profiles(ctx context.Context, o *CompareOptions, res *SizeResult) error {
 	pol, err := Policy()
 	if err != nil {
@@ -261,7 +266,12 @@ func profiles(ctx context.Context, o *CompareOptions, res *SizeResult) error {
 	if res.RawProfile, err = Explain(ctx, o.Data.ExtractsDir(), RawSQL, ro); err != nil {
 		return err
 	}
-	res.BoundedProfile, err = Explain(ctx, o.Data.ExtractsDir(), p.SQL, ro)
+	if res.BoundedProfile, err = Explain(ctx, o.Data.ExtractsDir(), p.SQL, ro); err != nil {
+		return err
+	}
+	if p.Profile != nil {
+		res.ContributionProfile, err = Explain(ctx, o.Data.ExtractsDir(), p.Profile.SQL, ro)
+	}
 	return err
 }
 

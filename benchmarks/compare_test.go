@@ -150,7 +150,7 @@ func TestCompareTiny(t *testing.T) {
 	if len(res.Loads) != 2 || res.Loads[0].Rows != tinySpec.Rows || res.Loads[1].Format != "csv" || res.Loads[1].RowsPerSecond() <= 0 {
 		t.Errorf("loads %+v, want parquet and csv of %d rows", res.Loads, tinySpec.Rows)
 	}
-	if res.BoundedProfile == nil || res.RawProfile == nil || len(res.BoundedProfile.Operators) <= len(res.RawProfile.Operators) {
+	if res.BoundedProfile == nil || res.RawProfile == nil || len(res.BoundedProfile.Operators) <= len(res.RawProfile.Operators) || res.ContributionProfile == nil || len(res.ContributionProfile.Operators) == 0 {
 		t.Errorf("profiles: the bounded plan should have more operators than the raw one: %+v / %+v", res.BoundedProfile, res.RawProfile)
 	}
 }
