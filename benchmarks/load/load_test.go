@@ -213,3 +213,28 @@ func TestStageOf(t *testing.T) {
 		t.Errorf("stage names %v: other not last", names)
 	}
 }
+
+// TestReportSaysWhatTheCPUAllows: from a profiled cell's stages, the q/s
+// its CPU per answer allows on the machine's cores, and what statgate's
+// own DuckDB statements alone would allow.
+func TestReportSaysWhatTheCPUAllows(t *testing.T) {
+	c := &Cell{Kind: AdHoc, Clients: 8, Seconds: 1, Latencies: make([]float64, 1000), Stages: []Stage{
+		{Name: stageProfileDuckDB, Seconds: 1}, {Name: stagePlan, Seconds: 0.5}, {Name: stageExecute, Seconds: 1.5},
+		{Name: stageParse, Seconds: 0.4}, {Name: stageState, Seconds: 0.6}, // 4 s in all, 3 of them DuckDB's
+	}}
+	r := &Report{Label: "test", Machine: benchmarks.Machine{Cores: 2}, Result: &Result{Started: time.Unix(0, 0), Cells: []*Cell{c}}}
+	md := r.Markdown()
+	for _, want := range []string{
+		"What the CPU per answer allows on 2 cores (each at most 1000 ms of CPU a second), against the target's 500 q/s, which needs at most 4.00 ms per answer:",
+		"- adhoc: 4.00 ms per answer allows at most 500 q/s; statgate's DuckDB statements alone (contribution profile: DuckDB, DuckDB: parse, bind, plan the bounded SQL, DuckDB: execute the bounded SQL, read Arrow) take 3.00 ms of it, which alone would allow 667\n",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	// Without the machine's cores there is nothing to divide by.
+	r.Machine.Cores = 0
+	if md := r.Markdown(); strings.Contains(md, "What the CPU per answer allows") {
+		t.Errorf("report without cores has the allowance:\n%s", md)
+	}
+}

@@ -137,6 +137,23 @@ func (r *Report) writeStages(w func(string, ...any)) {
 		w(" %.2f |", 1e3*totals[i]/float64(len(c.Latencies)))
 	}
 	w("\n")
+	cores := r.Machine.Cores
+	if cores <= 0 {
+		return
+	}
+	w("\nWhat the CPU per answer allows on %d cores (each at most %.0f ms of CPU a second), against the target's %.0f q/s, which needs at most %.2f ms per answer:\n\n",
+		cores, 1e3, TargetQPS, 1e3*float64(cores)/TargetQPS)
+	for i, c := range cells {
+		n := float64(len(c.Latencies))
+		var duck float64
+		for _, s := range c.Stages {
+			if isDuckDB(s.Name) {
+				duck += s.Seconds
+			}
+		}
+		w("- %s: %.2f ms per answer allows at most %.0f q/s; statgate's DuckDB statements alone (%s) take %.2f ms of it, which alone would allow %.0f\n",
+			c.Kind, 1e3*totals[i]/n, float64(cores)*n/totals[i], strings.Join(duckDBStages, ", "), 1e3*duck/n, float64(cores)*n/max(duck, 1e-9))
+	}
 }
 
 func failed(m map[int]int) string {

@@ -33,6 +33,14 @@ const (
 	stageClients       = "load generator clients"
 )
 
+// duckDBStages are the stages that are DuckDB running statgate's own
+// statements: the contribution profile's, and the bounded SQL's planning
+// and execution (the parser's json_serialize_sql is part of stageParse).
+var duckDBStages = []string{stageProfileDuckDB, stagePlan, stageExecute}
+
+// isDuckDB reports whether the stage named name is one of duckDBStages.
+func isDuckDB(name string) bool { return slices.Contains(duckDBStages, name) }
+
 // stageRules name the stage a CPU sample belongs to: the first rule all
 // of whose function-name fragments occur in the sample's stack. Order
 // matters: the contribution profile's statement is DuckDB work inside
