@@ -126,6 +126,23 @@ func TestRunSmallExtract(t *testing.T) {
 			t.Errorf("only %d of %d questions answered", answered, len(rep.Outcomes))
 		}
 	})
+
+	t.Run("holdout", func(t *testing.T) {
+		// The holdout's questions are asked and matched the same way, and
+		// the engine answers every one of them (none is refused on a
+		// small extract: they ask only what the policy allows).
+		o := *base
+		o.Questions = Holdout()
+		rep, err := Run(context.Background(), &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range rep.Outcomes {
+			if out.Status() != "answered" {
+				t.Errorf("%s: %s (%s)", out.Question.Name, out.Status(), out.Message)
+			}
+		}
+	})
 }
 
 func TestWorkloadIsValid(t *testing.T) {
@@ -143,6 +160,29 @@ func TestWorkloadIsValid(t *testing.T) {
 	}
 	if kinds["sql"] == 0 || kinds["template"] == 0 || kinds["cohort"] == 0 {
 		t.Errorf("the workload should mix SQL, templates and cohorts: %v", kinds)
+	}
+}
+
+// TestHoldoutIsValid: the holdout's questions are valid, mix the kinds,
+// and none of them is a question of the workload.
+func TestHoldoutIsValid(t *testing.T) {
+	seen := map[string]bool{}
+	for _, q := range Workload() {
+		seen[q.Name] = true
+	}
+	kinds := map[string]int{}
+	for _, q := range Holdout() {
+		if err := q.Validate(); err != nil {
+			t.Error(err)
+		}
+		if seen[q.Name] {
+			t.Errorf("%s is named twice in the workload and the holdout", q.Name)
+		}
+		seen[q.Name] = true
+		kinds[q.Kind()]++
+	}
+	if kinds["sql"] < 20 || kinds["template"] == 0 || kinds["cohort"] == 0 {
+		t.Errorf("the holdout should mix SQL (20 or more), templates and cohorts: %v", kinds)
 	}
 }
 

@@ -30,6 +30,7 @@ type options struct {
 	data       string
 	policy     string
 	questions  string
+	workload   string
 	regenerate bool
 	cells      string
 	history    string
@@ -64,6 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.data, "data", "", "cache directory for the generated and loaded extracts (default "+utility.DefaultCacheDir()+")")
 	fs.StringVar(&o.policy, "policy", utility.PolicyPath, "policy the questions are asked under")
 	fs.StringVar(&o.questions, "questions", "", "comma-separated question names to run (default: the whole workload)")
+	fs.StringVar(&o.workload, "workload", "main", "the questions asked: main (utility.Workload, the targets' workload) or holdout (utility.Holdout, questions never used to tune the engine)")
 	fs.StringVar(&o.cells, "cells", "", "also write every matched cell (released value, interval, exact value) to this CSV file")
 	fs.StringVar(&o.history, "history", "", "add this run's targets figures to the report's History table under this label (e.g. 'after item 5'); rows already in --out are kept either way")
 	fs.StringVar(&o.source, "source", "", "how the report describes the source tree (default: git's short commit, and whether engine/ or policies/ have uncommitted changes)")
@@ -77,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("--persons and --reps must be positive and there are no arguments")
 	}
-	qs, err := selectQuestions(o.questions)
+	qs, err := selectQuestions(o.workload, o.questions)
 	if err != nil {
 		return err
 	}
@@ -165,18 +167,31 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return os.Rename(tmp, path)
 }
 
-// selectQuestions returns the named questions of the workload in workload
-// order, or nil (all of them) for "".
-func selectQuestions(names string) ([]utility.Question, error) {
-	if strings.TrimSpace(names) == "" {
-		return nil, nil
+// selectQuestions returns the named questions of the workload ("main" or
+// "holdout") in its order; for names "", nil (all of them) for the main
+// workload and every question of the holdout.
+func selectQuestions(workload, names string) ([]utility.Question, error) {
+	var all []utility.Question
+	switch workload {
+	case "main":
+		if strings.TrimSpace(names) == "" {
+			return nil, nil
+		}
+		all = utility.Workload()
+	case "holdout":
+		all = utility.Holdout()
+		if strings.TrimSpace(names) == "" {
+			return all, nil
+		}
+	default:
+		return nil, fmt.Errorf("--workload %q: want main or holdout", workload)
 	}
 	want := map[string]bool{}
 	for _, n := range strings.Split(names, ",") {
 		want[strings.TrimSpace(n)] = true
 	}
 	var qs []utility.Question
-	for _, q := range utility.Workload() {
+	for _, q := range all {
 		if want[q.Name] {
 			qs = append(qs, q)
 			delete(want, q.Name)
