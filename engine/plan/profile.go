@@ -76,6 +76,11 @@ type ValueProfile struct {
 	Column  string
 	Lo, Hi  float64
 	Buckets int
+	// Biased is true when a sum, mean or spread aggregates the column,
+	// which its clamp biases. A quantile's clamp only sets the range its
+	// tree resolves: the values clamped stay beyond every quantile the
+	// clamp does not cross.
+	Biased bool
 }
 
 // Beyond is how many times its cap the groups and rows histograms reach:
@@ -315,11 +320,17 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 		if !(a.Bounds[0] < a.Bounds[1]) {
 			continue
 		}
+		biased := a.Kind != query.AggQuantile
 		if _, seen := valueArg[name]; seen {
+			for k := range pr.Values {
+				if pr.Values[k].Column == name {
+					pr.Values[k].Biased = pr.Values[k].Biased || biased
+				}
+			}
 			continue
 		}
 		valueArg[name] = i
-		pr.Values = append(pr.Values, ValueProfile{Column: name, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets})
+		pr.Values = append(pr.Values, ValueProfile{Column: name, Lo: a.Bounds[0], Hi: a.Bounds[1], Buckets: ValueBuckets, Biased: biased})
 	}
 	if !pr.HasGroups() && (pr.RowsCap <= 1 || !pr.Rows) && len(pr.Values) == 0 {
 		return nil // nothing to choose

@@ -92,34 +92,41 @@ func TestRowsChoiceIsPrivate(t *testing.T) {
 }
 
 // TestClampsArePrivate: the narrowed clamp of a column from its two value
-// histograms (smallest and largest value per person). The one person who
-// differs is in one bucket of each, so the bound is their two ε.
+// histograms (smallest and largest value per person), read as for a
+// quantile (the tail zeroed) and as for a mean (the tail pooled and
+// spread, valueReading). The one person who differs is in one bucket of
+// each, so the bound is their two ε.
 func TestClampsArePrivate(t *testing.T) {
-	r := profileRelease(t, 4)
-	pr := &plan.Profile{Values: []plan.ValueProfile{{Column: "los", Lo: 0, Hi: 8, Buckets: 8}}}
-	lo := func(extra int64) []int64 {
-		h := make([]int64, 8)
-		h[1], h[6] = 2000, 5+extra
-		return h
-	}
-	hi := func(extra int64) []int64 {
-		h := make([]int64, 8)
-		h[2], h[6] = 2000, 5+extra
-		return h
-	}
-	sides := [2]map[string][]int64{
-		{plan.ProfileLow + "los": lo(0), plan.ProfileHigh + "los": hi(0)},
-		{plan.ProfileLow + "los": lo(1), plan.ProfileHigh + "los": hi(1)}, // one more person, all values in [6, 7)
-	}
-	worst, a, b := empiricalEpsilon(t, func(side int) string {
-		return fmt.Sprint(bounds.Clamps(pr, r.NoiseProfile(sides[side]))["los"])
-	})
-	t.Logf("clamps %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
-	if worst > 2.1 {
-		t.Errorf("empirical ε %.3f exceeds the two value histograms' 2", worst)
-	}
-	if len(a) < 2 {
-		t.Errorf("the clamp never varied (%v): the test says nothing", a)
+	for _, biased := range []bool{false, true} {
+		t.Run(fmt.Sprintf("biased=%v", biased), func(t *testing.T) {
+			r := profileRelease(t, 4)
+			pr := &plan.Profile{Values: []plan.ValueProfile{{Column: "los", Lo: 0, Hi: 8, Buckets: 8, Biased: biased}}}
+			r.plan.Profile = pr
+			lo := func(extra int64) []int64 {
+				h := make([]int64, 8)
+				h[1], h[6] = 2000, 5+extra
+				return h
+			}
+			hi := func(extra int64) []int64 {
+				h := make([]int64, 8)
+				h[2], h[6] = 2000, 5+extra
+				return h
+			}
+			sides := [2]map[string][]int64{
+				{plan.ProfileLow + "los": lo(0), plan.ProfileHigh + "los": hi(0)},
+				{plan.ProfileLow + "los": lo(1), plan.ProfileHigh + "los": hi(1)}, // one more person, all values in [6, 7)
+			}
+			worst, a, b := empiricalEpsilon(t, func(side int) string {
+				return fmt.Sprint(bounds.Clamps(pr, r.NoiseProfile(sides[side]))["los"])
+			})
+			t.Logf("clamps %v vs %v; worst |log ratio| %.3f, ε of the two histograms 2", a, b, worst)
+			if worst > 2.1 {
+				t.Errorf("empirical ε %.3f exceeds the two value histograms' 2", worst)
+			}
+			if len(a) < 2 {
+				t.Errorf("the clamp never varied (%v): the test says nothing", a)
+			}
+		})
 	}
 }
 

@@ -170,13 +170,11 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 			}
 			raw[i] = v
 		}
-		if strings.HasPrefix(name, plan.ProfileLow) || strings.HasPrefix(name, plan.ProfileHigh) {
-			for i, v := range raw {
-				if v < ProfileValueCutoff*sd {
-					raw[i] = 0
-				}
+		if column, low := strings.CutPrefix(name, plan.ProfileLow); low || strings.HasPrefix(name, plan.ProfileHigh) {
+			if !low {
+				column = strings.TrimPrefix(name, plan.ProfileHigh)
 			}
-			out[name] = raw
+			out[name] = valueReading(raw, sd, low, r.clampBiases(column))
 			continue
 		}
 		var edges []int
@@ -193,6 +191,86 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 		out[plan.ProfileLikely+name] = poolUnseen(raw, sd, cutoff, edges, true)
 	}
 	return out
+}
+
+// valueReading reads a noisy value histogram (persons by the bucket of
+// their smallest value, low, or of their largest): a bucket counts on its
+// own at ProfileValueCutoff standard deviations, and the others are 0 —
+// but, when the column's clamp biases an aggregate (biases), for the tail
+// a clamp may cut: the run of them at the histogram's far end (its high
+// values; the low ones for the smallest values) after a bucket that
+// counts. That run keeps its noisy sum, when positive, spread from its
+// start as a power law in the buckets' index: as the two buckets before
+// it fall off (spreadTail) when the sum reaches TailSignificance standard
+// deviations of its noise, else as steeply as spreadPower allows (a run
+// the noise alone could have made). Shared as its buckets' noisy counts
+// fall instead, noise far out kept the clamp near the declared bound:
+// the yearly mean inpatient stay was 25 % off against 11 % so.
+// Held at 0, the thin tail of a skewed column (1,283 of 34,000
+// inpatients whose longest stay was 20–90 days, each bucket of 2.8 days
+// under the noise) was not seen: the clamp came down to 22–28 days,
+// where it cut 2–4 % of the persons rather than MaxClampedShare, and the
+// mean stay of the diagnoses with the long stays (mental disorders, 13.8
+// days) was released 12 % low, with an interval that held the truth in 7
+// of 15 queries. A run of noise alone sums to about nothing or is spread
+// steeply from its start, so the clamp still narrows to where the
+// persons are; other runs stay 0, as a clamp never stops in them. A
+// quantile's clamp only sets the range its tree resolves, so a column
+// only quantiles aggregate keeps the zeroed tail and its finer leaves.
+func valueReading(raw []float64, sd float64, low, biases bool) []float64 {
+	noisy := slices.Clone(raw)
+	if low {
+		slices.Reverse(noisy)
+	}
+	cutoff := ProfileValueCutoff * sd
+	if biases {
+		// Noise alone reaches 3 σ in one of 32 buckets a fifth of the
+		// time, and such a phantom far out held the clamp there.
+		cutoff = math.Max(ProfileValueCutoff, familyCutoff(len(raw))) * sd
+	}
+	h := make([]float64, len(noisy))
+	for i, v := range noisy {
+		if v >= cutoff {
+			h[i] = v
+		}
+	}
+	j := len(h)
+	for j > 0 && h[j-1] == 0 {
+		j--
+	}
+	run := 0.0
+	for _, v := range noisy[j:] {
+		run += v
+	}
+	if biases && j > 0 && j < len(h) && run > 0 {
+		edges := make([]int, len(h))
+		for i := range edges {
+			edges[i] = i + 1
+		}
+		if j >= 2 && h[j-2] > 0 && run >= TailSignificance*sd*math.Sqrt(float64(len(h)-j)) {
+			h[j] = run
+			spreadTail(h, edges, j)
+		} else {
+			spreadPower(h, edges, j, run, plan.BucketValue(edges, j-1), TailExponentMax)
+		}
+	}
+	if low {
+		slices.Reverse(h)
+	}
+	return h
+}
+
+// clampBiases reports whether clamping the profiled column biases one of
+// the plan's aggregates (plan.ValueProfile.Biased).
+func (r *Release) clampBiases(column string) bool {
+	if pr := r.plan.Profile; pr != nil {
+		for _, v := range pr.Values {
+			if v.Column == column {
+				return v.Biased
+			}
+		}
+	}
+	return false
 }
 
 // ProfileFalseBuckets is the probability that pure Laplace noise reaches
@@ -366,9 +444,9 @@ func (o Options) profileHistograms() int {
 // own (NoiseProfile; familyCutoff is higher for long histograms).
 const ProfileCutoff = 2
 
-// ProfileValueCutoff is that threshold for the value histograms, whose
-// empty tail buckets would otherwise widen a narrowed clamp back to the
-// declared bounds.
+// ProfileValueCutoff is that threshold for the value histograms
+// (valueReading), whose buckets under it would otherwise widen a narrowed
+// clamp back to the declared bounds.
 const ProfileValueCutoff = 3
 
 // Cost estimates the work of Apply in noise draws, from the plan and the
