@@ -41,9 +41,16 @@ func (r *Report) Targets() []Target {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	b := &strings.Builder{}
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
-	p("# Utility benchmark\n\n")
-	p("How close statgate's released numbers are to the truth: every question of a workload of realistic researcher and\n")
-	p("analyst questions (`benchmarks/utility`, %d questions: ad-hoc SQL, templates, cohorts) is asked through\n", len(r.Outcomes))
+	if r.Holdout {
+		p("# Utility benchmark: the holdout\n\n")
+		p("How close statgate's released numbers are to the truth on questions it was not tuned on: every question of the\n")
+		p("holdout workload (`utility.Holdout`, %d questions: ad-hoc SQL, a template, cohorts, written apart from the main\n", len(r.Outcomes))
+		p("workload and never used to choose the engine's rules) is asked through\n")
+	} else {
+		p("# Utility benchmark\n\n")
+		p("How close statgate's released numbers are to the truth: every question of a workload of realistic researcher and\n")
+		p("analyst questions (`benchmarks/utility`, %d questions: ad-hoc SQL, templates, cohorts) is asked through\n", len(r.Outcomes))
+	}
 	p("`Engine.Query` at the shipped policy's ε per query, and every released cell is compared with the exact, unbounded\n")
 	p("answer of a plain DuckDB over the same Parquet files. This file is written by the command below; see\n")
 	p("[README.md](README.md#utility-benchmark) for how to run it and how to read it.\n\n")

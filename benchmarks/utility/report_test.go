@@ -53,6 +53,17 @@ func TestHistoryRoundTrip(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(r.History, "\n") {
 		t.Errorf("ParseHistory(WriteMarkdown) =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(r.History, "\n"))
 	}
+	if strings.Contains(b.String(), "holdout") {
+		t.Errorf("the main workload's report names the holdout:\n%s", b.String())
+	}
+	r.Holdout = true
+	b.Reset()
+	if err := r.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "# Utility benchmark: the holdout\n") || !strings.Contains(b.String(), "never used to choose the engine's rules") {
+		t.Errorf("the holdout's report does not say it is the holdout:\n%s", b.String())
+	}
 	if rows := ParseHistory("# no history\n\n| a | b |\n"); len(rows) != 0 {
 		t.Errorf("ParseHistory of a report without history = %v", rows)
 	}

@@ -96,6 +96,9 @@ func (o *Outcome) Status() string {
 type Report struct {
 	// Command is the command line, set by the caller.
 	Command string
+	// Holdout says the questions are the holdout's (Holdout), set by the
+	// caller: the report's title and opening say so.
+	Holdout bool
 	// Commit describes the source tree, set by the caller ("" when unknown).
 	Commit  string
 	Started time.Time

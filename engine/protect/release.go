@@ -147,9 +147,9 @@ func (r *Release) Delta() float64 { return r.delta }
 // each run of them keeps its noisy sum (an unbiased count of the persons
 // in the run, whose noise grows only as the square root of its length),
 // shared as poolUnseen says, so a thin tail spread over many buckets, each
-// under the noise, is still seen. The value histograms keep
-// ProfileValueCutoff: their empty tail buckets would otherwise widen a
-// narrowed clamp back to the declared bounds.
+// under the noise, is still seen. The value histograms are read by
+// valueReading: ProfileValueCutoff, and their far tail pooled for a column
+// whose clamp biases a mean, sum or spread.
 func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 	if !r.l.estimate {
 		return nil

@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep.Command = commandLine(args)
+	rep.Holdout = o.workload == "holdout"
 	rep.Commit = o.source
 	if rep.Commit == "" {
 		rep.Commit = commit(ctx)
