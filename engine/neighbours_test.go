@@ -141,6 +141,7 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 			sql: "SELECT c.stage AS stage, count(DISTINCT pid) AS persons FROM cancer c JOIN population p USING (pid)" + strings.ReplaceAll(strings.ReplaceAll(where, "n.icd10", "c.icd10"), "n.length_of_stay_days > 1000", "c.stage = 'IV'") + " GROUP BY 1"})
 	}
 	out = append(out, issue13Queries(filters)...)
+	out = append(out, semiJoinQueries()...)
 	for _, c := range testkit.ReadQueries(t, acceptedCorpus) {
 		project := "diabetes-2026"
 		if strings.Contains(c.SQL(), "cancer") {
@@ -199,6 +200,32 @@ func issue13Queries(filters []string) []neighbourQuery {
 			"avg(CASE WHEN d.death_date IS NULL OR date_diff('day', dx.dx_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived "+
 			"FROM dx JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+
 			strings.NewReplacer("c.icd10", "dx.stage", "c.diagnosis_date", "dx.dx_date").Replace(where("c", "diagnosis_date"))+" GROUP BY 1")
+	}
+	return out
+}
+
+// semiJoinQueries filter persons by their rows in another dataset (or the
+// same): IN, NOT IN, EXISTS and NOT EXISTS, with conditions that hold for
+// the neighbour alone, for the filler persons' rare combination, for many
+// persons and for nobody, at the default, ordinary and tiny ε. They run in
+// the sample too.
+func semiJoinQueries() []neighbourQuery {
+	var out []neighbourQuery
+	conds := []string{"n.icd10 = '" + rareCode + "'", "n.icd10 LIKE 'I10%'", "n.length_of_stay_days > 1000", "n.icd10 = 'no such code'"}
+	for i, c := range conds {
+		eps := []float64{0, 2, 0.01}[i%3]
+		add := func(project, sql string) {
+			out = append(out, neighbourQuery{project: project, sql: sql, epsilon: eps, always: true})
+		}
+		add("diabetes-2026", "SELECT p.sex AS sex, count(*) AS persons, avg(2024 - p.birth_year) AS age FROM population p "+
+			"WHERE p.pid IN (SELECT n.pid FROM npr n WHERE "+c+") GROUP BY 1")
+		add("diabetes-2026", "SELECT year(l.dispensed_date) AS year, count(*) AS dispensings, sum(l.ddd) AS ddd FROM lmr l "+
+			"WHERE NOT EXISTS (SELECT 1 FROM npr n WHERE n.pid = l.pid AND "+c+") AND l.pid IN (SELECT pid FROM population p WHERE "+rareWhere+") GROUP BY 1")
+		add("diabetes-2026", "SELECT n.icd10 AS code, count(DISTINCT pid) AS patients FROM npr n "+
+			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
+		cancer := []string{"", " AND c.stage = 'IV'", " AND c.icd10 LIKE 'C50%'", " AND c.diagnosis_date > DATE '2020-01-01'"}[i]
+		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases FROM cancer c "+
+			"WHERE c.pid NOT IN (SELECT pid FROM death_causes) AND c.pid IN (SELECT pid FROM population p WHERE "+rareWhere+")"+cancer+" GROUP BY 1")
 	}
 	return out
 }

@@ -145,6 +145,10 @@ func TestCheckTemplateRefusals(t *testing.T) {
 		{"text parameter cast to a date", "SELECT count(*) FROM npr WHERE contact_date > CAST($s AS DATE)", text, refusal.CastNotAllowed},
 		{"text parameter compared with a date", "SELECT count(*) FROM npr WHERE contact_date > $s", text, refusal.TypeMismatch},
 		{"text parameter in arithmetic", "SELECT count(*) FROM npr WHERE length_of_stay_days > $s + 1", text, refusal.TypeMismatch},
+		// Bind does not reach into a semi join's subquery, so a parameter
+		// there is refused, also when it is used outside it too.
+		{"parameter in a subquery", "SELECT count(*) FROM npr WHERE pid IN (SELECT pid FROM lmr WHERE atc LIKE $s)", text, refusal.ParameterNotAllowed},
+		{"parameter in a subquery and outside", "SELECT count(*) FROM npr n WHERE n.icd10 LIKE $s AND EXISTS (SELECT 1 FROM lmr l WHERE l.pid = n.pid AND l.atc LIKE $s)", text, refusal.ParameterNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -26,6 +26,9 @@ type checker struct {
 	// cteNames, in a WITH query's checker, are the names of the WITH
 	// queries, which its FROM may not read.
 	cteNames []string
+	// semiJoins counts the semi joins of WHERE (outerWhere), naming their
+	// aliases.
+	semiJoins int
 }
 
 func newChecker(c *Catalog) *checker { return &checker{cat: c} }
@@ -197,7 +200,7 @@ func (ck *checker) statement(n node) (*Query, error) {
 	if !ok || !ok2 {
 		return nil, refuse(refusal.ExpressionNotAllowed, "", "WHERE or HAVING is not understood")
 	}
-	if q.Where, err = ck.where(where); err != nil {
+	if q.Where, err = ck.outerWhere(where); err != nil {
 		return nil, err
 	}
 	items, err := ck.selectItems(q, sel)

@@ -126,7 +126,7 @@ var (
 	// dataset exists, the project may not read it.
 	DatasetNotInProject     = register("dataset_not_in_project", KindForbidden, "a dataset the project may not read (or has no budget for)")
 	TableFunction           = register("table_function", KindQuery, "read_csv(...), range(...), ... in FROM")
-	Subquery                = register("subquery", KindQuery, "a subquery anywhere")
+	Subquery                = register("subquery", KindQuery, "a subquery anywhere but a person-level semi join in WHERE")
 	FromNotDataset          = register("from_not_dataset", KindQuery, "VALUES, PIVOT, ... in FROM")
 	TableModifierNotAllowed = register("table_modifier_not_allowed", KindQuery, "AT (...) or column aliases on a table")
 	SelfJoin                = register("self_join", KindQuery, "the same dataset twice")
