@@ -47,6 +47,8 @@ func Holdout() []Question {
 			`SELECT p.sex, count(DISTINCT pid) AS persons FROM lmr l JOIN population p USING (pid) WHERE l.atc LIKE 'C07%' AND year(l.dispensed_date) = 2023 GROUP BY 1`),
 		sqlQuestion("h_mean_ddd_metformin", "Mean DDD per metformin (A10BA02) dispensing (one number)", Diabetes,
 			`SELECT avg(ddd) AS mean_ddd, count(*) AS dispensings FROM lmr WHERE atc = 'A10BA02'`),
+		sqlQuestion("h_dispensings_by_quarter_2023", "Dispensings and persons per quarter in 2023 (date_trunc)", Diabetes,
+			`SELECT date_trunc('quarter', dispensed_date) AS quarter, count(*) AS dispensings, count(DISTINCT pid) AS persons FROM lmr WHERE year(dispensed_date) = 2023 GROUP BY 1`),
 		sqlQuestion("h_dispensings_by_group_year", "Dispensings by ATC anatomical group and year", Diabetes,
 			`SELECT left(atc, 1) AS anatomical_group, year(dispensed_date) AS year, count(*) AS dispensings FROM lmr GROUP BY 1, 2`),
 		sqlQuestion("h_ddd_quantiles_by_prescriber", "Quartiles of DDD per dispensing by prescriber type", Diabetes,

@@ -55,8 +55,58 @@ func domainOf(e query.Expr, pol *policies.Policy) (keyDomain, error) {
 		return funcDomain(e, pol)
 	case *query.Case:
 		return caseDomain(e)
+	case *query.Cast:
+		if f, ok := truncOf(e); ok {
+			return truncDomain(f, pol)
+		}
 	}
 	return keyDomain{}, nil
+}
+
+// truncOf returns the date_trunc under a key: the checker writes
+// date_trunc(part, d) as CAST(date_trunc(part, d) AS DATE).
+func truncOf(e query.Expr) (*query.Func, bool) {
+	c, ok := e.(*query.Cast)
+	if !ok || c.To != query.TypeDate {
+		return nil, false
+	}
+	f, ok := c.X.(*query.Func)
+	if !ok || f.Name != "date_trunc" || len(f.Args) != 2 {
+		return nil, false
+	}
+	return f, true
+}
+
+// truncMonths are the months a date_trunc part's periods last.
+var truncMonths = map[string]int{"year": 12, "quarter": 3, "month": 1}
+
+// truncDomain is the domain of date_trunc(part, col) for a year, quarter
+// or month of a date column with public years: the first day of every
+// such period in those years ('YYYY-MM-DD'), so a monthly series is
+// listed whole, as year(col) is, instead of passing partition selection
+// month by month.
+func truncDomain(f *query.Func, pol *policies.Policy) (keyDomain, error) {
+	part, ok := f.Args[0].(*query.Literal)
+	if !ok {
+		return keyDomain{}, nil
+	}
+	name, _ := part.Value.(string)
+	months := truncMonths[strings.ToLower(name)]
+	col, ok := f.Args[1].(*query.ColumnRef)
+	if months == 0 || !ok {
+		return keyDomain{}, nil
+	}
+	pc := policyColumn(pol, col)
+	if pc == nil || pc.Years == nil {
+		return keyDomain{}, nil
+	}
+	var vals []any
+	for y := pc.Years[0]; y <= pc.Years[1]; y++ {
+		for m := 1; m <= 12; m += months {
+			vals = append(vals, fmt.Sprintf("%04d-%02d-01", y, m))
+		}
+	}
+	return keyDomain{values: vals}, nil
 }
 
 // funcDomain handles the functions whose results have a public domain.

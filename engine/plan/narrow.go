@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/statgate/statgate/engine/query"
 	"github.com/statgate/statgate/engine/result"
@@ -236,6 +237,12 @@ func likeMatch(s, pattern string, fold bool) bool {
 // (left(col, n), substr(col, 1, n)) against col = 'x', col IN ('x', …)
 // and col LIKE 'prefix%'.
 func excludesBySource(c query.Expr, key query.Expr, v any) bool {
+	if t, ok := truncOf(key); ok {
+		first, ok := v.(string)
+		col, isCol := t.Args[1].(*query.ColumnRef)
+		part, _ := literalString(t.Args[0])
+		return ok && isCol && excludesPeriod(c, col, first, truncMonths[strings.ToLower(part)])
+	}
 	f, ok := key.(*query.Func)
 	if !ok || len(f.Args) == 0 {
 		return false
@@ -272,10 +279,34 @@ func dateLiteral(e query.Expr) (string, bool) {
 	return s, ok && len(s) == len("2006-01-02")
 }
 
+// excludesPeriod reports whether conjunct c is false for every row whose
+// date column col lies in the period of the given months from first
+// ('YYYY-MM-01'): a comparison of col with a date, or of year(col) with
+// anything the evaluator reads (the period lies within one year).
+func excludesPeriod(c query.Expr, col *query.ColumnRef, first string, months int) bool {
+	start, err := time.Parse("2006-01-02", first)
+	if err != nil || months <= 0 || start.Day() != 1 {
+		return false
+	}
+	last := start.AddDate(0, months, -1).Format("2006-01-02")
+	year := &query.Func{Name: "year", Args: []query.Expr{col}, Type: query.TypeInteger}
+	if val, known := evalWith(c, year, int64(start.Year())); known {
+		b, isBool := val.(bool)
+		return !isBool || !b
+	}
+	return excludesDays(c, col, first, last)
+}
+
 // excludesYear reports whether conjunct c on date column col is false for
 // every day of year.
 func excludesYear(c query.Expr, col *query.ColumnRef, year int64) bool {
 	first, last := yearBounds(year)
+	return excludesDays(c, col, first, last)
+}
+
+// excludesDays reports whether conjunct c on date column col is false for
+// every day from first to last ('YYYY-MM-DD').
+func excludesDays(c query.Expr, col *query.ColumnRef, first, last string) bool {
 	switch x := c.(type) {
 	case *query.Compare:
 		if !reflect.DeepEqual(x.L, col) {

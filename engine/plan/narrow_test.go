@@ -88,3 +88,49 @@ func TestNarrow(t *testing.T) {
 		}
 	})
 }
+
+// TestTruncDomain: date_trunc of a date column with public years to a
+// year, quarter or month has the first days of those periods as its
+// domain, narrowed by conditions on the column or on its year; to a week
+// or day, or of a column without years, it has none.
+func TestTruncDomain(t *testing.T) {
+	pol := testPolicy()
+	date := ref("n", "npr", "contact_date", query.TypeDate)
+	trunc := func(part string) query.Expr {
+		return &query.Cast{X: call("date_trunc", query.TypeDate, lit(part), date), To: query.TypeDate}
+	}
+	year := call("year", query.TypeInteger, date)
+	tests := []struct {
+		desc  string
+		key   query.Expr
+		where query.Expr
+		want  string // count, first and last, or "none"
+	}{
+		{"months of 15 years", trunc("month"), nil, "180 2010-01-01 2024-12-01"},
+		{"quarters", trunc("quarter"), nil, "60 2010-01-01 2024-10-01"},
+		{"years", trunc("year"), nil, "15 2010-01-01 2024-01-01"},
+		{"weeks have none", trunc("week"), nil, "none"},
+		{"days have none", trunc("day"), nil, "none"},
+		{"months of one year by year()", trunc("month"), cmp(year, "=", lit(int64(2020))), "12 2020-01-01 2020-12-01"},
+		{"months since a year", trunc("month"), cmp(year, ">=", lit(int64(2023))), "24 2023-01-01 2024-12-01"},
+		{"months by the column's dates", trunc("month"), and(cmp(date, ">=", dateLit("2023-03-15")), cmp(date, "<", dateLit("2023-06-01"))), "3 2023-03-01 2023-05-01"},
+		{"quarters by a date range", trunc("quarter"), &query.Between{X: date, Lo: dateLit("2024-02-01"), Hi: dateLit("2024-12-31")}, "4 2024-01-01 2024-10-01"},
+		{"an unknown conjunct keeps all", trunc("month"), cmp(call("month", query.TypeInteger, date), "=", lit(int64(3))), "180 2010-01-01 2024-12-01"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			d, err := domainOf(tc.key, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := narrow(d, tc.key, tc.where)
+			s := "none"
+			if n := len(got.values); got.values != nil && n > 0 {
+				s = fmt.Sprintf("%d %v %v", n, got.values[0], got.values[n-1])
+			}
+			if s != tc.want {
+				t.Errorf("domain %s, want %s", s, tc.want)
+			}
+		})
+	}
+}
