@@ -15,6 +15,41 @@ func isAggregateCall(n node) bool {
 // aggregate checks one aggregate call of the SELECT list (or of HAVING /
 // ORDER BY, which must then match one of the SELECT list). Name is left empty.
 func (ck *checker) aggregate(n node) (Aggregate, error) {
+	filter, ok := n.strictObj("filter")
+	if !ok {
+		return Aggregate{}, refuse(refusal.AggregateFilter, "", "the FILTER of an aggregate is not understood")
+	}
+	if filter == nil {
+		return ck.aggregateCall(n)
+	}
+	// agg(x) FILTER (WHERE c) is agg(CASE WHEN c THEN x END): the
+	// aggregates ignore NULLs, and count(*) counts the rows where c holds.
+	plain := make(node, len(n))
+	for k, v := range n {
+		plain[k] = v
+	}
+	delete(plain, "filter")
+	a, err := ck.aggregateCall(plain)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	cond, err := ck.boolExpr(filter, inAggregate, 1)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	switch a.Kind {
+	case AggCountDistinct:
+		return Aggregate{}, refuse(refusal.AggregateFilter, "move the condition into WHERE, or count the persons of a cohort (POST /v1/cohorts/estimate)",
+			"count(DISTINCT ...) FILTER (WHERE ...) is not supported")
+	case AggCountStar:
+		a.Kind, a.Arg = AggCount, &Literal{Value: int64(1), Type: TypeInteger}
+	}
+	a.Arg = &Case{Whens: []When{{Cond: cond, Then: a.Arg}}, Type: a.Arg.ExprType()}
+	return a, nil
+}
+
+// aggregateCall checks an aggregate call without a FILTER.
+func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 	name := strings.ToLower(n.str("function_name"))
 	shown := name
 	if name == "count_star" {
@@ -26,10 +61,6 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 	kids, ok := n.nodes("children")
 	if !ok {
 		return Aggregate{}, refuse(refusal.ExpressionNotAllowed, "", "the arguments of %s are not understood", shown)
-	}
-	if n.set("filter") {
-		return Aggregate{}, refuse(refusal.AggregateFilter, "move the condition into WHERE (or use a CASE in a GROUP BY key)",
-			"FILTER (WHERE ...) on aggregates is not supported")
 	}
 	orders, ok := n.obj("order_bys").nodes("orders")
 	if !ok {
