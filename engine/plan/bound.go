@@ -646,6 +646,9 @@ func (b *builder) keyDomains() error {
 		if err != nil {
 			return fmt.Errorf("group key %d (%s): %w", i, k.Name, err)
 		}
+		if d.values == nil {
+			d = derivedDomain(k.Expr, b.pol, b.q.Where)
+		}
 		d = narrow(d, k.Expr, b.q.Where)
 		b.domains = append(b.domains, d)
 		if d.values == nil {

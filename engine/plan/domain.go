@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -146,6 +148,157 @@ func funcDomain(f *query.Func, pol *policies.Policy) (keyDomain, error) {
 		}
 	}
 	return keyDomain{}, nil
+}
+
+// MaxDerivedValues is the largest public domain of a column a key
+// computed from it by arithmetic may be derived from (derivedDomain).
+const MaxDerivedValues = 10_000
+
+// derivedDomain is the domain of a key computed by arithmetic from one
+// column with a public domain — `2024 - birth_year`, `floor(birth_year /
+// 10) * 10` — when nothing else gives it one: the column's domain,
+// narrowed by the WHERE clause as a key of its own, mapped through the
+// expression as DuckDB computes it (`/` divides as doubles, `%` keeps the
+// dividend's sign, floor, ceil, round and abs), the values distinct. The
+// column's values are integers under 2^53, so the arithmetic is exact in
+// float64. A division or modulo by zero, another operator or function, or
+// a second column gives no domain. Like every domain it reads the policy
+// and the query only.
+func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDomain {
+	col, ok := soleColumn(e)
+	if !ok {
+		return keyDomain{}
+	}
+	pc := policyColumn(pol, col)
+	if pc == nil || pc.Domain == nil || (col.Type != query.TypeInteger && col.Type != query.TypeNumber) {
+		return keyDomain{}
+	}
+	cd, err := fromPolicyDomain(pc.Domain, col.Type)
+	if err != nil || cd.values == nil || len(cd.values) > MaxDerivedValues {
+		return keyDomain{}
+	}
+	cd = narrow(cd, col, where)
+	vals := []any{}
+	for _, v := range cd.values {
+		x, ok := numberOf(v)
+		if !ok {
+			return keyDomain{}
+		}
+		r, ok := evalArith(e, col, x)
+		if !ok {
+			return keyDomain{}
+		}
+		var out any = r
+		if e.ExprType() == query.TypeInteger {
+			if r != math.Trunc(r) {
+				return keyDomain{}
+			}
+			out = int64(r)
+		}
+		if !containsValue(vals, out) {
+			vals = append(vals, out)
+		}
+	}
+	return keyDomain{values: vals}
+}
+
+// soleColumn returns the one column e computes from, when e is made of
+// that column, numeric literals and the operations evalArith knows.
+func soleColumn(e query.Expr) (*query.ColumnRef, bool) {
+	var col *query.ColumnRef
+	var walk func(query.Expr) bool
+	walk = func(x query.Expr) bool {
+		switch x := x.(type) {
+		case *query.ColumnRef:
+			if col != nil && !reflect.DeepEqual(col, x) {
+				return false
+			}
+			col = x
+			return true
+		case *query.Literal:
+			_, ok := numberOf(x.Value)
+			return ok
+		case *query.Arith:
+			return x != nil && arithEvaluable[x.Op] && walk(x.L) && walk(x.R)
+		case *query.Func:
+			return x != nil && len(x.Args) == 1 && unaryEvaluable[x.Name] && walk(x.Args[0])
+		}
+		return false
+	}
+	if _, isCol := e.(*query.ColumnRef); isCol || !walk(e) || col == nil {
+		return nil, false
+	}
+	return col, true
+}
+
+// The operations evalArith computes as DuckDB does.
+var (
+	arithEvaluable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true}
+	unaryEvaluable = map[string]bool{"floor": true, "ceil": true, "round": true, "abs": true}
+)
+
+// numberOf is an integer or number value as a float64 that holds it
+// exactly.
+func numberOf(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), x > -1<<53 && x < 1<<53
+	case float64:
+		return x, !math.IsInf(x, 0) && !math.IsNaN(x)
+	}
+	return 0, false
+}
+
+// evalArith evaluates e (soleColumn's forms) with col taking the value v.
+func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
+	switch x := e.(type) {
+	case *query.ColumnRef:
+		return v, true
+	case *query.Literal:
+		return numberOf(x.Value)
+	case *query.Arith:
+		l, ok1 := evalArith(x.L, col, v)
+		r, ok2 := evalArith(x.R, col, v)
+		if !ok1 || !ok2 {
+			return 0, false
+		}
+		var out float64
+		switch x.Op {
+		case "+":
+			out = l + r
+		case "-":
+			out = l - r
+		case "*":
+			out = l * r
+		case "/":
+			if r == 0 {
+				return 0, false
+			}
+			out = l / r
+		case "%":
+			if r == 0 {
+				return 0, false
+			}
+			out = math.Mod(l, r)
+		}
+		return out, !math.IsInf(out, 0) && !math.IsNaN(out) && math.Abs(out) < 1<<53
+	case *query.Func:
+		a, ok := evalArith(x.Args[0], col, v)
+		if !ok {
+			return 0, false
+		}
+		switch x.Name {
+		case "floor":
+			return math.Floor(a), true
+		case "ceil":
+			return math.Ceil(a), true
+		case "round":
+			return math.Round(a), true
+		case "abs":
+			return math.Abs(a), true
+		}
+	}
+	return 0, false
 }
 
 // calendarParts are the date parts whose values are the same every year.

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/statgate/statgate/engine/plan"
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/policies"
+)
+
+// TestDerivedKeyDomainsAreDuckDBs: a key computed by arithmetic from
+// birth_year (domain 1915–2024) gets as its domain exactly the values
+// DuckDB computes for those years, as the bounded SQL renders the key, so
+// no group of the data falls outside it and no value of it is one DuckDB
+// cannot yield; the WHERE clause narrows the years first.
+func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
+	ctx := t.Context()
+	db := openPlainDB(t)
+	pol, err := policies.Load(policyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser, err := query.NewParser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { parser.Close() })
+	cat := query.NewCatalog(pol, datasetNames(pol))
+	for _, tc := range []struct{ key, where string }{
+		{"2024 - birth_year", ""},
+		{"floor(birth_year / 10) * 10", ""},
+		{"floor((2024 - birth_year) / 10) * 10", ""},
+		{"(2024 - birth_year) / 7", ""},
+		{"birth_year % 7 - 3", ""},
+		{"ceil(birth_year / 5.0)", ""},
+		{"round(birth_year / 4)", ""},
+		{"abs(1970 - birth_year)", ""},
+		{"2024 - birth_year", "birth_year >= 2000"},
+		{"floor(birth_year / 10) * 10", "birth_year BETWEEN 1950 AND 1969"},
+	} {
+		t.Run(tc.key+" "+tc.where, func(t *testing.T) {
+			where := ""
+			if tc.where != "" {
+				where = " WHERE " + tc.where
+			}
+			q, err := parser.Compile(ctx, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM population%s GROUP BY 1", tc.key, where), cat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			domain := p.Keys[0].Domain
+			if domain == nil {
+				t.Fatalf("no domain derived for %s", tc.key)
+			}
+			// Every year the WHERE keeps, rendered as the bounded SQL renders the key.
+			yearsWhere := ""
+			if tc.where != "" {
+				yearsWhere = " WHERE " + tc.where
+			}
+			got := mustQuery(t, db, fmt.Sprintf("SELECT DISTINCT %s AS k FROM (SELECT CAST(range AS INTEGER) AS birth_year FROM range(1915, 2025)) AS population%s",
+				plan.RenderKey(q.Keys[0].Expr), yearsWhere)).rows
+			duck := map[string]bool{}
+			for _, r := range got {
+				v, err := keyValue(r[0], p.Keys[0].Type)
+				if err != nil {
+					t.Fatal(err)
+				}
+				duck[fmt.Sprint(v)] = true
+			}
+			ours := map[string]bool{}
+			for _, v := range domain {
+				ours[fmt.Sprint(v)] = true
+			}
+			for v := range duck {
+				if !ours[v] {
+					t.Errorf("DuckDB computes %s for some year; the domain lacks it", v)
+				}
+			}
+			for v := range ours {
+				if !duck[v] {
+					t.Errorf("the domain holds %s, which DuckDB computes for no year", v)
+				}
+			}
+		})
+	}
+}
+
+// keyValue converts a value scanned from DuckDB to a key's Go type.
+func keyValue(v any, t query.Type) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if t == query.TypeNumber {
+			return float64(x), nil
+		}
+		return x, nil
+	case int32:
+		return keyValue(int64(x), t)
+	case float64:
+		return x, nil
+	case nil:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("key value %v of type %T", v, v)
+}
+
