@@ -106,4 +106,3 @@ func keyValue(v any, t query.Type) (any, error) {
 	}
 	return nil, fmt.Errorf("key value %v of type %T", v, v)
 }
-
