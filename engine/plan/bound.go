@@ -649,6 +649,9 @@ func (b *builder) keyDomains() error {
 		if d.values == nil {
 			d = derivedDomain(k.Expr, b.pol, b.q.Where)
 		}
+		if d.values == nil {
+			d = listedDomain(k.Expr, b.q.Where)
+		}
 		d = narrow(d, k.Expr, b.q.Where)
 		b.domains = append(b.domains, d)
 		if d.values == nil {

@@ -134,3 +134,42 @@ func TestTruncDomain(t *testing.T) {
 		})
 	}
 }
+
+// TestListedDomain: a key the WHERE clause restricts to constants (IN or
+// =, either way round) has them as its domain; NOT IN, other comparisons,
+// a list with a non-constant and a key not restricted give none.
+func TestListedDomain(t *testing.T) {
+	atc := ref("l", "lmr", "atc", query.TypeString)
+	ddd := ref("l", "lmr", "ddd", query.TypeNumber)
+	in := func(x query.Expr, not bool, vals ...query.Expr) query.Expr { return &query.In{X: x, List: vals, Not: not} }
+	tests := []struct {
+		desc  string
+		key   query.Expr
+		where query.Expr
+		want  string
+	}{
+		{"IN a list", atc, in(atc, false, lit("C10AA01"), lit("C10AA05"), lit("C10AA01")), "[C10AA01 C10AA05]"},
+		{"= a constant", atc, cmp(atc, "=", lit("A10BA02")), "[A10BA02]"},
+		{"constant = key", atc, cmp(lit("A10BA02"), "=", atc), "[A10BA02]"},
+		{"within an AND", atc, and(cmp(ddd, ">", lit(30.0)), in(atc, false, lit("N06AB06"))), "[N06AB06]"},
+		{"a number key from an integer", ddd, in(ddd, false, lit(int64(30)), lit(60.5)), "[30 60.5]"},
+		{"NULL matches nothing", atc, in(atc, false, &query.Literal{Type: query.TypeNull}), "[]"},
+		{"NOT IN gives none", atc, in(atc, true, lit("C10AA01")), "none"},
+		{"<> gives none", atc, cmp(atc, "<>", lit("C10AA01")), "none"},
+		{"a column in the list gives none", atc, in(atc, false, lit("C10AA01"), ref("l", "lmr", "prescriber_type", query.TypeString)), "none"},
+		{"under OR gives none", atc, &query.Logical{Op: "OR", Args: []query.Expr{cmp(atc, "=", lit("A")), cmp(ddd, ">", lit(1.0))}}, "none"},
+		{"another key's list gives none", atc, cmp(ddd, "=", lit(30.0)), "none"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			d := listedDomain(tc.key, tc.where)
+			got := "none"
+			if d.values != nil {
+				got = fmt.Sprint(d.values)
+			}
+			if got != tc.want {
+				t.Errorf("domain %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
