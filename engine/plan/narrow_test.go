@@ -141,7 +141,9 @@ func TestTruncDomain(t *testing.T) {
 func TestListedDomain(t *testing.T) {
 	atc := ref("l", "lmr", "atc", query.TypeString)
 	ddd := ref("l", "lmr", "ddd", query.TypeNumber)
-	in := func(x query.Expr, not bool, vals ...query.Expr) query.Expr { return &query.In{X: x, List: vals, Not: not} }
+	in := func(x query.Expr, not bool, vals ...query.Expr) query.Expr {
+		return &query.In{X: x, List: vals, Not: not}
+	}
 	tests := []struct {
 		desc  string
 		key   query.Expr
