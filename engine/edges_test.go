@@ -58,7 +58,7 @@ func TestEmptyResultIsAnEmptyList(t *testing.T) {
 	e := openEngine(t, nil)
 	for _, sql := range []string{
 		// partition selection over no rows at all
-		"SELECT icd10, count(DISTINCT pid) AS persons FROM npr WHERE icd10 = 'nothing' GROUP BY 1",
+		"SELECT icd10, count(DISTINCT pid) AS persons FROM npr WHERE icd10 LIKE 'nothing%' GROUP BY 1",
 		// every public group filtered out by HAVING
 		"SELECT sex, count(DISTINCT pid) AS persons FROM population GROUP BY 1 HAVING count(DISTINCT pid) > 1000000000",
 	} {
