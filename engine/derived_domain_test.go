@@ -6,7 +6,6 @@ import (
 
 	"github.com/statgate/statgate/engine/plan"
 	"github.com/statgate/statgate/engine/query"
-	"github.com/statgate/statgate/policies"
 )
 
 // TestDerivedKeyDomainsAreDuckDBs: a key computed by arithmetic from
@@ -17,16 +16,7 @@ import (
 func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 	ctx := t.Context()
 	db := openPlainDB(t)
-	pol, err := policies.Load(policyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parser, err := query.NewParser(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { parser.Close() })
-	cat := query.NewCatalog(pol, datasetNames(pol))
+	pol, parser, cat := shippedChecker(t)
 	for _, tc := range []struct{ key, where string }{
 		{"2024 - birth_year", ""},
 		{"floor(birth_year / 10) * 10", ""},

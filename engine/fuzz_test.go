@@ -30,15 +30,7 @@ func FuzzPlan(f *testing.F) {
 		}
 	}
 	ctx := context.Background()
-	pol, err := policies.Load(policyPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	parser, err := query.NewParser(ctx)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { parser.Close() })
+	pol, parser, _ := shippedChecker(f)
 	db, err := exec.Open(ctx, &exec.Options{Path: exec.ExtractsPath(loadedDir), ReadOnly: true, Threads: 1})
 	if err != nil {
 		f.Fatal(err)
@@ -79,16 +71,7 @@ func FuzzPlan(f *testing.F) {
 // error. (Also kept as FuzzPlan inputs in testdata/fuzz/FuzzPlan.)
 func TestOverflowingNumberIsRefused(t *testing.T) {
 	ctx := t.Context()
-	pol, err := policies.Load(policyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parser, err := query.NewParser(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { parser.Close() })
-	cat := query.NewCatalog(pol, datasetNames(pol))
+	_, parser, cat := shippedChecker(t)
 	tests := []struct {
 		desc, sql string
 	}{
@@ -104,4 +87,20 @@ func TestOverflowingNumberIsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shippedChecker loads the shipped policy and a parser (closed when tb
+// ends), and the catalog of all the policy's datasets.
+func shippedChecker(tb testing.TB) (*policies.Policy, *query.Parser, *query.Catalog) {
+	tb.Helper()
+	pol, err := policies.Load(policyPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	parser, err := query.NewParser(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { parser.Close() })
+	return pol, parser, query.NewCatalog(pol, datasetNames(pol))
 }

@@ -146,9 +146,18 @@ func TestRunSmallExtract(t *testing.T) {
 }
 
 func TestWorkloadIsValid(t *testing.T) {
-	seen := map[string]bool{}
+	kinds := checkQuestions(t, Workload(), map[string]bool{})
+	if kinds["sql"] == 0 || kinds["template"] == 0 || kinds["cohort"] == 0 {
+		t.Errorf("the workload should mix SQL, templates and cohorts: %v", kinds)
+	}
+}
+
+// checkQuestions validates qs, fails on a name in seen or repeated (seen
+// collects them) and counts the questions of each kind.
+func checkQuestions(t *testing.T, qs []Question, seen map[string]bool) map[string]int {
+	t.Helper()
 	kinds := map[string]int{}
-	for _, q := range Workload() {
+	for _, q := range qs {
 		if err := q.Validate(); err != nil {
 			t.Error(err)
 		}
@@ -158,29 +167,15 @@ func TestWorkloadIsValid(t *testing.T) {
 		seen[q.Name] = true
 		kinds[q.Kind()]++
 	}
-	if kinds["sql"] == 0 || kinds["template"] == 0 || kinds["cohort"] == 0 {
-		t.Errorf("the workload should mix SQL, templates and cohorts: %v", kinds)
-	}
+	return kinds
 }
 
 // TestHoldoutIsValid: the holdout's questions are valid, mix the kinds,
 // and none of them is a question of the workload.
 func TestHoldoutIsValid(t *testing.T) {
 	seen := map[string]bool{}
-	for _, q := range Workload() {
-		seen[q.Name] = true
-	}
-	kinds := map[string]int{}
-	for _, q := range Holdout() {
-		if err := q.Validate(); err != nil {
-			t.Error(err)
-		}
-		if seen[q.Name] {
-			t.Errorf("%s is named twice in the workload and the holdout", q.Name)
-		}
-		seen[q.Name] = true
-		kinds[q.Kind()]++
-	}
+	checkQuestions(t, Workload(), seen)
+	kinds := checkQuestions(t, Holdout(), seen)
 	if kinds["sql"] < 20 || kinds["template"] == 0 || kinds["cohort"] == 0 {
 		t.Errorf("the holdout should mix SQL (20 or more), templates and cohorts: %v", kinds)
 	}

@@ -52,11 +52,7 @@ func TestNarrow(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			d, err := domainOf(tc.key, pol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := narrow(d, tc.key, tc.where)
+			got := narrowedDomain(t, tc.key, tc.where)
 			var s string
 			switch {
 			case tc.want == "":
@@ -89,12 +85,21 @@ func TestNarrow(t *testing.T) {
 	})
 }
 
+// narrowedDomain is key's domain under testPolicy, narrowed by where.
+func narrowedDomain(t *testing.T, key, where query.Expr) keyDomain {
+	t.Helper()
+	d, err := domainOf(key, testPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return narrow(d, key, where)
+}
+
 // TestTruncDomain: date_trunc of a date column with public years to a
 // year, quarter or month has the first days of those periods as its
 // domain, narrowed by conditions on the column or on its year; to a week
 // or day, or of a column without years, it has none.
 func TestTruncDomain(t *testing.T) {
-	pol := testPolicy()
 	date := ref("n", "npr", "contact_date", query.TypeDate)
 	trunc := func(part string) query.Expr {
 		return &query.Cast{X: call("date_trunc", query.TypeDate, lit(part), date), To: query.TypeDate}
@@ -119,11 +124,7 @@ func TestTruncDomain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			d, err := domainOf(tc.key, pol)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := narrow(d, tc.key, tc.where)
+			got := narrowedDomain(t, tc.key, tc.where)
 			s := "none"
 			if n := len(got.values); got.values != nil && n > 0 {
 				s = fmt.Sprintf("%d %v %v", n, got.values[0], got.values[n-1])
