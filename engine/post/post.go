@@ -44,6 +44,9 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		nr := result.Row{Margin: row.Margin, Cells: make([]result.Cell, len(idx))}
 		for i, j := range idx {
 			nr.Cells[i] = row.Cells[j]
+			if r := q.Output[i].Round; r != nil {
+				nr.Cells[i] = roundCell(nr.Cells[i], *r)
+			}
 		}
 		if q.Having != nil {
 			if b, ok := eval(q.Having, nr).(bool); !ok || !b {
@@ -78,6 +81,35 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		out.Rows = out.Rows[:*q.Limit]
 	}
 	return out, nil
+}
+
+// roundCell rounds a released measure to places decimal places (round
+// half away from zero, as DuckDB's round) and its interval outward to the
+// same places, so that it still holds what it held; the noise's stddev
+// stays. A suppressed or NULL cell is left as it is.
+func roundCell(c result.Cell, places int) result.Cell {
+	scale := math.Pow(10, float64(places))
+	at := func(x float64, f func(float64) float64) float64 {
+		if r := f(x*scale) / scale; !math.IsInf(r, 0) && !math.IsNaN(r) {
+			return r
+		}
+		return x
+	}
+	switch v := c.Value.(type) {
+	case float64:
+		c.Value = at(v, math.Round)
+	case int64:
+		if places < 0 {
+			c.Value = int64(at(float64(v), math.Round))
+		}
+	default:
+		return c
+	}
+	if c.CI != nil {
+		ci := [2]float64{at(c.CI[0], math.Floor), at(c.CI[1], math.Ceil)}
+		c.CI = &ci
+	}
+	return c
 }
 
 // eval evaluates a HAVING expression over one released row. NULL

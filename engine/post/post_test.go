@@ -73,3 +73,46 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyRounds: round(agg, n) rounds a released value half away from
+// zero and its interval outward to the same places; a count to tens with
+// negative places; a suppressed cell and the noise's stddev stay.
+func TestApplyRounds(t *testing.T) {
+	ci := func(lo, hi float64) *[2]float64 { return &[2]float64{lo, hi} }
+	res := &result.Result{
+		Columns: []result.Column{{Name: "k", Role: result.RoleKey}, {Name: "m", Role: result.RoleMeasure}, {Name: "n", Role: result.RoleMeasure}},
+		Rows: []result.Row{
+			{Cells: []result.Cell{{Value: "a"}, {Value: 4.25, StdDev: 0.3, CI: ci(3.61, 4.89)}, {Value: int64(1234), CI: ci(1201, 1266)}}},
+			{Cells: []result.Cell{{Value: "b"}, {Value: -2.35, CI: ci(-2.96, -1.74)}, {Suppressed: true}}},
+		},
+	}
+	one, tens := 1, -1
+	q := &query.Query{
+		Keys: []query.GroupKey{{Name: "k"}},
+		Aggs: []query.Aggregate{{Name: "m"}, {Name: "n"}},
+		Output: []query.OutputColumn{
+			{Name: "k", Key: 0, Agg: -1}, {Name: "m1", Key: -1, Agg: 0, Round: &one}, {Name: "n10", Key: -1, Agg: 1, Round: &tens}, {Name: "m", Key: -1, Agg: 0},
+		},
+	}
+	out, err := Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := out.Rows[0].Cells, out.Rows[1].Cells
+	near := func(x, y float64) bool { return x-y < 1e-9 && y-x < 1e-9 }
+	if v := a[1].Value.(float64); !near(v, 4.3) || !near(a[1].CI[0], 3.6) || !near(a[1].CI[1], 4.9) || a[1].StdDev != 0.3 {
+		t.Errorf("round(4.25, 1) = %v %v sd %v, want 4.3 [3.6, 4.9] sd 0.3", v, *a[1].CI, a[1].StdDev)
+	}
+	if v := b[1].Value.(float64); !near(v, -2.4) || !near(b[1].CI[0], -3.0) || !near(b[1].CI[1], -1.7) {
+		t.Errorf("round(-2.35, 1) = %v %v, want -2.4 [-3.0, -1.7]", v, *b[1].CI)
+	}
+	if v := a[2].Value.(int64); v != 1230 || *a[2].CI != [2]float64{1200, 1270} {
+		t.Errorf("round(1234, -1) = %v %v, want 1230 [1200, 1270]", v, *a[2].CI)
+	}
+	if !b[2].Suppressed || b[2].Value != nil {
+		t.Errorf("a suppressed cell became %+v", b[2])
+	}
+	if v := a[3].Value.(float64); v != 4.25 || *a[3].CI != [2]float64{3.61, 4.89} {
+		t.Errorf("the unrounded output of the same aggregate is %v %v", v, *a[3].CI)
+	}
+}

@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -46,6 +47,8 @@ func (ck *checker) policyColumn(ref *ColumnRef) *policies.Column {
 // selectItem is one entry of the SELECT list while checking.
 type selectItem struct {
 	alias string
+	// round is the decimal places of round(agg, n) (OutputColumn.Round).
+	round *int
 	// agg indexes Query.Aggs for an aggregate; -1 for a scalar.
 	agg  int
 	expr Expr // the scalar; nil for an aggregate
@@ -241,7 +244,15 @@ func (ck *checker) selectItems(q *Query, sel []node) ([]*selectItem, error) {
 	var items []*selectItem
 	for _, s := range sel {
 		it := &selectItem{alias: s.str("alias"), agg: -1, key: -1}
-		if isAggregateCall(s) {
+		if inner, places, ok, err := roundOfAggregate(s); err != nil {
+			return nil, err
+		} else if ok {
+			a, err := ck.aggregate(inner)
+			if err != nil {
+				return nil, err
+			}
+			it.agg, it.round = addAgg(q, a), &places
+		} else if isAggregateCall(s) {
 			a, err := ck.aggregate(s)
 			if err != nil {
 				return nil, err
@@ -257,6 +268,33 @@ func (ck *checker) selectItems(q *Query, sel []node) ([]*selectItem, error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// MaxRoundPlaces bounds the decimal places of round(agg, n).
+const MaxRoundPlaces = 12
+
+// roundOfAggregate reports whether n is round(<aggregate>) or
+// round(<aggregate>, <integer constant>), returning the aggregate's node
+// and the places (0 by default). Other expressions of aggregates stay
+// refused (aggregate_in_expression).
+func roundOfAggregate(n node) (inner node, places int, ok bool, err error) {
+	if n.class() != "FUNCTION" || !strings.EqualFold(n.str("function_name"), "round") || n.set("schema") || n.flag("distinct") || n.set("filter") {
+		return nil, 0, false, nil
+	}
+	kids, _ := n.nodes("children")
+	if len(kids) < 1 || len(kids) > 2 || !isAggregateCall(kids[0]) {
+		return nil, 0, false, nil
+	}
+	if len(kids) == 2 {
+		c := kids[1]
+		v, isInt := c.obj("value").int("value")
+		if c.class() != "CONSTANT" || !isInt || c.obj("value").flag("is_null") || v < -MaxRoundPlaces || v > MaxRoundPlaces {
+			return nil, 0, true, refuse(refusal.BadArgument, fmt.Sprintf("round an aggregate to a constant number of places from %d to %d, e.g. round(avg(ddd), 1)", -MaxRoundPlaces, MaxRoundPlaces),
+				"the places of round(aggregate, places) must be an integer constant")
+		}
+		places = int(v)
+	}
+	return kids[0], places, true, nil
 }
 
 // addAgg adds a to q.Aggs unless an equal aggregate is there; it returns the index.

@@ -226,7 +226,7 @@ func TestAcceptedSpotChecks(t *testing.T) {
 			if len(q.Aggs) != 2 {
 				t.Fatalf("Aggs = %+v, want 2", q.Aggs)
 			}
-			want := []OutputColumn{{"a", -1, 0}, {"b", -1, 0}, {"count", -1, 1}, {"count_2", -1, 1}}
+			want := []OutputColumn{{"a", -1, 0, nil}, {"b", -1, 0, nil}, {"count", -1, 1, nil}, {"count_2", -1, 1, nil}}
 			if !reflect.DeepEqual(q.Output, want) {
 				t.Errorf("Output = %+v, want %+v", q.Output, want)
 			}

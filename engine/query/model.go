@@ -104,6 +104,11 @@ type OutputColumn struct {
 	// Exactly one of Key and Agg is >= 0: the index into Query.Keys or Query.Aggs.
 	Key int
 	Agg int
+	// Round, when set, rounds an aggregate's released value to that many
+	// decimal places (negative: to tens, hundreds, …), as round(agg, n) in
+	// the SELECT list asks, its interval widened outward to the same
+	// places: post-processing of the released value.
+	Round *int
 }
 
 // OrderItem is one ORDER BY item over output columns.

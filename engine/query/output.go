@@ -114,7 +114,7 @@ func nameOutputs(q *Query, items []*selectItem) error {
 				name = unique(exprName(it.expr))
 			}
 		}
-		oc := OutputColumn{Name: name, Key: -1, Agg: -1}
+		oc := OutputColumn{Name: name, Key: -1, Agg: -1, Round: it.round}
 		if it.agg >= 0 {
 			oc.Agg = it.agg
 			if q.Aggs[it.agg].Name == "" {

@@ -166,7 +166,7 @@ var (
 	NestedAggregate        = register("nested_aggregate", KindQuery, "an aggregate inside an aggregate")
 	AggregateInWhere       = register("aggregate_in_where", KindQuery, "an aggregate in WHERE")
 	AggregateInGroupBy     = register("aggregate_in_group_by", KindQuery, "an aggregate in GROUP BY")
-	AggregateInExpression  = register("aggregate_in_expression", KindQuery, "an aggregate inside an expression: sum(x) * 2, 1 + count(*)")
+	AggregateInExpression  = register("aggregate_in_expression", KindQuery, "an aggregate inside an expression other than round(agg, n): sum(x) * 2, 1 + count(*)")
 	AggregateNonNumeric    = register("aggregate_non_numeric", KindQuery, "an aggregate that needs a numeric column, of one that is not")
 	AggregateUnbounded     = register("aggregate_unbounded", KindQuery, "an aggregate of a column the policy gives no bounds")
 	CountDistinctNotPerson = register("count_distinct_not_person", KindQuery, "count(DISTINCT x) of anything but the person key")
