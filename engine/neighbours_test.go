@@ -205,7 +205,8 @@ func issue13Queries(filters []string) []neighbourQuery {
 }
 
 // semiJoinQueries filter persons by their rows in another dataset (or the
-// same): IN, NOT IN, EXISTS and NOT EXISTS, and aggregates by FILTER,
+// same): IN, NOT IN, EXISTS and NOT EXISTS, and aggregates by FILTER
+// (one of them rounded),
 // with conditions that hold for the neighbour alone, for the filler
 // persons' rare combination, for many persons and for nobody, at the
 // default, ordinary and tiny ε. They run in the sample too.
@@ -223,7 +224,7 @@ func semiJoinQueries() []neighbourQuery {
 			"WHERE NOT EXISTS (SELECT 1 FROM npr n WHERE n.pid = l.pid AND "+c+") AND l.pid IN (SELECT pid FROM population p WHERE "+rareWhere+") GROUP BY 1")
 		add("diabetes-2026", "SELECT n.icd10 AS code, count(DISTINCT pid) AS patients FROM npr n "+
 			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
-		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, avg(n.length_of_stay_days) FILTER (WHERE "+c+") AS stay, "+
+		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, round(avg(n.length_of_stay_days) FILTER (WHERE "+c+"), 1) AS stay, "+
 			"count(*) AS contacts FROM npr n JOIN population p USING (pid) GROUP BY 1")
 		cancer := []string{"", " AND c.stage = 'IV'", " AND c.icd10 LIKE 'C50%'", " AND c.diagnosis_date > DATE '2020-01-01'"}[i]
 		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases FROM cancer c "+
