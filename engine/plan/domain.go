@@ -218,10 +218,11 @@ const MaxDerivedValues = 10_000
 // narrowed by the WHERE clause as a key of its own, mapped through the
 // expression as DuckDB computes it (`/` divides as doubles, `%` keeps the
 // dividend's sign, floor, ceil, round and abs), the values distinct. The
-// column's values are integers under 2^53, so the arithmetic is exact in
-// float64. A division or modulo by zero, another operator or function, or
-// a second column gives no domain. Like every domain it reads the policy
-// and the query only.
+// arithmetic is in float64, as DuckDB's on doubles, and exact on integers
+// under 2^53 (numberOf refuses larger ones); a domain of fractional
+// numbers is mapped the same way. A division or modulo by zero, another
+// operator or function, or a second column gives no domain. Like every
+// domain it reads the policy and the query only.
 func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDomain {
 	col, ok := soleColumn(e)
 	if !ok {

@@ -121,6 +121,14 @@ func TestTruncDomain(t *testing.T) {
 		{"months by the column's dates", trunc("month"), and(cmp(date, ">=", dateLit("2023-03-15")), cmp(date, "<", dateLit("2023-06-01"))), "3 2023-03-01 2023-05-01"},
 		{"quarters by a date range", trunc("quarter"), &query.Between{X: date, Lo: dateLit("2024-02-01"), Hi: dateLit("2024-12-31")}, "4 2024-01-01 2024-10-01"},
 		{"an unknown conjunct keeps all", trunc("month"), cmp(call("month", query.TypeInteger, date), "=", lit(int64(3))), "180 2010-01-01 2024-12-01"},
+		// A period ends on its last day: March 31, June 30, December 31.
+		{"after the 30th keeps the month", trunc("month"), cmp(date, ">", dateLit("2024-03-30")), "10 2024-03-01 2024-12-01"},
+		{"from the 31st keeps the month", trunc("month"), cmp(date, ">=", dateLit("2024-03-31")), "10 2024-03-01 2024-12-01"},
+		{"after the 31st drops it", trunc("month"), cmp(date, ">", dateLit("2024-03-31")), "9 2024-04-01 2024-12-01"},
+		{"before the 1st drops the month", trunc("month"), cmp(date, "<", dateLit("2010-03-01")), "2 2010-01-01 2010-02-01"},
+		{"February of a leap year", trunc("month"), cmp(date, ">=", dateLit("2024-02-29")), "11 2024-02-01 2024-12-01"},
+		{"a quarter's last day", trunc("quarter"), cmp(date, ">=", dateLit("2024-06-30")), "3 2024-04-01 2024-10-01"},
+		{"a year's last day", trunc("year"), cmp(date, ">=", dateLit("2023-12-31")), "2 2023-01-01 2024-01-01"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

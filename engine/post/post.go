@@ -44,9 +44,6 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		nr := result.Row{Margin: row.Margin, Cells: make([]result.Cell, len(idx))}
 		for i, j := range idx {
 			nr.Cells[i] = row.Cells[j]
-			if r := q.Output[i].Round; r != nil {
-				nr.Cells[i] = roundCell(nr.Cells[i], *r)
-			}
 		}
 		if q.Having != nil {
 			if b, ok := eval(q.Having, nr).(bool); !ok || !b {
@@ -79,6 +76,17 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 	}
 	if q.Limit != nil && int64(len(out.Rows)) > *q.Limit {
 		out.Rows = out.Rows[:*q.Limit]
+	}
+	// round(agg, n) last: HAVING and ORDER BY name an aggregate by the
+	// first output that holds it, which may be the rounded one, and SQL
+	// compares the aggregate itself.
+	for i, o := range q.Output {
+		if o.Round == nil {
+			continue
+		}
+		for _, r := range out.Rows {
+			r.Cells[i] = roundCell(r.Cells[i], *o.Round)
+		}
 	}
 	return out, nil
 }

@@ -115,4 +115,11 @@ func TestApplyRounds(t *testing.T) {
 	if v := a[3].Value.(float64); v != 4.25 || *a[3].CI != [2]float64{3.61, 4.89} {
 		t.Errorf("the unrounded output of the same aggregate is %v %v", v, *a[3].CI)
 	}
+	// HAVING compares the aggregate, not its rounding: 4.25 > 4.26 fails
+	// though round(4.25, 1) = 4.3 would pass.
+	qq := *q
+	qq.Having = &query.Compare{Op: ">", L: &query.OutputRef{Column: 1}, R: &query.Literal{Value: 4.26}}
+	if out, err := Apply(res, &qq); err != nil || len(out.Rows) != 0 {
+		t.Errorf("HAVING on the rounded output's aggregate kept %v (%v)", out, err)
+	}
 }

@@ -188,14 +188,22 @@ func (ck *checker) existsSubquery(body node) (*Exists, error) {
 
 // correlation reports whether c is inner key = outer key (either way
 // round), with the subquery's person key on one side and an outer
-// table's on the other, and returns the outer one.
+// table's on the other, both qualified, and returns the outer one. The
+// outer side's qualifier must name no table of the subquery: DuckDB binds
+// a name to the innermost scope first, so `l.pid = pid` or, under a
+// shadowing alias, `l.pid = l.pid` compares the subquery's key with
+// itself (an uncorrelated EXISTS), which read as correlated answered a
+// NOT EXISTS with the rows plain DuckDB drops.
 func (ck *checker) correlation(sub *checker, c node) (*ColumnRef, bool) {
 	if c.class() != "COMPARISON" || c.kind() != "COMPARE_EQUAL" {
 		return nil, false
 	}
 	l, r := c.obj("left"), c.obj("right")
 	for _, p := range [][2]node{{l, r}, {r, l}} {
-		if !sub.isPersonKey(p[0]) || !qualified(p[0]) {
+		if !sub.isPersonKey(p[0]) || !qualified(p[0]) || !qualified(p[1]) {
+			continue
+		}
+		if names, _ := p[1].strings("column_names"); sub.aliasTaken(names[0]) || strings.EqualFold(names[0], sub.tables[0].ds.Name) {
 			continue
 		}
 		if out, err := ck.outerKey(p[1]); err == nil {
@@ -231,8 +239,10 @@ func (ck *checker) subqueryTable(body node) (*checker, string, error) {
 	if body.kind() != "SELECT_NODE" {
 		return nil, "", refuse(refusal.Subquery, semiJoinHint, "the subquery must be one SELECT of a dataset's rows")
 	}
-	if mods, ok := body.nodes("modifiers"); !ok || len(mods) > 1 || (len(mods) == 1 && mods[0].kind() != "DISTINCT_MODIFIER") {
-		return nil, "", refuse(refusal.Subquery, semiJoinHint, "ORDER BY and LIMIT are not allowed in a subquery")
+	if mods, ok := body.nodes("modifiers"); !ok || len(mods) > 1 || (len(mods) == 1 && (mods[0].kind() != "DISTINCT_MODIFIER" || mods[0].set("distinct_on_targets"))) {
+		// DISTINCT ON keeps one arbitrary row per value: which person
+		// that is depends on other persons' rows.
+		return nil, "", refuse(refusal.Subquery, semiJoinHint, "ORDER BY, LIMIT and DISTINCT ON are not allowed in a subquery")
 	}
 	if len(body.obj("cte_map").list("map")) > 0 || body.set("group_expressions") || body.set("group_sets") ||
 		body.set("having") || body.set("qualify") || body.set("sample") {
