@@ -321,10 +321,17 @@ func (b *builder) profile(seed uint64, rows map[string]int64) *Profile {
 			continue
 		}
 		biased := a.Kind != query.AggQuantile
-		if _, seen := valueArg[name]; seen {
+		if j, seen := valueArg[name]; seen {
 			for k := range pr.Values {
 				if pr.Values[k].Column == name {
 					pr.Values[k].Biased = pr.Values[k].Biased || biased
+				}
+			}
+			// The column itself rather than a FILTERed part of it
+			// (ClampName): its clamp is shared by both.
+			if _, plain := a.Arg.(*query.ColumnRef); plain {
+				if _, was := q.Aggs[j].Arg.(*query.ColumnRef); !was {
+					valueArg[name] = i
 				}
 			}
 			continue

@@ -90,10 +90,21 @@ type Aggregate struct {
 
 // ClampName is the name that a request's bounds.clamp and the
 // contribution profile give a's argument: the column's name when it is a
-// column, else the aggregate's output name (an expression has no other).
+// column or CASE WHEN c THEN column END (what agg(column) FILTER (WHERE
+// c) is checked as: the column's values, some left out), else the
+// aggregate's output name (an expression has no other). Named by its
+// output, a FILTERed sum aliased as its column (`sum(ddd) FILTER (…) AS
+// ddd`) shared the column's clamp with avg(ddd) under the CASE's profile.
 func (a Aggregate) ClampName() string {
-	if c, ok := a.Arg.(*ColumnRef); ok {
-		return c.Column
+	switch x := a.Arg.(type) {
+	case *ColumnRef:
+		return x.Column
+	case *Case:
+		if len(x.Whens) == 1 && x.Else == nil {
+			if c, ok := x.Whens[0].Then.(*ColumnRef); ok {
+				return c.Column
+			}
+		}
 	}
 	return a.Name
 }
