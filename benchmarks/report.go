@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/statgate/statgate/engine/catalog"
 	"github.com/statgate/statgate/engine/plan"
 )
 
@@ -355,12 +356,14 @@ func writeProfile(w writer, s *SizeResult) {
 }
 
 // profileReads says which persons the contribution profile of a registry
-// with npr rows reads (plan.ProfileFullRows, plan.ProfileSampleRows).
+// with npr rows reads, as the engine decides it (plan.ProfileSample of
+// the size the data map publishes).
 func profileReads(rows int64) string {
-	if rows <= plan.ProfileFullRows {
+	public, _ := catalog.Approx(rows)
+	n := plan.ProfileSample(public)
+	if n <= 1 {
 		return fmt.Sprintf("every person, as on every table of up to %s rows", fmtCount(plan.ProfileFullRows))
 	}
-	n := (rows + plan.ProfileSampleRows - 1) / plan.ProfileSampleRows
 	return fmt.Sprintf("a keyed sample of one person in %d, as on every table of over %s rows", n, fmtCount(plan.ProfileFullRows))
 }
 

@@ -232,8 +232,11 @@ func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDoma
 	if pc == nil || pc.Domain == nil || (col.Type != query.TypeInteger && col.Type != query.TypeNumber) {
 		return keyDomain{}
 	}
+	if pc.Domain.Size() > MaxDerivedValues {
+		return keyDomain{} // not expanded: a range can be vast
+	}
 	cd, err := fromPolicyDomain(pc.Domain, col.Type)
-	if err != nil || cd.values == nil || len(cd.values) > MaxDerivedValues {
+	if err != nil || cd.values == nil {
 		return keyDomain{}
 	}
 	cd = narrow(cd, col, where)

@@ -261,11 +261,17 @@ const ProfileSampleRows = 1_000_000
 
 // profileSample is Profile.Sample for datasets of the given sizes.
 func (b *builder) profileSample(rows map[string]int64) int {
-	most := b.publicRows(rows)
-	if most <= ProfileFullRows {
+	return ProfileSample(b.publicRows(rows))
+}
+
+// ProfileSample is Profile.Sample for a largest dataset of the given rows
+// as the data map publishes them (catalog.Approx): 1 up to
+// ProfileFullRows, else one person in ⌈rows / ProfileSampleRows⌉.
+func ProfileSample(publicRows int64) int {
+	if publicRows <= ProfileFullRows {
 		return 1
 	}
-	return int((most + ProfileSampleRows - 1) / ProfileSampleRows)
+	return int((publicRows + ProfileSampleRows - 1) / ProfileSampleRows)
 }
 
 // publicRows is the size of the largest dataset the query reads as the

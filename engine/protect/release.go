@@ -170,10 +170,9 @@ func (r *Release) NoiseProfile(hists map[string][]int64) map[string][]float64 {
 			}
 			raw[i] = v
 		}
-		if column, low := strings.CutPrefix(name, plan.ProfileLow); low || strings.HasPrefix(name, plan.ProfileHigh) {
-			if !low {
-				column = strings.TrimPrefix(name, plan.ProfileHigh)
-			}
+		low, high := strings.HasPrefix(name, plan.ProfileLow), strings.HasPrefix(name, plan.ProfileHigh)
+		if low || high {
+			column := strings.TrimPrefix(strings.TrimPrefix(name, plan.ProfileLow), plan.ProfileHigh)
 			out[name] = valueReading(raw, sd, low, r.clampBiases(column))
 			continue
 		}

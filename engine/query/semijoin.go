@@ -73,16 +73,13 @@ func isSubquery(n node) bool {
 // semiJoin checks n as a person-level semi join; ok is false (and the
 // error nil) when n is not a subquery or the NOT of one.
 func (ck *checker) semiJoin(n node) (x *Exists, ok bool, err error) {
-	not := false
-	if n.kind() == "OPERATOR_NOT" {
-		kids, _ := n.nodes("children")
-		if len(kids) != 1 || kids[0].class() != "SUBQUERY" {
-			return nil, false, nil
-		}
-		n, not = kids[0], true
-	}
-	if n.class() != "SUBQUERY" {
+	if !isSubquery(n) {
 		return nil, false, nil
+	}
+	not := n.kind() == "OPERATOR_NOT"
+	if not {
+		kids, _ := n.nodes("children")
+		n = kids[0]
 	}
 	ck.nodes++
 	body := n.obj("subquery").obj("node")
@@ -163,25 +160,22 @@ func (ck *checker) existsSubquery(body node) (*Exists, error) {
 		return nil, refuse(refusal.Subquery, semiJoinHint,
 			"the subquery of EXISTS must be correlated on the person key: WHERE %s.%s = <outer>.%s", alias, sub.tables[0].ds.PersonKey, sub.tables[0].ds.PersonKey)
 	}
-	var cond Expr
-	switch len(rest) {
-	case 0:
-	case 1:
-		cond, err = sub.where(rest[0])
-	default:
-		l := &Logical{Op: "AND"}
-		for _, r := range rest {
-			var e Expr
-			if e, err = sub.where(r); err != nil {
-				break
-			}
-			l.Args = append(l.Args, e)
+	var args []Expr
+	for _, r := range rest {
+		e, err := sub.where(r)
+		if err != nil {
+			return nil, err
 		}
-		cond = l
+		args = append(args, e)
 	}
 	ck.nodes = sub.nodes
-	if err != nil {
-		return nil, err
+	var cond Expr
+	switch len(args) {
+	case 0:
+	case 1:
+		cond = args[0]
+	default:
+		cond = &Logical{Op: "AND", Args: args}
 	}
 	return ck.exists(sub, alias, out, cond)
 }
