@@ -135,7 +135,9 @@ type Cell struct {
 	Value any `json:"value"`
 	// Suppressed is true when the measure is withheld.
 	Suppressed bool `json:"suppressed,omitempty"`
-	// Reason says why a cell is suppressed: "min_cell_count" or "secondary".
+	// Reason says why a cell is suppressed: "min_cell_count" or
+	// "secondary", or for an expression of aggregates
+	// "denominator_may_be_zero".
 	Reason string `json:"reason,omitempty"`
 	// StdDev is the standard deviation of the noise added to a measure.
 	StdDev float64 `json:"stddev,omitempty"`

@@ -373,32 +373,38 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 	}
 	var out [][]any
 	for _, row := range tb.rows {
-		ex := make([]any, len(q.Output))
-		for j, o := range q.Output {
-			if o.Key >= 0 {
-				ex[j] = row[colOf(plan.RoleKey, o.Key)]
-				continue
-			}
-			a := p.Aggs[o.Agg]
+		aggValue := func(i int) any {
+			a := p.Aggs[i]
 			switch a.Kind {
 			case query.AggCountStar, query.AggCount:
-				ex[j] = number(t, row[colOf(plan.RoleCount, o.Agg)])
+				return number(t, row[colOf(plan.RoleCount, i)])
 			case query.AggCountDistinct:
-				ex[j] = number(t, row[colOf(plan.RolePersons, o.Agg)])
+				return number(t, row[colOf(plan.RolePersons, i)])
 			case query.AggSum:
-				ex[j] = number(t, row[colOf(plan.RoleSum, o.Agg)])
+				return number(t, row[colOf(plan.RoleSum, i)])
 			case query.AggAvg:
-				n := number(t, row[colOf(plan.RoleCount, o.Agg)])
+				n := number(t, row[colOf(plan.RoleCount, i)])
 				if n == 0 {
-					ex[j] = nil
-					continue
+					return nil
 				}
 				lo, hi := a.Bounds[0], a.Bounds[1]
-				ex[j] = number(t, row[colOf(plan.RoleNormSum, o.Agg)])/n + (lo + (hi-lo)/2)
+				return number(t, row[colOf(plan.RoleNormSum, i)])/n + (lo + (hi-lo)/2)
 			case query.AggQuantile, query.AggStddev, query.AggVariance:
-				ex[j] = listStatistic(a, numbers(t, row[colOf(plan.RoleValues, o.Agg)]))
+				return listStatistic(a, numbers(t, row[colOf(plan.RoleValues, i)]))
+			}
+			t.Fatalf("aggregate kind %s", a.Kind)
+			return nil
+		}
+		ex := make([]any, len(q.Output))
+		for j, o := range q.Output {
+			switch {
+			case o.Key >= 0:
+				ex[j] = row[colOf(plan.RoleKey, o.Key)]
+				continue
+			case o.Measure != nil:
+				ex[j] = exactMeasure(o.Measure, aggValue)
 			default:
-				t.Fatalf("aggregate kind %s", a.Kind)
+				ex[j] = aggValue(o.Agg)
 			}
 			if x, ok := ex[j].(float64); ok && o.Round != nil {
 				// round(agg, n) as DuckDB rounds: half away from zero.
@@ -409,6 +415,38 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 		out = append(out, ex)
 	}
 	return out
+}
+
+// exactMeasure evaluates a measure expression over exact aggregate values
+// as DuckDB does: NULL in, NULL out; x / 0 is NULL.
+func exactMeasure(e query.Expr, agg func(int) any) any {
+	switch x := e.(type) {
+	case *query.AggRef:
+		return agg(x.Agg)
+	case *query.Literal:
+		v, _ := toFloat64(x.Value)
+		return v
+	case *query.Arith:
+		l, okL := toFloat64(exactMeasure(x.L, agg))
+		r, okR := toFloat64(exactMeasure(x.R, agg))
+		if !okL || !okR {
+			return nil
+		}
+		switch x.Op {
+		case "+":
+			return l + r
+		case "-":
+			return l - r
+		case "*":
+			return l * r
+		case "/":
+			if r == 0 {
+				return nil
+			}
+			return l / r
+		}
+	}
+	return nil
 }
 
 // listStatistic computes a quantile (DuckDB's quantile_cont), the sample
@@ -559,7 +597,11 @@ func (c rowComparer) equal(a, b []any) bool {
 			}
 			continue
 		}
-		if !c.equalValue(c.q.Aggs[o.Agg].Kind, a[j], b[j]) {
+		kind := query.AggAvg // a measure expression: a number, compared within relTol
+		if o.Measure == nil {
+			kind = c.q.Aggs[o.Agg].Kind
+		}
+		if !c.equalValue(kind, a[j], b[j]) {
 			return false
 		}
 	}

@@ -206,7 +206,7 @@ func issue13Queries(filters []string) []neighbourQuery {
 
 // semiJoinQueries filter persons by their rows in another dataset (or the
 // same): IN, NOT IN, EXISTS and NOT EXISTS, and aggregates by FILTER
-// (one of them rounded),
+// (one of them rounded, and some inside expressions of aggregates),
 // with conditions that hold for the neighbour alone, for the filler
 // persons' rare combination, for many persons and for nobody, at the
 // default, ordinary and tiny ε. They run in the sample too.
@@ -226,6 +226,11 @@ func semiJoinQueries() []neighbourQuery {
 			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
 		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, round(avg(n.length_of_stay_days) FILTER (WHERE "+c+"), 1) AS stay, "+
 			"count(*) AS contacts FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		// Expressions of aggregates: a ratio whose divisor may be 0 or
+		// suppressed, a per-cent share, a scaled sum.
+		add("diabetes-2026", "SELECT p.sex AS sex, 100.0 * count(*) FILTER (WHERE "+c+") / count(*) AS pct, "+
+			"sum(n.length_of_stay_days) FILTER (WHERE "+c+") / count(DISTINCT pid) AS days_per_patient, "+
+			"count(*) FILTER (WHERE "+c+") / 12.0 AS per_month FROM npr n JOIN population p USING (pid) GROUP BY 1")
 		cancer := []string{"", " AND c.stage = 'IV'", " AND c.icd10 LIKE 'C50%'", " AND c.diagnosis_date > DATE '2020-01-01'"}[i]
 		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases FROM cancer c "+
 			"WHERE c.pid NOT IN (SELECT pid FROM death_causes) AND c.pid IN (SELECT pid FROM population p WHERE "+rareWhere+")"+cancer+" GROUP BY 1")

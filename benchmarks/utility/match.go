@@ -21,11 +21,12 @@ const (
 	ClassMean     Class = "mean"     // avg(col)
 	ClassQuantile Class = "quantile" // median, quantile_cont
 	ClassSpread   Class = "spread"   // stddev, variance
+	ClassRatio    Class = "ratio"    // an expression of aggregates: sum(x) / count(DISTINCT pid), count(*) / 12.0
 )
 
 // ClassOf returns the class of a result column's Aggregate ("count_star",
 // "count", "count_persons", "sum", "avg", "quantile", "stddev",
-// "variance"); ok is false for an unknown aggregate.
+// "variance", "expression"); ok is false for an unknown aggregate.
 func ClassOf(aggregate string) (c Class, ok bool) {
 	switch aggregate {
 	case "count_star", "count", "count_persons":
@@ -38,6 +39,8 @@ func ClassOf(aggregate string) (c Class, ok bool) {
 		return ClassQuantile, true
 	case "stddev", "variance":
 		return ClassSpread, true
+	case "expression":
+		return ClassRatio, true
 	}
 	return "", false
 }

@@ -49,6 +49,9 @@ type Stats struct {
 	SumAbsErr    float64
 	SpreadCells  int
 	SpreadAbsErr float64
+	// RatioCells / RatioAbsErr: the same for expressions of aggregates.
+	RatioCells  int
+	RatioAbsErr float64
 	// NoData counts released mean, quantile and spread cells of groups
 	// that have no data at all (nothing true to release).
 	NoData int
@@ -61,7 +64,7 @@ type Stats struct {
 // Summarize computes the figures of cells.
 func Summarize(cells []Cell) Stats {
 	s := Stats{Cells: len(cells), MaxNotReleased: math.NaN()}
-	var absErr, bias, meanErr, sumErr, spreadErr []float64
+	var absErr, bias, meanErr, sumErr, spreadErr, ratioErr []float64
 	var relVar float64
 	for i := range cells {
 		c := &cells[i]
@@ -115,6 +118,10 @@ func Summarize(cells []Cell) Stats {
 			if !math.IsNaN(e) {
 				spreadErr = append(spreadErr, math.Abs(e))
 			}
+		case ClassRatio:
+			if !math.IsNaN(e) {
+				ratioErr = append(ratioErr, math.Abs(e))
+			}
 		}
 	}
 	s.MedianAbsErr, s.MedianBias = Median(absErr), Median(bias)
@@ -128,6 +135,7 @@ func Summarize(cells []Cell) Stats {
 	s.MeanCells, s.MeanAbsErr = len(meanErr), Median(meanErr)
 	s.SumCells, s.SumAbsErr = len(sumErr), Median(sumErr)
 	s.SpreadCells, s.SpreadAbsErr = len(spreadErr), Median(spreadErr)
+	s.RatioCells, s.RatioAbsErr = len(ratioErr), Median(ratioErr)
 	s.SuppressedShare = ratio(s.Suppressed, s.Released+s.Suppressed)
 	return s
 }

@@ -183,6 +183,7 @@ func (r *Report) writeOverall(b *strings.Builder) {
 	p("| mean / median cells, median \\|relative error\\| | %s of %d cells |\n", pct(s.MeanAbsErr), s.MeanCells)
 	p("| sum cells, median \\|relative error\\| | %s of %d cells |\n", pct(s.SumAbsErr), s.SumCells)
 	p("| stddev / variance cells, median \\|relative error\\| | %s of %d cells |\n", pct(s.SpreadAbsErr), s.SpreadCells)
+	p("| expressions of aggregates (ratios), median \\|relative error\\| | %s of %d cells |\n", pct(s.RatioAbsErr), s.RatioCells)
 	p("| mean / quantile / spread cells released for groups with no data | %d |\n\n", s.NoData)
 }
 
@@ -228,8 +229,8 @@ func (r *Report) writeAnswers(b *strings.Builder) {
 func (r *Report) writeAccuracy(b *strings.Builder) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("## Per question: accuracy\n\n")
-	p("| # | question | count cells ≥ %d | median \\|err\\| | median bias ± SE | CI coverage | truth < min cell | mean/median \\|err\\| | sum \\|err\\| | sd/var \\|err\\| | no-data cells | suppressed |\n", LargeCount)
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| # | question | count cells ≥ %d | median \\|err\\| | median bias ± SE | CI coverage | truth < min cell | mean/median \\|err\\| | sum \\|err\\| | sd/var \\|err\\| | ratio \\|err\\| | no-data cells | suppressed |\n", LargeCount)
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, o := range r.Outcomes {
 		s := o.Stats
 		name := o.Question.Name
@@ -239,10 +240,11 @@ func (r *Report) writeAccuracy(b *strings.Builder) {
 		case r.WorstAny:
 			name += " (worst bias, imprecise)"
 		}
-		p("| %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", i+1, name, s.Large,
+		p("| %d | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", i+1, name, s.Large,
 			pct(s.MedianAbsErr), bias(s), withN(pct(s.Coverage), s.CoverageCells),
 			withN(pct(s.SmallShare), s.CountCells), withN(pct(s.MeanAbsErr), s.MeanCells),
-			withN(pct(s.SumAbsErr), s.SumCells), withN(pct(s.SpreadAbsErr), s.SpreadCells), s.NoData, pct(s.SuppressedShare))
+			withN(pct(s.SumAbsErr), s.SumCells), withN(pct(s.SpreadAbsErr), s.SpreadCells),
+			withN(pct(s.RatioAbsErr), s.RatioCells), s.NoData, pct(s.SuppressedShare))
 	}
 	p("\n")
 }

@@ -1,5 +1,6 @@
 // Package post shapes a protected result the way the query asked: the
-// SELECT list's order and names, HAVING, ORDER BY and LIMIT. It reads
+// SELECT list's order and names, its expressions of aggregates (measure.go),
+// HAVING, ORDER BY and LIMIT. It reads
 // released values only (post-processing), so it costs no privacy and can
 // reveal nothing the released values do not; its evaluator is total, so
 // whether a result is released never depends on which rows exist.
@@ -21,21 +22,41 @@ import (
 // that lacks a column the query selects (an engine defect, not a data
 // condition).
 func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
-	idx := make([]int, len(q.Output))
-	for i, o := range q.Output {
-		name, role := "", result.RoleMeasure
-		if o.Key >= 0 {
-			name, role = q.Keys[o.Key].Name, result.RoleKey
-		} else {
-			name = q.Aggs[o.Agg].Name
+	column := func(name string, role result.ColumnRole) (int, error) {
+		j := slices.IndexFunc(res.Columns, func(c result.Column) bool { return c.Name == name && c.Role == role })
+		if j < 0 {
+			return 0, fmt.Errorf("post.Apply: protected result has no %s column %q", role, name)
 		}
-		idx[i] = slices.IndexFunc(res.Columns, func(c result.Column) bool { return c.Name == name && c.Role == role })
-		if idx[i] < 0 {
-			return nil, fmt.Errorf("post.Apply: protected result has no %s column %q", role, name)
+		return j, nil
+	}
+	idx := make([]int, len(q.Output))
+	aggCols := make([]int, len(q.Aggs)) // the result column of each aggregate a measure reads
+	for i, o := range q.Output {
+		var err error
+		switch {
+		case o.Measure != nil:
+			idx[i] = -1
+			for _, a := range query.MeasureAggs(o.Measure) {
+				if aggCols[a], err = column(q.Aggs[a].Name, result.RoleMeasure); err != nil {
+					return nil, err
+				}
+			}
+		case o.Key >= 0:
+			idx[i], err = column(q.Keys[o.Key].Name, result.RoleKey)
+		default:
+			idx[i], err = column(q.Aggs[o.Agg].Name, result.RoleMeasure)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	out := &result.Result{Meta: res.Meta}
 	for i, j := range idx {
+		if j < 0 {
+			out.Columns = append(out.Columns, result.Column{Name: q.Output[i].Name, Role: result.RoleMeasure,
+				Type: result.TypeNumber, Aggregate: MeasureAggregate})
+			continue
+		}
 		c := res.Columns[j]
 		c.Name = q.Output[i].Name
 		out.Columns = append(out.Columns, c)
@@ -43,6 +64,10 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 	for _, row := range res.Rows {
 		nr := result.Row{Margin: row.Margin, Cells: make([]result.Cell, len(idx))}
 		for i, j := range idx {
+			if j < 0 {
+				nr.Cells[i] = measureCell(q.Output[i].Measure, row, aggCols)
+				continue
+			}
 			nr.Cells[i] = row.Cells[j]
 		}
 		if q.Having != nil {

@@ -51,8 +51,10 @@ type selectItem struct {
 	round *int
 	// agg indexes Query.Aggs for an aggregate; -1 for a scalar.
 	agg  int
-	expr Expr // the scalar; nil for an aggregate
+	expr Expr // the scalar; nil for an aggregate or a measure
 	key  int  // the key the scalar is, once grouped
+	// measure is an expression of aggregates (OutputColumn.Measure).
+	measure Expr
 }
 
 // Check checks a parsed statement against the catalog and returns the
@@ -246,18 +248,30 @@ func (ck *checker) selectItems(q *Query, sel []node) ([]*selectItem, error) {
 		it := &selectItem{alias: s.str("alias"), agg: -1, key: -1}
 		if inner, places, ok, err := roundOfAggregate(s); err != nil {
 			return nil, err
-		} else if ok {
+		} else if ok && isAggregateCall(inner) {
 			a, err := ck.aggregate(inner)
 			if err != nil {
 				return nil, err
 			}
 			it.agg, it.round = addAgg(q, a), &places
+		} else if ok {
+			m, err := ck.measure(q, inner, 1)
+			if err != nil {
+				return nil, err
+			}
+			it.measure, it.round = m, &places
 		} else if isAggregateCall(s) {
 			a, err := ck.aggregate(s)
 			if err != nil {
 				return nil, err
 			}
 			it.agg = addAgg(q, a)
+		} else if hasAggregate(s) {
+			m, err := ck.measure(q, s, 0)
+			if err != nil {
+				return nil, err
+			}
+			it.measure = m
 		} else {
 			e, err := ck.expr(s, inSelect, 0)
 			if err != nil {
@@ -275,14 +289,14 @@ const MaxRoundPlaces = 12
 
 // roundOfAggregate reports whether n is round(<aggregate>) or
 // round(<aggregate>, <integer constant>), returning the aggregate's node
-// and the places (0 by default). Other expressions of aggregates stay
-// refused (aggregate_in_expression).
+// and the places (0 by default); the aggregate may be a measure
+// expression of aggregates (measure.go).
 func roundOfAggregate(n node) (inner node, places int, ok bool, err error) {
 	if n.class() != "FUNCTION" || !strings.EqualFold(n.str("function_name"), "round") || n.set("schema") || n.flag("distinct") || n.set("filter") {
 		return nil, 0, false, nil
 	}
 	kids, _ := n.nodes("children")
-	if len(kids) < 1 || len(kids) > 2 || !isAggregateCall(kids[0]) {
+	if len(kids) < 1 || len(kids) > 2 || !hasAggregate(kids[0]) {
 		return nil, 0, false, nil
 	}
 	if len(kids) == 2 {

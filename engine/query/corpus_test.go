@@ -226,7 +226,7 @@ func TestAcceptedSpotChecks(t *testing.T) {
 			if len(q.Aggs) != 2 {
 				t.Fatalf("Aggs = %+v, want 2", q.Aggs)
 			}
-			want := []OutputColumn{{"a", -1, 0, nil}, {"b", -1, 0, nil}, {"count", -1, 1, nil}, {"count_2", -1, 1, nil}}
+			want := []OutputColumn{{Name: "a", Key: -1, Agg: 0}, {Name: "b", Key: -1, Agg: 0}, {Name: "count", Key: -1, Agg: 1}, {Name: "count_2", Key: -1, Agg: 1}}
 			if !reflect.DeepEqual(q.Output, want) {
 				t.Errorf("Output = %+v, want %+v", q.Output, want)
 			}

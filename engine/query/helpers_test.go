@@ -255,7 +255,21 @@ func validate(q *Query, c *Catalog) error {
 	outNames := map[string]bool{}
 	usedAgg := make([]bool, len(q.Aggs))
 	for i, o := range q.Output {
-		if (o.Key >= 0) == (o.Agg >= 0) || o.Key >= len(q.Keys) || o.Agg >= len(q.Aggs) {
+		if o.Measure != nil {
+			if o.Key >= 0 || o.Agg >= 0 {
+				return fmt.Errorf("output %d: a measure with key %d, agg %d", i, o.Key, o.Agg)
+			}
+			aggs := MeasureAggs(o.Measure)
+			if len(aggs) == 0 {
+				return fmt.Errorf("output %d: a measure without an aggregate", i)
+			}
+			if err := checkMeasure(o.Measure, len(q.Aggs)); err != nil {
+				return fmt.Errorf("output %d: %w", i, err)
+			}
+			for _, a := range aggs {
+				usedAgg[a] = true
+			}
+		} else if (o.Key >= 0) == (o.Agg >= 0) || o.Key >= len(q.Keys) || o.Agg >= len(q.Aggs) {
 			return fmt.Errorf("output %d: key %d, agg %d", i, o.Key, o.Agg)
 		}
 		if o.Name == "" || outNames[strings.ToLower(o.Name)] {
@@ -291,4 +305,30 @@ func validate(q *Query, c *Catalog) error {
 		return fmt.Errorf("LIMIT %d", *q.Limit)
 	}
 	return nil
+}
+
+// checkMeasure checks that a measure expression holds only aggregates of
+// the query, numeric constants and + - * /.
+func checkMeasure(e Expr, aggs int) error {
+	switch x := e.(type) {
+	case *AggRef:
+		if x.Agg < 0 || x.Agg >= aggs {
+			return fmt.Errorf("measure reads aggregate %d of %d", x.Agg, aggs)
+		}
+		return nil
+	case *Literal:
+		if x.Type != TypeInteger && x.Type != TypeNumber {
+			return fmt.Errorf("measure constant of type %s", x.Type)
+		}
+		return nil
+	case *Arith:
+		if !strings.Contains("+-*/", x.Op) || len(x.Op) != 1 {
+			return fmt.Errorf("measure operator %q", x.Op)
+		}
+		if err := checkMeasure(x.L, aggs); err != nil {
+			return err
+		}
+		return checkMeasure(x.R, aggs)
+	}
+	return fmt.Errorf("measure node %T", e)
 }

@@ -112,9 +112,14 @@ func (a Aggregate) ClampName() string {
 // OutputColumn is one item of the SELECT list.
 type OutputColumn struct {
 	Name string
-	// Exactly one of Key and Agg is >= 0: the index into Query.Keys or Query.Aggs.
+	// At most one of Key and Agg is >= 0: the index into Query.Keys or
+	// Query.Aggs. When both are -1, Measure is set.
 	Key int
 	Agg int
+	// Measure is an expression of aggregates (AggRef), numeric constants
+	// and + - * / (see measure.go), computed from the aggregates'
+	// released values; nil for a key or a plain aggregate.
+	Measure Expr
 	// Round, when set, rounds an aggregate's released value to that many
 	// decimal places (negative: to tens, hundreds, …), as round(agg, n) in
 	// the SELECT list asks, its interval widened outward to the same
@@ -250,6 +255,13 @@ type Cast struct {
 	To Type
 }
 
+// AggRef is an aggregate inside a SELECT item's measure expression
+// (OutputColumn.Measure).
+type AggRef struct {
+	// Agg indexes Query.Aggs.
+	Agg int
+}
+
 // OutputRef refers to an output column in HAVING (released values only).
 type OutputRef struct {
 	// Column indexes Query.Output.
@@ -271,6 +283,7 @@ func (e *Arith) ExprType() Type     { return e.Type }
 func (e *Case) ExprType() Type      { return e.Type }
 func (e *Cast) ExprType() Type      { return e.To }
 func (e *OutputRef) ExprType() Type { return e.Type }
+func (*AggRef) ExprType() Type      { return TypeNumber }
 
 func (*ColumnRef) isExpr() {}
 func (*Literal) isExpr()   {}
@@ -286,3 +299,4 @@ func (*Arith) isExpr()     {}
 func (*Case) isExpr()      {}
 func (*Cast) isExpr()      {}
 func (*OutputRef) isExpr() {}
+func (*AggRef) isExpr()    {}

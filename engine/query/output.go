@@ -108,25 +108,40 @@ func nameOutputs(q *Query, items []*selectItem) error {
 	for _, it := range items {
 		name := it.alias
 		if name == "" {
-			if it.agg >= 0 {
+			switch {
+			case it.measure != nil:
+				name = unique("expr")
+			case it.agg >= 0:
 				name = unique(aggName(q.Aggs[it.agg]))
-			} else {
+			default:
 				name = unique(exprName(it.expr))
 			}
 		}
-		oc := OutputColumn{Name: name, Key: -1, Agg: -1, Round: it.round}
-		if it.agg >= 0 {
+		oc := OutputColumn{Name: name, Key: -1, Agg: -1, Round: it.round, Measure: it.measure}
+		switch {
+		case it.measure != nil:
+		case it.agg >= 0:
 			oc.Agg = it.agg
 			if q.Aggs[it.agg].Name == "" {
 				q.Aggs[it.agg].Name = name
 			}
-		} else {
+		default:
 			oc.Key = it.key
 			if q.Keys[it.key].Name == "" {
 				q.Keys[it.key].Name = name
 			}
 		}
 		q.Output = append(q.Output, oc)
+	}
+	// An aggregate that only a measure expression reads is named for
+	// the first output that reads it (its share of the budget is listed
+	// under that name).
+	for _, o := range q.Output {
+		for _, i := range MeasureAggs(o.Measure) {
+			if q.Aggs[i].Name == "" {
+				q.Aggs[i].Name = unique(o.Name + "/" + aggName(q.Aggs[i]))
+			}
+		}
 	}
 	for i := range q.Keys {
 		if q.Keys[i].Name == "" {
@@ -198,6 +213,9 @@ func aggName(a Aggregate) string {
 // outputType is the type of output column i.
 func outputType(q *Query, i int) Type {
 	o := q.Output[i]
+	if o.Measure != nil {
+		return TypeNumber
+	}
 	if o.Key >= 0 {
 		return q.Keys[o.Key].Expr.ExprType()
 	}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/statgate/statgate/engine/post"
+)
+
+// TestMeasureOfAggregates: an expression of aggregates in the SELECT list
+// is computed from the aggregates' released values (the same noisy values
+// when they are selected too), with an interval that holds its value; an
+// aggregate only the expression reads is protected and debited as one of
+// the query's own, under the expression's name, and not released.
+func TestMeasureOfAggregates(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
+	res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
+		SQL: "SELECT contact_type, count(*) * 1.0 / count(DISTINCT pid) AS per_patient, count(*) AS contacts, count(DISTINCT pid) AS patients FROM npr GROUP BY 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Columns[1]; c.Name != "per_patient" || c.Aggregate != post.MeasureAggregate {
+		t.Fatalf("column %+v", c)
+	}
+	released := 0
+	for _, r := range res.Rows {
+		m, n, p := r.Cells[1], r.Cells[2], r.Cells[3]
+		if n.Suppressed || p.Suppressed {
+			if !m.Suppressed {
+				t.Errorf("%v: ratio %+v of a suppressed count", r.Cells[0].Value, m)
+			}
+			continue
+		}
+		released++
+		nv, _ := n.Value.(float64)
+		pv, _ := p.Value.(float64)
+		if v, ok := m.Value.(float64); !ok || math.Abs(v-nv/pv) > 1e-9*v {
+			t.Errorf("%v: released %v, want %v / %v", r.Cells[0].Value, m.Value, nv, pv)
+		}
+		if m.CI == nil || m.CI[0] > nv/pv || m.CI[1] < nv/pv || m.StdDev <= 0 {
+			t.Errorf("%v: interval %v, sd %v of %v", r.Cells[0].Value, m.CI, m.StdDev, nv/pv)
+		}
+	}
+	if released == 0 {
+		t.Fatal("no ratio was released: the test says nothing")
+	}
+
+	res, err = e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
+		SQL: "SELECT contact_type, sum(length_of_stay_days) / count(DISTINCT pid) AS days_per_patient FROM npr GROUP BY 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Columns) != 2 {
+		t.Errorf("columns %+v: the hidden aggregates are released", res.Columns)
+	}
+	hidden := 0
+	for _, sp := range res.Meta.Split {
+		if strings.HasPrefix(sp.Purpose, "days_per_patient/") {
+			hidden++
+		}
+	}
+	if hidden == 0 {
+		t.Errorf("split %+v: the sum the ratio reads has no share", res.Meta.Split)
+	}
+}
+
+// TestMeasureCoverage: over repeated queries, a ratio's interval holds the
+// exact ratio (plain DuckDB on the same extract) at least about 95% of the
+// time.
+func TestMeasureCoverage(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
+	db := openPlainDB(t)
+	exact := map[string]float64{}
+	tb := mustQuery(t, db, "SELECT contact_type, sum(length_of_stay_days) / count(DISTINCT pid) FROM npr WHERE icd10 LIKE 'E%' GROUP BY 1")
+	for _, r := range tb.rows {
+		v, _ := toFloat64(r[1])
+		exact[r[0].(string)] = v
+	}
+	cells, covered := 0, 0
+	for range 30 {
+		res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
+			SQL: "SELECT contact_type, sum(length_of_stay_days) / count(DISTINCT pid) AS days FROM npr WHERE icd10 LIKE 'E%' GROUP BY 1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Rows {
+			c := r.Cells[1]
+			truth, ok := exact[r.Cells[0].Value.(string)]
+			if !ok || c.CI == nil {
+				continue
+			}
+			cells++
+			if c.CI[0] <= truth && truth <= c.CI[1] {
+				covered++
+			}
+		}
+	}
+	if cells < 30 {
+		t.Fatalf("%d cells released: the test says nothing", cells)
+	}
+	if cov := float64(covered) / float64(cells); cov < 0.9 {
+		t.Errorf("coverage %.1f%% of %d cells, want about 95%% or more", 100*cov, cells)
+	} else {
+		t.Logf("coverage %.1f%% of %d cells", 100*cov, cells)
+	}
+}

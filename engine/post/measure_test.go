@@ -1,0 +1,143 @@
+package post
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/result"
+)
+
+func num(v float64) *query.Literal { return &query.Literal{Value: v, Type: query.TypeNumber} }
+
+func arith(op string, l, r query.Expr) *query.Arith {
+	return &query.Arith{Op: op, L: l, R: r, Type: query.TypeNumber}
+}
+
+// released is a measure cell with a symmetric 95% normal interval.
+func released(v, sd float64) result.Cell {
+	return result.Cell{Value: v, StdDev: sd, CI: &[2]float64{v - 1.96*sd, v + 1.96*sd}}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+func TestMeasureCell(t *testing.T) {
+	a0, a1 := &query.AggRef{Agg: 0}, &query.AggRef{Agg: 1}
+	row := func(cells ...result.Cell) result.Row { return result.Row{Cells: cells} }
+	cols := []int{0, 1}
+	f := widening(2) // z(1 − 0.0125) / z(0.975)
+	if !(f > 1.14 && f < 1.15) {
+		t.Fatalf("widening(2) = %v, want about 2.2414 / 1.96 = 1.1436", f)
+	}
+
+	t.Run("ratio of two aggregates", func(t *testing.T) {
+		c := measureCell(arith("/", arith("*", a0, num(1)), a1), row(released(200, 10), released(50, 2.5)), cols)
+		lo0, hi0 := 200-19.6*f, 200+19.6*f
+		lo1, hi1 := 50-4.9*f, 50+4.9*f
+		if c.Suppressed || !near(c.Value.(float64), 4) {
+			t.Fatalf("cell %+v, want 4", c)
+		}
+		if c.CI == nil || !near(c.CI[0], lo0/hi1) || !near(c.CI[1], hi0/lo1) {
+			t.Errorf("CI %v, want [%v, %v]", c.CI, lo0/hi1, hi0/lo1)
+		}
+		// ∂/∂a = 1/50, ∂/∂b = −200/50²: √(0.02²·100 + 0.08²·6.25).
+		if !near(c.StdDev, math.Sqrt(0.04+0.04)) {
+			t.Errorf("sd %v, want %v", c.StdDev, math.Sqrt(0.08))
+		}
+	})
+	t.Run("one aggregate scaled: no widening", func(t *testing.T) {
+		c := measureCell(arith("/", a0, num(12)), row(released(120, 5)), []int{0})
+		if !near(c.Value.(float64), 10) || !near(c.CI[0], (120-9.8)/12) || !near(c.CI[1], (120+9.8)/12) || !near(c.StdDev, 5.0/12) {
+			t.Errorf("cell %+v, want 10 in [%v, %v], sd %v", c, (120-9.8)/12, (120+9.8)/12, 5.0/12)
+		}
+	})
+	t.Run("difference and a repeated aggregate", func(t *testing.T) {
+		// a0 − a0 is 0 with no noise, whatever the interval arithmetic says.
+		c := measureCell(arith("-", a0, a0), row(released(120, 5)), []int{0})
+		if !near(c.Value.(float64), 0) || c.StdDev != 0 || !(c.CI[0] < 0 && c.CI[1] > 0) {
+			t.Errorf("cell %+v", c)
+		}
+		c = measureCell(arith("-", num(90), a1), row(result.Cell{}, released(30, 1)), cols)
+		if !near(c.Value.(float64), 60) || !near(c.CI[0], 90-(30+1.96)) || !near(c.CI[1], 90-(30-1.96)) {
+			t.Errorf("cell %+v, want 60 in [%v, %v]", c, 90-31.96, 90-28.04)
+		}
+	})
+	t.Run("a suppressed input suppresses the cell", func(t *testing.T) {
+		c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{Suppressed: true, Reason: "min_cell_count"}), cols)
+		if !c.Suppressed || c.Reason != "min_cell_count" || c.Value != nil || c.CI != nil {
+			t.Errorf("cell %+v", c)
+		}
+	})
+	t.Run("a NULL input or a released zero divisor is NULL", func(t *testing.T) {
+		if c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{}), cols); c.Value != nil || c.Suppressed {
+			t.Errorf("NULL input: cell %+v", c)
+		}
+		zero := result.Cell{Value: 0.0, StdDev: 1, CI: &[2]float64{-2, 2}}
+		if c := measureCell(arith("/", a0, a1), row(released(200, 10), zero), cols); c.Value != nil || c.Suppressed {
+			t.Errorf("divisor 0: cell %+v", c)
+		}
+	})
+	t.Run("a divisor that may be zero withholds the cell", func(t *testing.T) {
+		c := measureCell(arith("/", a0, a1), row(released(200, 10), released(3, 2)), cols)
+		if !c.Suppressed || c.Reason != ReasonDenominator || c.Value != nil {
+			t.Errorf("cell %+v", c)
+		}
+	})
+	t.Run("int64 counts", func(t *testing.T) {
+		c := measureCell(arith("+", a0, a1), row(result.Cell{Value: int64(10), StdDev: 1, CI: &[2]float64{8, 12}}, result.Cell{Value: int64(5), StdDev: 1, CI: &[2]float64{3, 7}}), cols)
+		if !near(c.Value.(float64), 15) || !near(c.CI[0], 15-2*f-2*f) || !near(c.CI[1], 15+4*f) {
+			t.Errorf("cell %+v", c)
+		}
+	})
+}
+
+// TestMeasureIntervalCoverage: a ratio's, a product's and a difference's
+// intervals, computed from two released estimates with 95% normal
+// intervals, contain the true value at least 95% of the time, and are not
+// wider than twice the first-order (delta method) 95% interval.
+func TestMeasureIntervalCoverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	a0, a1 := &query.AggRef{Agg: 0}, &query.AggRef{Agg: 1}
+	for _, tc := range []struct {
+		name   string
+		e      query.Expr
+		truth  func(a, b float64) float64
+		a, b   float64
+		sa, sb float64
+	}{
+		{"ratio", arith("/", a0, a1), func(a, b float64) float64 { return a / b }, 1000, 250, 40, 10},
+		{"ratio, noisy divisor", arith("/", a0, a1), func(a, b float64) float64 { return a / b }, 1000, 250, 5, 40},
+		{"per cent", arith("/", arith("*", num(100), a0), a1), func(a, b float64) float64 { return 100 * a / b }, 300, 1200, 20, 20},
+		{"difference", arith("-", a0, a1), func(a, b float64) float64 { return a - b }, 500, 400, 30, 30},
+		{"product", arith("*", a0, a1), func(a, b float64) float64 { return a * b }, 20, 30, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const trials = 4000
+			covered, widths, deltaWidths := 0, 0.0, 0.0
+			for range trials {
+				va, vb := tc.a+rng.NormFloat64()*tc.sa, tc.b+rng.NormFloat64()*tc.sb
+				c := measureCell(tc.e, result.Row{Cells: []result.Cell{released(va, tc.sa), released(vb, tc.sb)}}, []int{0, 1})
+				if c.Suppressed || c.CI == nil {
+					t.Fatalf("cell %+v", c)
+				}
+				truth := tc.truth(tc.a, tc.b)
+				if c.CI[0] <= truth && truth <= c.CI[1] {
+					covered++
+				}
+				widths += c.CI[1] - c.CI[0]
+				deltaWidths += 2 * 1.96 * c.StdDev
+			}
+			cov := float64(covered) / trials
+			// Binomial sd at 95% over 4000 trials is 0.34%: 94% is three
+			// of them below the promise.
+			if cov < 0.94 {
+				t.Errorf("coverage %.1f%%, want at least 95%%", 100*cov)
+			}
+			if r := widths / deltaWidths; r > 2 || r < 1 {
+				t.Errorf("interval %.2f× as wide as the delta method's, want 1–2×", r)
+			}
+			t.Logf("coverage %.1f%%, width %.2f× the delta method's", 100*cov, widths/deltaWidths)
+		})
+	}
+}
