@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/statgate/statgate/engine/plan"
@@ -95,4 +96,57 @@ func keyValue(v any, t query.Type) (any, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("key value %v of type %T", v, v)
+}
+
+// TestStrftimeDomainsAreDuckDBs: the domain of a strftime(d, format) key
+// holds exactly the values DuckDB's strftime gives the days of the date
+// column's public years that WHERE keeps, in date order.
+func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
+	ctx := t.Context()
+	db := openPlainDB(t)
+	pol, parser, cat := shippedChecker(t)
+	for _, tc := range []struct{ format, where string }{
+		{"%Y-%m", ""},
+		{"%Y", ""},
+		{"%m", "year(contact_date) = 2020"},
+		{"%Y-%m-%d", "contact_date BETWEEN DATE '2016-02-27' AND DATE '2016-03-02'"},
+		{"%-m/%-d/%y", "contact_date >= DATE '2024-12-30'"},
+		{"%j %-j", "year(contact_date) IN (2016, 2017)"},
+		{"%A %a %B %b", ""},
+		{"%w %u 100%%", "contact_date < DATE '2010-01-08'"},
+		{"week of %Y", "contact_date > DATE '2030-01-01'"},
+	} {
+		t.Run(tc.format+" "+tc.where, func(t *testing.T) {
+			where := ""
+			if tc.where != "" {
+				where = " WHERE " + tc.where
+			}
+			q, err := parser.Compile(ctx, fmt.Sprintf("SELECT strftime(contact_date, '%s') AS k, count(*) AS n FROM npr%s GROUP BY 1", tc.format, where), cat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			domain := p.Keys[0].Domain
+			if domain == nil {
+				t.Fatalf("no domain for strftime(contact_date, '%s')", tc.format)
+			}
+			// Every day of the public years (2010–2024) that WHERE keeps.
+			rows := mustQuery(t, db, fmt.Sprintf("SELECT %s AS k FROM (SELECT CAST(range AS DATE) AS contact_date "+
+				"FROM range(DATE '2010-01-01', DATE '2025-01-01', INTERVAL 1 DAY)) AS npr%s GROUP BY 1 ORDER BY min(contact_date)",
+				plan.RenderKey(q.Keys[0].Expr), where)).rows
+			var duck, ours []string
+			for _, r := range rows {
+				duck = append(duck, fmt.Sprint(r[0]))
+			}
+			for _, v := range domain {
+				ours = append(ours, fmt.Sprint(v))
+			}
+			if !slices.Equal(ours, duck) {
+				t.Errorf("domain %d values %.200v\nDuckDB %d values %.200v", len(ours), ours, len(duck), duck)
+			}
+		})
+	}
 }

@@ -647,6 +647,9 @@ func (b *builder) keyDomains() error {
 			return fmt.Errorf("group key %d (%s): %w", i, k.Name, err)
 		}
 		if d.values == nil {
+			d = strftimeDomain(k.Expr, b.pol, b.q.Where)
+		}
+		if d.values == nil {
 			d = derivedDomain(k.Expr, b.pol, b.q.Where)
 		}
 		if d.values == nil {

@@ -65,8 +65,8 @@ var (
 
 // funcHint lists the scalar functions for refusal hints.
 const funcHint = "allowed functions: substr, left, right, upper, lower, length, trim, prefix, starts_with, concat, " +
-	"year, quarter, month, day, date_trunc, date_part/extract, date_diff, abs, floor, ceil, round, least, greatest, " +
-	"coalesce, nullif, icd10_chapter"
+	"year, quarter, month, day, dayofweek, isodow, dayofyear, week, date_trunc, date_part/extract, date_diff, strftime, " +
+	"abs, floor, ceil, round, least, greatest, coalesce, nullif, icd10_chapter"
 
 // function checks a FUNCTION node in a scalar expression: an operator
 // (+ - * / % LIKE ...) or an allow-listed scalar function.
@@ -295,6 +295,9 @@ func wantTypes(name string, args []Expr, want ...Type) error {
 //	date_trunc(part, d)    part: year, quarter, month, week or day; always
 //	                       wrapped in Cast{To: TypeDate} (DuckDB returns a TIMESTAMP)
 //	date_diff(part, a, b)  part: year, quarter, month, week or day
+//	strftime(d, format)    format: a constant of StrftimeSpecifiers and text
+//	dayofweek(d)  isodow(d)  dayofyear(d)  week(d)  (as date_part; weekday,
+//	                       weekofyear and dayofmonth are synonyms)
 //	abs(x)  floor(x)  ceil(x)  round(x[, digits])
 //	least(x, y, ...)  greatest(x, y, ...)  coalesce(x, ...)  nullif(x, y)
 //	icd10_chapter(col)     statgate's own: the ICD-10 chapter (I..XXII) of a
@@ -307,6 +310,7 @@ var FuncNames = []string{
 	"substr", "left", "right", "upper", "lower", "length", "trim", "starts_with", "concat",
 	"year", "quarter", "month", "day", "date_part", "date_trunc", "date_diff",
 	"abs", "floor", "ceil", "round", "least", "greatest", "coalesce", "nullif", "icd10_chapter",
+	"strftime", "dayofweek", "isodow", "dayofyear", "week",
 }
 
 // scalarFunc checks the (already checked) arguments of one allowed
@@ -356,7 +360,85 @@ func init() {
 		"date_diff":     dateDiff,
 		"datediff":      dateDiff,
 		"icd10_chapter": icd10Chapter,
+		"strftime":      strftime,
+		"dayofweek":     partFunc("dow"),
+		"weekday":       partFunc("dow"),
+		"isodow":        partFunc("isodow"),
+		"dayofyear":     partFunc("doy"),
+		"week":          partFunc("week"),
+		"weekofyear":    partFunc("week"),
+		"dayofmonth":    partFunc("day"),
 	}
+}
+
+// partFunc is a one-argument date part function, e.g. dayofweek(d),
+// checked as date_part('dow', d).
+func partFunc(part string) scalarFunc {
+	return func(name string, args []Expr) (Expr, error) {
+		if len(args) != 1 {
+			return nil, refuse(refusal.BadArgument, funcHint, "%s takes 1 argument", name)
+		}
+		return datePart(name, []Expr{&Literal{Value: part, Type: TypeString}, args[0]})
+	}
+}
+
+// StrftimeSpecifiers are the strftime format specifiers the checker
+// accepts, with their meaning on a date (DuckDB's, English names).
+var StrftimeSpecifiers = map[string]string{
+	"%Y": "year, 4 digits", "%y": "year, 2 digits", "%m": "month 01–12", "%-m": "month 1–12",
+	"%d": "day of month 01–31", "%-d": "day of month 1–31", "%j": "day of year 001–366", "%-j": "day of year 1–366",
+	"%B": "month name (January)", "%b": "abbreviated month name (Jan)", "%A": "weekday name (Sunday)",
+	"%a": "abbreviated weekday name (Sun)", "%w": "weekday 0–6, Sunday 0", "%u": "ISO weekday 1–7, Monday 1", "%%": "a % sign",
+}
+
+// strftime(d, format) formats a date with a constant format of the
+// specifiers in StrftimeSpecifiers (and other characters as they are), so
+// that the planner can list every value it takes on a date column with
+// public years.
+func strftime(name string, args []Expr) (Expr, error) {
+	if len(args) != 2 {
+		return nil, refuse(refusal.BadArgument, funcHint, "strftime takes 2 arguments: a date and a format")
+	}
+	if err := wantTypes(name, args[:1], TypeDate); err != nil {
+		return nil, err
+	}
+	f, ok := litString(asLiteral(args[1]))
+	if !ok {
+		return nil, refuse(refusal.BadArgument, "write the format as a constant, e.g. strftime(d, '%Y-%m')", "the format of strftime must be a constant string")
+	}
+	if _, err := StrftimeParts(f); err != nil {
+		return nil, err
+	}
+	return &Func{Name: "strftime", Args: args, Type: TypeString}, nil
+}
+
+// StrftimeParts splits a strftime format into specifiers (keys of
+// StrftimeSpecifiers) and literal text, refusing any other specifier.
+func StrftimeParts(format string) ([]string, error) {
+	var parts []string
+	for i := 0; i < len(format); {
+		if format[i] != '%' {
+			j := strings.IndexByte(format[i:], '%')
+			if j < 0 {
+				j = len(format) - i
+			}
+			parts = append(parts, format[i:i+j])
+			i += j
+			continue
+		}
+		n := 2
+		if i+1 < len(format) && format[i+1] == '-' {
+			n = 3
+		}
+		spec := format[i:min(i+n, len(format))]
+		if _, ok := StrftimeSpecifiers[spec]; !ok {
+			return nil, refuse(refusal.BadArgument, "use %Y, %y, %m, %-m, %d, %-d, %j, %B, %b, %A, %a, %w, %u and %% in a date's format",
+				"the strftime specifier %q is not supported", spec)
+		}
+		parts = append(parts, spec)
+		i += n
+	}
+	return parts, nil
 }
 
 func substr(name string, args []Expr) (Expr, error) {

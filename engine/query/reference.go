@@ -89,6 +89,11 @@ var funcDocs = map[string]funcDoc{
 	"greatest":      {"greatest(x, y, ...)", "the largest argument", "SELECT greatest(birth_year, 1950) AS born, count(*) AS n FROM population GROUP BY 1"},
 	"coalesce":      {"coalesce(x, ...)", "the first argument that is not NULL", "SELECT coalesce(year(death_date), 0) AS died, count(*) AS n FROM population GROUP BY 1"},
 	"nullif":        {"nullif(x, y)", "NULL when x = y, else x", "SELECT nullif(contact_type, 'day') AS t, count(*) AS n FROM npr GROUP BY 1"},
+	"strftime":      {"strftime(d, format)", "the date as text by a constant format of %Y %y %m %-m %d %-d %j %-j %B %b %A %a %w %u %% and other characters", "SELECT strftime(contact_date, '%Y-%m') AS month, count(*) AS contacts FROM npr WHERE year(contact_date) = 2023 GROUP BY 1"},
+	"dayofweek":     {"dayofweek(d)", "the weekday 0–6, Sunday 0 (date_part('dow', d))", "SELECT dayofweek(contact_date) AS weekday, count(*) AS n FROM npr GROUP BY 1"},
+	"isodow":        {"isodow(d)", "the ISO weekday 1–7, Monday 1", "SELECT isodow(contact_date) AS weekday, count(*) AS n FROM npr GROUP BY 1"},
+	"dayofyear":     {"dayofyear(d)", "the day of the year 1–366", "SELECT dayofyear(dispensed_date) AS doy, count(*) AS n FROM lmr WHERE year(dispensed_date) = 2024 GROUP BY 1"},
+	"week":          {"week(d)", "the ISO week 1–53", "SELECT week(contact_date) AS week, count(*) AS n FROM npr WHERE year(contact_date) = 2024 GROUP BY 1"},
 	"icd10_chapter": {"icd10_chapter(code)", "statgate's own: the ICD-10 chapter (I–XXII) of a code column", "SELECT icd10_chapter(icd10) AS chapter, count(DISTINCT pid) AS patients FROM npr GROUP BY 1"},
 }
 
@@ -114,6 +119,7 @@ var aggDocs = []aggDoc{
 // the canonical name each becomes.
 var funcSynonyms = map[string]string{
 	"substring": "substr", "ceiling": "ceil", "datediff": "date_diff", "prefix": "starts_with",
+	"weekday": "dayofweek", "weekofyear": "week", "dayofmonth": "day",
 }
 
 // statement is the statement form the checker accepts, clause by clause.
