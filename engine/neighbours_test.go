@@ -206,7 +206,7 @@ func issue13Queries(filters []string) []neighbourQuery {
 
 // semiJoinQueries filter persons by their rows in another dataset (or the
 // same): IN, NOT IN, EXISTS and NOT EXISTS, and aggregates by FILTER
-// (one of them rounded),
+// (one of them rounded; persons counted by FILTER and by CASE too),
 // with conditions that hold for the neighbour alone, for the filler
 // persons' rare combination, for many persons and for nobody, at the
 // default, ordinary and tiny ε. They run in the sample too.
@@ -226,10 +226,18 @@ func semiJoinQueries() []neighbourQuery {
 			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
 		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, round(avg(n.length_of_stay_days) FILTER (WHERE "+c+"), 1) AS stay, "+
 			"count(*) AS contacts FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE "+c+") AS matching, count(DISTINCT CASE WHEN "+c+" THEN n.pid END) AS also, "+
+			"count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT n.contact_type AS type, year(n.contact_date) AS year, count(DISTINCT pid) FILTER (WHERE "+c+" OR "+rareWhere+") AS matching "+
+			"FROM npr n JOIN population p USING (pid) GROUP BY ROLLUP (1, 2)")
+		add("diabetes-2026", "SELECT n.icd10 AS code, count(DISTINCT CASE WHEN "+c+" THEN pid END) AS matching, count(*) AS contacts FROM npr n GROUP BY 1")
 		cancer := []string{"", " AND c.stage = 'IV'", " AND c.icd10 LIKE 'C50%'", " AND c.diagnosis_date > DATE '2020-01-01'"}[i]
 		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases FROM cancer c "+
 			"WHERE c.pid NOT IN (SELECT pid FROM death_causes) AND c.pid IN (SELECT pid FROM population p WHERE "+rareWhere+")"+cancer+" GROUP BY 1")
 	}
+	// Deaths among the filler persons and the neighbour, who dies.
+	out = append(out, neighbourQuery{project: "diabetes-2026", always: true,
+		sql: "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE p.death_date IS NOT NULL AND " + rareWhere + ") AS dead, count(*) AS persons FROM population p GROUP BY 1"})
 	return out
 }
 
