@@ -87,7 +87,7 @@ const maxBound = 1e15
 // (col is the policy column of a reference, nil when undeclared). It
 // follows DuckDB's semantics: least and greatest skip NULLs, a CASE is
 // one of its arms, x % y has the sign of x and |x % y| ≤ |x|, date - date
-// is days. Division by an expression whose span holds 0, and anything
+// is days, a boolean cast to a number is 0 or 1. Division by an expression whose span holds 0, and anything
 // else without a finite bound, is unbounded with a reason.
 func spanOf(e Expr, col func(*ColumnRef) *policies.Column) span {
 	s := spanRaw(e, col)
@@ -137,6 +137,20 @@ func spanRaw(e Expr, col func(*ColumnRef) *policies.Column) span {
 		s := rec(x.X)
 		from := x.X.ExprType()
 		switch {
+		case from == TypeBool && isNumeric(x.To):
+			// false is 0 and true is 1 (NULL stays NULL).
+			if l, ok := x.X.(*Literal); ok {
+				switch v := l.Value.(type) {
+				case nil:
+					return span{empty: true}
+				case bool:
+					if v {
+						return point(1)
+					}
+					return point(0)
+				}
+			}
+			return between(0, 1)
 		case s.empty:
 			return s
 		case x.To == TypeInteger && (isNumeric(from) || loose(from)):

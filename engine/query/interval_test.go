@@ -34,6 +34,10 @@ func TestExpressionBounds(t *testing.T) {
 		{"month", "SELECT avg(month(contact_date) + 0) FROM npr", [2]float64{1, 12}},
 		{"coalesce with a constant", "SELECT avg(coalesce(length_of_stay_days, -1)) FROM npr", [2]float64{-1, 90}},
 		{"integer domain without bounds", "SELECT avg(birth_year - 1900) FROM population", [2]float64{15, 124}},
+		{"boolean cast to an integer", "SELECT avg(CAST(death_date IS NOT NULL AS INTEGER)) FROM population", [2]float64{0, 1}},
+		{"boolean cast to a number", "SELECT sum((ddd > 30)::DOUBLE) FROM lmr", [2]float64{0, 1}},
+		{"boolean cast to a bigint in arithmetic", "SELECT sum(CAST(ddd > 30 AS BIGINT) * 2 + 1) FROM lmr", [2]float64{1, 3}},
+		{"constant boolean cast", "SELECT avg(ddd + CAST(true AS INTEGER)) FROM lmr", [2]float64{1, 366}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
