@@ -154,7 +154,8 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 
 // issue13Queries are the shapes of issue 13 under every filter (the npr
 // filters rewritten for the dataset read): aggregates of expressions
-// (bounds by interval arithmetic, also clamped by least/greatest), LEFT
+// (bounds by interval arithmetic, also clamped by least/greatest; //
+// and boolean casts too), LEFT
 // JOINs of one-row-per-person datasets, and person-level WITH queries,
 // alone and joined. They run in the sample too.
 func issue13Queries(filters []string) []neighbourQuery {
@@ -173,6 +174,9 @@ func issue13Queries(filters []string) []neighbourQuery {
 		}
 		add("diabetes-2026", "SELECT p.sex AS sex, avg(year(n.contact_date) - p.birth_year) AS mean_age, "+
 			"sum(least(greatest(n.length_of_stay_days * 2, 0), 50)) AS capped, median(date_diff('day', DATE '2010-01-01', n.contact_date)) AS day "+
+			"FROM npr n JOIN population p USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
+		add("diabetes-2026", "SELECT (2024 - p.birth_year) // 10 * 10 AS decade, count(*) AS contacts, sum(n.length_of_stay_days // 7) AS weeks, "+
+			"avg(year(n.contact_date) // (p.birth_year % 3)) AS q, avg(CAST(n.icd10 LIKE 'I10%' AS INTEGER)) AS share "+
 			"FROM npr n JOIN population p USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
 		add("diabetes-2026", "SELECT year(n.contact_date) AS year, count(*) AS contacts, avg(CASE WHEN d.death_date IS NULL THEN 0 ELSE 1 END) AS dead "+
 			"FROM npr n JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+where("n", "contact_date")+" GROUP BY 1")

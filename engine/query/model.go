@@ -227,7 +227,9 @@ type IsNull struct {
 	Not bool
 }
 
-// Arith is a binary arithmetic operation: + - * / % (and unary minus as 0 - X).
+// Arith is a binary arithmetic operation: + - * / // % (and unary minus as
+// 0 - X). // is DuckDB's: of integers the quotient truncated toward zero,
+// of numbers the quotient; NULL when the divisor is 0.
 type Arith struct {
 	Op   string
 	L, R Expr
