@@ -27,6 +27,11 @@ func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 		{"ceil(birth_year / 5.0)", ""},
 		{"round(birth_year / 4)", ""},
 		{"abs(1970 - birth_year)", ""},
+		{"(2024 - birth_year) // 10 * 10", ""},
+		{"(birth_year - 2000) // 7", ""},
+		{"birth_year // 4.0", ""},
+		{"round(birth_year) // 3", ""},
+		{"(2024 - birth_year) // 10 * 10", "birth_year >= 1950"},
 		{"2024 - birth_year", "birth_year >= 2000"},
 		{"floor(birth_year / 10) * 10", "birth_year BETWEEN 1950 AND 1969"},
 	} {

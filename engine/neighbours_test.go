@@ -154,7 +154,8 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 
 // issue13Queries are the shapes of issue 13 under every filter (the npr
 // filters rewritten for the dataset read): aggregates of expressions
-// (bounds by interval arithmetic, also clamped by least/greatest), LEFT
+// (bounds by interval arithmetic, also clamped by least/greatest; //
+// and boolean casts too), LEFT
 // JOINs of one-row-per-person datasets, and person-level WITH queries,
 // alone and joined. They run in the sample too.
 func issue13Queries(filters []string) []neighbourQuery {
@@ -173,6 +174,9 @@ func issue13Queries(filters []string) []neighbourQuery {
 		}
 		add("diabetes-2026", "SELECT p.sex AS sex, avg(year(n.contact_date) - p.birth_year) AS mean_age, "+
 			"sum(least(greatest(n.length_of_stay_days * 2, 0), 50)) AS capped, median(date_diff('day', DATE '2010-01-01', n.contact_date)) AS day "+
+			"FROM npr n JOIN population p USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
+		add("diabetes-2026", "SELECT (2024 - p.birth_year) // 10 * 10 AS decade, count(*) AS contacts, sum(n.length_of_stay_days // 7) AS weeks, "+
+			"avg(year(n.contact_date) // (p.birth_year % 3)) AS q, avg(CAST(n.icd10 LIKE 'I10%' AS INTEGER)) AS share "+
 			"FROM npr n JOIN population p USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
 		add("diabetes-2026", "SELECT year(n.contact_date) AS year, count(*) AS contacts, avg(CASE WHEN d.death_date IS NULL THEN 0 ELSE 1 END) AS dead "+
 			"FROM npr n JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+where("n", "contact_date")+" GROUP BY 1")
@@ -206,7 +210,8 @@ func issue13Queries(filters []string) []neighbourQuery {
 
 // semiJoinQueries filter persons by their rows in another dataset (or the
 // same): IN, NOT IN, EXISTS and NOT EXISTS, and aggregates by FILTER
-// (one of them rounded, and some inside expressions of aggregates),
+// (one of them rounded; persons counted by FILTER and by CASE too;
+// some inside expressions of aggregates),
 // with conditions that hold for the neighbour alone, for the filler
 // persons' rare combination, for many persons and for nobody, at the
 // default, ordinary and tiny ε. They run in the sample too.
@@ -231,10 +236,18 @@ func semiJoinQueries() []neighbourQuery {
 		add("diabetes-2026", "SELECT p.sex AS sex, 100.0 * count(*) FILTER (WHERE "+c+") / count(*) AS pct, "+
 			"sum(n.length_of_stay_days) FILTER (WHERE "+c+") / count(DISTINCT pid) AS days_per_patient, "+
 			"count(*) FILTER (WHERE "+c+") / 12.0 AS per_month FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE "+c+") AS matching, count(DISTINCT CASE WHEN "+c+" THEN n.pid END) AS also, "+
+			"count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT n.contact_type AS type, year(n.contact_date) AS year, count(DISTINCT pid) FILTER (WHERE "+c+" OR "+rareWhere+") AS matching "+
+			"FROM npr n JOIN population p USING (pid) GROUP BY ROLLUP (1, 2)")
+		add("diabetes-2026", "SELECT n.icd10 AS code, count(DISTINCT CASE WHEN "+c+" THEN pid END) AS matching, count(*) AS contacts FROM npr n GROUP BY 1")
 		cancer := []string{"", " AND c.stage = 'IV'", " AND c.icd10 LIKE 'C50%'", " AND c.diagnosis_date > DATE '2020-01-01'"}[i]
 		add("cancer-survival", "SELECT c.stage AS stage, count(*) AS cases FROM cancer c "+
 			"WHERE c.pid NOT IN (SELECT pid FROM death_causes) AND c.pid IN (SELECT pid FROM population p WHERE "+rareWhere+")"+cancer+" GROUP BY 1")
 	}
+	// Deaths among the filler persons and the neighbour, who dies.
+	out = append(out, neighbourQuery{project: "diabetes-2026", always: true,
+		sql: "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE p.death_date IS NOT NULL AND " + rareWhere + ") AS dead, count(*) AS persons FROM population p GROUP BY 1"})
 	return out
 }
 

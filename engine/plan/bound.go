@@ -156,7 +156,9 @@ const (
 //  2. partials: one row per (person, keys); rows whose key lies outside its
 //     public domain are dropped first, so they neither form groups nor use
 //     up a person's groups. Per aggregate: count(*) and count(x) capped at
-//     M = max_rows_per_person_per_group; sum(x) the person's sum of values
+//     M = max_rows_per_person_per_group; count(DISTINCT person) FILTER
+//     (WHERE c) the flag bool_or(c) (false when c is NULL on every row);
+//     sum(x) the person's sum of values
 //     clamped to [lo, hi], the sum then clamped to [M·min(lo,0), M·max(hi,0)];
 //     avg(x) the capped count and the normalised sum Σ(clamp(x) − mid)·c/n
 //     (mid = (lo+hi)/2, n the person's non-null values, c = min(n, V)), so a
@@ -212,7 +214,9 @@ const (
 //
 // Sensitivities (Plan.Aggs, Plan.PersonsL0/LInf), without grouping sets:
 // every aggregate and the person count have L0 = the L0 in force;
-// count(*) and count(x) LInf = M; count(DISTINCT person) LInf = 1; sum
+// count(*) and count(x) LInf = M; count(DISTINCT person) LInf = 1 (with
+// FILTER (WHERE c) too: its partial is the person's flag "c holds on one
+// of my rows in the group", and the totals count the persons flagged); sum
 // LInf = M·max(|min(lo,0)|, |max(hi,0)|); avg LInf = V (its count) and
 // NormLInf = V·(hi−lo)/2; quantile, stddev and variance take
 // MaxContributionsPerPartition = V values per person and group. With k
@@ -221,8 +225,9 @@ const (
 // set add up to at most L0 fine groups' worth over all its cells: the
 // measures take L0 = k and LInf, NormLInf and MaxContributionsPerPartition
 // multiplied by L0 (L1 = k·L0·M, L2 = √k·L0·M, both bounds of the change
-// one person makes across all cells); the person count has L0 = k·L0 and
-// LInf = 1 (it counts distinct persons, one per cell).
+// one person makes across all cells); the person counts (FILTERed or
+// not) have L0 = k·L0 and LInf = 1 (they count distinct persons, one per
+// cell).
 //
 // Key domains (Plan.Keys[i].Domain): a column with a policy domain; year()
 // of a date column with policy years; month 1–12, quarter 1–4, day 1–31,
@@ -418,8 +423,16 @@ func (b *builder) validate() error {
 
 func (b *builder) validateAgg(a query.Aggregate) error {
 	switch a.Kind {
-	case query.AggCountStar, query.AggCountDistinct:
+	case query.AggCountStar:
 		return nil
+	case query.AggCountDistinct:
+		if a.Arg == nil {
+			return nil
+		}
+		if t := a.Arg.ExprType(); t != query.TypeBool {
+			return invalidf("the condition of a person count is %s, not boolean", t)
+		}
+		return b.validateExpr(a.Arg)
 	case query.AggCount:
 		if a.Arg == nil {
 			return invalidf("count has no argument")
@@ -748,7 +761,7 @@ func (b *builder) plan() *Plan {
 		aggL0 = sets
 	}
 	p.Columns = append(p.Columns, Column{Name: "persons", Role: RolePersons, Index: slices.IndexFunc(q.Aggs, func(a query.Aggregate) bool {
-		return a.Kind == query.AggCountDistinct
+		return a.Kind == query.AggCountDistinct && a.Arg == nil
 	})})
 	m, mv := float64(b.m), float64(b.mv)
 	for i, a := range q.Aggs {
@@ -762,7 +775,14 @@ func (b *builder) plan() *Plan {
 			ag.LInf = m * merge
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i})
 		case query.AggCountDistinct:
+			// A FILTERed count of persons counts each person at most
+			// once per cell too (the cells' count of distinct persons
+			// whose flag is set), so it has the person count's
+			// sensitivities; it reads a count column of its own.
 			ag.L0, ag.LInf = l0, 1
+			if a.Arg != nil {
+				p.Columns = append(p.Columns, Column{Name: aggCol(i, "count"), Role: RoleCount, Index: i})
+			}
 		case query.AggSum:
 			ag.LInf = m * math.Max(math.Abs(math.Min(lo, 0)), math.Max(hi, 0)) * merge
 			p.Columns = append(p.Columns, Column{Name: aggCol(i, "sum"), Role: RoleSum, Index: i})

@@ -65,6 +65,12 @@ func goldenCases() []goldenCase {
 				Keys:         []query.GroupKey{key("contact_type", nprType), key("year", nprYear)},
 				Aggs:         []query.Aggregate{countStar("contacts"), countPersons("patients"), losBounded(query.AggAvg, "mean_days")},
 				GroupingSets: [][]int{{0, 1}, {0}, {}}}},
+		{"filtered_persons_rollup_type_year", // SELECT contact_type, year(contact_date), count(DISTINCT pid) FILTER (WHERE icd10 LIKE 'E11%'), count(DISTINCT pid) FROM npr GROUP BY ROLLUP (1, 2)
+			&query.Query{From: from("npr", "npr"),
+				Keys: []query.GroupKey{key("contact_type", nprType), key("year", nprYear)},
+				Aggs: []query.Aggregate{{Kind: query.AggCountDistinct, Name: "diabetes", Arg: &query.Like{X: nprICD, Pattern: lit("E11%")}},
+					countPersons("patients")},
+				GroupingSets: [][]int{{0, 1}, {0}, {}}}},
 		{"template_prescriptions_by_atc_year", // prescriptions_by_atc_year, atc_prefix = 'A10B%'
 			&query.Query{From: from("lmr", "lmr"), Where: &query.Like{X: lmrATC, Pattern: lit("A10B%")},
 				Keys: []query.GroupKey{key("year", call("year", query.TypeInteger, lmrDate))},
@@ -185,6 +191,9 @@ func TestBoundSensitivities(t *testing.T) {
 		{desc: "three grouping sets: measures take L0 = 3 sets and LInf = L0·M, the person count L0 = 3·L0", query: "rollup_type_year", wantStep: L0Applied, wantL0: 4, wantM: 10, wantPers: 12,
 			wantAggs:  []Agg{{L0: 3, LInf: 40}, {L0: 12, LInf: 1}, {L0: 3, LInf: 40, NormLInf: 1800}},
 			wantNames: []string{"k0", "k1", "gid", "persons", "a0_count", "a2_count", "a2_norm_sum"}},
+		{desc: "a FILTERed person count: the person count's sensitivities, a count column of its own", query: "filtered_persons_rollup_type_year", wantStep: L0Applied, wantL0: 4, wantM: 10, wantPers: 12,
+			wantAggs:  []Agg{{L0: 12, LInf: 1}, {L0: 12, LInf: 1}},
+			wantNames: []string{"k0", "k1", "gid", "persons", "a0_count"}},
 		{desc: "sum with a negative lower bound", query: "stay_by_month_quarter", wantStep: L0Applied, wantL0: 4, wantM: 10, wantPers: 4,
 			wantAggs: []Agg{{L0: 4, LInf: 900}}, wantNames: []string{"k0", "k1", "persons", "a0_sum"}},
 		{desc: "cancer bounds are the tightest of the join", query: "cancer_site_year_women", wantStep: L0Applied, wantL0: 2, wantM: 2, wantPers: 2,

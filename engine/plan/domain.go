@@ -216,8 +216,9 @@ const MaxDerivedValues = 10_000
 // column with a public domain — `2024 - birth_year`, `floor(birth_year /
 // 10) * 10` — when nothing else gives it one: the column's domain,
 // narrowed by the WHERE clause as a key of its own, mapped through the
-// expression as DuckDB computes it (`/` divides as doubles, `%` keeps the
-// dividend's sign, floor, ceil, round and abs), the values distinct. The
+// expression as DuckDB computes it (`/` divides as doubles, `//` of
+// integers truncates toward zero, `%` keeps the dividend's sign, floor,
+// ceil, round and abs), the values distinct. The
 // arithmetic is in float64, as DuckDB's on doubles, and exact on integers
 // under 2^53 (numberOf refuses larger ones); a domain of fractional
 // numbers is mapped the same way. A division or modulo by zero, another
@@ -295,7 +296,7 @@ func soleColumn(e query.Expr) (*query.ColumnRef, bool) {
 
 // The operations evalArith computes as DuckDB does.
 var (
-	arithEvaluable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true}
+	arithEvaluable = map[string]bool{"+": true, "-": true, "*": true, "/": true, "//": true, "%": true}
 	unaryEvaluable = map[string]bool{"floor": true, "ceil": true, "round": true, "abs": true}
 )
 
@@ -337,6 +338,18 @@ func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
 				return 0, false
 			}
 			out = l / r
+		case "//":
+			switch {
+			case r == 0:
+				return 0, false // NULL
+			case x.Type != query.TypeInteger:
+				out = l / r // DuckDB's // of numbers
+			case l != math.Trunc(l) || r != math.Trunc(r):
+				return 0, false
+			default:
+				// Truncated toward zero, in int64 (exact: |l|, |r| < 2^53).
+				out = float64(int64(l) / int64(r))
+			}
 		case "%":
 			if r == 0 {
 				return 0, false

@@ -210,6 +210,7 @@ INSERT INTO population VALUES (100000, 1950, 'F', '0301', NULL)`
 // group by at most LInf, in at most L0 groups.
 func TestSensitivityBounds(t *testing.T) {
 	aggs := []query.Aggregate{countStar("n"), countPersons("persons"), {Kind: query.AggCount, Name: "nx", Arg: nprLOS},
+		{Kind: query.AggCountDistinct, Name: "px", Arg: cmp(nprLOS, ">", lit(int64(100)))},
 		numAgg(query.AggSum, "s", nprLOS, -10, 90), numAgg(query.AggAvg, "a", nprLOS, -10, 90), numAgg(query.AggQuantile, "q", nprLOS, -10, 90)}
 	tests := []struct {
 		desc string

@@ -75,7 +75,8 @@ const (
 	RoleGroupingID Role = "grouping_id"
 	// RolePersons: distinct persons in the group after bounding (BIGINT).
 	RolePersons Role = "persons"
-	// RoleCount: capped row count for aggregate Column.Index (DOUBLE).
+	// RoleCount: capped row count for aggregate Column.Index (DOUBLE); for
+	// a FILTERed person count, the persons whose flag is set.
 	RoleCount Role = "count"
 	// RoleSum: sum of clamped per-person partial sums for aggregate Column.Index (DOUBLE).
 	RoleSum Role = "sum"
@@ -93,8 +94,10 @@ type Column struct {
 	Role Role
 	// Index is the key index (RoleKey) or the aggregate index (measure roles).
 	// For RolePersons it is the index of the first count(DISTINCT person)
-	// aggregate (every such aggregate reads this column), or -1 when there
-	// is none; for RoleGroupingID it is -1.
+	// aggregate without a FILTER (every such aggregate reads this column),
+	// or -1 when there is none; for RoleGroupingID it is -1. A
+	// count(DISTINCT person) FILTER (WHERE c) reads a RoleCount column of
+	// its own: the distinct persons flagged in the group.
 	Index int
 }
 

@@ -138,7 +138,7 @@ func renderExpr(b *strings.Builder, e query.Expr) {
 // compareOps and arithOps are the operators the model allows.
 var (
 	compareOps = map[string]bool{"=": true, "<>": true, "<": true, "<=": true, ">": true, ">=": true}
-	arithOps   = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true}
+	arithOps   = map[string]bool{"+": true, "-": true, "*": true, "/": true, "//": true, "%": true}
 )
 
 // sqlTypes maps model types to the DuckDB types CAST renders.

@@ -102,6 +102,10 @@ func (b *builder) writeRowPartials(s *strings.Builder, keys []string, src string
 			items = append(items, fmt.Sprintf("1::BIGINT AS c%d", i))
 		case query.AggCount:
 			items = append(items, fmt.Sprintf("(%s IS NOT NULL)::BIGINT AS c%d", x, i))
+		case query.AggCountDistinct:
+			if a.Arg != nil {
+				items = append(items, fmt.Sprintf("coalesce(%s, false) AS f%d", x, i))
+			}
 		case query.AggSum:
 			items = append(items, fmt.Sprintf("%s AS s%d", clampSumSQL("coalesce("+clamped+", 0)", m, lo, hi), i))
 		case query.AggAvg:
@@ -182,6 +186,10 @@ func (b *builder) writeSrc(s *strings.Builder, cond string) {
 		switch a.Kind {
 		case query.AggCount:
 			items = append(items, RenderValue(a.Arg)+fmt.Sprintf(" AS x%d", i))
+		case query.AggCountDistinct:
+			if a.Arg != nil {
+				items = append(items, RenderFilter(a.Arg)+fmt.Sprintf(" AS x%d", i))
+			}
 		case query.AggSum, query.AggAvg, query.AggQuantile, query.AggStddev, query.AggVariance:
 			items = append(items, "CAST("+RenderValue(a.Arg)+fmt.Sprintf(" AS DOUBLE) AS x%d", i))
 		}
@@ -244,6 +252,12 @@ func (b *builder) writePartials(s *strings.Builder, keys []string, src string, f
 			items = append(items, fmt.Sprintf("least(count(*), %d) AS c%d", m, i))
 		case query.AggCount:
 			items = append(items, fmt.Sprintf("least(count(%s), %d) AS c%d", x, m, i))
+		case query.AggCountDistinct:
+			// 1 at most per person and group, whatever M: whether c
+			// holds on one of the person's rows in the group.
+			if a.Arg != nil {
+				items = append(items, fmt.Sprintf("coalesce(bool_or(%s), false) AS f%d", x, i))
+			}
 		case query.AggSum:
 			items = append(items, fmt.Sprintf("%s AS s%d", clampSumSQL("coalesce(sum("+clamped+"), 0)", m, lo, hi), i))
 		case query.AggAvg:
@@ -284,6 +298,15 @@ func (b *builder) writeTotals(s *strings.Builder, keys []string, from string) {
 		switch a.Kind {
 		case query.AggCountStar, query.AggCount:
 			items = append(items, fmt.Sprintf("coalesce(sum(c%d), 0)::DOUBLE AS %s", i, aggCol(i, "count")))
+		case query.AggCountDistinct:
+			if a.Arg != nil {
+				// Distinct in a margin cell too, like the persons.
+				flagged := "count(*)"
+				if q.GroupingSets != nil {
+					flagged = "count(DISTINCT person)"
+				}
+				items = append(items, fmt.Sprintf("CAST(%s FILTER (WHERE f%d) AS DOUBLE) AS %s", flagged, i, aggCol(i, "count")))
+			}
 		case query.AggSum:
 			items = append(items, fmt.Sprintf("coalesce(sum(s%d), 0)::DOUBLE AS %s", i, aggCol(i, "sum")))
 		case query.AggAvg:

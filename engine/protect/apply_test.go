@@ -193,6 +193,47 @@ func TestApplySuppressionAndRounding(t *testing.T) {
 	}
 }
 
+// TestApplyFilteredPersons: a count(DISTINCT pid) FILTER (WHERE c) reads
+// the count column of its own, not the persons, and does not decide
+// suppression (it counts only the persons with c): the unfiltered person
+// count does when the query has one, a hidden persons count otherwise.
+func TestApplyFilteredPersons(t *testing.T) {
+	dead := countAgg(query.AggCountDistinct, "dead")
+	rows := []map[string]any{
+		{"sex": "F", "persons": 60, "dead": 3.0},
+		{"sex": "M", "persons": 2, "dead": 2.0},
+	}
+	for _, tc := range []struct {
+		desc    string
+		aggs    []plan.Agg
+		purpose string // of the spend that pays for suppression
+	}{
+		{"alone: a hidden persons count decides suppression", []plan.Agg{dead}, PurposePersons},
+		{"after the person count, which decides suppression", []plan.Agg{personsAgg, dead}, "persons"},
+		{"before the person count, which decides suppression", []plan.Agg{dead, personsAgg}, "persons"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			p := testPlan([]plan.Key{sexKey}, tc.aggs, nil)
+			i := slices.IndexFunc(tc.aggs, func(a plan.Agg) bool { return a.Name == "dead" })
+			p.Columns = append(p.Columns, plan.Column{Name: "dead", Role: plan.RoleCount, Index: i})
+			if got := personsAggregate(p); got != slices.IndexFunc(tc.aggs, func(a plan.Agg) bool { return a.Name == "persons" }) {
+				t.Errorf("personsAggregate %d", got)
+			}
+			res := applyRows(t, p, rows, exact(Options{Epsilon: 1, MinCellCount: 5}))
+			cells := values(t, res, "dead")
+			if cells[0].Suppressed || cells[0].Value != 3.0 {
+				t.Errorf("F: dead %+v, want 3, its own column, released (60 persons)", cells[0])
+			}
+			if !cells[1].Suppressed {
+				t.Errorf("M: dead %+v, want suppressed (2 persons)", cells[1])
+			}
+			if !slices.ContainsFunc(res.Meta.Split, func(s result.Spend) bool { return s.Purpose == tc.purpose }) {
+				t.Errorf("split %+v: no %q part pays for suppression", res.Meta.Split, tc.purpose)
+			}
+		})
+	}
+}
+
 // TestApplyMargins runs a CUBE over two public keys with one small cell:
 // margins carry nil keys and the Margin flag, and after secondary
 // suppression no suppressed cell can be solved for from the released

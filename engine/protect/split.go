@@ -63,7 +63,8 @@ type layout struct {
 	trees []share
 	// suppress is true when MinCellCount > 0. personsAgg is then the index
 	// of the count_persons aggregate whose noisy value decides
-	// suppression, or -1 when the separate persons share pays for it.
+	// suppression (personsAggregate), or -1 when the separate persons
+	// share pays for it.
 	suppress   bool
 	personsAgg int
 	persons    share
@@ -123,7 +124,7 @@ func split(p *plan.Plan, s *settings) (*layout, error) {
 			"group by fewer or coarser keys (e.g. an ICD-10 chapter instead of a code, or ten-year bands instead of years)")
 	}
 	if l.suppress {
-		l.personsAgg = slices.IndexFunc(p.Aggs, func(a plan.Agg) bool { return a.Kind == query.AggCountDistinct })
+		l.personsAgg = personsAggregate(p)
 	}
 	extra := l.suppress && l.personsAgg < 0
 
@@ -339,4 +340,19 @@ func needsPublicDomain(p *plan.Plan, keys []int) error {
 	return refusal.New(refusal.NeedsPublicDomain,
 		fmt.Sprintf("key %q has no public domain, so grouping by it needs DP partition selection, which needs the policy's delta_per_query > 0 (it is 0 for this query)", name),
 		"group by keys with a public domain (years, sex, ICD-10 chapters, code lists in the policy), or ask the registry owner to set delta_per_query > 0")
+}
+
+// personsAggregate is the index of the first count_persons aggregate of p
+// that counts the group's persons (reads the RolePersons column), or -1:
+// a count(DISTINCT pid) FILTER (WHERE c) reads a count column of its own
+// and counts only the persons with c, so it cannot stand for the persons.
+func personsAggregate(p *plan.Plan) int {
+	for i, a := range p.Aggs {
+		if a.Kind == query.AggCountDistinct && !slices.ContainsFunc(p.Columns, func(c plan.Column) bool {
+			return c.Role == plan.RoleCount && c.Index == i
+		}) {
+			return i
+		}
+	}
+	return -1
 }

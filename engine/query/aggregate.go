@@ -39,8 +39,13 @@ func (ck *checker) aggregate(n node) (Aggregate, error) {
 	}
 	switch a.Kind {
 	case AggCountDistinct:
-		return Aggregate{}, refuse(refusal.AggregateFilter, "move the condition into WHERE, or count the persons of a cohort (POST /v1/cohorts/estimate)",
-			"count(DISTINCT ...) FILTER (WHERE ...) is not supported")
+		// The persons with at least one row in the group where c holds
+		// (and, for count(DISTINCT CASE WHEN c2 THEN pid END), c2).
+		if a.Arg != nil {
+			cond = &Logical{Op: "AND", Args: []Expr{cond, a.Arg}}
+		}
+		a.Arg = cond
+		return a, nil
 	case AggCountStar:
 		a.Kind, a.Arg = AggCount, &Literal{Value: int64(1), Type: TypeInteger}
 	}
@@ -177,10 +182,30 @@ func otherAggregateHint(name string) string {
 	return "supported aggregates: count(*), count(col), count(DISTINCT <person key>), sum, avg, median, quantile_cont, stddev, variance"
 }
 
-// countDistinct checks count(DISTINCT x): x must be a person key.
+// countDistinct checks count(DISTINCT x): x must be a person key, or
+// CASE WHEN c THEN <person key> END (ELSE NULL or none), which counts the
+// persons for whom c holds on one of their rows at least, as count(DISTINCT
+// pid) FILTER (WHERE c) does: Arg is then c.
 func (ck *checker) countDistinct(k node) (Aggregate, error) {
 	bad := refuse(refusal.CountDistinctNotPerson, "count(DISTINCT) counts persons only: count(DISTINCT pid); group by the column to count its values",
 		"count(DISTINCT ...) is supported for the person key only")
+	if then, when, ok := personCase(k); ok {
+		a, err := ck.countDistinct(then)
+		if err != nil {
+			return Aggregate{}, err
+		}
+		cond, err := ck.boolExpr(when, inAggregate, 1)
+		if err != nil {
+			return Aggregate{}, err
+		}
+		a.Arg = cond
+		return a, nil
+	}
+	if k.class() == "CASE" {
+		return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+			"count the persons with a condition as count(DISTINCT pid) FILTER (WHERE c), or count(DISTINCT CASE WHEN c THEN pid END) with one WHEN and no ELSE",
+			"this count(DISTINCT CASE ...) is not a count of persons")
+	}
 	if k.class() != "COLUMN_REF" {
 		if _, err := ck.expr(k, inAggregate, 1); err != nil && k.class() != "STAR" {
 			return Aggregate{}, err
@@ -206,6 +231,34 @@ func (ck *checker) countDistinct(k node) (Aggregate, error) {
 		}
 	}
 	return Aggregate{Kind: AggCountDistinct}, nil
+}
+
+// personCase reports whether k is CASE WHEN when THEN then END with one
+// WHEN, no ELSE (or ELSE NULL) and a column reference as its result: the
+// form of a conditional count of persons. Anything else is checked as an
+// expression (and refused as count(DISTINCT) of one).
+func personCase(k node) (then, when node, ok bool) {
+	if k.class() != "CASE" {
+		return nil, nil, false
+	}
+	checks, ok := k.nodes("case_checks")
+	if !ok || len(checks) != 1 {
+		return nil, nil, false
+	}
+	when, then = checks[0].obj("when_expr"), checks[0].obj("then_expr")
+	if when == nil || then.class() != "COLUMN_REF" {
+		return nil, nil, false
+	}
+	if e := k.obj("else_expr"); e != nil {
+		if e.class() != "CONSTANT" {
+			return nil, nil, false
+		}
+		lit, err := literal(e.obj("value"))
+		if err != nil || lit.Value != nil {
+			return nil, nil, false
+		}
+	}
+	return then, when, true
 }
 
 // numericArg checks the argument of sum, avg, quantiles, stddev and

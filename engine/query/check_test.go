@@ -174,6 +174,11 @@ func TestExpressionTypes(t *testing.T) {
 		{"icd10 LIKE 'E%'", TypeBool},
 		{"substring(icd10, 1, 3)", TypeString},
 		{"length(icd10)", TypeInteger},
+		{"year(contact_date) // 2", TypeInteger},
+		{"length_of_stay_days // 2", TypeNumber},
+		{"year(contact_date) // 2.5", TypeNumber},
+		{"round(year(contact_date), -1)", TypeInteger},
+		{"round(length_of_stay_days)", TypeNumber},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {

@@ -102,8 +102,6 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 			"age(...) is not allowed: it depends on today's date and returns an interval")
 	}
 	switch name {
-	case "//":
-		return nil, refuse(refusal.OperatorNotAllowed, "use floor(a / b)", "the integer division operator // is not supported")
 	case "||":
 		return nil, refuse(refusal.OperatorNotAllowed, "use concat(a, b)", "the operator || is not supported")
 	case "like_escape", "not_like_escape", "ilike_escape", "not_ilike_escape":
@@ -116,7 +114,7 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 	_, isFunc := scalarFuncs[name]
 	if !isFunc && !operators[name] {
 		if len(name) > 0 && !isWordChar(name[0]) {
-			return nil, refuse(refusal.OperatorNotAllowed, "use comparisons, arithmetic (+ - * / %) and LIKE",
+			return nil, refuse(refusal.OperatorNotAllowed, "use comparisons, arithmetic (+ - * / // %) and LIKE",
 				"the operator %s is not supported", name)
 		}
 		return nil, refuse(refusal.FunctionNotAllowed, funcHint, "the function %s is not allowed", name)
@@ -130,7 +128,7 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 		args[i] = e
 	}
 	switch name {
-	case "+", "-", "*", "/", "%":
+	case "+", "-", "*", "/", "//", "%":
 		return arith(name, args)
 	case "~~", "!~~", "~~*", "!~~*":
 		if len(args) != 2 {
@@ -145,7 +143,7 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 }
 
 // operators are the operator "functions" of DuckDB's parse tree the checker accepts.
-var operators = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true, "~~": true, "!~~": true, "~~*": true, "!~~*": true}
+var operators = map[string]bool{"+": true, "-": true, "*": true, "/": true, "//": true, "%": true, "~~": true, "!~~": true, "~~*": true, "!~~*": true}
 
 func isWordChar(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
@@ -209,7 +207,11 @@ func intervalConstant(kids []node, unit string) (Expr, error) {
 	return intervalOf(i, unit)
 }
 
-// arith checks a binary arithmetic operation or unary minus.
+// arith checks a binary arithmetic operation or unary minus. a // b is an
+// integer (the quotient truncated toward zero, as DuckDB divides integers
+// with //: -7 // 2 = -3) when both operands are, and a number otherwise
+// (DuckDB's // of numbers is their quotient: 7.5 // 2 = 3.75); by 0 it is
+// NULL.
 func arith(op string, args []Expr) (Expr, error) {
 	if op == "-" && len(args) == 1 {
 		switch lit := args[0].(type) {
@@ -494,7 +496,13 @@ func round(name string, args []Expr) (Expr, error) {
 	if err := wantTypes(name, args, want...); err != nil {
 		return nil, err
 	}
-	return &Func{Name: "round", Args: args, Type: TypeNumber}, nil
+	// DuckDB rounds an integer to an integer (round(7, -1) = 10, an
+	// INTEGER), which // divides as one.
+	t := TypeNumber
+	if args[0].ExprType() == TypeInteger {
+		t = TypeInteger
+	}
+	return &Func{Name: "round", Args: args, Type: t}, nil
 }
 
 func variadic(canon string, min int) scalarFunc {

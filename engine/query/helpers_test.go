@@ -221,9 +221,13 @@ func validate(q *Query, c *Catalog) error {
 		names[strings.ToLower(a.Name)] = true
 		checkExpr(fmt.Sprintf("aggregate %d", i), a.Arg, false)
 		switch a.Kind {
-		case AggCountStar, AggCountDistinct:
+		case AggCountStar:
 			if a.Arg != nil {
 				return fmt.Errorf("aggregate %d (%s) has an argument", i, a.Kind)
+			}
+		case AggCountDistinct:
+			if a.Arg != nil && a.Arg.ExprType() != TypeBool {
+				return fmt.Errorf("aggregate %d (%s) has a condition of type %s", i, a.Kind, a.Arg.ExprType())
 			}
 		case AggCount:
 			if a.Arg == nil {

@@ -87,7 +87,8 @@ const maxBound = 1e15
 // (col is the policy column of a reference, nil when undeclared). It
 // follows DuckDB's semantics: least and greatest skip NULLs, a CASE is
 // one of its arms, x % y has the sign of x and |x % y| ≤ |x|, date - date
-// is days. Division by an expression whose span holds 0, and anything
+// is days, a boolean cast to a number is 0 or 1, x // y of integers is
+// truncated toward zero and NULL by 0. Division by an expression whose span holds 0, and anything
 // else without a finite bound, is unbounded with a reason.
 func spanOf(e Expr, col func(*ColumnRef) *policies.Column) span {
 	s := spanRaw(e, col)
@@ -137,6 +138,20 @@ func spanRaw(e Expr, col func(*ColumnRef) *policies.Column) span {
 		s := rec(x.X)
 		from := x.X.ExprType()
 		switch {
+		case from == TypeBool && isNumeric(x.To):
+			// false is 0 and true is 1 (NULL stays NULL).
+			if l, ok := x.X.(*Literal); ok {
+				switch v := l.Value.(type) {
+				case nil:
+					return span{empty: true}
+				case bool:
+					if v {
+						return point(1)
+					}
+					return point(0)
+				}
+			}
+			return between(0, 1)
 		case s.empty:
 			return s
 		case x.To == TypeInteger && (isNumeric(from) || loose(from)):
@@ -207,6 +222,30 @@ func arithSpan(x *Arith, l, r span) span {
 			return noBound("it divides by an expression that can be 0")
 		}
 		out.lo, out.hi = extremes(l, r, func(a, b float64) float64 { return a / b })
+	case "//":
+		if x.Type != TypeInteger {
+			// DuckDB's // of numbers is their quotient (NULL by 0).
+			if r.lo <= 0 && r.hi >= 0 {
+				return noBound("it divides by an expression that can be 0")
+			}
+			out.lo, out.hi = extremes(l, r, func(a, b float64) float64 { return a / b })
+			break
+		}
+		// Of integers, the quotient truncated toward zero; NULL by 0, so
+		// only the divisors up to -1 and from 1 count (|x // y| ≤ |x|).
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, d := range []span{{lo: r.lo, hi: math.Min(r.hi, -1)}, {lo: math.Max(r.lo, 1), hi: r.hi}} {
+			if d.lo > d.hi {
+				continue
+			}
+			a, b := extremes(l, d, func(a, b float64) float64 { return a / b })
+			lo, hi = math.Min(lo, a), math.Max(hi, b)
+		}
+		if lo > hi {
+			return span{empty: true} // the divisor is always 0: always NULL
+		}
+		out.lo, out.hi = math.Trunc(lo), math.Trunc(hi)
+		out.nonNull = out.nonNull && (r.lo >= 1 || r.hi <= -1)
 	case "%":
 		// |x % y| ≤ |x| and < |y|; the result has the sign of x.
 		m := math.Max(math.Abs(l.lo), math.Abs(l.hi))

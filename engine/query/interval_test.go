@@ -34,6 +34,15 @@ func TestExpressionBounds(t *testing.T) {
 		{"month", "SELECT avg(month(contact_date) + 0) FROM npr", [2]float64{1, 12}},
 		{"coalesce with a constant", "SELECT avg(coalesce(length_of_stay_days, -1)) FROM npr", [2]float64{-1, 90}},
 		{"integer domain without bounds", "SELECT avg(birth_year - 1900) FROM population", [2]float64{15, 124}},
+		{"integer division truncates", "SELECT avg((2024 - birth_year) // 10) FROM population", [2]float64{0, 10}},
+		{"integer division truncates toward zero", "SELECT avg((birth_year - 2000) // 7) FROM population", [2]float64{-12, 3}},
+		{"integer division by what can be 0 is NULL there", "SELECT avg(birth_year // (birth_year % 3)) FROM population", [2]float64{638, 2024}},
+		{"integer division by a negative divisor", "SELECT avg(birth_year // (0 - 2)) FROM population", [2]float64{-1012, -957}},
+		{"// of numbers is their quotient", "SELECT sum(ddd // 4) FROM lmr", [2]float64{0, 91.25}},
+		{"boolean cast to an integer", "SELECT avg(CAST(death_date IS NOT NULL AS INTEGER)) FROM population", [2]float64{0, 1}},
+		{"boolean cast to a number", "SELECT sum((ddd > 30)::DOUBLE) FROM lmr", [2]float64{0, 1}},
+		{"boolean cast to a bigint in arithmetic", "SELECT sum(CAST(ddd > 30 AS BIGINT) * 2 + 1) FROM lmr", [2]float64{1, 3}},
+		{"constant boolean cast", "SELECT avg(ddd + CAST(true AS INTEGER)) FROM lmr", [2]float64{1, 366}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -52,6 +61,7 @@ func TestExpressionBounds(t *testing.T) {
 func TestExpressionBoundsRefused(t *testing.T) {
 	tests := []struct{ sql, why string }{
 		{"SELECT avg(ddd / ddd) FROM lmr", "divides by an expression that can be 0"},
+		{"SELECT avg(ddd // ddd) FROM lmr", "divides by an expression that can be 0"},
 		{"SELECT avg(length(atc)) FROM lmr", "length(...) has no bound"},
 		{"SELECT avg(ddd * 1e300) FROM lmr", "beyond"},
 		{"SELECT avg(greatest(ddd, length(atc))) FROM lmr", "length(...) has no bound"},

@@ -63,7 +63,7 @@ type AggKind string
 const (
 	AggCountStar     AggKind = "count_star"    // count(*)
 	AggCount         AggKind = "count"         // count(col): non-null rows
-	AggCountDistinct AggKind = "count_persons" // count(DISTINCT <person key>)
+	AggCountDistinct AggKind = "count_persons" // count(DISTINCT <person key>) [FILTER (WHERE c)]
 	AggSum           AggKind = "sum"           // sum(col)
 	AggAvg           AggKind = "avg"           // avg(col)
 	AggQuantile      AggKind = "quantile"      // quantile_cont(col, p) and median(col) (p = 0.5)
@@ -76,7 +76,10 @@ type Aggregate struct {
 	Kind AggKind
 	// Arg is the aggregated expression (a column, or for numeric
 	// aggregates an expression with finite bounds by interval
-	// arithmetic); nil for count(*) and person counts.
+	// arithmetic); nil for count(*). For a person count it is nil, or the
+	// boolean condition c of count(DISTINCT pid) FILTER (WHERE c) (and of
+	// count(DISTINCT CASE WHEN c THEN pid END)): the persons counted are
+	// those for whom c holds on at least one of their rows in the group.
 	Arg Expr
 	// P is the quantile for AggQuantile, in (0, 1).
 	P float64
@@ -229,7 +232,9 @@ type IsNull struct {
 	Not bool
 }
 
-// Arith is a binary arithmetic operation: + - * / % (and unary minus as 0 - X).
+// Arith is a binary arithmetic operation: + - * / // % (and unary minus as
+// 0 - X). // is DuckDB's: of integers the quotient truncated toward zero,
+// of numbers the quotient; NULL when the divisor is 0.
 type Arith struct {
 	Op   string
 	L, R Expr

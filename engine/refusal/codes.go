@@ -172,7 +172,7 @@ var (
 	CountDistinctNotPerson = register("count_distinct_not_person", KindQuery, "count(DISTINCT x) of anything but the person key")
 	DistinctAggregate      = register("distinct_aggregate", KindQuery, "sum(DISTINCT x), ...")
 	AggregateOrderBy       = register("aggregate_order_by", KindQuery, "sum(x ORDER BY y)")
-	AggregateFilter        = register("aggregate_filter", KindQuery, "count(DISTINCT pid) FILTER (WHERE ...), or a FILTER in a WITH query")
+	AggregateFilter        = register("aggregate_filter", KindQuery, "a FILTER (WHERE ...) in a WITH query")
 	BadQuantile            = register("bad_quantile", KindQuery, "a quantile that is not one constant strictly between 0 and 1")
 	TooManyAggregates      = register("too_many_aggregates", KindQuery, "more than query.MaxAggregates distinct aggregates")
 )
