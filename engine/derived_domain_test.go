@@ -27,6 +27,8 @@ func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 		{"ceil(birth_year / 5.0)", ""},
 		{"round(birth_year / 4)", ""},
 		{"abs(1970 - birth_year)", ""},
+		{"CAST(birth_year / 10 AS INTEGER) * 10", ""},
+		{"CAST((2024 - birth_year) / 4.0 AS BIGINT)", ""},
 		{"(2024 - birth_year) // 10 * 10", ""},
 		{"(birth_year - 2000) // 7", ""},
 		{"birth_year // 4.0", ""},

@@ -285,6 +285,8 @@ func soleColumn(e query.Expr) (*query.ColumnRef, bool) {
 			return x != nil && arithEvaluable[x.Op] && walk(x.L) && walk(x.R)
 		case *query.Func:
 			return x != nil && len(x.Args) == 1 && unaryEvaluable[x.Name] && walk(x.Args[0])
+		case *query.Cast:
+			return x != nil && (x.To == query.TypeInteger || x.To == query.TypeNumber) && walk(x.X)
 		}
 		return false
 	}
@@ -357,6 +359,15 @@ func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
 			out = math.Mod(l, r)
 		}
 		return out, !math.IsInf(out, 0) && !math.IsNaN(out) && math.Abs(out) < 1<<53
+	case *query.Cast:
+		a, ok := evalArith(x.X, col, v)
+		if !ok {
+			return 0, false
+		}
+		if x.To == query.TypeInteger {
+			return math.RoundToEven(a), true // DuckDB's cast of a number: half to even
+		}
+		return a, true
 	case *query.Func:
 		a, ok := evalArith(x.Args[0], col, v)
 		if !ok {

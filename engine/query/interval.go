@@ -155,7 +155,8 @@ func spanRaw(e Expr, col func(*ColumnRef) *policies.Column) span {
 		case s.empty:
 			return s
 		case x.To == TypeInteger && (isNumeric(from) || loose(from)):
-			return because(span{lo: math.Round(s.lo), hi: math.Round(s.hi), nonNull: s.nonNull}, s)
+			// DuckDB rounds half to even (2.5 → 2), monotone.
+			return because(span{lo: math.RoundToEven(s.lo), hi: math.RoundToEven(s.hi), nonNull: s.nonNull}, s)
 		case (x.To == TypeNumber && (isNumeric(from) || loose(from))) || (x.To == TypeDate && from == TypeDate):
 			return s
 		}

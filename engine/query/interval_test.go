@@ -43,6 +43,8 @@ func TestExpressionBounds(t *testing.T) {
 		{"boolean cast to a number", "SELECT sum((ddd > 30)::DOUBLE) FROM lmr", [2]float64{0, 1}},
 		{"boolean cast to a bigint in arithmetic", "SELECT sum(CAST(ddd > 30 AS BIGINT) * 2 + 1) FROM lmr", [2]float64{1, 3}},
 		{"constant boolean cast", "SELECT avg(ddd + CAST(true AS INTEGER)) FROM lmr", [2]float64{1, 366}},
+		// 365 / 2 = 182.5 rounds to even: 182, as DuckDB casts.
+		{"number cast to an integer", "SELECT avg(CAST(ddd / 2 AS INTEGER)) FROM lmr", [2]float64{0, 182}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -212,8 +212,10 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 	case TypeString:
 		okCast = okCast || from != TypeInterval
 	case TypeInteger:
-		// number → integer is refused: it can overflow on the data.
-		okCast = okCast || from == TypeBool
+		// number → integer rounds half to even, as DuckDB casts; on a
+		// value out of range DuckDB fails, which the planner's try()
+		// turns into NULL (plan.RenderValue), so it cannot fail on the data.
+		okCast = okCast || from == TypeBool || from == TypeNumber
 	case TypeNumber:
 		okCast = okCast || isNumeric(from) || from == TypeBool
 	case TypeBool:
