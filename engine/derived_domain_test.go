@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/statgate/statgate/engine/plan"
@@ -153,6 +154,60 @@ func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
 			}
 			if !slices.Equal(ours, duck) {
 				t.Errorf("domain %d values %.200v\nDuckDB %d values %.200v", len(ours), ours, len(duck), duck)
+			}
+		})
+	}
+}
+
+// TestConcatDomainsAreDuckDBs: the domain of a concat key is what DuckDB's
+// concat gives for every combination of its arguments' domain values.
+func TestConcatDomainsAreDuckDBs(t *testing.T) {
+	ctx := t.Context()
+	db := openPlainDB(t)
+	pol, parser, cat := shippedChecker(t)
+	// The municipality key's public domain (the policy's code list).
+	q, err := parser.Compile(ctx, "SELECT municipality, count(*) AS n FROM population GROUP BY 1", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, v := range mp.Keys[0].Domain {
+		codes = append(codes, "'"+fmt.Sprint(v)+"'")
+	}
+	municipalities := "[" + strings.Join(codes, ", ") + "]"
+	for _, tc := range []struct{ sql, cross string }{
+		{"SELECT concat(sex, '-', municipality) AS k, count(*) AS n FROM population GROUP BY 1",
+			"SELECT DISTINCT concat(s, '-', m) FROM unnest(['M', 'F']) t(s), unnest(" + municipalities + ") u(m)"},
+		{"SELECT concat(year(contact_date), '/', contact_type, 7) AS k, count(*) AS n FROM npr GROUP BY 1",
+			"SELECT DISTINCT concat(y, '/', c, 7) FROM range(2010, 2025) r(y), unnest(['inpatient', 'outpatient', 'day']) t(c)"},
+	} {
+		t.Run(tc.sql, func(t *testing.T) {
+			q, err := parser.Compile(ctx, tc.sql, cat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Keys[0].Domain == nil {
+				t.Fatal("no domain")
+			}
+			var ours, duck []string
+			for _, v := range p.Keys[0].Domain {
+				ours = append(ours, fmt.Sprint(v))
+			}
+			for _, r := range mustQuery(t, db, tc.cross).rows {
+				duck = append(duck, fmt.Sprint(r[0]))
+			}
+			slices.Sort(ours)
+			slices.Sort(duck)
+			if !slices.Equal(ours, duck) {
+				t.Errorf("domain %d values %.300v\nDuckDB %d values %.300v", len(ours), ours, len(duck), duck)
 			}
 		})
 	}

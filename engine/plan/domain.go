@@ -140,6 +140,8 @@ func funcDomain(f *query.Func, pol *policies.Policy) (keyDomain, error) {
 	case len(args) == 1 && isCalendarPart(name):
 		r := calendarParts[name]
 		return intRange(r[0], r[1], f.Type), nil
+	case name == "concat":
+		return concatDomain(args, pol)
 	case name == "left" && len(args) == 2:
 		return prefixDomain(args[0], args[1], pol)
 	case (name == "substr" || name == "substring") && len(args) == 3:
@@ -404,6 +406,68 @@ var calendarParts = map[string][2]int64{
 func isCalendarPart(name string) bool {
 	_, ok := calendarParts[name]
 	return ok
+}
+
+// concatDomain is the domain of concat(a, b, …) whose arguments are
+// constants or keys with a public domain of strings, integers, dates or
+// booleans: every concatenation of one value of each (DuckDB's concat
+// skips NULL, so a NULL group adds ""), in order. A row whose arguments
+// lie outside their domains concatenates to a value outside this one and
+// is dropped by the key's domain filter, as a key outside its domain is.
+// None when a product would exceed MaxDomainCells.
+func concatDomain(args []query.Expr, pol *policies.Policy) (keyDomain, error) {
+	texts := []string{""}
+	for _, a := range args {
+		var vals []any
+		if lit, ok := a.(*query.Literal); ok {
+			vals = []any{lit.Value}
+		} else {
+			d, err := domainOf(a, pol)
+			if err != nil || d.values == nil {
+				return keyDomain{}, err
+			}
+			vals = d.values
+		}
+		if len(texts)*len(vals) > MaxDomainCells {
+			return keyDomain{}, nil
+		}
+		var next []string
+		for _, t := range texts {
+			for _, v := range vals {
+				s, ok := concatText(v)
+				if !ok {
+					return keyDomain{}, nil
+				}
+				next = append(next, t+s)
+			}
+		}
+		texts = next
+	}
+	var out []any
+	seen := map[string]bool{}
+	for _, t := range texts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return keyDomain{values: out}, nil
+}
+
+// concatText is a domain value as concat writes it (false for a type
+// whose text this package does not reproduce, such as a float).
+func concatText(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", true
+	case string:
+		return x, true
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
 }
 
 // prefixDomain is the domain of the first n characters of a column with
