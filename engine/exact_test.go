@@ -594,6 +594,9 @@ func (c rowComparer) key(row []any) string {
 // equal reports whether rows a and b hold the same values.
 func (c rowComparer) equal(a, b []any) bool {
 	for j, o := range c.q.Output {
+		if o.Hidden {
+			break // what only HAVING or ORDER BY read (last) is not in the plain result
+		}
 		if o.Key >= 0 {
 			if canonical(a[j]) != canonical(b[j]) {
 				return false

@@ -105,3 +105,46 @@ func TestMeasureCoverage(t *testing.T) {
 		t.Logf("coverage %.1f%% of %d cells", 100*cov, cells)
 	}
 }
+
+// TestHavingOnHiddenAggregates: HAVING and ORDER BY may read aggregates the
+// SELECT list does not hold; they are protected and debited (a share of
+// the split under "having/…" or "order_by/…"), filter and sort by their
+// released values, and are not released.
+func TestHavingOnHiddenAggregates(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
+	run := func(sql string) [][]any {
+		t.Helper()
+		res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026", SQL: sql})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Columns) != 2 || res.Columns[0].Name != "hospital" || res.Columns[1].Name != "patients" {
+			t.Fatalf("columns %+v: a hidden aggregate is released", res.Columns)
+		}
+		shares := map[string]bool{}
+		for _, sp := range res.Meta.Split {
+			shares[sp.Purpose] = true
+		}
+		if !shares["having/count"] && !shares["order_by/count"] {
+			t.Errorf("split %+v: the hidden count has no share", res.Meta.Split)
+		}
+		var rows [][]any
+		for _, r := range res.Rows {
+			if len(r.Cells) != 2 {
+				t.Fatalf("row %+v", r)
+			}
+			rows = append(rows, []any{r.Cells[0].Value, r.Cells[1].Value})
+		}
+		return rows
+	}
+	all := run("SELECT hospital, count(DISTINCT pid) AS patients FROM npr GROUP BY 1 HAVING count(*) > -1000000")
+	if len(all) < 5 {
+		t.Fatalf("%d hospitals with more than −10⁶ contacts", len(all))
+	}
+	if none := run("SELECT hospital, count(DISTINCT pid) AS patients FROM npr GROUP BY 1 HAVING count(*) > 1000000000"); len(none) != 0 {
+		t.Errorf("%d hospitals with more than 10⁹ contacts", len(none))
+	}
+	if sorted := run("SELECT hospital, count(DISTINCT pid) AS patients FROM npr GROUP BY 1 ORDER BY count(*) DESC LIMIT 3"); len(sorted) != 3 {
+		t.Errorf("ORDER BY a hidden count LIMIT 3: %d rows", len(sorted))
+	}
+}

@@ -231,6 +231,9 @@ func semiJoinQueries() []neighbourQuery {
 			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
 		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, round(avg(n.length_of_stay_days) FILTER (WHERE "+c+"), 1) AS stay, "+
 			"count(*) AS contacts FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		// HAVING and ORDER BY on aggregates the SELECT list does not hold.
+		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1 "+
+			"HAVING count(*) FILTER (WHERE "+c+") > 0 ORDER BY avg(n.length_of_stay_days) DESC")
 		// Expressions of aggregates: a ratio whose divisor may be 0 or
 		// suppressed, a per-cent share, a scaled sum.
 		add("diabetes-2026", "SELECT p.sex AS sex, 100.0 * count(*) FILTER (WHERE "+c+") / count(*) AS pct, "+

@@ -113,7 +113,25 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 			r.Cells[i] = roundCell(r.Cells[i], *o.Round)
 		}
 	}
+	// What only HAVING or ORDER BY read is not released (hidden outputs
+	// come last).
+	if n := visibleOutputs(q); n < len(q.Output) {
+		out.Columns = out.Columns[:n]
+		for i := range out.Rows {
+			out.Rows[i].Cells = out.Rows[i].Cells[:n]
+		}
+	}
 	return out, nil
+}
+
+// visibleOutputs is the number of outputs before the first hidden one.
+func visibleOutputs(q *query.Query) int {
+	for i, o := range q.Output {
+		if o.Hidden {
+			return i
+		}
+	}
+	return len(q.Output)
 }
 
 // roundCell rounds a released measure to places decimal places (round

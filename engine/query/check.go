@@ -236,6 +236,9 @@ func (ck *checker) statement(n node) (*Query, error) {
 	if q.OrderBy, err = ck.orderBy(q, mods.order); err != nil {
 		return nil, err
 	}
+	if len(q.Aggs) > MaxAggregates {
+		return nil, refuse(refusal.TooManyAggregates, "split the query", "the query has %d aggregates with those HAVING and ORDER BY read; at most %d are allowed", len(q.Aggs), MaxAggregates)
+	}
 	q.Limit = mods.limit
 	return q, nil
 }

@@ -119,6 +119,11 @@ type OutputColumn struct {
 	// Query.Aggs. When both are -1, Measure is set.
 	Key int
 	Agg int
+	// Hidden marks an aggregate that only HAVING or ORDER BY reads: it is
+	// protected like the others, and dropped from the released result
+	// after HAVING, ORDER BY and LIMIT (engine/post). Hidden outputs come
+	// after the SELECT list's.
+	Hidden bool
 	// Measure is an expression of aggregates (AggRef), numeric constants
 	// and + - * / (see measure.go), computed from the aggregates'
 	// released values; nil for a key or a plain aggregate.

@@ -241,7 +241,7 @@ func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 	if n.class() == "COLUMN_REF" {
 		if names, _ := n.strings("column_names"); len(names) == 1 {
 			for i, o := range q.Output {
-				if strings.EqualFold(o.Name, names[0]) {
+				if !o.Hidden && strings.EqualFold(o.Name, names[0]) {
 					return i, nil
 				}
 			}
@@ -257,7 +257,7 @@ func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 				return i, nil
 			}
 		}
-		return 0, needs()
+		return hiddenOutput(q, a, cl), nil
 	}
 	e, err := ck.expr(n, cl, 1)
 	if err != nil {
@@ -269,6 +269,36 @@ func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 		}
 	}
 	return 0, needs()
+}
+
+// hiddenOutput adds an output for an aggregate that HAVING or ORDER BY
+// reads and the SELECT list does not (HAVING count(*) >= 100): it is
+// protected and debited like a selected aggregate, HAVING compares and
+// ORDER BY sorts its released (noisy) value, and it is not returned
+// (OutputColumn.Hidden). It is named for the clause ("having/count").
+func hiddenOutput(q *Query, a Aggregate, cl clause) int {
+	prefix := "having/"
+	if cl == inOrderBy {
+		prefix = "order_by/"
+	}
+	taken := map[string]bool{}
+	for _, o := range q.Output {
+		taken[strings.ToLower(o.Name)] = true
+	}
+	for _, g := range q.Aggs {
+		taken[strings.ToLower(g.Name)] = true
+	}
+	base := prefix + aggName(a)
+	name := base
+	for i := 2; taken[strings.ToLower(name)]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	i := addAgg(q, a)
+	if q.Aggs[i].Name == "" {
+		q.Aggs[i].Name = name
+	}
+	q.Output = append(q.Output, OutputColumn{Name: name, Key: -1, Agg: i, Hidden: true})
+	return len(q.Output) - 1
 }
 
 // havingExpr checks HAVING: conditions over output columns (released
