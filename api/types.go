@@ -137,7 +137,7 @@ type Cell struct {
 	Suppressed bool `json:"suppressed,omitempty"`
 	// Reason says why a cell is suppressed: "min_cell_count" or
 	// "secondary", or for an expression of aggregates
-	// "denominator_may_be_zero".
+	// "denominator_may_be_zero" or "out_of_range".
 	Reason string `json:"reason,omitempty"`
 	// StdDev is the standard deviation of the noise added to a measure.
 	StdDev float64 `json:"stddev,omitempty"`

@@ -63,6 +63,24 @@ func TestMeasureOfAggregates(t *testing.T) {
 	if hidden == 0 {
 		t.Errorf("split %+v: the sum the ratio reads has no share", res.Meta.Split)
 	}
+
+	// Numbers beyond float64's range or precision are withheld, never an
+	// error after the debit (the audit log holds finite numbers only).
+	for _, sql := range []string{"SELECT count(*) / (count(*) * 1e-170) AS x FROM npr",
+		"SELECT contact_type, 1 / (count(*) * 1e-200) * 1e-200 AS x, count(*) * 1e308 * 10 AS y, count(*) / 0 AS z FROM npr GROUP BY 1"} {
+		res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026", SQL: sql})
+		if err != nil {
+			t.Errorf("%s: %v", sql, err)
+			continue
+		}
+		for _, r := range res.Rows {
+			for _, c := range r.Cells[1:] {
+				if v, ok := c.Value.(float64); ok && (math.IsInf(v, 0) || math.IsNaN(v) || math.IsInf(c.StdDev, 0)) {
+					t.Errorf("%s: cell %+v", sql, c)
+				}
+			}
+		}
+	}
 }
 
 // TestMeasureCoverage: over repeated queries, a ratio's interval holds the

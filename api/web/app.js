@@ -139,6 +139,7 @@ function num(v) { return typeof v === "number" ? fmt.format(v) : v === null || v
 function suppressedText(reason, res) {
   if (reason === "secondary") return "suppressed (secondary: it would reveal a suppressed cell)";
   if (reason === "denominator_may_be_zero") return "withheld (its divisor may be 0: the interval would be unbounded)";
+  if (reason === "out_of_range") return "withheld (the value is too large to show)";
   const t = res.meta.suppress_below;
   return "suppressed (too few persons: noisy count below " + (t ? num(Math.round(t)) : res.meta.min_cell_count) + ")";
 }

@@ -26,9 +26,12 @@ func TestMeasureCell(t *testing.T) {
 	a0, a1 := &query.AggRef{Agg: 0}, &query.AggRef{Agg: 1}
 	row := func(cells ...result.Cell) result.Row { return result.Row{Cells: cells} }
 	cols := []int{0, 1}
-	f := widening(2) // z(1 − 0.0125) / z(0.975)
-	if !(f > 1.14 && f < 1.15) {
-		t.Fatalf("widening(2) = %v, want about 2.2414 / 1.96 = 1.1436", f)
+	f := widening(2) // Laplace's ln(40) / ln(20), more than Gaussian's z(1 − 0.0125) / z(0.975) = 1.1436
+	if !(f > 1.231 && f < 1.232) {
+		t.Fatalf("widening(2) = %v, want ln 40 / ln 20 = 1.2314", f)
+	}
+	if w := widening(1); w != 1 {
+		t.Errorf("widening(1) = %v, want 1", w)
 	}
 
 	t.Run("ratio of two aggregates", func(t *testing.T) {
@@ -69,13 +72,28 @@ func TestMeasureCell(t *testing.T) {
 			t.Errorf("cell %+v", c)
 		}
 	})
-	t.Run("a NULL input or a released zero divisor is NULL", func(t *testing.T) {
+	t.Run("a NULL input is NULL; a released zero divisor withholds the cell", func(t *testing.T) {
 		if c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{}), cols); c.Value != nil || c.Suppressed {
 			t.Errorf("NULL input: cell %+v", c)
 		}
-		zero := result.Cell{Value: 0.0, StdDev: 1, CI: &[2]float64{-2, 2}}
-		if c := measureCell(arith("/", a0, a1), row(released(200, 10), zero), cols); c.Value != nil || c.Suppressed {
+		zero := result.Cell{Value: 0.0, StdDev: 1, CI: &[2]float64{0, 2}}
+		if c := measureCell(arith("+", num(1), arith("/", a0, a1)), row(released(200, 10), zero), cols); !c.Suppressed || c.Reason != ReasonDenominator {
 			t.Errorf("divisor 0: cell %+v", c)
+		}
+		noCI := result.Cell{Value: 0.0}
+		if c := measureCell(arith("/", a0, a1), row(released(200, 10), noCI), cols); !c.Suppressed || c.Reason != ReasonDenominator {
+			t.Errorf("divisor 0 without an interval: cell %+v", c)
+		}
+	})
+	t.Run("numbers that are not finite withhold the cell", func(t *testing.T) {
+		// count / (count · 1e-170): b² underflows, b alone does not.
+		c := measureCell(arith("/", a0, arith("*", a0, num(1e-170))), row(released(200, 10)), []int{0})
+		if c.Suppressed || !near(c.Value.(float64), 1e170) || math.IsInf(c.StdDev, 0) || math.IsNaN(c.StdDev) {
+			t.Errorf("tiny divisor: cell %+v", c)
+		}
+		c = measureCell(arith("*", a0, num(1e308)), row(released(200, 10)), []int{0})
+		if !c.Suppressed || c.Reason != ReasonOutOfRange || c.Value != nil {
+			t.Errorf("overflow: cell %+v", c)
 		}
 	})
 	t.Run("a divisor that may be zero withholds the cell", func(t *testing.T) {
@@ -92,10 +110,11 @@ func TestMeasureCell(t *testing.T) {
 	})
 }
 
-// TestMeasureIntervalCoverage: a ratio's, a product's and a difference's
-// intervals, computed from two released estimates with 95% normal
-// intervals, contain the true value at least 95% of the time, and are not
-// wider than twice the first-order (delta method) 95% interval.
+// TestMeasureIntervalCoverage: a ratio's, a product's, a difference's and
+// a sum's intervals, computed from released estimates with 95% intervals
+// of Gaussian or Laplace noise, contain the true value at least 95% of
+// the time, and are at most k times as wide as the first-order (delta
+// method) 95% interval for k aggregates.
 func TestMeasureIntervalCoverage(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	a0, a1 := &query.AggRef{Agg: 0}, &query.AggRef{Agg: 1}
@@ -104,20 +123,32 @@ func TestMeasureIntervalCoverage(t *testing.T) {
 		e      query.Expr
 		truth  func(a, b float64) float64
 		a, b   float64
-		sa, sb float64
+		sa, sb float64 // negative: Laplace noise of that standard deviation
 	}{
 		{"ratio", arith("/", a0, a1), func(a, b float64) float64 { return a / b }, 1000, 250, 40, 10},
 		{"ratio, noisy divisor", arith("/", a0, a1), func(a, b float64) float64 { return a / b }, 1000, 250, 5, 40},
 		{"per cent", arith("/", arith("*", num(100), a0), a1), func(a, b float64) float64 { return 100 * a / b }, 300, 1200, 20, 20},
 		{"difference", arith("-", a0, a1), func(a, b float64) float64 { return a - b }, 500, 400, 30, 30},
 		{"product", arith("*", a0, a1), func(a, b float64) float64 { return a * b }, 20, 30, 2, 1},
+		{"ratio, Laplace noise", arith("/", a0, a1), func(a, b float64) float64 { return a / b }, 1000, 250, -40, -10},
+		{"sum of three, Laplace noise", arith("+", arith("+", a0, a1), &query.AggRef{Agg: 2}), func(a, b float64) float64 { return a + b + 50 }, 500, 400, -30, -30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const trials = 4000
 			covered, widths, deltaWidths := 0, 0.0, 0.0
+			// draw is a released cell of truth v: Gaussian noise of sd s and
+			// its interval ±1.96 s, or for s < 0 Laplace noise of sd |s| and
+			// its interval ±b ln 20 (b = |s| / √2).
+			draw := func(v, s float64) result.Cell {
+				if s > 0 {
+					return released(v+rng.NormFloat64()*s, s)
+				}
+				b := -s / math.Sqrt2
+				x := v + b*rng.ExpFloat64()*float64(1-2*rng.IntN(2))
+				return result.Cell{Value: x, StdDev: -s, CI: &[2]float64{x - b*math.Log(20), x + b*math.Log(20)}}
+			}
 			for range trials {
-				va, vb := tc.a+rng.NormFloat64()*tc.sa, tc.b+rng.NormFloat64()*tc.sb
-				c := measureCell(tc.e, result.Row{Cells: []result.Cell{released(va, tc.sa), released(vb, tc.sb)}}, []int{0, 1})
+				c := measureCell(tc.e, result.Row{Cells: []result.Cell{draw(tc.a, tc.sa), draw(tc.b, tc.sb), draw(50, tc.sb)}}, []int{0, 1, 2})
 				if c.Suppressed || c.CI == nil {
 					t.Fatalf("cell %+v", c)
 				}
@@ -134,10 +165,38 @@ func TestMeasureIntervalCoverage(t *testing.T) {
 			if cov < 0.94 {
 				t.Errorf("coverage %.1f%%, want at least 95%%", 100*cov)
 			}
-			if r := widths / deltaWidths; r > 2 || r < 1 {
-				t.Errorf("interval %.2f× as wide as the delta method's, want 1–2×", r)
+			// Interval arithmetic adds the inputs' half-widths where the
+			// delta method adds their squares: at most k× as wide for k.
+			k := float64(len(query.MeasureAggs(tc.e)))
+			if r := widths / deltaWidths; r > k || r < 1 {
+				t.Errorf("interval %.2f× as wide as the delta method's, want 1–%.0f×", r, k)
 			}
 			t.Logf("coverage %.1f%%, width %.2f× the delta method's", 100*cov, widths/deltaWidths)
 		})
+	}
+}
+
+// TestHavingOnARoundedMeasure: HAVING names a measure by its alias, which
+// in SQL is the rounded value: round(12.471 / 3, 2) = 4.16 passes
+// HAVING r >= 4.16 (the unrounded 4.157 would not).
+func TestHavingOnARoundedMeasure(t *testing.T) {
+	places := 2
+	res := &result.Result{
+		Columns: []result.Column{{Name: "k", Role: result.RoleKey}, {Name: "s", Role: result.RoleMeasure}},
+		Rows:    []result.Row{{Cells: []result.Cell{{Value: "a"}, released(12.471, 1)}}},
+	}
+	q := &query.Query{
+		Keys: []query.GroupKey{{Name: "k"}},
+		Aggs: []query.Aggregate{{Name: "s"}},
+		Output: []query.OutputColumn{{Name: "k", Key: 0, Agg: -1},
+			{Name: "r", Key: -1, Agg: -1, Measure: arith("/", &query.AggRef{Agg: 0}, num(3)), Round: &places}},
+		Having: &query.Compare{Op: ">=", L: &query.OutputRef{Column: 1}, R: num(4.16)},
+	}
+	out, err := Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rows) != 1 || out.Rows[0].Cells[1].Value != 4.16 {
+		t.Errorf("rows %+v, want the one row with r = 4.16", out.Rows)
 	}
 }

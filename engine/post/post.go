@@ -65,7 +65,12 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		nr := result.Row{Margin: row.Margin, Cells: make([]result.Cell, len(idx))}
 		for i, j := range idx {
 			if j < 0 {
+				// A measure is named in HAVING and ORDER BY by its alias
+				// or position only, which mean the rounded value.
 				nr.Cells[i] = measureCell(q.Output[i].Measure, row, aggCols)
+				if r := q.Output[i].Round; r != nil {
+					nr.Cells[i] = roundCell(nr.Cells[i], *r)
+				}
 				continue
 			}
 			nr.Cells[i] = row.Cells[j]
@@ -104,9 +109,10 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 	}
 	// round(agg, n) last: HAVING and ORDER BY name an aggregate by the
 	// first output that holds it, which may be the rounded one, and SQL
-	// compares the aggregate itself.
+	// compares the aggregate itself. (A rounded measure was rounded
+	// before HAVING.)
 	for i, o := range q.Output {
-		if o.Round == nil {
+		if o.Round == nil || o.Measure != nil {
 			continue
 		}
 		for _, r := range out.Rows {

@@ -64,7 +64,8 @@ type Cell struct {
 	Suppressed bool `json:"suppressed,omitempty"`
 	// Reason says why a cell is suppressed: "min_cell_count" or
 	// "secondary", or for an expression of aggregates an input's reason or
-	// "denominator_may_be_zero" (its interval would be unbounded).
+	// "denominator_may_be_zero" (its interval would be unbounded) or
+	// "out_of_range" (not a finite number).
 	Reason string `json:"reason,omitempty"`
 	// StdDev is the standard deviation of the noise added to a measure (0 for keys).
 	StdDev float64 `json:"stddev,omitempty"`
