@@ -16,9 +16,7 @@ import (
 // no group of the data falls outside it and no value of it is one DuckDB
 // cannot yield; the WHERE clause narrows the years first.
 func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
-	ctx := t.Context()
 	db := openPlainDB(t)
-	pol, parser, cat := shippedChecker(t)
 	for _, tc := range []struct{ key, where string }{
 		{"2024 - birth_year", ""},
 		{"floor(birth_year / 10) * 10", ""},
@@ -43,18 +41,8 @@ func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 			if tc.where != "" {
 				where = " WHERE " + tc.where
 			}
-			q, err := parser.Compile(ctx, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM population%s GROUP BY 1", tc.key, where), cat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			q, p := planKeyDomain(t, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM population%s GROUP BY 1", tc.key, where))
 			domain := p.Keys[0].Domain
-			if domain == nil {
-				t.Fatalf("no domain derived for %s", tc.key)
-			}
 			// Every year the WHERE keeps, rendered as the bounded SQL renders the key.
 			yearsWhere := ""
 			if tc.where != "" {
@@ -110,9 +98,7 @@ func keyValue(v any, t query.Type) (any, error) {
 // holds exactly the values DuckDB's strftime gives the days of the date
 // column's public years that WHERE keeps, in date order.
 func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
-	ctx := t.Context()
 	db := openPlainDB(t)
-	pol, parser, cat := shippedChecker(t)
 	for _, tc := range []struct{ format, where string }{
 		{"%Y-%m", ""},
 		{"%Y", ""},
@@ -129,18 +115,8 @@ func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
 			if tc.where != "" {
 				where = " WHERE " + tc.where
 			}
-			q, err := parser.Compile(ctx, fmt.Sprintf("SELECT strftime(contact_date, '%s') AS k, count(*) AS n FROM npr%s GROUP BY 1", tc.format, where), cat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			q, p := planKeyDomain(t, fmt.Sprintf("SELECT strftime(contact_date, '%s') AS k, count(*) AS n FROM npr%s GROUP BY 1", tc.format, where))
 			domain := p.Keys[0].Domain
-			if domain == nil {
-				t.Fatalf("no domain for strftime(contact_date, '%s')", tc.format)
-			}
 			// Every day of the public years (2010–2024) that WHERE keeps.
 			rows := mustQuery(t, db, fmt.Sprintf("SELECT %s AS k FROM (SELECT CAST(range AS DATE) AS contact_date "+
 				"FROM range(DATE '2010-01-01', DATE '2025-01-01', INTERVAL 1 DAY)) AS npr%s GROUP BY 1 ORDER BY min(contact_date)",
@@ -162,18 +138,9 @@ func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
 // TestConcatDomainsAreDuckDBs: the domain of a concat key is what DuckDB's
 // concat gives for every combination of its arguments' domain values.
 func TestConcatDomainsAreDuckDBs(t *testing.T) {
-	ctx := t.Context()
 	db := openPlainDB(t)
-	pol, parser, cat := shippedChecker(t)
 	// The municipality key's public domain (the policy's code list).
-	q, err := parser.Compile(ctx, "SELECT municipality, count(*) AS n FROM population GROUP BY 1", cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, mp := planKeyDomain(t, "SELECT municipality, count(*) AS n FROM population GROUP BY 1")
 	var codes []string
 	for _, v := range mp.Keys[0].Domain {
 		codes = append(codes, "'"+fmt.Sprint(v)+"'")
@@ -186,17 +153,7 @@ func TestConcatDomainsAreDuckDBs(t *testing.T) {
 			"SELECT DISTINCT concat(y, '/', c, 7) FROM range(2010, 2025) r(y), unnest(['inpatient', 'outpatient', 'day']) t(c)"},
 	} {
 		t.Run(tc.sql, func(t *testing.T) {
-			q, err := parser.Compile(ctx, tc.sql, cat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Keys[0].Domain == nil {
-				t.Fatal("no domain")
-			}
+			_, p := planKeyDomain(t, tc.sql)
 			var ours, duck []string
 			for _, v := range p.Keys[0].Domain {
 				ours = append(ours, fmt.Sprint(v))
@@ -211,4 +168,23 @@ func TestConcatDomainsAreDuckDBs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// planKeyDomain compiles sql with the shipped checker and plans it (seed
+// 1); it fails t unless the first key has a public domain.
+func planKeyDomain(t *testing.T, sql string) (*query.Query, *plan.Plan) {
+	t.Helper()
+	pol, parser, cat := shippedChecker(t)
+	q, err := parser.Compile(t.Context(), sql, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Keys[0].Domain == nil {
+		t.Fatalf("no public domain for the key of %s", sql)
+	}
+	return q, p
 }
