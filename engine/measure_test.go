@@ -165,4 +165,14 @@ func TestHavingOnHiddenAggregates(t *testing.T) {
 	if sorted := run("SELECT hospital, count(DISTINCT pid) AS patients FROM npr GROUP BY 1 ORDER BY count(*) DESC LIMIT 3"); len(sorted) != 3 {
 		t.Errorf("ORDER BY a hidden count LIMIT 3: %d rows", len(sorted))
 	}
+	// ORDER BY an expression of aggregates: sorted by its value, computed
+	// from the released aggregates, and not released.
+	res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
+		SQL: "SELECT hospital, count(DISTINCT pid) AS patients FROM npr GROUP BY 1 ORDER BY count(*) * 1.0 / count(DISTINCT pid) DESC LIMIT 3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Columns) != 2 || len(res.Rows) != 3 {
+		t.Errorf("ORDER BY a ratio LIMIT 3: columns %+v, %d rows", res.Columns, len(res.Rows))
+	}
 }

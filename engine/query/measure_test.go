@@ -55,6 +55,16 @@ func TestMeasureExpressions(t *testing.T) {
 			t.Errorf("unnamed measure %+v", q.Output[2])
 		}
 	})
+	t.Run("ORDER BY an expression of aggregates", func(t *testing.T) {
+		q := compile(t, "SELECT contact_type, count(*) * 1.0 / count(DISTINCT pid) AS r FROM npr GROUP BY 1 ORDER BY count(*) * 1.0 / count(DISTINCT pid) DESC, sum(length_of_stay_days) / count(*)")
+		// The first is the selected measure; the second a hidden one.
+		if len(q.OrderBy) != 2 || q.OrderBy[0].Column != 1 || q.OrderBy[1].Column != 2 {
+			t.Fatalf("ORDER BY %+v", q.OrderBy)
+		}
+		if o := q.Output[2]; !o.Hidden || o.Measure == nil || o.Name != "order_by/expr" || len(q.Aggs) != 3 {
+			t.Errorf("hidden output %+v, aggregates %+v", o, q.Aggs)
+		}
+	})
 	t.Run("HAVING and ORDER BY name a measure", func(t *testing.T) {
 		q := compile(t, "SELECT contact_type, sum(length_of_stay_days) / count(DISTINCT pid) AS days FROM npr GROUP BY 1 HAVING days > 2 ORDER BY days DESC")
 		if len(q.OrderBy) != 1 || q.OrderBy[0].Column != 1 || q.Having == nil {

@@ -271,6 +271,23 @@ func (ck *checker) outputRef(q *Query, n node, cl clause) (int, error) {
 	return 0, needs()
 }
 
+// uniqueOutputName is base, or base_2, base_3, …: a name no output or
+// aggregate of q has.
+func uniqueOutputName(q *Query, base string) string {
+	taken := map[string]bool{}
+	for _, o := range q.Output {
+		taken[strings.ToLower(o.Name)] = true
+	}
+	for _, g := range q.Aggs {
+		taken[strings.ToLower(g.Name)] = true
+	}
+	name := base
+	for i := 2; taken[strings.ToLower(name)]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	return name
+}
+
 // hiddenOutput adds an output for an aggregate that HAVING or ORDER BY
 // reads and the SELECT list does not (HAVING count(*) >= 100): it is
 // protected and debited like a selected aggregate, HAVING compares and
@@ -281,18 +298,7 @@ func hiddenOutput(q *Query, a Aggregate, cl clause) int {
 	if cl == inOrderBy {
 		prefix = "order_by/"
 	}
-	taken := map[string]bool{}
-	for _, o := range q.Output {
-		taken[strings.ToLower(o.Name)] = true
-	}
-	for _, g := range q.Aggs {
-		taken[strings.ToLower(g.Name)] = true
-	}
-	base := prefix + aggName(a)
-	name := base
-	for i := 2; taken[strings.ToLower(name)]; i++ {
-		name = fmt.Sprintf("%s_%d", base, i)
-	}
+	name := uniqueOutputName(q, prefix+aggName(a))
 	i := addAgg(q, a)
 	if q.Aggs[i].Name == "" {
 		q.Aggs[i].Name = name
@@ -477,13 +483,44 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 			out = append(out, OrderItem{Column: int(pos - 1), Desc: desc})
 			continue
 		}
-		i, err := ck.outputRef(q, e, inOrderBy)
+		var i int
+		var err error
+		if hasAggregate(e) && !isAggregateCall(e) {
+			// An expression of aggregates: sorted by its value computed
+			// from theirs, as a hidden measure.
+			i, err = ck.hiddenMeasure(q, e)
+		} else {
+			i, err = ck.outputRef(q, e, inOrderBy)
+		}
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, OrderItem{Column: i, Desc: desc})
 	}
 	return out, nil
+}
+
+// hiddenMeasure adds a hidden output (hiddenOutput) for an expression of
+// aggregates that ORDER BY sorts by, or returns the output that selects
+// the same expression.
+func (ck *checker) hiddenMeasure(q *Query, n node) (int, error) {
+	m, err := ck.measure(q, n, 1)
+	if err != nil {
+		return 0, err
+	}
+	for i, o := range q.Output {
+		if o.Measure != nil && reflect.DeepEqual(o.Measure, m) {
+			return i, nil
+		}
+	}
+	name := uniqueOutputName(q, "order_by/expr")
+	for _, a := range MeasureAggs(m) {
+		if q.Aggs[a].Name == "" {
+			q.Aggs[a].Name = uniqueOutputName(q, name+"/"+aggName(q.Aggs[a]))
+		}
+	}
+	q.Output = append(q.Output, OutputColumn{Name: name, Key: -1, Agg: -1, Measure: m, Hidden: true})
+	return len(q.Output) - 1, nil
 }
 
 // refusalIs reports whether err is a refusal with the given code.
