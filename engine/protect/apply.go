@@ -119,8 +119,12 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 			row.Cells = append(row.Cells, result.Cell{Value: v})
 		}
 		for i, e := range r.meas {
-			if r.suppressed {
-				row.Cells = append(row.Cells, result.Cell{Suppressed: true, Reason: r.reason})
+			if r.suppressed || r.cellSuppressed[i] {
+				reason := r.reason
+				if !r.suppressed {
+					reason = ReasonMinCellCount
+				}
+				row.Cells = append(row.Cells, result.Cell{Suppressed: true, Reason: reason})
 				suppressed++
 				continue
 			}
@@ -231,6 +235,11 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 		}
 		if len(l.sets) > 1 {
 			out = append(out, "secondary suppression withholds further rows so that no suppressed row can be recomputed from totals and released rows")
+		}
+		for i, a := range p.Aggs {
+			if i != l.personsAgg && filteredPersons(p, i) {
+				out = append(out, fmt.Sprintf("%s, a count of the persons for whom a condition holds, is withheld in a released row when its own noisy value is below its release threshold (min_cell_count %d plus a margin for its noise)", a.Name, s.MinCellCount))
+			}
 		}
 	}
 	if s.RoundTo > 1 && has(query.AggCount, query.AggCountStar, query.AggCountDistinct) {

@@ -194,13 +194,15 @@ func TestApplySuppressionAndRounding(t *testing.T) {
 }
 
 // TestApplyFilteredPersons: a count(DISTINCT pid) FILTER (WHERE c) reads
-// the count column of its own, not the persons, and does not decide
-// suppression (it counts only the persons with c): the unfiltered person
-// count does when the query has one, a hidden persons count otherwise.
+// the count column of its own, not the persons, and does not decide its
+// row's suppression (it counts only the persons with c): the unfiltered
+// person count does when the query has one, a hidden persons count
+// otherwise. It is a count of persons, so min_cell_count withholds it on
+// its own when it is small, in a row that is released.
 func TestApplyFilteredPersons(t *testing.T) {
 	dead := countAgg(query.AggCountDistinct, "dead")
 	rows := []map[string]any{
-		{"sex": "F", "persons": 60, "dead": 3.0},
+		{"sex": "F", "persons": 60, "dead": 30.0},
 		{"sex": "M", "persons": 2, "dead": 2.0},
 	}
 	for _, tc := range []struct {
@@ -221,14 +223,25 @@ func TestApplyFilteredPersons(t *testing.T) {
 			}
 			res := applyRows(t, p, rows, exact(Options{Epsilon: 1, MinCellCount: 5}))
 			cells := values(t, res, "dead")
-			if cells[0].Suppressed || cells[0].Value != 3.0 {
-				t.Errorf("F: dead %+v, want 3, its own column, released (60 persons)", cells[0])
+			if cells[0].Suppressed || cells[0].Value != 30.0 {
+				t.Errorf("F: dead %+v, want 30, its own column, released (60 persons)", cells[0])
 			}
 			if !cells[1].Suppressed {
 				t.Errorf("M: dead %+v, want suppressed (2 persons)", cells[1])
 			}
 			if !slices.ContainsFunc(res.Meta.Split, func(s result.Spend) bool { return s.Purpose == tc.purpose }) {
 				t.Errorf("split %+v: no %q part pays for suppression", res.Meta.Split, tc.purpose)
+			}
+			// 3 of 60 persons: the row is released, the small count of
+			// persons with c is withheld.
+			small := applyRows(t, p, []map[string]any{{"sex": "F", "persons": 60, "dead": 3.0}}, exact(Options{Epsilon: 1, MinCellCount: 5}))
+			if c := values(t, small, "dead")[0]; !c.Suppressed || c.Reason != ReasonMinCellCount {
+				t.Errorf("F: dead %+v of 60 persons, want withheld (3 persons)", c)
+			}
+			if i := slices.IndexFunc(tc.aggs, func(a plan.Agg) bool { return a.Name == "persons" }); i >= 0 {
+				if c := values(t, small, "persons")[0]; c.Suppressed {
+					t.Errorf("F: persons %+v, want released (60)", c)
+				}
 			}
 		})
 	}

@@ -44,6 +44,12 @@ type Release struct {
 	// threshold is the release threshold of the noisy person count
 	// (result.Meta.SuppressBelow); 0 without suppression.
 	threshold float64
+	// cellThresholds are, for a person count with a condition
+	// (count(DISTINCT pid) FILTER (WHERE c)), the release threshold of its
+	// own noisy value: a cell below it is withheld even when its row is
+	// released (min_cell_count applies to every count of persons). By
+	// aggregate index; absent for the others.
+	cellThresholds map[int]float64
 }
 
 // Prepare validates o against p, divides the budget (see Split) and builds
@@ -82,7 +88,35 @@ func prepare(p *plan.Plan, o *Options) (*Release, error) {
 	if r.threshold, err = releaseThreshold(p, s, l); err != nil {
 		return nil, err
 	}
+	if r.cellThresholds, err = filteredPersonsThresholds(p, s, l); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// filteredPersonsThresholds is the release threshold (as releaseThreshold
+// computes it, with the aggregate's own bounds and share) of every person
+// count with a condition, which does not decide its row's suppression.
+func filteredPersonsThresholds(p *plan.Plan, s *settings, l *layout) (map[int]float64, error) {
+	if !l.suppress {
+		return nil, nil
+	}
+	var out map[int]float64
+	for i, a := range p.Aggs {
+		if i == l.personsAgg || !filteredPersons(p, i) {
+			continue
+		}
+		sh := l.aggs[i]
+		ci, err := s.mech(sh.mech).ComputeConfidenceIntervalFloat64(0, a.L0, a.LInf, sh.eps, sh.noiseDelta(), 2*MissRate)
+		if err != nil {
+			return nil, fmt.Errorf("release threshold of %s: %w", a.Name, err)
+		}
+		if out == nil {
+			out = map[int]float64{}
+		}
+		out[i] = float64(s.MinCellCount-1) + ci.UpperBound
+	}
+	return out, nil
 }
 
 // MissRate is the largest probability with which a row whose true person
@@ -502,6 +536,7 @@ func (r *Release) apply(ctx context.Context, rr array.RecordReader) (*result.Res
 		}
 	}
 	suppressPrimary(rows, r.threshold)
+	suppressCells(rows, r.cellThresholds)
 	if len(l.sets) > 1 && s.MinCellCount > 0 {
 		suppressSecondary(rows, relations(rows, l.sets))
 	}

@@ -348,11 +348,18 @@ func needsPublicDomain(p *plan.Plan, keys []int) error {
 // and counts only the persons with c, so it cannot stand for the persons.
 func personsAggregate(p *plan.Plan) int {
 	for i, a := range p.Aggs {
-		if a.Kind == query.AggCountDistinct && !slices.ContainsFunc(p.Columns, func(c plan.Column) bool {
-			return c.Role == plan.RoleCount && c.Index == i
-		}) {
+		if a.Kind == query.AggCountDistinct && !filteredPersons(p, i) {
 			return i
 		}
 	}
 	return -1
+}
+
+// filteredPersons reports whether aggregate i is a person count with a
+// condition (count(DISTINCT pid) FILTER (WHERE c)): it has a count column
+// of its own rather than the plan's persons.
+func filteredPersons(p *plan.Plan, i int) bool {
+	return p.Aggs[i].Kind == query.AggCountDistinct && slices.ContainsFunc(p.Columns, func(c plan.Column) bool {
+		return c.Role == plan.RoleCount && c.Index == i
+	})
 }

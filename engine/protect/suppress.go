@@ -23,6 +23,9 @@ type outRow struct {
 	meas       []estimate
 	suppressed bool
 	reason     string
+	// cellSuppressed are the measures withheld in a released row
+	// (suppressCells), by index.
+	cellSuppressed map[int]bool
 }
 
 // suppressPrimary withholds every row whose noisy person count is below
@@ -34,6 +37,28 @@ func suppressPrimary(rows []*outRow, threshold float64) {
 	for _, r := range rows {
 		if r.persons < threshold {
 			r.suppressed, r.reason = true, ReasonMinCellCount
+		}
+	}
+}
+
+// suppressCells withholds, in every row still released, each measure
+// whose threshold (by aggregate index) its noisy value is below: the
+// person counts with a condition. Their rows stay released.
+func suppressCells(rows []*outRow, thresholds map[int]float64) {
+	if len(thresholds) == 0 {
+		return
+	}
+	for _, r := range rows {
+		if r.suppressed {
+			continue
+		}
+		for i, th := range thresholds {
+			if r.meas[i].value < th {
+				if r.cellSuppressed == nil {
+					r.cellSuppressed = map[int]bool{}
+				}
+				r.cellSuppressed[i] = true
+			}
 		}
 	}
 }
