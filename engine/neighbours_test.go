@@ -231,6 +231,14 @@ func semiJoinQueries() []neighbourQuery {
 			"WHERE EXISTS (SELECT * FROM npr m WHERE m.pid = n.pid AND "+strings.ReplaceAll(c, "n.", "m.")+") GROUP BY 1")
 		add("diabetes-2026", "SELECT p.sex AS sex, count(*) FILTER (WHERE "+c+") AS matching, round(avg(n.length_of_stay_days) FILTER (WHERE "+c+"), 1) AS stay, "+
 			"count(*) AS contacts FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		// An expression that fails on the rows where c holds (a cast out of
+		// BIGINT's range, an integer overflow), twice: both copies inside
+		// try() (engine/exec's lockdown turns DuckDB's common-subexpression
+		// elimination off).
+		huge := "CAST(CASE WHEN " + c + " THEN 1e19 ELSE 0 END AS BIGINT)"
+		overflow := "CASE WHEN " + c + " THEN 4611686018427387904 ELSE 0 END * 2"
+		add("diabetes-2026", "SELECT p.sex AS sex, count("+huge+" + "+huge+") AS a, count("+overflow+" + "+overflow+") AS b, "+
+			"count(*) FILTER (WHERE "+huge+" > 0) AS c FROM npr n JOIN population p USING (pid) GROUP BY 1")
 		// HAVING and ORDER BY on aggregates the SELECT list does not hold.
 		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1 "+
 			"HAVING count(*) FILTER (WHERE "+c+") > 0 ORDER BY avg(n.length_of_stay_days) DESC")

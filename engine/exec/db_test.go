@@ -51,7 +51,7 @@ func TestOpenAppliesSettings(t *testing.T) {
 		var got []string
 		for _, name := range []string{"threads", "lock_configuration", "enable_external_access",
 			"autoload_known_extensions", "autoinstall_known_extensions",
-			"allow_community_extensions", "allow_unsigned_extensions", "TimeZone"} {
+			"allow_community_extensions", "allow_unsigned_extensions", "TimeZone", "disabled_optimizers"} {
 			var v string
 			if err := conn.QueryRowContext(ctx, "SELECT current_setting($1)::VARCHAR", name).Scan(&v); err != nil {
 				t.Fatalf("setting %s: %v", name, err)
@@ -60,7 +60,8 @@ func TestOpenAppliesSettings(t *testing.T) {
 		}
 		want := []string{"threads=1", "lock_configuration=true", "enable_external_access=false",
 			"autoload_known_extensions=false", "autoinstall_known_extensions=false",
-			"allow_community_extensions=false", "allow_unsigned_extensions=false", "TimeZone=UTC"}
+			"allow_community_extensions=false", "allow_unsigned_extensions=false", "TimeZone=UTC",
+			"disabled_optimizers=common_subexpressions"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("settings = %v, want %v", got, want)
 		}
