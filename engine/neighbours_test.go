@@ -235,7 +235,7 @@ func semiJoinQueries() []neighbourQuery {
 		// BIGINT's range, an integer overflow), twice: both copies inside
 		// try() (engine/exec's lockdown turns DuckDB's common-subexpression
 		// elimination off).
-		huge := "CAST(CASE WHEN " + c + " THEN 1e19 ELSE 0 END AS BIGINT)"
+		huge := "CAST(CASE WHEN " + c + " THEN CAST(1e19 AS DOUBLE) ELSE 0 END AS BIGINT)"
 		overflow := "CASE WHEN " + c + " THEN 4611686018427387904 ELSE 0 END * 2"
 		add("diabetes-2026", "SELECT p.sex AS sex, count("+huge+" + "+huge+") AS a, count("+overflow+" + "+overflow+") AS b, "+
 			"count(*) FILTER (WHERE "+huge+" > 0) AS c FROM npr n JOIN population p USING (pid) GROUP BY 1")

@@ -200,3 +200,33 @@ func TestHavingOnARoundedMeasure(t *testing.T) {
 		t.Errorf("rows %+v, want the one row with r = 4.16", out.Rows)
 	}
 }
+
+// TestHavingOnARoundedAggregateAlias: HAVING m > 4.12 on round(avg(x), 1)
+// AS m compares the rounded 4.1 (SQL's alias), while HAVING on avg(x)
+// itself compares 4.14.
+func TestHavingOnARoundedAggregateAlias(t *testing.T) {
+	places := 1
+	res := &result.Result{
+		Columns: []result.Column{{Name: "k", Role: result.RoleKey}, {Name: "m", Role: result.RoleMeasure}},
+		Rows:    []result.Row{{Cells: []result.Cell{{Value: "a"}, released(4.14, 0.1)}}},
+	}
+	q := &query.Query{
+		Keys:   []query.GroupKey{{Name: "k"}},
+		Aggs:   []query.Aggregate{{Name: "m"}},
+		Output: []query.OutputColumn{{Name: "k", Key: 0, Agg: -1}, {Name: "m", Key: -1, Agg: 0, Round: &places}},
+	}
+	for _, tc := range []struct {
+		ref  *query.OutputRef
+		rows int
+	}{{&query.OutputRef{Column: 1, Round: &places}, 0}, {&query.OutputRef{Column: 1}, 1}} {
+		qq := *q
+		qq.Having = &query.Compare{Op: ">", L: tc.ref, R: num(4.12)}
+		out, err := Apply(res, &qq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Rows) != tc.rows {
+			t.Errorf("HAVING %+v > 4.12: %d rows, want %d", tc.ref, len(out.Rows), tc.rows)
+		}
+	}
+}

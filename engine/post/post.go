@@ -177,6 +177,9 @@ func roundCell(c result.Cell, places int) result.Cell {
 func eval(e query.Expr, row result.Row) any {
 	switch x := e.(type) {
 	case *query.OutputRef:
+		if x.Round != nil {
+			return roundCell(row.Cells[x.Column], *x.Round).Value
+		}
 		return row.Cells[x.Column].Value
 	case *query.Literal:
 		return x.Value

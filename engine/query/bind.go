@@ -143,7 +143,7 @@ func paramLiteral(p *Param, v any) (*Literal, error) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("the number is not finite")
 		}
-		return &Literal{Value: f, Type: TypeNumber}, nil
+		return &Literal{Value: f, Type: TypeNumber, Double: p.Double}, nil
 	case TypeString:
 		if s, ok := v.(string); ok {
 			if strings.IndexByte(s, 0) >= 0 {

@@ -473,6 +473,15 @@ func concat(name string, args []Expr) (Expr, error) {
 		if a.ExprType() == TypeInterval {
 			return nil, refuse(refusal.TypeMismatch, "", "concat cannot take intervals")
 		}
+		// DuckDB's date_trunc of a date is a TIMESTAMP, which concat
+		// writes with its time ('2020-01-01 00:00:00'); the checker reads
+		// it as a DATE.
+		if c, ok := a.(*Cast); ok {
+			if f, ok := c.X.(*Func); ok && f.Name == "date_trunc" {
+				return nil, refuse(refusal.BadArgument, "format the date with strftime(d, '%Y-%m') instead",
+					"concat of date_trunc(...) is not supported")
+			}
+		}
 	}
 	return &Func{Name: "concat", Args: args, Type: TypeString}, nil
 }

@@ -47,7 +47,7 @@ func literal(v node) (*Literal, error) {
 		if err != nil {
 			return nil, refuse(refusal.BadLiteral, "", "a floating-point constant is out of range")
 		}
-		return numberLiteral(f)
+		return doubleLiteral(f)
 	case "VARCHAR":
 		s, ok := v["value"].(string)
 		if !ok {
@@ -66,6 +66,16 @@ func literal(v node) (*Literal, error) {
 		return nil, refuse(refusal.BadLiteral, "use integer, decimal, string, boolean, date and interval constants",
 			"constants of type %s are not supported", strings.ToLower(id))
 	}
+}
+
+// doubleLiteral is numberLiteral of a constant DuckDB types DOUBLE.
+func doubleLiteral(f float64) (*Literal, error) {
+	l, err := numberLiteral(f)
+	if err != nil {
+		return nil, err
+	}
+	l.Double = true
+	return l, nil
 }
 
 // numberLiteral returns a TypeNumber literal, refusing NaN and infinities.
@@ -185,7 +195,7 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 			return &Literal{Type: to}, nil
 		}
 		if to == TypeNumber && isNumeric(lit.Type) {
-			return numberLiteral(toFloat(lit.Value))
+			return doubleLiteral(toFloat(lit.Value))
 		}
 		if to == lit.Type {
 			return lit, nil
@@ -199,11 +209,11 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 		return castParam(p, to)
 	}
 	if lit, ok := x.(*Literal); ok && lit.Value != nil {
+		if to == TypeNumber && isNumeric(lit.Type) {
+			return doubleLiteral(toFloat(lit.Value))
+		}
 		if lit.Type == to {
 			return lit, nil
-		}
-		if to == TypeNumber && isNumeric(lit.Type) {
-			return numberLiteral(toFloat(lit.Value))
 		}
 	}
 	from := x.ExprType()
@@ -212,9 +222,16 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 	case TypeString:
 		okCast = okCast || from != TypeInterval
 	case TypeInteger:
-		// number → integer rounds half to even, as DuckDB casts; on a
-		// value out of range DuckDB fails, which the planner's try()
-		// turns into NULL (plan.RenderValue), so it cannot fail on the data.
+		// number → integer rounds a DOUBLE half to even, as DuckDB casts
+		// one; on a value out of range DuckDB fails, which the planner's
+		// try() turns into NULL (plan.RenderValue), so it cannot fail on
+		// the data. DuckDB rounds a DECIMAL (birth_year * 0.5) half away
+		// from zero instead, and the plan computes decimal constants as
+		// DOUBLE, so only an argument DuckDB surely types DOUBLE is cast.
+		if from == TypeNumber && !surelyDouble(x) {
+			return nil, refuse(refusal.CastNotAllowed, "divide with / (birth_year / 10), or cast to DOUBLE first, e.g. CAST(CAST(x AS DOUBLE) AS INTEGER)",
+				"a cast to an integer of an expression DuckDB may compute as DECIMAL is not supported: it rounds a DECIMAL otherwise than a DOUBLE")
+		}
 		okCast = okCast || from == TypeBool || from == TypeNumber
 	case TypeNumber:
 		okCast = okCast || isNumeric(from) || from == TypeBool
@@ -238,10 +255,45 @@ func castParam(p *Param, to Type) (Expr, error) {
 	case p.Type == to:
 		return p, nil
 	case to == TypeNumber && isNumeric(p.Type):
-		return &Param{Name: p.Name, Type: TypeNumber}, nil
+		return &Param{Name: p.Name, Type: TypeNumber, Double: true}, nil
 	}
 	return nil, refuse(refusal.CastNotAllowed, fmt.Sprintf("declare the parameter :%s with the type the template needs instead of casting it", p.Name),
 		"a cast of the %s parameter :%s to %s is not supported", p.Type, p.Name, to)
+}
+
+// surelyDouble reports whether DuckDB types e as DOUBLE, not DECIMAL: a
+// number column (the extracts hold them as DOUBLE), a division, a cast to
+// DOUBLE, a DOUBLE constant (Literal.Double: 1e19, CAST(2.5 AS DOUBLE)),
+// or arithmetic, rounding or a CASE with one such operand. A constant
+// with a decimal point (2.5) is a DECIMAL in DuckDB.
+func surelyDouble(e Expr) bool {
+	switch x := e.(type) {
+	case *ColumnRef:
+		return x.Type == TypeNumber
+	case *Literal:
+		return x.Double
+	case *Cast:
+		return x.To == TypeNumber
+	case *Arith:
+		return x.Op == "/" || surelyDouble(x.L) || surelyDouble(x.R)
+	case *Func:
+		switch x.Name {
+		case "floor", "ceil", "round", "abs", "least", "greatest", "coalesce", "nullif":
+			for _, a := range x.Args {
+				if surelyDouble(a) {
+					return true
+				}
+			}
+		}
+	case *Case:
+		for _, w := range x.Whens {
+			if surelyDouble(w.Then) {
+				return true
+			}
+		}
+		return x.Else != nil && surelyDouble(x.Else)
+	}
+	return false
 }
 
 // castString folds a cast of a string constant into a constant of type to.

@@ -65,6 +65,17 @@ func TestMeasureExpressions(t *testing.T) {
 			t.Errorf("hidden output %+v, aggregates %+v", o, q.Aggs)
 		}
 	})
+	t.Run("HAVING on the alias of round(agg, n) compares the rounded value", func(t *testing.T) {
+		q := compile(t, "SELECT contact_type, round(avg(length_of_stay_days), 1) AS m FROM npr GROUP BY 1 HAVING m > 4.12 AND avg(length_of_stay_days) < 9")
+		and, ok := q.Having.(*Logical)
+		if !ok || len(and.Args) != 2 {
+			t.Fatalf("HAVING %#v", q.Having)
+		}
+		alias, agg := and.Args[0].(*Compare).L.(*OutputRef), and.Args[1].(*Compare).L.(*OutputRef)
+		if alias.Round == nil || *alias.Round != 1 || agg.Round != nil {
+			t.Errorf("alias ref %+v, aggregate ref %+v", alias, agg)
+		}
+	})
 	t.Run("HAVING and ORDER BY name a measure", func(t *testing.T) {
 		q := compile(t, "SELECT contact_type, sum(length_of_stay_days) / count(DISTINCT pid) AS days FROM npr GROUP BY 1 HAVING days > 2 ORDER BY days DESC")
 		if len(q.OrderBy) != 1 || q.OrderBy[0].Column != 1 || q.Having == nil {

@@ -181,6 +181,11 @@ type ColumnRef struct {
 type Literal struct {
 	Value any
 	Type  Type
+	// Double says a number constant is a DOUBLE in DuckDB (a FLOAT or
+	// DOUBLE constant such as 1e19, or a constant cast to DOUBLE), not a
+	// DECIMAL (1.5): DuckDB rounds the two differently when cast to an
+	// integer (surelyDouble). The plan renders both as DOUBLE.
+	Double bool
 }
 
 // Param is a template parameter ($name in the SQL the checker reads),
@@ -190,6 +195,9 @@ type Literal struct {
 type Param struct {
 	Name string
 	Type Type
+	// Double: the parameter is cast to DOUBLE, so its value binds as a
+	// DOUBLE constant (Literal.Double).
+	Double bool
 }
 
 // Func is a call of an allow-listed scalar function (lower-case name).
@@ -277,6 +285,9 @@ type OutputRef struct {
 	// Column indexes Query.Output.
 	Column int
 	Type   Type
+	// Round, when set, compares the value rounded to that many places:
+	// HAVING names round(agg, n) by its alias.
+	Round *int
 }
 
 func (e *ColumnRef) ExprType() Type { return e.Type }

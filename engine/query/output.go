@@ -433,7 +433,16 @@ func (ck *checker) havingExpr(q *Query, n node, depth int) (Expr, error) {
 		}
 		return nil, err
 	}
-	return &OutputRef{Column: i, Type: outputType(q, i)}, nil
+	ref := &OutputRef{Column: i, Type: outputType(q, i)}
+	if o := q.Output[i]; o.Round != nil && o.Measure == nil && n.class() == "COLUMN_REF" {
+		// The alias of round(agg, n) is the rounded value; the aggregate
+		// itself (HAVING avg(x) > 4) the unrounded one, which the output
+		// holds until post rounds it last.
+		if names, _ := n.strings("column_names"); len(names) == 1 && strings.EqualFold(names[0], o.Name) {
+			ref.Round = o.Round
+		}
+	}
+	return ref, nil
 }
 
 // havingFallback are the refusals of an expression in HAVING that
@@ -447,6 +456,15 @@ var havingFallback = map[refusal.Code]bool{
 // selected expressions.
 func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 	var out []OrderItem
+	// Positions and ALL count the SELECT list only, not the hidden outputs
+	// HAVING and ORDER BY add after it.
+	selected := len(q.Output)
+	for i, o := range q.Output {
+		if o.Hidden {
+			selected = i
+			break
+		}
+	}
 	for _, o := range orders {
 		var desc bool
 		switch o.kind() {
@@ -466,7 +484,7 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 			if !e.flag("columns") || e.set("expr") || e.set("exclude_list") || e.set("relation_name") {
 				return nil, refuse(refusal.SelectStar, "order by output names or positions", "ORDER BY * is not supported")
 			}
-			for i := range q.Output {
+			for i := range selected {
 				out = append(out, OrderItem{Column: i, Desc: desc})
 			}
 			continue
@@ -476,8 +494,8 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 				return nil, err
 			}
 			pos, ok := lit.Value.(int64)
-			if !ok || pos < 1 || pos > int64(len(q.Output)) {
-				return nil, refuse(refusal.BadPosition, "order by output names or positions 1.."+strconv.Itoa(len(q.Output)),
+			if !ok || pos < 1 || pos > int64(selected) {
+				return nil, refuse(refusal.BadPosition, "order by output names or positions 1.."+strconv.Itoa(selected),
 					"ORDER BY takes an output column's name or position")
 			}
 			out = append(out, OrderItem{Column: int(pos - 1), Desc: desc})
