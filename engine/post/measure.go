@@ -79,7 +79,7 @@ func measureCell(e query.Expr, row result.Row, aggCols []int) result.Cell {
 	if !ok {
 		return result.Cell{}
 	}
-	if r.divisorMayBeZero && (intervals || r.v != r.v) {
+	if r.divisorMayBeZero && (intervals || math.IsNaN(r.v)) {
 		return result.Cell{Suppressed: true, Reason: ReasonDenominator}
 	}
 	var stddev float64 // √Σ (∂·sd)², without overflowing the squares
