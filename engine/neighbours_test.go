@@ -239,6 +239,7 @@ func semiJoinQueries() []neighbourQuery {
 		overflow := "CASE WHEN " + c + " THEN 4611686018427387904 ELSE 0 END * 2"
 		add("diabetes-2026", "SELECT p.sex AS sex, count("+huge+" + "+huge+") AS a, count("+overflow+" + "+overflow+") AS b, "+
 			"count(*) FILTER (WHERE "+huge+" > 0) AS c FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT p.sex AS sex, count(*) AS n FROM npr n JOIN population p USING (pid) WHERE "+huge+" IN (1, 2, 3, 4, 5, 6, 7) GROUP BY 1")
 		// HAVING and ORDER BY on aggregates the SELECT list does not hold.
 		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1 "+
 			"HAVING count(*) FILTER (WHERE "+c+") > 0 ORDER BY avg(n.length_of_stay_days) DESC")

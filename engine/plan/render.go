@@ -196,7 +196,17 @@ func renderIn(b *strings.Builder, e *query.In) {
 		}
 	default:
 		b.WriteByte('(')
-		renderExpr(b, e.X)
+		if mayFail(e.X) {
+			// DuckDB's in_clause optimizer turns a list of six or more
+			// into a join that computes x outside the try() around the
+			// condition (RenderFilter): x gets a try() of its own, so
+			// that whether the query fails says nothing of its rows.
+			b.WriteString("try(")
+			renderExpr(b, e.X)
+			b.WriteByte(')')
+		} else {
+			renderExpr(b, e.X)
+		}
 		if e.Not {
 			b.WriteString(" NOT")
 		}
