@@ -238,7 +238,7 @@ func notes(p *plan.Plan, l *layout, s *settings) []string {
 		}
 		for i, a := range p.Aggs {
 			if i != l.personsAgg && filteredPersons(p, i) {
-				out = append(out, fmt.Sprintf("%s, a count of the persons for whom a condition holds, is withheld in a released row when its own noisy value is below its release threshold (min_cell_count %d plus a margin for its noise)", a.Name, s.MinCellCount))
+				out = append(out, fmt.Sprintf("%s, a count of the persons for whom a condition holds, is withheld when its own noisy value is below its release threshold (min_cell_count %d plus a margin for its noise): the cell alone, or with margins its whole row", a.Name, s.MinCellCount))
 			}
 		}
 	}

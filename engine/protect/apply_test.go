@@ -450,3 +450,32 @@ func TestApplyErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyFilteredPersonsWithMargins: with grouping sets, a small count of
+// persons with a condition withholds its whole row, so that secondary
+// suppression keeps it from being recomputed as the margin minus the
+// released rows (F 3 of 60 dead, M 40 of 70, total 43 of 130).
+func TestApplyFilteredPersonsWithMargins(t *testing.T) {
+	dead := countAgg(query.AggCountDistinct, "dead")
+	p := testPlan([]plan.Key{sexKey}, []plan.Agg{personsAgg, dead}, [][]int{{0}, {}})
+	p.Columns = append(p.Columns, plan.Column{Name: "dead", Role: plan.RoleCount, Index: 1})
+	rows := []map[string]any{
+		{"sex": "F", "grouping_id": 0, "persons": 60, "dead": 3.0},
+		{"sex": "M", "grouping_id": 0, "persons": 70, "dead": 40.0},
+		{"sex": nil, "grouping_id": 1, "persons": 130, "dead": 43.0},
+	}
+	res := applyRows(t, p, rows, exact(Options{Epsilon: 1, MinCellCount: 5}))
+	released := 0
+	for _, r := range res.Rows {
+		c := r.Cells[2]
+		if r.Cells[0].Value == "F" && !(c.Suppressed && r.Cells[1].Suppressed) {
+			t.Errorf("F: persons %+v, dead %+v: want the whole row withheld", r.Cells[1], c)
+		}
+		if !c.Suppressed {
+			released++
+		}
+	}
+	if released > 1 {
+		t.Errorf("%d of M's and the total's dead released: F's 3 is their difference", released)
+	}
+}

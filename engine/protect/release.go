@@ -536,7 +536,7 @@ func (r *Release) apply(ctx context.Context, rr array.RecordReader) (*result.Res
 		}
 	}
 	suppressPrimary(rows, r.threshold)
-	suppressCells(rows, r.cellThresholds)
+	suppressCells(rows, r.cellThresholds, len(l.sets) > 1)
 	if len(l.sets) > 1 && s.MinCellCount > 0 {
 		suppressSecondary(rows, relations(rows, l.sets))
 	}

@@ -43,8 +43,11 @@ func suppressPrimary(rows []*outRow, threshold float64) {
 
 // suppressCells withholds, in every row still released, each measure
 // whose threshold (by aggregate index) its noisy value is below: the
-// person counts with a condition. Their rows stay released.
-func suppressCells(rows []*outRow, thresholds map[int]float64) {
+// person counts with a condition. Their rows stay released, except with
+// grouping sets (wholeRows), where secondary suppression, which works on
+// rows, must keep the withheld value from being recomputed from a margin
+// and the released rows: the whole row is withheld there.
+func suppressCells(rows []*outRow, thresholds map[int]float64, wholeRows bool) {
 	if len(thresholds) == 0 {
 		return
 	}
@@ -53,6 +56,10 @@ func suppressCells(rows []*outRow, thresholds map[int]float64) {
 			continue
 		}
 		for i, th := range thresholds {
+			if r.meas[i].value < th && wholeRows {
+				r.suppressed, r.reason = true, ReasonMinCellCount
+				break
+			}
 			if r.meas[i].value < th {
 				if r.cellSuppressed == nil {
 					r.cellSuppressed = map[int]bool{}
