@@ -230,3 +230,27 @@ func TestHavingOnARoundedAggregateAlias(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderByARoundedAggregateAlias: ORDER BY m, k on round(avg(x), 1) AS m
+// ties 4.14 and 4.06 at 4.1, so k decides (SQL sorts the alias's value).
+func TestOrderByARoundedAggregateAlias(t *testing.T) {
+	places := 1
+	res := &result.Result{
+		Columns: []result.Column{{Name: "k", Role: result.RoleKey}, {Name: "m", Role: result.RoleMeasure}},
+		Rows: []result.Row{{Cells: []result.Cell{{Value: "b"}, released(4.06, 0.1)}},
+			{Cells: []result.Cell{{Value: "a"}, released(4.14, 0.1)}}},
+	}
+	q := &query.Query{
+		Keys:    []query.GroupKey{{Name: "k"}},
+		Aggs:    []query.Aggregate{{Name: "m"}},
+		Output:  []query.OutputColumn{{Name: "k", Key: 0, Agg: -1}, {Name: "m", Key: -1, Agg: 0, Round: &places}},
+		OrderBy: []query.OrderItem{{Column: 1, Round: &places}, {Column: 0}},
+	}
+	out, err := Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Rows[0].Cells[0].Value; got != "a" {
+		t.Errorf("first row %v, want a (4.14 and 4.06 tie at 4.1)", got)
+	}
+}

@@ -86,6 +86,9 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		slices.SortStableFunc(out.Rows, func(a, b result.Row) int {
 			for _, o := range q.OrderBy {
 				av, bv := a.Cells[o.Column].Value, b.Cells[o.Column].Value
+				if o.Round != nil {
+					av, bv = roundCell(a.Cells[o.Column], *o.Round).Value, roundCell(b.Cells[o.Column], *o.Round).Value
+				}
 				if (av == nil) != (bv == nil) {
 					// Suppressed and NULL values sort last in either direction.
 					if av == nil {

@@ -473,14 +473,9 @@ func concat(name string, args []Expr) (Expr, error) {
 		if a.ExprType() == TypeInterval {
 			return nil, refuse(refusal.TypeMismatch, "", "concat cannot take intervals")
 		}
-		// DuckDB's date_trunc of a date is a TIMESTAMP, which concat
-		// writes with its time ('2020-01-01 00:00:00'); the checker reads
-		// it as a DATE.
-		if c, ok := a.(*Cast); ok {
-			if f, ok := c.X.(*Func); ok && f.Name == "date_trunc" {
-				return nil, refuse(refusal.BadArgument, "format the date with strftime(d, '%Y-%m') instead",
-					"concat of date_trunc(...) is not supported")
-			}
+		if mayBeTimestamp(a) {
+			return nil, refuse(refusal.BadArgument, "format the date with strftime(d, '%Y-%m') instead",
+				"concat of date_trunc(...) is not supported")
 		}
 	}
 	return &Func{Name: "concat", Args: args, Type: TypeString}, nil
@@ -637,4 +632,36 @@ func icd10Chapter(name string, args []Expr) (Expr, error) {
 			"icd10_chapter accepts a string column only")
 	}
 	return &Func{Name: "icd10_chapter", Args: args, Type: TypeString}, nil
+}
+
+// mayBeTimestamp reports whether DuckDB may compute e as a TIMESTAMP where
+// the checker has a DATE: date_trunc of a date (which the checker writes
+// as CAST(date_trunc(…) AS DATE)), or a CASE, coalesce, least, greatest or
+// nullif that may yield one. As text DuckDB writes it with its time
+// ('2020-01-01 00:00:00'), so concat and casts to VARCHAR refuse it.
+func mayBeTimestamp(e Expr) bool {
+	switch x := e.(type) {
+	case *Cast:
+		if f, ok := x.X.(*Func); ok && f.Name == "date_trunc" {
+			return true
+		}
+		return x.To == TypeDate && mayBeTimestamp(x.X)
+	case *Func:
+		switch x.Name {
+		case "coalesce", "least", "greatest", "nullif":
+			for _, a := range x.Args {
+				if mayBeTimestamp(a) {
+					return true
+				}
+			}
+		}
+	case *Case:
+		for _, w := range x.Whens {
+			if mayBeTimestamp(w.Then) {
+				return true
+			}
+		}
+		return x.Else != nil && mayBeTimestamp(x.Else)
+	}
+	return false
 }

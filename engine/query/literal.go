@@ -220,6 +220,10 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 	okCast := from == to || loose(from)
 	switch to {
 	case TypeString:
+		if mayBeTimestamp(x) {
+			return nil, refuse(refusal.CastNotAllowed, "format the date with strftime(d, '%Y-%m-%d') instead",
+				"a cast of date_trunc(...) to text is not supported: DuckDB writes it as a timestamp")
+		}
 		okCast = okCast || from != TypeInterval
 	case TypeInteger:
 		// number → integer rounds a DOUBLE half to even, as DuckDB casts
@@ -228,7 +232,7 @@ func (ck *checker) cast(n node, cl clause, depth int) (Expr, error) {
 		// the data. DuckDB rounds a DECIMAL (birth_year * 0.5) half away
 		// from zero instead, and the plan computes decimal constants as
 		// DOUBLE, so only an argument DuckDB surely types DOUBLE is cast.
-		if from == TypeNumber && !surelyDouble(x) {
+		if from == TypeNumber && !ck.surelyDouble(x) {
 			return nil, refuse(refusal.CastNotAllowed, "divide with / (birth_year / 10), or cast to DOUBLE first, e.g. CAST(CAST(x AS DOUBLE) AS INTEGER)",
 				"a cast to an integer of an expression DuckDB may compute as DECIMAL is not supported: it rounds a DECIMAL otherwise than a DOUBLE")
 		}
@@ -262,14 +266,17 @@ func castParam(p *Param, to Type) (Expr, error) {
 }
 
 // surelyDouble reports whether DuckDB types e as DOUBLE, not DECIMAL: a
-// number column (the extracts hold them as DOUBLE), a division, a cast to
+// number column of a dataset (the extracts hold them as DOUBLE), a division, a cast to
 // DOUBLE, a DOUBLE constant (Literal.Double: 1e19, CAST(2.5 AS DOUBLE)),
 // or arithmetic, rounding or a CASE with one such operand. A constant
 // with a decimal point (2.5) is a DECIMAL in DuckDB.
-func surelyDouble(e Expr) bool {
+func (ck *checker) surelyDouble(e Expr) bool {
+	surelyDouble := ck.surelyDouble
 	switch x := e.(type) {
 	case *ColumnRef:
-		return x.Type == TypeNumber
+		// A person-level WITH query's column may be a DECIMAL
+		// (max(birth_year * 0.5)): only the extracts' own are DOUBLE.
+		return x.Type == TypeNumber && !ck.readsWithQuery(x)
 	case *Literal:
 		return x.Double
 	case *Cast:
@@ -333,4 +340,17 @@ func toFloat(v any) float64 {
 		return x
 	}
 	return 0
+}
+
+// readsWithQuery reports whether ref reads a person-level WITH query's
+// column rather than a dataset's.
+func (ck *checker) readsWithQuery(ref *ColumnRef) bool {
+	for _, ds := range ck.cteDS {
+		for _, t := range ck.tables {
+			if t.alias == ref.Table && t.ds == ds {
+				return true
+			}
+		}
+	}
+	return false
 }

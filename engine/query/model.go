@@ -140,6 +140,9 @@ type OrderItem struct {
 	// Column indexes Query.Output.
 	Column int
 	Desc   bool
+	// Round, when set, sorts by the value rounded to that many places:
+	// ORDER BY names round(agg, n) by its alias.
+	Round *int
 }
 
 // Type is the static type of an expression as far as the checker knows it.

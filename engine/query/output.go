@@ -513,7 +513,15 @@ func (ck *checker) orderBy(q *Query, orders []node) ([]OrderItem, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, OrderItem{Column: i, Desc: desc})
+		item := OrderItem{Column: i, Desc: desc}
+		if oc := q.Output[i]; oc.Round != nil && oc.Measure == nil && e.class() == "COLUMN_REF" {
+			// The alias of round(agg, n) sorts by the rounded value, as
+			// HAVING compares it (havingExpr).
+			if names, _ := e.strings("column_names"); len(names) == 1 && strings.EqualFold(names[0], oc.Name) {
+				item.Round = oc.Round
+			}
+		}
+		out = append(out, item)
 	}
 	return out, nil
 }
