@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/statgate/statgate/engine/refusal"
@@ -640,28 +641,36 @@ func icd10Chapter(name string, args []Expr) (Expr, error) {
 // nullif that may yield one. As text DuckDB writes it with its time
 // ('2020-01-01 00:00:00'), so concat and casts to VARCHAR refuse it.
 func mayBeTimestamp(e Expr) bool {
-	switch x := e.(type) {
-	case *Cast:
+	if x, ok := e.(*Cast); ok {
 		if f, ok := x.X.(*Func); ok && f.Name == "date_trunc" {
 			return true
 		}
 		return x.To == TypeDate && mayBeTimestamp(x.X)
+	}
+	return slices.ContainsFunc(valueOperands(e, choosingFuncs), mayBeTimestamp)
+}
+
+// choosingFuncs are the functions whose value is one of their arguments'.
+var choosingFuncs = map[string]bool{"coalesce": true, "least": true, "greatest": true, "nullif": true}
+
+// valueOperands are the operands of e whose value (and type) e may take
+// as its own: a CASE's arms, or the arguments of a call of one of funcs;
+// none for anything else.
+func valueOperands(e Expr, funcs map[string]bool) []Expr {
+	switch x := e.(type) {
 	case *Func:
-		switch x.Name {
-		case "coalesce", "least", "greatest", "nullif":
-			for _, a := range x.Args {
-				if mayBeTimestamp(a) {
-					return true
-				}
-			}
+		if funcs[x.Name] {
+			return x.Args
 		}
 	case *Case:
+		out := make([]Expr, 0, len(x.Whens)+1)
 		for _, w := range x.Whens {
-			if mayBeTimestamp(w.Then) {
-				return true
-			}
+			out = append(out, w.Then)
 		}
-		return x.Else != nil && mayBeTimestamp(x.Else)
+		if x.Else != nil {
+			out = append(out, x.Else)
+		}
+		return out
 	}
-	return false
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -271,7 +272,6 @@ func castParam(p *Param, to Type) (Expr, error) {
 // or arithmetic, rounding or a CASE with one such operand. A constant
 // with a decimal point (2.5) is a DECIMAL in DuckDB.
 func (ck *checker) surelyDouble(e Expr) bool {
-	surelyDouble := ck.surelyDouble
 	switch x := e.(type) {
 	case *ColumnRef:
 		// A person-level WITH query's column may be a DECIMAL
@@ -282,26 +282,15 @@ func (ck *checker) surelyDouble(e Expr) bool {
 	case *Cast:
 		return x.To == TypeNumber
 	case *Arith:
-		return x.Op == "/" || surelyDouble(x.L) || surelyDouble(x.R)
-	case *Func:
-		switch x.Name {
-		case "floor", "ceil", "round", "abs", "least", "greatest", "coalesce", "nullif":
-			for _, a := range x.Args {
-				if surelyDouble(a) {
-					return true
-				}
-			}
-		}
-	case *Case:
-		for _, w := range x.Whens {
-			if surelyDouble(w.Then) {
-				return true
-			}
-		}
-		return x.Else != nil && surelyDouble(x.Else)
+		return x.Op == "/" || ck.surelyDouble(x.L) || ck.surelyDouble(x.R)
 	}
-	return false
+	return slices.ContainsFunc(valueOperands(e, doubleKeepingFuncs), ck.surelyDouble)
 }
+
+// doubleKeepingFuncs are the functions that return a DOUBLE when an
+// argument is one.
+var doubleKeepingFuncs = map[string]bool{"floor": true, "ceil": true, "round": true, "abs": true,
+	"least": true, "greatest": true, "coalesce": true, "nullif": true}
 
 // castString folds a cast of a string constant into a constant of type to.
 func castString(s string, to Type) (*Literal, error) {
