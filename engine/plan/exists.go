@@ -118,15 +118,27 @@ func renderExists(b *strings.Builder, x *query.Exists) {
 		renderTemporalExists(b, x)
 		return
 	}
+	renderSemiJoin(b, x, true)
+}
+
+// renderSemiJoin renders a non-temporal Exists as "outer [NOT] IN
+// (SELECT inner ...)", with renderExists' NULL guard on outer when
+// guarded; without it the condition is NULL on a NULL outer, which only
+// a caller that drops such rows anyway may render (srcConditions).
+func renderSemiJoin(b *strings.Builder, x *query.Exists, guarded bool) {
 	b.WriteByte('(')
+	switch {
+	case guarded && x.Not:
+		renderExpr(b, x.Outer)
+		b.WriteString(" IS NULL OR ")
+	case guarded:
+		renderExpr(b, x.Outer)
+		b.WriteString(" IS NOT NULL AND ")
+	}
 	renderExpr(b, x.Outer)
 	if x.Not {
-		b.WriteString(" IS NULL OR ")
-		renderExpr(b, x.Outer)
 		b.WriteString(" NOT IN (SELECT ")
 	} else {
-		b.WriteString(" IS NOT NULL AND ")
-		renderExpr(b, x.Outer)
 		b.WriteString(" IN (SELECT ")
 	}
 	renderExpr(b, x.Inner)
