@@ -372,8 +372,8 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 		return -1
 	}
 	var out [][]any
-	for _, row := range tb.rows {
-		aggValue := func(i int) any {
+	valuesOf := func(row []any) func(int) any {
+		return func(i int) any {
 			a := p.Aggs[i]
 			switch a.Kind {
 			case query.AggCountStar, query.AggCount:
@@ -398,6 +398,30 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 			t.Fatalf("aggregate kind %s", a.Kind)
 			return nil
 		}
+	}
+	// A window adds up its aggregate over the rows of its partition, as
+	// SQL's sum skips NULL.
+	partition := func(row []any, w *query.WindowSum) string {
+		var parts []string
+		for _, k := range w.Partition {
+			parts = append(parts, fmt.Sprintf("%T:%v", row[colOf(plan.RoleKey, k)], row[colOf(plan.RoleKey, k)]))
+		}
+		return strings.Join(parts, "\x00")
+	}
+	totals := map[*query.WindowSum]map[string]float64{}
+	for _, o := range q.Output {
+		for _, w := range query.MeasureWindows(o.Measure) {
+			totals[w] = map[string]float64{}
+			for _, row := range tb.rows {
+				if v, ok := toFloat64(valuesOf(row)(w.Agg)); ok {
+					totals[w][partition(row, w)] += v
+				}
+			}
+		}
+	}
+	for _, row := range tb.rows {
+		aggValue := valuesOf(row)
+		window := func(w *query.WindowSum) any { return totals[w][partition(row, w)] }
 		ex := make([]any, len(q.Output))
 		for j, o := range q.Output {
 			switch {
@@ -405,7 +429,7 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 				ex[j] = row[colOf(plan.RoleKey, o.Key)]
 				continue
 			case o.Measure != nil:
-				ex[j] = exactMeasure(o.Measure, aggValue)
+				ex[j] = exactMeasure(o.Measure, aggValue, window)
 			default:
 				ex[j] = aggValue(o.Agg)
 			}
@@ -424,16 +448,18 @@ func exactFromPlan(t *testing.T, q *query.Query, p *plan.Plan, tb table) [][]any
 // as DuckDB does: NULL in, NULL out. DuckDB's x / 0 is ±Inf or NaN, which
 // the engine withholds (post.ReasonDenominator); no corpus query divides
 // by an exact 0, and this gives NULL, which would fail the comparison.
-func exactMeasure(e query.Expr, agg func(int) any) any {
+func exactMeasure(e query.Expr, agg func(int) any, window func(*query.WindowSum) any) any {
 	switch x := e.(type) {
 	case *query.AggRef:
 		return agg(x.Agg)
+	case *query.WindowSum:
+		return window(x)
 	case *query.Literal:
 		v, _ := toFloat64(x.Value)
 		return v
 	case *query.Arith:
-		l, okL := toFloat64(exactMeasure(x.L, agg))
-		r, okR := toFloat64(exactMeasure(x.R, agg))
+		l, okL := toFloat64(exactMeasure(x.L, agg, window))
+		r, okR := toFloat64(exactMeasure(x.R, agg, window))
 		if !okL || !okR {
 			return nil
 		}

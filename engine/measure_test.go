@@ -176,3 +176,57 @@ func TestHavingOnHiddenAggregates(t *testing.T) {
 		t.Errorf("ORDER BY a ratio LIMIT 3: columns %+v, %d rows", res.Columns, len(res.Rows))
 	}
 }
+
+// TestWindowShareOfReleasedRows: count(*) * 100.0 / sum(count(*)) OVER
+// (PARTITION BY key) through the engine is each released count's share of
+// its partition's released counts, with an interval that holds it; the
+// window's aggregate is debited once, as the count the share reads.
+func TestWindowShareOfReleasedRows(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
+	res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
+		SQL: "SELECT sex, contact_type, count(*) AS contacts, count(*) * 100.0 / sum(count(*)) OVER (PARTITION BY sex) AS pct " +
+			"FROM npr JOIN population USING (pid) GROUP BY 1, 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	totals := map[any]float64{}
+	for _, r := range res.Rows {
+		if c := r.Cells[2]; !c.Suppressed {
+			v, _ := c.Value.(float64)
+			totals[r.Cells[0].Value] += v
+		}
+	}
+	released := 0
+	for _, r := range res.Rows {
+		n, pct := r.Cells[2], r.Cells[3]
+		if n.Suppressed {
+			if !pct.Suppressed {
+				t.Errorf("%v: share %+v of a withheld count", r.Cells[:2], pct)
+			}
+			continue
+		}
+		nv, _ := n.Value.(float64)
+		want := 100 * nv / totals[r.Cells[0].Value]
+		v, ok := pct.Value.(float64)
+		if !ok || math.Abs(v-want) > 1e-9*want {
+			t.Errorf("%v: share %v, want %v", r.Cells[:2], pct.Value, want)
+			continue
+		}
+		released++
+		if pct.CI == nil || pct.CI[0] > v || pct.CI[1] < v || pct.CI[0] < 0 || pct.CI[1] > 100 {
+			t.Errorf("%v: interval %v of %v", r.Cells[:2], pct.CI, v)
+		}
+	}
+	if released < 4 {
+		t.Fatalf("%d shares released: the test says little", released)
+	}
+	counts := 0
+	for _, sp := range res.Meta.Split {
+		if strings.Contains(sp.Purpose, "count") {
+			counts++
+		}
+	}
+	if counts != 1 {
+		t.Errorf("split %+v: want the count once", res.Meta.Split)
+	}
+}

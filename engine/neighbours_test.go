@@ -248,6 +248,11 @@ func semiJoinQueries() []neighbourQuery {
 		add("diabetes-2026", "SELECT p.sex AS sex, 100.0 * count(*) FILTER (WHERE "+c+") / count(*) AS pct, "+
 			"sum(n.length_of_stay_days) FILTER (WHERE "+c+") / count(DISTINCT pid) AS days_per_patient, "+
 			"count(*) FILTER (WHERE "+c+") / 12.0 AS per_month FROM npr n JOIN population p USING (pid) GROUP BY 1")
+		// Window totals: shares of the whole and of a key's values, a
+		// total of a FILTERed count that may be withheld in some rows.
+		add("diabetes-2026", "SELECT p.sex AS sex, n.contact_type AS type, count(*) FILTER (WHERE "+c+") * 100.0 / sum(count(*) FILTER (WHERE "+c+")) OVER () AS pct, "+
+			"count(DISTINCT pid) * 1.0 / sum(count(DISTINCT pid)) OVER (PARTITION BY p.sex) AS share, sum(count(*)) OVER (PARTITION BY type) AS total "+
+			"FROM npr n JOIN population p USING (pid) GROUP BY 1, 2")
 		add("diabetes-2026", "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE "+c+") AS matching, count(DISTINCT CASE WHEN "+c+" THEN n.pid END) AS also, "+
 			"count(DISTINCT pid) AS patients FROM npr n JOIN population p USING (pid) GROUP BY 1")
 		add("diabetes-2026", "SELECT n.contact_type AS type, year(n.contact_date) AS year, count(DISTINCT pid) FILTER (WHERE "+c+" OR "+rareWhere+") AS matching "+

@@ -52,11 +52,12 @@ type operand struct {
 //     inputs' noise (independent across aggregates).
 //
 // Everything it reads is released, so it costs no privacy.
-func measureCell(e query.Expr, row result.Row, aggCols []int) result.Cell {
-	aggs := query.MeasureAggs(e)
-	f := widening(len(aggs))
-	in := make(map[int]operand, len(aggs))
-	sd := make(map[int]float64, len(aggs))
+func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query.WindowSum]windowTotal) result.Cell {
+	aggs, wins := query.MeasureAggs(e), query.MeasureWindows(e)
+	f := widening(len(aggs) + len(wins))
+	in := inputs{aggs: make(map[int]operand, len(aggs)), windows: make(map[*query.WindowSum]operand, len(wins)),
+		rests: make(map[*query.WindowSum]operand, len(wins)), owns: make(map[*query.WindowSum]operand, len(wins))}
+	sd := make(map[int]float64, len(aggs)+len(wins))
 	intervals := true
 	for _, a := range aggs {
 		c := row.Cells[aggCols[a]]
@@ -73,7 +74,29 @@ func measureCell(e query.Expr, row result.Row, aggCols []int) result.Cell {
 		} else {
 			intervals = false
 		}
-		in[a], sd[a] = op, c.StdDev
+		in.aggs[a], sd[a] = op, c.StdDev
+	}
+	for j, w := range wins {
+		t := windows[w]
+		// The total is the row's own value (an input above) and the
+		// rest's, whose noise is independent of it: a pseudo-input of
+		// its own, numbered below the aggregates.
+		rest := -1 - j
+		op := operand{v: t.rest, lo: t.rest - f*math.Sqrt(t.restLo2), hi: t.rest + f*math.Sqrt(t.restHi2), grad: map[int]float64{rest: 1}}
+		if t.nonNegative {
+			op.lo = max(op.lo, 0)
+		}
+		sd[rest] = t.restSD
+		intervals = intervals && t.intervals
+		in.rests[w] = op
+		if own, ok := in.aggs[w.Agg]; ok {
+			if t.nonNegative {
+				own.lo = max(own.lo, 0)
+				in.owns[w] = own
+			}
+			op = operand{v: own.v + op.v, lo: own.lo + op.lo, hi: own.hi + op.hi, grad: combine(own.grad, 1, op.grad, 1)}
+		}
+		in.windows[w] = op
 	}
 	r, ok := evalMeasure(e, in)
 	if !ok {
@@ -96,6 +119,35 @@ func measureCell(e query.Expr, row result.Row, aggCols []int) result.Cell {
 	return out
 }
 
+// inputs are the operands of a measure expression in one row: the
+// aggregates' released cells and the windows' totals.
+type inputs struct {
+	aggs    map[int]operand
+	windows map[*query.WindowSum]operand
+	// rests are the windows' totals without the row's own value; owns,
+	// the row's own value where its interval was cut at 0.
+	rests, owns map[*query.WindowSum]operand
+}
+
+// windowTotal is what one row's window (query.WindowSum) adds up beside
+// the row's own value: the released values of the aggregate in the other
+// released rows of the row's partition (a withheld or NULL value is not
+// in it, as SQL's sum skips NULL), their noise's standard deviation, and
+// the sums of the squares of their intervals' lower and upper half-widths
+// (the total's interval is the root sum of squares, as for the sum of
+// independent noises; where an interval also holds a bias, which adds
+// linearly, that is a rule of thumb).
+type windowTotal struct {
+	rest, restSD     float64
+	restLo2, restHi2 float64
+	// intervals: every value in the total has an interval.
+	intervals bool
+	// nonNegative: the aggregate's true values are at least 0 (a count,
+	// or a sum of values bounded below by 0), so its intervals may be cut
+	// at 0.
+	nonNegative bool
+}
+
 func finite(x float64) bool { return !math.IsInf(x, 0) && !math.IsNaN(x) }
 
 // widening is the factor that takes a 95% interval of Gaussian or of
@@ -116,10 +168,13 @@ func widening(k int) float64 {
 // evalMeasure evaluates a measure expression over its operands; ok is
 // false for a division by exactly 0 (SQL's NULL). A division whose
 // divisor's interval holds 0 yields an infinite interval.
-func evalMeasure(e query.Expr, in map[int]operand) (operand, bool) {
+func evalMeasure(e query.Expr, in inputs) (operand, bool) {
 	switch x := e.(type) {
 	case *query.AggRef:
-		op, ok := in[x.Agg]
+		op, ok := in.aggs[x.Agg]
+		return op, ok
+	case *query.WindowSum:
+		op, ok := in.windows[x]
 		return op, ok
 	case *query.Literal:
 		v, ok := result.Number(x.Value)
@@ -135,9 +190,70 @@ func evalMeasure(e query.Expr, in map[int]operand) (operand, bool) {
 		}
 		r, ok := arithOperands(x.Op, a, b)
 		r.divisorMayBeZero = r.divisorMayBeZero || a.divisorMayBeZero || b.divisorMayBeZero
+		if w, isWindow := x.R.(*query.WindowSum); ok && isWindow && x.Op == "/" && !a.divisorMayBeZero {
+			shareInterval(&r, x.L, w, in)
+		}
 		return r, ok
 	}
 	return operand{}, false
+}
+
+// shareInterval narrows the interval of a share, c·a / sum(a) OVER (...)
+// for a constant c, where interval arithmetic counts the row's own value
+// a twice (in the numerator and in the total): as c / (1 + rest / a),
+// which reads each once, the range over the inputs' intervals is exact,
+// about half as wide for a large share. It applies when neither a's
+// interval nor the rest's is below 0 (a total of counts, whose intervals
+// are cut at 0: windowTotal.nonNegative); the value and the derivatives
+// stay as arithOperands made them.
+func shareInterval(r *operand, num query.Expr, w *query.WindowSum, in inputs) {
+	agg, coef, ok := scaledAgg(num)
+	own, okOwn := in.aggs[agg]
+	if cut, isCut := in.owns[w]; isCut {
+		own = cut
+	}
+	rest, okRest := in.rests[w]
+	if !ok || agg != w.Agg || !okOwn || !okRest || !(own.lo >= 0) || !(rest.lo >= 0) || !(own.lo+rest.hi > 0) || !(own.hi+rest.lo > 0) {
+		return
+	}
+	lo, hi := own.lo/(own.lo+rest.hi), own.hi/(own.hi+rest.lo)
+	if coef < 0 {
+		lo, hi = hi, lo
+	}
+	r.lo, r.hi, r.divisorMayBeZero = coef*lo, coef*hi, false
+}
+
+// scaledAgg reports whether e is c·a for an aggregate a and a constant
+// c: a, a * c, c * a or a / c (nested).
+func scaledAgg(e query.Expr) (agg int, coef float64, ok bool) {
+	switch x := e.(type) {
+	case *query.AggRef:
+		return x.Agg, 1, true
+	case *query.Arith:
+		constant := func(e query.Expr) (float64, bool) {
+			l, isLit := e.(*query.Literal)
+			if !isLit {
+				return 0, false
+			}
+			return result.Number(l.Value)
+		}
+		switch c, isC := constant(x.R); {
+		case isC && (x.Op == "*" || x.Op == "/" && c != 0):
+			if agg, coef, ok = scaledAgg(x.L); ok {
+				if x.Op == "/" {
+					return agg, coef / c, true
+				}
+				return agg, coef * c, true
+			}
+		case x.Op == "*":
+			if c, isC := constant(x.L); isC {
+				if agg, coef, ok = scaledAgg(x.R); ok {
+					return agg, coef * c, true
+				}
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // arithOperands applies op to two operands: value, interval and

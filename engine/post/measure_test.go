@@ -35,7 +35,7 @@ func TestMeasureCell(t *testing.T) {
 	}
 
 	t.Run("ratio of two aggregates", func(t *testing.T) {
-		c := measureCell(arith("/", arith("*", a0, num(1)), a1), row(released(200, 10), released(50, 2.5)), cols)
+		c := measureCell(arith("/", arith("*", a0, num(1)), a1), row(released(200, 10), released(50, 2.5)), cols, nil)
 		lo0, hi0 := 200-19.6*f, 200+19.6*f
 		lo1, hi1 := 50-4.9*f, 50+4.9*f
 		if c.Suppressed || !near(c.Value.(float64), 4) {
@@ -50,60 +50,60 @@ func TestMeasureCell(t *testing.T) {
 		}
 	})
 	t.Run("one aggregate scaled: no widening", func(t *testing.T) {
-		c := measureCell(arith("/", a0, num(12)), row(released(120, 5)), []int{0})
+		c := measureCell(arith("/", a0, num(12)), row(released(120, 5)), []int{0}, nil)
 		if !near(c.Value.(float64), 10) || !near(c.CI[0], (120-9.8)/12) || !near(c.CI[1], (120+9.8)/12) || !near(c.StdDev, 5.0/12) {
 			t.Errorf("cell %+v, want 10 in [%v, %v], sd %v", c, (120-9.8)/12, (120+9.8)/12, 5.0/12)
 		}
 	})
 	t.Run("difference and a repeated aggregate", func(t *testing.T) {
 		// a0 − a0 is 0 with no noise, whatever the interval arithmetic says.
-		c := measureCell(arith("-", a0, a0), row(released(120, 5)), []int{0})
+		c := measureCell(arith("-", a0, a0), row(released(120, 5)), []int{0}, nil)
 		if !near(c.Value.(float64), 0) || c.StdDev != 0 || !(c.CI[0] < 0 && c.CI[1] > 0) {
 			t.Errorf("cell %+v", c)
 		}
-		c = measureCell(arith("-", num(90), a1), row(result.Cell{}, released(30, 1)), cols)
+		c = measureCell(arith("-", num(90), a1), row(result.Cell{}, released(30, 1)), cols, nil)
 		if !near(c.Value.(float64), 60) || !near(c.CI[0], 90-(30+1.96)) || !near(c.CI[1], 90-(30-1.96)) {
 			t.Errorf("cell %+v, want 60 in [%v, %v]", c, 90-31.96, 90-28.04)
 		}
 	})
 	t.Run("a suppressed input suppresses the cell", func(t *testing.T) {
-		c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{Suppressed: true, Reason: "min_cell_count"}), cols)
+		c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{Suppressed: true, Reason: "min_cell_count"}), cols, nil)
 		if !c.Suppressed || c.Reason != "min_cell_count" || c.Value != nil || c.CI != nil {
 			t.Errorf("cell %+v", c)
 		}
 	})
 	t.Run("a NULL input is NULL; a released zero divisor withholds the cell", func(t *testing.T) {
-		if c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{}), cols); c.Value != nil || c.Suppressed {
+		if c := measureCell(arith("/", a0, a1), row(released(200, 10), result.Cell{}), cols, nil); c.Value != nil || c.Suppressed {
 			t.Errorf("NULL input: cell %+v", c)
 		}
 		zero := result.Cell{Value: 0.0, StdDev: 1, CI: &[2]float64{0, 2}}
-		if c := measureCell(arith("+", num(1), arith("/", a0, a1)), row(released(200, 10), zero), cols); !c.Suppressed || c.Reason != ReasonDenominator {
+		if c := measureCell(arith("+", num(1), arith("/", a0, a1)), row(released(200, 10), zero), cols, nil); !c.Suppressed || c.Reason != ReasonDenominator {
 			t.Errorf("divisor 0: cell %+v", c)
 		}
 		noCI := result.Cell{Value: 0.0}
-		if c := measureCell(arith("/", a0, a1), row(released(200, 10), noCI), cols); !c.Suppressed || c.Reason != ReasonDenominator {
+		if c := measureCell(arith("/", a0, a1), row(released(200, 10), noCI), cols, nil); !c.Suppressed || c.Reason != ReasonDenominator {
 			t.Errorf("divisor 0 without an interval: cell %+v", c)
 		}
 	})
 	t.Run("numbers that are not finite withhold the cell", func(t *testing.T) {
 		// count / (count · 1e-170): b² underflows, b alone does not.
-		c := measureCell(arith("/", a0, arith("*", a0, num(1e-170))), row(released(200, 10)), []int{0})
+		c := measureCell(arith("/", a0, arith("*", a0, num(1e-170))), row(released(200, 10)), []int{0}, nil)
 		if c.Suppressed || !near(c.Value.(float64), 1e170) || math.IsInf(c.StdDev, 0) || math.IsNaN(c.StdDev) {
 			t.Errorf("tiny divisor: cell %+v", c)
 		}
-		c = measureCell(arith("*", a0, num(1e308)), row(released(200, 10)), []int{0})
+		c = measureCell(arith("*", a0, num(1e308)), row(released(200, 10)), []int{0}, nil)
 		if !c.Suppressed || c.Reason != ReasonOutOfRange || c.Value != nil {
 			t.Errorf("overflow: cell %+v", c)
 		}
 	})
 	t.Run("a divisor that may be zero withholds the cell", func(t *testing.T) {
-		c := measureCell(arith("/", a0, a1), row(released(200, 10), released(3, 2)), cols)
+		c := measureCell(arith("/", a0, a1), row(released(200, 10), released(3, 2)), cols, nil)
 		if !c.Suppressed || c.Reason != ReasonDenominator || c.Value != nil {
 			t.Errorf("cell %+v", c)
 		}
 	})
 	t.Run("int64 counts", func(t *testing.T) {
-		c := measureCell(arith("+", a0, a1), row(result.Cell{Value: int64(10), StdDev: 1, CI: &[2]float64{8, 12}}, result.Cell{Value: int64(5), StdDev: 1, CI: &[2]float64{3, 7}}), cols)
+		c := measureCell(arith("+", a0, a1), row(result.Cell{Value: int64(10), StdDev: 1, CI: &[2]float64{8, 12}}, result.Cell{Value: int64(5), StdDev: 1, CI: &[2]float64{3, 7}}), cols, nil)
 		if !near(c.Value.(float64), 15) || !near(c.CI[0], 15-2*f-2*f) || !near(c.CI[1], 15+4*f) {
 			t.Errorf("cell %+v", c)
 		}
@@ -148,7 +148,7 @@ func TestMeasureIntervalCoverage(t *testing.T) {
 				return result.Cell{Value: x, StdDev: -s, CI: &[2]float64{x - b*math.Log(20), x + b*math.Log(20)}}
 			}
 			for range trials {
-				c := measureCell(tc.e, result.Row{Cells: []result.Cell{draw(tc.a, tc.sa), draw(tc.b, tc.sb), draw(50, tc.sb)}}, []int{0, 1, 2})
+				c := measureCell(tc.e, result.Row{Cells: []result.Cell{draw(tc.a, tc.sa), draw(tc.b, tc.sb), draw(50, tc.sb)}}, []int{0, 1, 2}, nil)
 				if c.Suppressed || c.CI == nil {
 					t.Fatalf("cell %+v", c)
 				}

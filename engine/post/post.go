@@ -50,6 +50,17 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 			return nil, err
 		}
 	}
+	keyCols := make([]int, len(q.Keys)) // the result column of each key a window partitions by
+	for _, o := range q.Output {
+		for _, w := range query.MeasureWindows(o.Measure) {
+			for _, k := range w.Partition {
+				var err error
+				if keyCols[k], err = column(q.Keys[k].Name, result.RoleKey); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	out := &result.Result{Meta: res.Meta}
 	for i, j := range idx {
 		if j < 0 {
@@ -61,13 +72,17 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		c.Name = q.Output[i].Name
 		out.Columns = append(out.Columns, c)
 	}
+	var kept []result.Row // the protected rows of out.Rows, for the windows
 	for _, row := range res.Rows {
 		nr := result.Row{Margin: row.Margin, Cells: make([]result.Cell, len(idx))}
 		for i, j := range idx {
+			if j < 0 && len(query.MeasureWindows(q.Output[i].Measure)) > 0 {
+				continue // after HAVING, which cannot read it (windowMeasures)
+			}
 			if j < 0 {
 				// A measure is named in HAVING and ORDER BY by its alias
 				// or position only, which mean the rounded value.
-				nr.Cells[i] = measureCell(q.Output[i].Measure, row, aggCols)
+				nr.Cells[i] = measureCell(q.Output[i].Measure, row, aggCols, nil)
 				if r := q.Output[i].Round; r != nil {
 					nr.Cells[i] = roundCell(nr.Cells[i], *r)
 				}
@@ -81,7 +96,9 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 			}
 		}
 		out.Rows = append(out.Rows, nr)
+		kept = append(kept, row)
 	}
+	windowMeasures(out, kept, q, aggCols, keyCols)
 	if len(q.OrderBy) > 0 {
 		slices.SortStableFunc(out.Rows, func(a, b result.Row) int {
 			for _, o := range q.OrderBy {
@@ -131,6 +148,94 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// windowMeasures computes the measures that hold windows (query.WindowSum)
+// over the rows HAVING kept, as SQL computes windows after HAVING and
+// before ORDER BY and LIMIT: kept[i] is the protected row of out.Rows[i].
+// A window adds up its aggregate's released values in the rows of the
+// partition; a withheld value is not known and is not in the total, which
+// a note says.
+func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCols, keyCols []int) {
+	for i, o := range q.Output {
+		wins := query.MeasureWindows(o.Measure)
+		if len(wins) == 0 {
+			continue
+		}
+		totals := make([]map[string]*windowTotal, len(wins))
+		for j, w := range wins {
+			totals[j] = map[string]*windowTotal{}
+			for _, row := range kept {
+				t := totals[j][partitionOf(row, w, keyCols)]
+				if t == nil {
+					t = &windowTotal{intervals: true, nonNegative: nonNegative(q.Aggs[w.Agg])}
+					totals[j][partitionOf(row, w, keyCols)] = t
+				}
+				c := row.Cells[aggCols[w.Agg]]
+				v, ok := result.Number(c.Value)
+				if c.Suppressed || !ok {
+					continue
+				}
+				t.rest += v
+				t.restSD = math.Hypot(t.restSD, c.StdDev)
+				if c.CI != nil {
+					t.restLo2 += (v - c.CI[0]) * (v - c.CI[0])
+					t.restHi2 += (c.CI[1] - v) * (c.CI[1] - v)
+				} else {
+					t.intervals = false
+				}
+			}
+		}
+		for r, row := range kept {
+			own := make(map[*query.WindowSum]windowTotal, len(wins))
+			for j, w := range wins {
+				// The row's own value is an input of its own
+				// (measureCell): the rest is the total without it.
+				t := *totals[j][partitionOf(row, w, keyCols)]
+				c := row.Cells[aggCols[w.Agg]]
+				if v, ok := result.Number(c.Value); ok && !c.Suppressed {
+					t.rest -= v
+					t.restSD = math.Sqrt(max(0, t.restSD*t.restSD-c.StdDev*c.StdDev))
+					if c.CI != nil {
+						t.restLo2 = max(0, t.restLo2-(v-c.CI[0])*(v-c.CI[0]))
+						t.restHi2 = max(0, t.restHi2-(c.CI[1]-v)*(c.CI[1]-v))
+					}
+				}
+				own[w] = t
+			}
+			out.Rows[r].Cells[i] = measureCell(o.Measure, row, aggCols, own)
+			if o.Round != nil {
+				out.Rows[r].Cells[i] = roundCell(out.Rows[r].Cells[i], *o.Round)
+			}
+		}
+		// The same note whatever was withheld: which rows are is
+		// released anyway, and metadata does not depend on the data.
+		out.Meta.Notes = append(slices.Clip(out.Meta.Notes), fmt.Sprintf(
+			"%s: a window's total adds up the released rows of its partition; a withheld value is not in it", o.Name))
+	}
+}
+
+// nonNegative reports whether an aggregate's true value is at least 0:
+// a count, or a sum of values bounded below by 0.
+func nonNegative(a query.Aggregate) bool {
+	switch a.Kind {
+	case query.AggCountStar, query.AggCount, query.AggCountDistinct:
+		return true
+	case query.AggSum:
+		return a.Bounds[0] >= 0
+	}
+	return false
+}
+
+// partitionOf names the partition of a window a row is in: its values of
+// the partition keys.
+func partitionOf(row result.Row, w *query.WindowSum, keyCols []int) string {
+	var b strings.Builder
+	for _, k := range w.Partition {
+		v := row.Cells[keyCols[k]].Value
+		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	}
+	return b.String()
 }
 
 // visibleOutputs is the number of outputs before the first hidden one.

@@ -30,6 +30,9 @@ type checker struct {
 	// semiJoins counts the semi joins of WHERE (outerWhere), naming their
 	// aliases.
 	semiJoins int
+	// windows is true while the SELECT list is checked, where a measure
+	// may hold sum(...) OVER (...) (windowSum).
+	windows bool
 }
 
 func newChecker(c *Catalog) *checker { return &checker{cat: c} }
@@ -208,7 +211,9 @@ func (ck *checker) statement(n node) (*Query, error) {
 	if q.Where, err = ck.outerWhere(where); err != nil {
 		return nil, err
 	}
+	ck.windows = true
 	items, err := ck.selectItems(q, sel)
+	ck.windows = false
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +227,9 @@ func (ck *checker) statement(n node) (*Query, error) {
 	if err := ck.groupBy(q, n, items, groupAll); err != nil {
 		return nil, err
 	}
+	if err := ck.resolveWindows(q, items); err != nil {
+		return nil, err
+	}
 	if err := nameOutputs(q, items); err != nil {
 		return nil, err
 	}
@@ -231,6 +239,17 @@ func (ck *checker) statement(n node) (*Query, error) {
 		}
 		if t := q.Having.ExprType(); t != TypeBool && !loose(t) {
 			return nil, refuse(refusal.TypeMismatch, "write a condition, e.g. HAVING persons >= 100", "HAVING must be a condition")
+		}
+		windowed := false
+		walk(q.Having, func(e Expr) {
+			if r, ok := e.(*OutputRef); ok && len(MeasureWindows(q.Output[r.Column].Measure)) > 0 {
+				windowed = true
+			}
+		})
+		if windowed {
+			// SQL computes windows after HAVING.
+			return nil, refuse(refusal.WindowFunction, "filter on the aggregates themselves, e.g. HAVING count(*) >= 100",
+				"HAVING cannot read a column computed with a window function")
 		}
 	}
 	if q.OrderBy, err = ck.orderBy(q, mods.order); err != nil {

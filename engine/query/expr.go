@@ -78,8 +78,7 @@ func (ck *checker) expr(n node, cl clause, depth int) (Expr, error) {
 		return nil, refuse(refusal.Subquery, "filter with the columns of the datasets in FROM; join datasets on the person key instead",
 			"subqueries are not allowed (found one in %s)", cl)
 	case "WINDOW":
-		return nil, refuse(refusal.WindowFunction, "use GROUP BY and aggregates; window functions release row-level values",
-			"window functions (OVER ...) are not allowed")
+		return nil, refuse(refusal.WindowFunction, windowHint, "window functions (OVER ...) are not allowed here")
 	case "STAR":
 		return nil, refuse(refusal.SelectStar, "name the columns you group by and aggregate them",
 			"* and COLUMNS(...) are not allowed")

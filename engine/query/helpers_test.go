@@ -267,7 +267,7 @@ func validate(q *Query, c *Catalog) error {
 			if len(aggs) == 0 {
 				return fmt.Errorf("output %d: a measure without an aggregate", i)
 			}
-			if err := checkMeasure(o.Measure, len(q.Aggs)); err != nil {
+			if err := checkMeasure(o.Measure, len(q.Aggs), len(q.Keys)); err != nil {
 				return fmt.Errorf("output %d: %w", i, err)
 			}
 			for _, a := range aggs {
@@ -312,12 +312,26 @@ func validate(q *Query, c *Catalog) error {
 }
 
 // checkMeasure checks that a measure expression holds only aggregates of
-// the query, numeric constants and + - * /.
-func checkMeasure(e Expr, aggs int) error {
+// the query, windows over them partitioned by its keys (keys of them,
+// ascending, resolved), numeric constants and + - * /.
+func checkMeasure(e Expr, aggs, keys int) error {
 	switch x := e.(type) {
 	case *AggRef:
 		if x.Agg < 0 || x.Agg >= aggs {
 			return fmt.Errorf("measure reads aggregate %d of %d", x.Agg, aggs)
+		}
+		return nil
+	case *WindowSum:
+		if x.Agg < 0 || x.Agg >= aggs {
+			return fmt.Errorf("window sums aggregate %d of %d", x.Agg, aggs)
+		}
+		if x.partition != nil || !slices.IsSorted(x.Partition) || len(slices.Compact(slices.Clone(x.Partition))) != len(x.Partition) {
+			return fmt.Errorf("window partition %v unresolved or not a sorted set", x.Partition)
+		}
+		for _, k := range x.Partition {
+			if k < 0 || k >= keys {
+				return fmt.Errorf("window partitions by key %d of %d", k, keys)
+			}
 		}
 		return nil
 	case *Literal:
@@ -329,10 +343,10 @@ func checkMeasure(e Expr, aggs int) error {
 		if !strings.Contains("+-*/", x.Op) || len(x.Op) != 1 {
 			return fmt.Errorf("measure operator %q", x.Op)
 		}
-		if err := checkMeasure(x.L, aggs); err != nil {
+		if err := checkMeasure(x.L, aggs, keys); err != nil {
 			return err
 		}
-		return checkMeasure(x.R, aggs)
+		return checkMeasure(x.R, aggs, keys)
 	}
 	return fmt.Errorf("measure node %T", e)
 }

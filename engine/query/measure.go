@@ -1,6 +1,8 @@
 package query
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/statgate/statgate/engine/refusal"
@@ -66,6 +68,8 @@ func (ck *checker) measure(q *Query, n node, depth int) (Expr, error) {
 		return &AggRef{Agg: addAgg(q, a)}, nil
 	}
 	switch n.class() {
+	case "WINDOW":
+		return ck.windowSum(q, n)
 	case "CONSTANT":
 		lit, err := literal(n.obj("value"))
 		if err != nil {
@@ -111,25 +115,107 @@ func (ck *checker) measure(q *Query, n node, depth int) (Expr, error) {
 		"this expression of aggregates is not supported in the SELECT list")
 }
 
-// MeasureAggs returns the indexes into Query.Aggs that a measure
-// expression reads, each once, in the order they first appear.
-func MeasureAggs(e Expr) []int {
-	var out []int
-	var walk func(Expr)
-	walk = func(e Expr) {
-		switch x := e.(type) {
-		case *AggRef:
-			for _, i := range out {
-				if i == x.Agg {
-					return
+// windowHint is what a refused window function is told.
+const windowHint = "totals for shares are allowed as sum(<aggregate>) OVER () or OVER (PARTITION BY <group keys>), " +
+	"e.g. count(*) * 100.0 / sum(count(*)) OVER (); other window functions release row-level values"
+
+// windowSum checks sum(<aggregate>) OVER ([PARTITION BY ...]) in a
+// SELECT item's measure expression: a sum over the whole partition (no
+// ORDER BY, the default frame or one to UNBOUNDED FOLLOWING) of one
+// aggregate. PARTITION BY is resolved to group keys once they exist
+// (resolveWindows).
+func (ck *checker) windowSum(q *Query, n node) (Expr, error) {
+	if !ck.windows {
+		return nil, refuse(refusal.WindowFunction, "select the share with an alias and sort by the alias",
+			"a window function may stand in the SELECT list only")
+	}
+	kids, ok := n.nodes("children")
+	orders, _ := n.nodes("orders")
+	argOrders, _ := n.nodes("arg_orders")
+	partitions, okp := n.nodes("partitions")
+	switch {
+	case n.kind() != "WINDOW_AGGREGATE" || !strings.EqualFold(n.str("function_name"), "sum") || n.set("schema") ||
+		n.flag("distinct") || n.flag("ignore_nulls") || n.set("filter_expr") || len(orders) > 0 || len(argOrders) > 0 ||
+		n.set("offset_expr") || n.set("default_expr") || n.set("start_expr") || n.set("end_expr") || !okp:
+		return nil, refuse(refusal.WindowFunction, windowHint, "this window function is not supported")
+	case n.str("start") != "UNBOUNDED_PRECEDING" || (n.str("end") != "CURRENT_ROW_RANGE" && n.str("end") != "UNBOUNDED_FOLLOWING") ||
+		(n.str("exclude_clause") != "" && n.str("exclude_clause") != "NO_OTHER"):
+		return nil, refuse(refusal.WindowFunction, windowHint, "only a window over the whole partition is supported")
+	case !ok || len(kids) != 1 || !isAggregateCall(kids[0]):
+		return nil, refuse(refusal.WindowFunction, windowHint, "sum(...) OVER (...) must sum one aggregate, e.g. sum(count(*)) OVER ()")
+	}
+	a, err := ck.aggregate(kids[0])
+	if err != nil {
+		return nil, err
+	}
+	return &WindowSum{Agg: addAgg(q, a), partition: partitions}, nil
+}
+
+// resolveWindows resolves the PARTITION BY of every window in the SELECT
+// list's measures to group keys: each must be a group key (written as
+// the key, or by the alias of a selected key), and the query may not
+// have grouping sets, whose margins would stand in SQL's window too.
+func (ck *checker) resolveWindows(q *Query, items []*selectItem) error {
+	for _, it := range items {
+		for _, w := range MeasureWindows(it.measure) {
+			if q.GroupingSets != nil {
+				return refuse(refusal.WindowFunction, "ask for the margins with ROLLUP or CUBE and divide by them yourself, or drop the grouping sets",
+					"sum(...) OVER (...) is not supported with grouping sets")
+			}
+			for _, p := range w.partition {
+				if p.class() == "CONSTANT" {
+					return refuse(refusal.WindowFunction, "partition by group keys, or leave PARTITION BY out for the whole result",
+						"PARTITION BY a constant")
+				}
+				e, err := ck.groupExpr(p, items)
+				if err != nil {
+					return err
+				}
+				k := slices.IndexFunc(q.Keys, func(g GroupKey) bool { return reflect.DeepEqual(g.Expr, e) })
+				if k < 0 {
+					return refuse(refusal.WindowFunction, "partition by group keys (GROUP BY ...), or leave PARTITION BY out for the whole result",
+						"PARTITION BY must name group keys")
+				}
+				if !slices.Contains(w.Partition, k) {
+					w.Partition = append(w.Partition, k)
 				}
 			}
-			out = append(out, x.Agg)
-		case *Arith:
-			walk(x.L)
-			walk(x.R)
+			slices.Sort(w.Partition)
+			w.partition = nil
 		}
 	}
-	walk(e)
+	return nil
+}
+
+// MeasureAggs returns the indexes into Query.Aggs that a measure
+// expression reads, each once, in the order they first appear (a
+// window's aggregate too).
+func MeasureAggs(e Expr) []int {
+	var out []int
+	add := func(a int) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	walk(e, func(e Expr) {
+		switch x := e.(type) {
+		case *AggRef:
+			add(x.Agg)
+		case *WindowSum:
+			add(x.Agg)
+		}
+	})
+	return out
+}
+
+// MeasureWindows returns the windows of a measure expression, in the
+// order they appear.
+func MeasureWindows(e Expr) []*WindowSum {
+	var out []*WindowSum
+	walk(e, func(e Expr) {
+		if w, ok := e.(*WindowSum); ok {
+			out = append(out, w)
+		}
+	})
 	return out
 }

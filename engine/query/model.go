@@ -283,6 +283,22 @@ type AggRef struct {
 	Agg int
 }
 
+// WindowSum is sum(<aggregate>) OVER () or OVER (PARTITION BY keys)
+// inside a SELECT item's measure expression (OutputColumn.Measure): the
+// total of the aggregate's released values over the released rows of the
+// result (after HAVING) that share the row's values of the partition
+// keys, as SQL computes the window over the grouped rows. A row whose
+// value of the aggregate is withheld is not in the total (engine/post).
+type WindowSum struct {
+	// Agg indexes Query.Aggs.
+	Agg int
+	// Partition indexes Query.Keys, ascending; empty: the whole result.
+	Partition []int
+	// partition is PARTITION BY as written, until the checker has the
+	// keys to resolve it to (resolveWindows).
+	partition []node
+}
+
 // OutputRef refers to an output column in HAVING (released values only).
 type OutputRef struct {
 	// Column indexes Query.Output.
@@ -308,6 +324,7 @@ func (e *Case) ExprType() Type      { return e.Type }
 func (e *Cast) ExprType() Type      { return e.To }
 func (e *OutputRef) ExprType() Type { return e.Type }
 func (*AggRef) ExprType() Type      { return TypeNumber }
+func (*WindowSum) ExprType() Type   { return TypeNumber }
 
 func (*ColumnRef) isExpr() {}
 func (*Literal) isExpr()   {}
@@ -324,3 +341,4 @@ func (*Case) isExpr()      {}
 func (*Cast) isExpr()      {}
 func (*OutputRef) isExpr() {}
 func (*AggRef) isExpr()    {}
+func (*WindowSum) isExpr() {}

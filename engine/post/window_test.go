@@ -1,0 +1,200 @@
+package post
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/statgate/statgate/engine/query"
+	"github.com/statgate/statgate/engine/result"
+)
+
+// windowQuery is SELECT year, type, n, n / sum(n) OVER (PARTITION BY
+// year) AS share, sum(n) OVER () AS total over a result of (year, type,
+// n) rows, with HAVING n > having when having is set.
+func windowQuery(having *float64) *query.Query {
+	q := &query.Query{
+		Keys: []query.GroupKey{{Name: "year"}, {Name: "type"}},
+		Aggs: []query.Aggregate{{Name: "n", Kind: query.AggCountStar}},
+		Output: []query.OutputColumn{
+			{Name: "year", Key: 0, Agg: -1}, {Name: "type", Key: 1, Agg: -1}, {Name: "n", Key: -1, Agg: 0},
+			{Name: "share", Key: -1, Agg: -1, Measure: arith("/", &query.AggRef{Agg: 0}, &query.WindowSum{Agg: 0, Partition: []int{0}})},
+			{Name: "total", Key: -1, Agg: -1, Measure: &query.WindowSum{Agg: 0}},
+		},
+	}
+	if having != nil {
+		q.Having = &query.Compare{Op: ">", L: &query.OutputRef{Column: 2}, R: num(*having)}
+	}
+	return q
+}
+
+func windowResult(rows ...result.Row) *result.Result {
+	return &result.Result{
+		Columns: []result.Column{{Name: "year", Role: result.RoleKey}, {Name: "type", Role: result.RoleKey}, {Name: "n", Role: result.RoleMeasure}},
+		Rows:    rows,
+	}
+}
+
+func yearRow(year int64, typ string, n result.Cell) result.Row {
+	return result.Row{Cells: []result.Cell{{Value: year}, {Value: typ}, n}}
+}
+
+// TestWindowTotals: a window adds up the released values of its
+// partition's rows after HAVING, skipping a withheld value (which a note
+// says, the same note whatever is withheld) and before LIMIT; the share's interval holds the shares of every
+// combination of the inputs' widened intervals it can reach, and its
+// stddev is the first-order one with the row's own value counted once.
+func TestWindowTotals(t *testing.T) {
+	withheld := result.Cell{Suppressed: true, Reason: "min_cell_count"}
+	res := windowResult(
+		yearRow(2020, "a", released(300, 10)), yearRow(2020, "b", released(100, 10)), yearRow(2020, "c", withheld),
+		yearRow(2021, "a", released(50, 10)), yearRow(2021, "b", released(150, 10)))
+	q := windowQuery(nil)
+	out, err := Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		share any
+		total float64
+	}{{0.75, 600}, {0.25, 600}, {nil, 0}, {0.25, 600}, {0.75, 600}}
+	for i, w := range want {
+		share, total := out.Rows[i].Cells[3], out.Rows[i].Cells[4]
+		if w.share == nil {
+			if !share.Suppressed || !total.Suppressed {
+				t.Errorf("row %d: share %+v, total %+v of a withheld count, want withheld", i, share, total)
+			}
+			continue
+		}
+		if v, _ := share.Value.(float64); !near(v, w.share.(float64)) {
+			t.Errorf("row %d: share %v, want %v", i, share.Value, w.share)
+		}
+		if v, _ := total.Value.(float64); !near(v, w.total) {
+			t.Errorf("row %d: total %v, want %v", i, total.Value, w.total)
+		}
+	}
+	if len(out.Meta.Notes) != 2 || !strings.Contains(out.Meta.Notes[0], "share: a window's total adds up the released rows") {
+		t.Errorf("notes %q, want one per window column saying a withheld value is not in the total", out.Meta.Notes)
+	}
+	// 300 / (300 + 100): own ±19.6 f, rest ±19.6 f with f = widening(2),
+	// the share's range over them (own read once: shareInterval).
+	f := widening(2)
+	c := out.Rows[0].Cells[3]
+	lo, hi := (300-19.6*f)/(300-19.6*f+100+19.6*f), (300+19.6*f)/(300+19.6*f+100-19.6*f)
+	if c.CI == nil || !near(c.CI[0], lo) || !near(c.CI[1], hi) {
+		t.Errorf("share CI %v, want [%v, %v]", c.CI, lo, hi)
+	}
+	// ∂s/∂own = rest/T² = 100/400², ∂s/∂rest = −own/T² = −300/400².
+	if sd := math.Hypot(10*100/160000.0, 10*300/160000.0); !near(c.StdDev, sd) {
+		t.Errorf("share sd %v, want %v", c.StdDev, sd)
+	}
+	// The total's sd: √(10² + 10² + 10² + 10²) over the released rows.
+	if tc := out.Rows[0].Cells[4]; !near(tc.StdDev, 20) {
+		t.Errorf("total sd %v, want 20", tc.StdDev)
+	}
+
+	// HAVING before the window: without 2021's 50, 150 is all of 2021
+	// and the total is 550.
+	h := 60.0
+	q = windowQuery(&h)
+	out, err = Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rows) != 3 {
+		t.Fatalf("%d rows after HAVING n > 60, want 3", len(out.Rows))
+	}
+	if v := out.Rows[2].Cells[3].Value; v != 1.0 {
+		t.Errorf("2021 b's share %v after HAVING, want 1", v)
+	}
+	if v := out.Rows[2].Cells[4].Value; v != 550.0 {
+		t.Errorf("total %v after HAVING, want 550", v)
+	}
+
+	// LIMIT after the window: the first row's share is still of 400.
+	q = windowQuery(nil)
+	one := int64(1)
+	q.Limit = &one
+	out, err = Apply(res, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Rows) != 1 || out.Rows[0].Cells[3].Value != 0.75 || out.Rows[0].Cells[4].Value != 600.0 {
+		t.Errorf("rows %+v with LIMIT 1, want 2020 a's share 0.75 of the total 600", out.Rows)
+	}
+}
+
+// TestWindowShareCoverage: shares of a total (Gaussian and Laplace noise
+// on every group's count, 2 to 12 groups, large and small shares) are
+// covered by their intervals at least 95% of the time, and the interval is
+// not wider than interval arithmetic over the widened inputs makes it.
+func TestWindowShareCoverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, tc := range []struct {
+		name    string
+		counts  []float64
+		sd      float64
+		laplace bool
+	}{
+		{"two groups", []float64{700, 300}, 20, false},
+		{"twelve groups", []float64{900, 50, 60, 80, 100, 120, 40, 300, 30, 70, 200, 45}, 15, false},
+		{"twelve groups, Laplace", []float64{900, 50, 60, 80, 100, 120, 40, 300, 30, 70, 200, 45}, 15, true},
+		{"a small share", []float64{5000, 40}, 10, true},
+		{"shares of small counts, intervals below 0", []float64{12, 30, 8, 50}, 10, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var truth float64
+			for _, c := range tc.counts {
+				truth += c
+			}
+			draw := func(v float64) result.Cell {
+				if !tc.laplace {
+					return released(v+rng.NormFloat64()*tc.sd, tc.sd)
+				}
+				b := tc.sd / math.Sqrt2
+				x := v + b*rng.ExpFloat64()*float64(1-2*rng.IntN(2))
+				return result.Cell{Value: x, StdDev: tc.sd, CI: &[2]float64{x - b*math.Log(20), x + b*math.Log(20)}}
+			}
+			q := windowQuery(nil)
+			const trials = 3000
+			covered, cells, widths, deltaWidths := 0, 0, 0.0, 0.0
+			for range trials {
+				var rows []result.Row
+				for i, c := range tc.counts {
+					rows = append(rows, yearRow(2020, string(rune('a'+i)), draw(c)))
+				}
+				out, err := Apply(windowResult(rows...), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range out.Rows {
+					c := r.Cells[3]
+					if c.CI == nil {
+						continue // a total whose interval holds 0: none here
+					}
+					cells++
+					widths += c.CI[1] - c.CI[0]
+					deltaWidths += 2 * 1.96 * c.StdDev
+					if s := tc.counts[i] / truth; c.CI[0] <= s && s <= c.CI[1] {
+						covered++
+					}
+				}
+			}
+			if cells < trials*len(tc.counts)*99/100 {
+				t.Fatalf("only %d of %d shares have intervals", cells, trials*len(tc.counts))
+			}
+			if cov := float64(covered) / float64(cells); cov < 0.95 {
+				t.Errorf("coverage %.2f%%, want at least 95%%", 100*cov)
+			}
+			// The range over two widened inputs (the row's own count and
+			// the rest) against the delta method's ±1.96 sd: wider by
+			// about the widening (1.23 for two inputs), not by counting
+			// the own count twice (3.3× for the two groups).
+			if r := widths / deltaWidths; r < 1 || r > 2 {
+				t.Errorf("interval %.2f× as wide as the delta method's, want 1–2×", r)
+			}
+			t.Logf("coverage %.2f%% over %d shares, width %.2f× the delta method's", 100*float64(covered)/float64(cells), cells, widths/deltaWidths)
+		})
+	}
+}
