@@ -157,7 +157,8 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 // (bounds by interval arithmetic, also clamped by least/greatest; //
 // and boolean casts too), LEFT
 // JOINs of one-row-per-person datasets, and person-level WITH queries,
-// alone and joined. They run in the sample too.
+// alone and joined, and written as a subquery in FROM. They run in the
+// sample too.
 func issue13Queries(filters []string) []neighbourQuery {
 	var out []neighbourQuery
 	for i, f := range filters {
@@ -204,6 +205,18 @@ func issue13Queries(filters []string) []neighbourQuery {
 			"avg(CASE WHEN d.death_date IS NULL OR date_diff('day', dx.dx_date, d.death_date) > 1826 THEN 1 ELSE 0 END) AS survived "+
 			"FROM dx JOIN population p USING (pid) LEFT JOIN death_causes d USING (pid)"+
 			strings.NewReplacer("c.icd10", "dx.stage", "c.diagnosis_date", "dx.dx_date").Replace(where("c", "diagnosis_date"))+" GROUP BY 1")
+		// A subquery that is the whole FROM, read as its WITH query,
+		// unnamed and aliased, the filter inside, over its columns outside.
+		add("diabetes-2026", "SELECT year(first_date) AS year, count(*) AS patients, avg(contacts) AS mean_contacts, sum(days) AS days "+
+			"FROM (SELECT n.pid, min(n.contact_date) AS first_date, count(*) AS contacts, sum(n.length_of_stay_days) AS days "+
+			"FROM npr n"+inner+" GROUP BY n.pid) GROUP BY 1")
+		cancerInner := where("c", "diagnosis_date")
+		if strings.Contains(cancerInner, "p.") {
+			cancerInner = " JOIN population p USING (pid)" + cancerInner
+		}
+		add("cancer-survival", "SELECT dx.stage AS stage, count(*) AS patients, avg(year(dx.dx_date)) AS mean_year "+
+			"FROM (SELECT c.pid, min(c.diagnosis_date) AS dx_date, arg_min(c.stage, c.diagnosis_date) AS stage FROM cancer c"+cancerInner+" GROUP BY c.pid) AS dx "+
+			"WHERE dx.dx_date <= DATE '2019-12-31' GROUP BY 1")
 	}
 	return out
 }

@@ -27,6 +27,9 @@ type checker struct {
 	// cteNames, in a WITH query's checker, are the names of the WITH
 	// queries, which its FROM may not read.
 	cteNames []string
+	// fromSub names the WITH query the outer query's subquery in FROM is
+	// read as (fromSubquery); "" when FROM is not a subquery.
+	fromSub string
 	// semiJoins counts the semi joins of WHERE (outerWhere), naming their
 	// aliases.
 	semiJoins int
@@ -159,6 +162,10 @@ func (ck *checker) statement(n node) (*Query, error) {
 		return nil, refuse(refusal.CTENotAllowed, "write one SELECT over the datasets", "WITH queries are not allowed")
 	default:
 		return nil, refuse(refusal.ClauseNotAllowed, "ask one aggregate SELECT query", "this kind of query is not supported")
+	}
+	n, err := ck.fromSubquery(n)
+	if err != nil {
+		return nil, err
 	}
 	if err := ck.derivedTables(n); err != nil {
 		return nil, err

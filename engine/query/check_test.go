@@ -305,6 +305,10 @@ func TestOddJSON(t *testing.T) {
 		{"order by without expression", stmt(countNpr + `,"modifiers":[{"type":"ORDER_MODIFIER","orders":[{"type":"ASCENDING"}]}]}`), false},
 		{"join without sides", stmt(`{"type":"SELECT_NODE","select_list":[{"class":"FUNCTION","function_name":"count_star"}],"from_table":{"type":"JOIN","join_type":"INNER","ref_type":"REGULAR","using_columns":["pid"]}}`), false},
 		{"limit a string", stmt(countNpr + `,"modifiers":[{"type":"LIMIT_MODIFIER","limit":"ten"}]}`), false},
+		{"subquery in FROM without a query", stmt(`{"type":"SELECT_NODE","select_list":[{"class":"FUNCTION","function_name":"count_star"}],"from_table":{"type":"SUBQUERY"}}`), false},
+		{"subquery in FROM a string", stmt(`{"type":"SELECT_NODE","select_list":[{"class":"FUNCTION","function_name":"count_star"}],"from_table":{"type":"SUBQUERY","subquery":"x"}}`), false},
+		{"subquery in FROM of a string node", stmt(`{"type":"SELECT_NODE","select_list":[{"class":"FUNCTION","function_name":"count_star"}],"from_table":{"type":"SUBQUERY","subquery":{"node":"x"}}}`), false},
+		{"subquery in FROM with a WITH list not a list", stmt(`{"type":"SELECT_NODE","cte_map":{"map":7},"select_list":[{"class":"FUNCTION","function_name":"count_star"}],"from_table":{"type":"SUBQUERY","alias":5,"subquery":{"node":` + countNpr + `}}}}`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -10,15 +10,16 @@ import (
 )
 
 // Derived is a person-level derived table: a WITH query grouped by the
-// person key alone, so it has one row per person, each column an
-// aggregate of that person's own rows. The enclosing query reads it like
-// a one-row-per-person dataset (TableRef.Dataset is Name), so joining it
-// adds no row to any person and grouping by its columns puts each person
-// in one group. Package plan renders it as a CTE from the model; the
+// person key alone (or a subquery in FROM read as one), so it has one
+// row per person, each column an aggregate of that person's own rows.
+// The enclosing query reads it like a one-row-per-person dataset
+// (TableRef.Dataset is Name), so joining it adds no row to any person and
+// grouping by its columns puts each person in one group. Package plan renders it as a CTE from the model; the
 // user's text never runs.
 type Derived struct {
-	// Name is the WITH name, which TableRefs of the enclosing query use as
-	// their Dataset; it is no policy dataset's name.
+	// Name is the WITH name (for a subquery in FROM its alias, or
+	// unnamed_subquery: see fromSubquery), which TableRefs of the
+	// enclosing query use as their Dataset; it is no policy dataset's name.
 	Name string
 	// PersonKey names its person key column.
 	PersonKey string
@@ -98,36 +99,47 @@ func (ck *checker) derivedTables(n node) error {
 			return refuse(refusal.RecursiveQuery, "write one SELECT over the datasets", "recursive queries are not allowed")
 		}
 	}
-	for _, e := range ctes {
-		entry := asNode(e)
-		name := entry.str("key")
-		val := entry.obj("value")
-		if !tableAliasRe.MatchString(name) {
-			return refuse(refusal.BadAlias, "name WITH queries with letters, digits and _", "a WITH query's name is not a plain name")
-		}
-		if ck.cat.knows(name) {
-			return refuse(refusal.CTENameTaken, "give the WITH query a name that no dataset has",
-				"the WITH query %s has the name of a dataset", name)
-		}
-		for _, d := range ck.ctes {
-			if strings.EqualFold(d.Name, name) {
-				return refuse(refusal.CTENameTaken, "give each WITH query its own name", "two WITH queries are named %s", name)
+	for i, e := range ctes {
+		if err := ck.derivedTable(asNode(e)); err != nil {
+			if ck.fromSub != "" && i == len(ctes)-1 {
+				// The last is the subquery in FROM (fromSubquery).
+				return fromSubqueryErr(err, ck.fromSub)
 			}
-		}
-		if aliases := val.list("aliases"); len(aliases) > 0 {
-			return refuse(refusal.CTENotAllowed, "name the columns with AS inside the WITH query: SELECT pid, min(d) AS first_d ...",
-				"column names after a WITH query's name are not supported")
-		}
-		body := val.obj("query").obj("node")
-		if body == nil {
-			return refuse(refusal.CTENotAllowed, cteHint, "the WITH query %s is not understood", name)
-		}
-		d, err := ck.derived(name, body)
-		if err != nil {
 			return err
 		}
-		ck.ctes = append(ck.ctes, d)
 	}
+	return nil
+}
+
+// derivedTable checks one entry of the WITH list into ck.ctes.
+func (ck *checker) derivedTable(entry node) error {
+	name := entry.str("key")
+	val := entry.obj("value")
+	if !tableAliasRe.MatchString(name) {
+		return refuse(refusal.BadAlias, "name WITH queries with letters, digits and _", "a WITH query's name is not a plain name")
+	}
+	if ck.cat.knows(name) {
+		return refuse(refusal.CTENameTaken, "give the WITH query a name that no dataset has",
+			"the WITH query %s has the name of a dataset", name)
+	}
+	for _, d := range ck.ctes {
+		if strings.EqualFold(d.Name, name) {
+			return refuse(refusal.CTENameTaken, "give each WITH query its own name", "two WITH queries are named %s", name)
+		}
+	}
+	if aliases := val.list("aliases"); len(aliases) > 0 {
+		return refuse(refusal.CTENotAllowed, "name the columns with AS inside the WITH query: SELECT pid, min(d) AS first_d ...",
+			"column names after a WITH query's name are not supported")
+	}
+	body := val.obj("query").obj("node")
+	if body == nil {
+		return refuse(refusal.CTENotAllowed, cteHint, "the WITH query %s is not understood", name)
+	}
+	d, err := ck.derived(name, body)
+	if err != nil {
+		return err
+	}
+	ck.ctes = append(ck.ctes, d)
 	return nil
 }
 
@@ -145,7 +157,8 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 	}
 	if mods, ok := n.nodes("modifiers"); !ok || len(mods) > 0 {
 		if ok && len(mods) == 1 && mods[0].kind() == "DISTINCT_MODIFIER" {
-			return nil, refuse(refusal.SelectDistinct, cteHint, "SELECT DISTINCT is not allowed")
+			return nil, refuse(refusal.SelectDistinct, "group by the person key instead: SELECT pid FROM ... WHERE ... GROUP BY pid has one row per person",
+				"SELECT DISTINCT is not allowed in a WITH query")
 		}
 		return nil, refuse(refusal.ClauseNotAllowed, cteHint, "ORDER BY, LIMIT and DISTINCT are not allowed in a WITH query")
 	}
@@ -188,7 +201,8 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 			continue
 		}
 		if keyItem >= 0 || !sub.isPersonKey(s) {
-			return nil, refuse(refusal.CTENotPersonLevel, cteHint,
+			return nil, refuse(refusal.CTENotPersonLevel,
+				"make every other column an aggregate (min(sex) AS sex, count(*) AS n) and GROUP BY pid, or read the dataset in the outer query and filter in its WHERE",
 				"every column of the WITH query %s but the person key must be an aggregate (min, max, count, sum, bool_or, arg_min, arg_max)", name)
 		}
 		keyItem = i

@@ -50,8 +50,14 @@ func (ck *checker) from(n node) error {
 		return refuse(refusal.TableFunction, "read the datasets by name, e.g. FROM npr; GET /v1/datasets lists them",
 			"table functions such as %s(...) are not allowed in FROM", name)
 	case "SUBQUERY":
-		return refuse(refusal.Subquery, "read datasets directly and join them on the person key",
-			"subqueries are not allowed in FROM")
+		// The outer query's whole FROM is read as a WITH query before
+		// this (fromSubquery); any other subquery in FROM is refused.
+		if ck.cteNames != nil {
+			return refuse(refusal.Subquery, "read datasets in a WITH query (or a subquery in FROM); write every WITH query at the top, each over datasets",
+				"a WITH query or a subquery in FROM may not read a subquery")
+		}
+		return refuse(refusal.Subquery, fromSubqueryHint,
+			"a subquery in FROM must be the whole FROM; a subquery in a join is not allowed")
 	case "SHOW_REF":
 		return refuse(refusal.NotASelect, "GET /v1/datasets describes the datasets",
 			"DESCRIBE, SHOW and SUMMARIZE are not accepted")

@@ -125,7 +125,7 @@ var funcSynonyms = map[string]string{
 // statement is the statement form the checker accepts, clause by clause.
 var statement = []Clause{
 	{"SELECT", "group keys (columns or expressions of columns) and aggregates, each output named once; no *, no DISTINCT, no constant outputs, never the person key"},
-	{"FROM", "datasets of the project; joins are INNER JOIN ... USING (<person key>) or ON a.pid = b.pid between different datasets, or LEFT JOIN of one dataset with one row per person (population, death_causes, a WITH query); no subqueries or table functions"},
+	{"FROM", "datasets of the project; joins are INNER JOIN ... USING (<person key>) or ON a.pid = b.pid between different datasets, or LEFT JOIN of one dataset with one row per person (population, death_causes, a WITH query); no table functions. The whole FROM may be one subquery, (SELECT pid, ... GROUP BY pid) [AS t], read as WITH t AS (...) ... FROM t; no subquery in a join or inside another"},
 	{"WITH", "person-level derived tables: WITH x AS (SELECT pid, min(d) AS first_d, count(*) AS n, bool_or(cond) AS flag, arg_min(col, d) AS first_col FROM datasets WHERE ... GROUP BY pid), read like a one-row-per-person dataset; aggregates min, max, count (capped at the datasets' rows cap), sum (of bounded values), bool_or, arg_min/arg_max of a column; no WITH inside, no HAVING, ORDER BY or LIMIT"},
 	{"WHERE", "conditions on columns: comparisons, AND/OR/NOT, IN (constants), BETWEEN, LIKE/ILIKE, IS [NOT] NULL, CASE, the functions below; not on the person key"},
 	{"GROUP BY", "columns, expressions or output positions; ROLLUP, CUBE and GROUPING SETS give margins"},
