@@ -96,6 +96,17 @@ func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 		if kids[0].class() == "STAR" {
 			return Aggregate{Kind: AggCountStar}, nil
 		}
+		if ck.isPersonKey(kids[0]) {
+			// The plan reads only rows whose person key is not NULL (and
+			// a joined dataset's key equals the first's), so count(pid)
+			// counts what count(*) counts: rows, not persons.
+			return Aggregate{Kind: AggCountStar}, nil
+		}
+		if ref, ok := ck.leftJoinedKey(kids[0]); ok {
+			return Aggregate{}, refuse(refusal.PersonKeyAggregated,
+				"count rows with count(*); keep the rows with a row in the LEFT JOINed dataset with WHERE <its column> IS NOT NULL",
+				"count(%s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
+		}
 		arg, err := ck.expr(kids[0], inAggregate, 1)
 		if err != nil {
 			return Aggregate{}, err
@@ -223,12 +234,10 @@ func (ck *checker) countDistinct(k node) (Aggregate, error) {
 	if !isKey {
 		return Aggregate{}, bad
 	}
-	for _, t := range ck.tables {
-		if t.alias == ref.Table && t.left {
-			return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
-				"count persons by the key of the first dataset, count(DISTINCT pid); keep persons with a row in the LEFT JOINed one with WHERE <its column> IS NOT NULL",
-				"count(DISTINCT %s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
-		}
+	if ck.leftJoined(ref) {
+		return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+			"count persons by the key of the first dataset, count(DISTINCT pid); keep persons with a row in the LEFT JOINed one with WHERE <its column> IS NOT NULL",
+			"count(DISTINCT %s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
 	}
 	return Aggregate{Kind: AggCountDistinct}, nil
 }

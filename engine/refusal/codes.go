@@ -143,7 +143,7 @@ var (
 	SelectStar          = register("select_star", KindQuery, "*, t.* or COLUMNS(...)")
 	PersonKeyInSelect   = register("person_key_in_select", KindQuery, "the person key as (part of) an output or in ORDER BY/HAVING")
 	PersonKeyInWhere    = register("person_key_in_where", KindQuery, "the person key in WHERE")
-	PersonKeyAggregated = register("person_key_aggregated", KindQuery, "sum(pid), count(pid), avg(pid), ...")
+	PersonKeyAggregated = register("person_key_aggregated", KindQuery, "sum(pid), avg(pid), count(pid + 1), count of a LEFT JOINed dataset's key, ...")
 	GroupByPersonKey    = register("group_by_person_key", KindQuery, "GROUP BY the person key or an expression of it")
 )
 
