@@ -112,6 +112,17 @@ func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 			return Aggregate{}, err
 		}
 		return Aggregate{Kind: AggCount, Arg: arg}, nil
+	case "approx_count_distinct":
+		// The persons, exactly: a released count is noisy, approximate
+		// anyway, so DuckDB's estimate would only add an error of its own.
+		if len(kids) == 1 {
+			if _, isKey := ck.keyRef(kids[0]); isKey {
+				return ck.countDistinct(kids[0])
+			}
+		}
+		return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+			"approx_count_distinct counts persons only: approx_count_distinct(pid), the same as count(DISTINCT pid); group by the column to count its values",
+			"approx_count_distinct(...) is supported for the person key only")
 	case "sum", "avg", "mean", "median", "stddev", "stddev_samp", "variance", "var_samp", "quantile_cont", "quantile":
 		// the names of numericAggregates (TestNumericAggregatesSwitch keeps the two equal)
 		if distinct {
@@ -166,6 +177,10 @@ func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 		"this form of count is not supported")
 }
 
+// personCounts are the names of the counts aggregate() accepts by the
+// shape of their argument (rows or persons) rather than by name.
+var personCounts = map[string]bool{"count": true, "count_star": true, "approx_count_distinct": true}
+
 // minMaxHint is the hint of a refused min or max.
 const minMaxHint = "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value"
 
@@ -185,8 +200,6 @@ func otherAggregateHint(name string) string {
 		return "use quantile_cont(col, p) or median(col)"
 	case "count_if", "countif":
 		return "put the condition in WHERE and use count(*)"
-	case "approx_count_distinct":
-		return "count persons with count(DISTINCT <person key>)"
 	case "grouping", "grouping_id":
 		return "margin rows of ROLLUP/CUBE are marked in the result"
 	}

@@ -253,6 +253,17 @@ func TestAcceptedSpotChecks(t *testing.T) {
 				t.Errorf("Derived = %+v, Aggs = %+v", q.Derived, q.Aggs)
 			}
 		}},
+		{"patients_by_approx_count_distinct", func(t *testing.T, q *Query) {
+			// approx_count_distinct(pid) is count(DISTINCT pid); its FILTER flags persons.
+			if len(q.Aggs) != 2 || q.Aggs[0].Kind != AggCountDistinct || q.Aggs[0].Arg != nil || q.Aggs[1].Kind != AggCountDistinct || q.Aggs[1].Arg == nil {
+				t.Errorf("Aggs = %+v", q.Aggs)
+			}
+		}},
+		{"persons_by_approx_count_distinct", func(t *testing.T, q *Query) {
+			if len(q.Aggs) != 1 || q.Aggs[0].Kind != AggCountDistinct || q.Output[1].Agg != 0 || q.Output[2].Agg != 0 {
+				t.Errorf("Aggs = %+v, Output = %+v", q.Aggs, q.Output)
+			}
+		}},
 		{"uppercase_identifiers", func(t *testing.T, q *Query) {
 			if !reflect.DeepEqual(q.Keys[0].Expr, col("X", "npr", "hospital", TypeString)) || q.Output[0].Name != "hospital" {
 				t.Errorf("key = %#v, output %+v", q.Keys[0].Expr, q.Output)

@@ -104,10 +104,12 @@ type aggDoc struct {
 	sig, doc, example string
 }
 
-// aggDocs documents the aggregates: count in its three forms (aggregate()
-// accepts them by shape) and each kind of numericAggregates.
+// aggDocs documents the aggregates: count in its forms (aggregate()
+// accepts them by shape), approx_count_distinct of the person key (a count
+// of persons) and each kind of numericAggregates.
 var aggDocs = []aggDoc{
 	{[]string{"count"}, "count(*), count(col), count(<person key>), count(DISTINCT <person key>)", "rows, non-NULL values, or persons (count(DISTINCT) of the person key only); count(pid) counts rows, as count(*) does (every row read has its person key)", "SELECT sex, count(*) AS rows, count(DISTINCT pid) AS persons FROM population GROUP BY 1"},
+	{[]string{"approx_count_distinct"}, "approx_count_distinct(<person key>)", "persons, exactly as count(DISTINCT pid): the released count is noisy, so approximate anyway", "SELECT hospital, approx_count_distinct(pid) AS patients FROM npr GROUP BY 1"},
 	{[]string{"sum"}, "sum(x)", "sum of a numeric column with declared bounds, or of a numeric expression whose bounds follow from its columns' (interval arithmetic; least/greatest tighten them)", "SELECT year(dispensed_date) AS year, sum(ddd) AS ddd FROM lmr GROUP BY 1"},
 	{[]string{"avg", "mean"}, "avg(x)", "mean of a bounded numeric column or expression", "SELECT c.stage, avg(year(c.diagnosis_date) - p.birth_year) AS mean_age FROM cancer c JOIN population p USING (pid) GROUP BY 1"},
 	{[]string{"quantile_cont", "quantile", "median"}, "quantile_cont(x, p), median(x), percentile_cont(p) WITHIN GROUP (ORDER BY x)", "a quantile (0 < p < 1) of a bounded numeric column or expression", "SELECT median(ddd) AS median_ddd, quantile_cont(ddd, 0.9) AS p90 FROM lmr"},
@@ -169,7 +171,7 @@ func refusedNames() []Refused {
 		Reason: "an extreme is one person's value", Hint: minMaxHint}}
 	byHint := map[string][]string{}
 	for name := range aggregateNames {
-		if name == "count" || name == "count_star" || name == "min" || name == "max" || numericAggregates[name] != "" {
+		if personCounts[name] || name == "min" || name == "max" || numericAggregates[name] != "" {
 			continue
 		}
 		h := otherAggregateHint(name)
