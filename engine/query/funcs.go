@@ -66,7 +66,7 @@ var (
 
 // funcHint lists the scalar functions for refusal hints.
 const funcHint = "allowed functions: substr, left, right, upper, lower, length, trim, prefix, starts_with, concat, " +
-	"year, quarter, month, day, dayofweek, isodow, dayofyear, week, date_trunc, date_part/extract, date_diff, strftime, " +
+	"year, quarter, month, day, dayofweek, isodow, dayofyear, week, dayname, monthname, date_trunc, date_part/extract, date_diff, strftime, " +
 	"abs, floor, ceil, round, least, greatest, coalesce, nullif, icd10_chapter"
 
 // function checks a FUNCTION node in a scalar expression: an operator
@@ -301,6 +301,8 @@ func wantTypes(name string, args []Expr, want ...Type) error {
 //	strftime(d, format)    format: a constant of StrftimeSpecifiers and text
 //	dayofweek(d)  isodow(d)  dayofyear(d)  week(d)  (as date_part; weekday,
 //	                       weekofyear and dayofmonth are synonyms)
+//	dayname(d)  monthname(d)  strftime(d, '%A') and strftime(d, '%B'),
+//	                       DuckDB's own functions (DateFormats)
 //	abs(x)  floor(x)  ceil(x)  round(x[, digits])
 //	least(x, y, ...)  greatest(x, y, ...)  coalesce(x, ...)  nullif(x, y)
 //	icd10_chapter(col)     statgate's own: the ICD-10 chapter (I..XXII) of a
@@ -313,7 +315,7 @@ var FuncNames = []string{
 	"substr", "left", "right", "upper", "lower", "length", "trim", "starts_with", "concat",
 	"year", "quarter", "month", "day", "date_part", "date_trunc", "date_diff",
 	"abs", "floor", "ceil", "round", "least", "greatest", "coalesce", "nullif", "icd10_chapter",
-	"strftime", "dayofweek", "isodow", "dayofyear", "week",
+	"strftime", "dayofweek", "isodow", "dayofyear", "week", "dayname", "monthname",
 }
 
 // scalarFunc checks the (already checked) arguments of one allowed
@@ -371,8 +373,15 @@ func init() {
 		"week":          partFunc("week"),
 		"weekofyear":    partFunc("week"),
 		"dayofmonth":    partFunc("day"),
+		"dayname":       fixed("dayname", TypeString, TypeDate),
+		"monthname":     fixed("monthname", TypeString, TypeDate),
 	}
 }
+
+// DateFormats are the date functions that format a date as strftime does
+// with one constant format: DuckDB's dayname(d) is strftime(d, '%A') and
+// monthname(d) strftime(d, '%B'), English names.
+var DateFormats = map[string]string{"dayname": "%A", "monthname": "%B"}
 
 // partFunc is a one-argument date part function, e.g. dayofweek(d),
 // checked as date_part('dow', d).

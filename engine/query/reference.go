@@ -94,6 +94,8 @@ var funcDocs = map[string]funcDoc{
 	"isodow":        {"isodow(d)", "the ISO weekday 1–7, Monday 1", "SELECT isodow(contact_date) AS weekday, count(*) AS n FROM npr GROUP BY 1"},
 	"dayofyear":     {"dayofyear(d)", "the day of the year 1–366", "SELECT dayofyear(dispensed_date) AS doy, count(*) AS n FROM lmr WHERE year(dispensed_date) = 2024 GROUP BY 1"},
 	"week":          {"week(d)", "the ISO week 1–53", "SELECT week(contact_date) AS week, count(*) AS n FROM npr WHERE year(contact_date) = 2024 GROUP BY 1"},
+	"dayname":       {"dayname(d)", "the English weekday name (Monday), as strftime(d, '%A')", "SELECT dayname(contact_date) AS weekday, count(*) AS n FROM npr WHERE year(contact_date) = 2024 GROUP BY 1"},
+	"monthname":     {"monthname(d)", "the English month name (January), as strftime(d, '%B')", "SELECT monthname(dispensed_date) AS month, count(*) AS n FROM lmr WHERE year(dispensed_date) = 2024 GROUP BY 1"},
 	"icd10_chapter": {"icd10_chapter(code)", "statgate's own: the ICD-10 chapter (I–XXII) of a code column", "SELECT icd10_chapter(icd10) AS chapter, count(DISTINCT pid) AS patients FROM npr GROUP BY 1"},
 }
 
