@@ -171,7 +171,7 @@ func TestBoundedEqualsPlainOverCorpus(t *testing.T) {
 // openPlainDB opens the test's own unrestricted in-memory DuckDB with the
 // checked-in extract (testdata/registries) as one table per dataset and an
 // icd10_chapter macro that computes what plan renders for the function.
-func openPlainDB(t *testing.T) *sql.DB {
+func openPlainDB(t testing.TB) *sql.DB {
 	t.Helper()
 	conn, err := duckdb.NewConnector("?threads=2", nil)
 	if err != nil {

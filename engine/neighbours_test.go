@@ -265,8 +265,10 @@ func semiJoinQueries() []neighbourQuery {
 }
 
 // formQueries are the analysts' forms of session 11 under every filter:
-// dayname and monthname keys (public domains of names), count(pid) (rows)
-// and approx_count_distinct(pid) (persons). They run in the sample too.
+// dayname and monthname keys (public domains of names), count(pid) (rows),
+// approx_count_distinct(pid) (persons), and regexp_matches and
+// regexp_full_match as a filter that holds for the neighbour's code alone,
+// in a FILTER and as a key. They run in the sample too.
 func formQueries(filters []string) []neighbourQuery {
 	var out []neighbourQuery
 	for i, f := range filters {
@@ -282,6 +284,14 @@ func formQueries(filters []string) []neighbourQuery {
 			"FROM npr n JOIN population p USING (pid)" + where + " GROUP BY 1")
 		add("SELECT monthname(d.death_date) AS month, p.sex AS sex, count(DISTINCT pid) AS deaths, avg(n.length_of_stay_days) AS stay " +
 			"FROM npr n JOIN population p USING (pid) JOIN death_causes d USING (pid)" + where + " GROUP BY 1, 2")
+		rare := " WHERE regexp_matches(n.icd10, '^Q99\\.8$')"
+		if f != "" {
+			rare += " AND (" + f + ")"
+		}
+		add("SELECT p.sex AS sex, count(DISTINCT pid) AS persons, sum(n.length_of_stay_days) AS days " +
+			"FROM npr n JOIN population p USING (pid)" + rare + " GROUP BY 1")
+		add("SELECT regexp_matches(n.icd10, '^(I10|Q99)') AS flag, count(DISTINCT pid) FILTER (WHERE regexp_full_match(n.icd10, 'Q99\\.\\d')) AS rare, " +
+			"count(*) AS contacts FROM npr n JOIN population p USING (pid)" + where + " GROUP BY 1")
 	}
 	return out
 }

@@ -155,6 +155,7 @@ var (
 	CastNotAllowed     = register("cast_not_allowed", KindQuery, "a CAST to a type outside the model, TRY_CAST, or a cast that could fail on data")
 	BadLiteral         = register("bad_literal", KindQuery, "a constant the model cannot hold (bad date, huge number, BLOB, ...)")
 	BadArgument        = register("bad_argument", KindQuery, "a function argument outside what the function accepts")
+	BadRegexp          = register("bad_regexp", KindQuery, "a regexp_matches/regexp_full_match pattern that is not a valid RE2 pattern statgate can check (Unicode classes, named groups, too large)")
 	WindowFunction     = register("window_function", KindQuery, "OVER (...)")
 )
 
