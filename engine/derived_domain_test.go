@@ -94,33 +94,47 @@ func keyValue(v any, t query.Type) (any, error) {
 	return nil, fmt.Errorf("key value %v of type %T", v, v)
 }
 
-// TestStrftimeDomainsAreDuckDBs: the domain of a strftime(d, format) key
-// holds exactly the values DuckDB's strftime gives the days of the date
-// column's public years that WHERE keeps, in date order.
+// TestStrftimeDomainsAreDuckDBs: the domain of a strftime(d, format) key,
+// and of dayname(d) and monthname(d), holds exactly the values DuckDB's
+// own function gives the days of the date column's public years that
+// WHERE keeps, in date order.
 func TestStrftimeDomainsAreDuckDBs(t *testing.T) {
 	db := openPlainDB(t)
-	for _, tc := range []struct{ format, where string }{
-		{"%Y-%m", ""},
-		{"%Y", ""},
-		{"%m", "year(contact_date) = 2020"},
-		{"%Y-%m-%d", "contact_date BETWEEN DATE '2016-02-27' AND DATE '2016-03-02'"},
-		{"%-m/%-d/%y", "contact_date >= DATE '2024-12-30'"},
-		{"%j %-j", "year(contact_date) IN (2016, 2017)"},
-		{"%A %a %B %b", ""},
-		{"%w %u 100%%", "contact_date < DATE '2010-01-08'"},
-		{"week of %Y", "contact_date > DATE '2030-01-01'"},
+	for _, tc := range []struct{ key, where string }{
+		{"strftime(contact_date, '%Y-%m')", ""},
+		{"strftime(contact_date, '%Y')", ""},
+		{"strftime(contact_date, '%m')", "year(contact_date) = 2020"},
+		{"strftime(contact_date, '%Y-%m-%d')", "contact_date BETWEEN DATE '2016-02-27' AND DATE '2016-03-02'"},
+		{"strftime(contact_date, '%-m/%-d/%y')", "contact_date >= DATE '2024-12-30'"},
+		{"strftime(contact_date, '%j %-j')", "year(contact_date) IN (2016, 2017)"},
+		{"strftime(contact_date, '%A %a %B %b')", ""},
+		{"strftime(contact_date, '%w %u 100%%')", "contact_date < DATE '2010-01-08'"},
+		{"strftime(contact_date, 'week of %Y')", "contact_date > DATE '2030-01-01'"},
+		// dayname and monthname are DuckDB's, rendered as themselves.
+		{"dayname(contact_date)", ""},
+		{"dayname(contact_date)", "contact_date BETWEEN DATE '2024-03-04' AND DATE '2024-03-06'"},
+		{"dayname(contact_date)", "contact_date > DATE '2030-01-01'"},
+		{"monthname(contact_date)", ""},
+		{"monthname(contact_date)", "contact_date >= DATE '2024-10-15'"},
+		{"monthname(contact_date)", "year(contact_date) = 2016 AND contact_date < DATE '2016-03-01'"},
+		{"dayname(contact_date)", "dayname(contact_date) IN ('Saturday', 'Sunday', 'Caturday')"},
+		{"monthname(contact_date)", "monthname(contact_date) <> 'May' AND contact_date >= DATE '2024-03-01'"},
 	} {
-		t.Run(tc.format+" "+tc.where, func(t *testing.T) {
+		t.Run(tc.key+" "+tc.where, func(t *testing.T) {
 			where := ""
 			if tc.where != "" {
 				where = " WHERE " + tc.where
 			}
-			q, p := planKeyDomain(t, fmt.Sprintf("SELECT strftime(contact_date, '%s') AS k, count(*) AS n FROM npr%s GROUP BY 1", tc.format, where))
+			q, p := planKeyDomain(t, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM npr%s GROUP BY 1", tc.key, where))
 			domain := p.Keys[0].Domain
+			key := plan.RenderKey(q.Keys[0].Expr)
+			if fn := tc.key[:strings.IndexByte(tc.key, '(')]; !strings.Contains(key, fn+"(") {
+				t.Fatalf("the key renders as %s, not with DuckDB's %s", key, fn)
+			}
 			// Every day of the public years (2010–2024) that WHERE keeps.
 			rows := mustQuery(t, db, fmt.Sprintf("SELECT %s AS k FROM (SELECT CAST(range AS DATE) AS contact_date "+
 				"FROM range(DATE '2010-01-01', DATE '2025-01-01', INTERVAL 1 DAY)) AS npr%s GROUP BY 1 ORDER BY min(contact_date)",
-				plan.RenderKey(q.Keys[0].Expr), where)).rows
+				key, where)).rows
 			var duck, ours []string
 			for _, r := range rows {
 				duck = append(duck, fmt.Sprint(r[0]))

@@ -142,6 +142,7 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 	}
 	out = append(out, issue13Queries(filters)...)
 	out = append(out, semiJoinQueries()...)
+	out = append(out, formQueries(filters)...)
 	for _, c := range testkit.ReadQueries(t, acceptedCorpus) {
 		project := "diabetes-2026"
 		if strings.Contains(c.SQL(), "cancer") {
@@ -278,6 +279,38 @@ func semiJoinQueries() []neighbourQuery {
 	// Deaths among the filler persons and the neighbour, who dies.
 	out = append(out, neighbourQuery{project: "diabetes-2026", always: true,
 		sql: "SELECT p.sex AS sex, count(DISTINCT pid) FILTER (WHERE p.death_date IS NOT NULL AND " + rareWhere + ") AS dead, count(*) AS persons FROM population p GROUP BY 1"})
+	return out
+}
+
+// formQueries are the analysts' forms of session 11 under every filter:
+// dayname and monthname keys (public domains of names), count(pid) (rows),
+// approx_count_distinct(pid) (persons), and regexp_matches and
+// regexp_full_match as a filter that holds for the neighbour's code alone,
+// in a FILTER and as a key. They run in the sample too.
+func formQueries(filters []string) []neighbourQuery {
+	var out []neighbourQuery
+	for i, f := range filters {
+		where := ""
+		if f != "" {
+			where = " WHERE " + f
+		}
+		eps := []float64{0, 2, 0.01}[i%3]
+		add := func(sql string) {
+			out = append(out, neighbourQuery{project: "diabetes-2026", sql: sql, epsilon: eps, always: true})
+		}
+		add("SELECT dayname(n.contact_date) AS day, count(pid) AS contacts, approx_count_distinct(pid) AS patients " +
+			"FROM npr n JOIN population p USING (pid)" + where + " GROUP BY 1")
+		add("SELECT monthname(d.death_date) AS month, p.sex AS sex, count(DISTINCT pid) AS deaths, avg(n.length_of_stay_days) AS stay " +
+			"FROM npr n JOIN population p USING (pid) JOIN death_causes d USING (pid)" + where + " GROUP BY 1, 2")
+		rare := " WHERE regexp_matches(n.icd10, '^Q99\\.8$')"
+		if f != "" {
+			rare += " AND (" + f + ")"
+		}
+		add("SELECT p.sex AS sex, count(DISTINCT pid) AS persons, sum(n.length_of_stay_days) AS days " +
+			"FROM npr n JOIN population p USING (pid)" + rare + " GROUP BY 1")
+		add("SELECT regexp_matches(n.icd10, '^(I10|Q99)') AS flag, count(DISTINCT pid) FILTER (WHERE regexp_full_match(n.icd10, 'Q99\\.\\d')) AS rare, " +
+			"count(*) AS contacts FROM npr n JOIN population p USING (pid)" + where + " GROUP BY 1")
+	}
 	return out
 }
 

@@ -484,6 +484,9 @@ func (b *builder) validateIn(e query.Expr, tables map[string]*policies.Dataset) 
 			if e.Name == "" {
 				return invalidf("function without a name")
 			}
+			if err := validPattern(e); err != nil {
+				return err
+			}
 		case *query.Compare:
 			if !compareOps[e.Op] {
 				return invalidf("comparison operator %q", e.Op)
@@ -513,6 +516,22 @@ func (b *builder) validateIn(e query.Expr, tables map[string]*policies.Dataset) 
 		}
 		return nil
 	})
+}
+
+// validPattern requires a regexp function to have a constant pattern the
+// checker accepts: DuckDB compiles it when the plan runs, after the debit.
+func validPattern(f *query.Func) error {
+	if f.Name != "regexp_matches" && f.Name != "regexp_full_match" {
+		return nil
+	}
+	pattern, ok := "", len(f.Args) == 2
+	if ok {
+		pattern, ok = literalString(f.Args[1])
+	}
+	if !ok || query.CheckPattern(pattern) != nil {
+		return invalidf("%s needs a constant pattern the checker accepts", f.Name)
+	}
+	return nil
 }
 
 // isISODate reports whether s looks like YYYY-MM-DD.

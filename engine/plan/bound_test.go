@@ -303,6 +303,10 @@ func TestBoundErrors(t *testing.T) {
 		{"unknown aggregate", &query.Query{From: from("npr", "npr"), Aggs: []query.Aggregate{{Kind: "min", Name: "m", Arg: nprLOS}}}, refusal.Code{}},
 		{"grouping set index out of range", &query.Query{From: from("npr", "npr"), Keys: []query.GroupKey{key("t", nprType)}, GroupingSets: [][]int{{0}, {1}}, Aggs: []query.Aggregate{countStar("n")}}, refusal.Code{}},
 		{"malformed date literal", &query.Query{From: from("npr", "npr"), Where: cmp(nprDate, ">", dateLit("2020-1-1' OR TRUE --")), Aggs: []query.Aggregate{countStar("n")}}, refusal.Code{}},
+		// DuckDB would refuse these patterns only when the plan runs, after the debit.
+		{"regexp pattern DuckDB cannot compile", &query.Query{From: from("npr", "npr"), Where: call("regexp_matches", query.TypeBool, nprICD, lit("(")), Aggs: []query.Aggregate{countStar("n")}}, refusal.Code{}},
+		{"regexp pattern not a constant", &query.Query{From: from("npr", "npr"), Where: call("regexp_full_match", query.TypeBool, nprICD, nprType), Aggs: []query.Aggregate{countStar("n")}}, refusal.Code{}},
+		{"regexp options", &query.Query{From: from("npr", "npr"), Where: call("regexp_matches", query.TypeBool, nprICD, lit("^e"), lit("i")), Aggs: []query.Aggregate{countStar("n")}}, refusal.Code{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

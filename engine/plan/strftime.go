@@ -10,17 +10,14 @@ import (
 )
 
 // strftimeDomain is the domain of a strftime(col, format) key on a date
-// column with public years: the format of every day of those years that
-// WHERE's conjuncts on the column (comparisons with dates, year(col)) do
-// not exclude, each value once, in date order. Any other key has none.
+// column with public years (or of dayname(col) or monthname(col), which
+// are strftime of one format, query.DateFormats): the format of every day
+// of those years that WHERE's conjuncts on the column (comparisons with
+// dates, year(col)) do not exclude, each value once, in date order. Any
+// other key has none.
 func strftimeDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDomain {
-	f, ok := e.(*query.Func)
-	if !ok || f.Name != "strftime" || len(f.Args) != 2 {
-		return keyDomain{}
-	}
-	col, ok := f.Args[0].(*query.ColumnRef)
-	format, ok2 := literalString(f.Args[1])
-	if !ok || !ok2 {
+	col, format, ok := dateFormat(e)
+	if !ok {
 		return keyDomain{}
 	}
 	parts, err := query.StrftimeParts(format)
@@ -47,6 +44,27 @@ func strftimeDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDom
 		vals = []any{}
 	}
 	return keyDomain{values: vals}
+}
+
+// dateFormat returns the date column and the strftime format of a key
+// strftime(col, 'format'), dayname(col) or monthname(col).
+func dateFormat(e query.Expr) (*query.ColumnRef, string, bool) {
+	f, ok := e.(*query.Func)
+	if !ok || len(f.Args) == 0 {
+		return nil, "", false
+	}
+	col, ok := f.Args[0].(*query.ColumnRef)
+	if !ok {
+		return nil, "", false
+	}
+	if format, named := query.DateFormats[f.Name]; named && len(f.Args) == 1 {
+		return col, format, true
+	}
+	if f.Name != "strftime" || len(f.Args) != 2 {
+		return nil, "", false
+	}
+	format, ok := literalString(f.Args[1])
+	return col, format, ok
 }
 
 // dayExcluded reports whether some conjunct is false on every row whose

@@ -96,11 +96,33 @@ func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 		if kids[0].class() == "STAR" {
 			return Aggregate{Kind: AggCountStar}, nil
 		}
+		if ck.isPersonKey(kids[0]) {
+			// The plan reads only rows whose person key is not NULL (and
+			// a joined dataset's key equals the first's), so count(pid)
+			// counts what count(*) counts: rows, not persons.
+			return Aggregate{Kind: AggCountStar}, nil
+		}
+		if ref, ok := ck.leftJoinedKey(kids[0]); ok {
+			return Aggregate{}, refuse(refusal.PersonKeyAggregated,
+				"count rows with count(*); keep the rows with a row in the LEFT JOINed dataset with WHERE <its column> IS NOT NULL",
+				"count(%s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
+		}
 		arg, err := ck.expr(kids[0], inAggregate, 1)
 		if err != nil {
 			return Aggregate{}, err
 		}
 		return Aggregate{Kind: AggCount, Arg: arg}, nil
+	case "approx_count_distinct":
+		// The persons, exactly: a released count is noisy, approximate
+		// anyway, so DuckDB's estimate would only add an error of its own.
+		if len(kids) == 1 {
+			if _, isKey := ck.keyRef(kids[0]); isKey {
+				return ck.countDistinct(kids[0])
+			}
+		}
+		return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+			"approx_count_distinct counts persons only: approx_count_distinct(pid), the same as count(DISTINCT pid); group by the column to count its values",
+			"approx_count_distinct(...) is supported for the person key only")
 	case "sum", "avg", "mean", "median", "stddev", "stddev_samp", "variance", "var_samp", "quantile_cont", "quantile":
 		// the names of numericAggregates (TestNumericAggregatesSwitch keeps the two equal)
 		if distinct {
@@ -155,6 +177,10 @@ func (ck *checker) aggregateCall(n node) (Aggregate, error) {
 		"this form of count is not supported")
 }
 
+// personCounts are the names of the counts aggregate() accepts by the
+// shape of their argument (rows or persons) rather than by name.
+var personCounts = map[string]bool{"count": true, "count_star": true, "approx_count_distinct": true}
+
 // minMaxHint is the hint of a refused min or max.
 const minMaxHint = "use quantile_cont(col, 0.01) or quantile_cont(col, 0.99): extremes are one person's value"
 
@@ -174,8 +200,6 @@ func otherAggregateHint(name string) string {
 		return "use quantile_cont(col, p) or median(col)"
 	case "count_if", "countif":
 		return "put the condition in WHERE and use count(*)"
-	case "approx_count_distinct":
-		return "count persons with count(DISTINCT <person key>)"
 	case "grouping", "grouping_id":
 		return "margin rows of ROLLUP/CUBE are marked in the result"
 	}
@@ -223,12 +247,10 @@ func (ck *checker) countDistinct(k node) (Aggregate, error) {
 	if !isKey {
 		return Aggregate{}, bad
 	}
-	for _, t := range ck.tables {
-		if t.alias == ref.Table && t.left {
-			return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
-				"count persons by the key of the first dataset, count(DISTINCT pid); keep persons with a row in the LEFT JOINed one with WHERE <its column> IS NOT NULL",
-				"count(DISTINCT %s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
-		}
+	if ck.leftJoined(ref) {
+		return Aggregate{}, refuse(refusal.CountDistinctNotPerson,
+			"count persons by the key of the first dataset, count(DISTINCT pid); keep persons with a row in the LEFT JOINed one with WHERE <its column> IS NOT NULL",
+			"count(DISTINCT %s.%s) counts a LEFT JOINed dataset's key, which is NULL for persons without a row there", ref.Table, ref.Column)
 	}
 	return Aggregate{Kind: AggCountDistinct}, nil
 }

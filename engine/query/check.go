@@ -70,7 +70,8 @@ type selectItem struct {
 // Output names: an item's alias if it has one; otherwise a bare column's
 // name; a function of columns its (normalised) function name (year,
 // left, icd10_chapter, ...; date_part of other parts the part, e.g. week);
-// any other key expression "key"; count(*) "count"; count(DISTINCT
+// any other key expression "key"; count(*) and count(<person key>)
+// "count"; count(DISTINCT
 // <person key>) "persons"; count(col) "count_<col>"; sum/avg/stddev/
 // variance "<kind>_<col>"; median and the 0.5 quantile "median_<col>";
 // other quantiles "p<100·p>_<col>" (p90_ddd, p99_5_ddd). A derived name

@@ -27,6 +27,12 @@ func TestOutputNames(t *testing.T) {
 			wantKeys: []string{"year", "week", "left", "key"},
 		},
 		{
+			desc:     "date names and counts of the person key",
+			sql:      "SELECT dayname(contact_date), monthname(contact_date), count(pid), approx_count_distinct(pid) FROM npr GROUP BY 1, 2",
+			wantOut:  []string{"dayname", "monthname", "count", "persons"},
+			wantKeys: []string{"dayname", "monthname"},
+		},
+		{
 			desc:     "an alias takes the name; the derived name gets a suffix",
 			sql:      "SELECT count(*) AS year, year(contact_date) FROM npr GROUP BY 2",
 			wantOut:  []string{"year", "year_2"},

@@ -236,6 +236,34 @@ func TestAcceptedSpotChecks(t *testing.T) {
 				t.Errorf("Aggs = %+v", q.Aggs)
 			}
 		}},
+		{"contacts_counted_by_person_key", func(t *testing.T, q *Query) {
+			// count(pid) is count(*), the same aggregate; its FILTER counts rows too.
+			if len(q.Aggs) != 3 || q.Aggs[0].Kind != AggCountStar || q.Aggs[1].Kind != AggCount || q.Aggs[2].Kind != AggCountDistinct {
+				t.Errorf("Aggs = %+v, want count(*), count(CASE ...), count(DISTINCT pid)", q.Aggs)
+			}
+		}},
+		{"contacts_counted_by_joined_key", func(t *testing.T, q *Query) {
+			want := []OutputColumn{{Name: "sex", Key: 0, Agg: -1}, {Name: "contacts", Key: -1, Agg: 0}, {Name: "also_contacts", Key: -1, Agg: 0}}
+			if len(q.Aggs) != 1 || q.Aggs[0].Kind != AggCountStar || !reflect.DeepEqual(q.Output, want) {
+				t.Errorf("Aggs = %+v, Output = %+v", q.Aggs, q.Output)
+			}
+		}},
+		{"per_person_contacts_counted_by_key", func(t *testing.T, q *Query) {
+			if len(q.Derived) != 1 || q.Derived[0].Columns[0].Kind != DerivedCountStar || q.Aggs[0].Kind != AggCountStar {
+				t.Errorf("Derived = %+v, Aggs = %+v", q.Derived, q.Aggs)
+			}
+		}},
+		{"patients_by_approx_count_distinct", func(t *testing.T, q *Query) {
+			// approx_count_distinct(pid) is count(DISTINCT pid); its FILTER flags persons.
+			if len(q.Aggs) != 2 || q.Aggs[0].Kind != AggCountDistinct || q.Aggs[0].Arg != nil || q.Aggs[1].Kind != AggCountDistinct || q.Aggs[1].Arg == nil {
+				t.Errorf("Aggs = %+v", q.Aggs)
+			}
+		}},
+		{"persons_by_approx_count_distinct", func(t *testing.T, q *Query) {
+			if len(q.Aggs) != 1 || q.Aggs[0].Kind != AggCountDistinct || q.Output[1].Agg != 0 || q.Output[2].Agg != 0 {
+				t.Errorf("Aggs = %+v, Output = %+v", q.Aggs, q.Output)
+			}
+		}},
 		{"uppercase_identifiers", func(t *testing.T, q *Query) {
 			if !reflect.DeepEqual(q.Keys[0].Expr, col("X", "npr", "hospital", TypeString)) || q.Output[0].Name != "hospital" {
 				t.Errorf("key = %#v, output %+v", q.Keys[0].Expr, q.Output)

@@ -256,25 +256,41 @@ func (ck *checker) cteNamesSoFar(name string) []string {
 	return out
 }
 
-// isPersonKey reports whether n is a reference to a person key of FROM.
+// isPersonKey reports whether n is a reference to a person key of FROM
+// that no LEFT JOIN brings in.
 func (ck *checker) isPersonKey(n node) bool {
+	ref, ok := ck.keyRef(n)
+	return ok && !ck.leftJoined(ref)
+}
+
+// leftJoinedKey returns the reference n is when it names the person key
+// of a LEFT JOINed dataset, NULL for persons without a row there.
+func (ck *checker) leftJoinedKey(n node) (*ColumnRef, bool) {
+	ref, ok := ck.keyRef(n)
+	return ref, ok && ck.leftJoined(ref)
+}
+
+// keyRef returns the reference n is when it names a person key of FROM.
+func (ck *checker) keyRef(n node) (*ColumnRef, bool) {
 	if n.class() != "COLUMN_REF" {
-		return false
+		return nil, false
 	}
 	names, ok := n.strings("column_names")
 	if !ok || len(names) == 0 {
-		return false
+		return nil, false
 	}
 	ref, isKey, err := ck.resolve(names)
-	if err != nil || !isKey {
-		return false
-	}
+	return ref, err == nil && isKey
+}
+
+// leftJoined reports whether ref reads a LEFT JOINed dataset.
+func (ck *checker) leftJoined(ref *ColumnRef) bool {
 	for _, t := range ck.tables {
 		if t.alias == ref.Table && t.left {
-			return false // NULL for persons without a row there
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // groupsByKey reports whether the GROUP BY expression g is the person key
@@ -312,7 +328,8 @@ func (ck *checker) derivedColumn(n node) (DerivedColumn, error) {
 	c := DerivedColumn{Kind: kind, Name: n.str("alias")}
 	args := make([]Expr, len(kids))
 	for i, k := range kids {
-		if kind == DerivedCount && k.class() == "STAR" {
+		if kind == DerivedCount && (k.class() == "STAR" || ck.isPersonKey(k)) {
+			// count(pid) is count(*): the person's rows have its key.
 			c.Kind = DerivedCountStar
 			kids = nil
 			args = nil

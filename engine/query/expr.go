@@ -134,8 +134,8 @@ func personKeyUse(col string, cl clause) error {
 		return refuse(refusal.GroupByPersonKey, "group by other columns; count persons with count(DISTINCT "+col+")",
 			"grouping by the person key %s would release one row per person", col)
 	case inAggregate:
-		return refuse(refusal.PersonKeyAggregated, "count persons with count(DISTINCT "+col+")",
-			"the person key %s may only be aggregated as count(DISTINCT %s)", col, col)
+		return refuse(refusal.PersonKeyAggregated, "count persons with count(DISTINCT "+col+"), rows with count(*) or count("+col+")",
+			"the person key %s may only be counted: count(DISTINCT %s) or count(%s)", col, col, col)
 	}
 	return refuse(refusal.PersonKeyInSelect, "count persons with count(DISTINCT "+col+")",
 		"the person key %s may not be released or used in %s", col, cl)

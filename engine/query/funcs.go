@@ -65,8 +65,8 @@ var (
 )
 
 // funcHint lists the scalar functions for refusal hints.
-const funcHint = "allowed functions: substr, left, right, upper, lower, length, trim, prefix, starts_with, concat, " +
-	"year, quarter, month, day, dayofweek, isodow, dayofyear, week, date_trunc, date_part/extract, date_diff, strftime, " +
+const funcHint = "allowed functions: substr, left, right, upper, lower, length, trim, prefix, starts_with, concat, regexp_matches, regexp_full_match, " +
+	"year, quarter, month, day, dayofweek, isodow, dayofyear, week, dayname, monthname, date_trunc, date_part/extract, date_diff, strftime, " +
 	"abs, floor, ceil, round, least, greatest, coalesce, nullif, icd10_chapter"
 
 // function checks a FUNCTION node in a scalar expression: an operator
@@ -111,6 +111,12 @@ func (ck *checker) function(n node, cl clause, depth int) (Expr, error) {
 		return nil, refuse(refusal.ExpressionNotAllowed, "compare scalar values", "lists, structs and row values are not supported")
 	case "^@":
 		name = "starts_with"
+	case "regexp_full_match":
+		if !writtenAsCall(n, kids) {
+			return nil, refuse(refusal.OperatorNotAllowed,
+				"write regexp_full_match(col, 'pattern') to match the whole string, or regexp_matches(col, 'pattern') to match part of it",
+				"~, !~ and SIMILAR TO are not supported: in DuckDB they match the whole string, unlike PostgreSQL's ~")
+		}
 	}
 	_, isFunc := scalarFuncs[name]
 	if !isFunc && !operators[name] {
@@ -301,6 +307,10 @@ func wantTypes(name string, args []Expr, want ...Type) error {
 //	strftime(d, format)    format: a constant of StrftimeSpecifiers and text
 //	dayofweek(d)  isodow(d)  dayofyear(d)  week(d)  (as date_part; weekday,
 //	                       weekofyear and dayofmonth are synonyms)
+//	dayname(d)  monthname(d)  strftime(d, '%A') and strftime(d, '%B'),
+//	                       DuckDB's own functions (DateFormats)
+//	regexp_matches(s, pattern)     pattern: a constant CheckPattern accepts;
+//	regexp_full_match(s, pattern)  true when it matches part / all of s
 //	abs(x)  floor(x)  ceil(x)  round(x[, digits])
 //	least(x, y, ...)  greatest(x, y, ...)  coalesce(x, ...)  nullif(x, y)
 //	icd10_chapter(col)     statgate's own: the ICD-10 chapter (I..XXII) of a
@@ -313,7 +323,8 @@ var FuncNames = []string{
 	"substr", "left", "right", "upper", "lower", "length", "trim", "starts_with", "concat",
 	"year", "quarter", "month", "day", "date_part", "date_trunc", "date_diff",
 	"abs", "floor", "ceil", "round", "least", "greatest", "coalesce", "nullif", "icd10_chapter",
-	"strftime", "dayofweek", "isodow", "dayofyear", "week",
+	"strftime", "dayofweek", "isodow", "dayofyear", "week", "dayname", "monthname",
+	"regexp_matches", "regexp_full_match",
 }
 
 // scalarFunc checks the (already checked) arguments of one allowed
@@ -334,45 +345,54 @@ func init() {
 		}
 	}
 	scalarFuncs = map[string]scalarFunc{
-		"left":          fixed("left", TypeString, TypeString, TypeInteger),
-		"right":         fixed("right", TypeString, TypeString, TypeInteger),
-		"upper":         fixed("upper", TypeString, TypeString),
-		"lower":         fixed("lower", TypeString, TypeString),
-		"length":        fixed("length", TypeInteger, TypeString),
-		"prefix":        fixed("starts_with", TypeBool, TypeString, TypeString),
-		"starts_with":   fixed("starts_with", TypeBool, TypeString, TypeString),
-		"year":          fixed("year", TypeInteger, TypeDate),
-		"quarter":       fixed("quarter", TypeInteger, TypeDate),
-		"month":         fixed("month", TypeInteger, TypeDate),
-		"day":           fixed("day", TypeInteger, TypeDate),
-		"floor":         fixed("floor", TypeNumber, TypeNumber),
-		"ceil":          fixed("ceil", TypeNumber, TypeNumber),
-		"ceiling":       fixed("ceil", TypeNumber, TypeNumber),
-		"substr":        substr,
-		"substring":     substr,
-		"trim":          trim,
-		"concat":        concat,
-		"abs":           abs,
-		"round":         round,
-		"least":         variadic("least", 2),
-		"greatest":      variadic("greatest", 2),
-		"coalesce":      variadic("coalesce", 1),
-		"nullif":        nullif,
-		"date_part":     datePart,
-		"date_trunc":    dateTrunc,
-		"date_diff":     dateDiff,
-		"datediff":      dateDiff,
-		"icd10_chapter": icd10Chapter,
-		"strftime":      strftime,
-		"dayofweek":     partFunc("dow"),
-		"weekday":       partFunc("dow"),
-		"isodow":        partFunc("isodow"),
-		"dayofyear":     partFunc("doy"),
-		"week":          partFunc("week"),
-		"weekofyear":    partFunc("week"),
-		"dayofmonth":    partFunc("day"),
+		"left":              fixed("left", TypeString, TypeString, TypeInteger),
+		"right":             fixed("right", TypeString, TypeString, TypeInteger),
+		"upper":             fixed("upper", TypeString, TypeString),
+		"lower":             fixed("lower", TypeString, TypeString),
+		"length":            fixed("length", TypeInteger, TypeString),
+		"prefix":            fixed("starts_with", TypeBool, TypeString, TypeString),
+		"starts_with":       fixed("starts_with", TypeBool, TypeString, TypeString),
+		"year":              fixed("year", TypeInteger, TypeDate),
+		"quarter":           fixed("quarter", TypeInteger, TypeDate),
+		"month":             fixed("month", TypeInteger, TypeDate),
+		"day":               fixed("day", TypeInteger, TypeDate),
+		"floor":             fixed("floor", TypeNumber, TypeNumber),
+		"ceil":              fixed("ceil", TypeNumber, TypeNumber),
+		"ceiling":           fixed("ceil", TypeNumber, TypeNumber),
+		"substr":            substr,
+		"substring":         substr,
+		"trim":              trim,
+		"concat":            concat,
+		"abs":               abs,
+		"round":             round,
+		"least":             variadic("least", 2),
+		"greatest":          variadic("greatest", 2),
+		"coalesce":          variadic("coalesce", 1),
+		"nullif":            nullif,
+		"date_part":         datePart,
+		"date_trunc":        dateTrunc,
+		"date_diff":         dateDiff,
+		"datediff":          dateDiff,
+		"icd10_chapter":     icd10Chapter,
+		"strftime":          strftime,
+		"dayofweek":         partFunc("dow"),
+		"weekday":           partFunc("dow"),
+		"isodow":            partFunc("isodow"),
+		"dayofyear":         partFunc("doy"),
+		"week":              partFunc("week"),
+		"weekofyear":        partFunc("week"),
+		"dayofmonth":        partFunc("day"),
+		"regexp_matches":    regexpMatch,
+		"regexp_full_match": regexpMatch,
+		"dayname":           fixed("dayname", TypeString, TypeDate),
+		"monthname":         fixed("monthname", TypeString, TypeDate),
 	}
 }
+
+// DateFormats are the date functions that format a date as strftime does
+// with one constant format: DuckDB's dayname(d) is strftime(d, '%A') and
+// monthname(d) strftime(d, '%B'), English names.
+var DateFormats = map[string]string{"dayname": "%A", "monthname": "%B"}
 
 // partFunc is a one-argument date part function, e.g. dayofweek(d),
 // checked as date_part('dow', d).

@@ -143,7 +143,7 @@ var (
 	SelectStar          = register("select_star", KindQuery, "*, t.* or COLUMNS(...)")
 	PersonKeyInSelect   = register("person_key_in_select", KindQuery, "the person key as (part of) an output or in ORDER BY/HAVING")
 	PersonKeyInWhere    = register("person_key_in_where", KindQuery, "the person key in WHERE")
-	PersonKeyAggregated = register("person_key_aggregated", KindQuery, "sum(pid), count(pid), avg(pid), ...")
+	PersonKeyAggregated = register("person_key_aggregated", KindQuery, "sum(pid), avg(pid), count(pid + 1), count of a LEFT JOINed dataset's key, ...")
 	GroupByPersonKey    = register("group_by_person_key", KindQuery, "GROUP BY the person key or an expression of it")
 )
 
@@ -155,6 +155,7 @@ var (
 	CastNotAllowed     = register("cast_not_allowed", KindQuery, "a CAST to a type outside the model, TRY_CAST, or a cast that could fail on data")
 	BadLiteral         = register("bad_literal", KindQuery, "a constant the model cannot hold (bad date, huge number, BLOB, ...)")
 	BadArgument        = register("bad_argument", KindQuery, "a function argument outside what the function accepts")
+	BadRegexp          = register("bad_regexp", KindQuery, "a regexp_matches/regexp_full_match pattern that is not a valid RE2 pattern statgate can check (Unicode classes, named groups, too large)")
 	WindowFunction     = register("window_function", KindQuery, "OVER (...)")
 )
 
