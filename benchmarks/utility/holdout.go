@@ -59,7 +59,7 @@ func Holdout() []Question {
 			`SELECT hospital, round(100.0 * count(*) FILTER (WHERE contact_type = 'inpatient') / count(*), 1) AS pct_inpatient FROM npr GROUP BY 1`),
 		sqlQuestion("h_ddd_per_user_by_group", "DDD per person dispensed, by ATC anatomical group, and treatment years", Diabetes,
 			`SELECT left(atc, 1) AS anatomical_group, sum(ddd) / count(DISTINCT pid) AS ddd_per_person, sum(ddd) / 365.0 AS treatment_years FROM lmr GROUP BY 1`),
-		sqlQuestion("h_stage_shares_lung_cancer", "Shares of lung cancer (C34) cases by stage, in per cent (a window total)", Cancer,
+		sqlQuestion("h_stage_shares_lung_cancer", "Shares of respiratory cancer (C30–C39) cases by stage, in per cent (a window total)", Cancer,
 			`SELECT stage, count(*) AS cases, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct FROM cancer WHERE icd10 LIKE 'C3%' GROUP BY 1`),
 		sqlQuestion("h_contact_type_shares_by_year", "Each contact type's share of the year's contacts (a window total by year)", Diabetes,
 			`SELECT year(contact_date) AS year, contact_type, count(*) * 1.0 / sum(count(*)) OVER (PARTITION BY year(contact_date)) AS share FROM npr GROUP BY 1, 2`),
