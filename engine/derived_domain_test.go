@@ -76,6 +76,58 @@ func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 	}
 }
 
+// TestDerivedKeyDomainsOfTwoOperandsAreDuckDBs: a key computed from two
+// operands with public domains — birth_year (1915–2024) and the year of
+// death_date (public years 2010–2024) — gets as its domain exactly the
+// values DuckDB computes over every combination of them that WHERE
+// keeps, as the bounded SQL renders the key.
+func TestDerivedKeyDomainsOfTwoOperandsAreDuckDBs(t *testing.T) {
+	db := openPlainDB(t)
+	for _, tc := range []struct{ key, where string }{
+		{"year(death_date) - birth_year", ""},
+		{"(year(death_date) - birth_year) // 10 * 10", ""},
+		{"floor((year(death_date) - birth_year) / 5) * 5", "birth_year >= 1940"},
+		{"year(death_date) // 5 * 5", ""},
+		{"(year(death_date) - 2010) * 200 + (birth_year - 1915)", ""},
+		{"year(death_date) - birth_year", "year(death_date) = 2020 AND birth_year BETWEEN 1950 AND 1959"},
+	} {
+		t.Run(tc.key+" "+tc.where, func(t *testing.T) {
+			where := ""
+			if tc.where != "" {
+				where = " WHERE " + tc.where
+			}
+			q, p := planKeyDomain(t, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM population%s GROUP BY 1", tc.key, where))
+			got := mustQuery(t, db, fmt.Sprintf("SELECT DISTINCT %s AS k FROM (SELECT CAST(b AS INTEGER) AS birth_year, make_date(CAST(y AS INTEGER), 6, 1) AS death_date "+
+				"FROM range(1915, 2025) r1(b), range(2010, 2025) r2(y)) AS population%s", plan.RenderKey(q.Keys[0].Expr), where)).rows
+			duck := map[string]bool{}
+			for _, r := range got {
+				v, err := keyValue(r[0], p.Keys[0].Type)
+				if err != nil {
+					t.Fatal(err)
+				}
+				duck[fmt.Sprint(v)] = true
+			}
+			ours := map[string]bool{}
+			for _, v := range p.Keys[0].Domain {
+				ours[fmt.Sprint(v)] = true
+			}
+			if len(ours) == 0 {
+				t.Fatal("the key has no domain")
+			}
+			for v := range duck {
+				if !ours[v] {
+					t.Errorf("DuckDB computes %s for some combination; the domain lacks it", v)
+				}
+			}
+			for v := range ours {
+				if !duck[v] {
+					t.Errorf("the domain holds %s, which DuckDB computes for no combination", v)
+				}
+			}
+		})
+	}
+}
+
 // keyValue converts a value scanned from DuckDB to a key's Go type.
 func keyValue(v any, t query.Type) (any, error) {
 	switch x := v.(type) {

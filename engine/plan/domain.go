@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -214,42 +215,48 @@ func listedDomain(key, where query.Expr) keyDomain {
 // computed from it by arithmetic may be derived from (derivedDomain).
 const MaxDerivedValues = 10_000
 
-// derivedDomain is the domain of a key computed by arithmetic from one
-// column with a public domain — `2024 - birth_year`, `floor(birth_year /
-// 10) * 10` — when nothing else gives it one: the column's domain,
-// narrowed by the WHERE clause as a key of its own, mapped through the
-// expression as DuckDB computes it (`/` divides as doubles, `//` of
-// integers truncates toward zero, `%` keeps the dividend's sign, floor,
-// ceil, round and abs), the values distinct. The
-// arithmetic is in float64, as DuckDB's on doubles, and exact on integers
-// under 2^53 (numberOf refuses larger ones); a domain of fractional
-// numbers is mapped the same way. A division or modulo by zero, another
-// operator or function, or a second column gives no domain. Like every
-// domain it reads the policy and the query only.
+// derivedDomain is the domain of a key computed by arithmetic from
+// columns and keys with public domains — `2024 - birth_year`,
+// `floor(birth_year / 10) * 10`, `year(d) // 5 * 5`, `year(death_date) -
+// birth_year` — when nothing else gives it one: each operand's domain
+// (a column's policy domain, or the domain of a key such as year(d)),
+// narrowed by the WHERE clause as a key of its own, and every combination
+// of their values mapped through the expression as DuckDB computes it
+// (`/` divides as doubles, `//` of integers truncates toward zero, `%`
+// keeps the dividend's sign, floor, ceil, round and abs), the values
+// distinct. A row whose operands lie outside their domains may give a
+// value outside this one, which the key's domain filter drops, as for any
+// key. Combinations that no row has (a death before the birth) are listed
+// too, as every group of a public domain is. The arithmetic is in
+// float64, as DuckDB's on doubles, and exact on integers under 2^53
+// (numberOf refuses larger ones); a domain of fractional numbers is mapped
+// the same way. A division or modulo by zero on any combination, an
+// operand without a domain (or with NULL in it), another operator, or more
+// than MaxDerivedValues combinations gives no domain. Like every domain it
+// reads the policy and the query only.
 func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDomain {
-	col, ok := soleColumn(e)
+	leaves, at, ok := derivedLeaves(e)
 	if !ok {
 		return keyDomain{}
 	}
-	pc := policyColumn(pol, col)
-	if pc == nil || pc.Domain == nil || (col.Type != query.TypeInteger && col.Type != query.TypeNumber) {
-		return keyDomain{}
-	}
-	if pc.Domain.Size() > MaxDerivedValues {
-		return keyDomain{} // not expanded: a range can be vast
-	}
-	cd, err := fromPolicyDomain(pc.Domain, col.Type)
-	if err != nil || cd.values == nil {
-		return keyDomain{}
-	}
-	cd = narrow(cd, col, where)
-	vals := []any{}
-	for _, v := range cd.values {
-		x, ok := numberOf(v)
-		if !ok {
+	doms := make([][]float64, len(leaves))
+	combos := 1
+	for i, leaf := range leaves {
+		if doms[i], ok = leafValues(leaf, pol, where); !ok {
 			return keyDomain{}
 		}
-		r, ok := evalArith(e, col, x)
+		if combos *= len(doms[i]); combos > MaxDerivedValues {
+			return keyDomain{}
+		}
+	}
+	vals := []any{}
+	pick := make([]int, len(leaves)) // the combination: an index into each domain
+	x := make([]float64, len(leaves))
+	for n := 0; n < combos; n++ {
+		for i := range leaves {
+			x[i] = doms[i][pick[i]]
+		}
+		r, ok := evalArith(e, at, x)
 		if !ok {
 			return keyDomain{}
 		}
@@ -263,39 +270,102 @@ func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDoma
 		if !containsValue(vals, out) {
 			vals = append(vals, out)
 		}
+		for i := range pick { // the next combination
+			if pick[i]++; pick[i] < len(doms[i]) {
+				break
+			}
+			pick[i] = 0
+		}
 	}
 	return keyDomain{values: vals}
 }
 
-// soleColumn returns the one column e computes from, when e is made of
-// that column, numeric literals and the operations evalArith knows.
-func soleColumn(e query.Expr) (*query.ColumnRef, bool) {
-	var col *query.ColumnRef
+// leafValues is the narrowed public domain of one operand of a derived
+// key (derivedLeaves) as numbers: a numeric column's policy domain of at
+// most MaxDerivedValues values, or the domain domainOf gives another
+// operand (year(d) of a date column with public years). No domain, or
+// NULL in it, gives none.
+func leafValues(leaf query.Expr, pol *policies.Policy, where query.Expr) ([]float64, bool) {
+	if t := leaf.ExprType(); t != query.TypeInteger && t != query.TypeNumber {
+		return nil, false
+	}
+	var d keyDomain
+	if col, isCol := leaf.(*query.ColumnRef); isCol {
+		pc := policyColumn(pol, col)
+		if pc == nil || pc.Domain == nil || pc.Domain.Size() > MaxDerivedValues {
+			return nil, false // not expanded: a range can be vast
+		}
+		var err error
+		if d, err = fromPolicyDomain(pc.Domain, col.Type); err != nil {
+			return nil, false
+		}
+	} else {
+		var err error
+		if d, err = domainOf(leaf, pol); err != nil || len(d.values) > MaxDerivedValues {
+			return nil, false
+		}
+	}
+	if d.values == nil {
+		return nil, false
+	}
+	d = narrow(d, leaf, where)
+	out := make([]float64, len(d.values))
+	for i, v := range d.values {
+		x, ok := numberOf(v)
+		if !ok {
+			return nil, false
+		}
+		out[i] = x
+	}
+	return out, true
+}
+
+// derivedLeaves returns the operands e computes from — columns, and calls
+// of functions evalArith does not compute (year(d)), equal ones once —
+// when e is made of them, numeric literals and the operations evalArith
+// knows, and at, which maps each operand node of e to its index in
+// leaves; none when e is an operand itself.
+func derivedLeaves(e query.Expr) (leaves []query.Expr, at map[query.Expr]int, ok bool) {
+	at = map[query.Expr]int{}
+	leaf := func(x query.Expr) bool {
+		i := slices.IndexFunc(leaves, func(l query.Expr) bool { return reflect.DeepEqual(l, x) })
+		if i < 0 {
+			i = len(leaves)
+			leaves = append(leaves, x)
+		}
+		at[x] = i
+		return true
+	}
 	var walk func(query.Expr) bool
 	walk = func(x query.Expr) bool {
 		switch x := x.(type) {
 		case *query.ColumnRef:
-			if col != nil && !reflect.DeepEqual(col, x) {
-				return false
-			}
-			col = x
-			return true
+			return leaf(x)
 		case *query.Literal:
 			_, ok := numberOf(x.Value)
 			return ok
 		case *query.Arith:
 			return x != nil && arithEvaluable[x.Op] && walk(x.L) && walk(x.R)
 		case *query.Func:
-			return x != nil && len(x.Args) == 1 && unaryEvaluable[x.Name] && walk(x.Args[0])
+			if x != nil && len(x.Args) == 1 && unaryEvaluable[x.Name] {
+				return walk(x.Args[0])
+			}
+			return x != nil && leaf(x)
 		case *query.Cast:
 			return x != nil && (x.To == query.TypeInteger || x.To == query.TypeNumber) && walk(x.X)
 		}
 		return false
 	}
-	if _, isCol := e.(*query.ColumnRef); isCol || !walk(e) || col == nil {
-		return nil, false
+	switch e.(type) {
+	case *query.ColumnRef, *query.Func:
+		if f, ok := e.(*query.Func); !ok || !unaryEvaluable[f.Name] || len(f.Args) != 1 {
+			return nil, nil, false // an operand itself: its own domain or none
+		}
 	}
-	return col, true
+	if !walk(e) || len(leaves) == 0 {
+		return nil, nil, false
+	}
+	return leaves, at, true
 }
 
 // The operations evalArith computes as DuckDB does.
@@ -316,16 +386,18 @@ func numberOf(v any) (float64, bool) {
 	return 0, false
 }
 
-// evalArith evaluates e (soleColumn's forms) with col taking the value v.
-func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
+// evalArith evaluates e (derivedLeaves' forms) with each operand node
+// taking the value vals[at[node]].
+func evalArith(e query.Expr, at map[query.Expr]int, vals []float64) (float64, bool) {
+	if i, ok := at[e]; ok {
+		return vals[i], true
+	}
 	switch x := e.(type) {
-	case *query.ColumnRef:
-		return v, true
 	case *query.Literal:
 		return numberOf(x.Value)
 	case *query.Arith:
-		l, ok1 := evalArith(x.L, col, v)
-		r, ok2 := evalArith(x.R, col, v)
+		l, ok1 := evalArith(x.L, at, vals)
+		r, ok2 := evalArith(x.R, at, vals)
 		if !ok1 || !ok2 {
 			return 0, false
 		}
@@ -362,7 +434,7 @@ func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
 		}
 		return out, !math.IsInf(out, 0) && !math.IsNaN(out) && math.Abs(out) < 1<<53
 	case *query.Cast:
-		a, ok := evalArith(x.X, col, v)
+		a, ok := evalArith(x.X, at, vals)
 		if !ok {
 			return 0, false
 		}
@@ -371,7 +443,7 @@ func evalArith(e query.Expr, col *query.ColumnRef, v float64) (float64, bool) {
 		}
 		return a, true
 	case *query.Func:
-		a, ok := evalArith(x.Args[0], col, v)
+		a, ok := evalArith(x.Args[0], at, vals)
 		if !ok {
 			return 0, false
 		}
