@@ -158,8 +158,8 @@ func neighbourQueries(t *testing.T) []neighbourQuery {
 // (bounds by interval arithmetic, also clamped by least/greatest; //
 // and boolean casts too), LEFT
 // JOINs of one-row-per-person datasets, and person-level WITH queries,
-// alone and joined, and written as a subquery in FROM. They run in the
-// sample too.
+// alone and joined, and written as a subquery in FROM (also as SELECT
+// DISTINCT of the person key). They run in the sample too.
 func issue13Queries(filters []string) []neighbourQuery {
 	var out []neighbourQuery
 	for i, f := range filters {
@@ -211,6 +211,11 @@ func issue13Queries(filters []string) []neighbourQuery {
 		add("diabetes-2026", "SELECT year(first_date) AS year, count(*) AS patients, avg(contacts) AS mean_contacts, sum(days) AS days "+
 			"FROM (SELECT n.pid, min(n.contact_date) AS first_date, count(*) AS contacts, sum(n.length_of_stay_days) AS days "+
 			"FROM npr n"+inner+" GROUP BY n.pid) GROUP BY 1")
+		// SELECT DISTINCT of the person key, read as GROUP BY it: a WITH
+		// query joined to the persons register, and a subquery in FROM.
+		add("diabetes-2026", "WITH d AS (SELECT DISTINCT n.pid FROM npr n"+inner+") "+
+			"SELECT p.sex AS sex, count(*) AS patients, avg(p.birth_year) AS mean_birth_year FROM population p JOIN d USING (pid) GROUP BY 1")
+		add("diabetes-2026", "SELECT count(*) AS patients FROM (SELECT DISTINCT n.pid FROM npr n"+inner+")")
 		cancerInner := where("c", "diagnosis_date")
 		if strings.Contains(cancerInner, "p.") {
 			cancerInner = " JOIN population p USING (pid)" + cancerInner

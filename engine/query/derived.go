@@ -10,8 +10,9 @@ import (
 )
 
 // Derived is a person-level derived table: a WITH query grouped by the
-// person key alone (or a subquery in FROM read as one), so it has one
-// row per person, each column an aggregate of that person's own rows.
+// person key alone (or a subquery in FROM read as one; SELECT DISTINCT
+// <person key> is read as GROUP BY it), so it has one row per person, each
+// column an aggregate of that person's own rows.
 // The enclosing query reads it like a one-row-per-person dataset
 // (TableRef.Dataset is Name), so joining it adds no row to any person and
 // grouping by its columns puts each person in one group. Package plan renders it as a CTE from the model; the
@@ -155,12 +156,9 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 	if len(n.obj("cte_map").list("map")) > 0 {
 		return nil, refuse(refusal.CTENested, "write every WITH query at the top, each over datasets", "a WITH query may not have a WITH of its own")
 	}
-	if mods, ok := n.nodes("modifiers"); !ok || len(mods) > 0 {
-		if ok && len(mods) == 1 && mods[0].kind() == "DISTINCT_MODIFIER" {
-			return nil, refuse(refusal.SelectDistinct, "group by the person key instead: SELECT pid FROM ... WHERE ... GROUP BY pid has one row per person",
-				"SELECT DISTINCT is not allowed in a WITH query")
-		}
-		return nil, refuse(refusal.ClauseNotAllowed, cteHint, "ORDER BY, LIMIT and DISTINCT are not allowed in a WITH query")
+	distinct, err := distinctModifier(n)
+	if err != nil {
+		return nil, err
 	}
 	if n.set("qualify") || n.set("sample") || n.set("having") {
 		return nil, refuse(refusal.ClauseNotAllowed, "filter in the outer query's WHERE on the WITH query's columns",
@@ -184,13 +182,17 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 	if !ok {
 		return nil, refuse(refusal.ExpressionNotAllowed, "", "WHERE is not understood")
 	}
-	var err error
 	if d.Where, err = sub.where(where); err != nil {
 		return nil, err
 	}
 	sel, ok := n.nodes("select_list")
 	if !ok || len(sel) == 0 {
 		return nil, refuse(refusal.ExpressionNotAllowed, "", "the SELECT list of %s is not understood", name)
+	}
+	if distinct {
+		if err := sub.distinctKey(name, n, sel); err != nil {
+			return nil, err
+		}
 	}
 	keyItem := -1
 	for i, s := range sel {
@@ -211,6 +213,9 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 		return nil, refuse(refusal.CTENotPersonLevel, cteHint, "the WITH query %s must select the person key", name)
 	}
 	groups, ok := n.nodes("group_expressions")
+	if distinct {
+		groups = sel // SELECT DISTINCT pid ... is SELECT pid ... GROUP BY pid
+	}
 	if !ok || len(groups) != 1 || !sub.groupsByKey(groups[0], keyItem) {
 		return nil, refuse(refusal.CTENotPersonLevel, cteHint, "the WITH query %s must be grouped by the person key alone", name)
 	}
@@ -245,6 +250,39 @@ func (ck *checker) derived(name string, n node) (*Derived, error) {
 		return nil, refuse(refusal.TooManyAggregates, "split the WITH query", "the WITH query %s has %d columns; at most %d are allowed", name, len(d.Columns), MaxAggregates)
 	}
 	return d, nil
+}
+
+// distinctModifier reports whether the WITH query n is SELECT DISTINCT;
+// any other modifier (ORDER BY, LIMIT, DISTINCT ON) is refused.
+func distinctModifier(n node) (bool, error) {
+	mods, ok := n.nodes("modifiers")
+	if ok && len(mods) == 0 {
+		return false, nil
+	}
+	if !ok || len(mods) > 1 || mods[0].kind() != "DISTINCT_MODIFIER" {
+		return false, refuse(refusal.ClauseNotAllowed, cteHint, "ORDER BY, LIMIT and DISTINCT are not allowed in a WITH query")
+	}
+	if mods[0].set("distinct_on_targets") {
+		return false, refuse(refusal.SelectDistinct, "take a person's value with arg_min or arg_max: SELECT pid, arg_min(stage, diagnosis_date) AS stage FROM ... GROUP BY pid",
+			"SELECT DISTINCT ON is not allowed in a WITH query")
+	}
+	return true, nil
+}
+
+// distinctKey checks the SELECT list sel of a WITH query n written with
+// SELECT DISTINCT: the person key alone, with no GROUP BY, so that it is
+// SELECT <key> ... GROUP BY <key>, one row per person.
+func (ck *checker) distinctKey(name string, n node, sel []node) error {
+	if n.set("group_expressions") || n.set("group_sets") {
+		return refuse(refusal.SelectDistinct, "drop DISTINCT: SELECT pid, ... GROUP BY pid has one row per person",
+			"SELECT DISTINCT with GROUP BY is not allowed in a WITH query")
+	}
+	if len(sel) != 1 || !ck.isPersonKey(sel[0]) {
+		return refuse(refusal.SelectDistinct,
+			"select the person key alone, SELECT DISTINCT pid FROM ... WHERE ..., or group by it with every other column an aggregate: SELECT pid, min(sex) AS sex ... GROUP BY pid",
+			"SELECT DISTINCT in the WITH query %s may select the person key alone, which has one row per person", name)
+	}
+	return nil
 }
 
 // cteNamesSoFar are the names of the WITH queries before (and including) name.

@@ -129,8 +129,8 @@ func TestFromSubqueryRefusedAsItsWithQuery(t *testing.T) {
 		with string
 		want refusal.Code
 	}{
-		{"DISTINCT", "SELECT count(*) AS persons FROM (SELECT DISTINCT pid FROM npr WHERE icd10 LIKE 'J%')",
-			"WITH t AS (SELECT DISTINCT pid FROM npr WHERE icd10 LIKE 'J%') SELECT count(*) AS persons FROM t", refusal.SelectDistinct},
+		{"DISTINCT of more than the key", "SELECT count(*) AS persons FROM (SELECT DISTINCT pid, icd10 FROM npr WHERE icd10 LIKE 'J%')",
+			"WITH t AS (SELECT DISTINCT pid, icd10 FROM npr WHERE icd10 LIKE 'J%') SELECT count(*) AS persons FROM t", refusal.SelectDistinct},
 		{"rows, not persons", "SELECT sex, count(*) FROM (SELECT pid, sex FROM population WHERE birth_year > 1980) t GROUP BY sex",
 			"WITH t AS (SELECT pid, sex FROM population WHERE birth_year > 1980) SELECT sex, count(*) FROM t GROUP BY sex", refusal.CTENotPersonLevel},
 		{"not grouped by the key", "SELECT count(*) FROM (SELECT hospital, count(*) AS n FROM npr GROUP BY hospital) t",
