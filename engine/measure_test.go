@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/statgate/statgate/engine/post"
+	"github.com/statgate/statgate/engine/refusal"
 )
 
 // TestMeasureOfAggregates: an expression of aggregates in the SELECT list
@@ -178,9 +179,11 @@ func TestHavingOnHiddenAggregates(t *testing.T) {
 }
 
 // TestWindowShareOfReleasedRows: count(*) * 100.0 / sum(count(*)) OVER
-// (PARTITION BY key) through the engine is each released count's share of
-// its partition's released counts, with an interval that holds it; the
-// window's aggregate is debited once, as the count the share reads.
+// (PARTITION BY key) through the engine divides each released count by
+// one total per partition (so shares are in the ratio of the counts), a
+// total of the released counts before their rounding (so the shares add
+// up to about 100), with an interval that holds the share; the window's
+// aggregate is debited once, as the count the share reads.
 func TestWindowShareOfReleasedRows(t *testing.T) {
 	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
 	res, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026",
@@ -189,13 +192,8 @@ func TestWindowShareOfReleasedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	totals := map[any]float64{}
-	for _, r := range res.Rows {
-		if c := r.Cells[2]; !c.Suppressed {
-			v, _ := c.Value.(float64)
-			totals[r.Cells[0].Value] += v
-		}
-	}
+	type first struct{ n, pct float64 }
+	firsts, sums := map[any]first{}, map[any]float64{}
 	released := 0
 	for _, r := range res.Rows {
 		n, pct := r.Cells[2], r.Cells[3]
@@ -206,19 +204,27 @@ func TestWindowShareOfReleasedRows(t *testing.T) {
 			continue
 		}
 		nv, _ := n.Value.(float64)
-		want := 100 * nv / totals[r.Cells[0].Value]
 		v, ok := pct.Value.(float64)
-		if !ok || math.Abs(v-want) > 1e-9*want {
-			t.Errorf("%v: share %v, want %v", r.Cells[:2], pct.Value, want)
+		if !ok || pct.CI == nil || pct.CI[0] > v || pct.CI[1] < v || pct.CI[0] < 0 || pct.CI[1] > 100 {
+			t.Errorf("%v: share %+v", r.Cells[:2], pct)
 			continue
 		}
 		released++
-		if pct.CI == nil || pct.CI[0] > v || pct.CI[1] < v || pct.CI[0] < 0 || pct.CI[1] > 100 {
-			t.Errorf("%v: interval %v of %v", r.Cells[:2], pct.CI, v)
+		sex := r.Cells[0].Value
+		sums[sex] += v
+		if f, seen := firsts[sex]; !seen {
+			firsts[sex] = first{nv, v}
+		} else if math.Abs(v*f.n-f.pct*nv) > 1e-9*v*f.n {
+			t.Errorf("%v: share %v of %v, but %v of %v in the same partition", r.Cells[:2], v, nv, f.pct, f.n)
 		}
 	}
 	if released < 4 {
 		t.Fatalf("%d shares released: the test says little", released)
+	}
+	for sex, s := range sums {
+		if math.Abs(s-100) > 5 {
+			t.Errorf("%v: shares add up to %v, want about 100", sex, s)
+		}
 	}
 	counts := 0
 	for _, sp := range res.Meta.Split {
@@ -228,5 +234,21 @@ func TestWindowShareOfReleasedRows(t *testing.T) {
 	}
 	if counts != 1 {
 		t.Errorf("split %+v: want the count once", res.Meta.Split)
+	}
+}
+
+// TestWindowWithTotalsRefused: a request for totals adds margins to the
+// result, which SQL's window would add up too; it is refused before the
+// debit rather than answered with totals of margins.
+func TestWindowWithTotalsRefused(t *testing.T) {
+	e := openEngine(t, func(o *Options) { o.NoRepeats = true })
+	before := spent(t, e, "diabetes-2026", "npr")
+	_, err := e.Query(t.Context(), ingrid, Request{Project: "diabetes-2026", Totals: true,
+		SQL: "SELECT contact_type, hospital, count(*) * 1.0 / sum(count(*)) OVER () AS share FROM npr GROUP BY 1, 2"})
+	if refusal.CodeOf(err) != refusal.WindowFunction {
+		t.Fatalf("err %v, want window_function", err)
+	}
+	if after := spent(t, e, "diabetes-2026", "npr"); after != before {
+		t.Errorf("spent %v before, %v after a refused query", before, after)
 	}
 }

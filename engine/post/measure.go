@@ -53,11 +53,11 @@ type operand struct {
 //
 // Everything it reads is released, so it costs no privacy.
 func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query.WindowSum]windowTotal) result.Cell {
-	aggs, wins := query.MeasureAggs(e), query.MeasureWindows(e)
+	aggs, wins := aggRefs(e), query.MeasureWindows(e)
 	f := widening(len(aggs) + len(wins))
 	in := inputs{aggs: make(map[int]operand, len(aggs)), windows: make(map[*query.WindowSum]operand, len(wins)),
-		rests: make(map[*query.WindowSum]operand, len(wins)), owns: make(map[*query.WindowSum]operand, len(wins))}
-	sd := make(map[int]float64, len(aggs)+len(wins))
+		rests: make(map[*query.WindowSum]operand, len(wins)), nonNegative: make(map[*query.WindowSum]bool, len(wins))}
+	sd := make(map[int]float64, len(aggs)+2*len(wins))
 	intervals := true
 	for _, a := range aggs {
 		c := row.Cells[aggCols[a]]
@@ -78,25 +78,22 @@ func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query
 	}
 	for j, w := range wins {
 		t := windows[w]
-		// The total is the row's own value (an input above) and the
+		// The total is the row's own value, when released, and the
 		// rest's, whose noise is independent of it: a pseudo-input of
 		// its own, numbered below the aggregates.
 		rest := -1 - j
-		op := operand{v: t.rest, lo: t.rest - f*math.Sqrt(t.restLo2), hi: t.rest + f*math.Sqrt(t.restHi2), grad: map[int]float64{rest: 1}}
-		if t.nonNegative {
-			op.lo = max(op.lo, 0)
-		}
 		sd[rest] = t.restSD
-		intervals = intervals && t.intervals
-		in.rests[w] = op
-		if own, ok := in.aggs[w.Agg]; ok {
-			if t.nonNegative {
-				own.lo = max(own.lo, 0)
-				in.owns[w] = own
-			}
-			op = operand{v: own.v + op.v, lo: own.lo + op.lo, hi: own.hi + op.hi, grad: combine(own.grad, 1, op.grad, 1)}
+		total := operand{v: t.total, lo: t.total - f*math.Sqrt(t.totalLo2), hi: t.total + f*math.Sqrt(t.totalHi2), grad: map[int]float64{rest: 1}}
+		if t.ownIn {
+			total.grad[w.Agg], sd[w.Agg] = 1, t.ownSD
 		}
-		in.windows[w] = op
+		others := operand{v: t.rest, lo: t.rest - f*math.Sqrt(t.restLo2), hi: t.rest + f*math.Sqrt(t.restHi2), grad: map[int]float64{rest: 1}}
+		if t.nonNegative {
+			total.v, total.lo, total.hi = max(total.v, 0), max(total.lo, 0), max(total.hi, 0)
+			others.lo = max(others.lo, 0)
+		}
+		intervals = intervals && t.intervals
+		in.windows[w], in.rests[w], in.nonNegative[w] = total, others, t.nonNegative
 	}
 	r, ok := evalMeasure(e, in)
 	if !ok {
@@ -124,28 +121,61 @@ func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query
 type inputs struct {
 	aggs    map[int]operand
 	windows map[*query.WindowSum]operand
-	// rests are the windows' totals without the row's own value; owns,
-	// the row's own value where its interval was cut at 0.
-	rests, owns map[*query.WindowSum]operand
+	// rests are the windows' totals without the row's own value.
+	rests map[*query.WindowSum]operand
+	// nonNegative: the window's aggregate is at least 0 (windowTotal).
+	nonNegative map[*query.WindowSum]bool
 }
 
-// windowTotal is what one row's window (query.WindowSum) adds up beside
-// the row's own value: the released values of the aggregate in the other
-// released rows of the row's partition (a withheld or NULL value is not
-// in it, as SQL's sum skips NULL), their noise's standard deviation, and
-// the sums of the squares of their intervals' lower and upper half-widths
-// (the total's interval is the root sum of squares, as for the sum of
+// windowTotal is what one row's window (query.WindowSum) adds up: the
+// released values of the aggregate in the released rows of the row's
+// partition (a withheld or NULL value is not in it, as SQL's sum skips
+// NULL), each unbiased (result.Cell.Unbiased: a small count made
+// non-negative is biased up, and the biases would add up), the sums of
+// the squares of their intervals' lower and upper half-widths (the
+// total's interval is the root sum of squares, as for the sum of
 // independent noises; where an interval also holds a bias, which adds
-// linearly, that is a rule of thumb).
+// linearly, that is a rule of thumb), and the same without the row's own
+// value (the rest), with the rest's noise's standard deviation.
 type windowTotal struct {
-	rest, restSD     float64
-	restLo2, restHi2 float64
+	total, totalLo2, totalHi2 float64
+	rest, restSD              float64
+	restLo2, restHi2          float64
+	// ownIn: the row's own value is released and in the total; ownSD is
+	// its noise's standard deviation.
+	ownIn bool
+	ownSD float64
 	// intervals: every value in the total has an interval.
 	intervals bool
 	// nonNegative: the aggregate's true values are at least 0 (a count,
-	// or a sum of values bounded below by 0), so its intervals may be cut
-	// at 0.
+	// or a sum of values bounded below by 0), so the total and its
+	// intervals may be cut at 0.
 	nonNegative bool
+}
+
+// aggRefs returns the aggregates a measure expression reads directly
+// (query.AggRef), each once: a window's aggregate is read through the
+// window (windowTotal), so the window's total is released in a row whose
+// own value is withheld, as the same total of the other rows.
+func aggRefs(e query.Expr) []int {
+	var out []int
+	for _, a := range query.MeasureAggs(e) {
+		if holdsAggRef(e, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// holdsAggRef reports whether e reads aggregate a directly.
+func holdsAggRef(e query.Expr, a int) bool {
+	switch x := e.(type) {
+	case *query.AggRef:
+		return x.Agg == a
+	case *query.Arith:
+		return holdsAggRef(x.L, a) || holdsAggRef(x.R, a)
+	}
+	return false
 }
 
 func finite(x float64) bool { return !math.IsInf(x, 0) && !math.IsNaN(x) }
@@ -204,16 +234,19 @@ func evalMeasure(e query.Expr, in inputs) (operand, bool) {
 // which reads each once, the range over the inputs' intervals is exact,
 // about half as wide for a large share. It applies when neither a's
 // interval nor the rest's is below 0 (a total of counts, whose intervals
-// are cut at 0: windowTotal.nonNegative); the value and the derivatives
-// stay as arithOperands made them.
+// are cut at 0: windowTotal.nonNegative) and the released total is not 0
+// (withheld as ReasonDenominator); the value and the derivatives stay as
+// arithOperands made them.
 func shareInterval(r *operand, num query.Expr, w *query.WindowSum, in inputs) {
 	agg, coef, ok := scaledAgg(num)
 	own, okOwn := in.aggs[agg]
-	if cut, isCut := in.owns[w]; isCut {
-		own = cut
+	if in.nonNegative[w] {
+		own.lo = max(own.lo, 0) // its truth is
 	}
 	rest, okRest := in.rests[w]
-	if !ok || agg != w.Agg || !okOwn || !okRest || !(own.lo >= 0) || !(rest.lo >= 0) || !(own.lo+rest.hi > 0) || !(own.hi+rest.lo > 0) {
+	total := in.windows[w]
+	if !ok || agg != w.Agg || !okOwn || !okRest || total.v == 0 || math.IsNaN(r.v) ||
+		!(own.lo >= 0) || !(rest.lo >= 0) || !(own.lo+rest.hi > 0) || !(own.hi+rest.lo > 0) {
 		return
 	}
 	lo, hi := own.lo/(own.lo+rest.hi), own.hi/(own.hi+rest.lo)

@@ -99,6 +99,11 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 		kept = append(kept, row)
 	}
 	windowMeasures(out, kept, q, aggCols, keyCols)
+	for _, r := range out.Rows {
+		for j := range r.Cells {
+			r.Cells[j].Unbiased = nil // read; not part of the result
+		}
+	}
 	if len(q.OrderBy) > 0 {
 		slices.SortStableFunc(out.Rows, func(a, b result.Row) int {
 			for _, o := range q.OrderBy {
@@ -154,9 +159,21 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 // over the rows HAVING kept, as SQL computes windows after HAVING and
 // before ORDER BY and LIMIT: kept[i] is the protected row of out.Rows[i].
 // A window adds up its aggregate's released values in the rows of the
-// partition; a withheld value is not known and is not in the total, which
-// a note says.
+// partition (windowTotal); a withheld value, and a group the result does
+// not hold (outside a key's public domain, or not selected), is not in
+// the total, which a note says.
 func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCols, keyCols []int) {
+	// unbiased is a released cell's value and interval for a total.
+	unbiased := func(c result.Cell) (v float64, ci *[2]float64, ok bool) {
+		if c.Suppressed {
+			return 0, nil, false
+		}
+		if c.Unbiased != nil {
+			return c.Unbiased.Value, &c.Unbiased.CI, true
+		}
+		v, ok = result.Number(c.Value)
+		return v, c.CI, ok
+	}
 	for i, o := range q.Output {
 		wins := query.MeasureWindows(o.Measure)
 		if len(wins) == 0 {
@@ -166,21 +183,22 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 		for j, w := range wins {
 			totals[j] = map[string]*windowTotal{}
 			for _, row := range kept {
-				t := totals[j][partitionOf(row, w, keyCols)]
+				p := partitionOf(row, w, keyCols)
+				t := totals[j][p]
 				if t == nil {
 					t = &windowTotal{intervals: true, nonNegative: nonNegative(q.Aggs[w.Agg])}
-					totals[j][partitionOf(row, w, keyCols)] = t
+					totals[j][p] = t
 				}
 				c := row.Cells[aggCols[w.Agg]]
-				v, ok := result.Number(c.Value)
-				if c.Suppressed || !ok {
+				v, ci, ok := unbiased(c)
+				if !ok {
 					continue
 				}
-				t.rest += v
+				t.total += v
 				t.restSD = math.Hypot(t.restSD, c.StdDev)
-				if c.CI != nil {
-					t.restLo2 += (v - c.CI[0]) * (v - c.CI[0])
-					t.restHi2 += (c.CI[1] - v) * (c.CI[1] - v)
+				if ci != nil {
+					t.totalLo2 += (v - ci[0]) * (v - ci[0])
+					t.totalHi2 += (ci[1] - v) * (ci[1] - v)
 				} else {
 					t.intervals = false
 				}
@@ -189,16 +207,17 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 		for r, row := range kept {
 			own := make(map[*query.WindowSum]windowTotal, len(wins))
 			for j, w := range wins {
-				// The row's own value is an input of its own
-				// (measureCell): the rest is the total without it.
+				// The rest is the total without the row's own value.
 				t := *totals[j][partitionOf(row, w, keyCols)]
+				t.rest, t.restLo2, t.restHi2 = t.total, t.totalLo2, t.totalHi2
 				c := row.Cells[aggCols[w.Agg]]
-				if v, ok := result.Number(c.Value); ok && !c.Suppressed {
+				if v, ci, ok := unbiased(c); ok {
+					t.ownIn, t.ownSD = true, c.StdDev
 					t.rest -= v
 					t.restSD = math.Sqrt(max(0, t.restSD*t.restSD-c.StdDev*c.StdDev))
-					if c.CI != nil {
-						t.restLo2 = max(0, t.restLo2-(v-c.CI[0])*(v-c.CI[0]))
-						t.restHi2 = max(0, t.restHi2-(c.CI[1]-v)*(c.CI[1]-v))
+					if ci != nil {
+						t.restLo2 = max(0, t.restLo2-(v-ci[0])*(v-ci[0]))
+						t.restHi2 = max(0, t.restHi2-(ci[1]-v)*(ci[1]-v))
 					}
 				}
 				own[w] = t
@@ -211,7 +230,8 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 		// The same note whatever was withheld: which rows are is
 		// released anyway, and metadata does not depend on the data.
 		out.Meta.Notes = append(slices.Clip(out.Meta.Notes), fmt.Sprintf(
-			"%s: a window's total adds up the released rows of its partition; a withheld value is not in it", o.Name))
+			"%s: a window's total adds up the released rows of its partition (before rounding and the cut at 0, which bias small counts up); "+
+				"a withheld value, and a group outside a key's public domain, is not in it", o.Name))
 	}
 }
 
@@ -228,12 +248,14 @@ func nonNegative(a query.Aggregate) bool {
 }
 
 // partitionOf names the partition of a window a row is in: its values of
-// the partition keys.
+// the partition keys, each typed and length-prefixed so that no two
+// tuples share a name.
 func partitionOf(row result.Row, w *query.WindowSum, keyCols []int) string {
 	var b strings.Builder
 	for _, k := range w.Partition {
 		v := row.Cells[keyCols[k]].Value
-		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+		part := fmt.Sprintf("%T:%v", v, v)
+		fmt.Fprintf(&b, "%d:%s;", len(part), part)
 	}
 	return b.String()
 }

@@ -3,6 +3,7 @@ package post
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,7 +43,8 @@ func yearRow(year int64, typ string, n result.Cell) result.Row {
 
 // TestWindowTotals: a window adds up the released values of its
 // partition's rows after HAVING, skipping a withheld value (which a note
-// says, the same note whatever is withheld) and before LIMIT; the share's interval holds the shares of every
+// says, the same note whatever is withheld; the total alone is released
+// in that row too) and before LIMIT; the share's interval holds the shares of every
 // combination of the inputs' widened intervals it can reach, and its
 // stddev is the first-order one with the row's own value counted once.
 func TestWindowTotals(t *testing.T) {
@@ -58,12 +60,13 @@ func TestWindowTotals(t *testing.T) {
 	want := []struct {
 		share any
 		total float64
-	}{{0.75, 600}, {0.25, 600}, {nil, 0}, {0.25, 600}, {0.75, 600}}
+	}{{0.75, 600}, {0.25, 600}, {nil, 600}, {0.25, 600}, {0.75, 600}}
 	for i, w := range want {
 		share, total := out.Rows[i].Cells[3], out.Rows[i].Cells[4]
 		if w.share == nil {
-			if !share.Suppressed || !total.Suppressed {
-				t.Errorf("row %d: share %+v, total %+v of a withheld count, want withheld", i, share, total)
+			// The total of the other released rows is released there too.
+			if !share.Suppressed || total.Value != w.total {
+				t.Errorf("row %d: share %+v, total %+v of a withheld count, want the share withheld, the total %v", i, share, total, w.total)
 			}
 			continue
 		}
@@ -142,23 +145,28 @@ func TestWindowShareCoverage(t *testing.T) {
 		{"twelve groups, Laplace", []float64{900, 50, 60, 80, 100, 120, 40, 300, 30, 70, 200, 45}, 15, true},
 		{"a small share", []float64{5000, 40}, 10, true},
 		{"shares of small counts, intervals below 0", []float64{12, 30, 8, 50}, 10, true},
+		{"forty counts of 1 and one of 200", append(slices.Repeat([]float64{1}, 40), 200), 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var truth float64
 			for _, c := range tc.counts {
 				truth += c
 			}
+			// draw is a count as protect releases it: the noisy value
+			// and its interval cut at 0, the uncut ones kept as Unbiased.
 			draw := func(v float64) result.Cell {
-				if !tc.laplace {
-					return released(v+rng.NormFloat64()*tc.sd, tc.sd)
+				x, hw := v+rng.NormFloat64()*tc.sd, 1.96*tc.sd
+				if tc.laplace {
+					b := tc.sd / math.Sqrt2
+					x, hw = v+b*rng.ExpFloat64()*float64(1-2*rng.IntN(2)), b*math.Log(20)
 				}
-				b := tc.sd / math.Sqrt2
-				x := v + b*rng.ExpFloat64()*float64(1-2*rng.IntN(2))
-				return result.Cell{Value: x, StdDev: tc.sd, CI: &[2]float64{x - b*math.Log(20), x + b*math.Log(20)}}
+				return result.Cell{Value: max(x, 0), StdDev: tc.sd, CI: &[2]float64{max(x-hw, 0), max(x+hw, 0)},
+					Unbiased: &result.Estimate{Value: x, CI: [2]float64{x - hw, x + hw}}}
 			}
 			q := windowQuery(nil)
 			const trials = 3000
 			covered, cells, widths, deltaWidths := 0, 0, 0.0, 0.0
+			totalsCovered := 0
 			for range trials {
 				var rows []result.Row
 				for i, c := range tc.counts {
@@ -167,6 +175,9 @@ func TestWindowShareCoverage(t *testing.T) {
 				out, err := Apply(windowResult(rows...), q)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if tc := out.Rows[0].Cells[4]; tc.CI != nil && tc.CI[0] <= truth && truth <= tc.CI[1] {
+					totalsCovered++
 				}
 				for i, r := range out.Rows {
 					c := r.Cells[3]
@@ -187,6 +198,10 @@ func TestWindowShareCoverage(t *testing.T) {
 			if cov := float64(covered) / float64(cells); cov < 0.95 {
 				t.Errorf("coverage %.2f%%, want at least 95%%", 100*cov)
 			}
+			// The total alone is one input: 95%, less three binomial sds.
+			if cov := float64(totalsCovered) / trials; cov < 0.94 {
+				t.Errorf("the total's coverage %.2f%%, want 95%%", 100*cov)
+			}
 			// The range over two widened inputs (the row's own count and
 			// the rest) against the delta method's ±1.96 sd: wider by
 			// about the widening (1.23 for two inputs), not by counting
@@ -194,7 +209,8 @@ func TestWindowShareCoverage(t *testing.T) {
 			if r := widths / deltaWidths; r < 1 || r > 2 {
 				t.Errorf("interval %.2f× as wide as the delta method's, want 1–2×", r)
 			}
-			t.Logf("coverage %.2f%% over %d shares, width %.2f× the delta method's", 100*float64(covered)/float64(cells), cells, widths/deltaWidths)
+			t.Logf("coverage %.2f%% over %d shares, width %.2f× the delta method's; the total's coverage %.2f%%",
+				100*float64(covered)/float64(cells), cells, widths/deltaWidths, 100*float64(totalsCovered)/trials)
 		})
 	}
 }

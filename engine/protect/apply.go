@@ -131,7 +131,13 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 			widenForTruncation(&e, p.Aggs[i].Kind, s.Truncation)
 			roundCount(&e, s.RoundTo)
 			ci := e.ci
-			row.Cells = append(row.Cells, result.Cell{Value: e.value, StdDev: e.sd, CI: &ci})
+			cell := result.Cell{Value: e.value, StdDev: e.sd, CI: &ci}
+			if e.unbiased != nil {
+				u := *e.unbiased
+				widenForTruncation(&u, p.Aggs[i].Kind, s.Truncation)
+				cell.Unbiased = &result.Estimate{Value: u.value, CI: u.ci}
+			}
+			row.Cells = append(row.Cells, cell)
 		}
 		res.Rows = append(res.Rows, row)
 	}

@@ -19,6 +19,9 @@ type estimate struct {
 	ci    [2]float64
 	// count is true for count-type measures, which RoundTo rounds.
 	count bool
+	// unbiased is the value and interval before they were cut at 0
+	// (result.Cell.Unbiased); nil when they were not.
+	unbiased *estimate
 }
 
 // The shape of the quantile tree of dpagg.BoundedQuantiles: the
@@ -84,6 +87,10 @@ func (s *settings) measure(a plan.Agg, sh share, raw *rawAgg) (estimate, error) 
 		}
 		// A sum of values in [lo, hi] has the sign the bounds force;
 		// clamping is post-processing and keeps the interval's coverage.
+		if a.Bounds[0] >= 0 || a.Bounds[1] <= 0 {
+			u := e
+			e.unbiased = &u
+		}
 		if a.Bounds[0] >= 0 {
 			e.value, e.ci[0], e.ci[1] = math.Max(e.value, 0), math.Max(e.ci[0], 0), math.Max(e.ci[1], 0)
 		}
@@ -110,6 +117,8 @@ func (s *settings) count(x float64, l0 int64, lInf float64, sh share) (estimate,
 	if err != nil {
 		return e, err
 	}
+	u := e
+	e.unbiased = &u
 	e.value, e.ci[0], e.ci[1] = math.Max(e.value, 0), math.Max(e.ci[0], 0), math.Max(e.ci[1], 0)
 	e.count = true
 	return e, nil

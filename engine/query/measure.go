@@ -169,7 +169,12 @@ func (ck *checker) resolveWindows(q *Query, items []*selectItem) error {
 				}
 				e, err := ck.groupExpr(p, items)
 				if err != nil {
-					return err
+					msg := err.Error()
+					if r, ok := refusal.As(err); ok {
+						msg = r.Message
+					}
+					return refuse(refusal.WindowFunction, "partition by group keys (GROUP BY ...), or leave PARTITION BY out for the whole result",
+						"PARTITION BY: %s", strings.Replace(msg, "GROUP BY", "PARTITION BY", 1))
 				}
 				k := slices.IndexFunc(q.Keys, func(g GroupKey) bool { return reflect.DeepEqual(g.Expr, e) })
 				if k < 0 {

@@ -71,6 +71,19 @@ type Cell struct {
 	StdDev float64 `json:"stddev,omitempty"`
 	// CI is the 95% confidence interval [lo, hi] of a measure; nil for keys and suppressed cells.
 	CI *[2]float64 `json:"ci95,omitempty"`
+	// Unbiased, for a count or a sum made non-negative (or non-positive)
+	// and rounded, is the noisy value and its interval before that:
+	// unbiased, where the released value of a small count is biased up.
+	// Post-processing that adds released cells up (window totals,
+	// engine/post) reads it, so that the bias does not add up; it is never
+	// released itself. nil: Value and CI are the unbiased ones.
+	Unbiased *Estimate `json:"-"`
+}
+
+// Estimate is a noisy value and its 95% confidence interval.
+type Estimate struct {
+	Value float64
+	CI    [2]float64
 }
 
 // Meta describes how the result was protected.
