@@ -50,28 +50,7 @@ func TestDerivedKeyDomainsAreDuckDBs(t *testing.T) {
 			}
 			got := mustQuery(t, db, fmt.Sprintf("SELECT DISTINCT %s AS k FROM (SELECT CAST(range AS INTEGER) AS birth_year FROM range(1915, 2025)) AS population%s",
 				plan.RenderKey(q.Keys[0].Expr), yearsWhere)).rows
-			duck := map[string]bool{}
-			for _, r := range got {
-				v, err := keyValue(r[0], p.Keys[0].Type)
-				if err != nil {
-					t.Fatal(err)
-				}
-				duck[fmt.Sprint(v)] = true
-			}
-			ours := map[string]bool{}
-			for _, v := range domain {
-				ours[fmt.Sprint(v)] = true
-			}
-			for v := range duck {
-				if !ours[v] {
-					t.Errorf("DuckDB computes %s for some year; the domain lacks it", v)
-				}
-			}
-			for v := range ours {
-				if !duck[v] {
-					t.Errorf("the domain holds %s, which DuckDB computes for no year", v)
-				}
-			}
+			sameDomain(t, got, p.Keys[0].Type, domain, "year")
 		})
 	}
 }
@@ -99,32 +78,39 @@ func TestDerivedKeyDomainsOfTwoOperandsAreDuckDBs(t *testing.T) {
 			q, p := planKeyDomain(t, fmt.Sprintf("SELECT %s AS k, count(*) AS n FROM population%s GROUP BY 1", tc.key, where))
 			got := mustQuery(t, db, fmt.Sprintf("SELECT DISTINCT %s AS k FROM (SELECT CAST(b AS INTEGER) AS birth_year, make_date(CAST(y AS INTEGER), 6, 1) AS death_date "+
 				"FROM range(1915, 2025) r1(b), range(2010, 2025) r2(y)) AS population%s", plan.RenderKey(q.Keys[0].Expr), where)).rows
-			duck := map[string]bool{}
-			for _, r := range got {
-				v, err := keyValue(r[0], p.Keys[0].Type)
-				if err != nil {
-					t.Fatal(err)
-				}
-				duck[fmt.Sprint(v)] = true
-			}
-			ours := map[string]bool{}
-			for _, v := range p.Keys[0].Domain {
-				ours[fmt.Sprint(v)] = true
-			}
-			if len(ours) == 0 {
+			if len(p.Keys[0].Domain) == 0 {
 				t.Fatal("the key has no domain")
 			}
-			for v := range duck {
-				if !ours[v] {
-					t.Errorf("DuckDB computes %s for some combination; the domain lacks it", v)
-				}
-			}
-			for v := range ours {
-				if !duck[v] {
-					t.Errorf("the domain holds %s, which DuckDB computes for no combination", v)
-				}
-			}
+			sameDomain(t, got, p.Keys[0].Type, p.Keys[0].Domain, "combination")
 		})
+	}
+}
+
+// sameDomain checks that the values DuckDB computed (one column of rows,
+// for every input of the kind named) are exactly the key's domain.
+func sameDomain(t *testing.T, rows [][]any, typ query.Type, domain []any, input string) {
+	t.Helper()
+	duck := map[string]bool{}
+	for _, r := range rows {
+		v, err := keyValue(r[0], typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		duck[fmt.Sprint(v)] = true
+	}
+	ours := map[string]bool{}
+	for _, v := range domain {
+		ours[fmt.Sprint(v)] = true
+	}
+	for v := range duck {
+		if !ours[v] {
+			t.Errorf("DuckDB computes %s for some %s; the domain lacks it", v, input)
+		}
+	}
+	for v := range ours {
+		if !duck[v] {
+			t.Errorf("the domain holds %s, which DuckDB computes for no %s", v, input)
+		}
 	}
 }
 
