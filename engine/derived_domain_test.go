@@ -86,6 +86,33 @@ func TestDerivedKeyDomainsOfTwoOperandsAreDuckDBs(t *testing.T) {
 	}
 }
 
+// TestDerivedDomainDroppedWhenTooLarge: a derived domain that would make
+// the keys' product exceed plan.MaxDomainCells is dropped, so that the key
+// passes partition selection as before it had one, instead of refusing
+// the query as domain_too_large; the other keys keep theirs.
+func TestDerivedDomainDroppedWhenTooLarge(t *testing.T) {
+	pol, parser, cat := shippedChecker(t)
+	q, err := parser.Compile(t.Context(), "SELECT year(n.contact_date) - p.birth_year AS age, p.municipality, p.sex, n.contact_type, count(*) AS n "+
+		"FROM npr n JOIN population p USING (pid) GROUP BY 1, 2, 3, 4", cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Bound(q, pol, &plan.Options{Seed: 1})
+	if err != nil {
+		t.Fatalf("plan.Bound: %v", err)
+	}
+	if p.Keys[0].Domain != nil {
+		t.Errorf("age has a domain of %d values; the product would exceed %d", len(p.Keys[0].Domain), plan.MaxDomainCells)
+	}
+	if p.Keys[1].Domain == nil || p.Keys[2].Domain == nil || p.Keys[3].Domain == nil {
+		t.Error("a key with a domain of its own lost it")
+	}
+	// With fewer keys the age keeps its derived domain.
+	if _, p = planKeyDomain(t, "SELECT year(n.contact_date) - p.birth_year AS age, count(*) AS n FROM npr n JOIN population p USING (pid) GROUP BY 1"); len(p.Keys[0].Domain) != 2024-1915+15 {
+		t.Errorf("age alone has %d values, want %d", len(p.Keys[0].Domain), 2024-1915+15)
+	}
+}
+
 // sameDomain checks that the values DuckDB computed (one column of rows,
 // for every input of the kind named) are exactly the key's domain.
 func sameDomain(t *testing.T, rows [][]any, typ query.Type, domain []any, input string) {

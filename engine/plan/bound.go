@@ -680,6 +680,28 @@ func (b *builder) bounds() error {
 // keyDomains derives each key's domain, refuses an oversized product and
 // decides the L0 step.
 func (b *builder) keyDomains() error {
+	if err := b.deriveKeyDomains(true); err != nil {
+		return err
+	}
+	if b.product > MaxDomainCells {
+		// Domains derived by arithmetic that make the product too large
+		// are dropped: those keys pass partition selection, as they did
+		// before they had domains, rather than the query being refused.
+		b.domains = nil
+		if err := b.deriveKeyDomains(false); err != nil {
+			return err
+		}
+	}
+	if b.product > MaxDomainCells {
+		return domainTooLarge()
+	}
+	return nil
+}
+
+// deriveKeyDomains sets b.domains, b.allDomains, b.product (at most
+// MaxDomainCells + 1) and the L0 step, with domains derived by arithmetic
+// (derivedDomain) when derived is true.
+func (b *builder) deriveKeyDomains(derived bool) error {
 	product, allDomains, oneRow := 1, true, true
 	for i, k := range b.q.Keys {
 		d, err := domainOf(k.Expr, b.pol)
@@ -689,7 +711,7 @@ func (b *builder) keyDomains() error {
 		if d.values == nil {
 			d = strftimeDomain(k.Expr, b.pol, b.q.Where)
 		}
-		if d.values == nil {
+		if d.values == nil && derived {
 			d = derivedDomain(k.Expr, b.pol, b.q.Where)
 		}
 		if d.values == nil {
@@ -705,9 +727,6 @@ func (b *builder) keyDomains() error {
 		if !b.oneRowPerPerson(k.Expr) {
 			oneRow = false
 		}
-	}
-	if product > MaxDomainCells {
-		return domainTooLarge()
 	}
 	b.allDomains, b.product = allDomains, product
 	switch {

@@ -250,6 +250,7 @@ func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDoma
 		}
 	}
 	vals := []any{}
+	seen := make(map[any]bool, combos)
 	pick := make([]int, len(leaves)) // the combination: an index into each domain
 	x := make([]float64, len(leaves))
 	for n := 0; n < combos; n++ {
@@ -267,7 +268,11 @@ func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDoma
 			}
 			out = int64(r)
 		}
-		if !containsValue(vals, out) {
+		if out == -0.0 {
+			out = 0.0 // one group in DuckDB, and one key here
+		}
+		if !seen[out] {
+			seen[out] = true
 			vals = append(vals, out)
 		}
 		for i := range pick { // the next combination
@@ -276,6 +281,28 @@ func derivedDomain(e query.Expr, pol *policies.Policy, where query.Expr) keyDoma
 			}
 			pick[i] = 0
 		}
+	}
+	return rangedIfContiguous(vals)
+}
+
+// rangedIfContiguous is the domain of vals, sorted and marked ranged (a
+// BETWEEN filter instead of a long IN list) when they are every integer
+// from the least to the greatest.
+func rangedIfContiguous(vals []any) keyDomain {
+	ints := make([]int64, 0, len(vals))
+	for _, v := range vals {
+		i, ok := v.(int64)
+		if !ok {
+			return keyDomain{values: vals}
+		}
+		ints = append(ints, i)
+	}
+	slices.Sort(ints)
+	for i, v := range ints {
+		vals[i] = v
+	}
+	if len(ints) > 0 && ints[len(ints)-1]-ints[0]+1 == int64(len(ints)) {
+		return keyDomain{values: vals, ranged: true, lo: ints[0], hi: ints[len(ints)-1]}
 	}
 	return keyDomain{values: vals}
 }

@@ -88,6 +88,7 @@ func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query
 			total.grad[w.Agg], sd[w.Agg] = 1, t.ownSD
 		}
 		others := operand{v: t.rest, lo: t.rest - f*math.Sqrt(t.restLo2), hi: t.rest + f*math.Sqrt(t.restHi2), grad: map[int]float64{rest: 1}}
+		total, others = widened(total, t.widen), widened(others, t.widen)
 		if t.nonNegative {
 			total.v, total.lo, total.hi = max(total.v, 0), max(total.lo, 0), max(total.hi, 0)
 			others.lo = max(others.lo, 0)
@@ -151,6 +152,25 @@ type windowTotal struct {
 	// or a sum of values bounded below by 0), so the total and its
 	// intervals may be cut at 0.
 	nonNegative bool
+	// widen is the share the contribution bounds are estimated to cut
+	// (result.Estimate.Widen): a bias of one sign, by which the total's
+	// bounds are widened after the root sum of squares of the noise.
+	widen float64
+}
+
+// widened divides an interval's bounds that are not 0 by 1 − f, away
+// from 0, as protect widens a count's for what the bounds cut.
+func widened(op operand, f float64) operand {
+	if f <= 0 || f >= 1 {
+		return op
+	}
+	if op.hi > 0 {
+		op.hi /= 1 - f
+	}
+	if op.lo < 0 {
+		op.lo /= 1 - f
+	}
+	return op
 }
 
 // aggRefs returns the aggregates a measure expression reads directly
@@ -250,10 +270,16 @@ func shareInterval(r *operand, num query.Expr, w *query.WindowSum, in inputs) {
 		return
 	}
 	lo, hi := own.lo/(own.lo+rest.hi), own.hi/(own.hi+rest.lo)
+	// The share of a non-negative part of a non-negative whole lies in
+	// [0, 1]; the total's noise can put the released one outside.
+	v := r.v / coef
+	if in.nonNegative[w] {
+		v = min(max(v, 0), 1)
+	}
 	if coef < 0 {
 		lo, hi = hi, lo
 	}
-	r.lo, r.hi, r.divisorMayBeZero = coef*lo, coef*hi, false
+	r.v, r.lo, r.hi, r.divisorMayBeZero = coef*v, min(coef*lo, coef*v), max(coef*hi, coef*v), false
 }
 
 // scaledAgg reports whether e is c·a for an aggregate a and a constant

@@ -163,16 +163,18 @@ func Apply(res *result.Result, q *query.Query) (*result.Result, error) {
 // not hold (outside a key's public domain, or not selected), is not in
 // the total, which a note says.
 func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCols, keyCols []int) {
-	// unbiased is a released cell's value and interval for a total.
-	unbiased := func(c result.Cell) (v float64, ci *[2]float64, ok bool) {
+	// unbiased is a released cell's value and interval for a total, and
+	// the share by which a bound is widened for what the bounds cut (the
+	// interval of a cell without Unbiased holds that already).
+	unbiased := func(c result.Cell) (v float64, ci *[2]float64, widen float64, ok bool) {
 		if c.Suppressed {
-			return 0, nil, false
+			return 0, nil, 0, false
 		}
 		if c.Unbiased != nil {
-			return c.Unbiased.Value, &c.Unbiased.CI, true
+			return c.Unbiased.Value, &c.Unbiased.CI, c.Unbiased.Widen, true
 		}
 		v, ok = result.Number(c.Value)
-		return v, c.CI, ok
+		return v, c.CI, 0, ok
 	}
 	for i, o := range q.Output {
 		wins := query.MeasureWindows(o.Measure)
@@ -190,10 +192,11 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 					totals[j][p] = t
 				}
 				c := row.Cells[aggCols[w.Agg]]
-				v, ci, ok := unbiased(c)
+				v, ci, widen, ok := unbiased(c)
 				if !ok {
 					continue
 				}
+				t.widen = max(t.widen, widen)
 				t.total += v
 				t.restSD = math.Hypot(t.restSD, c.StdDev)
 				if ci != nil {
@@ -211,7 +214,7 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 				t := *totals[j][partitionOf(row, w, keyCols)]
 				t.rest, t.restLo2, t.restHi2 = t.total, t.totalLo2, t.totalHi2
 				c := row.Cells[aggCols[w.Agg]]
-				if v, ci, ok := unbiased(c); ok {
+				if v, ci, _, ok := unbiased(c); ok {
 					t.ownIn, t.ownSD = true, c.StdDev
 					t.rest -= v
 					t.restSD = math.Sqrt(max(0, t.restSD*t.restSD-c.StdDev*c.StdDev))
@@ -230,7 +233,7 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 		// The same note whatever was withheld: which rows are is
 		// released anyway, and metadata does not depend on the data.
 		out.Meta.Notes = append(slices.Clip(out.Meta.Notes), fmt.Sprintf(
-			"%s: a window's total adds up the released rows of its partition (before rounding and the cut at 0, which bias small counts up); "+
+			"%s: a window's total adds up the released rows of its partition (before the cut at 0, which biases small counts up); "+
 				"a withheld value, and a group outside a key's public domain, is not in it", o.Name))
 	}
 }

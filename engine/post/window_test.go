@@ -1,6 +1,7 @@
 package post
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -212,5 +213,39 @@ func TestWindowShareCoverage(t *testing.T) {
 			t.Logf("coverage %.2f%% over %d shares, width %.2f× the delta method's; the total's coverage %.2f%%",
 				100*float64(covered)/float64(cells), cells, widths/deltaWidths, 100*float64(totalsCovered)/trials)
 		})
+	}
+}
+
+// TestWindowTotalWidenedForWhatTheBoundsCut: where the contribution
+// bounds are estimated to cut a fifth of every count (each released 800
+// of a true 1,000, its interval widened to hold it), the total of forty
+// such counts is widened by the same fifth after the noise's root sum of
+// squares, so that it holds the true 40,000; adding the widened intervals
+// up as noise would not.
+func TestWindowTotalWidenedForWhatTheBoundsCut(t *testing.T) {
+	var rows []result.Row
+	for i := range 40 {
+		c := released(800, 10)
+		c.CI[1] /= 0.8
+		c.Unbiased = &result.Estimate{Value: 800, CI: [2]float64{780.4, 819.6}, Widen: 0.2}
+		rows = append(rows, yearRow(2020, fmt.Sprint(i), c))
+	}
+	out, err := Apply(windowResult(rows...), windowQuery(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := out.Rows[0].Cells[4]
+	if v, _ := total.Value.(float64); v != 32000 {
+		t.Errorf("total %v, want 32000", total.Value)
+	}
+	// The noise alone: 32,000 ± 19.6·√40 = ±124; then over 0.8.
+	if total.CI == nil || total.CI[1] < 40000 || total.CI[1] > (32000+19.6*math.Sqrt(40)+1)/0.8 || total.CI[0] > 32000-19.6*math.Sqrt(40)+1 {
+		t.Errorf("total's interval %v, want [≈31,876, ≈40,155] holding 40,000", total.CI)
+	}
+	// A share stays within [0, 1].
+	for _, r := range out.Rows {
+		if v, _ := r.Cells[3].Value.(float64); v < 0 || v > 1 {
+			t.Errorf("share %v outside [0, 1]", v)
+		}
 	}
 }

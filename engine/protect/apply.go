@@ -134,8 +134,9 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 			cell := result.Cell{Value: e.value, StdDev: e.sd, CI: &ci}
 			if e.unbiased != nil {
 				u := *e.unbiased
-				widenForTruncation(&u, p.Aggs[i].Kind, s.Truncation)
-				cell.Unbiased = &result.Estimate{Value: u.value, CI: u.ci}
+				u.count = e.count
+				roundCount(&u, s.RoundTo)
+				cell.Unbiased = &result.Estimate{Value: u.value, CI: u.ci, Widen: truncationShare(p.Aggs[i].Kind, s.Truncation)}
 			}
 			row.Cells = append(row.Cells, cell)
 		}
@@ -188,19 +189,7 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 // was cut is the bounded total over 1 − f. Other aggregates (means,
 // quantiles, spreads) are not biased in one direction by truncation.
 func widenForTruncation(e *estimate, kind query.AggKind, t *Truncation) {
-	if t == nil {
-		return
-	}
-	var f float64
-	switch kind {
-	case query.AggCountDistinct:
-		f = t.Pairs
-	case query.AggCountStar, query.AggCount, query.AggSum:
-		f = t.Pairs + t.Rows
-	default:
-		return
-	}
-	f = math.Min(math.Max(f, 0), 0.5) // past half, the estimate says little
+	f := truncationShare(kind, t)
 	if f == 0 {
 		return
 	}
@@ -210,6 +199,24 @@ func widenForTruncation(e *estimate, kind query.AggKind, t *Truncation) {
 	if e.ci[0] < 0 {
 		e.ci[0] /= 1 - f
 	}
+}
+
+// truncationShare is the share of an aggregate that the contribution
+// bounds are estimated to cut (widenForTruncation), 0 to 0.5.
+func truncationShare(kind query.AggKind, t *Truncation) float64 {
+	if t == nil {
+		return 0
+	}
+	var f float64
+	switch kind {
+	case query.AggCountDistinct:
+		f = t.Pairs
+	case query.AggCountStar, query.AggCount, query.AggSum:
+		f = t.Pairs + t.Rows
+	default:
+		return 0
+	}
+	return math.Min(math.Max(f, 0), 0.5) // past half, the estimate says little
 }
 
 // notes explain to the analyst how the result was protected. They depend

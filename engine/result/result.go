@@ -71,19 +71,24 @@ type Cell struct {
 	StdDev float64 `json:"stddev,omitempty"`
 	// CI is the 95% confidence interval [lo, hi] of a measure; nil for keys and suppressed cells.
 	CI *[2]float64 `json:"ci95,omitempty"`
-	// Unbiased, for a count or a sum made non-negative (or non-positive)
-	// and rounded, is the noisy value and its interval before that:
-	// unbiased, where the released value of a small count is biased up.
-	// Post-processing that adds released cells up (window totals,
-	// engine/post) reads it, so that the bias does not add up; it is never
-	// released itself. nil: Value and CI are the unbiased ones.
+	// Unbiased, for a count or a sum made non-negative (or non-positive),
+	// is the noisy value before that, rounded as Value is (a count to the
+	// policy's round_to): unbiased, where the released value of a small
+	// count is biased up. Post-processing that adds released cells up
+	// (window totals, engine/post) reads it, so that the bias does not add
+	// up; it is not a column of the result. nil: Value is the unbiased one.
 	Unbiased *Estimate `json:"-"`
 }
 
-// Estimate is a noisy value and its 95% confidence interval.
+// Estimate is a noisy value, the 95% confidence interval of its noise
+// alone, and the factor Widen by which a bound that is not 0 is divided
+// (1 − Widen) for what the contribution bounds are estimated to cut: a
+// bias of one sign, which adds up linearly where noise adds up as a root
+// sum of squares.
 type Estimate struct {
 	Value float64
 	CI    [2]float64
+	Widen float64
 }
 
 // Meta describes how the result was protected.
