@@ -88,7 +88,7 @@ func measureCell(e query.Expr, row result.Row, aggCols []int, windows map[*query
 			total.grad[w.Agg], sd[w.Agg] = 1, t.ownSD
 		}
 		others := operand{v: t.rest, lo: t.rest - f*math.Sqrt(t.restLo2), hi: t.rest + f*math.Sqrt(t.restHi2), grad: map[int]float64{rest: 1}}
-		total, others = widened(total, t.widen), widened(others, t.widen)
+		total, others = roundedTo(widened(total, t.widen), t.roundTo), widened(others, t.widen)
 		if t.nonNegative {
 			total.v, total.lo, total.hi = max(total.v, 0), max(total.lo, 0), max(total.hi, 0)
 			others.lo = max(others.lo, 0)
@@ -156,6 +156,21 @@ type windowTotal struct {
 	// (result.Estimate.Widen): a bias of one sign, by which the total's
 	// bounds are widened after the root sum of squares of the noise.
 	widen float64
+	// roundTo > 1 rounds a total of counts as the counts are released
+	// (result.Meta.RoundTo): the value to a multiple, its interval
+	// outward.
+	roundTo int
+}
+
+// roundedTo rounds an operand's value to a multiple of to and its
+// interval outward, as protect rounds a released count.
+func roundedTo(op operand, to int) operand {
+	if to <= 1 {
+		return op
+	}
+	r := float64(to)
+	op.v, op.lo, op.hi = math.Round(op.v/r)*r, math.Floor(op.lo/r)*r, math.Ceil(op.hi/r)*r
+	return op
 }
 
 // widened divides an interval's bounds that are not 0 by 1 − f, away
@@ -272,6 +287,10 @@ func shareInterval(r *operand, num query.Expr, w *query.WindowSum, in inputs) {
 	lo, hi := own.lo/(own.lo+rest.hi), own.hi/(own.hi+rest.lo)
 	// The share of a non-negative part of a non-negative whole lies in
 	// [0, 1]; the total's noise can put the released one outside.
+	if coef == 0 {
+		r.lo, r.hi, r.divisorMayBeZero = 0, 0, false
+		return
+	}
 	v := r.v / coef
 	if in.nonNegative[w] {
 		v = min(max(v, 0), 1)
@@ -279,7 +298,8 @@ func shareInterval(r *operand, num query.Expr, w *query.WindowSum, in inputs) {
 	if coef < 0 {
 		lo, hi = hi, lo
 	}
-	r.v, r.lo, r.hi, r.divisorMayBeZero = coef*v, min(coef*lo, coef*v), max(coef*hi, coef*v), false
+	// + 0 turns a −0 (of a negative coefficient) into 0.
+	r.v, r.lo, r.hi, r.divisorMayBeZero = coef*v+0, min(coef*lo, coef*v)+0, max(coef*hi, coef*v)+0, false
 }
 
 // scaledAgg reports whether e is c·a for an aggregate a and a constant

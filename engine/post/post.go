@@ -189,6 +189,9 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 				t := totals[j][p]
 				if t == nil {
 					t = &windowTotal{intervals: true, nonNegative: nonNegative(q.Aggs[w.Agg])}
+					if isCount(q.Aggs[w.Agg]) {
+						t.roundTo = out.Meta.RoundTo
+					}
 					totals[j][p] = t
 				}
 				c := row.Cells[aggCols[w.Agg]]
@@ -233,9 +236,19 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 		// The same note whatever was withheld: which rows are is
 		// released anyway, and metadata does not depend on the data.
 		out.Meta.Notes = append(slices.Clip(out.Meta.Notes), fmt.Sprintf(
-			"%s: a window's total adds up the released rows of its partition (before the cut at 0, which biases small counts up); "+
+			"%s: a window's total adds up the released rows of its partition as noised (before rounding and the cut at 0, which bias counts), rounded as counts are; "+
 				"a withheld value, and a group outside a key's public domain, is not in it", o.Name))
 	}
+}
+
+// isCount reports whether an aggregate is a count, which protect rounds
+// to the policy's round_to.
+func isCount(a query.Aggregate) bool {
+	switch a.Kind {
+	case query.AggCountStar, query.AggCount, query.AggCountDistinct:
+		return true
+	}
+	return false
 }
 
 // nonNegative reports whether an aggregate's true value is at least 0:

@@ -249,3 +249,43 @@ func TestWindowTotalWidenedForWhatTheBoundsCut(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowTotalOfRoundedCounts: counts released rounded to multiples of
+// 5 with noise small against 5 (Laplace b = 1) all round the same way when
+// they share a remainder (100 counts of 1,002 are each released as 1,000):
+// their total is the rounded sum of the noisy counts, not the sum of the
+// rounded ones, so its interval holds the true 100,200; and it is itself
+// a multiple of 5.
+func TestWindowTotalOfRoundedCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 1))
+	const trials, cells, truth = 2000, 100, 1002
+	covered := 0
+	for range trials {
+		var rows []result.Row
+		for i := range cells {
+			x := truth + rng.ExpFloat64()*float64(1-2*rng.IntN(2))
+			hw := math.Log(20)
+			c := result.Cell{Value: max(math.Round(x/5)*5, 0), StdDev: math.Sqrt2,
+				CI:       &[2]float64{max(math.Floor((x-hw)/5)*5, 0), max(math.Ceil((x+hw)/5)*5, 0)},
+				Unbiased: &result.Estimate{Value: x, CI: [2]float64{x - hw, x + hw}}}
+			rows = append(rows, yearRow(2020, fmt.Sprint(i), c))
+		}
+		res := windowResult(rows...)
+		res.Meta.RoundTo = 5
+		out, err := Apply(res, windowQuery(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := out.Rows[0].Cells[4]
+		v, _ := total.Value.(float64)
+		if math.Mod(v, 5) != 0 {
+			t.Fatalf("total %v is not a multiple of 5", v)
+		}
+		if total.CI != nil && total.CI[0] <= cells*truth && cells*truth <= total.CI[1] {
+			covered++
+		}
+	}
+	if cov := float64(covered) / trials; cov < 0.94 {
+		t.Errorf("the total's coverage %.1f%%, want 95%%", 100*cov)
+	}
+}

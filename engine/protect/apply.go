@@ -134,8 +134,6 @@ func assemble(p *plan.Plan, l *layout, s *settings, rows []*outRow) *result.Resu
 			cell := result.Cell{Value: e.value, StdDev: e.sd, CI: &ci}
 			if e.unbiased != nil {
 				u := *e.unbiased
-				u.count = e.count
-				roundCount(&u, s.RoundTo)
 				cell.Unbiased = &result.Estimate{Value: u.value, CI: u.ci, Widen: truncationShare(p.Aggs[i].Kind, s.Truncation)}
 			}
 			row.Cells = append(row.Cells, cell)

@@ -71,12 +71,14 @@ type Cell struct {
 	StdDev float64 `json:"stddev,omitempty"`
 	// CI is the 95% confidence interval [lo, hi] of a measure; nil for keys and suppressed cells.
 	CI *[2]float64 `json:"ci95,omitempty"`
-	// Unbiased, for a count or a sum made non-negative (or non-positive),
-	// is the noisy value before that, rounded as Value is (a count to the
-	// policy's round_to): unbiased, where the released value of a small
-	// count is biased up. Post-processing that adds released cells up
-	// (window totals, engine/post) reads it, so that the bias does not add
-	// up; it is not a column of the result. nil: Value is the unbiased one.
+	// Unbiased, for a count or a sum made non-negative (or non-positive)
+	// and rounded, is the noisy value before that: unbiased, where the
+	// released value of a small count is biased up, and a count's
+	// rounding errors do not cancel when counts share a remainder.
+	// Post-processing that adds released cells up (window totals,
+	// engine/post) reads it and rounds what it releases as Value is
+	// rounded; it is not a column of the result. nil: Value is the
+	// unbiased one.
 	Unbiased *Estimate `json:"-"`
 }
 
