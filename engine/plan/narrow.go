@@ -48,7 +48,7 @@ func narrow(d keyDomain, key query.Expr, where query.Expr) keyDomain {
 
 // flattenAnd lists the conjuncts of e.
 func flattenAnd(e query.Expr) []query.Expr {
-	if l, ok := e.(*query.Logical); ok && strings.EqualFold(l.Op, "AND") {
+	if l, ok := e.(*query.Logical); ok && l != nil && strings.EqualFold(l.Op, "AND") {
 		var out []query.Expr
 		for _, a := range l.Args {
 			out = append(out, flattenAnd(a)...)

@@ -245,7 +245,7 @@ func (b *builder) srcConditions(alias string) (conds []string, keyed bool) {
 	}
 	var rest []query.Expr
 	var joins []string
-	for _, c := range conjuncts(where) {
+	for _, c := range flattenAnd(where) {
 		x := b.baseSemiJoin(c, alias)
 		if x == nil {
 			rest = append(rest, c)
@@ -284,25 +284,12 @@ func (b *builder) semiJoined() bool {
 		return false
 	}
 	alias := aliasOf(b.q.From[0])
-	for _, c := range conjuncts(b.q.Where) {
+	for _, c := range flattenAnd(b.q.Where) {
 		if b.baseSemiJoin(c, alias) != nil {
 			return true
 		}
 	}
 	return false
-}
-
-// conjuncts are e's operands of top-level ANDs, nested ANDs flattened.
-func conjuncts(e query.Expr) []query.Expr {
-	l, ok := e.(*query.Logical)
-	if !ok || l == nil || l.Op != "AND" {
-		return []query.Expr{e}
-	}
-	var out []query.Expr
-	for _, a := range l.Args {
-		out = append(out, conjuncts(a)...)
-	}
-	return out
 }
 
 // clampSQL is x clamped to [lo, hi] (NULL stays NULL).

@@ -201,7 +201,7 @@ func windowMeasures(out *result.Result, kept []result.Row, q *query.Query, aggCo
 				}
 				t.widen = max(t.widen, widen)
 				t.total += v
-				t.restSD = math.Hypot(t.restSD, c.StdDev)
+				t.restSD = math.Hypot(t.restSD, c.StdDev) // the total's, until each row takes its own out
 				if ci != nil {
 					t.totalLo2 += (v - ci[0]) * (v - ci[0])
 					t.totalHi2 += (ci[1] - v) * (ci[1] - v)
